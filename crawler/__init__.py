@@ -1,0 +1,1 @@
+"""dw-archive: the Scrapy project that crawls DW articles into a SQLite archive."""

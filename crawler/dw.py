@@ -1,0 +1,242 @@
+"""Everything the project knows about dw.com: URL forms, languages, short codes, agencies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from w3lib.url import safe_url_string, url_query_cleaner
+
+WWW = "https://www.dw.com"
+SHORTLINK = "https://p.dw.com"
+FEEDS = "https://rss.dw.com"
+
+# The 31 path prefixes, in DW's own order (FACTS.md).
+LANGUAGES: tuple[str, ...] = (
+    "sq", "am", "ar", "bn", "bs", "bg", "zh", "zh-hant", "hr", "fa-af", "en", "fr", "de",
+    "el", "ha", "hi", "id", "sw", "mk", "ps", "fa-ir", "pl", "pt-002", "pt-br", "ro", "ru",
+    "sr", "es", "tr", "uk", "ur",
+)  # fmt: skip
+RTL_LANGUAGES = frozenset({"ar", "fa-af", "fa-ir", "ps", "ur"})
+
+# The "all" RSS channel per language where it is known; `x` in `rss-{x}-all`.
+FEED_CHANNELS: dict[str, str] = {
+    "en": "rss-en-all", "de": "rss-de-all", "fr": "rss-fr-all", "ar": "rss-ar-all",
+    "ru": "rss-ru-all", "pt-br": "rss-br-all", "pt-002": "rss-por-all", "uk": "rss-ukr-all",
+    "tr": "rss-tur-all", "zh": "rss-chi-all", "pl": "rss-pol-all", "ro": "rss-rom-all",
+    "el": "rss-gre-all", "hi": "rss-hin-all", "ur": "rss-urd-all", "bn": "rss-ben-all",
+    "am": "rss-amh-all", "bs": "rss-bos-all", "es": "rss-es-all", "fa-ir": "rss-fa-all",
+}  # fmt: skip
+
+# Content types in URLs (`{type}-{id}`); `av` is the pre-2022 form of audio and video.
+CONTENT_TYPES: dict[str, str] = {
+    "a": "article", "live": "live", "video": "video", "audio": "audio", "av": "media",
+    "g": "gallery", "program": "program", "t": "topic", "s": "section", "person": "person",
+    "st": "stream",
+}  # fmt: skip
+
+DW_HOSTS = frozenset({"www.dw.com", "dw.com", "amp.dw.com", "m.dw.com"})
+OLD_HOSTS = frozenset({"www.dw.de", "dw.de", "www.dw-world.de", "dw-world.de"})
+SHORTLINK_HOSTS = frozenset({"p.dw.com"})
+FEED_HOSTS = frozenset({"rss.dw.com"})
+TRACKING_PARAMS = ("maca", "at_medium", "at_campaign", "at_share_source", "at_origin")
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_INDEX = {c: i for i, c in enumerate(_BASE62)}
+_CONTENT_PATH = re.compile(r"^/(?:(?P<lang>[a-z]{2}(?:-[a-z0-9]{2,4})?)/)?(?:(?P<slug>[^/]*)/)?"
+                           r"(?P<type>[a-z]+)-(?P<id>\d+)/?$")
+_OLD_ARTICLE_PATH = re.compile(r"/dw/article/0,,(?P<id>\d+),00\.html$")
+_SHORT_PATH = re.compile(r"^/p/(?P<code>[0-9A-Za-z]+)/?$")
+
+
+def encode_short_code(content_id: int) -> str:
+    """Write a content id as DW's base-62 short code."""
+    if content_id < 0:
+        raise ValueError("content ids are not negative")
+    digits = []
+    while True:
+        content_id, rest = divmod(content_id, 62)
+        digits.append(_BASE62[rest])
+        if content_id == 0:
+            return "".join(reversed(digits))
+
+
+def decode_short_code(code: str) -> int:
+    """Read a base-62 short code back into its content id."""
+    if not code:
+        raise ValueError("empty short code")
+    value = 0
+    for char in code:
+        try:
+            value = value * 62 + _BASE62_INDEX[char]
+        except KeyError:
+            raise ValueError(f"not a base-62 short code: {code!r}") from None
+    return value
+
+
+def short_url(content_id: int) -> str:
+    """The `p.dw.com` short link of a content id."""
+    return f"{SHORTLINK}/p/{encode_short_code(content_id)}"
+
+
+@dataclass(frozen=True)
+class DwUrl:
+    """What a DW URL names: a content item (`kind`, `id`) or a short link (`code`)."""
+
+    kind: str  # article, live, video, ..., or "shortlink"
+    id: int
+    language: str | None = None
+    slug: str | None = None
+    type_code: str | None = None
+    code: str | None = None
+
+
+def parse_url(url: str) -> DwUrl | None:
+    """Recognise a dw.com, dw.de, dw-world.de or p.dw.com URL; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path)
+    if host in SHORTLINK_HOSTS:
+        m = _SHORT_PATH.match(parts.path)
+        if not m:
+            return None
+        code = m["code"]
+        return DwUrl(kind="shortlink", id=decode_short_code(code), code=code)
+    if host in OLD_HOSTS:
+        m = _OLD_ARTICLE_PATH.search(path)
+        if m:
+            return DwUrl(kind="article", id=int(m["id"]), type_code="a")
+    if host not in DW_HOSTS and host not in OLD_HOSTS:
+        return None
+    m = _CONTENT_PATH.match(path)
+    if not m or m["type"] not in CONTENT_TYPES:
+        return None
+    lang = m["lang"]
+    if lang is not None and lang not in LANGUAGES:
+        # `/{slug}/a-{id}` on dw.de has no language; anything else is not a content URL.
+        if host in OLD_HOSTS and m["slug"] is None:
+            lang, slug = None, lang
+        else:
+            return None
+    else:
+        slug = m["slug"]
+    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=int(m["id"]), language=lang, slug=slug,
+                 type_code=m["type"])
+
+
+def canonical_url(url: str) -> str:
+    """`https://www.dw.com/...`, percent-encoded as DW prints it, without tracking parameters."""
+    cleaned = url_query_cleaner(url.strip(), TRACKING_PARAMS, remove=True, keep_fragments=False)
+    parts = urlsplit(cleaned)
+    host = (parts.hostname or "").lower()
+    if host in DW_HOSTS:
+        parts = parts._replace(scheme="https", netloc="www.dw.com")
+    return safe_url_string(urlunsplit(parts))
+
+
+def article_url(language: str, slug: str, content_id: int) -> str:
+    """The canonical URL of an article from its parts."""
+    return canonical_url(f"{WWW}/{language}/{slug}/a-{content_id}")
+
+
+def is_dw_host(url: str) -> bool:
+    """True for any host DW serves content, short links or feeds from."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in DW_HOSTS | OLD_HOSTS | SHORTLINK_HOSTS | FEED_HOSTS
+
+
+# Agencies: canonical name -> full name; and the forms they are printed in.
+AGENCIES: dict[str, str] = {
+    "AP": "Associated Press",
+    "AFP": "Agence France-Presse",
+    "Reuters": "Reuters",
+    "dpa": "Deutsche Presse-Agentur",
+    "KNA": "Katholische Nachrichten-Agentur",
+    "EFE": "Agencia EFE",
+    "epd": "Evangelischer Pressedienst",
+    "SID": "Sport-Informations-Dienst",
+    "dts": "dts Nachrichtenagentur",
+    "ANSA": "Agenzia Nazionale Stampa Associata",
+    "Lusa": "Agência Lusa",
+    "Xinhua": "Xinhua News Agency",
+    "TASS": "TASS",
+    "Interfax": "Interfax",
+    "AA": "Anadolu Agency",
+    "IRNA": "Islamic Republic News Agency",
+    "PTI": "Press Trust of India",
+    "Kyodo": "Kyodo News",
+    "Yonhap": "Yonhap News Agency",
+}
+_AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} | {
+    "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",
+    "kna": "KNA", "efe": "EFE", "epd": "epd", "sid": "SID", "anadolu": "AA",
+    "associated press": "AP", "ap photo": "AP", "deutsche presse-agentur": "dpa",
+}  # fmt: skip
+
+
+def canonical_agency(token: str) -> str | None:
+    """The canonical name of a printed agency token, or None when it is not a known agency."""
+    return _AGENCY_ALIASES.get(token.strip().strip(".").casefold())
+
+
+# Staff initials then agencies: `kms/ccp (AP, AFP, Reuters, dpa)`, `FEW (dpa, EFE)`.
+_CREDIT_LINE = re.compile(
+    r"^(?P<staff>[\w.\- ]{1,40}(?:\s*[,/]\s*[\w.\- ]{1,40}){0,8})\s*"
+    r"[(（](?P<agencies>[^()（）]{1,200})[)）]\s*\.?$"
+)
+_EDITED_BY = re.compile(r"^(?:Edited by|Redaktion|Redigiert von|Editado por|Édité par)\s*:\s*\S",
+                        re.IGNORECASE)
+_WRITTEN_USING = re.compile(
+    r"^This article (?:was (?:written|compiled) using material from|was originally written in)\b",
+    re.IGNORECASE,
+)
+
+
+def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
+    """If `text` is a closing credit line, its agency tokens as (canonical, unknown); else None.
+
+    Known agencies come out canonical and in order; tokens that look like agencies but are
+    not in the table are returned separately so that callers can count them.
+    """
+    text = " ".join(text.split())
+    if not text or len(text) > 260:
+        return None
+    if _EDITED_BY.match(text):
+        return [], []
+    if _WRITTEN_USING.match(text):
+        return [a for a in (canonical_agency(w) for w in re.findall(r"[\w-]+", text)) if a], []
+    m = _CREDIT_LINE.match(text)
+    if not m:
+        return None
+    staff = m["staff"].strip()
+    # Staff initials are short tokens: "kms", "AR", "mm, tg, rc"; a sentence is not a credit line.
+    if any(len(tok) > 6 for tok in re.split(r"[\s,/]+", staff) if tok):
+        return None
+    known, unknown = [], []
+    for token in re.split(r"[,;/]|\s+und\s+|\s+and\s+", m["agencies"]):
+        token = token.strip()
+        if not token:
+            continue
+        name = canonical_agency(token)
+        if name:
+            if name not in known:
+                known.append(name)
+        elif re.fullmatch(r"[\w\-]{2,12}", token):
+            unknown.append(token)
+        else:
+            return None
+    return known, unknown
+
+
+def photo_agencies(credit: str) -> list[str]:
+    """Agencies named in an image credit such as `Joseph Eid/AFP/Getty Images`."""
+    found: list[str] = []
+    for token in re.split(r"[/,|]", credit):
+        name = canonical_agency(token)
+        if name and name not in found:
+            found.append(name)
+    return found

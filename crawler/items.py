@@ -1,0 +1,48 @@
+"""The items the crawl produces: one `Article` per DW article page."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Image:
+    """One picture of an article: where it is, what it shows, who took it."""
+
+    url: str | None
+    caption: str | None
+    credit: str | None
+
+
+@dataclass
+class Article:
+    """Every field of one DW article; the SQLite columns and JSON output use these names."""
+
+    id: int
+    url: str
+    short_url: str
+    language: str | None
+    kind: str = "article"
+    title: str | None = None
+    teaser: str | None = None
+    body: str = ""
+    subheads: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    modified_at: str | None = None
+    authors: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    credit_line: str | None = None
+    agencies: list[str] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The article as plain JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass
+class ShortLink:
+    """A short link known to point at an article, recorded without fetching it."""
+
+    code: str
+    article_id: int
