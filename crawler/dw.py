@@ -170,12 +170,19 @@ AGENCIES: dict[str, str] = {
     "PTI": "Press Trust of India",
     "Kyodo": "Kyodo News",
     "Yonhap": "Yonhap News Agency",
+    "Europa Press": "Europa Press",
+    "KNA": "Katholische Nachrichten-Agentur",
 }
 _AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} | {
     "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",
     "kna": "KNA", "efe": "EFE", "epd": "epd", "sid": "SID", "anadolu": "AA",
     "associated press": "AP", "ap photo": "AP", "deutsche presse-agentur": "dpa",
+    # Arabic pages spell the agencies out: Reuters, AFP, dpa, AP, EFE.
+    "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
+    "أ ب": "AP", "إفي": "EFE",
 }  # fmt: skip
+# The publisher itself, printed among the sources on some pages: not an agency.
+_NOT_AGENCIES = frozenset({"dw", "deutsche welle"})
 
 
 def canonical_agency(token: str) -> str | None:
@@ -184,10 +191,9 @@ def canonical_agency(token: str) -> str | None:
 
 
 # Staff initials then agencies: `kms/ccp (AP, AFP, Reuters, dpa)`, `FEW (dpa, EFE)`.
-_CREDIT_LINE = re.compile(
-    r"^(?P<staff>[\w.\- ]{1,40}(?:\s*[,/]\s*[\w.\- ]{1,40}){0,8})\s*"
-    r"[(（](?P<agencies>[^()（）]{1,200})[)）]\s*\.?$"
-)
+_CREDIT_LINE = re.compile(r"^(?P<staff>[^()（）]{1,60}?)\s*[(（](?P<agencies>[^()（）]{1,200})[)）]\s*\.?$")
+_STAFF_SPLIT = re.compile(r"\s*[,/]\s*|\s+")
+_AGENCY_SPLIT = re.compile(r"\s*(?:[,;/،]|\s(?:und|and|y|e)\s)\s*")
 _EDITED_BY = re.compile(r"^(?:Edited by|Redaktion|Redigiert von|Editado por|Édité par)\s*:\s*\S",
                         re.IGNORECASE)
 _WRITTEN_USING = re.compile(
@@ -196,11 +202,18 @@ _WRITTEN_USING = re.compile(
 )
 
 
-def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
-    """If `text` is a closing credit line, its agency tokens as (canonical, unknown); else None.
+def _looks_like_initials(token: str) -> bool:
+    # DW initials: "kms", "AR", "FEW", Arabic "ع.ش", "م.أ.م"; never an ordinary word.
+    if "." in token:
+        return len(token) <= 8 and all(part.isalpha() for part in token.split(".") if part)
+    return token.isalpha() and (len(token) <= 3 or (token.isupper() and len(token) <= 5))
 
-    Known agencies come out canonical and in order; tokens that look like agencies but are
-    not in the table are returned separately so that callers can count them.
+
+def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
+    """If `text` is a closing credit line, (agencies, unknown); else None.
+
+    `agencies` is every agency in printed order, known ones under their canonical name and
+    others as written; `unknown` repeats the latter so that callers can count them.
     """
     text = " ".join(text.split())
     if not text or len(text) > 260:
@@ -212,24 +225,26 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
     m = _CREDIT_LINE.match(text)
     if not m:
         return None
-    staff = m["staff"].strip()
-    # Staff initials are short tokens: "kms", "AR", "mm, tg, rc"; a sentence is not a credit line.
-    if any(len(tok) > 6 for tok in re.split(r"[\s,/]+", staff) if tok):
+    staff = [tok for tok in _STAFF_SPLIT.split(m["staff"].strip()) if tok]
+    if not staff or len(staff) > 8 or not all(_looks_like_initials(tok) for tok in staff):
         return None
-    known, unknown = [], []
-    for token in re.split(r"[,;/]|\s+und\s+|\s+and\s+", m["agencies"]):
+    agencies: list[str] = []
+    unknown: list[str] = []
+    for token in _AGENCY_SPLIT.split(m["agencies"].strip()):
         token = token.strip()
-        if not token:
+        if not token or token.casefold() in _NOT_AGENCIES:
             continue
         name = canonical_agency(token)
-        if name:
-            if name not in known:
-                known.append(name)
-        elif re.fullmatch(r"[\w\-]{2,12}", token):
+        if name is None:
+            if len(token) > 30 or len(token.split()) > 3:
+                return None
+            name = token
             unknown.append(token)
-        else:
-            return None
-    return known, unknown
+        if name not in agencies:
+            agencies.append(name)
+    if not agencies:
+        return None
+    return agencies, unknown
 
 
 def photo_agencies(credit: str) -> list[str]:

@@ -13,7 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import lxml.html
 from lxml import etree
@@ -21,8 +21,8 @@ from w3lib.encoding import html_to_unicode
 
 from crawler import dw
 from crawler.items import Article
+from crawler.text import clean_text, to_utc
 
-_WS = re.compile(r"[\s\u00a0\u200b\u200c\u200d\u2060\ufeff]+")
 _STATE_MARKERS = ("window.__APP_STATE__", "window.__APOLLO_STATE__")
 _IMAGE_ID = re.compile(r"static\.dw\.com/image/(\d+)_|/image/(\d+)_")
 # "Image: …", "Bild: …", "Foto: …", "Imagen: …", "Фото: …": a label is one word then a colon.
@@ -103,6 +103,9 @@ def _decode(page: bytes | str) -> str:
         raise NotAnArticle("empty page")
     if "<" not in text[:2048]:
         raise NotAnArticle("not HTML: no markup")
+    tail = text[-4096:].lower()
+    if "</html" not in tail and "</body" not in tail:
+        raise NotAnArticle("truncated page: the document ends before </body></html>")
     return text
 
 
@@ -224,11 +227,11 @@ def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
                       or _text(_first(legacy, ".//p[@class='intro']"))
                       or _clean(_meta(doc, "og:description") or _meta(doc, "description")))
 
-    article.published_at = (_iso(ld.get("datePublished"))
-                            or _iso(record.get("firstPublicationDate"))
+    article.published_at = (to_utc(ld.get("datePublished"))
+                            or to_utc(record.get("firstPublicationDate"))
                             or _day(_text(_first(header, ".//time")), article.language)
                             or _day(rows.get("date"), article.language))
-    article.modified_at = _iso(ld.get("dateModified")) or _iso(record.get("lastModifiedDate"))
+    article.modified_at = to_utc(ld.get("dateModified")) or to_utc(record.get("lastModifiedDate"))
 
     article.authors = _people(_ld_people(ld) or _state_people(record, state)
                               or _dom_people(header) or _split_names(rows.get("author")))
@@ -457,7 +460,7 @@ def _take_credit_line(article: Article, blocks: list[tuple[str, str]]) -> None:
     if parsed is None:
         return
     article.credit_line = blocks.pop()[1]
-    article.agencies = parsed[0] + parsed[1]
+    article.agencies = parsed[0]
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -473,11 +476,7 @@ def _first(el, *paths: str):
     return None
 
 
-def _clean(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    value = _WS.sub(" ", value).strip()
-    return value or None
+_clean = clean_text
 
 
 def _text(el) -> str | None:
@@ -493,20 +492,6 @@ def _unique(items) -> list[str]:
         if item and item not in out:
             out.append(item)
     return out
-
-
-def _iso(value) -> str | None:
-    """`2024-01-30T14:13:12.269Z` (or any offset) as UTC with second precision."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return _day(value, None)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _day(value: str | None, language: str | None) -> str | None:

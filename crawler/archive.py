@@ -1,0 +1,266 @@
+"""The archive: one SQLite file, its schema as code, the reads the crawl needs, batched writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from crawler import dw
+
+logger = logging.getLogger(__name__)
+
+# Fields whose change makes a new revision; hashed after normalisation.
+CONTENT_FIELDS = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
+                  "agencies", "images")
+LIST_FIELDS = ("subheads", "authors", "topics", "agencies", "images")
+ARTICLE_COLUMNS = {
+    "id": int, "url": str, "short_url": str, "language": str, "kind": str, "title": str,
+    "teaser": str, "body": str, "subheads": str, "published_at": str, "modified_at": str,
+    "authors": str, "topics": str, "credit_line": str, "agencies": str, "images": str,
+    "first_seen_at": str, "last_seen_at": str, "content_hash": str
+}  # fmt: skip
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def utc_now() -> str:
+    """Now, in the archive's timestamp form."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_hash(article: dict) -> str:
+    """A stable digest of an article's content fields."""
+    payload = json.dumps([article.get(f) for f in CONTENT_FIELDS], ensure_ascii=False,
+                         sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class Stored:
+    """What the archive holds about one article: enough to decide whether to fetch it again."""
+
+    content_hash: str
+    last_seen_at: str
+    modified_at: str | None
+
+
+class Archive:
+    """The SQLite archive: schema, reads and batched, atomic writes."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if str(path) != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Create or bring up to date every table, index, FTS table and trigger; idempotent."""
+        db = self.db
+        articles = db["articles"]
+        if not articles.exists():
+            articles.create(ARTICLE_COLUMNS, pk="id", not_null={"url"})
+        else:
+            for name, kind in ARTICLE_COLUMNS.items():
+                if name not in articles.columns_dict:
+                    articles.add_column(name, kind)
+        db["agencies"].create({"name": str, "full_name": str}, pk="name", if_not_exists=True)
+        db["article_agencies"].create(
+            {"article_id": int, "agency": str, "role": str},
+            pk=("article_id", "agency", "role"),
+            foreign_keys=[("article_id", "articles", "id"), ("agency", "agencies", "name")],
+            if_not_exists=True,
+        )
+        db["authors"].create({"name": str}, pk="name", if_not_exists=True)
+        db["article_authors"].create(
+            {"article_id": int, "author": str, "position": int},
+            pk=("article_id", "author"),
+            foreign_keys=[("article_id", "articles", "id"), ("author", "authors", "name")],
+            if_not_exists=True,
+        )
+        db["images"].create(
+            {"article_id": int, "position": int, "url": str, "caption": str, "credit": str},
+            pk=("article_id", "position"),
+            foreign_keys=[("article_id", "articles", "id")],
+            if_not_exists=True,
+        )
+        db["short_links"].create(
+            {"code": str, "article_id": int},
+            pk="code",
+            foreign_keys=[("article_id", "articles", "id")],
+            if_not_exists=True,
+        )
+        db["revisions"].create(
+            {"id": int, "article_id": int, "seen_at": str, "modified_at": str, "changed": str,
+             "title": str, "teaser": str, "body": str, "authors": str, "agencies": str,
+             "content_hash": str},
+            pk="id",
+            foreign_keys=[("article_id", "articles", "id")],
+            if_not_exists=True,
+        )
+        for table, columns in (
+            ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
+            ("articles", ["last_seen_at"]), ("article_agencies", ["agency", "role"]),
+            ("article_authors", ["author"]), ("short_links", ["article_id"]),
+            ("revisions", ["article_id", "seen_at"]),
+        ):
+            db[table].create_index(columns, if_not_exists=True)
+        if not articles.detect_fts():
+            articles.enable_fts(["title", "teaser", "body"], fts_version="FTS5",
+                                create_triggers=True, tokenize=FTS_TOKENIZER)
+        known = {row[0] for row in db.execute("SELECT name FROM agencies")}
+        missing = [(n, full) for n, full in dw.AGENCIES.items() if n not in known]
+        if missing:
+            self._in_transaction(lambda: db.conn.executemany(
+                "INSERT OR IGNORE INTO agencies (name, full_name) VALUES (?, ?)", missing))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def stored(self, article_id: int) -> Stored | None:
+        """What is archived for one article id, or None."""
+        row = self.db.execute(
+            "SELECT content_hash, last_seen_at, modified_at FROM articles WHERE id = ?", [article_id]).fetchone()
+        return Stored(*row) if row else None
+
+    def has_short_link(self, code: str) -> bool:
+        """True when the short code is already recorded."""
+        return self.db.execute("SELECT 1 FROM short_links WHERE code = ?", [code]).fetchone() is not None
+
+    def count(self, table: str = "articles") -> int:
+        """Rows in one table."""
+        return self.db[table].count
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write_batch(self, articles: Iterable[dict], short_links: Iterable[tuple[str, int]] = (),
+                    touched: Iterable[int] = (), seen_at: str | None = None) -> dict[str, int]:
+        """Store a batch in one transaction; returns counts of new, updated, unchanged rows."""
+        seen_at = seen_at or utc_now()
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
+
+        def work():
+            for article in articles:
+                counts[self._write_article(article, seen_at)] += 1
+            for article_id in touched:
+                self.db.execute("UPDATE articles SET last_seen_at = ? WHERE id = ?",
+                                [seen_at, article_id])
+            for code, article_id in short_links:
+                cur = self.db.execute(
+                    "INSERT INTO short_links (code, article_id) SELECT ?, id FROM articles"
+                    " WHERE id = ? ON CONFLICT(code) DO UPDATE SET article_id = excluded.article_id",
+                    [code, article_id])
+                counts["short_links"] += cur.rowcount
+
+        self._in_transaction(work)
+        return counts
+
+    def _write_article(self, article: dict, seen_at: str) -> str:
+        digest = article.get("content_hash") or content_hash(article)
+        row = {name: article.get(name) for name in ARTICLE_COLUMNS if name in article}
+        for name in LIST_FIELDS:
+            row[name] = json.dumps(article.get(name) or [], ensure_ascii=False)
+        row.update(content_hash=digest, last_seen_at=seen_at)
+        old = self.db.execute(
+            "SELECT content_hash, title, teaser, body, authors, agencies, subheads, topics,"
+            " credit_line, images, modified_at FROM articles WHERE id = ?", [article["id"]]
+        ).fetchone()
+        if old is not None and old[0] == digest:
+            self.db.execute("UPDATE articles SET last_seen_at = ? WHERE id = ?",
+                            [seen_at, article["id"]])
+            return "unchanged"
+        if old is None:
+            row["first_seen_at"] = seen_at
+            verdict = "new"
+        else:
+            previous = dict(zip(("content_hash", "title", "teaser", "body", "authors",
+                                 "agencies", "subheads", "topics", "credit_line", "images",
+                                 "modified_at"), old, strict=True))
+            changed = [f for f in CONTENT_FIELDS if previous.get(f) != row.get(f)]
+            self.db.execute(
+                "INSERT INTO revisions (article_id, seen_at, modified_at, changed, title, teaser,"
+                " body, authors, agencies, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [article["id"], seen_at, previous["modified_at"], json.dumps(changed),
+                 previous["title"], previous["teaser"], previous["body"], previous["authors"],
+                 previous["agencies"], previous["content_hash"]])
+            verdict = "updated"
+        columns = list(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("id", "first_seen_at"))
+        self.db.execute(
+            f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT(id) DO UPDATE SET {updates}",
+            [row[c] for c in columns])
+        self._replace_links(article)
+        return verdict
+
+    def _replace_links(self, article: dict) -> None:
+        article_id = article["id"]
+        for table in ("article_agencies", "article_authors", "images"):
+            self.db.execute(f"DELETE FROM {table} WHERE article_id = ?", [article_id])
+        tags = [(name, "text") for name in article.get("agencies") or []]
+        for image in article.get("images") or []:
+            tags += [(name, "photo") for name in dw.photo_agencies(image.get("credit") or "")]
+        for name, role in tags:
+            self.db.execute("INSERT OR IGNORE INTO agencies (name, full_name) VALUES (?, ?)",
+                            [name, dw.AGENCIES.get(name)])
+            self.db.execute("INSERT OR IGNORE INTO article_agencies (article_id, agency, role)"
+                            " VALUES (?, ?, ?)", [article_id, name, role])
+        for position, name in enumerate(article.get("authors") or []):
+            self.db.execute("INSERT OR IGNORE INTO authors (name) VALUES (?)", [name])
+            self.db.execute("INSERT OR IGNORE INTO article_authors (article_id, author, position)"
+                            " VALUES (?, ?, ?)", [article_id, name, position])
+        for position, image in enumerate(article.get("images") or []):
+            self.db.execute("INSERT INTO images (article_id, position, url, caption, credit)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            [article_id, position, image.get("url"), image.get("caption"),
+                             image.get("credit")])
+        short = article.get("short_url") or ""
+        if "/p/" in short:
+            self.db.execute("INSERT INTO short_links (code, article_id) VALUES (?, ?)"
+                            " ON CONFLICT(code) DO UPDATE SET article_id = excluded.article_id",
+                            [short.rsplit("/p/", 1)[1], article_id])
+
+    def _in_transaction(self, work) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            work()
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def check(self) -> list[str]:
+        """Problems `PRAGMA integrity_check` and `foreign_key_check` report; empty when sound."""
+        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [str(row) for row in self.db.execute("PRAGMA foreign_key_check")]
+        return problems
+
+
+def archive_for(crawler) -> Archive:
+    """The one Archive of a Scrapy crawler, opened at `ARCHIVE_PATH` on first use."""
+    archive = getattr(crawler, "dw_archive", None)
+    if archive is None:
+        from scrapy import signals
+
+        archive = Archive(crawler.settings.get("ARCHIVE_PATH", "data/dw.db"))
+        crawler.dw_archive = archive
+        crawler.signals.connect(archive.close, signal=signals.engine_stopped)
+    return archive

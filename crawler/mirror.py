@@ -1,0 +1,136 @@
+"""A local mirror of dw.com: serves a directory laid out like the site, on loopback.
+
+    python -m crawler.mirror --root data/sample-site --port 8765 [--access-log FILE]
+
+Paths are the site's own: `/robots.txt`, `/{lang}/news-sitemap.xml`, `/{lang}/{slug}/a-{id}`
+(any slug finds the page by its id, as on DW), `/rdf/rss-en-all`, and `/p/{code}`, which
+redirects to the page's real `https://www.dw.com/...` URL as p.dw.com does. The crawler is
+pointed at it with `-s DW_ORIGIN=... -s DW_SHORTLINK_ORIGIN=... -s DW_FEED_ORIGIN=...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from twisted.web import resource, server
+
+from crawler import dw
+
+_CONTENT = re.compile(r"^(?P<lang>[^/]+)/(?P<slug>[^/]+)/(?P<type>[a-z]+)-(?P<id>\d+)\.html$")
+_TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=utf-8",
+          ".rdf": "application/rdf+xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+          ".gz": "application/gzip"}
+_SUFFIXES = ("", ".html", ".xml", ".rdf", ".txt")
+
+
+def index_site(root: Path) -> dict[int, str]:
+    """Content id -> the page's path under `root` (`en/slug/a-123.html`)."""
+    index = {}
+    for path in root.rglob("*.html"):
+        rel = path.relative_to(root).as_posix()
+        m = _CONTENT.match(rel)
+        if m:
+            index[int(m["id"])] = rel
+    return index
+
+
+class Mirror(resource.Resource):
+    """Serve `root` like dw.com, recording every request in the access log."""
+
+    isLeaf = True
+
+    def __init__(self, root: Path, access_log: Path | None = None):
+        super().__init__()
+        self.root = root.resolve()
+        self.index = index_site(self.root)
+        self.log = open(access_log, "a", encoding="utf-8", buffering=1) if access_log else None
+
+    def render_HEAD(self, request):
+        return self.render_GET(request)
+
+    def render_GET(self, request):
+        raw_path = request.path.decode("latin-1")
+        path = unquote(raw_path, errors="replace")
+        status, body = self._respond(request, path)
+        request.setResponseCode(status)
+        if self.log:
+            self.log.write(f"{request.method.decode()} {raw_path} {status}\n")
+        return body if request.method != b"HEAD" else b""
+
+    def _respond(self, request, path: str) -> tuple[int, bytes]:
+        short = re.fullmatch(r"/p/([0-9A-Za-z]+)", path)
+        if short:
+            try:
+                content_id = dw.decode_short_code(short[1])
+            except ValueError:
+                return 404, b"not a short link"
+            target = self.index.get(content_id)
+            if target is None:
+                return 404, b"unknown short link"
+            location = f"{dw.WWW}/{quote(target.removesuffix('.html'))}"
+            request.setHeader(b"Location", location.encode())
+            return 301, b""
+        file = self._file(path)
+        if file is None:
+            return 404, b"<html><body><h1>404 Not Found</h1></body></html>"
+        return self._serve(request, file)
+
+    def _file(self, path: str) -> Path | None:
+        rel = path.lstrip("/")
+        for suffix in _SUFFIXES:
+            candidate = (self.root / (rel + suffix)).resolve()
+            if candidate.is_file() and candidate.is_relative_to(self.root):
+                return candidate
+        m = re.fullmatch(r"[^/]+/[^/]*/?[a-z]+-(\d+)/?", rel)
+        if m and int(m[1]) in self.index:
+            return self.root / self.index[int(m[1])]
+        return None
+
+    def _serve(self, request, file: Path) -> tuple[int, bytes]:
+        data = file.read_bytes()
+        stat = file.stat()
+        etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
+        request.setHeader(b"Content-Type", _TYPES.get(file.suffix, "text/html; charset=utf-8").encode())
+        request.setHeader(b"ETag", etag.encode())
+        request.setHeader(b"Last-Modified", formatdate(stat.st_mtime, usegmt=True).encode())
+        if request.getHeader(b"If-None-Match") == etag:
+            return 304, b""
+        since = request.getHeader(b"If-Modified-Since")
+        if since and not request.getHeader(b"If-None-Match"):
+            try:
+                if int(stat.st_mtime) <= parsedate_to_datetime(since.decode()).timestamp():
+                    return 304, b""
+            except (TypeError, ValueError):
+                pass
+        return 200, data
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a mirror until interrupted; print its address first."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.mirror", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", default="data/sample-site", type=Path, help="the site directory")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default=8765, type=int, help="0 picks a free port")
+    parser.add_argument("--access-log", type=Path, help="append 'METHOD PATH STATUS' lines here")
+    args = parser.parse_args(argv)
+    if not args.root.is_dir():
+        print(f"no site directory at {args.root}", file=sys.stderr)
+        return 2
+    from twisted.internet import reactor
+
+    site = server.Site(Mirror(args.root, args.access_log))
+    site.noisy = False
+    port = reactor.listenTCP(args.port, site, interface=args.host)
+    print(f"mirror of {args.root} on http://{args.host}:{port.getHost().port}", flush=True)
+    reactor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Scrapy settings of dw-archive: polite by default, every name overridable with `-s NAME=VALUE`."""
+
+BOT_NAME = "dw-archive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Where DW is fetched from. Point all three at a local mirror to crawl it instead; what is
+# stored always names the real dw.com URLs.
+DW_ORIGIN = "https://www.dw.com"
+DW_SHORTLINK_ORIGIN = "https://p.dw.com"
+DW_FEED_ORIGIN = "https://rss.dw.com"
+ARCHIVE_PATH = "data/dw.db"
+ARCHIVE_BATCH_SIZE = 100
+ARCHIVE_BATCH_SECONDS = 5.0
+DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
+
+# Politeness: identify ourselves, obey robots.txt, adapt to the server's speed.
+USER_AGENT = "dw-archive/0.1 (news archive crawler; +https://github.com/dw-archive/dw-archive)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_TIMES = 3
+RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled for each further one
+RETRY_BACKOFF_MAX = 60.0  # and never longer than this, whatever Retry-After asks
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.OriginMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
+ITEM_PIPELINES = {
+    "pipelines.NormalizePipeline": 100,
+    "pipelines.DeduplicatePipeline": 200,
+    "pipelines.ArchivePipeline": 300,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlSummary": 500,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

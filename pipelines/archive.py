@@ -1,0 +1,85 @@
+"""Write articles and short links to the SQLite archive, in batches, one transaction each."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+from itemadapter import ItemAdapter
+from scrapy.utils.defer import deferred_from_coro
+
+from crawler.archive import archive_for
+from crawler.items import ShortLink
+
+logger = logging.getLogger(__name__)
+
+
+class ArchivePipeline:
+    """Buffer items and write them to the archive every `ARCHIVE_BATCH_SIZE` items or seconds."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 100)
+        self.batch_seconds = crawler.settings.getfloat("ARCHIVE_BATCH_SECONDS", 5.0)
+        self.articles: list[dict] = []
+        self.short_links: list[tuple[str, int]] = []
+        self.last_flush = time.monotonic()
+        self.failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def open_spider(self):
+        archive_for(self.crawler)
+
+    def process_item(self, item):
+        if isinstance(item, ShortLink):
+            self.short_links.append((item.code, item.article_id))
+        else:
+            self.articles.append(ItemAdapter(item).asdict())
+        if (len(self.articles) >= self.batch_size
+                or time.monotonic() - self.last_flush >= self.batch_seconds):
+            self.flush()
+        return item
+
+    def close_spider(self):
+        self.flush()
+        if self.short_links:
+            self.stats.inc_value("dw/short_links/unresolved", len(self.short_links))
+            logger.warning("%d short links point at articles not in the archive: %s",
+                           len(self.short_links), [code for code, _ in self.short_links][:20])
+
+    def flush(self) -> None:
+        """Write what is buffered in one transaction; on failure keep the archive as it was."""
+        self.last_flush = time.monotonic()
+        if not (self.articles or self.short_links) or self.failed:
+            return
+        articles, self.articles = self.articles, []
+        links = self.short_links
+        try:
+            counts = archive_for(self.crawler).write_batch(articles, links)
+        except sqlite3.Error as exc:
+            self.failed = True
+            self.stats.inc_value("dw/archive/failed_articles", len(articles))
+            self.stats.set_value("dw/archive/error", str(exc))
+            logger.error("Could not write %d articles to the archive (%s); stopping the crawl",
+                         len(articles), exc)
+            self._stop("archive_error")
+            return
+        resolved = {code for code, article_id in links if self._known(code, article_id)}
+        self.short_links = [link for link in links if link[0] not in resolved]
+        for verdict in ("new", "updated", "unchanged"):
+            if counts[verdict]:
+                self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
+        logger.debug("Archived a batch: %s", counts)
+
+    def _known(self, code: str, article_id: int) -> bool:
+        return archive_for(self.crawler).has_short_link(code)
+
+    def _stop(self, reason: str) -> None:
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            self._closing = deferred_from_coro(engine.close_spider_async(reason=reason))
