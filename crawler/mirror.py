@@ -11,9 +11,12 @@ pointed at it with `-s DW_ORIGIN=... -s DW_SHORTLINK_ORIGIN=... -s DW_FEED_ORIGI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import re
+import subprocess
 import sys
+from collections.abc import Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -22,7 +25,9 @@ from twisted.web import resource, server
 
 from crawler import dw
 
-_CONTENT = re.compile(r"^(?P<lang>[^/]+)/(?P<slug>[^/]+)/(?P<type>[a-z]+)-(?P<id>\d+)\.html$")
+# `en/slug/a-123.html` as the site is laid out, or a saved page named like `de_2024_a-123_x.html`.
+_CONTENT = re.compile(r"(?:^|[/_])(?P<type>[a-z]+)-(?P<id>\d+)(?:_[^/]*)?\.html$")
+_CANONICAL = re.compile(rb'<link[^>]*rel="canonical"[^>]*href="([^"]+)"|<link[^>]*href="([^"]+)"[^>]*rel="canonical"')
 _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=utf-8",
           ".rdf": "application/rdf+xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".gz": "application/gzip"}
@@ -32,12 +37,21 @@ _SUFFIXES = ("", ".html", ".xml", ".rdf", ".txt")
 def index_site(root: Path) -> dict[int, str]:
     """Content id -> the page's path under `root` (`en/slug/a-123.html`)."""
     index = {}
-    for path in root.rglob("*.html"):
+    for path in sorted(root.rglob("*.html")):
         rel = path.relative_to(root).as_posix()
-        m = _CONTENT.match(rel)
+        m = _CONTENT.search(rel)
         if m:
             index[int(m["id"])] = rel
     return index
+
+
+def redirect_target(root: Path, rel: str) -> str:
+    """Where a short link to the page at `rel` redirects: its canonical URL, as DW does."""
+    with open(root / rel, "rb") as handle:
+        m = _CANONICAL.search(handle.read(65536))
+    if m:
+        return (m[1] or m[2]).decode("utf-8", "replace")
+    return f"{dw.WWW}/{quote(rel.removesuffix('.html'))}"
 
 
 class Mirror(resource.Resource):
@@ -73,7 +87,7 @@ class Mirror(resource.Resource):
             target = self.index.get(content_id)
             if target is None:
                 return 404, b"unknown short link"
-            location = f"{dw.WWW}/{quote(target.removesuffix('.html'))}"
+            location = redirect_target(self.root, target)
             request.setHeader(b"Location", location.encode())
             return 301, b""
         file = self._file(path)
@@ -87,7 +101,7 @@ class Mirror(resource.Resource):
             candidate = (self.root / (rel + suffix)).resolve()
             if candidate.is_file() and candidate.is_relative_to(self.root):
                 return candidate
-        m = re.fullmatch(r"[^/]+/[^/]*/?[a-z]+-(\d+)/?", rel)
+        m = re.fullmatch(r"[^/]+/(?:[^/]*/)?[a-z]+-(\d+)/?", rel)
         if m and int(m[1]) in self.index:
             return self.root / self.index[int(m[1])]
         return None
@@ -109,6 +123,33 @@ class Mirror(resource.Resource):
             except (TypeError, ValueError):
                 pass
         return 200, data
+
+
+@contextlib.contextmanager
+def running_mirror(root: Path, access_log: Path | None = None) -> Iterator[str]:
+    """Run a mirror of `root` in a subprocess on a free loopback port; yield its origin."""
+    command = [sys.executable, "-m", "crawler.mirror", "--root", str(root), "--port", "0"]
+    if access_log:
+        command += ["--access-log", str(access_log)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        if " on http://" not in line:
+            raise RuntimeError(f"the mirror did not start: {line!r}")
+        yield line.rsplit(" on ", 1)[1].strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def origin_settings(origin: str) -> list[str]:
+    """`scrapy crawl` options pointing all three DW origins at one mirror."""
+    return [arg for name in ("DW_ORIGIN", "DW_SHORTLINK_ORIGIN", "DW_FEED_ORIGIN")
+            for arg in ("-s", f"{name}={origin}")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,46 @@
+# dw-archive: every target installs what it needs into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+ARCHIVE ?= data/dw.db
+ARGS   ?=
+
+.PHONY: install demo test serve crawl bench lint browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Debian's chromium, for the test that looks at datasette as a person would; a machine
+# where it cannot be installed skips that one test and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium is not installed and could not be: the browser test will be skipped"
+
+demo: $(STAMP)
+	$(BIN)/python -m crawler.demo --archive $(ARCHIVE)
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml
+
+crawl: $(STAMP)
+	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check crawler pipelines tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log
