@@ -117,6 +117,13 @@ class Archive:
             foreign_keys=[("article_id", "articles", "id")],
             if_not_exists=True,
         )
+        db["crawl_runs"].create(
+            {"id": int, "started_at": str, "finished_at": str, "arguments": str,
+             "finish_reason": str, "outcome": str, "found": int, "fetched": int, "new": int,
+             "updated": int, "unchanged": int, "skipped": int, "failed": int, "stats": str},
+            pk="id",
+            if_not_exists=True,
+        )
         for table, columns in (
             ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
             ("articles", ["last_seen_at"]), ("article_agencies", ["agency", "role"]),
@@ -174,6 +181,8 @@ class Archive:
         return counts
 
     def _write_article(self, article: dict, seen_at: str) -> str:
+        if not isinstance(article.get("id"), int) or not article.get("url") or not article.get("title"):
+            raise ValueError(f"not archivable without id, url and title: {article.get('url')!r}")
         digest = article.get("content_hash") or content_hash(article)
         row = {name: article.get(name) for name in ARTICLE_COLUMNS if name in article}
         for name in LIST_FIELDS:
@@ -246,6 +255,13 @@ class Archive:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def record_run(self, run: dict) -> None:
+        """Add one row to `crawl_runs`."""
+        columns = list(run)
+        self._in_transaction(lambda: self.db.execute(
+            f"INSERT INTO crawl_runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [run[c] for c in columns]))
 
     def check(self) -> list[str]:
         """Problems `PRAGMA integrity_check` and `foreign_key_check` report; empty when sound."""

@@ -1,10 +1,14 @@
-"""At the end of a crawl, say in one log line what it found, fetched, skipped, stored and lost."""
+"""At the end of a crawl: decide its outcome, log what it did, record it in `crawl_runs`."""
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 
 from scrapy import signals
+
+from crawler.archive import archive_for, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +29,55 @@ def summarize(stats: dict) -> dict[str, int]:
     }
 
 
-class CrawlSummary:
-    """Log the crawl's headline counts and the reasons for every skip and failure."""
+def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
+    """`ok`, or why the run counts as failed."""
+    if reason != "finished":
+        return f"stopped: {reason}"
+    if stats.get("dw/archive/error"):
+        return f"the archive could not be written: {stats['dw/archive/error']}"
+    source_failures = sum(v for k, v in stats.items()
+                          if k.startswith(("dw/failed/news/", "dw/failed/articles/",
+                                           "dw/failed/feeds/")) and isinstance(v, int))
+    if source_failures and not counts["found"] and not counts["skipped"]:
+        return "no sitemap or feed could be read"
+    if counts["found"] and not counts["fetched"]:
+        return f"{counts['found']} articles to fetch and none fetched"
+    if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
+        return f"most article requests failed ({counts['failed']} of {counts['found']})"
+    return "ok"
 
-    def __init__(self, stats):
-        self.stats = stats
+
+class CrawlSummary:
+    """Log the crawl's counts and reasons, decide its outcome and record the run."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.started_at = utc_now()
 
     @classmethod
     def from_crawler(cls, crawler):
-        extension = cls(crawler.stats)
+        extension = cls(crawler)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
     def spider_closed(self, spider, reason):
         stats = self.stats.get_stats()
         counts = summarize(stats)
-        for key, value in counts.items():
-            self.stats.set_value(f"dw/summary/{key}", value)
+        verdict = outcome(reason, stats, counts)
+        self.crawler.dw_outcome = verdict
+        self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
-        logger.info("Crawl %s: %s; reasons: %s", reason,
-                    ", ".join(f"{k} {v}" for k, v in counts.items()), reasons or "none")
+        log = logger.info if verdict == "ok" else logger.error
+        log("Crawl %s (%s): %s; reasons: %s", reason, verdict,
+            ", ".join(f"{k} {v}" for k, v in counts.items()), reasons or "none")
+        arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
+        try:
+            archive_for(self.crawler).record_run({
+                "started_at": self.started_at, "finished_at": utc_now(),
+                "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
+                **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
+            })
+        except sqlite3.Error as exc:
+            logger.error("Could not record the run in crawl_runs: %s", exc)

@@ -3,6 +3,7 @@
 BOT_NAME = "dw-archive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"
 
 # Where DW is fetched from. Point all three at a local mirror to crawl it instead; what is
 # stored always names the real dw.com URLs.

@@ -16,3 +16,14 @@ SEED_TEXT = SHARED / "seed" / "dw-article-a-16825046.txt"
 def needs_shared(path: Path):
     """Skip a test cleanly where `../shared/` (or the part it needs) is absent."""
     return pytest.mark.skipif(not path.exists(), reason=f"{path} is not here")
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """The bundled sample site, served on loopback with an access log."""
+    from crawler.mirror import running_mirror
+    from tests.crawling import Mirror
+
+    log = tmp_path / "access.log"
+    with running_mirror(ROOT / "data" / "sample-site", log) as origin:
+        yield Mirror(origin, log)

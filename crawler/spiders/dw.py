@@ -13,6 +13,7 @@ Arguments (`-a name=value`):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
@@ -91,7 +92,8 @@ def read_urls(value: str | None) -> list[str]:
         except OSError as exc:
             raise ArgumentError(f"cannot read the URL file {value[1:]}: {exc.strerror}") from None
         return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return [u.strip() for u in value.split(",") if u.strip()]
+    # Old dw-world.de URLs hold commas (`0,,123,00.html`): split only where a new URL starts.
+    return [u.strip() for u in re.split(r",(?=\s*(?:https?://|www\.|p\.dw\.com))", value) if u.strip()]
 
 
 class DwSpider(scrapy.Spider):
@@ -103,6 +105,8 @@ class DwSpider(scrapy.Spider):
                  urls: str | None = None, since: str | None = None, until: str | None = None,
                  refresh: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.arguments = {"lang": lang, "sources": sources, "urls": urls, "since": since,
+                          "until": until, "refresh": refresh}
         self.argument_error: str | None = None
         try:
             self.languages = parse_languages(lang)

@@ -1,0 +1,1 @@
+"""Scrapy commands of dw-archive (`COMMANDS_MODULE`)."""

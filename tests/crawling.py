@@ -1,0 +1,58 @@
+"""Helpers for tests that run the real `scrapy crawl dw` against a local mirror."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from crawler.demo import crawl_command
+from tests.conftest import ROOT
+
+
+@dataclass
+class Mirror:
+    """A running mirror: its origin and its access log."""
+
+    origin: str
+    log: Path
+
+    def requests(self) -> list[tuple[str, int]]:
+        """(path, status) of every request so far."""
+        if not self.log.exists():
+            return []
+        rows = [line.split(" ") for line in self.log.read_text().splitlines()]
+        return [(path, int(status)) for _, path, status in rows]
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests()]
+
+    def article_pages(self) -> list[str]:
+        return [path for path in self.paths() if "/a-" in path]
+
+    def clear(self) -> None:
+        self.log.write_text("")
+
+
+def crawl(mirror: Mirror, archive: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run `scrapy crawl dw` against the mirror; fail loudly on a traceback."""
+    run = subprocess.run(crawl_command(mirror.origin, archive, *args), cwd=ROOT,
+                         capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    return run
+
+
+def query(archive: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(archive) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def last_run(archive: Path) -> dict:
+    """The newest `crawl_runs` row, its stats decoded."""
+    with sqlite3.connect(archive) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone())
+    row["stats"] = json.loads(row["stats"])
+    return row

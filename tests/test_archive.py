@@ -1,0 +1,195 @@
+"""The archive and the pipelines on a temporary database."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from crawler.archive import Archive
+from crawler.extract import extract
+from crawler.items import Article, ShortLink
+from pipelines import ArchivePipeline, DeduplicatePipeline, NormalizePipeline
+from pipelines.normalize import normalize
+from tests.conftest import ROOT
+
+SITE = ROOT / "data" / "sample-site"
+
+
+def sample(path: str) -> Article:
+    return extract((SITE / path).read_bytes())
+
+
+SEED = "en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046.html"
+GERMAN = "de/lokfuehrer-streiken-erneut/a-79020002.html"
+ARABIC = "ar/ألمانيا-تستقبل-طلاب-من-سوريا/a-79030003.html"
+
+
+def as_row(article: Article) -> dict:
+    adapter = ItemAdapter(article)
+    normalize(adapter)
+    return adapter.asdict()
+
+
+@pytest.fixture
+def archive(tmp_path):
+    archive = Archive(tmp_path / "sub" / "dw.db")
+    yield archive
+    archive.close()
+
+
+def test_schema_is_created_twice_without_error(tmp_path):
+    first = Archive(tmp_path / "dw.db")
+    tables = set(first.db.table_names())
+    first.close()
+    second = Archive(tmp_path / "dw.db")
+    assert set(second.db.table_names()) == tables
+    assert {"articles", "agencies", "article_agencies", "authors", "article_authors", "images",
+            "short_links", "revisions", "articles_fts", "crawl_runs"} <= tables
+    assert second.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert second.check() == []
+
+
+def test_same_article_twice_is_one_row_and_no_revision(archive):
+    row = as_row(sample(SEED))
+    assert archive.write_batch([row])["new"] == 1
+    assert archive.write_batch([row])["unchanged"] == 1
+    assert archive.count("articles") == 1
+    assert archive.count("revisions") == 0
+
+
+def test_changed_article_is_one_row_plus_one_revision(archive):
+    first = as_row(sample(SEED))
+    archive.write_batch([first])
+    edited = dict(first, title="Hezbollah fighters die in siege of Qusair",
+                  modified_at="2013-05-21T08:00:00Z")
+    assert archive.write_batch([edited])["updated"] == 1
+    assert archive.count("articles") == 1
+    revision = next(archive.db["revisions"].rows)
+    assert revision["title"] == "Hezbollah troops die in siege"
+    assert json.loads(revision["changed"]) == ["title"]
+    stored = archive.db["articles"].get(16825046)
+    assert stored["title"] == "Hezbollah fighters die in siege of Qusair"
+    assert stored["first_seen_at"] <= stored["last_seen_at"]
+
+
+def test_whitespace_and_tracking_changes_are_not_changes(archive):
+    archive.write_batch([as_row(sample(SEED))])
+    noisy = sample(SEED)
+    noisy.title = "  Hezbollah\u00a0troops  die in\u200b siege "
+    noisy.body = noisy.body.replace(". ", ".  ", 3)
+    noisy.url += "?maca=en-rss-en-all-1573-rdf&at_medium=RSS"
+    assert archive.write_batch([as_row(noisy)])["unchanged"] == 1
+    assert archive.count("revisions") == 0
+
+
+def test_seed_agency_tags(archive):
+    archive.write_batch([as_row(sample(SEED))])
+    tags = set(archive.db.execute(
+        "SELECT agency, role FROM article_agencies WHERE article_id = 16825046").fetchall())
+    assert tags == {("AP", "text"), ("AFP", "text"), ("Reuters", "text"), ("dpa", "text"),
+                    ("AFP", "photo")}
+
+
+def test_rearchiving_replaces_join_rows(archive):
+    row = as_row(sample(SEED))
+    archive.write_batch([row])
+    archive.write_batch([dict(row, agencies=["Reuters"], authors=["Jane Doe"], images=[])])
+    tags = archive.db.execute("SELECT agency, role FROM article_agencies").fetchall()
+    assert tags == [("Reuters", "text")]
+    assert archive.db.execute("SELECT author FROM article_authors").fetchall() == [("Jane Doe",)]
+    assert archive.count("images") == 0
+
+
+def test_full_text_search_in_german_and_arabic(archive):
+    archive.write_batch([as_row(sample(p)) for p in (SEED, GERMAN, ARABIC)])
+
+    def search(word):
+        return [r[0] for r in archive.db.execute(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", [word])]
+
+    assert search("Ausstand") == [79020002]  # a word of the German body only
+    assert search("الجامعات") == [79030003]  # "the universities", in the Arabic body only
+    assert search("Qusair") == [16825046]
+    assert search("lokfuhrer") == [79020002]  # diacritics folded: not an English-only stemmer
+
+
+def test_archive_is_consistent_after_writes(archive):
+    archive.write_batch([as_row(sample(p)) for p in (SEED, GERMAN, ARABIC)],
+                        short_links=[("18axi", 16825046), ("zzzz", 123)])
+    assert archive.check() == []
+    assert archive.db.execute("SELECT article_id FROM short_links WHERE code = '18axi'").fetchone() == (16825046,)
+    assert not archive.has_short_link("zzzz")  # an unknown article gets no dangling link
+
+
+def test_a_failed_batch_leaves_nothing_half_written(archive):
+    good = as_row(sample(SEED))
+    bad = dict(as_row(sample(GERMAN)), id=None)  # SQLite would invent a rowid for it
+    with pytest.raises(ValueError):
+        archive.write_batch([good, bad])
+    assert archive.count("articles") == 0
+    assert archive.count("article_agencies") == 0
+
+
+# -- the pipelines ----------------------------------------------------------------------------
+
+@pytest.fixture
+def crawler(tmp_path):
+    crawler = get_crawler(settings_dict={"ARCHIVE_PATH": str(tmp_path / "dw.db"),
+                                         "ARCHIVE_BATCH_SIZE": 2})
+    crawler.stats.open_spider()
+    return crawler
+
+
+def test_normalize_cleans_fields(crawler):
+    article = sample(SEED)
+    article.title = unicodedata.normalize("NFD", "Café\u200b  crème\u00a0") + " "
+    article.agencies = ["rtr", "afp", "AP", "DPA", "Prensa Latina", "kna", "efe"]
+    article.authors = ["Anna Weber", "Anna Weber", "Deutsche Welle", "dpa"]
+    article.published_at = "2024-01-30T15:13:12.269+01:00"
+    article.url = "https://dw.com/en/x/a-16825046?maca=en-rss&at_medium=x"
+    NormalizePipeline.from_crawler(crawler).process_item(article)
+    assert article.title == "Café crème" and unicodedata.is_normalized("NFC", article.title)
+    assert article.agencies == ["Reuters", "AFP", "AP", "dpa", "Prensa Latina", "KNA", "EFE"]
+    assert crawler.stats.get_value("agencies/unknown") == 1
+    assert article.authors == ["Anna Weber"]
+    assert article.published_at == "2024-01-30T14:13:12Z"
+    assert article.url == "https://www.dw.com/en/x/a-16825046"
+
+
+@pytest.mark.parametrize("field", ["id", "url", "title"])
+def test_normalize_drops_articles_missing_required_fields(crawler, field):
+    article = sample(SEED)
+    setattr(article, field, None)
+    with pytest.raises(DropItem):
+        NormalizePipeline.from_crawler(crawler).process_item(article)
+    assert crawler.stats.get_value(f"dw/dropped/missing_{field}") == 1
+
+
+def test_deduplicate_drops_repeats_within_a_run(crawler):
+    dedupe = DeduplicatePipeline.from_crawler(crawler)
+    dedupe.process_item(sample(SEED))
+    with pytest.raises(DropItem):
+        dedupe.process_item(sample(SEED))
+    changed = sample(SEED)
+    changed.teaser = "A new teaser"
+    assert dedupe.process_item(changed) is changed  # a new version in the same run goes on
+    assert crawler.stats.get_value("dw/dropped/duplicate_in_run") == 1
+
+
+def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
+    pipeline = ArchivePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    for path in (SEED, GERMAN, ARABIC):
+        pipeline.process_item(sample(path))
+    pipeline.process_item(ShortLink(code="018axi", article_id=16825046))
+    reader = Archive(tmp_path / "dw.db")
+    assert reader.count("articles") == 2  # one full batch of two is written, one waits
+    pipeline.close_spider()
+    assert reader.count("articles") == 3
+    assert reader.has_short_link("018axi")
+    assert crawler.stats.get_value("dw/articles/new") == 3
