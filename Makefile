@@ -31,7 +31,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml
+	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml --template-dir data/templates
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)

@@ -145,7 +145,8 @@ class Archive:
     def stored(self, article_id: int) -> Stored | None:
         """What is archived for one article id, or None."""
         row = self.db.execute(
-            "SELECT content_hash, last_seen_at, modified_at FROM articles WHERE id = ?", [article_id]).fetchone()
+            "SELECT content_hash, last_seen_at, modified_at FROM articles WHERE id = ?",
+            [article_id]).fetchone()
         return Stored(*row) if row else None
 
     def has_short_link(self, code: str) -> bool:
@@ -181,7 +182,7 @@ class Archive:
         return counts
 
     def _write_article(self, article: dict, seen_at: str) -> str:
-        if not isinstance(article.get("id"), int) or not article.get("url") or not article.get("title"):
+        if not (isinstance(article.get("id"), int) and article.get("url") and article.get("title")):
             raise ValueError(f"not archivable without id, url and title: {article.get('url')!r}")
         digest = article.get("content_hash") or content_hash(article)
         row = {name: article.get(name) for name in ARTICLE_COLUMNS if name in article}

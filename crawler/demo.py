@@ -30,7 +30,8 @@ def summary(path: Path) -> str:
     db = archive.db
     lines = [f"{archive.count('articles')} articles, {archive.count('short_links')} short links,"
              f" {archive.count('revisions')} revisions in {path}"]
-    per_language = db.execute("SELECT language, count(*) FROM articles GROUP BY language ORDER BY 2 DESC")
+    per_language = db.execute(
+        "SELECT language, count(*) FROM articles GROUP BY language ORDER BY 2 DESC")
     lines.append("by language: " + ", ".join(f"{lang} {n}" for lang, n in per_language))
     per_agency = db.execute("SELECT agency, count(*) FROM article_agencies WHERE role = 'text'"
                             " GROUP BY agency ORDER BY 2 DESC, 1")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The crawl failed (exit status {crawl.returncode}).", file=sys.stderr)
         return crawl.returncode
     print(summary(args.archive))
-    print(f"\nBrowse it:  make serve   (datasette {args.archive} -m data/metadata.yml)")
+    print("\nBrowse it:  make serve   (datasette with data/metadata.yml, on http://127.0.0.1:8001)")
     return 0
 
 

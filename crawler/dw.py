@@ -171,7 +171,6 @@ AGENCIES: dict[str, str] = {
     "Kyodo": "Kyodo News",
     "Yonhap": "Yonhap News Agency",
     "Europa Press": "Europa Press",
-    "KNA": "Katholische Nachrichten-Agentur",
 }
 _AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} | {
     "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",

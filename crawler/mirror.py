@@ -27,7 +27,8 @@ from crawler import dw
 
 # `en/slug/a-123.html` as the site is laid out, or a saved page named like `de_2024_a-123_x.html`.
 _CONTENT = re.compile(r"(?:^|[/_])(?P<type>[a-z]+)-(?P<id>\d+)(?:_[^/]*)?\.html$")
-_CANONICAL = re.compile(rb'<link[^>]*rel="canonical"[^>]*href="([^"]+)"|<link[^>]*href="([^"]+)"[^>]*rel="canonical"')
+_CANONICAL = re.compile(rb'<link[^>]*rel="canonical"[^>]*href="([^"]+)"'
+                        rb'|<link[^>]*href="([^"]+)"[^>]*rel="canonical"')
 _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset=utf-8",
           ".rdf": "application/rdf+xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".gz": "application/gzip"}
