@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 ARCHIVE ?= data/dw.db
 ARGS   ?=
 
-.PHONY: install demo test serve crawl bench lint browser clean
+.PHONY: install demo test serve crawl lint browser clean
 
 install: $(STAMP)
 
@@ -35,9 +35,6 @@ serve: $(STAMP)
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
-
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks
