@@ -37,7 +37,7 @@ crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check crawler pipelines tests benchmarks
+	$(BIN)/ruff check crawler pipelines tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log

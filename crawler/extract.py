@@ -33,6 +33,11 @@ _DAY_FORMS = (
     re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
 )
 _SLASH_DAY = re.compile(r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})$")
+_CJK_DAY = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$")
+# The old layout's byline label in some of DW's languages; rows are also read by position.
+_AUTHOR_LABELS = {"author", "authors", "autor", "autorin", "autorin/autor", "autoren", "auteur",
+                  "auteurs", "autor/a", "autora", "autores", "автор", "автори", "yazar", "autorka",
+                  "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi"}
 _NOT_PEOPLE = {"deutsche welle", "dw", "dw.com", "dw news", "redaktion", "newsroom"}
 _JSON = json.JSONDecoder()
 _MAX_BLOCKS = 5000  # a page with more body blocks than this is not a news article
@@ -190,7 +195,7 @@ def _find_record(state, content_id: int, depth: int = 0):
     if depth > 12:
         return None
     if isinstance(state, dict):
-        if state.get("id") == content_id and ("text" in state or "title" in state):
+        if str(state.get("id")) == str(content_id) and ("text" in state or "title" in state):
             return state
         for value in state.values():
             if isinstance(value, (dict, list)):
@@ -219,9 +224,9 @@ def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
     legacy = _first(doc, ".//div[@class='col3']")
     rows = _legacy_rows(doc) if legacy is not None and header is None else {}
 
-    article.title = (_clean(ld.get("headline")) or _clean(record.get("title"))
-                     or _text(_first(header, ".//h1")) or _text(_first(legacy, ".//h1"))
-                     or _title_from_meta(doc))
+    h1 = _text(_first(header, ".//h1")) or _text(_first(legacy, ".//h1"))
+    article.title = _longer(_clean(ld.get("headline")) or _clean(record.get("title")), h1) \
+        or _title_from_meta(doc)
     article.teaser = (_clean(record.get("teaser"))
                       or _text(_first(header, ".//*[contains(concat(' ', @class, ' '), ' teaser-text ')]"))
                       or _text(_first(legacy, ".//p[@class='intro']"))
@@ -230,13 +235,23 @@ def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
     article.published_at = (to_utc(ld.get("datePublished"))
                             or to_utc(record.get("firstPublicationDate"))
                             or _day(_text(_first(header, ".//time")), article.language)
-                            or _day(rows.get("date"), article.language))
+                            or _day(rows.get("date"), article.language)
+                            or to_utc(_meta(doc, "date")))
     article.modified_at = to_utc(ld.get("dateModified")) or to_utc(record.get("lastModifiedDate"))
 
     article.authors = _people(_ld_people(ld) or _state_people(record, state)
                               or _dom_people(header) or _split_names(rows.get("author")))
     article.topics = _unique(_state_topics(record) or _kicker_topics(header)
                              or rows.get("keywords") or _meta_keywords(doc))
+
+
+def _longer(structured: str | None, shown: str | None) -> str | None:
+    """The structured headline, unless it is a shortened form of the one the page shows."""
+    if structured and shown and len(shown) > len(structured):
+        stem = structured.rstrip(".…  ")
+        if stem and shown.startswith(stem):
+            return shown
+    return structured or shown
 
 
 def _title_from_meta(doc) -> str | None:
@@ -331,7 +346,8 @@ def _legacy_rows(doc) -> dict:
                 rows["permalink"] = value
             elif value and not links and "date" not in rows and _day(value, None):
                 rows["date"] = value
-            elif value and not links and "author" not in rows and "date" in rows and label:
+            elif value and not links and "author" not in rows and (
+                    label.rstrip(":").casefold() in _AUTHOR_LABELS or ("date" in rows and label)):
                 rows["author"] = value
     return rows
 
@@ -499,7 +515,7 @@ def _day(value: str | None, language: str | None) -> str | None:
     value = _clean(value)
     if not value:
         return None
-    for form in _DAY_FORMS:
+    for form in (*_DAY_FORMS, _CJK_DAY):
         m = form.match(value)
         if m:
             return _valid_day(int(m["y"]), int(m["m"]), int(m["d"]))

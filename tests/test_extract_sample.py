@@ -134,3 +134,16 @@ def test_structured_data_wins_over_the_dom_for_the_headline():
     spec = dict(ARTICLES[79010001])
     html = render_article(spec).replace(f">{spec['title']}</h1>", ">A different DOM headline</h1>")
     assert extract(html).title == spec["title"]
+
+
+def test_a_shortened_structured_headline_gives_way_to_the_full_one_shown():
+    spec = dict(ARTICLES[79010001])
+    html = render_article(spec).replace(f'"headline": "{spec["title"]} "', '"headline": "EU leaders agree…"')
+    assert '"headline": "EU leaders agree…"' in html
+    assert extract(html).title == spec["title"]
+
+
+def test_a_day_printed_the_chinese_way():
+    spec = dict(ARTICLES[79050004])  # the page without structured data
+    html = render_article(spec).replace(">29.10.2026</time>", ">2026年10月29日</time>")
+    assert extract(html).published_at == "2026-10-29"
