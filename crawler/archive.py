@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -25,7 +25,8 @@ ARTICLE_COLUMNS = {
     "id": int, "url": str, "short_url": str, "language": str, "kind": str, "title": str,
     "teaser": str, "body": str, "subheads": str, "published_at": str, "modified_at": str,
     "authors": str, "topics": str, "credit_line": str, "agencies": str, "images": str,
-    "first_seen_at": str, "last_seen_at": str, "content_hash": str
+    "first_seen_at": str, "last_seen_at": str, "content_hash": str,
+    "etag": str, "last_modified": str,
 }  # fmt: skip
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
@@ -49,6 +50,8 @@ class Stored:
     content_hash: str
     last_seen_at: str
     modified_at: str | None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class Archive:
@@ -76,54 +79,30 @@ class Archive:
     def migrate(self) -> None:
         """Create or bring up to date every table, index, FTS table and trigger; idempotent."""
         db = self.db
-        articles = db["articles"]
-        if not articles.exists():
-            articles.create(ARTICLE_COLUMNS, pk="id", not_null={"url"})
-        else:
-            for name, kind in ARTICLE_COLUMNS.items():
-                if name not in articles.columns_dict:
-                    articles.add_column(name, kind)
-        db["agencies"].create({"name": str, "full_name": str}, pk="name", if_not_exists=True)
-        db["article_agencies"].create(
-            {"article_id": int, "agency": str, "role": str},
-            pk=("article_id", "agency", "role"),
-            foreign_keys=[("article_id", "articles", "id"), ("agency", "agencies", "name")],
-            if_not_exists=True,
-        )
-        db["authors"].create({"name": str}, pk="name", if_not_exists=True)
-        db["article_authors"].create(
-            {"article_id": int, "author": str, "position": int},
-            pk=("article_id", "author"),
-            foreign_keys=[("article_id", "articles", "id"), ("author", "authors", "name")],
-            if_not_exists=True,
-        )
-        db["images"].create(
-            {"article_id": int, "position": int, "url": str, "caption": str, "credit": str},
-            pk=("article_id", "position"),
-            foreign_keys=[("article_id", "articles", "id")],
-            if_not_exists=True,
-        )
-        db["short_links"].create(
-            {"code": str, "article_id": int},
-            pk="code",
-            foreign_keys=[("article_id", "articles", "id")],
-            if_not_exists=True,
-        )
-        db["revisions"].create(
-            {"id": int, "article_id": int, "seen_at": str, "modified_at": str, "changed": str,
-             "title": str, "teaser": str, "body": str, "authors": str, "agencies": str,
-             "content_hash": str},
-            pk="id",
-            foreign_keys=[("article_id", "articles", "id")],
-            if_not_exists=True,
-        )
-        db["crawl_runs"].create(
-            {"id": int, "started_at": str, "finished_at": str, "arguments": str,
-             "finish_reason": str, "outcome": str, "found": int, "fetched": int, "new": int,
-             "updated": int, "unchanged": int, "skipped": int, "failed": int, "stats": str},
-            pk="id",
-            if_not_exists=True,
-        )
+        articles = self._table("articles", ARTICLE_COLUMNS, pk="id", not_null={"url"})
+        self._table("agencies", {"name": str, "full_name": str}, pk="name")
+        self._table("article_agencies", {"article_id": int, "agency": str, "role": str},
+                    pk=("article_id", "agency", "role"),
+                    foreign_keys=[("article_id", "articles", "id"), ("agency", "agencies", "name")])
+        self._table("authors", {"name": str}, pk="name")
+        self._table("article_authors", {"article_id": int, "author": str, "position": int},
+                    pk=("article_id", "author"),
+                    foreign_keys=[("article_id", "articles", "id"), ("author", "authors", "name")])
+        self._table("images", {"article_id": int, "position": int, "url": str, "caption": str,
+                               "credit": str},
+                    pk=("article_id", "position"), foreign_keys=[("article_id", "articles", "id")])
+        self._table("short_links", {"code": str, "article_id": int}, pk="code",
+                    foreign_keys=[("article_id", "articles", "id")])
+        self._table("revisions", {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
+                                  "changed": str, "title": str, "teaser": str, "body": str,
+                                  "authors": str, "agencies": str, "content_hash": str},
+                    pk="id", foreign_keys=[("article_id", "articles", "id")])
+        self._table("crawl_runs", {"id": int, "started_at": str, "finished_at": str,
+                                   "arguments": str, "finish_reason": str, "outcome": str,
+                                   "found": int, "fetched": int, "not_modified": int, "new": int,
+                                   "updated": int, "unchanged": int, "skipped": int, "failed": int,
+                                   "stats": str},
+                    pk="id")
         for table, columns in (
             ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
             ("articles", ["last_seen_at"]), ("article_agencies", ["agency", "role"]),
@@ -140,14 +119,41 @@ class Archive:
             self._in_transaction(lambda: db.conn.executemany(
                 "INSERT OR IGNORE INTO agencies (name, full_name) VALUES (?, ?)", missing))
 
+    def _table(self, name: str, columns: dict, **create):
+        """Create a table, or add the columns an older archive lacks; idempotent."""
+        table = self.db[name]
+        if not table.exists():
+            table.create(columns, **create)
+        else:
+            for column, kind in columns.items():
+                if column not in table.columns_dict:
+                    table.add_column(column, kind)
+        return table
+
     # -- reads ---------------------------------------------------------------------------
 
     def stored(self, article_id: int) -> Stored | None:
         """What is archived for one article id, or None."""
         row = self.db.execute(
-            "SELECT content_hash, last_seen_at, modified_at FROM articles WHERE id = ?",
+            "SELECT content_hash, last_seen_at, modified_at, etag, last_modified FROM articles"
+            " WHERE id = ?",
             [article_id]).fetchone()
         return Stored(*row) if row else None
+
+    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
+        """(id, url) of recent articles to check again: hourly on day one, daily in week one."""
+        def ago(delta: timedelta) -> str:
+            return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        day, hour, week = timedelta(days=1), timedelta(hours=1), timedelta(days=7)
+        marks = ",".join("?" * len(languages))
+        return self.db.execute(
+            f"SELECT id, url FROM articles WHERE language IN ({marks}) AND published_at >= ?"
+            " AND ((published_at >= ? AND last_seen_at < ?)"
+            " OR (published_at < ? AND last_seen_at < ?))"
+            " ORDER BY published_at DESC LIMIT ?",
+            [*languages, ago(week), ago(day), ago(hour), ago(day), ago(day), limit],
+        ).fetchall()
 
     def has_short_link(self, code: str) -> bool:
         """True when the short code is already recorded."""
@@ -160,17 +166,25 @@ class Archive:
     # -- writes --------------------------------------------------------------------------
 
     def write_batch(self, articles: Iterable[dict], short_links: Iterable[tuple[str, int]] = (),
-                    touched: Iterable[int] = (), seen_at: str | None = None) -> dict[str, int]:
-        """Store a batch in one transaction; returns counts of new, updated, unchanged rows."""
+                    fetches: Iterable = (), seen_at: str | None = None) -> dict[str, int]:
+        """Store a batch in one transaction; returns counts of new, updated, unchanged rows.
+
+        `fetches` are `Fetched` records: HTTP validators to keep, and 304s that only mark an
+        article as seen.
+        """
         seen_at = seen_at or utc_now()
         counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
 
         def work():
             for article in articles:
                 counts[self._write_article(article, seen_at)] += 1
-            for article_id in touched:
-                self.db.execute("UPDATE articles SET last_seen_at = ? WHERE id = ?",
-                                [seen_at, article_id])
+            for fetch in fetches:
+                self.db.execute(
+                    "UPDATE articles SET etag = coalesce(?, etag),"
+                    " last_modified = coalesce(?, last_modified),"
+                    " last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END WHERE id = ?",
+                    [fetch.etag, fetch.last_modified, fetch.not_modified, seen_at, fetch.article_id])
+                counts["unchanged"] += fetch.not_modified
             for code, article_id in short_links:
                 cur = self.db.execute(
                     "INSERT INTO short_links (code, article_id) SELECT ?, id FROM articles"

@@ -21,6 +21,7 @@ def summarize(stats: dict) -> dict[str, int]:
     return {
         "found": stats.get("dw/found", 0),
         "fetched": stats.get("dw/fetched", 0),
+        "not_modified": stats.get("dw/not_modified", 0),
         "skipped": total("dw/skipped/"),
         "new": stats.get("dw/articles/new", 0),
         "updated": stats.get("dw/articles/updated", 0),
@@ -40,7 +41,7 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
                                            "dw/failed/feeds/")) and isinstance(v, int))
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
-    if counts["found"] and not counts["fetched"]:
+    if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
     if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
         return f"most article requests failed ({counts['failed']} of {counts['found']})"

@@ -248,7 +248,7 @@ def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
 def _longer(structured: str | None, shown: str | None) -> str | None:
     """The structured headline, unless it is a shortened form of the one the page shows."""
     if structured and shown and len(shown) > len(structured):
-        stem = structured.rstrip(".…  ")
+        stem = re.sub(r"[.…\s]+$", "", structured)
         if stem and shown.startswith(stem):
             return shown
     return structured or shown

@@ -114,12 +114,13 @@ class Mirror(resource.Resource):
         request.setHeader(b"Content-Type", _TYPES.get(file.suffix, "text/html; charset=utf-8").encode())
         request.setHeader(b"ETag", etag.encode())
         request.setHeader(b"Last-Modified", formatdate(stat.st_mtime, usegmt=True).encode())
-        if request.getHeader(b"If-None-Match") == etag:
-            return 304, b""
+        match = request.getHeader(b"If-None-Match")
+        if match is not None:
+            return (304, b"") if etag in match.decode("latin-1") else (200, data)
         since = request.getHeader(b"If-Modified-Since")
-        if since and not request.getHeader(b"If-None-Match"):
+        if since:
             try:
-                if int(stat.st_mtime) <= parsedate_to_datetime(since.decode()).timestamp():
+                if int(stat.st_mtime) <= parsedate_to_datetime(since.decode("latin-1")).timestamp():
                     return 304, b""
             except (TypeError, ValueError):
                 pass

@@ -10,7 +10,7 @@ from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.archive import archive_for
-from crawler.items import ShortLink
+from crawler.items import Fetched, ShortLink
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class ArchivePipeline:
         self.batch_seconds = crawler.settings.getfloat("ARCHIVE_BATCH_SECONDS", 5.0)
         self.articles: list[dict] = []
         self.short_links: list[tuple[str, int]] = []
+        self.fetches: list[Fetched] = []
         self.last_flush = time.monotonic()
         self.failed = False
 
@@ -38,6 +39,8 @@ class ArchivePipeline:
     def process_item(self, item):
         if isinstance(item, ShortLink):
             self.short_links.append((item.code, item.article_id))
+        elif isinstance(item, Fetched):
+            self.fetches.append(item)
         else:
             self.articles.append(ItemAdapter(item).asdict())
         if (len(self.articles) >= self.batch_size
@@ -55,12 +58,13 @@ class ArchivePipeline:
     def flush(self) -> None:
         """Write what is buffered in one transaction; on failure keep the archive as it was."""
         self.last_flush = time.monotonic()
-        if not (self.articles or self.short_links) or self.failed:
+        if not (self.articles or self.short_links or self.fetches) or self.failed:
             return
         articles, self.articles = self.articles, []
+        fetches, self.fetches = self.fetches, []
         links = self.short_links
         try:
-            counts = archive_for(self.crawler).write_batch(articles, links)
+            counts = archive_for(self.crawler).write_batch(articles, links, fetches)
         except sqlite3.Error as exc:
             self.failed = True
             self.stats.inc_value("dw/archive/failed_articles", len(articles))

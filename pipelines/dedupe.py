@@ -6,7 +6,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.archive import content_hash
-from crawler.items import ShortLink
+from crawler.items import Fetched, ShortLink
 
 
 class DeduplicatePipeline:
@@ -26,7 +26,7 @@ class DeduplicatePipeline:
         return cls(crawler.stats)
 
     def process_item(self, item):
-        if isinstance(item, ShortLink):
+        if isinstance(item, (ShortLink, Fetched)):
             return item
         adapter = ItemAdapter(item)
         digest = content_hash(adapter.asdict())

@@ -9,7 +9,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler import dw
-from crawler.items import ShortLink
+from crawler.items import Fetched, ShortLink
 from crawler.text import clean_text, to_utc
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class NormalizePipeline:
         return cls(crawler.stats)
 
     def process_item(self, item):
-        if isinstance(item, ShortLink):
+        if isinstance(item, (ShortLink, Fetched)):
             return item
         adapter = ItemAdapter(item)
         missing = [name for name in REQUIRED if not adapter.get(name)]

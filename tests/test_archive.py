@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import unicodedata
 
 import pytest
@@ -194,3 +195,18 @@ def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
     assert reader.count("articles") == 3
     assert reader.has_short_link("018axi")
     assert crawler.stats.get_value("dw/articles/new") == 3
+
+
+def test_an_older_archive_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE articles (id INTEGER PRIMARY KEY, url TEXT NOT NULL, title TEXT)")
+    old.execute("INSERT INTO articles VALUES (16825046, 'https://www.dw.com/en/x/a-16825046', 'Old')")
+    old.execute("CREATE TABLE crawl_runs (id INTEGER PRIMARY KEY, started_at TEXT)")
+    old.commit()
+    old.close()
+    archive = Archive(path)
+    assert {"etag", "content_hash", "last_seen_at"} <= set(archive.db["articles"].columns_dict)
+    assert "not_modified" in archive.db["crawl_runs"].columns_dict
+    assert archive.db["articles"].get(16825046)["title"] == "Old"
+    assert archive.check() == []

@@ -136,3 +136,16 @@ def test_other_bad_arguments(tmp_path, mirror, args):
     run = crawl(mirror, tmp_path / "dw.db", *args)
     assert run.returncode == 3
     assert "Bad argument" in run.stderr
+
+
+def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_path):
+    import fcntl
+
+    db = tmp_path / "dw.db"
+    with open(f"{db}.lock", "a") as held:  # as a first, still running crawl holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        run = crawl(mirror, db, "-a", "lang=en")
+    assert run.returncode == 3
+    assert "Another crawl is running on this archive" in run.stderr
+    assert [p for p in mirror.paths() if p != "/robots.txt"] == []
+    assert crawl(mirror, db, "-a", "lang=en").returncode == 0  # released: the next run works

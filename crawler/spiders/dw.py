@@ -2,8 +2,9 @@
 
 Arguments (`-a name=value`):
   lang=en,de       languages by DW path prefix; `all` for all 31 (default `en`)
-  sources=news,articles,feeds
-                   where to discover articles (default: all three; only `urls` when urls= is given)
+  sources=news,articles,feeds,revisits
+                   where to discover articles (default: all four; none but urls= when it is given);
+                   revisits re-checks recent archived articles, hourly on day one, daily in week one
   urls=URL,URL     article URLs, old dw.de / dw-world.de URLs, p.dw.com short links, or @FILE
   since=YYYY-MM-DD / until=YYYY-MM-DD
                    keep articles whose sitemap or feed date falls in that range (inclusive)
@@ -12,10 +13,12 @@ Arguments (`-a name=value`):
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import scrapy
 from lxml import etree
@@ -26,13 +29,13 @@ from scrapy.utils.gz import gunzip
 from crawler import dw
 from crawler.archive import archive_for
 from crawler.extract import NotAnArticle, extract
-from crawler.items import ShortLink
+from crawler.items import Fetched, ShortLink
 from crawler.middlewares import Origins
 from crawler.text import to_utc
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("news", "articles", "feeds")
+SOURCES = ("news", "articles", "feeds", "revisits")
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
                        remove_comments=True, load_dtd=False)
 _NS = {
@@ -141,9 +144,15 @@ class DwSpider(scrapy.Spider):
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
             raise scrapy.exceptions.CloseSpider("bad_arguments")
+        if not self.lock_archive():
+            raise scrapy.exceptions.CloseSpider("archive_locked")
         for url in self.urls:
             for result in self.from_given_url(url):
                 yield result
+        if "revisits" in self.sources:
+            for _, url in self.archive.due_for_revisit(datetime.now(UTC), self.languages):
+                for request in self.schedule(url, "revisits", None, revisit=True):
+                    yield request
         for lang in self.languages:
             if "news" in self.sources:
                 yield self.sitemap_request(f"{dw.WWW}/{lang}/news-sitemap.xml", "news")
@@ -153,6 +162,19 @@ class DwSpider(scrapy.Spider):
                 yield scrapy.Request(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}",
                                      callback=self.parse_feed, errback=self.on_error,
                                      meta={"source": "feeds"}, priority=10)
+
+    def lock_archive(self) -> bool:
+        """Take the archive's run lock, held until the process ends; False if another run has it."""
+        path = Path(self.crawler.settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(path, "a")  # stays open: the lock lasts as long as the process
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.error("Another crawl is running on this archive (lock %s held); not starting"
+                         " a second one", path)
+            return False
+        return True
 
     # -- discovery -----------------------------------------------------------------------
 
@@ -272,8 +294,14 @@ class DwSpider(scrapy.Spider):
 
     # -- scheduling ----------------------------------------------------------------------
 
-    def schedule(self, url: str, source: str, stamp: str | None) -> Iterator[scrapy.Request]:
-        """One request per article id per run, and none for what the archive already holds."""
+    def schedule(self, url: str, source: str, stamp: str | None,
+                 revisit: bool = False) -> Iterator[scrapy.Request]:
+        """One request per article id per run; none for what the archive holds up to date.
+
+        An archived article is fetched again when the sitemap or feed says it changed since
+        it was last seen, or on a revisit; the request is then conditional, so that an
+        unchanged page costs a 304 and no body.
+        """
         target = dw.parse_url(url)
         if target is None or not dw.is_dw_host(url):
             self.count("skipped/not_dw_url")
@@ -291,20 +319,29 @@ class DwSpider(scrapy.Spider):
         if target.id in self.scheduled:
             self.count("skipped/already_scheduled")
             return
+        headers, meta = {}, {"source": source}
         if not self.refresh:
             stored = self.archive.stored(target.id)
-            if stored is not None and (not stamp or stored.last_seen_at >= stamp):
+            if stored is not None and not revisit and (not stamp or stored.last_seen_at >= stamp):
                 self.count("skipped/archived_up_to_date")
                 return
+            if stored is not None and (stored.etag or stored.last_modified):
+                headers = {k: v for k, v in (("If-None-Match", stored.etag),
+                                             ("If-Modified-Since", stored.last_modified)) if v}
+                meta["handle_httpstatus_list"] = [304]
         self.scheduled.add(target.id)
         self.count("found")
         yield scrapy.Request(dw.canonical_url(url), callback=self.parse_article,
                              errback=self.on_error, cb_kwargs={"content_id": target.id},
-                             meta={"source": source})
+                             headers=headers, meta=meta)
 
     # -- pages ---------------------------------------------------------------------------
 
     def parse_article(self, response, content_id: int):
+        if response.status == 304:
+            self.count("not_modified")
+            yield Fetched(article_id=content_id, not_modified=True)
+            return
         self.count("fetched")
         url = self.origins.real_url(response.url)
         page = response.text if isinstance(response, TextResponse) else response.body
@@ -324,6 +361,8 @@ class DwSpider(scrapy.Spider):
                 return
             self.scheduled.add(article.id)
         yield article
+        yield Fetched(article_id=article.id, etag=_header(response, b"ETag"),
+                      last_modified=_header(response, b"Last-Modified"))
 
     def on_error(self, failure):
         request = failure.request
@@ -337,3 +376,8 @@ class DwSpider(scrapy.Spider):
         if kind == "article":
             self.count("failed")
         logger.warning("Failed to fetch %s (%s): %s", request.url, kind, reason)
+
+
+def _header(response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
