@@ -72,6 +72,23 @@ def test_sigkill_mid_crawl_then_rerun_matches_an_uninterrupted_run(big_site, tmp
     consistent(db)
 
 
+def test_a_stopped_run_resumes_from_its_job_directory(big_site, tmp_path):
+    log, db, jobdir = tmp_path / "access.log", tmp_path / "dw.db", tmp_path / "job"
+    with running_mirror(big_site, log) as origin:
+        mirror = Mirror(origin, log)
+        first = crawl(mirror, db, "-a", LANGS, "-s", f"JOBDIR={jobdir}",
+                      "-s", "CLOSESPIDER_PAGECOUNT=80", "-s", "CONCURRENT_REQUESTS=2")
+        assert first.returncode == 3  # stopped early: not a finished run
+        done = len(archived(db))
+        assert 0 < done < ARTICLES
+        resumed = crawl(mirror, db, "-a", LANGS, "-s", f"JOBDIR={jobdir}")
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+    pages = mirror.article_pages()
+    assert len(archived(db)) == ARTICLES
+    assert sorted(pages) == sorted(set(pages)) and len(pages) == ARTICLES  # each page fetched once
+    consistent(db)
+
+
 def _count(db) -> int:
     try:
         with sqlite3.connect(db, timeout=1) as conn:
