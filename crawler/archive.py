@@ -57,7 +57,7 @@ class Stored:
 class Archive:
     """The SQLite archive: schema, reads and batched, atomic writes."""
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0):
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, max_pages: int = 0):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +68,8 @@ class Archive:
         if str(path) != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
+        if max_pages:
+            self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         self.migrate()
 
     def close(self) -> None:
@@ -291,7 +293,8 @@ def archive_for(crawler) -> Archive:
     if archive is None:
         from scrapy import signals
 
-        archive = Archive(crawler.settings.get("ARCHIVE_PATH", "data/dw.db"))
+        archive = Archive(crawler.settings.get("ARCHIVE_PATH", "data/dw.db"),
+                          max_pages=crawler.settings.getint("ARCHIVE_MAX_PAGES", 0))
         crawler.dw_archive = archive
         crawler.signals.connect(archive.close, signal=signals.engine_stopped)
     return archive

@@ -98,6 +98,8 @@ def parse_url(url: str) -> DwUrl | None:
         parts = urlsplit(url.strip())
     except ValueError:
         return None
+    if parts.scheme not in ("http", "https"):
+        return None
     host = (parts.hostname or "").lower()
     path = unquote(parts.path)
     if host in SHORTLINK_HOSTS:

@@ -12,6 +12,17 @@ from crawler.archive import archive_for, utc_now
 
 logger = logging.getLogger(__name__)
 
+# Loggers that report expected network failures (robots.txt unreachable) with a traceback;
+# the message already names the error, so the traceback is dropped. Bugs keep theirs.
+QUIET_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt",)
+
+
+class _NoTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
 
 def summarize(stats: dict) -> dict[str, int]:
     """The crawl's headline counts from its `dw/*` stats."""
@@ -32,10 +43,10 @@ def summarize(stats: dict) -> dict[str, int]:
 
 def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
     """`ok`, or why the run counts as failed."""
-    if reason != "finished":
-        return f"stopped: {reason}"
     if stats.get("dw/archive/error"):
         return f"the archive could not be written: {stats['dw/archive/error']}"
+    if reason != "finished":
+        return f"stopped: {reason}"
     source_failures = sum(v for k, v in stats.items()
                           if k.startswith(("dw/failed/news/", "dw/failed/articles/",
                                            "dw/failed/feeds/")) and isinstance(v, int))
@@ -58,6 +69,10 @@ class CrawlSummary:
 
     @classmethod
     def from_crawler(cls, crawler):
+        for name in QUIET_LOGGERS:
+            quiet = logging.getLogger(name)
+            if not any(isinstance(f, _NoTraceback) for f in quiet.filters):
+                quiet.addFilter(_NoTraceback())
         extension = cls(crawler)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension

@@ -103,7 +103,11 @@ def _decode(page: bytes | str) -> str:
         head = page[:4096]
         if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise NotAnArticle("not HTML: binary content")
-        _, text = html_to_unicode(None, page)
+        try:
+            # DW serves UTF-8; bytes that decode as UTF-8 are UTF-8, whatever a header says.
+            text = page.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            _, text = html_to_unicode(None, page)
     if not text.strip():
         raise NotAnArticle("empty page")
     if "<" not in text[:2048]:

@@ -109,7 +109,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
                                   max_retry_times=self.max_retry_times, priority_adjust=self.priority_adjust)
         if retry is None:
             return response
-        await self._wait(self._delay(retries, response.headers.get(b"Retry-After")))
+        retry_after = response.headers.get(b"Retry-After")
+        delay = self._delay(retries, retry_after)
+        if retry_after:
+            self.crawler.stats.inc_value("dw/retry/retry_after_honoured")
+        logger.info("HTTP %s from %s: retrying in %.1f s", response.status, request.url, delay)
+        await self._wait(delay)
         return retry
 
     def _delay(self, retries: int, retry_after: bytes | None) -> float:

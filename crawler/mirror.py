@@ -6,6 +6,12 @@ Paths are the site's own: `/robots.txt`, `/{lang}/news-sitemap.xml`, `/{lang}/{s
 (any slug finds the page by its id, as on DW), `/rdf/rss-en-all`, and `/p/{code}`, which
 redirects to the page's real `https://www.dw.com/...` URL as p.dw.com does. The crawler is
 pointed at it with `-s DW_ORIGIN=... -s DW_SHORTLINK_ORIGIN=... -s DW_FEED_ORIGIN=...`.
+
+Faults, for testing what a crawl survives, are switched on per path by a JSON file
+(`--faults FILE`, re-read when it changes) mapping a request path to a spec such as
+`"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
+the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
+bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=gzip`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -22,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from twisted.web import resource, server
+from twisted.web.server import NOT_DONE_YET
 
 from crawler import dw
 
@@ -60,11 +68,15 @@ class Mirror(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, root: Path, access_log: Path | None = None):
+    def __init__(self, root: Path, access_log: Path | None = None, faults: Path | None = None):
         super().__init__()
         self.root = root.resolve()
         self.index = index_site(self.root)
         self.log = open(access_log, "a", encoding="utf-8", buffering=1) if access_log else None
+        self.faults_file = faults
+        self.faults: dict[str, dict] = {}
+        self.faults_mtime = None
+        self.hits: dict[str, int] = {}
 
     def render_HEAD(self, request):
         return self.render_GET(request)
@@ -72,11 +84,66 @@ class Mirror(resource.Resource):
     def render_GET(self, request):
         raw_path = request.path.decode("latin-1")
         path = unquote(raw_path, errors="replace")
-        status, body = self._respond(request, path)
+        fault = self._fault(path)
+        if fault and "status" in fault:
+            status, body = int(fault["status"]), b"<html><body>fault</body></html>"
+            if "retry-after" in fault:
+                request.setHeader(b"Retry-After", fault["retry-after"].encode())
+        else:
+            status, body = self._respond(request, path)
+        for header, key in ((b"Location", "location"), (b"Content-Type", "content-type")):
+            if fault and key in fault:
+                request.setHeader(header, fault[key].encode())
+        if fault and fault.get("encoding") == "gzip":
+            request.setHeader(b"Content-Encoding", b"gzip")
         request.setResponseCode(status)
         if self.log:
             self.log.write(f"{request.method.decode()} {raw_path} {status}\n")
-        return body if request.method != b"HEAD" else b""
+        if request.method == b"HEAD":
+            return b""
+        if fault and ("delay" in fault or "reset" in fault or "truncate" in fault):
+            return self._misbehave(request, body, fault)
+        return body
+
+    def _fault(self, path: str) -> dict | None:
+        """The fault spec for a path, if one is switched on and not used up."""
+        if self.faults_file is None:
+            return None
+        try:
+            mtime = self.faults_file.stat().st_mtime_ns
+        except OSError:
+            return None
+        if mtime != self.faults_mtime:
+            raw = json.loads(self.faults_file.read_text() or "{}")
+            self.faults = {p: dict(w.split("=", 1) if "=" in w else (w, "") for w in spec.split())
+                           for p, spec in raw.items()}
+            self.faults_mtime, self.hits = mtime, {}
+        fault = self.faults.get(path)
+        if fault is None:
+            return None
+        self.hits[path] = self.hits.get(path, 0) + 1
+        if "times" in fault and self.hits[path] > int(fault["times"]):
+            return None
+        return fault
+
+    def _misbehave(self, request, body: bytes, fault: dict):
+        from twisted.internet import reactor
+
+        def send():
+            if "truncate" in fault:
+                request.setHeader(b"Content-Length", str(len(body)).encode())
+                request.write(body[: len(body) // 2])
+                request.transport.loseConnection()
+            elif "reset" in fault:
+                request.setHeader(b"Content-Length", str(len(body)).encode())
+                request.write(body[: len(body) // 3])
+                request.transport.abortConnection()
+            else:
+                request.write(body)
+                request.finish()
+
+        reactor.callLater(float(fault.get("delay", 0)), send)
+        return NOT_DONE_YET
 
     def _respond(self, request, path: str) -> tuple[int, bytes]:
         short = re.fullmatch(r"/p/([0-9A-Za-z]+)", path)
@@ -128,11 +195,14 @@ class Mirror(resource.Resource):
 
 
 @contextlib.contextmanager
-def running_mirror(root: Path, access_log: Path | None = None) -> Iterator[str]:
+def running_mirror(root: Path, access_log: Path | None = None,
+                   faults: Path | None = None) -> Iterator[str]:
     """Run a mirror of `root` in a subprocess on a free loopback port; yield its origin."""
     command = [sys.executable, "-m", "crawler.mirror", "--root", str(root), "--port", "0"]
     if access_log:
         command += ["--access-log", str(access_log)]
+    if faults:
+        command += ["--faults", str(faults)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -161,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default=8765, type=int, help="0 picks a free port")
     parser.add_argument("--access-log", type=Path, help="append 'METHOD PATH STATUS' lines here")
+    parser.add_argument("--faults", type=Path, help="JSON file: request path -> fault spec")
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         print(f"no site directory at {args.root}", file=sys.stderr)
         return 2
     from twisted.internet import reactor
 
-    site = server.Site(Mirror(args.root, args.access_log))
+    site = server.Site(Mirror(args.root, args.access_log, args.faults))
     site.noisy = False
     port = reactor.listenTCP(args.port, site, interface=args.host)
     print(f"mirror of {args.root} on http://{args.host}:{port.getHost().port}", flush=True)

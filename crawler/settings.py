@@ -13,6 +13,7 @@ DW_FEED_ORIGIN = "https://rss.dw.com"
 ARCHIVE_PATH = "data/dw.db"
 ARCHIVE_BATCH_SIZE = 100
 ARCHIVE_BATCH_SECONDS = 5.0
+ARCHIVE_MAX_PAGES = 0  # SQLite pages (4 KiB) the archive may grow to; 0 = no limit
 DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
 
 # Politeness: identify ourselves, obey robots.txt, adapt to the server's speed.

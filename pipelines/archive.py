@@ -34,7 +34,10 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self):
-        archive_for(self.crawler)
+        try:
+            archive_for(self.crawler)
+        except sqlite3.Error as exc:
+            self._fail(f"cannot open {self.crawler.settings.get('ARCHIVE_PATH')}: {exc}", 0)
 
     def process_item(self, item):
         if isinstance(item, ShortLink):
@@ -66,12 +69,7 @@ class ArchivePipeline:
         try:
             counts = archive_for(self.crawler).write_batch(articles, links, fetches)
         except sqlite3.Error as exc:
-            self.failed = True
-            self.stats.inc_value("dw/archive/failed_articles", len(articles))
-            self.stats.set_value("dw/archive/error", str(exc))
-            logger.error("Could not write %d articles to the archive (%s); stopping the crawl",
-                         len(articles), exc)
-            self._stop("archive_error")
+            self._fail(str(exc), len(articles))
             return
         resolved = {code for code, article_id in links if self._known(code, article_id)}
         self.short_links = [link for link in links if link[0] not in resolved]
@@ -79,6 +77,15 @@ class ArchivePipeline:
             if counts[verdict]:
                 self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
         logger.debug("Archived a batch: %s", counts)
+
+    def _fail(self, error: str, lost: int) -> None:
+        """Stop the crawl: fetching on is pointless when nothing can be stored."""
+        self.failed = True
+        self.stats.inc_value("dw/archive/failed_articles", lost)
+        self.stats.set_value("dw/archive/error", error)
+        logger.error("The archive cannot be written (%s); %d articles not stored; stopping the crawl",
+                     error, lost)
+        self._stop("archive_error")
 
     def _known(self, code: str, article_id: int) -> bool:
         return archive_for(self.crawler).has_short_link(code)

@@ -27,3 +27,18 @@ def mirror(tmp_path):
     log = tmp_path / "access.log"
     with running_mirror(ROOT / "data" / "sample-site", log) as origin:
         yield Mirror(origin, log)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the reliability table (mode, expected, observed) when those tests ran."""
+    try:
+        from tests.test_reliability import REPORT
+    except ImportError:
+        return
+    if not REPORT:
+        return
+    terminalreporter.section("reliability: fault modes")
+    terminalreporter.write_line("| mode | expected outcome | observed |")
+    terminalreporter.write_line("|---|---|---|")
+    for mode, expected, observed in REPORT:
+        terminalreporter.write_line(f"| {mode} | {expected} | {observed} |")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -36,10 +37,12 @@ class Mirror:
         self.log.write_text("")
 
 
-def crawl(mirror: Mirror, archive: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def crawl(mirror: Mirror, archive: Path, *args: str, timeout: float = 180,
+          env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `scrapy crawl dw` against the mirror; fail loudly on a traceback."""
     run = subprocess.run(crawl_command(mirror.origin, archive, *args), cwd=ROOT,
-                         capture_output=True, text=True, timeout=timeout)
+                         capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, **(env or {})})
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run
 

@@ -11,6 +11,7 @@ from crawler.demo import SAMPLE_LANGUAGES
 from crawler.mirror import running_mirror
 from tests.conftest import REAL_PAGES, ROOT, needs_shared
 from tests.crawling import Mirror, crawl, last_run, query
+from tests.test_reliability import report
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 ARTICLES = {a["id"]: a for a in SPEC["articles"]}
@@ -149,3 +150,5 @@ def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_pat
     assert "Another crawl is running on this archive" in run.stderr
     assert [p for p in mirror.paths() if p != "/robots.txt"] == []
     assert crawl(mirror, db, "-a", "lang=en").returncode == 0  # released: the next run works
+    report("two crawls at once on one archive", "the second exits at once, exit 3, clear message",
+           "exit 3, 'Another crawl is running on this archive', no request")

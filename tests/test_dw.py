@@ -52,6 +52,7 @@ def test_parse_url(url, kind, content_id, lang):
     "https://example.com/en/x/a-1", "file:///etc/passwd", "http://169.254.169.254/en/x/a-1",
     "https://www.dw.com/xx/x/a-1", "https://www.dw.com/en/x/zz-1", "https://www.dw.com/en/",
     "https://p.dw.com/p/", "not a url", "https://www.dw.com.evil.example/en/x/a-1",
+    "gopher://www.dw.com/en/x/a-1", "ftp://p.dw.com/p/18axi", "//www.dw.com/en/x/a-1",
 ])
 def test_parse_url_refuses_what_is_not_dw_content(url):
     assert dw.parse_url(url) is None

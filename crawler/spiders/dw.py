@@ -16,13 +16,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import scrapy
 from lxml import etree
-from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 
@@ -146,6 +146,11 @@ class DwSpider(scrapy.Spider):
             raise scrapy.exceptions.CloseSpider("bad_arguments")
         if not self.lock_archive():
             raise scrapy.exceptions.CloseSpider("archive_locked")
+        try:
+            self.archive.count()
+        except sqlite3.Error as exc:
+            logger.error("Cannot use the archive: %s", exc)
+            raise scrapy.exceptions.CloseSpider("archive_error") from None
         for url in self.urls:
             for result in self.from_given_url(url):
                 yield result
@@ -331,9 +336,11 @@ class DwSpider(scrapy.Spider):
                 meta["handle_httpstatus_list"] = [304]
         self.scheduled.add(target.id)
         self.count("found")
+        # dont_filter: articles are deduplicated here, by id; Scrapy's filter would silently
+        # end a redirect loop instead of letting it fail, counted, at REDIRECT_MAX_TIMES.
         yield scrapy.Request(dw.canonical_url(url), callback=self.parse_article,
                              errback=self.on_error, cb_kwargs={"content_id": target.id},
-                             headers=headers, meta=meta)
+                             headers=headers, meta=meta, dont_filter=True)
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -344,9 +351,8 @@ class DwSpider(scrapy.Spider):
             return
         self.count("fetched")
         url = self.origins.real_url(response.url)
-        page = response.text if isinstance(response, TextResponse) else response.body
         try:
-            article = extract(page, url=url)
+            article = extract(response.body, url=url)
         except NotAnArticle as exc:
             self.count("failed/not_an_article")
             logger.warning("No article in %s: %s", url, exc.reason)
@@ -366,10 +372,7 @@ class DwSpider(scrapy.Spider):
 
     def on_error(self, failure):
         request = failure.request
-        if failure.check(HttpError):
-            reason = f"http_{failure.value.response.status}"
-        else:
-            reason = failure.type.__name__ if failure.type else "error"
+        reason = failure_reason(failure)
         source = request.meta.get("source", "")
         kind = "article" if request.callback == self.parse_article else source or "request"
         self.count(f"failed/{kind}/{reason}")
@@ -381,3 +384,18 @@ class DwSpider(scrapy.Spider):
 def _header(response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+_IGNORED = (("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
+            ("robots.txt", "robots_txt"), ("max size", "too_large"), ("maxsize", "too_large"))
+
+
+def failure_reason(failure) -> str:
+    """A short, stable name for why a request failed: `http_503`, `TimeoutError`, ..."""
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
+    message = str(failure.value).lower()
+    for needle, reason in _IGNORED:
+        if needle.lower() in message:
+            return reason
+    return failure.type.__name__ if failure.type else "error"
