@@ -280,7 +280,8 @@ def test_a_redirect_loop(faulty):
 
 def test_a_redirect_chain_longer_than_the_limit(faulty):
     hops = [SEED] + [f"/en/hop-{n}/a-16825046" for n in range(1, 8)]
-    out = faulty({a: f"status=302 location=https://www.dw.com{b}" for a, b in zip(hops, hops[1:], strict=False)}, *REFRESH)
+    chain = {a: f"status=302 location=https://www.dw.com{b}" for a, b in zip(hops, hops[1:], strict=False)}
+    out = faulty(chain, *REFRESH)
     assert out.stats["dw/failed/article/too_many_redirects"] == 1
     report("redirect chain of 7 > limit 5", "stopped at the limit, counted", "too_many_redirects=1")
 
