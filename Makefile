@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 ARCHIVE ?= data/dw.db
 ARGS   ?=
 
-.PHONY: install demo test serve crawl lint browser clean
+PEERS  := benchmarks/.venv-peers
+
+.PHONY: install demo test serve crawl bench lint browser clean
 
 install: $(STAMP)
 
@@ -36,8 +38,18 @@ serve: $(STAMP)
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
 
+# Benchmarks (not part of the tests): fundus and trafilatura live in their own environment.
+$(PEERS)/.installed: benchmarks/peers-requirements.txt
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
+	touch $@
+
+bench: $(STAMP) $(PEERS)/.installed
+	$(BIN)/python -m benchmarks.run
+
 lint: $(STAMP)
-	$(BIN)/ruff check crawler pipelines tests
+	$(BIN)/ruff check crawler pipelines tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log
+	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log

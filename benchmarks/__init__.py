@@ -1,0 +1,1 @@
+"""Benchmarks of dw-archive (`make bench`); run on demand, never in CI."""
