@@ -6,10 +6,10 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.archive import content_hash
-from crawler.items import Fetched, ShortLink
+from pipelines.base import ArticlePipeline
 
 
-class DeduplicatePipeline:
+class DeduplicatePipeline(ArticlePipeline):
     """Deduplicate by content id within the run.
 
     Against the archive, the decision (new, updated with a revision, or unchanged) is taken
@@ -18,20 +18,12 @@ class DeduplicatePipeline:
     """
 
     def __init__(self, stats):
-        self.stats = stats
+        super().__init__(stats)
         self.seen: dict[int, str] = {}
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
-
-    def process_item(self, item):
-        if isinstance(item, (ShortLink, Fetched)):
-            return item
-        adapter = ItemAdapter(item)
+    def process_article(self, adapter: ItemAdapter) -> None:
         digest = content_hash(adapter.asdict())
         if self.seen.get(adapter["id"]) == digest:
             self.stats.inc_value("dw/dropped/duplicate_in_run")
             raise DropItem(f"article {adapter['id']} already archived in this run", log_level="DEBUG")
         self.seen[adapter["id"]] = digest
-        return item

@@ -9,8 +9,8 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler import dw
-from crawler.items import Fetched, ShortLink
 from crawler.text import clean_text, to_utc
+from pipelines.base import ArticlePipeline
 
 logger = logging.getLogger(__name__)
 
@@ -76,20 +76,10 @@ def normalize(adapter: ItemAdapter) -> list[str]:
     return unknown
 
 
-class NormalizePipeline:
+class NormalizePipeline(ArticlePipeline):
     """Clean every article; drop, with a counted reason, those missing an id, URL or title."""
 
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
-
-    def process_item(self, item):
-        if isinstance(item, (ShortLink, Fetched)):
-            return item
-        adapter = ItemAdapter(item)
+    def process_article(self, adapter: ItemAdapter) -> None:
         missing = [name for name in REQUIRED if not adapter.get(name)]
         if missing:
             for name in missing:
@@ -99,4 +89,3 @@ class NormalizePipeline:
         for token in unknown:
             self.stats.inc_value("agencies/unknown")
             logger.info("Unknown agency %r in the credit line of %s", token, adapter["url"])
-        return item
