@@ -63,7 +63,8 @@ def extract(page: bytes | str, url: str | None = None) -> Article:
     doc = LexborHTMLParser(text)
     if doc.root is None:
         raise NotAnArticle("not HTML: nothing to parse", url=url)
-    page_url, where = _page_url(doc, url)
+    metas = _metas(doc)
+    page_url, where = _page_url(doc, metas, url)
     target = dw.parse_url(page_url) if page_url else None
     if target is None:
         if page_url:
@@ -81,8 +82,8 @@ def extract(page: bytes | str, url: str | None = None) -> Article:
         language=target.language or _html_language(doc),
         kind=target.kind,
     )
-    _fill_header(article, doc, ld, state)
-    _fill_body(article, doc, state)
+    _fill_header(article, doc, metas, ld, state)
+    _fill_body(article, doc, metas, state)
     if not article.title:
         raise NotAnArticle("no headline found (truncated or not an article page)",
                            id=target.id, url=canonical)
@@ -117,21 +118,24 @@ def _decode(page: bytes | str) -> str:
     return text
 
 
-def _meta(doc, name: str) -> str | None:
-    """A meta value by `name` or `property`, in `content` or (as some savers write) `value`."""
-    for el in doc.css(f'meta[property="{name}"], meta[name="{name}"]'):
-        value = el.attributes.get("content") or el.attributes.get("value")
-        if value:
-            return value.strip()
-    return None
+def _metas(doc) -> dict[str, str]:
+    """Meta values by `name` or `property`, from `content` or (as some savers write) `value`."""
+    metas: dict[str, str] = {}
+    for el in doc.css("meta"):
+        attributes = el.attributes
+        key = attributes.get("property") or attributes.get("name")
+        value = attributes.get("content") or attributes.get("value")
+        if key and value and key not in metas:
+            metas[key] = value.strip()
+    return metas
 
 
-def _page_url(doc, given: str | None) -> tuple[str | None, str]:
+def _page_url(doc, metas: dict, given: str | None) -> tuple[str | None, str]:
     for link in doc.css('link[rel~="canonical"]'):
         href = link.attributes.get("href")
         if href:
             return href.strip(), "canonical link"
-    og = _meta(doc, "og:url")
+    og = metas.get("og:url")
     if og:
         return og, "og:url"
     return given, "given URL"
@@ -171,6 +175,14 @@ def _walk_ld(data) -> Iterator[dict]:
 
 def _page_state(text: str, content_id: int) -> dict:
     """The page's own record in the embedded state, with references resolved one level."""
+    start = text.find("window.__APOLLO_STATE__")
+    if start >= 0:
+        # Apollo's cache is keyed "Type:id": decode that record alone, and others on demand.
+        refs = _LazyRecords(text, start)
+        for kind in ("Article", "LiveBlog", "Liveblog"):
+            record = refs.get(f"{kind}:{content_id}")
+            if record:
+                return {"record": record, "refs": refs}
     for marker in _STATE_MARKERS:
         start = text.find(marker)
         while start >= 0:
@@ -184,6 +196,27 @@ def _page_state(text: str, content_id: int) -> dict:
                 return {"record": record, "refs": state if isinstance(state, dict) else {}}
             start = text.find(marker, start + len(marker))
     return {}
+
+
+class _LazyRecords:
+    """Top-level records of an Apollo state in the page's text, decoded when first asked for."""
+
+    def __init__(self, text: str, start: int):
+        self.text, self.start, self.cache = text, start, {}
+
+    def get(self, key: str, default=None):
+        if key not in self.cache:
+            needle = json.dumps(key) + ":"
+            at = self.text.find(needle, self.start)
+            value = None
+            if at >= 0:
+                try:
+                    value = _JSON.raw_decode(self.text, _skip_ws(self.text, at + len(needle)))[0]
+                except ValueError:
+                    value = None
+            self.cache[key] = value
+        value = self.cache[key]
+        return default if value is None else value
 
 
 def _skip_ws(code: str, i: int) -> int:
@@ -219,7 +252,7 @@ def _ref(state: dict, value):
 
 # -- header: title, teaser, dates, people, topics -------------------------------------------
 
-def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
+def _fill_header(article: Article, doc, metas: dict, ld: dict, state: dict) -> None:
     record = state.get("record", {})
     header = _first(doc, "article header", "article")
     legacy = _first(doc, 'div[class="col3"]') if header is None else None
@@ -227,23 +260,23 @@ def _fill_header(article: Article, doc, ld: dict, state: dict) -> None:
 
     h1 = _text(_first(header, "h1")) or _text(_first(legacy, "h1"))
     article.title = _longer(_clean(ld.get("headline")) or _clean(record.get("title")), h1) \
-        or _title_from_meta(doc)
+        or _title_from_meta(doc, metas)
     article.teaser = (_clean(record.get("teaser"))
                       or _text(_first(header, ".teaser-text"))
                       or _text(_first(legacy, 'p[class="intro"]'))
-                      or _clean(_meta(doc, "og:description") or _meta(doc, "description")))
+                      or _clean(metas.get("og:description") or metas.get("description")))
 
     article.published_at = (to_utc(ld.get("datePublished"))
                             or to_utc(record.get("firstPublicationDate"))
                             or _day(_text(_first(header, "time")), article.language)
                             or _day(rows.get("date"), article.language)
-                            or to_utc(_meta(doc, "date")))
+                            or to_utc(metas.get("date")))
     article.modified_at = to_utc(ld.get("dateModified")) or to_utc(record.get("lastModifiedDate"))
 
     article.authors = _people(_ld_people(ld) or _state_people(record, state)
                               or _dom_people(header) or _split_names(rows.get("author")))
     article.topics = _unique(_state_topics(record) or _kicker_topics(header)
-                             or rows.get("keywords") or _meta_keywords(doc))
+                             or rows.get("keywords") or _meta_keywords(metas))
 
 
 def _longer(structured: str | None, shown: str | None) -> str | None:
@@ -255,8 +288,8 @@ def _longer(structured: str | None, shown: str | None) -> str | None:
     return structured or shown
 
 
-def _title_from_meta(doc) -> str | None:
-    title = _meta(doc, "og:title") or _text(_first(doc, "title"))
+def _title_from_meta(doc, metas: dict) -> str | None:
+    title = metas.get("og:title") or _text(_first(doc, "title"))
     return _clean(_TITLE_SUFFIX.sub("", title)) if title else None
 
 
@@ -326,8 +359,8 @@ def _kicker_topics(header) -> list[str]:
     return [t for t in (_text(el) for el in items) if t]
 
 
-def _meta_keywords(doc) -> list[str]:
-    value = _meta(doc, "keywords") or _meta(doc, "news_keywords") or ""
+def _meta_keywords(metas: dict) -> list[str]:
+    value = metas.get("keywords") or metas.get("news_keywords") or ""
     return [k.strip() for k in value.split(",") if k.strip()]
 
 
@@ -352,7 +385,7 @@ def _legacy_rows(doc) -> dict:
 
 # -- body: paragraphs, subheads, images, credit line ----------------------------------------
 
-def _fill_body(article: Article, doc, state: dict) -> None:
+def _fill_body(article: Article, doc, metas: dict, state: dict) -> None:
     container = _first(doc, '[data-tracking-name="rich-text"]', "article .rich-text")
     legacy = container is None and _first(doc, 'div[class="longText"]') is not None
     if container is None:
@@ -361,7 +394,7 @@ def _fill_body(article: Article, doc, state: dict) -> None:
             container = LexborHTMLParser(html).body
         else:
             container = _first(doc, 'div[class="longText"]')
-    images = _lead_images(doc, state, legacy)
+    images = _lead_images(doc, metas, state, legacy)
     blocks: list[tuple[str, str]] = []
     if container is not None:
         for kind, value in _blocks(container):
@@ -406,7 +439,7 @@ def _blocks(container) -> Iterator[tuple[str, object]]:
             yield from _blocks(el)
 
 
-def _lead_images(doc, state: dict, legacy: bool) -> list[dict]:
+def _lead_images(doc, metas: dict, state: dict, legacy: bool) -> list[dict]:
     if legacy:
         box = _first(doc, 'div[class="col3"] > div.picBox')
         image = _image(box) if box is not None else None
@@ -416,7 +449,7 @@ def _lead_images(doc, state: dict, legacy: bool) -> list[dict]:
             continue
         image = _image(figure)
         if image:
-            return [_lead_url(image, doc)]
+            return [_lead_url(image, metas)]
     record = state.get("record", {})
     link = _ref(state, record.get("mainContentImageLink"))
     if isinstance(link, dict) and link.get("targetId"):
@@ -436,9 +469,9 @@ def _inside_body_or_footer(node: LexborNode) -> bool:
     return False
 
 
-def _lead_url(image: dict, doc) -> dict:
+def _lead_url(image: dict, metas: dict) -> dict:
     if image["url"] is None:
-        og = _meta(doc, "og:image")
+        og = metas.get("og:image")
         image["url"] = _image_url(og) if og else None
     return image
 
