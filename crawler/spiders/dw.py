@@ -136,6 +136,11 @@ class DwSpider(scrapy.Spider):
     def archive(self):
         return archive_for(self.crawler)
 
+    def on_origin(self, url: str) -> str:
+        """Where to fetch a dw.com URL from. Built here, not rewritten by the middleware: a
+        request a downloader middleware replaces goes through the scheduler a second time."""
+        return self.origins.fetch_url(url) or url
+
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"dw/{key}", n)
 
@@ -164,7 +169,7 @@ class DwSpider(scrapy.Spider):
             if "articles" in self.sources:
                 yield self.sitemap_request(f"{dw.WWW}/{lang}/article-sitemap.xml", "articles")
             if "feeds" in self.sources and lang in dw.FEED_CHANNELS:
-                yield scrapy.Request(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}",
+                yield scrapy.Request(self.on_origin(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}"),
                                      callback=self.parse_feed, errback=self.on_error,
                                      meta={"source": "feeds"}, priority=10)
 
@@ -207,7 +212,7 @@ class DwSpider(scrapy.Spider):
             self.count("skipped/short_link_already_archived")
             yield ShortLink(code=code, article_id=content_id)
             return
-        yield scrapy.Request(f"{dw.SHORTLINK}/p/{code}", callback=self.parse_short_link,
+        yield scrapy.Request(self.on_origin(f"{dw.SHORTLINK}/p/{code}"), callback=self.parse_short_link,
                              errback=self.on_error, cb_kwargs={"code": code},
                              meta={"dont_redirect": True, "source": "short_links",
                                    "handle_httpstatus_list": [301, 302, 303, 307, 308]})
@@ -233,7 +238,7 @@ class DwSpider(scrapy.Spider):
         yield from self.schedule(target_url, "short_links", None)
 
     def sitemap_request(self, url: str, source: str, depth: int = 0) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_error,
+        return scrapy.Request(self.on_origin(url), callback=self.parse_sitemap, errback=self.on_error,
                               cb_kwargs={"source": source, "depth": depth},
                               meta={"source": source}, priority=10)
 
@@ -338,7 +343,7 @@ class DwSpider(scrapy.Spider):
         self.count("found")
         # dont_filter: articles are deduplicated here, by id; Scrapy's filter would silently
         # end a redirect loop instead of letting it fail, counted, at REDIRECT_MAX_TIMES.
-        yield scrapy.Request(dw.canonical_url(url), callback=self.parse_article,
+        yield scrapy.Request(self.on_origin(dw.canonical_url(url)), callback=self.parse_article,
                              errback=self.on_error, cb_kwargs={"content_id": target.id},
                              headers=headers, meta=meta, dont_filter=True)
 
