@@ -68,9 +68,6 @@ class Archive:
         if str(path) != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
-        # 64 MiB of page cache: at a million articles the indexes no longer fit SQLite's
-        # default 2 MiB, and upserts slow down by half without it (see benchmarks/README.md).
-        self.db.execute("PRAGMA cache_size = -65536")
         if max_pages:
             self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         self.migrate()
