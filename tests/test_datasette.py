@@ -174,3 +174,13 @@ def test_seed_article_page_in_a_real_browser(datasette_server, tmp_path):
     subprocess.run([chromium, *flags, "--window-size=1280,1600", f"--screenshot={tmp_path / 'seed.png'}",
                     url], capture_output=True, timeout=60)
     assert (tmp_path / "seed.png").stat().st_size > 10_000
+
+
+def test_sqlite_utils_reads_the_archive(archive):
+    shown = subprocess.run([sys.executable, "-m", "sqlite_utils", "tables", str(archive[0]), "--counts"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    counts = {row["table"]: row["count"] for row in json.loads(shown.stdout)}
+    assert counts["articles"] == len(SPEC["articles"])
+    assert counts["short_links"] == len(SPEC["articles"])
+    assert counts["revisions"] == 1
