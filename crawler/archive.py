@@ -269,7 +269,10 @@ class Archive:
         try:
             work()
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # On some errors (a full disk, I/O) SQLite has rolled back already; the original
+            # error is the one to report.
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

@@ -71,8 +71,9 @@ class ArchivePipeline:
         except sqlite3.Error as exc:
             self._fail(str(exc), len(articles))
             return
-        resolved = {code for code, article_id in links if self._known(code, article_id)}
-        self.short_links = [link for link in links if link[0] not in resolved]
+        # A short link whose article is not archived yet waits for a later batch.
+        archive = archive_for(self.crawler)
+        self.short_links = [link for link in links if not archive.has_short_link(link[0])]
         for verdict in ("new", "updated", "unchanged"):
             if counts[verdict]:
                 self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
@@ -86,9 +87,6 @@ class ArchivePipeline:
         logger.error("The archive cannot be written (%s); %d articles not stored; stopping the crawl",
                      error, lost)
         self._stop("archive_error")
-
-    def _known(self, code: str, article_id: int) -> bool:
-        return archive_for(self.crawler).has_short_link(code)
 
     def _stop(self, reason: str) -> None:
         engine = self.crawler.engine

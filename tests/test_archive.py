@@ -210,3 +210,33 @@ def test_an_older_archive_gains_the_new_columns(tmp_path):
     assert "not_modified" in archive.db["crawl_runs"].columns_dict
     assert archive.db["articles"].get(16825046)["title"] == "Old"
     assert archive.check() == []
+
+
+def test_a_full_disk_mid_batch_reports_the_real_error_and_keeps_the_archive(tmp_path):
+    path = tmp_path / "dw.db"
+    archive = Archive(path)
+    archive.write_batch([as_row(sample(SEED))])
+    archive.close()
+    pages = Archive(path).db.execute("PRAGMA page_count").fetchone()[0]
+    # Room for more than SQLite's page cache (2 MiB) but not for the batch (5 MiB): the disk
+    # fills while dirty pages spill, where SQLite rolls the whole transaction back itself.
+    full = Archive(path, max_pages=pages + 800)
+    rows = [dict(as_row(sample(GERMAN)), id=79020002 + n, body="Ausstand " * 30000) for n in range(20)]
+    for _ in range(3):  # whether SQLite rolls back by itself varies with the statement
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            full.write_batch(rows)
+    assert full.count("articles") == 1
+    assert not full.db.conn.in_transaction
+    assert full.check() == []
+
+
+def test_the_original_error_comes_out_when_sqlite_already_rolled_back(archive):
+    # SQLite may end a transaction by itself on errors such as a full disk; the rollback
+    # that follows must not replace the error that caused it.
+    def work():
+        archive.db.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL while spilling
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        archive._in_transaction(work)
+    assert not archive.db.conn.in_transaction
