@@ -124,6 +124,7 @@ class DwSpider(scrapy.Spider):
         self.refresh = refresh == "all"
         self.scheduled: set[int] = set()
         self.sitemaps_seen: set[str] = set()
+        self._lock = None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -177,7 +178,7 @@ class DwSpider(scrapy.Spider):
         """Take the archive's run lock, held until the process ends; False if another run has it."""
         path = Path(self.crawler.settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(path, "a")  # stays open: the lock lasts as long as the process
+        self._lock = open(path, "a")  # stays open: the lock lasts until the spider closes
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -185,6 +186,11 @@ class DwSpider(scrapy.Spider):
                          " a second one", path)
             return False
         return True
+
+    def closed(self, reason: str) -> None:
+        """Release the archive's run lock."""
+        if self._lock is not None:
+            self._lock.close()
 
     # -- discovery -----------------------------------------------------------------------
 
