@@ -147,3 +147,16 @@ def test_a_day_printed_the_chinese_way():
     spec = dict(ARTICLES[79050004])  # the page without structured data
     html = render_article(spec).replace(">29.10.2026</time>", ">2026年10月29日</time>")
     assert extract(html).published_at == "2026-10-29"
+
+
+def test_the_committed_sample_site_is_what_its_spec_generates(tmp_path):
+    from crawler.sitegen import write_site
+
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    write_site(SPEC, tmp_path / "site")
+    generated, committed = files(tmp_path / "site"), files(SITE)
+    assert generated.keys() == committed.keys()
+    stale = [str(path) for path in generated if generated[path] != committed[path]]
+    assert stale == [], f"regenerate with python -m crawler.sitegen (stale: {stale[:3]})"
