@@ -31,6 +31,7 @@ from crawler.demo import crawl_command
 from crawler.extract import extract
 from crawler.mirror import index_site, running_mirror
 from crawler.sitegen import path_of, synthetic_spec, write_site
+from crawler.text import to_utc
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -143,8 +144,6 @@ def score(got: dict, want: dict) -> tuple[int, int]:
 
 
 def dw_utc(value) -> str | None:
-    from crawler.text import to_utc
-
     return to_utc(str(value)) if value else None
 
 

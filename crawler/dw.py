@@ -182,8 +182,15 @@ _AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} |
     "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
     "أ ب": "AP", "إفي": "EFE",
 }  # fmt: skip
-# The publisher itself, printed among the sources on some pages: not an agency.
-_NOT_AGENCIES = frozenset({"dw", "deutsche welle"})
+# The publisher itself, printed among the sources and bylines of some pages: not an agency.
+PUBLISHER_NAMES = frozenset({"dw", "deutsche welle", "dw.com", "dw news"})
+# Bylines that name the publisher or a desk, not a person.
+NOT_PEOPLE = PUBLISHER_NAMES | {"redaktion", "newsroom"}
+
+
+def is_person(name: str) -> bool:
+    """False for bylines naming DW itself, a desk or a news agency."""
+    return name.casefold() not in NOT_PEOPLE and canonical_agency(name) is None
 
 
 def canonical_agency(token: str) -> str | None:
@@ -233,7 +240,7 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
     unknown: list[str] = []
     for token in _AGENCY_SPLIT.split(m["agencies"].strip()):
         token = token.strip()
-        if not token or token.casefold() in _NOT_AGENCIES:
+        if not token or token.casefold() in PUBLISHER_NAMES:
             continue
         name = canonical_agency(token)
         if name is None:

@@ -38,7 +38,6 @@ _CJK_DAY = re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,
 _AUTHOR_LABELS = {"author", "authors", "autor", "autorin", "autorin/autor", "autoren", "auteur",
                   "auteurs", "autor/a", "autora", "autores", "автор", "автори", "yazar", "autorka",
                   "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi"}
-_NOT_PEOPLE = {"deutsche welle", "dw", "dw.com", "dw news", "redaktion", "newsroom"}
 _JSON = json.JSONDecoder()
 _MAX_BLOCKS = 5000  # a page with more body blocks than this is not a news article
 
@@ -333,7 +332,7 @@ def _people(names: list[str]) -> list[str]:
     people = []
     for name in names:
         name = _clean(name)
-        if not name or name.casefold() in _NOT_PEOPLE or dw.canonical_agency(name):
+        if not name or not dw.is_person(name):
             continue
         if name not in people:
             people.append(name)

@@ -61,8 +61,7 @@ def normalize(adapter: ItemAdapter) -> list[str]:
     adapter["body"] = clean_body(adapter.get("body"))
     for name in LIST_FIELDS:
         adapter[name] = unique(adapter.get(name))
-    adapter["authors"] = [a for a in adapter["authors"] if not dw.canonical_agency(a)
-                          and a.casefold() not in ("deutsche welle", "dw")]
+    adapter["authors"] = [a for a in adapter["authors"] if dw.is_person(a)]
     adapter["agencies"], unknown = canonical_agencies(adapter.get("agencies"))
     for name in ("published_at", "modified_at"):
         adapter[name] = to_utc(adapter.get(name))

@@ -319,7 +319,7 @@ class DwSpider(scrapy.Spider):
         unchanged page costs a 304 and no body.
         """
         target = dw.parse_url(url)
-        if target is None or not dw.is_dw_host(url):
+        if target is None:
             self.count("skipped/not_dw_url")
             logger.warning("Skipping %r from %s: not a DW content URL", url[:200], source)
             return
