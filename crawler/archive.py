@@ -242,8 +242,7 @@ class Archive:
         for table in ("article_agencies", "article_authors", "images"):
             self.db.execute(f"DELETE FROM {table} WHERE article_id = ?", [article_id])
         tags = [(name, "text") for name in article.get("agencies") or []]
-        for image in article.get("images") or []:
-            tags += [(name, "photo") for name in dw.photo_agencies(image.get("credit") or "")]
+        tags += [(name, "photo") for name in article.get("photo_agencies") or []]
         for name, role in tags:
             self.db.execute("INSERT OR IGNORE INTO agencies (name, full_name) VALUES (?, ?)",
                             [name, dw.AGENCIES.get(name)])

@@ -34,6 +34,9 @@ class Article:
     credit_line: str | None = None
     agencies: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
+    # Agencies named in the images' credits (`Joseph Eid/AFP/Getty Images` -> AFP), set by
+    # the normaliser from `images`; the archive tags them with the role `photo`.
+    photo_agencies: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The article as plain JSON-ready data."""

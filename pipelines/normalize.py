@@ -72,6 +72,8 @@ def normalize(adapter: ItemAdapter) -> list[str]:
         {key: clean_text(image.get(key)) for key in ("url", "caption", "credit")}
         for image in adapter.get("images") or [] if isinstance(image, dict)
     ]
+    adapter["photo_agencies"] = list(dict.fromkeys(
+        name for image in adapter["images"] for name in dw.photo_agencies(image["credit"] or "")))
     return unknown
 
 

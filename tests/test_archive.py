@@ -99,7 +99,7 @@ def test_seed_agency_tags(archive):
 def test_rearchiving_replaces_join_rows(archive):
     row = as_row(sample(SEED))
     archive.write_batch([row])
-    archive.write_batch([dict(row, agencies=["Reuters"], authors=["Jane Doe"], images=[])])
+    archive.write_batch([dict(row, agencies=["Reuters"], authors=["Jane Doe"], images=[], photo_agencies=[])])
     tags = archive.db.execute("SELECT agency, role FROM article_agencies").fetchall()
     assert tags == [("Reuters", "text")]
     assert archive.db.execute("SELECT author FROM article_authors").fetchall() == [("Jane Doe",)]
