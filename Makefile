@@ -8,14 +8,14 @@ ARGS   ?=
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve crawl bench lint browser clean
+.PHONY: install demo test serve crawl bench lint browser redis clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,distributed]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Debian's chromium, for the test that looks at datasette as a person would; a machine
@@ -29,7 +29,15 @@ browser:
 demo: $(STAMP)
 	$(BIN)/python -m crawler.demo --archive $(ARCHIVE)
 
-test: $(STAMP) browser
+# Debian's redis-server, for the distributed-crawl tests (each starts its own on loopback);
+# a machine where it cannot be installed skips those tests and says why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
+	  echo "redis-server is not installed and could not be: the distributed-crawl tests will be skipped"
+
+test: $(STAMP) browser redis
 	$(BIN)/python -m pytest
 
 serve: $(STAMP)
@@ -45,7 +53,7 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
 	touch $@
 
-bench: $(STAMP) $(PEERS)/.installed
+bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
