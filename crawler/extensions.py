@@ -77,10 +77,14 @@ class CrawlSummary:
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
+    def judge(self, reason: str, stats: dict, counts: dict[str, int]) -> str:
+        """The run's outcome (a distributed worker judges on its run's totals: crawler/distributed)."""
+        return outcome(reason, stats, counts)
+
     def spider_closed(self, spider, reason):
         stats = self.stats.get_stats()
         counts = summarize(stats)
-        verdict = outcome(reason, stats, counts)
+        verdict = self.judge(reason, stats, counts)
         self.crawler.dw_outcome = verdict
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())

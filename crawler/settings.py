@@ -47,6 +47,9 @@ ITEM_PIPELINES = {
     "pipelines.DeduplicatePipeline": 200,
     "pipelines.ArchivePipeline": 300,
 }
+# With -s REDIS_URL=redis://HOST:PORT/DB this process is one worker of a distributed crawl
+# (crawler/distributed); without it the add-on changes nothing.
+ADDONS = {"crawler.distributed.addon.Distributed": 0}
 EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
 }

@@ -176,6 +176,8 @@ class DwSpider(scrapy.Spider):
 
     def lock_archive(self) -> bool:
         """Take the archive's run lock, held until the process ends; False if another run has it."""
+        if self.settings.get("REDIS_URL"):  # distributed: the run's lock is in Redis (crawler/distributed)
+            return True
         path = Path(self.crawler.settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(path, "a")  # stays open: the lock lasts until the spider closes

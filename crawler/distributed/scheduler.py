@@ -1,0 +1,107 @@
+"""scrapy-redis's scheduler, with articles claimed by content id and every popped request tracked.
+
+- An article request (one with a content id) is queued only by the first worker of the run to
+  claim its id: a short link, a sitemap entry and a feed item for one article are one request
+  in the whole cluster. Article requests are `dont_filter` (the spider dedupes them by id), so
+  scrapy-redis's duplicate filter never sees them; the claim does this job.
+- Discovery requests (sitemaps, feeds, short links) go through scrapy-redis's duplicate filter,
+  whose key the run's start clears, so nothing is filtered away by an earlier run.
+- A popped request is recorded in the worker's in-flight hash in the same atomic step
+  (`claims.Cluster.pop`) and released once Scrapy is done with it (`worker.ClusterWorker`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import redis
+from scrapy.exceptions import CloseSpider
+from scrapy.utils.defer import deferred_from_coro
+from scrapy_redis.scheduler import Scheduler
+
+from crawler.distributed import state
+from crawler.distributed.worker import ClusterWorker
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterScheduler(Scheduler):
+    """The scheduler of a worker: the queue and duplicate filter in Redis, shared by all workers."""
+
+    unreachable: Exception | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        try:
+            instance = super().from_crawler(crawler)
+        except redis.RedisError as exc:  # scrapy-redis pings Redis here: report it when opening
+            instance = cls(server=None)
+            instance.stats = crawler.stats
+            instance.unreachable = exc
+        instance.crawler = crawler
+        instance.worker = crawler.get_extension(ClusterWorker)
+        instance.tokens = itertools.count()
+        return instance
+
+    def open(self, spider):
+        self.spider = spider
+        if self.unreachable is not None:
+            self.worker.lost_redis(self.unreachable)
+            raise CloseSpider("redis_error")
+        super().open(spider)
+        return deferred_from_coro(self.worker.join(spider))
+
+    def close(self, reason):
+        """Keep the shared queue (SCHEDULER_PERSIST): other workers may still be using it."""
+
+    def enqueue_request(self, request) -> bool:
+        content_id = state.article_id(request)
+        try:
+            if content_id is not None and not request.meta.get("dw_claimed"):
+                if not self.worker.cluster.claim(content_id):
+                    state.count_duplicate(self.stats)
+                    return False
+                request.meta["dw_claimed"] = True  # its retries and redirects keep the claim
+            if not request.dont_filter and self.df.request_seen(request):
+                self.df.log(request, self.spider)
+                return False
+            self.queue.push(request)
+        except redis.RedisError as exc:
+            self.worker.lost_redis(exc)
+            return False
+        self.stats.inc_value("scheduler/enqueued/redis")
+        return True
+
+    def next_request(self):
+        if self.worker.cluster.run is None:
+            return None
+        token = f"{next(self.tokens)}"
+        try:
+            self.worker.release_finished()
+            data = self.worker.cluster.pop(token)
+        except redis.RedisError as exc:
+            self.worker.lost_redis(exc)
+            return None
+        if data is None:
+            return None
+        try:
+            request = self.queue._decode_request(data)
+        except Exception as exc:  # a request this spider cannot rebuild: counted, never retried
+            logger.error("Dropping a queued request that cannot be decoded: %s", exc)
+            self.stats.inc_value("dw/cluster/undecodable_requests")
+            self.worker.track(token, None)  # released at the next look: nothing to wait for
+            return None
+        self.worker.track(token, request)
+        self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        if self.worker.cluster.run is None:
+            return False
+        try:
+            return len(self) > 0
+        except redis.RedisError as exc:
+            self.worker.lost_redis(exc)
+            return False
+

@@ -1,0 +1,249 @@
+"""A worker of a distributed crawl: its heartbeat, what it holds, when it may stop, how it is judged.
+
+`ClusterWorker` (an extension the add-on enables) joins the run when the scheduler opens, keeps
+a heartbeat, releases each request it popped once Scrapy is done with it (its items handed to
+Redis, its follow-up requests queued), and keeps the spider open while other workers may still
+produce work: a worker stops only when the whole run is finished. `ClusterSummary` judges a
+worker's outcome on the run's totals, so that a worker whose articles others fetched did not
+fail, and a run that fetched nothing it should have did, on every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy_redis.connection import get_redis_from_settings
+from twisted.internet.task import LoopingCall, deferLater
+
+from crawler.archive import utc_now
+from crawler.distributed import state
+from crawler.distributed.claims import Cluster, Keys
+from crawler.extensions import CrawlSummary, summarize
+
+logger = logging.getLogger(__name__)
+
+
+class ClusterWorker:
+    """This process's membership of the run: heartbeat, in-flight requests, totals, stopping."""
+
+    def __init__(self, crawler):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.server = get_redis_from_settings(settings)  # connects on first use
+        self.keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
+        self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS", 1.0)
+        self.writer_wait = settings.getfloat("DW_WRITER_WAIT", 60.0)
+        self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0))
+        self.archive = state.RedisArchive(self.server, self.keys)
+        crawler.dw_archive = self.archive  # what `archive_for(crawler)` returns in this process
+        self.inflight: dict[str, object] = {}  # token -> the Request popped under it
+        self.flushed: dict[str, int] = {}  # dw/* stats already added to the run's totals
+        self.loop: LoopingCall | None = None
+        self.closing = False
+        self._wake_call = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        worker = cls(crawler)
+        crawler.signals.connect(worker.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(worker.spider_closed, signal=signals.spider_closed)
+        return worker
+
+    # -- joining ---------------------------------------------------------------------------
+
+    async def join(self, spider) -> None:
+        """Join or start the run (raises CloseSpider when another crawl holds the lock)."""
+        arguments = state.run_arguments(spider)
+        try:
+            verdict, run, other = self.cluster.join(arguments, utc_now())
+        except redis.RedisError as exc:
+            self.lost_redis(exc)
+            raise CloseSpider("redis_error") from None
+        if verdict == "locked":
+            logger.error("Another crawl (run %s, arguments %s) is running on this archive; a worker"
+                         " with arguments %s does not join it", run, other, arguments)
+            self.stats.set_value("dw/cluster/locked_by", run)
+            raise CloseSpider("archive_locked")
+        self.stats.set_value("dw/cluster/run", run)
+        self.stats.set_value("dw/cluster/worker", self.cluster.worker)
+        self.archive.envelope.update(run=run, worker=self.cluster.worker)
+        logger.info("%s cluster run %s as worker %s", verdict.capitalize(), run, self.cluster.worker)
+        self.loop = LoopingCall(self.tick)
+        self.loop.start(self.heartbeat, now=False)
+        await self._wait_for_writer(new_run=verdict == "started")
+
+    async def _wait_for_writer(self, new_run: bool) -> None:
+        """Wait for the writer's state; a new run also waits for the last run's items to be written."""
+        from twisted.internet import reactor
+
+        waited, step = 0.0, 0.2
+        while True:
+            try:
+                ready = self.server.hget(self.keys.state, "ready")
+                backlog = (self.server.llen(self.keys.items) + self.server.llen(self.keys.writing)
+                           if new_run and self.server.exists(self.keys.writer) else 0)
+            except redis.RedisError as exc:
+                self.lost_redis(exc)
+                raise CloseSpider("redis_error") from None
+            if ready and not backlog:
+                return
+            if waited >= self.writer_wait:
+                if not ready:
+                    logger.error("No archive writer has published the archive's state in %.0f s:"
+                                 " start `scrapy archive-writer` with this REDIS_URL", waited)
+                    raise CloseSpider("no_archive_writer")
+                logger.warning("%d items of the last run are still unwritten; starting anyway", backlog)
+                return
+            await maybe_deferred_to_future(deferLater(reactor, step))
+            waited += step
+
+    # -- while crawling ---------------------------------------------------------------------
+
+    def track(self, token: str, request) -> None:
+        """Remember a request popped under `token` until Scrapy is done with it."""
+        self.inflight[token] = request
+
+    def release_finished(self) -> None:
+        """Release the requests Scrapy is done with, and add new dw/* counts to the run's totals.
+
+        Both in one transaction: when a run's in-flight hashes are empty, its totals are complete.
+        """
+        engine = self.crawler.engine
+        busy: set = set()
+        if engine is not None:
+            busy.update(engine.downloader.active)
+            if engine.scraper.slot is not None:
+                busy.update(engine.scraper.slot.active)
+                busy.update(request for _, request, _ in engine.scraper.slot.queue)
+        done = [token for token, request in self.inflight.items() if request not in busy]
+        current = {k: v for k, v in self.stats.get_stats().items()
+                   if k.startswith("dw/") and not k.startswith("dw/cluster/")
+                   and isinstance(v, int) and not isinstance(v, bool)}
+        delta = {k: v - self.flushed.get(k, 0) for k, v in current.items() if v != self.flushed.get(k, 0)}
+        if not (done or delta):
+            return
+        pipe = self.server.pipeline(transaction=True)
+        if done:
+            pipe.hdel(self.keys.inflight(self.cluster.worker), *done)
+        for key, value in delta.items():
+            pipe.hincrby(self.keys.totals, key, value)
+        pipe.execute()
+        for token in done:
+            del self.inflight[token]
+        self.flushed.update(current)
+
+    def tick(self) -> None:
+        """Heartbeat: renew this worker's key and the run's lock, release, re-queue the dead's work."""
+        if self.closing or self.cluster.run is None:
+            return
+        try:
+            self.cluster.tick()
+            self.release_finished()
+            _, requeued = self.cluster.reap()
+            error = self.server.get(self.keys.writer_error)
+        except redis.RedisError as exc:
+            self.lost_redis(exc)
+            return
+        self._count_requeued(requeued)
+        if error:
+            self.stats.set_value("dw/archive/error", error.decode("utf-8", "replace"))
+            logger.error("The archive writer cannot write the archive: %s; stopping", error)
+            self._close("archive_error")
+
+    def spider_idle(self, spider) -> None:
+        """Stay open while the run has work anywhere; let go once it is finished."""
+        if self.closing or self.cluster.run is None:
+            return
+        try:
+            self.release_finished()
+            verdict, requeued = self.cluster.reap(check=True, now=utc_now())
+        except redis.RedisError as exc:
+            self.lost_redis(exc)
+            return
+        self._count_requeued(requeued)
+        if verdict == "finished":
+            logger.info("Cluster run %s finished: nothing queued, nothing in flight", self.cluster.run)
+        if verdict in ("finished", "over"):
+            return
+        self._wake_soon()
+        raise DontCloseSpider
+
+    def _count_requeued(self, requeued: int) -> None:
+        if requeued:
+            self.stats.inc_value("dw/cluster/requeued", requeued)
+            logger.warning("Re-queued %d requests held by workers whose heartbeat stopped", requeued)
+
+    def _wake_soon(self) -> None:
+        """Look at the queue again shortly, not at Scrapy's 5 s heartbeat."""
+        from twisted.internet import reactor
+
+        if self._wake_call is None or not self._wake_call.active():
+            self._wake_call = reactor.callLater(min(0.5, self.heartbeat), self._wake)
+
+    def _wake(self) -> None:
+        # The engine's own loop; without it (another Scrapy), its 5 s heartbeat does the same.
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None and slot.closing is None and not self.closing:
+            slot.nextcall.schedule()
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def final_totals(self) -> dict[str, int]:
+        """The run's totals, this worker's last counts included."""
+        self.release_finished()
+        return self.cluster.totals()
+
+    def spider_closed(self, spider, reason: str) -> None:
+        """Add the last counts, hand back what this worker still holds, leave the run."""
+        self.closing = True
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self._wake_call is not None and self._wake_call.active():
+            self._wake_call.cancel()
+        if self.cluster.run is None:
+            return
+        try:
+            self.release_finished()
+            _, handed_back = self.cluster.reap(leaving=True)
+        except redis.RedisError as exc:
+            logger.error("Could not leave the cluster run cleanly: %s", exc)
+            return
+        if handed_back:
+            logger.info("Handed %d unfinished requests back to the queue", handed_back)
+
+    def lost_redis(self, exc: Exception) -> None:
+        """Redis is unreachable: say so once, and stop the crawl."""
+        if self.stats.get_value("dw/cluster/redis_error") is None:
+            logger.error("Cannot use Redis at %s: %s", self.crawler.settings.get("REDIS_URL"), exc)
+            self.stats.set_value("dw/cluster/redis_error", str(exc))
+        self._close("redis_error")
+
+    def _close(self, reason: str) -> None:
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None and not self.closing:
+            self.closing = True
+            self._closing = deferred_from_coro(engine.close_spider_async(reason=reason))
+
+
+class ClusterSummary(CrawlSummary):
+    """`CrawlSummary`, its verdict taken on the run's totals (this worker's row keeps its own counts)."""
+
+    def judge(self, reason: str, stats: dict, counts: dict[str, int]) -> str:
+        worker = self.crawler.get_extension(ClusterWorker)
+        if worker is None or worker.cluster.run is None:
+            return super().judge(reason, stats, counts)
+        try:
+            totals = worker.final_totals()
+        except redis.RedisError as exc:
+            logger.error("Cannot read the run's totals (%s); judging this worker alone", exc)
+            return super().judge(reason, stats, counts)
+        merged = {k: v for k, v in stats.items() if not (k.startswith("dw/") and isinstance(v, int))}
+        merged.update(totals)
+        cluster_counts = summarize(merged)
+        self.stats.set_value("dw/cluster/counts", cluster_counts)
+        return super().judge(reason, merged, cluster_counts)
