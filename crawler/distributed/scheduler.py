@@ -16,8 +16,6 @@ import itertools
 import logging
 
 import redis
-from scrapy.exceptions import CloseSpider
-from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.distributed import state
@@ -45,12 +43,10 @@ class ClusterScheduler(Scheduler):
         return instance
 
     def open(self, spider):
+        """Open the shared queue; the worker joins the run when the spider opens."""
         self.spider = spider
-        if self.unreachable is not None:
-            self.worker.lost_redis(self.unreachable)
-            raise CloseSpider("redis_error")
-        super().open(spider)
-        return deferred_from_coro(self.worker.join(spider))
+        if self.unreachable is None:  # else the worker's join reports it and closes the spider
+            super().open(spider)
 
     def close(self, reason):
         """Keep the shared queue (SCHEDULER_PERSIST): other workers may still be using it."""

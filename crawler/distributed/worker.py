@@ -1,6 +1,6 @@
 """A worker of a distributed crawl: its heartbeat, what it holds, when it may stop, how it is judged.
 
-`ClusterWorker` (an extension the add-on enables) joins the run when the scheduler opens, keeps
+`ClusterWorker` (an extension the add-on enables) joins the run when the spider opens, keeps
 a heartbeat, releases each request it popped once Scrapy is done with it (its items handed to
 Redis, its follow-up requests queued), and keeps the spider open while other workers may still
 produce work: a worker stops only when the whole run is finished. `ClusterSummary` judges a
@@ -50,6 +50,7 @@ class ClusterWorker:
     @classmethod
     def from_crawler(cls, crawler):
         worker = cls(crawler)
+        crawler.signals.connect(worker.join, signal=signals.spider_opened)
         crawler.signals.connect(worker.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(worker.spider_closed, signal=signals.spider_closed)
         return worker
@@ -78,15 +79,15 @@ class ClusterWorker:
         await self._wait_for_writer(new_run=verdict == "started")
 
     async def _wait_for_writer(self, new_run: bool) -> None:
-        """Wait for the writer's state; a new run also waits for the last run's items to be written."""
+        """Wait for a running writer's state; a new run also waits for the last run's items to be written."""
         from twisted.internet import reactor
 
         waited, step = 0.0, 0.2
         while True:
             try:
-                ready = self.server.hget(self.keys.state, "ready")
+                ready = self.server.hget(self.keys.state, "ready") and self.server.exists(self.keys.writer)
                 backlog = (self.server.llen(self.keys.items) + self.server.llen(self.keys.writing)
-                           if new_run and self.server.exists(self.keys.writer) else 0)
+                           if new_run and ready else 0)
             except redis.RedisError as exc:
                 self.lost_redis(exc)
                 raise CloseSpider("redis_error") from None
@@ -94,7 +95,7 @@ class ClusterWorker:
                 return
             if waited >= self.writer_wait:
                 if not ready:
-                    logger.error("No archive writer has published the archive's state in %.0f s:"
+                    logger.error("No archive writer is running with the archive's state in %.0f s:"
                                  " start `scrapy archive-writer` with this REDIS_URL", waited)
                     raise CloseSpider("no_archive_writer")
                 logger.warning("%d items of the last run are still unwritten; starting anyway", backlog)

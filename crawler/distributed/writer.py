@@ -14,6 +14,7 @@ SIGINT, and with `--until-idle` once no item has come for that long and no worke
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -182,5 +183,7 @@ def main(settings, until_idle: float | None = None) -> int:
             logger.error("Lost Redis: %s; the batch in hand stays there for the next writer", exc)
             return 1
         finally:
-            writer.release()
+            with contextlib.suppress(redis.RedisError):
+                server.hdel(keys.state, "ready")  # the archive is anyone's again: the state may go stale
+                writer.release()
             archive.close()
