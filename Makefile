@@ -55,6 +55,7 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 
 bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.distributed
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks
