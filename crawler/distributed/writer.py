@@ -62,10 +62,16 @@ class ArchiveWriter:
         self.stopping = True
 
     def claim(self) -> bool:
-        """Take the cluster's writer lock; False while another writer's is alive."""
-        if self.server.set(self.keys.writer, self.id, nx=True, px=self.ttl_ms):
-            return True
-        return False
+        """Take the cluster's writer lock; False while another writer keeps its lock alive.
+
+        A writer killed outright leaves its lock until the TTL runs out: wait that long once.
+        """
+        deadline = time.monotonic() + self.ttl_ms / 1000 + 1
+        while not self.server.set(self.keys.writer, self.id, nx=True, px=self.ttl_ms):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def keep_alive(self) -> None:
         if state._text(self.server.get(self.keys.writer)) == self.id:
