@@ -99,9 +99,9 @@ def test_three_workers_archive_what_one_process_does_and_an_unchanged_site_costs
 
 @pytest.fixture(scope="module")
 def slow_site(tmp_path_factory):
-    """150 generated articles whose pages answer after 0.2 s: workers always hold requests."""
+    """120 generated articles whose pages answer after 0.2 s: workers always hold requests."""
     site = tmp_path_factory.mktemp("site")
-    write_site(synthetic_spec(150), site)
+    write_site(synthetic_spec(120), site)
     faults = site.parent / "faults.json"
     faults.write_text(json.dumps({"/" + rel.removesuffix(".html"): "delay=0.2"
                                   for rel in index_site(site).values()}))

@@ -10,7 +10,7 @@ from tests.cluster import finish, needs_redis, redis_server, wait_until, writer
 
 pytestmark = needs_redis
 
-ITEMS = 3000
+ITEMS = 2000
 TTL = ("-s", "DW_HEARTBEAT_TTL=3")  # a killed writer's lock lasts this long
 
 

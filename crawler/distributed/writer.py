@@ -29,11 +29,10 @@ from crawler.distributed.claims import Cluster, Keys
 
 logger = logging.getLogger(__name__)
 
+LINGER = 0.2  # seconds a batch may wait to fill up
 _TAKE = """
-local moved = 0
-while moved < tonumber(ARGV[1]) do
+while redis.call('LLEN', KEYS[2]) < tonumber(ARGV[1]) do
   if not redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') then break end
-  moved = moved + 1
 end
 return redis.call('LRANGE', KEYS[2], 0, -1)
 """
@@ -90,7 +89,13 @@ class ArchiveWriter:
         first = self.server.blmove(self.keys.items, self.keys.writing, wait, "LEFT", "RIGHT")
         if first is None:
             return []
-        return self._take(keys=[self.keys.items, self.keys.writing], args=[self.batch_size - 1])
+        # Let a batch fill for a moment: one transaction for 100 items costs little more than for 1.
+        deadline = time.monotonic() + LINGER
+        while True:
+            batch = self._take(keys=[self.keys.items, self.keys.writing], args=[self.batch_size])
+            if len(batch) >= self.batch_size or time.monotonic() >= deadline or self.stopping:
+                return batch
+            time.sleep(LINGER / 5)
 
     def write(self, raw: list[bytes]) -> None:
         """Write one batch and publish the state of what it touched; raises sqlite3.Error."""
@@ -102,8 +107,10 @@ class ArchiveWriter:
                 logger.error("Dropping an item that is not JSON: %r", entry[:200])
         counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links)
         state.publish(self.server, self.keys, self.archive, written)
-        self.server.hset(self.keys.state, "articles", self.archive.count())
-        self.server.delete(self.keys.writing)
+        pipe = self.server.pipeline(transaction=True)
+        pipe.hincrby(self.keys.state, "articles", counts.get("new", 0))
+        pipe.delete(self.keys.writing)
+        pipe.execute()
         self.totals["batches"] += 1
         self.totals["items"] += len(raw)
         for name in ("new", "updated", "unchanged", "runs"):
