@@ -81,9 +81,12 @@ def test_three_workers_archive_what_one_process_does_and_an_unchanged_site_costs
         assert pages.keys() == Counter(p for p in alone if "/a-" in p).keys()
         assert sorted(discovery(mirror.paths())) == sorted(discovery(alone))  # each sitemap once
         assert content(db) == content(reference)
-        runs = query(db, "SELECT outcome, fetched FROM crawl_runs")
-        assert [outcome for outcome, _ in runs] == ["ok"] * 3
-        assert sum(fetched for _, fetched in runs) == len(ARTICLES)
+        runs = query(db, "SELECT outcome, found, fetched, skipped FROM crawl_runs")
+        assert [run[0] for run in runs] == ["ok"] * 3
+        # Counted once in the cluster as in one process: what each found, fetched and skipped.
+        counted_alone = query(reference, "SELECT found, fetched, skipped FROM crawl_runs")[0]
+        assert counted_alone[:2] == (len(ARTICLES), len(ARTICLES))
+        assert tuple(sum(run[i] for run in runs) for i in (1, 2, 3)) == counted_alone
 
         mirror.clear()
         codes, written = run_cluster(mirror.origin, url, db, tmp_path / "second", 3,
