@@ -54,6 +54,7 @@ class ClusterScheduler(Scheduler):
     def enqueue_request(self, request) -> bool:
         content_id = state.article_id(request)
         try:
+            self.worker.keep_alive()
             if content_id is not None and not request.meta.get("dw_claimed"):
                 if not self.worker.cluster.claim(content_id):
                     state.count_duplicate(self.stats)

@@ -11,6 +11,7 @@ fail, and a run that fetched nothing it should have did, on every worker.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from scrapy import signals
@@ -44,6 +45,7 @@ class ClusterWorker:
         self.inflight: dict[str, object] = {}  # token -> the Request popped under it
         self.flushed: dict[str, int] = {}  # dw/* stats already added to the run's totals
         self.loop: LoopingCall | None = None
+        self.last_tick = time.monotonic()
         self.closing = False
         self._wake_call = None
 
@@ -138,10 +140,17 @@ class ClusterWorker:
             del self.inflight[token]
         self.flushed.update(current)
 
+    def keep_alive(self) -> None:
+        """Renew the heartbeat if it is due: called while scheduling, so that a long stretch of
+        work that holds the reactor (a sitemap of 50,000 URLs) does not pass for death."""
+        if time.monotonic() - self.last_tick >= self.heartbeat:
+            self.tick()
+
     def tick(self) -> None:
         """Heartbeat: renew this worker's key and the run's lock, release, re-queue the dead's work."""
         if self.closing or self.cluster.run is None:
             return
+        self.last_tick = time.monotonic()
         try:
             self.cluster.tick()
             self.release_finished()
