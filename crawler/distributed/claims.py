@@ -52,7 +52,7 @@ KEY_NAMES = {
     "queue": "requests",        # scrapy-redis's priority queue (sorted set of pickled requests)
     "seen": "seen",             # scrapy-redis's duplicate filter, for this run's discovery requests
     "claims": "claims",         # content ids scheduled in this run, by any worker
-    "run": "run",               # hash: id, state (active/finished), arguments, started_at, ...
+    "run": "run",               # hash: id, state (active/finished), arguments, started_at, ready, ...
     "lock": "lock",             # the run's id while a worker's heartbeat keeps it alive
     "workers": "workers",       # set of the run's worker ids
     "starting": "starting",     # workers not yet idle once (their start() may still add requests)
@@ -85,7 +85,7 @@ for _, w in ipairs(redis.call('SMEMBERS', KEYS[6])) do
 end
 redis.call('DEL', KEYS[1], KEYS[6], KEYS[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'active', 'arguments', ARGV[2],
-           'started_at', ARGV[3])
+           'started_at', ARGV[3], 'ready', 0)
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
 redis.call('SADD', KEYS[6], ARGV[5])
 redis.call('SADD', KEYS[7], ARGV[5])

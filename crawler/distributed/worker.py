@@ -65,7 +65,7 @@ class ClusterWorker:
         try:
             verdict, run, other = self.cluster.join(arguments, utc_now())
         except redis.RedisError as exc:
-            self.lost_redis(exc)
+            self.report_redis(exc)
             raise CloseSpider("redis_error") from None
         if verdict == "locked":
             logger.error("Another crawl (run %s, arguments %s) is running on this archive; a worker"
@@ -81,27 +81,36 @@ class ClusterWorker:
         await self._wait_for_writer(new_run=verdict == "started")
 
     async def _wait_for_writer(self, new_run: bool) -> None:
-        """Wait for a running writer's state; a new run also waits for the last run's items to be written."""
+        """Wait for a running writer's state, and for it to be current.
+
+        The worker that starts a run waits until the items of earlier runs are written (their
+        state then is in Redis), then opens the run (`ready`); the workers that join wait for
+        that, so that no worker decides what to fetch on stale state.
+        """
         from twisted.internet import reactor
 
         waited, step = 0.0, 0.2
         while True:
             try:
-                ready = self.server.hget(self.keys.state, "ready") and self.server.exists(self.keys.writer)
-                backlog = (self.server.llen(self.keys.items) + self.server.llen(self.keys.writing)
-                           if new_run and ready else 0)
+                writer = self.server.hget(self.keys.state, "ready") and self.server.exists(self.keys.writer)
+                if writer and new_run:
+                    if not self.server.llen(self.keys.items) + self.server.llen(self.keys.writing):
+                        self.server.hset(self.keys.run, "ready", 1)
+                        return
+                elif writer and self.server.hget(self.keys.run, "ready") == b"1":
+                    return
+                if waited >= self.writer_wait and writer:
+                    logger.warning("The archive writer has not written the last run's items in %.0f s;"
+                                   " starting on the state it has", waited)
+                    self.server.hset(self.keys.run, "ready", 1)
+                    return
             except redis.RedisError as exc:
-                self.lost_redis(exc)
+                self.report_redis(exc)
                 raise CloseSpider("redis_error") from None
-            if ready and not backlog:
-                return
             if waited >= self.writer_wait:
-                if not ready:
-                    logger.error("No archive writer is running with the archive's state in %.0f s:"
-                                 " start `scrapy archive-writer` with this REDIS_URL", waited)
-                    raise CloseSpider("no_archive_writer")
-                logger.warning("%d items of the last run are still unwritten; starting anyway", backlog)
-                return
+                logger.error("No archive writer is running with the archive's state after %.0f s:"
+                             " start `scrapy archive-writer` with this REDIS_URL", waited)
+                raise CloseSpider("no_archive_writer")
             await maybe_deferred_to_future(deferLater(reactor, step))
             waited += step
 
@@ -228,10 +237,13 @@ class ClusterWorker:
 
     def lost_redis(self, exc: Exception) -> None:
         """Redis is unreachable: say so once, and stop the crawl."""
+        self.report_redis(exc)
+        self._close("redis_error")
+
+    def report_redis(self, exc: Exception) -> None:
         if self.stats.get_value("dw/cluster/redis_error") is None:
             logger.error("Cannot use Redis at %s: %s", self.crawler.settings.get("REDIS_URL"), exc)
             self.stats.set_value("dw/cluster/redis_error", str(exc))
-        self._close("redis_error")
 
     def _close(self, reason: str) -> None:
         engine = self.crawler.engine
