@@ -61,3 +61,31 @@ def test_a_stopped_or_killed_writer_keeps_every_item(tmp_path):
         assert conn.execute("SELECT count(*) FROM revisions").fetchone() == (0,)
     for log in tmp_path.glob("*.log"):
         assert "Traceback" not in log.read_text()
+
+
+BAD_ITEMS = [
+    b"not json",
+    json.dumps(["a list"]),
+    json.dumps({"kind": "poem", "data": {}}),
+    json.dumps({"kind": "article", "data": {"id": 7, "url": "https://www.dw.com/en/x/a-7"}}),  # no title
+    json.dumps({"kind": "article", "data": {"id": 8, "url": "https://www.dw.com/en/x/a-8", "title": "T",
+                                            "images": ["not a dict"]}}),
+    json.dumps({"kind": "fetched", "data": {"article_id": 9, "colour": "blue"}}),
+    json.dumps({"kind": "short_link", "data": {"code": "x"}}),
+]
+
+
+def test_the_writer_drops_items_of_the_wrong_shape_and_writes_the_rest(tmp_path):
+    import redis
+
+    from crawler.distributed.claims import Keys
+
+    db, keys = tmp_path / "dw.db", Keys()
+    good = [json.dumps({"kind": "article", "data": a}) for a in articles(2)]
+    with redis_server(tmp_path) as url:
+        redis.Redis.from_url(url).rpush(keys.items, good[0], *BAD_ITEMS, good[1])
+        assert finish([writer(url, db, tmp_path / "writer.log", "--until-idle", "0.5")]) == [0]
+    log = (tmp_path / "writer.log").read_text()
+    assert log.count("Dropping an item") == len(BAD_ITEMS) and "Traceback" not in log
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id FROM articles ORDER BY id").fetchall() == [(5_000_000,), (5_000_001,)]

@@ -70,7 +70,7 @@ class RedisArchive:
     def stored(self, article_id: int) -> Stored | None:
         """What the archive holds for one id (as the writer last published it), or None."""
         values = [_text(v) for v in self.server.hmget(self.keys.article(article_id), STORED_FIELDS)]
-        return Stored(*values) if values[0] is not None else None
+        return Stored(*values) if any(v is not None for v in values) else None
 
     def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
         """(id, url) of recent articles to check again: the rule of `Archive.due_for_revisit`."""
@@ -156,26 +156,37 @@ def lock_path(settings) -> str:
     return settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock"
 
 
-def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]]
-                ) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
+def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]],
+                log_drops: bool = True) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
     """Write decoded items in one transaction, then record the runs among them.
 
-    Returns (counts of new/updated/unchanged/runs, ids written, short links still waiting for
-    their article). Raises `sqlite3.Error` with the archive as it was.
+    Returns (counts of new/updated/unchanged/runs/dropped, ids written, short links still
+    waiting for their article). An item no worker would send (no id, URL or title; unknown
+    kind) is logged and dropped. Raises `sqlite3.Error` with the archive as it was.
     """
     articles, fetches, runs = [], [], []
     links = list(pending_links)
+    dropped = 0
     for item in items:
-        kind, data = item.get("kind"), item.get("data") or {}
-        if kind == "article":
-            articles.append(data)
-        elif kind == "fetched":
-            fetches.append(Fetched(**data))
-        elif kind == "short_link":
-            links.append((data["code"], int(data["article_id"])))
-        elif kind == "run":
-            runs.append(data)
+        kind = item.get("kind") if isinstance(item, dict) else None
+        data = item.get("data") if kind else None
+        try:
+            if kind == "article" and isinstance(data["id"], int) and data["url"] and data["title"]:
+                articles.append(data)
+            elif kind == "fetched":
+                fetches.append(Fetched(**data))
+            elif kind == "short_link":
+                links.append((str(data["code"]), int(data["article_id"])))
+            elif kind == "run" and isinstance(data, dict):
+                runs.append(data)
+            else:
+                raise ValueError(kind)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            dropped += 1
+            if log_drops:
+                logger.error("Dropping an item the archive cannot take: %.300r", item)
     counts = archive.write_batch(articles, links, fetches)
+    counts["dropped"] = dropped
     written = {a["id"] for a in articles} | {f.article_id for f in fetches}
     waiting = [link for link in links if not archive.has_short_link(link[0])]
     counts["runs"] = 0
@@ -203,7 +214,7 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
     now = now or datetime.now(UTC)
     since = (now - REVISIT_WINDOW).strftime(STAMP)
     cursor = _rows(archive, ids)
-    done = 0
+    done, languages = 0, set()
     while rows := _take(cursor, chunk):
         pipe = server.pipeline(transaction=False)
         for article_id, *values in rows:
@@ -220,8 +231,11 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
                     continue  # not a date: the archive's rule compares it as text; so does `due`
                 stamp = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
                 pipe.zadd(keys.recent(language), {article_id: stamp})
+                languages.add(language)
         pipe.execute()
         done += len(rows)
+    for language in languages:  # what left the revisit window since
+        server.zremrangebyscore(keys.recent(language), "-inf", f"({(now - REVISIT_WINDOW).timestamp()}")
     return done
 
 

@@ -51,7 +51,8 @@ class ArchiveWriter:
         self.cluster = Cluster(server, keys, ttl=ttl)
         self.stopping = False
         self.pending_links: list[tuple[str, int]] = []
-        self.totals = {"batches": 0, "items": 0, "new": 0, "updated": 0, "unchanged": 0, "runs": 0}
+        self.totals = {"batches": 0, "items": 0, "new": 0, "updated": 0, "unchanged": 0, "runs": 0,
+                       "dropped": 0}
         self._take = server.register_script(_TAKE)
 
     def stop(self, signum=None, frame=None) -> None:
@@ -105,7 +106,11 @@ class ArchiveWriter:
                 items.append(json.loads(entry))
             except ValueError:
                 logger.error("Dropping an item that is not JSON: %r", entry[:200])
-        counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links)
+                self.totals["dropped"] += 1
+        try:
+            counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            counts, written = self._write_one_by_one(items)
         state.publish(self.server, self.keys, self.archive, written)
         pipe = self.server.pipeline(transaction=True)
         pipe.hincrby(self.keys.state, "articles", counts.get("new", 0))
@@ -113,9 +118,26 @@ class ArchiveWriter:
         pipe.execute()
         self.totals["batches"] += 1
         self.totals["items"] += len(raw)
-        for name in ("new", "updated", "unchanged", "runs"):
+        for name in ("new", "updated", "unchanged", "runs", "dropped"):
             self.totals[name] += counts.get(name, 0)
         logger.debug("Wrote a batch of %d items: %s", len(raw), counts)
+
+    def _write_one_by_one(self, items: list) -> tuple[dict[str, int], set[int]]:
+        """A batch with an item of the wrong shape: write the others, drop and log that one."""
+        counts: dict[str, int] = {}
+        written: set[int] = set()
+        for item in items:
+            try:
+                # Items of a wrong shape were logged when the whole batch was sorted.
+                one, ids, self.pending_links = state.write_items(self.archive, [item], self.pending_links,
+                                                                 log_drops=False)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                logger.error("Dropping an item the archive cannot take (%s): %.300r", exc, item)
+                one, ids = {"dropped": 1}, set()
+            written |= ids
+            for name, value in one.items():
+                counts[name] = counts.get(name, 0) + value
+        return counts, written
 
     def idle(self) -> bool:
         """No item waiting and no worker alive."""
