@@ -67,3 +67,21 @@ def test_revisits_from_redis_are_the_archives(archived, tmp_path, languages):
         for n in range(len(ROWS)):
             assert worker.stored(1000 + n) == archived.stored(1000 + n)
         assert worker.stored(999) is None and archived.stored(999) is None
+
+
+def test_the_writers_seed_replaces_the_state_with_the_archives(archived, tmp_path):
+    import redis
+
+    from crawler.distributed import state
+    from crawler.distributed.claims import Keys
+
+    with redis_server(tmp_path) as url:
+        server, keys = redis.Redis.from_url(url), Keys("t")
+        server.hset(keys.article(424242), mapping={"content_hash": "gone", "last_seen_at": stamp(days=1)})
+        server.hset(keys.article(1000), mapping={"content_hash": "stale", "colour": "blue"})
+        assert state.seed(server, keys, archived) == len(ROWS)
+        worker = state.RedisArchive(server, keys)
+        assert worker.stored(424242) is None  # not in the archive (any more)
+        assert worker.stored(1000) == archived.stored(1000)
+        assert server.hget(keys.article(1000), "colour") is None
+        assert server.hget(keys.state, "ready") == b"1" and worker.count() == len(ROWS)

@@ -216,7 +216,7 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
     cursor = _rows(archive, ids)
     done, languages = 0, set()
     while rows := _take(cursor, chunk):
-        pipe = server.pipeline(transaction=False)
+        pipe = server.pipeline(transaction=True)  # a reader never sees a hash half rewritten
         for article_id, *values in rows:
             fields = {name: value for name, value in zip(STATE_FIELDS, values, strict=True)
                       if value is not None}
@@ -240,20 +240,34 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
 
 
 def seed(server, keys: Keys, archive: Archive) -> int:
-    """Replace the whole state in Redis with the archive's; workers wait until it is ready."""
+    """Make the whole state in Redis the archive's; workers wait until it is ready.
+
+    Every article's hash is rewritten in place, chunk by chunk (each atomically), so that a
+    worker already running never sees an archived article as missing; then the hashes of ids
+    the archive does not hold (an archive restored from an older copy) are removed.
+    """
     server.hdel(keys.state, "ready")
-    for pattern in (f"{keys.prefix}:a:*", f"{keys.prefix}:recent:*"):
-        batch = []
-        for key in server.scan_iter(match=pattern, count=5000):
-            batch.append(key)
-            if len(batch) >= 5000:
-                server.unlink(*batch)
-                batch = []
-        if batch:
-            server.unlink(*batch)
     count = publish(server, keys, archive)
+    batch = []
+    for key in server.scan_iter(match=f"{keys.prefix}:a:*", count=5000):
+        batch.append(key)
+        if len(batch) >= 500:
+            _drop_unarchived(server, archive, batch)
+            batch = []
+    _drop_unarchived(server, archive, batch)
     mark_ready(server, keys, archive)
     return count
+
+
+def _drop_unarchived(server, archive: Archive, keys: list[bytes]) -> None:
+    ids = {int(key.rsplit(b":", 1)[1]): key for key in keys}
+    if not ids:
+        return
+    held = {row[0] for row in archive.db.execute(
+        f"SELECT id FROM articles WHERE id IN ({','.join('?' * len(ids))})", list(ids))}
+    stale = [key for article_id, key in ids.items() if article_id not in held]
+    if stale:
+        server.unlink(*stale)
 
 
 def mark_ready(server, keys: Keys, archive: Archive) -> None:
