@@ -87,6 +87,10 @@ def test_three_workers_archive_what_one_process_does_and_an_unchanged_site_costs
         counted_alone = query(reference, "SELECT found, fetched, skipped FROM crawl_runs")[0]
         assert counted_alone[:2] == (len(ARTICLES), len(ARTICLES))
         assert tuple(sum(run[i] for run in runs) for i in (1, 2, 3)) == counted_alone
+        # Each worker was judged on the run's counts, what the others fetched included.
+        for (stats,) in query(db, "SELECT stats FROM crawl_runs"):
+            judged = json.loads(stats)["dw/cluster/counts"]
+            assert (judged["found"], judged["fetched"], judged["skipped"]) == counted_alone
 
         mirror.clear()
         codes, written = run_cluster(mirror.origin, url, db, tmp_path / "second", 3,
