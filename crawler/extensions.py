@@ -8,7 +8,7 @@ import sqlite3
 
 from scrapy import signals
 
-from crawler.archive import archive_for, utc_now
+from crawler.archive import ArchiveExtension, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def summarize(stats: dict) -> dict[str, int]:
         "new": stats.get("dw/articles/new", 0),
         "updated": stats.get("dw/articles/updated", 0),
         "unchanged": stats.get("dw/articles/unchanged", 0),
-        "failed": stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0),
+        # Pages that failed, and fetched articles the archive could not store.
+        "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
+                   + stats.get("dw/archive/failed_articles", 0)),
     }
 
 
@@ -60,7 +62,7 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
 
 
 class CrawlSummary:
-    """Log the crawl's counts and reasons, decide its outcome and record the run."""
+    """Log the crawl's counts and reasons, decide its outcome (stat `dw/outcome`) and record the run."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -78,10 +80,11 @@ class CrawlSummary:
         return extension
 
     def spider_closed(self, spider, reason):
+        archive = self.crawler.get_extension(ArchiveExtension)
+        archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         stats = self.stats.get_stats()
         counts = summarize(stats)
         verdict = outcome(reason, stats, counts)
-        self.crawler.dw_outcome = verdict
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
@@ -90,10 +93,10 @@ class CrawlSummary:
             ", ".join(f"{k} {v}" for k, v in counts.items()), reasons or "none")
         arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
         try:
-            archive_for(self.crawler).record_run({
+            archive.archive.record_run({
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
                 **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
             })
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             logger.error("Could not record the run in crawl_runs: %s", exc)

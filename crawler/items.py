@@ -42,20 +42,3 @@ class Article:
         """The article as plain JSON-ready data."""
         return asdict(self)
 
-
-@dataclass
-class Fetched:
-    """How a page answered: its HTTP validators, and whether it was unchanged (304)."""
-
-    article_id: int
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-
-
-@dataclass
-class ShortLink:
-    """A short link known to point at an article, recorded without fetching it."""
-
-    code: str
-    article_id: int

@@ -11,10 +11,10 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import Archive
+from crawler.archive import Archive, ArchiveExtension
 from crawler.extract import extract
-from crawler.items import Article, ShortLink
-from pipelines import ArchivePipeline, DeduplicatePipeline, NormalizePipeline
+from crawler.items import Article
+from pipelines import ArchivePipeline, NormalizePipeline
 from pipelines.normalize import normalize
 from tests.conftest import ROOT
 
@@ -142,7 +142,8 @@ def test_a_failed_batch_leaves_nothing_half_written(archive):
 @pytest.fixture
 def crawler(tmp_path):
     crawler = get_crawler(settings_dict={"ARCHIVE_PATH": str(tmp_path / "dw.db"),
-                                         "ARCHIVE_BATCH_SIZE": 2})
+                                         "ARCHIVE_BATCH_SIZE": 2,
+                                         "EXTENSIONS": {"crawler.archive.ArchiveExtension": 100}})
     crawler.stats.open_spider()
     return crawler
 
@@ -172,15 +173,16 @@ def test_normalize_drops_articles_missing_required_fields(crawler, field):
     assert crawler.stats.get_value(f"dw/dropped/missing_{field}") == 1
 
 
-def test_deduplicate_drops_repeats_within_a_run(crawler):
-    dedupe = DeduplicatePipeline.from_crawler(crawler)
-    dedupe.process_item(sample(SEED))
-    with pytest.raises(DropItem):
-        dedupe.process_item(sample(SEED))
-    changed = sample(SEED)
-    changed.teaser = "A new teaser"
-    assert dedupe.process_item(changed) is changed  # a new version in the same run goes on
-    assert crawler.stats.get_value("dw/dropped/duplicate_in_run") == 1
+def test_repeats_within_a_run_are_deduplicated_by_the_archive(archive):
+    # One home for deduplication: the archive's in-transaction decision, within a batch too.
+    first, again = as_row(sample(SEED)), as_row(sample(SEED))
+    changed = as_row(sample(SEED))
+    changed["teaser"] = "A new teaser"
+    counts = archive.write_batch([first, again, changed])
+    assert (counts["new"], counts["unchanged"], counts["updated"]) == (1, 1, 1)
+    assert archive.count("articles") == 1
+    assert archive.db["articles"].get(16825046)["teaser"] == "A new teaser"  # a new version goes on
+    assert archive.count("revisions") == 1
 
 
 def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
@@ -188,7 +190,7 @@ def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
     pipeline.open_spider()
     for path in (SEED, GERMAN, ARABIC):
         pipeline.process_item(sample(path))
-    pipeline.process_item(ShortLink(code="018axi", article_id=16825046))
+    crawler.get_extension(ArchiveExtension).record_short_link("018axi", 16825046)
     reader = Archive(tmp_path / "dw.db")
     assert reader.count("articles") == 2  # one full batch of two is written, one waits
     pipeline.close_spider()

@@ -27,9 +27,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 
 from crawler import dw
-from crawler.archive import archive_for
+from crawler.archive import ArchiveExtension
 from crawler.extract import NotAnArticle, extract
-from crawler.items import Fetched, ShortLink
 from crawler.middlewares import Origins
 from crawler.text import to_utc
 
@@ -134,8 +133,8 @@ class DwSpider(scrapy.Spider):
         return spider
 
     @property
-    def archive(self):
-        return archive_for(self.crawler)
+    def archive(self) -> ArchiveExtension:
+        return self.crawler.get_extension(ArchiveExtension)
 
     def on_origin(self, url: str) -> str:
         """Where to fetch a dw.com URL from. Built here, not rewritten by the middleware: a
@@ -145,7 +144,7 @@ class DwSpider(scrapy.Spider):
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"dw/{key}", n)
 
-    async def start(self) -> AsyncIterator[scrapy.Request | ShortLink]:
+    async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.argument_error:
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
@@ -176,7 +175,7 @@ class DwSpider(scrapy.Spider):
 
     def lock_archive(self) -> bool:
         """Take the archive's run lock, held until the process ends; False if another run has it."""
-        path = Path(self.crawler.settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock")
+        path = Path(self.archive.lock_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(path, "a")  # stays open: the lock lasts until the spider closes
         try:
@@ -194,7 +193,7 @@ class DwSpider(scrapy.Spider):
 
     # -- discovery -----------------------------------------------------------------------
 
-    def from_given_url(self, url: str) -> Iterator[scrapy.Request | ShortLink]:
+    def from_given_url(self, url: str) -> Iterator[scrapy.Request]:
         target = dw.parse_url(url)
         if target is None:
             self.count("skipped/not_dw_url")
@@ -208,15 +207,15 @@ class DwSpider(scrapy.Spider):
         else:
             yield from self.schedule(url, "urls", None)
 
-    def from_short_link(self, code: str, content_id: int) -> Iterator[scrapy.Request | ShortLink]:
+    def from_short_link(self, code: str, content_id: int) -> Iterator[scrapy.Request]:
         self.count("found/short_links")
         if content_id in self.scheduled:
             self.count("skipped/short_link_already_scheduled")
-            yield ShortLink(code=code, article_id=content_id)
+            self.archive.record_short_link(code, content_id)
             return
         if not self.refresh and self.archive.stored(content_id) is not None:
             self.count("skipped/short_link_already_archived")
-            yield ShortLink(code=code, article_id=content_id)
+            self.archive.record_short_link(code, content_id)
             return
         yield scrapy.Request(self.on_origin(f"{dw.SHORTLINK}/p/{code}"), callback=self.parse_short_link,
                              errback=self.on_error, cb_kwargs={"code": code},
@@ -240,7 +239,7 @@ class DwSpider(scrapy.Spider):
             self.count(f"skipped/type/{kind}")
             logger.info("Short link %s leads to a %s, not an article: %s", code, kind, target_url)
             return
-        yield ShortLink(code=code, article_id=target.id)
+        self.archive.record_short_link(code, target.id)
         yield from self.schedule(target_url, "short_links", None)
 
     def sitemap_request(self, url: str, source: str, depth: int = 0) -> scrapy.Request:
@@ -355,10 +354,18 @@ class DwSpider(scrapy.Spider):
 
     # -- pages ---------------------------------------------------------------------------
 
+    def resumed(self, content_id: int) -> None:
+        """Count as found an article request that a stopped run left in JOBDIR."""
+        if content_id not in self.scheduled:
+            self.scheduled.add(content_id)
+            self.count("found")
+            self.count("found/resumed")
+
     def parse_article(self, response, content_id: int):
+        self.resumed(content_id)
         if response.status == 304:
             self.count("not_modified")
-            yield Fetched(article_id=content_id, not_modified=True)
+            self.archive.record_not_modified(content_id)
             return
         self.count("fetched")
         url = self.origins.real_url(response.url)
@@ -377,9 +384,11 @@ class DwSpider(scrapy.Spider):
                 self.count("skipped/already_scheduled")
                 return
             self.scheduled.add(article.id)
+        # Bookkeeping goes to the archive directly; the article is the page's one item.
+        self.archive.record_fetched(article.id, _header(response, b"ETag"),
+                                    _header(response, b"Last-Modified"))
+        self.archive.record_short_link(dw.encode_short_code(article.id), article.id)
         yield article
-        yield Fetched(article_id=article.id, etag=_header(response, b"ETag"),
-                      last_modified=_header(response, b"Last-Modified"))
 
     def on_error(self, failure):
         request = failure.request
@@ -388,6 +397,7 @@ class DwSpider(scrapy.Spider):
         kind = "article" if request.callback == self.parse_article else source or "request"
         self.count(f"failed/{kind}/{reason}")
         if kind == "article":
+            self.resumed(request.cb_kwargs["content_id"])
             self.count("failed")
         logger.warning("Failed to fetch %s (%s): %s", request.url, kind, reason)
 
