@@ -242,3 +242,73 @@ def test_the_original_error_comes_out_when_sqlite_already_rolled_back(archive):
     with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
         archive._in_transaction(work)
     assert not archive.db.conn.in_transaction
+
+
+# -- one home per concern: whole revisions, atomic batches, a writer that derives nothing -------
+
+EDITABLE = {  # every content field, and an edit of it alone
+    "title": "Hezbollah fighters die in siege of Qusair",
+    "teaser": "A new teaser",
+    "body": "One paragraph.\n\nAnother paragraph.",
+    "subheads": ["A new subhead"],
+    "authors": ["Jane Doe"],
+    "topics": ["Syria", "Lebanon"],
+    "credit_line": "jd/ab (Reuters)",
+    "agencies": ["Reuters"],
+    "images": [{"url": "https://static.dw.com/image/1_6.jpg", "caption": "A street", "credit": "DW"}],
+}
+
+
+def test_every_content_field_is_editable_here():
+    from crawler.archive import CONTENT_FIELDS
+
+    assert set(EDITABLE) <= set(CONTENT_FIELDS)
+
+
+@pytest.mark.parametrize("field", sorted(EDITABLE))
+def test_a_revision_keeps_the_previous_value_of_a_field_edited_alone(archive, field):
+    first = as_row(sample(SEED))
+    archive.write_batch([first])
+    assert archive.write_batch([dict(first, **{field: EDITABLE[field]})])["updated"] == 1
+    revision = next(archive.db["revisions"].rows)
+    assert json.loads(revision["changed"]) == [field]
+    old = first[field]
+    assert revision[field] == (json.dumps(old, ensure_ascii=False) if isinstance(old, list) else old)
+    assert revision["title"] == "Hezbollah troops die in siege"  # and the rest of it, whole
+    assert json.loads(revision["images"])[0]["credit"] == first["images"][0]["credit"]
+
+
+def test_a_batch_failing_midway_leaves_nothing_written(archive):
+    archive.write_batch([as_row(sample(GERMAN))])
+    before = {t: archive.count(t) for t in ("articles", "revisions", "images", "article_agencies")}
+    archive.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON images WHEN new.caption = 'boom'"
+                       " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    edited = dict(as_row(sample(GERMAN)), title="Lokführer streiken wieder")
+    bad = as_row(sample(SEED))
+    bad["images"] = [dict(bad["images"][0], caption="boom")]
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        archive.write_batch([edited, bad])  # fails after both articles are upserted
+    assert {t: archive.count(t) for t in before} == before
+    assert archive.db["articles"].get(79020002)["title"] == "Lokführer streiken erneut"
+    assert not archive.db.conn.in_transaction
+
+
+def test_the_writer_stores_what_the_item_carries_and_derives_nothing(archive):
+    row = as_row(sample(SEED))  # a short URL, and images credited to AFP
+    archive.write_batch([dict(row, photo_agencies=[])])
+    assert archive.count("short_links") == 0  # codes come from the spider, never parsed here
+    roles = {r[0] for r in archive.db.execute("SELECT role FROM article_agencies")}
+    assert roles == {"text"}
+
+
+def test_content_hashes_stored_by_earlier_versions_stay_valid():
+    import hashlib
+
+    from crawler.archive import content_hash
+
+    row = as_row(sample(SEED))
+    first_fields = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
+                    "agencies", "images")
+    payload = json.dumps([row.get(f) for f in first_fields], ensure_ascii=False, sort_keys=True,
+                         separators=(",", ":"))
+    assert content_hash(row) == hashlib.sha256(payload.encode()).hexdigest()
