@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 
 from crawler.archive import ArchiveExtension
-
-logger = logging.getLogger(__name__)
 
 
 class ArchivePipeline:
     """The item pipeline's last step: articles go to the crawl's `ArchiveExtension`."""
 
-    def __init__(self, crawler):
-        self.crawler = crawler
+    def __init__(self, archive: ArchiveExtension):
+        self.archive = archive
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    @property
-    def archive(self) -> ArchiveExtension:
-        return self.crawler.get_extension(ArchiveExtension)
+        archive = crawler.get_extension(ArchiveExtension)
+        if archive is None:
+            raise ValueError("ArchivePipeline needs crawler.archive.ArchiveExtension in EXTENSIONS")
+        return cls(archive)
 
     def open_spider(self):
         try:
-            self.archive.archive  # noqa: B018 - opening it here reports a bad path before fetching
+            self.archive.archive  # noqa: B018 - opened now, a bad path is reported before fetching
         except (sqlite3.Error, OSError) as exc:
             self.archive.fail(f"cannot open {self.archive.path}: {exc}", 0)
 

@@ -312,3 +312,17 @@ def test_content_hashes_stored_by_earlier_versions_stay_valid():
     payload = json.dumps([row.get(f) for f in first_fields], ensure_ascii=False, sort_keys=True,
                          separators=(",", ":"))
     assert content_hash(row) == hashlib.sha256(payload.encode()).hexdigest()
+
+
+def test_two_writers_on_one_archive_decide_against_what_it_holds(tmp_path):
+    # Several workers, one archive: the verdict is taken inside each batch's write transaction,
+    # so a second writer sees the first one's article and neither duplicates nor loses it.
+    first, second = Archive(tmp_path / "dw.db"), Archive(tmp_path / "dw.db")
+    row = as_row(sample(SEED))
+    assert first.write_batch([row])["new"] == 1
+    assert second.write_batch([row])["unchanged"] == 1
+    assert second.write_batch([dict(row, teaser="A new teaser")])["updated"] == 1
+    assert first.write_batch([row])["updated"] == 1  # the first writer's copy is now the edit
+    assert first.count("articles") == 1 and first.count("revisions") == 2
+    first.close()
+    second.close()

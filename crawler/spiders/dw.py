@@ -19,6 +19,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 
 import scrapy
@@ -132,7 +133,7 @@ class DwSpider(scrapy.Spider):
         spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH", 3)
         return spider
 
-    @property
+    @cached_property
     def archive(self) -> ArchiveExtension:
         return self.crawler.get_extension(ArchiveExtension)
 
