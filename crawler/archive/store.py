@@ -20,7 +20,6 @@ from pathlib import Path
 import sqlite_utils
 from itemadapter import ItemAdapter
 
-from crawler import dw
 from crawler.archive import schema
 from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
 
@@ -252,7 +251,7 @@ class Archive:
         for article_id, record in records.items():
             for role, field in (("text", "agencies"), ("photo", "photo_agencies")):
                 for name in record.get(field) or []:
-                    agencies[name] = {"name": name, "full_name": dw.AGENCIES.get(name)}
+                    agencies[name] = {"name": name}  # known ones came with the schema
                     tags.append({"article_id": article_id, "agency": name, "role": role})
             for position, name in enumerate(record.get("authors") or []):
                 authors[name] = {"name": name}
