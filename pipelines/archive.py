@@ -24,7 +24,7 @@ class ArchivePipeline:
         try:
             self.archive.archive  # noqa: B018 - opened now, a bad path is reported before fetching
         except (sqlite3.Error, OSError) as exc:
-            self.archive.fail(f"cannot open {self.archive.path}: {exc}", 0)
+            self.archive.fail(self.archive.describe(exc, "cannot open"), 0)
 
     def process_item(self, item):
         self.archive.store_article(item)

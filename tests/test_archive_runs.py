@@ -151,3 +151,31 @@ def test_a_resumed_run_counts_what_it_found_and_did(mirror, tmp_path):
     assert run["found"] == run["new"] + run["updated"] + run["unchanged"] + run["failed"]
     assert run["new"] == len(ARTICLES) - stored_first
     assert summary_counts(resumed.stderr)["found"] == run["found"]
+
+
+def test_a_damaged_archive_is_refused_in_one_line_and_left_as_it_was(mirror, tmp_path):
+    db = tmp_path / "dw.db"
+    assert crawl(mirror, db, "-a", "lang=de").returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[page:] = bytes(0x55 for _ in range(len(data) - page))  # header and schema page intact
+    db.write_bytes(bytes(data))
+    mirror.clear()
+    run = crawl(mirror, db, "-a", "lang=en")
+    assert run.returncode == 3
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("dw crawl failed:") and "the archive is damaged" in last, last
+    assert f"sqlite3 {db} .recover" in last
+    assert mirror.article_pages() == []
+    assert db.read_bytes() == bytes(data)
+
+
+def test_an_archive_path_that_cannot_be_created_is_refused_in_one_line(mirror, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    run = crawl(mirror, tmp_path / "file" / "sub" / "dw.db", "-a", "lang=en")
+    assert run.returncode == 3
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("dw crawl failed:") and "Not a directory" in last, last
+    assert mirror.article_pages() == []

@@ -76,8 +76,19 @@ class ArchiveExtension:
         return self.archive.due_for_revisit(now, languages)
 
     def count(self, table: str = "articles") -> int:
-        """Rows in one table; also proves the archive can be opened and read."""
-        return self.archive.count(table)
+        """Rows in one table; also proves the archive can be opened and read (else `fail`s)."""
+        try:
+            return self.archive.count(table)
+        except (sqlite3.Error, OSError) as exc:
+            self.fail(self.describe(exc, "cannot read"), 0)
+            raise
+
+    def describe(self, exc: Exception, action: str | None = None) -> str:
+        """An error opening or using the archive, in words that say what to do about it."""
+        if isinstance(exc, sqlite3.DatabaseError) and any(
+                words in str(exc) for words in ("malformed", "not a database")):
+            return f"the archive is damaged ({exc}); run `sqlite3 {self.path} .recover`"
+        return f"{action} {self.path}: {exc}" if action else str(exc)
 
     # -- what the crawl hands over ---------------------------------------------------------
 
@@ -126,7 +137,7 @@ class ArchiveExtension:
             # A short link whose article is not archived yet waits for a later batch.
             self.short_links = [link for link in links if not archive.has_short_link(link[0])]
         except (sqlite3.Error, OSError) as exc:
-            self.fail(str(exc), len(articles))
+            self.fail(self.describe(exc), len(articles))
             return
         for verdict in ("new", "updated", "unchanged"):
             if counts[verdict]:
@@ -135,6 +146,9 @@ class ArchiveExtension:
 
     def fail(self, error: str, lost: int) -> None:
         """Stop the crawl: fetching on is pointless when nothing can be stored."""
+        if self.error:  # already stopping; the first error is the one to report
+            self.stats.inc_value("dw/archive/failed_articles", lost)
+            return
         self.error = error
         self.stats.inc_value("dw/archive/failed_articles", lost)
         self.stats.set_value("dw/archive/error", error)
