@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARCHIVE ?= data/dw.db
 ARGS   ?=
+PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
@@ -32,8 +33,12 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
+# datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
+# of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
+DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins
+
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml --template-dir data/templates
+	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)

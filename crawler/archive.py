@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from crawler import dw
+from crawler import dw, search  # search: the search index (issue 16)
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ class Archive:
         if not articles.detect_fts():
             articles.enable_fts(["title", "teaser", "body"], fts_version="FTS5",
                                 create_triggers=True, tokenize=FTS_TOKENIZER)
+        search.create(db)  # search index (issue 16): the folded-text table, filled once
         known = {row[0] for row in db.execute("SELECT name FROM agencies")}
         missing = [(n, full) for n, full in dw.AGENCIES.items() if n not in known]
         if missing:
@@ -234,6 +235,7 @@ class Archive:
             f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
             f" ON CONFLICT(id) DO UPDATE SET {updates}",
             [row[c] for c in columns])
+        search.index_article(self.db, article)  # search index (issue 16)
         self._replace_links(article)
         return verdict
 
