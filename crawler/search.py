@@ -1,7 +1,9 @@
 """The archive's search index: which text of an article is searchable, and Arabic folding.
 
 One FTS5 table, `articles_search`, one row per article (rowid = the article id), holding the
-*folded* text of the headline, teaser, body, credit line and authors. Folding (`fold`) is applied
+*folded* text of the headline, teaser, body, credit line, authors, and the agencies the credit
+line names under their canonical and full names (so "Reuters" finds a credit line that prints
+`rtr` or رويترز). Folding (`fold`) is applied
 the same way to the indexed text and to every query (`match_query`), so that a query finds the
 forms a reader may type for the same word:
 
@@ -29,10 +31,15 @@ from collections.abc import Iterable, Mapping
 
 from sqlite_utils import Database
 
+try:  # crawler/dw.py is becoming a package with an `agencies` module (issue 11)
+    from crawler.dw.agencies import AGENCIES
+except ImportError:
+    from crawler.dw import AGENCIES
+
 TABLE = "articles_search"
 # Searchable columns, in bm25 weight order: a hit in the headline counts most.
-COLUMNS: tuple[str, ...] = ("title", "teaser", "body", "credit_line", "authors")
-WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0)
+COLUMNS: tuple[str, ...] = ("title", "teaser", "body", "credit_line", "authors", "agencies")
+WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0)
 TOKENIZER = "unicode61 remove_diacritics 2"
 
 # Harakat and Quranic marks (U+064B-U+065F, U+0670, U+06D6-U+06ED) and tatweel (U+0640).
@@ -83,29 +90,40 @@ def search_row(article: Mapping) -> dict[str, str]:
         "body": fold(article.get("body")),
         "credit_line": fold(article.get("credit_line")),
         "authors": fold(", ".join(str(name) for name in _as_list(article.get("authors")))),
+        "agencies": ", ".join(f"{name} ({AGENCIES[name]})" if AGENCIES.get(name, name) != name
+                              else str(name) for name in _as_list(article.get("agencies"))),
     }
 
 
 def create(db: Database) -> None:
-    """Create the search table if it is missing, filling it from the archived articles; idempotent.
+    """Create the search table if it is missing or has other columns, filling it from the
+    archived articles; idempotent.
 
     Runs in its own IMMEDIATE transaction, so two workers opening one archive create it once.
     """
-    if TABLE in db.table_names():
+    if _columns(db.conn) == list(COLUMNS):
         return
     conn: sqlite3.Connection = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [TABLE]).fetchone():
+        found = _columns(conn)
+        if found != list(COLUMNS):
+            if found:  # an index of an older definition: it is derived data, made again
+                conn.execute(f"DROP TABLE {TABLE}")
             conn.execute(f"CREATE VIRTUAL TABLE {TABLE} USING fts5({', '.join(COLUMNS)},"
                          f" tokenize='{TOKENIZER}')")
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
-                rows = conn.execute("SELECT id, title, teaser, body, credit_line, authors FROM articles")
+                rows = conn.execute("SELECT id, title, teaser, body, credit_line, authors, agencies"
+                                    " FROM articles")
                 index_rows(db, ({"id": r[0], **dict(zip(COLUMNS, r[1:], strict=True))} for r in rows))
     except BaseException:
         conn.rollback()
         raise
     conn.execute("COMMIT")
+
+
+def _columns(conn: sqlite3.Connection) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
 
 
 def index_article(db: Database, article: Mapping) -> None:

@@ -11,8 +11,9 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   `reuters`, `Associated Press`), `dw_content_id(text)` the content id in a short code, short
   link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
   MATCH expression for what a reader typed.
-- Cells: `crawl_runs.stats` folded under its count of entries; an agency without a full name says
-  why; JSON lists of the articles table shown as plain comma-separated text.
+- Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
+  and one without a full name says why (crawler/dw.py's AGENCY_NOTES).
+- Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from markupsafe import Markup, escape
 from crawler import search
 
 try:  # crawler/dw.py is becoming a package with an `agencies` and a `urls` module (issue 11)
-    from crawler.dw.agencies import canonical_agency
+    from crawler.dw.agencies import AGENCY_NOTES, canonical_agency
     from crawler.dw.urls import RTL_LANGUAGES, decode_short_code, parse_url
 except ImportError:
-    from crawler.dw import RTL_LANGUAGES, canonical_agency, decode_short_code, parse_url
+    from crawler.dw import AGENCY_NOTES, RTL_LANGUAGES, canonical_agency, decode_short_code, parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def _from_json(value):
 
 
 @hookimpl
-def render_cell(value, column, table, database, datasette):
+def render_cell(row, value, column, table, database, datasette):
     if table == "crawl_runs" and column == "stats" and value:
         try:
             stats = json.loads(value)
@@ -124,6 +125,8 @@ def render_cell(value, column, table, database, datasette):
         href = datasette.urls.database(database) + "/agency?" + urlencode({"agency": value})
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     if table == "agencies" and column == "full_name" and value is None:
-        return Markup("<em>not known: printed so in a credit line; not one of the agencies in"
-                      " crawler/dw.py</em>")
+        name = row["name"]
+        note = AGENCY_NOTES.get(name) or ("not known: printed so in a credit line and not (yet) one"
+                                          " of the agencies in crawler/dw.py")
+        return Markup(f"<em>{escape(note)}</em>")
     return None

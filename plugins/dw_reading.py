@@ -22,7 +22,7 @@ def _lines(field: str, value: str | None) -> list[str]:
             return [", ".join(json.loads(value or "[]"))]
         except ValueError:
             return [value or ""]
-    return [p for p in (value or "").split("\n\n")] if field == "body" else [value or ""]
+    return (value or "").split("\n\n") if field == "body" else [value or ""]
 
 
 def side_by_side(before: dict, after: dict, after_label: str) -> list[tuple[str, Markup]]:
@@ -32,9 +32,10 @@ def side_by_side(before: dict, after: dict, after_label: str) -> list[tuple[str,
         old, new = _lines(field, before.get(field)), _lines(field, after.get(field))
         if old == new:
             continue
-        table = difflib.HtmlDiff(wrapcolumn=70).make_table(
+        table = difflib.HtmlDiff().make_table(
             old, new, "this version", after_label, context=field == "body", numlines=1)
-        tables.append((field, Markup(table)))
+        # Spaces, not HtmlDiff's &nbsp;, so that long paragraphs wrap in their column.
+        tables.append((field, Markup(table.replace("&nbsp;", " "))))
     return tables
 
 

@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from crawler import search
 
 RANKED_LIMIT = 50
+SNIPPET_FROM = ("body", "teaser", "credit_line", "authors", "agencies")
 _OPEN, _CLOSE = "\x02", "\x03"  # snippet markers, escaped text in between, then <mark>
 
 
@@ -68,15 +69,24 @@ def extra_template_vars(view_name, table, database, datasette, request):
         # datasette's table SQL ends "... [order by ...] limit N"; its rows are what to rank.
         selected = sql[: sql.rindex(" limit ")]
         weights = ", ".join(str(w) for w in search.WEIGHTS)
+        # A snippet from the body if it matches there, else the teaser, credit line, authors,
+        # agencies (the headline is shown anyway).
+        columns = [search.COLUMNS.index(c) for c in SNIPPET_FROM]
+        snippets = ", ".join(f"snippet({search.TABLE}, {i}, '{_OPEN}', '{_CLOSE}', '…', 24) as s{i}"
+                             for i in columns)
         ranked_sql = f"""
-            select a.id, a.published_at, a.language, a.title, a.agencies, a.authors,
-              snippet({search.TABLE}, -1, '{_OPEN}', '{_CLOSE}', '…', 24) as snippet
+            select a.id, a.published_at, a.language, a.title, {snippets}
             from {search.TABLE} s join articles a on a.id = s.rowid
             where {search.TABLE} match :dw_match and a.id in (select id from ({selected}))
             order by bm25({search.TABLE}, {weights}) limit {RANKED_LIMIT}"""
         params = dict(query.get("params") or {}, dw_match=match)
         results = await datasette.get_database(database).execute(ranked_sql, params)
-        return [dict(row, snippet=_snippet_html(row["snippet"])) for row in results.rows]
+        hits = []
+        for row in results.rows:
+            found = next((row[f"s{i}"] for i in columns if _OPEN in (row[f"s{i}"] or "")), "")
+            hits.append({**{k: row[k] for k in ("id", "published_at", "language", "title")},
+                         "snippet": _snippet_html(found)})
+        return hits
 
     return {"dw_ranked": dw_ranked,
             "dw_search_typed": request.scope.get("dw_search_typed")}
