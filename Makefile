@@ -9,7 +9,7 @@ PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve crawl bench lint browser clean
+.PHONY: install demo test serve screenshots crawl bench lint browser clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --
 
 serve: $(STAMP)
 	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)
+
+# The README's pictures (docs/*.png): the sample site crawled, edited, crawled again, in Chromium.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m tests.browser docs
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)

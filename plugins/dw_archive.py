@@ -13,7 +13,8 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   MATCH expression for what a reader typed.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
   and one without a full name says why (crawler/dw.py's AGENCY_NOTES).
-- Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages).
+- Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages),
+  `dw_facet_order`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ def startup(datasette):
 def prepare_jinja2_environment(env):
     env.filters["from_json"] = _from_json
     env.filters["dw_dir"] = lambda language: "rtl" if language in RTL_LANGUAGES else "ltr"
+    env.filters["dw_facet_order"] = _facet_order
+
+
+FACET_ORDER = ("language", "agencies", "authors")
+
+
+def _facet_order(facets: list[dict]) -> list[dict]:
+    """The list page's facets: language, agencies, authors, then any other asked for."""
+    return sorted(facets, key=lambda f: (FACET_ORDER + (f["name"],)).index(f["name"]))
 
 
 def _from_json(value):

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import difflib
 import json
+from difflib import SequenceMatcher
 
 from datasette import hookimpl
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 DIFF_FIELDS = ("title", "teaser", "body", "authors", "agencies")
 
@@ -25,17 +25,52 @@ def _lines(field: str, value: str | None) -> list[str]:
     return (value or "").split("\n\n") if field == "body" else [value or ""]
 
 
+def _word_diff(old: str, new: str) -> tuple[str, str]:
+    a, b = old.split(" "), new.split(" ")
+    left, right = [], []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        removed, added = escape(" ".join(a[i1:i2])), escape(" ".join(b[j1:j2]))
+        if op == "equal":
+            left.append(removed)
+            right.append(added)
+            continue
+        if removed:
+            left.append(f"<del>{removed}</del>")
+        if added:
+            right.append(f"<ins>{added}</ins>")
+    return " ".join(left), " ".join(right)
+
+
+def _changed_rows(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+    """(left, right) HTML per changed paragraph: words marked where a paragraph was edited."""
+    rows = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            rows += [_word_diff(a, b) for a, b in zip(old[i1:i2], new[j1:j2], strict=True)]
+            continue
+        gone = [f"<del>{escape(p)}</del>" for p in old[i1:i2]]
+        came = [f"<ins>{escape(p)}</ins>" for p in new[j1:j2]]
+        width = max(len(gone), len(came))
+        rows += list(zip(gone + [""] * (width - len(gone)), came + [""] * (width - len(came)),
+                         strict=True))
+    return rows
+
+
 def side_by_side(before: dict, after: dict, after_label: str) -> list[tuple[str, Markup]]:
-    """(field, HTML table) for each field that differs between two versions of an article."""
+    """(field, HTML table) for each field that differs between two versions of an article;
+    for the body, only the paragraphs that changed."""
     tables = []
     for field in DIFF_FIELDS:
         old, new = _lines(field, before.get(field)), _lines(field, after.get(field))
         if old == new:
             continue
-        table = difflib.HtmlDiff().make_table(
-            old, new, "this version", after_label, context=field == "body", numlines=1)
-        # Spaces, not HtmlDiff's &nbsp;, so that long paragraphs wrap in their column.
-        tables.append((field, Markup(table.replace("&nbsp;", " "))))
+        body = "".join(f"<tr><td>{left}</td><td>{right}</td></tr>"
+                       for left, right in _changed_rows(old, new))
+        tables.append((field, Markup(
+            f'<table class="diff"><thead><tr><th>this version</th><th>{escape(after_label)}</th>'
+            f"</tr></thead><tbody>{body}</tbody></table>")))
     return tables
 
 

@@ -1,7 +1,9 @@
 """A real headless Chromium, driven over the DevTools protocol on a pipe, and datasette serving
 an archive with the project's views: what the browser tests and `make screenshots` look through.
 
-`python -m tests.browser ARCHIVE OUTDIR` writes the README's screenshots (`make screenshots`).
+`python -m tests.browser OUTDIR` writes the README's screenshots (`make screenshots`) of the
+sample site crawled, edited and crawled again (tests/datasette_archive.py); `--archive PATH`
+takes them of another archive.
 """
 
 from __future__ import annotations
@@ -190,40 +192,50 @@ class Browser:
         self.profile.cleanup()
 
 
-# The README's pictures: name, path under the server, an element to wait for.
+# The README's pictures: name, path under the server, an element to wait for; or a page and the
+# link on it to follow first.
 SCREENSHOTS = [
     ("list", "/dw/articles", "table.dw-list"),
     ("reading-view", "/dw/articles/16825046", "article.dw-article"),
     ("agency", "/dw/agency?agency=rtr", ".dw-counts"),
     ("charts", "/-/dashboards/archive", "#chart-per-day-agency canvas, #chart-per-day-agency svg"),
     ("search", "/dw/articles?_search=Reuters", ".dw-hit"),
+    ("revision", ("/dw/articles/16825046", ".dw-versions a[href*='/revisions/']"), "table.diff"),
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the screenshots of SCREENSHOTS for an archive into a folder."""
+    """Write the screenshots of SCREENSHOTS into a folder."""
     parser = argparse.ArgumentParser(prog="python -m tests.browser", description=main.__doc__)
-    parser.add_argument("archive", type=Path)
     parser.add_argument("outdir", type=Path)
+    parser.add_argument("--archive", type=Path, help="an archive (default: the sample, edited)")
     args = parser.parse_args(argv)
     binary = chromium()
     if binary is None:
         print("chromium is not installed: run `make browser`", file=sys.stderr)
         return 1
     args.outdir.mkdir(parents=True, exist_ok=True)
-    database = args.archive.stem
-    with datasette(args.archive) as base:
-        browser = Browser(binary)
-        try:
-            for name, path, selector in SCREENSHOTS:
-                browser.open(base + path.replace("/dw/", f"/{database}/", 1))
-                if not browser.wait_for(selector):
-                    print(f"{name}: {selector} did not appear", file=sys.stderr)
-                    return 1
-                browser.screenshot(args.outdir / f"{name}.png")
-                print(args.outdir / f"{name}.png")
-        finally:
-            browser.close()
+    with tempfile.TemporaryDirectory(prefix="dw-screenshots-") as work:
+        if args.archive is None:
+            from tests.datasette_archive import build_edited_archive
+
+            args.archive, _ = build_edited_archive(Path(work))
+        database = args.archive.stem
+        with datasette(args.archive) as base:
+            browser = Browser(binary)
+            try:
+                for name, path, selector in SCREENSHOTS:
+                    path, follow = path if isinstance(path, tuple) else (path, None)
+                    browser.open(base + path.replace("/dw/", f"/{database}/", 1))
+                    if follow:
+                        browser.open(browser.evaluate(f"document.querySelector({json.dumps(follow)}).href"))
+                    if not browser.wait_for(selector):
+                        print(f"{name}: {selector} did not appear", file=sys.stderr)
+                        continue
+                    browser.screenshot(args.outdir / f"{name}.png")
+                    print(args.outdir / f"{name}.png")
+            finally:
+                browser.close()
     return 0
 
 

@@ -32,25 +32,30 @@ SEED_TEASER_AFTER = SEED_TEASER_BEFORE.replace("Over 20 soldiers", "At least 20 
 _BUILT: dict[str, tuple[Path, list[str]]] = {}
 
 
+def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
+    """Crawl the sample site into `folder`/dw.db, edit two articles, crawl again; (archive path,
+    article pages the second crawl fetched)."""
+    site, db, log = folder / "site", folder / "dw.db", folder / "access.log"
+    write_site(SPEC, site)
+    with running_mirror(site, log) as origin:
+        mirror = Mirror(origin, log)
+        assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
+        spec = json.loads(json.dumps(SPEC))
+        later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        edited = next(a for a in spec["articles"] if a["id"] == EDITED)
+        edited.update(title="How a Berlin startup recycles car batteries", modified_at=later)
+        seed = next(a for a in spec["articles"] if a["id"] == SEED)
+        seed.update(teaser=SEED_TEASER_AFTER, modified_at=later)
+        write_site(spec, site)
+        mirror.clear()
+        assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
+        return db, mirror.article_pages()
+
+
 def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
-    """(archive path, article pages the second crawl fetched)."""
+    """`build_edited_archive` once per test session."""
     if "archive" not in _BUILT:
-        tmp = tmp_path_factory.mktemp("datasette")
-        site, db, log = tmp / "site", tmp / "dw.db", tmp / "access.log"
-        write_site(SPEC, site)
-        with running_mirror(site, log) as origin:
-            mirror = Mirror(origin, log)
-            assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
-            spec = json.loads(json.dumps(SPEC))
-            later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            edited = next(a for a in spec["articles"] if a["id"] == EDITED)
-            edited.update(title="How a Berlin startup recycles car batteries", modified_at=later)
-            seed = next(a for a in spec["articles"] if a["id"] == SEED)
-            seed.update(teaser=SEED_TEASER_AFTER, modified_at=later)
-            write_site(spec, site)
-            mirror.clear()
-            assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
-            _BUILT["archive"] = (db, mirror.article_pages())
+        _BUILT["archive"] = build_edited_archive(tmp_path_factory.mktemp("datasette"))
     return _BUILT["archive"]
 
 
