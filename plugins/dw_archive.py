@@ -8,7 +8,8 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   gets that description, its saved queries and the dashboards' charts, whatever its file is
   called. This edits datasette's metadata dict in place (`_metadata_local`, datasette 0.65).
 - SQL functions: `dw_agency(text)` the canonical agency name of any printed form (`rtr`,
-  `reuters`, `Associated Press`), `dw_content_id(text)` the content id in a short code, short
+  `reuters`, `Associated Press`), `dw_agency_note(name)` why one has no full name,
+  `dw_content_id(text)` the content id in a short code, short
   link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
   MATCH expression for what a reader typed.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
@@ -63,9 +64,15 @@ def dw_agency(text: str | None) -> str | None:
     return canonical_agency(text) if text else None
 
 
+def dw_agency_note(name: str | None) -> str | None:
+    """Why a token printed among the agencies has no full name, where crawler/dw.py says so."""
+    return AGENCY_NOTES.get(name) if name else None
+
+
 @hookimpl
 def prepare_connection(conn):
     conn.create_function("dw_agency", 1, dw_agency, deterministic=True)
+    conn.create_function("dw_agency_note", 1, dw_agency_note, deterministic=True)
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
     conn.create_function("dw_match", 1, search.match_query, deterministic=True)

@@ -135,6 +135,13 @@ def test_agency_page_counts_photo_credits(db, agency):
     assert (rows[0]["agency"], rows[0]["photo_articles"]) == (agency, PHOTO_CREDITS[agency])
 
 
+def test_agency_page_of_a_token_without_a_full_name_says_why(db):
+    rows = get_json(db, "/dw/agency.json?agency=OTS&_shape=array")
+    assert rows[0]["agency"] == "ots" and rows[0]["full_name"] is None
+    assert "press releases" in rows[0]["note"]
+    assert "press releases" in get(db, "/dw/agency?agency=ots").text
+
+
 def test_unknown_agency_page_says_so(db):
     assert get_json(db, "/dw/agency.json?agency=Nobody&_shape=array") == []
     assert "No agency is known as “Nobody”" in get(db, "/dw/agency?agency=Nobody").text
