@@ -18,11 +18,14 @@ plurals (طالب does not find طلاب, "strike" does not find "strikes"); a w
 with ال loses those letters too (الله is indexed as له); snippets show the folded text.
 
 Writes go through `index_article`, which the archive calls after it stores an article; an archive
-made before this table existed is filled once by `create`.
+made before this table existed is filled once by `create`. Rows written around the archive (raw
+SQL, as `make bench` builds its archives) or folding rules changed since: index again with
+`python -m crawler.search ARCHIVE`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sqlite3
@@ -122,6 +125,13 @@ def create(db: Database) -> None:
     conn.execute("COMMIT")
 
 
+def rebuild(db: Database) -> int:
+    """Index every archived article again; the number of search rows."""
+    db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    create(db)
+    return db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+
+
 def _columns(conn: sqlite3.Connection) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
 
@@ -156,3 +166,18 @@ def match_query(query: str) -> str:
         query += '"'
     terms = [t for t in _PHRASE.split(query) if t and t != '""']
     return " ".join(f'"{t}"' if not t.startswith('"') else t for t in terms)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rebuild the search index of an archive."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.search", description=main.__doc__)
+    parser.add_argument("archive")
+    args = parser.parse_args(argv)
+    db = Database(sqlite3.connect(args.archive, isolation_level=None))
+    print(f"{rebuild(db)} articles indexed for search in {args.archive}")
+    db.conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

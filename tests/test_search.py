@@ -109,3 +109,11 @@ def test_an_archive_made_without_the_table_or_with_an_older_one_is_indexed_on_op
     assert [c[1] for c in again.db.execute(f"PRAGMA table_info({search.TABLE})")] == list(search.COLUMNS)
     assert found(again, "سودان") == [1]
     again.close()
+
+
+def test_rows_written_around_the_archive_are_found_after_a_rebuild(archive):
+    archive.db.execute("INSERT INTO articles (id, url, title, body, agencies, authors)"
+                       " VALUES (4, 'https://www.dw.com/en/x/a-4', 'By raw SQL', 'Qusair', '[]', '[]')")
+    assert found(archive, "Qusair") == []
+    assert search.rebuild(archive.db) == 4
+    assert found(archive, "Qusair") == [4]
