@@ -112,3 +112,11 @@ def test_arabic_search_finds_the_word_in_its_other_forms(browser, site, words):
     hits = browser.evaluate("[...document.querySelectorAll('.dw-hit > a')].map(a => a.innerText)")
     assert hits == [ARTICLES[79030001]["title"]]
     assert browser.evaluate("document.querySelector('#_search').value") == words
+
+
+def test_an_arabic_article_reads_right_to_left(browser, site):
+    browser.open(f"{site}/dw/articles/79030001")
+    shown = browser.evaluate("""[...document.querySelectorAll(
+        'article.dw-article h1, article.dw-article > p:not(.dw-meta)')]
+        .map(e => [getComputedStyle(e).direction, getComputedStyle(e).textAlign])""")
+    assert shown and all(pair == ["rtl", "right"] for pair in shown)
