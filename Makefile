@@ -35,7 +35,8 @@ test: $(STAMP) browser
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
 # of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
-DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins
+DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins \
+                   --setting suggest_facets off
 
 serve: $(STAMP)
 	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)

@@ -5,19 +5,24 @@
   `fts_pk: id`) matches the folded index. The words as typed stay in `scope["dw_search_typed"]`
   for the search box.
 - `dw_ranked(query)` for the articles page: the rows datasette selected (search and any filters
-  or facets), the 50 best by bm25 with a snippet of the matching passage.
+  or facets), the 50 best by bm25 with a snippet of the matching passage; None (the page stays
+  newest first, and says why) when that takes longer than RANKING_TIME_LIMIT_MS.
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from markupsafe import Markup, escape
 
 from crawler import search
 
+logger = logging.getLogger(__name__)
 RANKED_LIMIT = 50
+RANKING_TIME_LIMIT_MS = 500  # then the page lists the matches newest first, as datasette does
 SNIPPET_FROM = ("body", "teaser", "credit_line", "authors", "agencies")
 _OPEN, _CLOSE = "\x02", "\x03"  # snippet markers, escaped text in between, then <mark>
 
@@ -59,8 +64,9 @@ def extra_template_vars(view_name, table, database, datasette, request):
     if view_name != "table" or table != "articles":
         return {}
 
-    async def dw_ranked(query: dict) -> list[dict]:
-        """The best matches among the rows of datasette's table query `query` (sql, params)."""
+    async def dw_ranked(query: dict) -> list[dict] | None:
+        """The best matches among the rows of datasette's table query `query` (sql, params);
+        None when ranking them takes longer than RANKING_TIME_LIMIT_MS."""
         typed = request.scope.get("dw_search_typed") or request.args.get("_search")
         match = search.match_query(typed or "")
         if not match:
@@ -74,13 +80,23 @@ def extra_template_vars(view_name, table, database, datasette, request):
         columns = [search.COLUMNS.index(c) for c in SNIPPET_FROM]
         snippets = ", ".join(f"snippet({search.TABLE}, {i}, '{_OPEN}', '{_CLOSE}', '…', 24) as s{i}"
                              for i in columns)
+        # Rank first, then make snippets for the best rows only.
         ranked_sql = f"""
+            with best as (
+              select s.rowid as id, bm25({search.TABLE}, {weights}) as score from {search.TABLE} s
+              where {search.TABLE} match :dw_match and s.rowid in (select id from ({selected}))
+              order by score limit {RANKED_LIMIT})
             select a.id, a.published_at, a.language, a.title, {snippets}
-            from {search.TABLE} s join articles a on a.id = s.rowid
-            where {search.TABLE} match :dw_match and a.id in (select id from ({selected}))
-            order by bm25({search.TABLE}, {weights}) limit {RANKED_LIMIT}"""
+            from {search.TABLE} join best on best.id = {search.TABLE}.rowid
+            join articles a on a.id = best.id
+            where {search.TABLE} match :dw_match order by best.score"""
         params = dict(query.get("params") or {}, dw_match=match)
-        results = await datasette.get_database(database).execute(ranked_sql, params)
+        try:
+            results = await datasette.get_database(database).execute(
+                ranked_sql, params, custom_time_limit=RANKING_TIME_LIMIT_MS)
+        except QueryInterrupted:
+            logger.warning("ranking %r took too long; the list stays newest first", typed)
+            return None
         hits = []
         for row in results.rows:
             found = next((row[f"s{i}"] for i in columns if _OPEN in (row[f"s{i}"] or "")), "")

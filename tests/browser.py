@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = ["--metadata", str(ROOT / "data" / "metadata.yml"),
          "--template-dir", str(ROOT / "data" / "templates"),
-         "--plugins-dir", str(ROOT / "plugins")]
+         "--plugins-dir", str(ROOT / "plugins"),
+         "--setting", "suggest_facets", "off"]  # as `make serve`: they cost more than they help
 SCREEN = (1400, 1000)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

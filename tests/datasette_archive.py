@@ -62,7 +62,8 @@ def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
 def datasette_for(db: Path) -> Datasette:
     """An in-process datasette with the project's metadata, templates and plugins."""
     return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
-                     template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS))
+                     template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
+                     settings={"suggest_facets": False})
 
 
 def get(db: Path, path: str, status: int = 200):
