@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARCHIVE ?= data/dw.db
 ARGS   ?=
+PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve crawl bench lint browser clean
+.PHONY: install demo test serve screenshots crawl bench lint browser clean
 
 install: $(STAMP)
 
@@ -32,8 +33,17 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
+# datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
+# of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
+DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins \
+                   --setting suggest_facets off
+
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml --template-dir data/templates
+	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)
+
+# The README's pictures (docs/*.png): the sample site crawled, edited, crawled again, in Chromium.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m tests.browser docs
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)

@@ -182,6 +182,9 @@ _AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} |
     "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
     "أ ب": "AP", "إفي": "EFE",
 }  # fmt: skip
+# Tokens printed among the agencies that have no full name here, and why (datasette shows it).
+AGENCY_NOTES = {"ots": "news aktuell's Originaltext-Service: press releases passed on as sent, not an agency"}
+
 # The publisher itself, printed among the sources and bylines of some pages: not an agency.
 PUBLISHER_NAMES = frozenset({"dw", "deutsche welle", "dw.com", "dw news"})
 # Bylines that name the publisher or a desk, not a person.

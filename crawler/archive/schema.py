@@ -22,7 +22,7 @@ import typing
 
 import sqlite_utils
 
-from crawler import dw
+from crawler import dw, search
 from crawler.items import Article
 
 # Article fields that say which article this is and when it was published, not what it says:
@@ -125,6 +125,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         with db.atomic():
             db.execute("DROP TRIGGER IF EXISTS articles_au")
             db.execute(_FTS_UPDATE_TRIGGER)
+    search.create(db)  # the folded-text search index datasette's search box uses (crawler/search.py)
     known = {row[0] for row in db.execute("SELECT name FROM agencies")}
     missing = [{"name": n, "full_name": full} for n, full in dw.AGENCIES.items() if n not in known]
     if missing:

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlite_utils
 from itemadapter import ItemAdapter
 
+from crawler import search
 from crawler.archive import schema
 from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
 
@@ -239,6 +240,7 @@ class Archive:
         if upserts:
             self.db["articles"].upsert_all(list(upserts.values()), pk="id")
             self._replace_links(relink)
+            search.index_rows(self.db, relink.values())
         if revisions:
             self.db["revisions"].insert_all(revisions)
 
