@@ -27,11 +27,11 @@ import lxml.html
 
 from crawler import dw
 from crawler.archive import Archive, content_hash
-from crawler.demo import crawl_command
 from crawler.extract import extract
-from crawler.mirror import index_site, running_mirror
-from crawler.sitegen import path_of, synthetic_spec, write_site
 from crawler.text import to_utc
+from devtools.demo import crawl_command
+from devtools.mirror import index_site, running_mirror
+from devtools.sitegen import path_of, synthetic_spec, write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.demo import crawl_command
+from devtools.demo import crawl_command
 from tests.conftest import ROOT
 
 
