@@ -55,7 +55,15 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.origins = Origins.from_settings(crawler.settings)
         spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH", 3)
+        # Connected before Scrapy's SpiderState extension, so that it saves what this sets.
+        crawler.signals.connect(spider.remember_scheduled, signal=scrapy.signals.spider_closed)
         return spider
+
+    def remember_scheduled(self, spider, reason: str) -> None:
+        """In a JOBDIR's spider state: the article ids scheduled by a run that did not finish,
+        whose requests may wait in the job's queue; a finished run leaves nothing pending."""
+        if hasattr(self, "state"):  # set by SpiderState when there is a JOBDIR
+            self.state["scheduled"] = [] if reason == "finished" else sorted(self.scheduled)
 
     @property
     def archive(self):
@@ -81,6 +89,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         except sqlite3.Error as exc:
             logger.error("Cannot use the archive: %s", exc)
             raise scrapy.exceptions.CloseSpider("archive_error") from None
+        # Resumed from a JOBDIR: those articles' requests are in its queue already.
+        self.scheduled.update(getattr(self, "state", {}).get("scheduled", ()))
         for url in self.urls:
             for result in self.from_given_url(url):
                 yield result
