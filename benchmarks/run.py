@@ -4,7 +4,8 @@ Prints a table and writes benchmarks/results.json. Every figure is a median over
 runs; every comparison is a ratio taken in this same run on this machine. Nothing here is
 part of the test suite.
 
-    python -m benchmarks.run [--quick] [--sections extraction,crawl,incremental,archive,memory]
+    python -m benchmarks.run [--quick] [SECTION ...]    # extraction, crawl, archive, memory
+    python -m benchmarks.run crawl                       # the crawl against its floor, and a re-crawl
 """
 
 from __future__ import annotations
@@ -109,13 +110,20 @@ def print_report(results: dict) -> None:
         print(f"- [{'met' if met else 'MISSED'}] {target}: {measured}")
 
 
+SECTIONS = ("extraction", "crawl", "archive", "memory")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a try-out")
-    parser.add_argument("--sections", default="extraction,crawl,archive,memory")
+    parser.add_argument("section", nargs="*", help=f"only these of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--sections", help="the same, comma-separated")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    sections = args.sections.split(",")
+    sections = args.section or (args.sections.split(",") if args.sections else list(SECTIONS))
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}; use {', '.join(SECTIONS)}")
     repeats = 3 if args.quick else 5
     results: dict = {"machine": machine()}
     if "extraction" in sections:

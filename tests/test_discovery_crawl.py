@@ -6,6 +6,7 @@ kind written here (dialects, empty sources, dates in every field and zone).
 from __future__ import annotations
 
 import gzip
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -126,14 +127,33 @@ def test_one_empty_source_among_others_is_a_warning_and_a_stat(tmp_path):
 
 # -- kinds 4 and 5: change by any date, in any form -----------------------------------------------
 
-def _edited_site(tmp_path: Path, listing: str, name: str) -> Path:
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def fetched_once(tmp_path_factory) -> tuple[Path, Path]:
+    """(site, archive) after a first crawl of bugs/06's `v1`: the page and its news sitemap."""
+    if not EDITED.exists():
+        pytest.skip(f"{EDITED} is not here")
+    base = tmp_path_factory.mktemp("fetched-once")
+    site = base / "site"
     (site / "en" / "ceasefire-talks").mkdir(parents=True)
     (site / "robots.txt").write_text("User-agent: *\nAllow: /\n")
     (site / "en" / "ceasefire-talks" / "a-79100061.html").write_bytes((EDITED / "page-v1.html").read_bytes())
+    (site / "en" / "news-sitemap.xml").write_bytes((EDITED / "news-sitemap-v1.xml").read_bytes())
+    db = base / "dw.db"
+    with served(site, base / "access.log") as mirror:
+        assert crawl(mirror, db, "-a", "lang=en", "-a", "sources=news").returncode == 0
+    assert query(db, "SELECT title FROM articles") == [("Ceasefire talks begin",)]
+    return site, db
+
+
+def _edited(fetched_once, tmp_path: Path, name: str, listing: str) -> tuple[Path, Path]:
+    """A copy of the site and archive of `fetched_once`, the page edited and `listing` at `name`."""
+    site, db = copy_site(fetched_once[0], tmp_path / "site"), tmp_path / "dw.db"
+    with sqlite3.connect(fetched_once[1]) as source, sqlite3.connect(db) as target:
+        source.backup(target)
+    (site / "en" / "ceasefire-talks" / "a-79100061.html").write_bytes((EDITED / "page-v2.html").read_bytes())
     (site / name).parent.mkdir(parents=True, exist_ok=True)
     (site / name).write_text(listing)
-    return site
+    return site, db
 
 
 def _after_last_fetch(db: Path, seconds: int = 1) -> datetime:
@@ -141,26 +161,18 @@ def _after_last_fetch(db: Path, seconds: int = 1) -> datetime:
     return datetime.strptime(seen, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + timedelta(seconds=seconds)
 
 
-def _edit_and_recrawl(tmp_path, site, mirror, db, name, listing, source):
-    (site / "en" / "ceasefire-talks" / "a-79100061.html").write_bytes((EDITED / "page-v2.html").read_bytes())
-    (site / name).write_text(listing)
-    mirror.clear()
-    return crawl(mirror, db, "-a", "lang=en", "-a", f"sources={source}")
-
-
-@needs_shared(EDITED)
-@pytest.mark.parametrize("control", [False, True], ids=["v2 with lastmod after the fetch", "lastmod only"])
-def test_bug06_an_edit_shown_only_by_lastmod_is_fetched_again(control, tmp_path):
-    name = "en/news-sitemap.xml"
-    site = _edited_site(tmp_path, (EDITED / "news-sitemap-v1.xml").read_text(), name)
-    db = tmp_path / "dw.db"
+def _recrawl(site: Path, db: Path, tmp_path: Path, source: str):
     with served(site, tmp_path / "access.log") as mirror:
-        assert crawl(mirror, db, "-a", "lang=en", "-a", "sources=news").returncode == 0
-        assert query(db, "SELECT title FROM articles") == [("Ceasefire talks begin",)]
-        stamp = _after_last_fetch(db).strftime("%Y-%m-%dT%H:%M:%SZ")  # the lastmod of the run time
-        v2 = EDITED / ("news-sitemap-control-lastmod-only.xml" if control else "news-sitemap-v2.xml")
-        run = _edit_and_recrawl(tmp_path, site, mirror, db, name,
-                                v2.read_text().replace("2026-11-29T13:15:02Z", stamp), "news")
+        return crawl(mirror, db, "-a", "lang=en", "-a", f"sources={source}"), mirror
+
+
+@pytest.mark.parametrize("control", [False, True], ids=["v2 with lastmod after the fetch", "lastmod only"])
+def test_bug06_an_edit_shown_only_by_lastmod_is_fetched_again(control, fetched_once, tmp_path):
+    stamp = _after_last_fetch(fetched_once[1]).strftime("%Y-%m-%dT%H:%M:%SZ")  # the lastmod of the run time
+    v2 = EDITED / ("news-sitemap-control-lastmod-only.xml" if control else "news-sitemap-v2.xml")
+    site, db = _edited(fetched_once, tmp_path, "en/news-sitemap.xml",
+                       v2.read_text().replace("2026-11-29T13:15:02Z", stamp))
+    run, mirror = _recrawl(site, db, tmp_path, "news")
     assert run.returncode == 0, run.stderr[-2000:]
     assert mirror.article_pages() == [STORY]
     assert query(db, "SELECT title FROM articles") == [("Ceasefire talks collapse after second day",)]
@@ -209,31 +221,21 @@ CHANGES = {
 }
 
 
-@needs_shared(EDITED)
 @pytest.mark.parametrize("render,name,source,dates,refetched", CHANGES.values(), ids=CHANGES.keys())
 def test_an_edit_shown_by_any_date_in_any_form_is_fetched_again(render, name, source, dates, refetched,
-                                                                 tmp_path):
-    site = _edited_site(tmp_path, render(("pubDate" if source == "feeds" else "lastmod", OLD)), name)
-    db = tmp_path / "dw.db"
-    with served(site, tmp_path / "access.log") as mirror:
-        assert crawl(mirror, db, "-a", "lang=en", "-a", f"sources={source}").returncode == 0
-        run = _edit_and_recrawl(tmp_path, site, mirror, db, name, render(*dates(_after_last_fetch(db, 5))),
-                                source)
+                                                                 fetched_once, tmp_path):
+    site, db = _edited(fetched_once, tmp_path, name, render(*dates(_after_last_fetch(fetched_once[1], 5))))
+    run, mirror = _recrawl(site, db, tmp_path, source)
     assert run.returncode == 0, run.stderr[-2000:]
     assert mirror.article_pages() == ([STORY] if refetched else [])
     title = "Ceasefire talks collapse after second day" if refetched else "Ceasefire talks begin"
     assert query(db, "SELECT title FROM articles") == [(title,)]
 
 
-@needs_shared(EDITED)
-def test_an_unknown_zone_is_logged_and_counted_not_taken_as_utc(tmp_path):
-    name = "rdf/rss-en-all.xml"
-    site = _edited_site(tmp_path, _rss(("pubDate", RFC_OLD)), name)
-    db = tmp_path / "dw.db"
-    with served(site, tmp_path / "access.log") as mirror:
-        assert crawl(mirror, db, "-a", "lang=en", "-a", "sources=feeds").returncode == 0
-        later = (_after_last_fetch(db) + timedelta(days=1)).strftime("%a, %d %b %Y %H:%M:%S XYZ")
-        run = _edit_and_recrawl(tmp_path, site, mirror, db, name, _rss(("pubDate", later)), "feeds")
+def test_an_unknown_zone_is_logged_and_counted_not_taken_as_utc(fetched_once, tmp_path):
+    later = (_after_last_fetch(fetched_once[1]) + timedelta(days=1)).strftime("%a, %d %b %Y %H:%M:%S XYZ")
+    site, db = _edited(fetched_once, tmp_path, "rdf/rss-en-all.xml", _rss(("pubDate", later)))
+    run, mirror = _recrawl(site, db, tmp_path, "feeds")
     assert run.returncode == 0
     assert "Unknown time zone 'XYZ'" in run.stderr
     assert last_run(db)["stats"]["dw/dates/unknown_zone"] == 1
