@@ -48,6 +48,9 @@ SITEMAPS = {
         extra="<video:video><video:content_loc>https://www.dw.com/v.mp4</video:content_loc>"
               "<video:publication_date>2027-01-01T00:00:00Z</video:publication_date></video:video>"),
     "gzip": gzip.compress(urlset(f'<urlset xmlns="{SM}">', "</urlset>")),
+    "upper-case tags": urlset("<URLSET>", "</URLSET>").replace(b"url>", b"URL>").replace(b"loc>", b"LOC>")
+                                                      .replace(b"lastmod>", b"LastMod>"),
+    "blank lines before the XML declaration": b"\n\n  " + urlset("<urlset>", "</urlset>"),
     "BOM and comments": b"\xef\xbb\xbf" + urlset(
         f'<!-- generated --><urlset xmlns="{SMS}">', "</urlset>"),
 }
@@ -94,6 +97,10 @@ FEEDS = {
         b"<pubDate>Thu, 05 Nov 2026 08:00:00 GMT</pubDate></item>"
         b"<item><guid>" + TWO.encode() + b"</guid></item></channel></rss>",
         [(ONE, (("pubDate", "Thu, 05 Nov 2026 08:00:00 GMT"),)), (TWO, ())]),
+    "Atom, id as the only URL": (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>' + ONE.encode() + b"</id></entry>"
+        b"<entry><id>tag:dw.com,2026:79100052</id></entry></feed>",
+        [(ONE, ())]),
     "Atom": (
         b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link rel="enclosure" href="https://x/y.mp3"/>'
         b'<link href="' + ONE.encode() + b'"/><published>2026-11-05T08:00:00Z</published>'
@@ -105,6 +112,11 @@ FEEDS = {
 @pytest.mark.parametrize("body,expected", FEEDS.values(), ids=FEEDS.keys())
 def test_feed_dialects(body, expected):
     assert [(e.loc, e.dates) for e in read_listing(body).entries] == expected
+
+
+def test_relative_locations_are_resolved_against_the_listing():
+    body = b"<rss><channel><item><link>/en/story-one/a-79100051</link></item></channel></rss>"
+    assert [e.loc for e in read_listing(body, base_url="https://www.dw.com/").entries] == [ONE]
 
 
 @pytest.mark.parametrize("body", [b"", b"not xml at all", b"<html><body>404</body></html>",
@@ -151,6 +163,20 @@ DATES = [
     ("Thu, 05 Nov 2026 11:00:00 GMT+3", "2026-11-05T08:00:00Z"),
     ("Thu, 05 Nov 2026 03:00:00 UTC-05:00", "2026-11-05T08:00:00Z"),
     ("Thu, 05 Nov 2026 09:00:00 +0100 (CET)", "2026-11-05T08:00:00Z"),
+    ("Thu, 05 Nov 2026 09:00:00 +01:00", "2026-11-05T08:00:00Z"),
+    ("Thursday, 05-Nov-26 08:00:00 GMT", "2026-11-05T08:00:00Z"),
+    ("05 Nov 2026 09:00 CET", "2026-11-05T08:00:00Z"),
+    ("Thu, 05 Nov 2026 08:00:00 gmt", "2026-11-05T08:00:00Z"),
+    ("Thu, 05 Nov 2026 3:00 AM EST", "2026-11-05T08:00:00Z"),
+    ("Thu, 05 Nov 2026 9:00 p.m. CET", "2026-11-05T20:00:00Z"),
+    ("Thu, 05 Nov 2026 09:00:00 Europe/Berlin", "2026-11-05T08:00:00Z"),
+    ("Thu, 05 Nov 2026 10:00:00 Africa/Nairobi", "2026-11-05T07:00:00Z"),
+    ("Do, 05 Nov 2026 09:00:00 +0100", "2026-11-05T08:00:00Z"),
+    ("05 März 2026 10:00 MEZ", "2026-03-05T09:00:00Z"),
+    ("2026-11-05 09:00:00 +0100", "2026-11-05T08:00:00Z"),
+    ("2026-11-05T08:00:00 UTC", "2026-11-05T08:00:00Z"),
+    ("2026-11-05T09:00:00+01", "2026-11-05T08:00:00Z"),
+    ("20261105T080000Z", "2026-11-05T08:00:00Z"),
 ]
 
 
@@ -160,7 +186,9 @@ def test_every_date_form_to_utc(value, expected):
 
 
 @pytest.mark.parametrize("value,zone", [("Thu, 05 Nov 2026 08:00:00 XYZ", "XYZ"),
-                                        ("Thu, 05 Nov 2026 08:00:00 QQT", "QQT")])
+                                        ("Thu, 05 Nov 2026 08:00:00 QQT", "QQT"),
+                                        ("Thu, 05 Nov 2026 08:00:00 A", "A"),  # military zones: RFC 1123
+                                        ("Thu, 05 Nov 2026 08:00:00 Mars/Olympus", "Mars/Olympus")])
 def test_an_unknown_zone_is_refused_never_taken_as_utc(value, zone):
     with pytest.raises(UnknownZone) as caught:
         utc_stamp(value)

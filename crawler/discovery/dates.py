@@ -6,8 +6,9 @@ Forms read:
   are read as their first day. A time without a zone is taken as UTC (the sitemaps.org
   convention) and reported as `no_zone`.
 - RFC 822 / RFC 1123 (RSS `pubDate`): `Thu, 05 Nov 2026 08:00:00 +0100`, two-digit years,
-  without seconds, with `GMT+3` / `UTC-05:30` offsets (read as written, not POSIX-inverted),
-  and with the named zones of `ZONES`.
+  without seconds, with AM/PM, with `GMT+3` / `UTC-05:30` offsets (read as written, not
+  POSIX-inverted), with the named zones of `ZONES` or an IANA zone (`Europe/Berlin`); the day
+  of the week in any language is ignored, and German month names are read too.
 
 A zone name not in `ZONES` raises `UnknownZone`: the caller logs and counts it, and the date is
 not used; it is never taken as UTC. The date and time themselves are read by dateutil's parser
@@ -22,6 +23,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
 
@@ -55,9 +57,24 @@ ZONES: dict[str, int] = {
 
 _PARTIAL_DAY = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 _COMMENT = re.compile(r"\([^)]*\)")
-# The zone at the end of an RFC 822-like date: a name, a name with an offset, or an offset.
-_ZONE = re.compile(r"^(?P<main>.*?\d)\s*(?P<zone>(?P<name>[A-Za-z]{1,5})?"
-                   r"(?P<offset>[+-]\d{1,2}(?::?\d{2})?)?)\s*$")
+_WEEKDAY = re.compile(r"^[^\W\d]+\.?,\s*")  # `Thu,` `Do.,` `jeu.,`: the day of the week says nothing
+# The zone at the end of an RFC 822-like date: a name, a name with an offset, an offset, or an
+# IANA name (`Europe/Berlin`).
+_ZONE = re.compile(r"^(?P<main>.*?(?:\d|\b[AaPp]\.?[Mm]\.?))\s*(?P<zone>(?P<iana>[A-Za-z]+/[A-Za-z_+/-]+)|"
+                   r"(?P<name>[A-Za-z]{1,5})?(?P<offset>[+-]\d{1,2}(?::?\d{2})?)?)\s*$")
+
+
+class _Months(dateutil_parser.parserinfo):
+    """English month names, and German ones: DW's own feeds are written in Bonn and Berlin."""
+
+    MONTHS = [("Jan", "January", "Januar", "Jän"), ("Feb", "February", "Februar"),
+              ("Mar", "March", "Mär", "Mrz", "März"), ("Apr", "April"), ("May", "Mai"),
+              ("Jun", "June", "Juni"), ("Jul", "July", "Juli"), ("Aug", "August"),
+              ("Sep", "Sept", "September"), ("Oct", "October", "Okt", "Oktober"),
+              ("Nov", "November"), ("Dec", "December", "Dez", "Dezember")]
+
+
+_PARSER = dateutil_parser.parser(_Months())
 
 
 class UnknownZone(ValueError):
@@ -111,10 +128,16 @@ def utc_stamp(value: str) -> tuple[str | None, bool]:
 
 
 def _rfc822(value: str) -> tuple[str | None, bool]:
+    value = _WEEKDAY.sub("", value)
     m = _ZONE.match(value)
     main, zone = (m["main"], m["zone"]) if m else (value, "")
     tz = None
-    if zone:
+    if zone and m["iana"]:
+        try:
+            tz = ZoneInfo(m["iana"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UnknownZone(m["iana"], value) from None
+    elif zone:
         name, offset = (m["name"] or "").upper(), m["offset"]
         if name and name not in ZONES:
             raise UnknownZone(m["name"] + (offset or ""), value)
@@ -123,7 +146,7 @@ def _rfc822(value: str) -> tuple[str | None, bool]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
-            moment = dateutil_parser.parse(main, default=datetime(2000, 1, 1))
+            moment = _PARSER.parse(main, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError, dateutil_parser.UnknownTimezoneWarning):
         return None, False
     if not re.search(r"\d{1,2}:\d{2}", main) and not re.search(r"\d{4}", main):

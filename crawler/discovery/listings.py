@@ -11,6 +11,7 @@ RSS 2.0 (`link`, `pubDate`, `dc:date`), RSS 1.0 / RDF (`rdf:about`, `dc:date`) a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -19,11 +20,12 @@ _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
 GZIP_MAGIC = b"\x1f\x8b"
 
 SITEMAP_ROOTS = {"urlset": "urlset", "sitemapindex": "sitemapindex"}
-FEED_ROOTS = {"rss": "rss", "RDF": "rdf", "feed": "atom"}
+FEED_ROOTS = {"rss": "rss", "rdf": "rdf", "feed": "atom"}
 # Entry dates by local name, the publication date first: `since`/`until` read the first one
 # an entry gives, change detection the latest of all.
 DATE_NAMES = ("publication_date", "pubDate", "published", "issued", "date", "lastmod", "updated",
               "modified")
+_DATES = {name.lower(): name for name in DATE_NAMES}
 
 
 class NotReadable(ValueError):
@@ -52,11 +54,11 @@ class Listing:
 
 
 def local_name(element) -> str:
-    """`{ns}loc`, `sm:loc` (an undeclared prefix) and `loc` are all `loc`."""
+    """`{ns}loc`, `sm:loc` (an undeclared prefix), `loc` and `LOC` are all `loc`."""
     tag = element.tag
     if not isinstance(tag, str):
         return ""
-    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
 def parse_xml(body: bytes, max_size: int = 0):
@@ -68,6 +70,9 @@ def parse_xml(body: bytes, max_size: int = 0):
             body = gunzip(body, max_size=max_size)
         except (OSError, ValueError, EOFError) as exc:
             raise NotReadable(f"cannot gunzip: {exc}") from None
+    if body[:3] == b"\xef\xbb\xbf":
+        body = body[3:]
+    body = body.lstrip()  # blank lines before `<?xml` are an error to a strict parser
     try:
         root = etree.fromstring(body, parser=_XML)
     except etree.XMLSyntaxError as exc:
@@ -77,8 +82,12 @@ def parse_xml(body: bytes, max_size: int = 0):
     return root
 
 
-def read_listing(body: bytes, max_size: int = 0) -> Listing:
-    """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these."""
+def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None) -> Listing:
+    """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these.
+
+    Relative locations (some feeds write `/en/slug/a-123`) are resolved against `base_url`,
+    the listing's own URL, when given.
+    """
     root = parse_xml(body, max_size)
     name = local_name(root)
     if name in SITEMAP_ROOTS:
@@ -89,6 +98,8 @@ def read_listing(body: bytes, max_size: int = 0) -> Listing:
     else:
         raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
     kind = SITEMAP_ROOTS.get(name) or FEED_ROOTS[name]
+    if base_url:
+        entries = [Entry(urljoin(base_url, e.loc), e.dates, e.content_id) if e.loc else e for e in entries]
     return Listing(kind, [e for e in entries if e.loc])
 
 
@@ -97,7 +108,7 @@ def _text(element) -> str:
 
 
 def _dates(found: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple((name, found[name]) for name in DATE_NAMES if found.get(name))
+    return tuple((_DATES[key], found[key]) for key in _DATES if found.get(key))
 
 
 def _sitemap_entry(url) -> Entry:
@@ -106,7 +117,7 @@ def _sitemap_entry(url) -> Entry:
         name = local_name(child)
         if name == "loc":
             loc = loc or _text(child)
-        elif name in DATE_NAMES:
+        elif name in _DATES:
             found.setdefault(name, _text(child))
         elif name == "news":  # news:news/news:publication_date; image:, video:, xhtml: are not the page
             for inner in child.iter():
@@ -125,15 +136,19 @@ def _feed_entry(item) -> Entry:
                 link = link or _text(child)
             elif child.get("href") and rel == "alternate":
                 link = link or child.get("href").strip()
-        elif name in DATE_NAMES:
+        elif name in _DATES:
             found.setdefault(name, _text(child))
-        elif name == "contentID":
+        elif name == "contentid":
             content_id = _text(child) or None
-    if not link:  # RSS 1.0 names the item by rdf:about; RSS 2.0 may give only a permalink guid
+    if not link:  # RSS 1.0 names the item by rdf:about; RSS 2.0 may give only a permalink guid,
+        # Atom an `id` that is the page's URL
         about = next((v for k, v in item.attrib.items() if k.rsplit("}", 1)[-1] == "about"), "")
         guid = next((c for c in item if local_name(c) == "guid"), None)
+        atom_id = next((_text(c) for c in item if local_name(c) == "id"), "")
         if about:
             link = about.strip()
         elif guid is not None and guid.get("isPermaLink", "true") != "false":
             link = _text(guid)
+        elif atom_id.startswith(("http://", "https://")):
+            link = atom_id
     return Entry(link, _dates(found), content_id)

@@ -59,7 +59,10 @@ class ListingCallbacks:
     def read_listing(self, response, source: str) -> Listing | None:
         """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
         try:
-            listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+            # Relative locations: a sitemap's are on its own host, a feed's on www.dw.com.
+            base = f"{dw.WWW}/" if source == "feeds" else self.origins.real_url(response.url)
+            listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
+                                   base_url=base)
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
