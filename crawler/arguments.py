@@ -89,14 +89,18 @@ def parse_sources(value: str | None, has_urls: bool) -> list[str]:
     return sources
 
 
-# Where a new URL starts in a comma-separated list: old dw-world.de URLs hold commas
-# (`0,,123,00.html`), so the list is split only before something that opens a URL.
-_URL_START = re.compile(r",(?=[\s\"'<«‹(\[]*(?:https?://|//|(?:www\.|p\.|m\.|amp\.)?dw(?:-world)?\.(?:com|de)\b))",
-                        re.IGNORECASE)
+# Where a new URL starts in a list: old dw-world.de URLs hold commas (`0,,123,00.html`), so a
+# list is split at commas, semicolons or whitespace only before something that opens a URL.
+_HOST = r"(?:(?:www|p|m|amp)\.)?dw(?:-world)?\.(?:com|de)\b"
+_URL_START = re.compile(rf"[,;\s]+(?=[\"'<«‹“‘„(\[{{`]*(?:https?://|//|{_HOST}))", re.IGNORECASE)
+# A URL inside other text: `[title](https://...)`, `see www.dw.com/...`.
+_URL_CHARS = r"[^\s<>\"'«»‹›“”‘’()\[\]{}`]"
+_EMBEDDED = re.compile(rf"(?:https?:)?//{_URL_CHARS}+|{_HOST}/{_URL_CHARS}*", re.IGNORECASE)
 
 
 def read_urls(value: str | None) -> list[str]:
-    """Comma-separated URLs, or `@FILE` with one URL per line (blank lines and # comments skipped).
+    """URLs separated by commas, semicolons or blanks, or `@FILE` with one URL per line (blank
+    lines and # comments skipped).
 
     Each is cleaned as people paste them (`clean_pasted_url`); what is not a DW URL stays as
     given, for the spider to count and skip.
@@ -128,8 +132,9 @@ def clean_pasted_url(value: str) -> str:
     """A URL as a person pastes it, as an absolute `https://` URL where it names a DW host.
 
     `  <www.dw.com/en/x/a-1>. ` -> `https://www.dw.com/en/x/a-1`; `//p.dw.com/p/18axi` ->
-    `https://p.dw.com/p/18axi`; `dw.com/...` and `p.dw.com/p/...` get `https://`. Other text
-    comes back trimmed of whitespace and wrappers, unchanged otherwise ('' when nothing is left).
+    `https://p.dw.com/p/18axi`; `dw.com/...` and `p.dw.com/p/...` get `https://`; a DW URL
+    inside other text (`[title](https://...)`) is taken out of it. Other text comes back
+    trimmed of whitespace and wrappers, unchanged otherwise ('' when nothing is left).
     """
     url = value.strip().strip("\u200b\ufeff").strip()
     while url and url[0] in _OPENERS:
@@ -140,6 +145,8 @@ def clean_pasted_url(value: str) -> str:
         url = "https:" + url
     elif _SCHEMELESS.match(url):
         url = "https://" + url
+    if not dw.parse_url(url) and (embedded := _EMBEDDED.search(url)) and embedded[0] != url:
+        return clean_pasted_url(embedded[0])
     return url
 
 

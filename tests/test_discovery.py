@@ -229,7 +229,12 @@ PASTED = [
     ("'www.dw.com/en/x/a-1'", "https://www.dw.com/en/x/a-1"),
     ("<https://www.dw.com/en/x/a-1>", "https://www.dw.com/en/x/a-1"),
     ("«www.dw.com/en/x/a-1»", "https://www.dw.com/en/x/a-1"),
-    ("(see https://www.dw.com/en/x/a-1).", "see https://www.dw.com/en/x/a-1"),
+    ("(see https://www.dw.com/en/x/a-1).", "https://www.dw.com/en/x/a-1"),
+    ("[Headline](https://www.dw.com/en/x/a-1)", "https://www.dw.com/en/x/a-1"),
+    ("read this: www.dw.com/en/x/a-1 !", "https://www.dw.com/en/x/a-1"),
+    ("m.dw.com/en/x/a-1", "https://m.dw.com/en/x/a-1"),
+    ("\u00a0https://www.dw.com/en/x/a-1?maca=en-rss\u200b", "https://www.dw.com/en/x/a-1?maca=en-rss"),
+    ("no url here", "no url here"),
     ("https://www.dw.com/en/x/a-1.", "https://www.dw.com/en/x/a-1"),
     ("https://www.dw.com/en/x/a-1,", "https://www.dw.com/en/x/a-1"),
     ("https://www.dw.com/en/x/a-1!?", "https://www.dw.com/en/x/a-1"),
@@ -243,6 +248,12 @@ PASTED = [
 @pytest.mark.parametrize("pasted,clean", PASTED, ids=[p for p, _ in PASTED])
 def test_urls_as_people_paste_them(pasted, clean):
     assert clean_pasted_url(pasted) == clean
+
+
+def test_a_list_split_by_lines_semicolons_and_blanks():
+    assert read_urls("www.dw.com/en/a/a-1\n//www.dw.com/en/b/a-2; p.dw.com/p/5LtXw dw.com/en/c/a-3") == [
+        "https://www.dw.com/en/a/a-1", "https://www.dw.com/en/b/a-2", "https://p.dw.com/p/5LtXw",
+        "https://dw.com/en/c/a-3"]
 
 
 def test_a_pasted_list_splits_where_each_url_starts():
