@@ -28,7 +28,7 @@ browser:
 	  echo "chromium is not installed and could not be: the browser test will be skipped"
 
 demo: $(STAMP)
-	$(BIN)/python -m crawler.demo --archive $(ARCHIVE)
+	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
@@ -59,7 +59,7 @@ bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
-	$(BIN)/ruff check crawler pipelines tests benchmarks
+	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
 clean:
 	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log

@@ -54,6 +54,10 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
                                            "dw/failed/feeds/")) and isinstance(v, int))
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
+    # Sitemaps and feeds were asked for and none listed a single entry (empty, unreadable or
+    # in a dialect not understood): nothing was discovered, whatever else the run did.
+    if stats.get("dw/discovery/requested") and not stats.get("dw/discovery/entries"):
+        return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
     if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:

@@ -10,9 +10,9 @@ import sqlite3
 
 import pytest
 
-from crawler.demo import SAMPLE_LANGUAGES
-from crawler.mirror import running_mirror
-from crawler.sitegen import write_site
+from devtools.demo import SAMPLE_LANGUAGES
+from devtools.mirror import running_mirror
+from devtools.sitegen import write_site
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, last_run, query
 

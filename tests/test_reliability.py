@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo import crawl_command
-from crawler.mirror import running_mirror
-from crawler.sitegen import synthetic_spec, write_site
+from devtools.demo import crawl_command
+from devtools.mirror import running_mirror
+from devtools.sitegen import synthetic_spec, write_site
 from tests.conftest import PAGES, ROOT
 from tests.crawling import Mirror, crawl, last_run, query
 
