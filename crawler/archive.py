@@ -14,17 +14,18 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler import dw
+from crawler.items import LIST_FIELDS
 
 logger = logging.getLogger(__name__)
 
 # Fields whose change makes a new revision; hashed after normalisation.
 CONTENT_FIELDS = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
                   "agencies", "images")
-LIST_FIELDS = ("subheads", "authors", "topics", "agencies", "images")
 ARTICLE_COLUMNS = {
     "id": int, "url": str, "short_url": str, "language": str, "kind": str, "title": str,
     "teaser": str, "body": str, "subheads": str, "published_at": str, "modified_at": str,
-    "authors": str, "topics": str, "credit_line": str, "agencies": str, "images": str,
+    "authors": str, "topics": str, "tags": str, "tag_ids": str, "credit_line": str, "agencies": str,
+    "images": str,
     "first_seen_at": str, "last_seen_at": str, "content_hash": str,
     "etag": str, "last_modified": str,
 }  # fmt: skip
@@ -202,7 +203,7 @@ class Archive:
             raise ValueError(f"not archivable without id, url and title: {article.get('url')!r}")
         digest = article.get("content_hash") or content_hash(article)
         row = {name: article.get(name) for name in ARTICLE_COLUMNS if name in article}
-        for name in LIST_FIELDS:
+        for name in (name for name in LIST_FIELDS if name in ARTICLE_COLUMNS):
             row[name] = json.dumps(article.get(name) or [], ensure_ascii=False)
         row.update(content_hash=digest, last_seen_at=seen_at)
         old = self.db.execute(
