@@ -34,7 +34,7 @@ NORMALIZED_FIELDS = (*TEXT_FIELDS, "body", *NAME_LISTS, "tags", "tag_ids", "agen
 
 def missing_required(item: Any) -> list[str]:
     """The required fields (id, url, title) an article lacks; the one place they are checked."""
-    adapter = ItemAdapter(item)
+    adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
     return [name for name in REQUIRED if not adapter.get(name)]
 
 
