@@ -17,9 +17,10 @@ from crawler.extract.page import Page
 from crawler.text import clean_text, printed_day
 
 # Row labels in some of DW's languages, compared case-folded without a trailing colon.
-_AUTHOR_LABELS = {"author", "authors", "autor", "autorin", "autorin/autor", "autoren", "auteur",
-                  "auteurs", "autor/a", "autora", "autores", "автор", "автори", "yazar", "autorka",
-                  "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi"}
+_AUTHOR_LABELS = {"yazar", "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi",
+                  "penulis", "marubuci", "szerző", "συντάκτης", "نویسنده", "লেখক", "ደራሲ"}
+# "Author", "Autor", "Autorin", "Autori", "Auteur", "Autore", "Автор", "Аутор", ...
+_AUTHOR_STEMS = ("aut", "авт", "аут")
 _OTHER_LABELS = {
     # dates
     "date", "datum", "fecha", "data", "дата", "tarih", "التاريخ", "日期", "तारीख", "tarehe",
@@ -49,9 +50,17 @@ def _names(value: str, by_label: bool) -> list[str]:
     return shaped or ([n for n in names if dw.is_person(n)] if by_label else [])
 
 
+def _is_author_label(label: str) -> bool:
+    return label in _AUTHOR_LABELS or label.startswith(_AUTHOR_STEMS)
+
+
 def _rows(doc, language: str | None) -> dict:
-    """The `ul.smallList` rows: date, author (names), keywords, permalink."""
+    """The `ul.smallList` rows: date, author (names), keywords, permalink.
+
+    A row labelled as the byline wins; failing that, the first row after the date whose value
+    reads as people (by position, for labels in languages not listed here)."""
     rows: dict = {}
+    by_position = None
     for li in doc.css('ul[class="smallList"] > li'):
         label = (text(first(li, "strong")) or "").rstrip(":：").strip().casefold()
         links = li.css("a")
@@ -66,13 +75,14 @@ def _rows(doc, language: str | None) -> dict:
             rows["date"] = value
         elif "author" in rows or label in _OTHER_LABELS:
             continue
-        elif label in _AUTHOR_LABELS:
+        elif _is_author_label(label):
             rows["author"] = _names(value, by_label=True) or None
-        elif label and "date" in rows:
-            # An unknown label after the date: the byline by position, if it reads as people.
-            rows["author"] = _names(value, by_label=False) or None
-        if rows.get("author") is None:
-            rows.pop("author", None)
+            if rows["author"] is None:
+                del rows["author"]
+        elif label and "date" in rows and by_position is None:
+            by_position = _names(value, by_label=False) or None
+    if "author" not in rows and by_position:
+        rows["author"] = by_position
     return rows
 
 
