@@ -2,7 +2,10 @@
 
 Decoding follows the HTML standard's order, as w3lib implements it: a byte-order mark, the
 HTTP `Content-Type` charset, the page's `<meta charset>`, then detection (UTF-8 when the bytes
-are valid UTF-8, else windows-1252, the web's legacy default).
+are valid UTF-8, else windows-1252, the web's legacy default). One exception, for a site that
+serves UTF-8: bytes that are valid UTF-8 are read as UTF-8 whatever a header or meta says, since
+text in a legacy charset is practically never valid UTF-8, while a mislabelled UTF-8 page is
+common (its "ü" would otherwise be stored as "Ã¼").
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
-from w3lib.encoding import html_to_unicode, http_content_type_encoding
+from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom
 
 from crawler import dw
 
@@ -77,7 +80,10 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         header = _content_type(encoding)
         if header and "charset" in header.lower() and http_content_type_encoding(header) is None:
             warnings.append(("unknown_charset", f"the HTTP charset in {header!r} is not one we know"))
-        used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
+        if read_bom(page)[0] is None and _detect(page):
+            used, text = "utf-8", page.decode("utf-8")
+        else:
+            used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
         replaced = text.count("\ufffd") - (page.count("\ufffd".encode()) if "utf" in used else 0)
         if replaced > 0:
             warnings.append(("replacement_characters",
