@@ -38,12 +38,12 @@ def _present(value) -> bool:
 
 def full_headline(title: str | None, shown: str | None) -> str | None:
     """The title, unless it is a shortened form (`EU leaders agree…`) of the one shown."""
-    title, shown = clean_text(title), clean_text(shown)
-    if title and shown and len(shown) > len(title):
-        stem = re.sub(r"[.…\s]+$", "", title)
-        if stem and shown.startswith(stem):
+    cleaned, cleaned_shown = clean_text(title), clean_text(shown)
+    if cleaned and cleaned_shown and len(cleaned_shown) > len(cleaned):
+        stem = re.sub(r"[.…\s]+$", "", cleaned)
+        if stem and cleaned_shown.startswith(stem):
             return shown
-    return title or shown
+    return title if cleaned else shown
 
 
 def merge(found: dict[str, dict]) -> dict:

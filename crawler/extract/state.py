@@ -43,20 +43,19 @@ class _LazyRecords:
         return default if value is None else value
 
 
-def _find_record(state, content_id: int, depth: int = 0):
+def _find(state, wanted, depth: int = 0) -> dict | None:
+    """The first object in `state`, depth first (12 levels at most), for which `wanted` is true."""
     if depth > 12:
         return None
     if isinstance(state, dict):
-        if str(state.get("id")) == str(content_id) and ("text" in state or "title" in state):
+        if wanted(state):
             return state
         values = state.values()
-    elif isinstance(state, list):
-        values = state
     else:
-        return None
+        values = state if isinstance(state, list) else []
     for value in values:
         if isinstance(value, (dict, list)):
-            found = _find_record(value, content_id, depth + 1)
+            found = _find(value, wanted, depth + 1)
             if found is not None:
                 return found
     return None
@@ -81,7 +80,8 @@ def _record(page: Page) -> tuple[dict, object]:
                 state = value_at(text, text.find("=", start) + 1)
             except ValueError as exc:
                 state, unreadable = None, exc
-            record = _find_record(state, page.id) if state is not None else None
+            record = _find(state, lambda d: str(d.get("id")) == str(page.id)
+                           and ("text" in d or "title" in d))
             if record is not None:
                 return record, state if isinstance(state, dict) else {}
             start = text.find(marker, start + len(marker))
@@ -122,25 +122,8 @@ def _topic_record(refs, topic_id) -> dict:
         if isinstance(found, dict):
             return found
     if isinstance(refs, dict):  # an __APP_STATE__: look for the topic anywhere in it
-        return _find_named(refs, str(topic_id)) or {}
+        return _find(refs, lambda d: str(d.get("id")) == str(topic_id) and bool(d.get("name"))) or {}
     return {}
-
-
-def _find_named(state, topic_id: str, depth: int = 0) -> dict | None:
-    if depth > 12:
-        return None
-    if isinstance(state, dict):
-        if str(state.get("id")) == topic_id and state.get("name"):
-            return state
-        values = state.values()
-    else:
-        values = state if isinstance(state, list) else []
-    for value in values:
-        if isinstance(value, (dict, list)):
-            found = _find_named(value, topic_id, depth + 1)
-            if found is not None:
-                return found
-    return None
 
 
 def _tags(record: dict, refs) -> tuple[list[str], list[int]]:
