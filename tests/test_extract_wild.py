@@ -139,6 +139,12 @@ def test_when_no_object_names_this_page_the_dom_decides_and_it_is_counted(tmp_pa
     assert warnings.count("ld_mismatch") == 1
 
 
+def test_an_author_given_as_a_plain_string(tmp_path):
+    node = news_article("Floods hit the north", names=OURS)
+    node["author"] = "Jane O&#39;Neill"
+    assert run(page(json.dumps(node)))[0]["authors"] == ["Jane O'Neill"]
+
+
 def test_a_lone_object_naming_no_page_is_the_pages_own(tmp_path):
     got, warnings = run(page(json.dumps(news_article("Floods hit the north (LD)"))))
     assert got["title"] == "Floods hit the north (LD)"
@@ -151,11 +157,15 @@ def test_a_lone_object_naming_no_page_is_the_pages_own(tmp_path):
     '<!--{"@type": "NewsArticle", "headline": "Commented", "datePublished": "2026-11-05T08:00:00Z"}-->',
     '{"@type": "NewsArticle", "headline": "Semicolon", "datePublished": "2026-11-05T08:00:00Z"};',
     '[{"@type": "NewsArticle", "headline": "Trailing", "datePublished": "2026-11-05T08:00:00Z",},]',
-], ids=["newline in string", "tab and trailing comma", "html comment", "semicolon", "list commas"])
+    r'{"@type": "NewsArticle", "headline": "It\'s a \\ slash", "datePublished": "2026-11-05T08:00:00Z"}',
+], ids=["newline in string", "tab and trailing comma", "html comment", "semicolon", "list commas",
+        "invalid escape"])
 def test_json_slips_browsers_accept_are_read(tmp_path, raw):
     got, warnings = run(page(raw, h1="Shown headline"))
     assert got["published_at"] == "2026-11-05T08:00:00Z"
-    assert got["title"] != "Shown headline" and warnings == []
+    assert got["title"] in {"Line one line two", "Tab here", "Commented", "Semicolon", "Trailing",
+                            "It's a \\ slash"}
+    assert warnings == []
 
 
 @pytest.mark.parametrize("broken", ['{"@type": "NewsArticle", "headline": ', "not json at all",
@@ -225,3 +235,38 @@ def test_bylines_that_are_no_person_never_reach_authors_from_structured_data(nam
     ld = json.dumps(news_article("Floods hit the north", names=OURS, author=name))
     got, _ = run(page(ld, author=name))
     assert got["authors"] == []
+
+
+# -- kind 9: tags as DW prints them ---------------------------------------------------------------
+
+def test_old_layout_keywords_without_links_are_tags_not_authors():
+    got, _ = run(old_layout([("Datum", "14.03.2023"), ("Schlagwörter", "Ahr Valley, pinot noir, Wein")]))
+    assert got["tags"] == ["Ahr Valley", "pinot noir", "Wein"] and got["tag_ids"] == []
+    assert got["authors"] == []
+
+
+@pytest.mark.parametrize("state,tags,ids", [
+    ({"content": {"id": 79100002, "title": "T", "text": "<p>B.</p>", "topicIds": ["11", "12", "13"]},
+      "topics": [{"id": 12, "name": "Zwei"}, {"id": 11, "name": "Eins &amp; Null"}]},
+     ["Eins & Null", "Zwei"], [11, 12]),
+    ({"content": {"id": 79100002, "title": "T", "text": "<p>B.</p>",
+                  "topics": [{"id": 21, "name": "Klima"}, {"id": 22, "name": "Energie"}]}},
+     ["Klima", "Energie"], [21, 22]),
+    ({"content": {"id": 79100002, "title": "T", "text": "<p>B.</p>", "topicIds": ["99"]}}, [], []),
+], ids=["topicIds resolved", "topic objects", "unresolvable ids"])
+def test_page_state_topics_are_tags(state, tags, ids):
+    got, _ = run(page(state=json.dumps(state)))
+    assert (got["tags"], got["tag_ids"]) == (tags, ids)
+
+
+@pytest.mark.parametrize("aside", [
+    '<aside data-tracking-name="related-topics"><a href="/de/long-covid/t-58345982">Long COVID</a>'
+    '<a href="https://www.dw.com/de/coronavirus/t-51209181">Coronavirus</a></aside>',
+    '<section data-tracking-name="section-related-topics"><div><aside>'
+    '<a href="/de/long-covid/t-58345982"> Long COVID </a><a href="/de/x/a-1">An article</a>'
+    '<a href="/de/coronavirus/t-51209181">Coronavirus</a></aside></div></section>',
+], ids=["mid-2023 aside", "2024-26 section"])
+def test_related_topic_links_are_tags_with_their_ids(aside):
+    got, _ = run(page().replace("</article>", f"</article>{aside}"))
+    assert (got["tags"], got["tag_ids"]) == (["Long COVID", "Coronavirus"], [58345982, 51209181])
+    assert got["topics"] == []  # the kicker's category and region, none on this page

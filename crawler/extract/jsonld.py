@@ -72,8 +72,13 @@ def _own_object(page: Page) -> dict | None:
 def _people(node: dict) -> list[str]:
     authors = node.get("author") or []
     authors = authors if isinstance(authors, list) else [authors]
-    return [unescaped(a.get("name")) or "" for a in authors
-            if isinstance(a, dict) and a.get("@type", "Person") == "Person"]
+    names = []
+    for author in authors:
+        if isinstance(author, str):  # `"author": "Jane Example"`, as some writers give it
+            names.append(unescaped(author))
+        elif isinstance(author, dict) and author.get("@type", "Person") == "Person":
+            names.append(unescaped(author.get("name")) or "")
+    return names
 
 
 def read(page: Page) -> dict:

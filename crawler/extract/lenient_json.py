@@ -1,5 +1,6 @@
 """JSON as pages embed it, read as browsers' consumers read it: raw control characters inside
-strings, a wrapping HTML comment or CDATA section, a trailing semicolon, trailing commas."""
+strings, a wrapping HTML comment or CDATA section, a trailing semicolon, trailing commas, and
+backslashes before characters JSON does not escape (`\\'`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import re
 DECODER = json.JSONDecoder(strict=False)
 _WRAPPERS = re.compile(r"^\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)|(?:-->|//\s*\]\]>|\]\]>)?\s*;?\s*$")
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+# A backslash pair, or a backslash before a character JSON does not escape.
+_ESCAPE = re.compile(r'\\(\\|[^"\\/bfnrtu])')
+
+
+def _repaired(text: str) -> str:
+    text = _ESCAPE.sub(lambda m: m[0] if m[1] == "\\" else m[1], text)
+    return _TRAILING_COMMA.sub(r"\1", text)
 
 
 def loads(raw: str):
@@ -18,9 +26,9 @@ def loads(raw: str):
     try:
         return DECODER.decode(text)
     except ValueError as first_error:
-        # Trailing commas: only retried after a failure, since the pattern can match in strings.
+        # Repairs are only tried after a failure, since their patterns can match in strings.
         try:
-            return DECODER.decode(_TRAILING_COMMA.sub(r"\1", text))
+            return DECODER.decode(_repaired(text))
         except ValueError:
             raise first_error from None
 

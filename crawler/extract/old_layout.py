@@ -32,6 +32,10 @@ _OTHER_LABELS = {
     "desk", "redaktion", "editor", "editors", "ressort", "rubrik", "department", "section",
     "redacción", "rédaction", "redação", "редакция",
 }  # fmt: skip
+# The keywords row, which some pages print without links.
+_KEYWORD_LABELS = {"keywords", "schlagwörter", "palabras clave", "mots-clés", "palavras-chave",
+                   "ключевые слова", "ключові слова", "anahtar kelimeler", "słowa kluczowe",
+                   "كلمات مفتاحية", "关键词", "fjalë kyçe", "кључне речи", "parole chiave"}
 _NAME_SPLIT = re.compile(r"\s*(?:,|/|&|\band\b|\bund\b)\s*")
 # Scripts written without spaces between names (Chinese, Japanese, Korean).
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -67,6 +71,8 @@ def _rows(doc, language: str | None) -> dict:
         value = clean_text(" ".join(n.text() for n in li.iter(include_text=True) if n.tag == "-text"))
         if any("/search/" in (a.attributes.get("href") or "") for a in links):
             rows["keywords"] = [t for t in (text(a) for a in links) if t]
+        elif label in _KEYWORD_LABELS and value and not links:
+            rows["keywords"] = [k for k in (clean_text(k) for k in value.split(",")) if k]
         elif not value or links:
             continue
         elif "p.dw.com" in value:

@@ -57,7 +57,7 @@ def _detect(body: bytes) -> str | None:
 
 def _content_type(encoding: str | None) -> str | None:
     """A `Content-Type` value for w3lib from a charset name or a whole header value."""
-    encoding = (encoding or "").strip()
+    encoding = (encoding or "").strip().replace("'", '"')
     if not encoding:
         return None
     if any(mark in encoding for mark in "/;="):

@@ -127,12 +127,12 @@ def _topic_record(refs, topic_id) -> dict:
 
 
 def _tags(record: dict, refs) -> tuple[list[str], list[int]]:
-    """The record's `topicIds` resolved to names where the state holds them, else its
-    related topics (`relatedAutoTopics`), in the state's order."""
+    """The record's `topicIds` resolved to names where the state holds them, else its topics
+    (`topics`, `relatedAutoTopics`: objects or references), in the state's order."""
     if record.get("topicIds"):
         topics = [_topic_record(refs, i) | {"id": i} for i in record["topicIds"] if str(i).isdigit()]
     else:
-        topics = [_ref(refs, t) for t in record.get("relatedAutoTopics") or []]
+        topics = [_ref(refs, t) for t in record.get("topics") or record.get("relatedAutoTopics") or []]
     pairs = [(unescaped(t.get("name")), t.get("id")) for t in topics if isinstance(t, dict)]
     pairs = [(name, int(i)) for name, i in pairs if name and str(i).isdigit()]
     return [name for name, _ in pairs], [i for _, i in pairs]
