@@ -1,6 +1,7 @@
 """Charsets (issue 12, kind 2): BOM, then the HTTP `Content-Type` charset, then `<meta charset>`,
 then detection; pages decoded with replacement characters are counted. `bugs/08` through the
-real `scrapy crawl dw` against the mirror, variants through the extractor."""
+real `scrapy crawl dw` against the mirror, variants through the extractor; last, the crawl
+turning what the extractor noticed on a page into stats."""
 
 from __future__ import annotations
 
@@ -114,3 +115,32 @@ def test_cli_takes_the_charset(tmp_path):
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["title"] == TITLES["windows-1251"]
+
+
+def test_what_reading_a_page_noticed_is_counted_in_a_real_crawl(tmp_path):
+    """A related story's JSON-LD object only, and an unreadable block: counted as crawl stats,
+    the page's own headline and precise state date archived."""
+    from crawler.mirror import running_mirror
+    from tests.test_extract_wild import RELATED, news_article
+    from tests.test_extract_wild import page as current_page
+
+    site = tmp_path / "site"
+    (site / "en" / "floods").mkdir(parents=True)
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /search/\n")
+    related_only = current_page(json.dumps(news_article("Other story", names=RELATED, author="Other Writer")))
+    (site / "en" / "floods" / "a-79100002.html").write_text(related_only, encoding="utf-8")
+    state = json.dumps({"content": {"id": 79100003, "title": "Storm warning",
+                                    "firstPublicationDate": "2026-11-05T07:59:01.250Z", "text": "<p>B.</p>"}})
+    unreadable = current_page('{"@type": "NewsArticle", "headline": ', state=state, content_id=79100003)
+    (site / "en" / "floods" / "a-79100003.html").write_text(unreadable, encoding="utf-8")
+    db = tmp_path / "dw.db"
+    urls = "https://www.dw.com/en/floods/a-79100002,https://www.dw.com/en/floods/a-79100003"
+    with running_mirror(site, tmp_path / "access.log") as origin:
+        run = crawl(Mirror(origin, tmp_path / "access.log"), db, "-a", f"urls={urls}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert query(db, "SELECT id, title, published_at FROM articles ORDER BY id") == [
+        (79100002, "Floods hit the north", "2026-11-05"),
+        (79100003, "Storm warning", "2026-11-05T07:59:01Z")]
+    stats = last_run(db)["stats"]
+    assert (stats["dw/extract/ld_mismatch"], stats["dw/extract/ld_unreadable"]) == (1, 1)
+    assert "ld_mismatch" in run.stderr and "ld_unreadable" in run.stderr

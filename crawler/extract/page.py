@@ -47,12 +47,15 @@ class Page:
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _detect(body: bytes) -> str | None:
+def _utf8(body: bytes) -> str | None:
     try:
-        body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return "utf-8"
+
+
+def _detect(body: bytes) -> str | None:
+    return "utf-8" if _utf8(body) is not None else None
 
 
 def _content_type(encoding: str | None) -> str | None:
@@ -80,9 +83,8 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         header = _content_type(encoding)
         if header and "charset" in header.lower() and http_content_type_encoding(header) is None:
             warnings.append(("unknown_charset", f"the HTTP charset in {header!r} is not one we know"))
-        if read_bom(page)[0] is None and _detect(page):
-            used, text = "utf-8", page.decode("utf-8")
-        else:
+        used, text = ("utf-8", _utf8(page)) if read_bom(page)[0] is None else (None, None)
+        if text is None:
             used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
         replaced = text.count("\ufffd") - (page.count("\ufffd".encode()) if "utf" in used else 0)
         if replaced > 0:
