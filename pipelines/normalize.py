@@ -86,24 +86,26 @@ def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
     """
     adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
     before = {name: adapter.get(name) for name in NORMALIZED_FIELDS}
-    for name in TEXT_FIELDS:
-        if name in adapter:
-            adapter[name] = clean_text(adapter.get(name))
-    adapter["body"] = clean_body(adapter.get("body"))
+    after = {name: clean_text(before[name]) for name in TEXT_FIELDS if name in adapter}
+    after["body"] = clean_body(before["body"])
     for name in NAME_LISTS:
-        adapter[name] = unique(adapter.get(name))
-    adapter["authors"] = [a for a in adapter["authors"] if dw.is_person(a)]
-    adapter["tags"], adapter["tag_ids"] = _tags(adapter.get("tags"), adapter.get("tag_ids"))
-    adapter["agencies"], unknown = dw.canonical_agencies(adapter.get("agencies") or [])
+        after[name] = unique(before[name])
+    after["authors"] = [a for a in after["authors"] if dw.is_person(a)]
+    after["tags"], after["tag_ids"] = _tags(before["tags"], before["tag_ids"])
+    after["agencies"], unknown = dw.canonical_agencies(before["agencies"] or [])
     for name in DATE_FIELDS:
-        adapter[name] = to_utc(adapter.get(name))
-    adapter["id"] = int(adapter["id"])
-    adapter["url"] = dw.canonical_url(adapter["url"])
-    adapter["short_url"] = dw.short_url(adapter["id"])
-    adapter["images"] = [_image(i) for i in adapter.get("images") or [] if isinstance(i, dict)]
-    adapter["photo_agencies"] = list(dict.fromkeys(
-        name for image in adapter["images"] for name in dw.photo_agencies(image["credit"] or "")))
-    changed = {name: int(adapter.get(name) != before[name]) for name in NORMALIZED_FIELDS}
+        after[name] = to_utc(before[name])
+    after["id"] = int(before["id"])
+    after["url"] = dw.canonical_url(before["url"])
+    after["short_url"] = dw.short_url(after["id"])
+    after["images"] = [_image(i) for i in before["images"] or [] if isinstance(i, dict)]
+    after["photo_agencies"] = list(dict.fromkeys(
+        name for image in after["images"] for name in dw.photo_agencies(image["credit"] or "")))
+    changed = dict.fromkeys(NORMALIZED_FIELDS, 0)
+    for name, value in after.items():
+        if value != before[name]:
+            adapter[name] = value
+            changed[name] = 1
     return changed, unknown
 
 
