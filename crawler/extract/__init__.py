@@ -3,10 +3,12 @@
     decode -> identify -> read each source -> merge -> normalise -> validate
 
 Sources, one module each, every one returning the fields it found: `jsonld` (the page's own
-schema.org `NewsArticle`), `state` (the embedded `__APOLLO_STATE__` / `__APP_STATE__`), `dom`
+schema.org `NewsArticle`), `state` (the embedded `__APOLLO_STATE__` / `__APP_STATE__`; its
+body HTML as `state_text`, read only when the page's markup has no body), `dom`
 (the current layout's stable hooks) or `old_layout` (`div.longText`, `ul.smallList`; which of
 the two is decided once, when the page is identified), and `meta` (the head's metadata). The
-table of which source is trusted for which field is `merge.TRUST`; the cleaning rules are the
+table of which source is trusted for which field is `merge.TRUST`, and a source is read only
+when a field needs it; the cleaning rules are the
 one normaliser's (`pipelines.normalize`). Pages are parsed with lexbor (selectolax), about three
 times as fast as libxml2 on DW's pages.
 
@@ -14,6 +16,8 @@ Run as `python -m crawler.extract PAGE.html [...] [--url URL]` to re-extract sav
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from crawler import dw
 from crawler.extract import dom, jsonld, merge, meta, old_layout, state
@@ -23,9 +27,28 @@ from pipelines.normalize import missing_required, normalize
 
 __all__ = ["NotAnArticle", "extract"]
 
-CURRENT_SOURCES = {"jsonld": jsonld.read, "state": state.read, "dom": dom.read, "meta": meta.read}
-OLD_SOURCES = {"jsonld": jsonld.read, "state": state.read, "old_layout": old_layout.read,
-               "meta": meta.read}
+CURRENT_SOURCES = {"jsonld": jsonld.read, "state": state.read, "state_text": state.read_text,
+                   "dom": dom.read, "meta": meta.read}
+OLD_SOURCES = {"jsonld": jsonld.read, "state": state.read, "state_text": state.read_text,
+               "old_layout": old_layout.read, "meta": meta.read}
+
+
+class _Sources(Mapping):
+    """What each source found on the page, each source read once, when first asked for."""
+
+    def __init__(self, readers: dict, page: Page):
+        self.readers, self.page, self.found = readers, page, {}
+
+    def __getitem__(self, name: str) -> dict:
+        if name not in self.found:
+            self.found[name] = self.readers[name](self.page)  # KeyError: not a source here
+        return self.found[name]
+
+    def __iter__(self):
+        return iter(self.readers)
+
+    def __len__(self) -> int:
+        return len(self.readers)
 
 
 def _article(page: Page, fields: dict) -> Article:
@@ -51,8 +74,7 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     text, warnings = decode(page, encoding)
     page_ = identify(text, url)
     page_.warnings[:0] = warnings
-    sources = OLD_SOURCES if page_.old_layout else CURRENT_SOURCES
-    found = {name: read(page_) for name, read in sources.items()}
+    found = _Sources(OLD_SOURCES if page_.old_layout else CURRENT_SOURCES, page_)
     article = _article(page_, merge.merge(found))
     article.normalized, _ = normalize(article)
     article.warnings = page_.warnings

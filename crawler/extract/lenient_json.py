@@ -22,7 +22,9 @@ def _repaired(text: str) -> str:
 
 def loads(raw: str):
     """The value of a JSON text with the slips above; raises ValueError when it cannot be read."""
-    text = _WRAPPERS.sub("", raw or "").strip()
+    text = (raw or "").strip()
+    if text.startswith(("<", "//")) or text.endswith((">", ";")):
+        text = _WRAPPERS.sub("", text).strip()
     try:
         return DECODER.decode(text)
     except ValueError as first_error:

@@ -5,6 +5,7 @@ metadata last. A new layout is a new source module and a name in these tuples.""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from crawler.text import clean_text
 
@@ -16,7 +17,7 @@ TRUST: dict[str, tuple[str, ...]] = {
     "authors": ("jsonld", "state", "dom", "old_layout"),
     "topics": ("state", "dom", "old_layout", "meta"),
     "tags": ("state", "dom", "old_layout"),
-    "body": ("dom", "state", "old_layout"),
+    "body": ("dom", "state_text", "old_layout"),
     "lead_image": ("old_layout", "dom", "state"),
 }
 # Fields that come with another, from the source that gave it.
@@ -30,7 +31,9 @@ SHOWN_TITLE = ("dom", "old_layout")
 
 def _present(value) -> bool:
     if isinstance(value, str):
-        return clean_text(value) is not None
+        # A long text is present if it is not all white space; a short one is cleaned first,
+        # since it may hold only invisible characters.
+        return bool(value.strip()) and (len(value) > 80 or clean_text(value) is not None)
     if isinstance(value, list):
         return any(_present(item) if isinstance(item, str) else item is not None for item in value)
     return value is not None
@@ -46,8 +49,9 @@ def full_headline(title: str | None, shown: str | None) -> str | None:
     return title if cleaned else shown
 
 
-def merge(found: dict[str, dict]) -> dict:
-    """Fields from what each source found (`{source: {field: value}}`), by `TRUST`."""
+def merge(found: Mapping[str, dict]) -> dict:
+    """Fields from what each source found (`{source: {field: value}}`), by `TRUST`. `found` may
+    read a source when first asked for it, so that a source no field needs is never read."""
     merged: dict = {}
     for name, order in TRUST.items():
         source = next((s for s in order if _present(found.get(s, {}).get(name))), None)

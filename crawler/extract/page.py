@@ -45,6 +45,7 @@ class Page:
     language: str | None
     old_layout: bool  # `div.longText` / `div.col3` and no `<article>`: DW's layout until mid-2023
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)  # what one source finds once for its own readers
 
 
 def _utf8(body: bytes) -> str | None:
@@ -86,7 +87,9 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         used, text = ("utf-8", _utf8(page)) if read_bom(page)[0] is None else (None, None)
         if text is None:
             used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
-        replaced = text.count("\ufffd") - (page.count("\ufffd".encode()) if "utf" in used else 0)
+        replaced = text.count("\ufffd")
+        if replaced and "utf" in used:  # U+FFFD the page itself holds is not a decoding loss
+            replaced -= page.count("\ufffd".encode())
         if replaced > 0:
             warnings.append(("replacement_characters",
                              f"{replaced} bytes could not be decoded as {used}"))

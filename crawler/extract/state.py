@@ -63,6 +63,12 @@ def _find(state, wanted, depth: int = 0) -> dict | None:
 
 def _record(page: Page) -> tuple[dict, object]:
     """This content's record and the table its `__ref`s point into; ({}, {}) when absent."""
+    if "state" not in page.memo:
+        page.memo["state"] = _locate(page)
+    return page.memo["state"]
+
+
+def _locate(page: Page) -> tuple[dict, object]:
     text = page.text
     start = text.find("window.__APOLLO_STATE__")
     if start >= 0:
@@ -148,7 +154,7 @@ def _lead_image(record: dict, refs) -> dict | None:
 
 
 def read(page: Page) -> dict:
-    """title, teaser, dates, authors, topics, tags/tag_ids, lead_image and the body fields."""
+    """title, teaser, dates, authors, topics, tags/tag_ids, lead_image."""
     record, refs = _record(page)
     if not record:
         return {}
@@ -159,7 +165,12 @@ def read(page: Page) -> dict:
         if to_utc(record.get(key)):
             found[name] = record[key]
     found["tags"], found["tag_ids"] = _tags(record, refs)
-    html = record.get("text")
-    if isinstance(html, str) and html.strip():
-        found |= read_body(LexborHTMLParser(html).body)
     return found
+
+
+def read_text(page: Page) -> dict:
+    """The body fields from the record's `text` (HTML): read only when the DOM has no body."""
+    html = _record(page)[0].get("text")
+    if isinstance(html, str) and html.strip():
+        return read_body(LexborHTMLParser(html).body)
+    return {}
