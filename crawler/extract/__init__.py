@@ -72,15 +72,15 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     decoded as U+FFFD) is in `article.warnings` as (kind, detail) pairs, not in its fields.
     """
     text, warnings = decode(page, encoding)
-    page_ = identify(text, url)
-    page_.warnings[:0] = warnings
-    found = _Sources(OLD_SOURCES if page_.old_layout else CURRENT_SOURCES, page_)
-    article = _article(page_, merge.merge(found))
+    parsed = identify(text, url)
+    parsed.warnings[:0] = warnings
+    found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
+    article = _article(parsed, merge.merge(found))
     article.normalized, _ = normalize(article)
-    article.warnings = page_.warnings
+    article.warnings = parsed.warnings
     if "title" in missing_required(article):
         raise NotAnArticle("no headline found (truncated or not an article page)",
-                           id=page_.id, url=page_.url)
+                           id=parsed.id, url=parsed.url)
     if not article.body:
-        raise NotAnArticle("no article text found (truncated page?)", id=page_.id, url=page_.url)
+        raise NotAnArticle("no article text found (truncated page?)", id=parsed.id, url=parsed.url)
     return article
