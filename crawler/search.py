@@ -34,10 +34,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlite_utils import Database
 
-try:  # crawler/dw.py is becoming a package with an `agencies` module (issue 11)
-    from crawler.dw.agencies import AGENCIES
-except ImportError:
-    from crawler.dw import AGENCIES
+from crawler.dw import AGENCIES
 
 TABLE = "articles_search"
 # Searchable columns, in bm25 weight order: a hit in the headline counts most.

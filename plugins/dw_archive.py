@@ -13,7 +13,7 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
   MATCH expression for what a reader typed.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
-  and one without a full name says why (crawler/dw.py's AGENCY_NOTES).
+  and one without a full name says why (crawler/dw/credits.py's AGENCY_NOTES).
 - Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages),
   `dw_facet_order`.
 """
@@ -30,12 +30,7 @@ from datasette import hookimpl
 from markupsafe import Markup, escape
 
 from crawler import search
-
-try:  # crawler/dw.py is becoming a package with an `agencies` and a `urls` module (issue 11)
-    from crawler.dw.agencies import AGENCY_NOTES, canonical_agency
-    from crawler.dw.urls import RTL_LANGUAGES, decode_short_code, parse_url
-except ImportError:
-    from crawler.dw import AGENCY_NOTES, RTL_LANGUAGES, canonical_agency, decode_short_code, parse_url
+from crawler.dw import AGENCY_NOTES, RTL_LANGUAGES, canonical_agency, decode_short_code, parse_url
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +60,7 @@ def dw_agency(text: str | None) -> str | None:
 
 
 def dw_agency_note(name: str | None) -> str | None:
-    """Why a token printed among the agencies has no full name, where crawler/dw.py says so."""
+    """Why a token printed among the agencies has no full name, where crawler/dw/credits.py says so."""
     return AGENCY_NOTES.get(name) if name else None
 
 
@@ -144,6 +139,6 @@ def render_cell(row, value, column, table, database, datasette):
     if table == "agencies" and column == "full_name" and value is None:
         name = row["name"]
         note = AGENCY_NOTES.get(name) or ("not known: printed so in a credit line and not (yet) one"
-                                          " of the agencies in crawler/dw.py")
+                                          " of the agencies in crawler/dw/credits.py")
         return Markup(f"<em>{escape(note)}</em>")
     return None

@@ -251,7 +251,7 @@ def test_a_page_from_the_old_layout(faulty):
     def add(site: Path):
         target = site / "en" / "berlins-night-trains-return" / "a-79010099.html"
         target.parent.mkdir(parents=True)
-        shutil.copy(PAGES / "old-layout_a-79010099.html", target)
+        shutil.copy(PAGES / "old-layout" / "night-trains_a-79010099.html", target)
     out = faulty({}, "-a", "urls=https://www.dw.com/en/berlins-night-trains-return/a-79010099", change=add)
     row = query(out.db, "SELECT title, authors, published_at, subheads FROM articles WHERE id = 79010099")
     assert row == [("Berlin's night trains return", '["Jan Vogt"]', "2019-03-14", '["Cheaper than a hotel"]')]

@@ -22,7 +22,7 @@ import typing
 
 import sqlite_utils
 
-from crawler import dw, search
+from crawler import dw, items, search
 from crawler.items import Article
 
 # Article fields that say which article this is and when it was published, not what it says:
@@ -43,16 +43,11 @@ def _column_type(annotation) -> type:
     return int if int in kinds else str
 
 
-def _list_fields(hints: dict) -> tuple[str, ...]:
-    return tuple(name for name, hint in hints.items()
-                 if typing.get_origin(hint) is list or hint is list)
-
-
 _HINTS = typing.get_type_hints(Article)
 _FIELDS = [f.name for f in dataclasses.fields(Article)]
 ARTICLE_FIELDS = tuple(_FIELDS)
 CONTENT_FIELDS = tuple(name for name in _FIELDS if name not in NOT_CONTENT)
-LIST_FIELDS = tuple(name for name in _list_fields(_HINTS) if name not in NOT_COLUMNS)
+LIST_FIELDS = tuple(name for name in items.LIST_FIELDS if name not in NOT_COLUMNS)
 ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in _FIELDS if name not in NOT_COLUMNS}
 ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
 REVISION_COLUMNS = {"id": int, "article_id": int, "seen_at": str, "modified_at": str,

@@ -246,7 +246,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.count("fetched")
         url = self.origins.real_url(response.url)
         try:
-            article = extract(response.body, url=url)
+            article = extract(response.body, url=url, encoding=_header(response, b"Content-Type"))
         except NotAnArticle as exc:
             self.count("failed/not_an_article")
             logger.warning("No article in %s: %s", url, exc.reason)
