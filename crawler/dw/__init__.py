@@ -45,7 +45,8 @@ from crawler.dw.urls import (
 __all__ = [
     "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS", "FEED_HOSTS",
     "LANGUAGES", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
-    "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies", "canonical_agency",
-    "canonical_url", "decode_short_code", "encode_short_code", "image_url", "image_url_in",
-    "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies", "short_url",
+    "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies",
+    "canonical_agency", "canonical_url", "decode_short_code", "encode_short_code", "image_url",
+    "image_url_in", "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies",
+    "short_url",
 ]  # fmt: skip
