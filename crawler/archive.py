@@ -27,6 +27,7 @@ ARTICLE_COLUMNS = {
     "authors": str, "topics": str, "credit_line": str, "agencies": str, "images": str,
     "first_seen_at": str, "last_seen_at": str, "content_hash": str,
     "etag": str, "last_modified": str,
+    "warc_file": str, "warc_offset": int, "extractor_version": str,  # issue 15
 }  # fmt: skip
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 

@@ -41,7 +41,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.warc.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
+SPIDER_MIDDLEWARES = {"crawler.warc.WarcRecordMiddleware": 950}
+WARC_ENABLED = True
+WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
+WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
 ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
     "pipelines.DeduplicatePipeline": 200,
