@@ -98,13 +98,14 @@ class Archive:
                     foreign_keys=[("article_id", "articles", "id")])
         self._table("revisions", {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
                                   "changed": str, "title": str, "teaser": str, "body": str,
-                                  "authors": str, "agencies": str, "content_hash": str},
+                                  "authors": str, "agencies": str, "content_hash": str,
+                                  "cause": str},  # crawl | reextract (issue 15)
                     pk="id", foreign_keys=[("article_id", "articles", "id")])
         self._table("crawl_runs", {"id": int, "started_at": str, "finished_at": str,
                                    "arguments": str, "finish_reason": str, "outcome": str,
                                    "found": int, "fetched": int, "not_modified": int, "new": int,
                                    "updated": int, "unchanged": int, "skipped": int, "failed": int,
-                                   "stats": str},
+                                   "stats": str, "coverage": str},
                     pk="id")
         for table, columns in (
             ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
@@ -169,7 +170,8 @@ class Archive:
     # -- writes --------------------------------------------------------------------------
 
     def write_batch(self, articles: Iterable[dict], short_links: Iterable[tuple[str, int]] = (),
-                    fetches: Iterable = (), seen_at: str | None = None) -> dict[str, int]:
+                    fetches: Iterable = (), seen_at: str | None = None,
+                    cause: str = "crawl") -> dict[str, int]:
         """Store a batch in one transaction; returns counts of new, updated, unchanged rows.
 
         `fetches` are `Fetched` records: HTTP validators to keep, and 304s that only mark an
@@ -180,7 +182,7 @@ class Archive:
 
         def work():
             for article in articles:
-                counts[self._write_article(article, seen_at)] += 1
+                counts[self._write_article(article, seen_at, cause)] += 1
             for fetch in fetches:
                 self.db.execute(
                     "UPDATE articles SET etag = coalesce(?, etag),"
@@ -198,7 +200,7 @@ class Archive:
         self._in_transaction(work)
         return counts
 
-    def _write_article(self, article: dict, seen_at: str) -> str:
+    def _write_article(self, article: dict, seen_at: str, cause: str = "crawl") -> str:
         if not (isinstance(article.get("id"), int) and article.get("url") and article.get("title")):
             raise ValueError(f"not archivable without id, url and title: {article.get('url')!r}")
         digest = article.get("content_hash") or content_hash(article)
@@ -224,10 +226,11 @@ class Archive:
             changed = [f for f in CONTENT_FIELDS if previous.get(f) != row.get(f)]
             self.db.execute(
                 "INSERT INTO revisions (article_id, seen_at, modified_at, changed, title, teaser,"
-                " body, authors, agencies, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " body, authors, agencies, content_hash, cause)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [article["id"], seen_at, previous["modified_at"], json.dumps(changed),
                  previous["title"], previous["teaser"], previous["body"], previous["authors"],
-                 previous["agencies"], previous["content_hash"]])
+                 previous["agencies"], previous["content_hash"], cause])
             verdict = "updated"
         columns = list(row)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("id", "first_seen_at"))

@@ -1,26 +1,263 @@
-"""placeholder"""
+"""Re-extract the archive from its WARC files, or import WARCs written by other tools.
+
+    python -m crawler.reextract [--archive PATH] [--workers N] [--origin URL] [WARC|DIR ...]
+
+Reads every record of the given WARC files (default: every `*.warc.gz` / `*.warc` in the
+crawl's WARC folder, `data/warc/` beside the default archive `data/dw.db`), runs today's
+extractor and normaliser over each DW article's latest sound response (one worker process per
+core) and writes the results with the crawl's archive writer (one writer process): a new
+article is added, one whose stored content differs gets a revision whose `cause` is
+`reextract`, one whose content is unchanged is left alone. A record older than the one an
+article row already points at is not applied. Everything else (requests, sitemaps, feeds,
+redirects, other sites, damaged or truncated records) is counted by kind and skipped.
+`--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
+that its URLs are read as the dw.com URLs they stand for.
+
+Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the records
+done are kept in the archive's `reextract_progress` table until a run completes. Exit status:
+0 done, 2 nothing to read, 3 the archive cannot be written, 130 stopped.
+"""
+
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from importlib.metadata import version
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
-_ROOT = _PACKAGE.parent
-# What decides an article's stored content: the extractor, DW knowledge, the normaliser.
-_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*", "pipelines/normalize*")
+from crawler import dw
+from crawler.middlewares import Origins
+from crawler.reextract_adapter import (
+    default_archive_and_warcs,
+    extract_record,
+    extractor_version,
+    open_archive,
+    quiet_worker,
+    write_article,
+)
+from crawler.warc_read import Entry, scan
+
+__all__ = ["extractor_version", "main", "run"]
+
+logger = logging.getLogger("crawler.reextract")
+LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+PROGRESS_TABLE = "reextract_progress"
 
 
-@cache
-def extractor_version() -> str:
-    """`<package version>+<12 hex digits of the extractor's and normaliser's source>`."""
-    digest = hashlib.sha256()
-    for pattern in _EXTRACTOR_SOURCES:
-        for path in sorted(_ROOT.glob(pattern)):
-            files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-            for file in files:
-                if file.suffix == ".py":
-                    digest.update(file.relative_to(_ROOT).as_posix().encode())
-                    digest.update(file.read_bytes())
-    return f"{version('dw-archive')}+{digest.hexdigest()[:12]}"
+def warc_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, with each folder replaced by the WARC files in it, in name order."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.name.endswith((".warc.gz", ".warc")))
+        else:
+            found.append(path)
+    return found
+
+
+def kind_of(entry: Entry, url: str) -> str:
+    """`article` for a sound 200 HTML response of a DW article at `url`, else what it is."""
+    if entry.kind != "response":
+        return entry.kind
+    if not dw.is_dw_host(url):
+        return "not_dw"
+    if entry.status is None or entry.status >= 300:
+        return "redirect" if entry.status in (301, 302, 303, 307, 308) else f"http_{entry.status}"
+    target = dw.parse_url(url)
+    if target is None:
+        return "not_dw_content"  # robots.txt, sitemaps, feeds, the home page
+    if target.kind != "article":
+        return f"type/{target.kind}"
+    if entry.content_type and "html" not in entry.content_type.lower():
+        return "not_html"
+    return "article"
+
+
+def select(files: list[Path], counts: Counter, real_url: Callable[[str], str]
+           ) -> tuple[dict[int, tuple[Entry, str]], dict[tuple[str, int], str]]:
+    """Each DW article's latest sound response in the files, with its real URL; every record's
+    date by (file name, offset). What is not an article response is counted as `skipped/<kind>`.
+    """
+    latest: dict[int, tuple[Entry, str]] = {}
+    dates: dict[tuple[str, int], str] = {}
+    for path in files:
+        for entry in scan(path):
+            counts["records"] += 1
+            dates[(Path(entry.path).name, entry.offset)] = entry.date
+            url = real_url(entry.uri)
+            kind = kind_of(entry, url)
+            if kind != "article":
+                counts[f"skipped/{kind}"] += 1
+                if entry.problem:
+                    logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
+                                   entry.offset, entry.problem)
+                continue
+            content_id = dw.parse_url(url).id
+            previous = latest.get(content_id)
+            if previous is not None:
+                counts["skipped/superseded"] += 1
+                if previous[0].date > entry.date:
+                    continue
+            latest[content_id] = (entry, url)
+    return latest, dates
+
+
+class Checkpoint:
+    """Records done by an unfinished run, in the archive; emptied when a run completes."""
+
+    def __init__(self, db, version: str):
+        self.db = db
+        self.version = version
+        table = db[PROGRESS_TABLE]
+        if not table.exists():
+            table.create({"warc_file": str, "warc_offset": int, "extractor_version": str},
+                         pk=("warc_file", "warc_offset"))
+        db.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE extractor_version != ?", [version])
+        self.pending: list[tuple[str, int, str]] = []
+
+    def done(self) -> set[tuple[str, int]]:
+        return set(self.db.execute(f"SELECT warc_file, warc_offset FROM {PROGRESS_TABLE}"))
+
+    def mark(self, path: str, offset: int) -> None:
+        self.pending.append((Path(path).name, offset, self.version))
+        if len(self.pending) >= 200:
+            self.save()
+
+    def save(self) -> None:
+        if self.pending:
+            self.db.conn.executemany(f"INSERT OR IGNORE INTO {PROGRESS_TABLE} VALUES (?, ?, ?)",
+                                     self.pending)
+            self.pending = []
+
+    def finish(self) -> None:
+        self.pending = []
+        self.db.execute(f"DELETE FROM {PROGRESS_TABLE}")
+
+
+def _stored(db, content_id: int):
+    return db.execute("SELECT content_hash, warc_file, warc_offset, last_seen_at FROM articles"
+                      " WHERE id = ?", [content_id]).fetchone()
+
+
+def _newer(entry: Entry, stored, dates: dict) -> bool:
+    """True when the record is at least as new as what the row was made from."""
+    _, warc_file, warc_offset, last_seen_at = stored
+    source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
+    return entry.date >= (source_date or last_seen_at or "")
+
+
+def _progress(results: Iterator, total: int) -> Iterator:
+    """Results, with a bar (rate, ETA) on a terminal, or a log line every LOG_EVERY seconds."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        yield from tqdm(results, total=total, unit="page", desc="re-extracting", smoothing=0.1)
+        return
+    started = last = time.monotonic()
+    for n, result in enumerate(results, start=1):
+        yield result
+        now = time.monotonic()
+        if now - last >= LOG_EVERY:
+            last = now
+            rate = n / (now - started)
+            logger.info("re-extracted %d of %d pages, %.0f/s, about %.0f s to go",
+                        n, total, rate, (total - n) / rate if rate else 0)
+
+
+def _results(tasks: list, workers: int) -> Iterator:
+    if workers <= 1 or len(tasks) < 2:
+        yield from map(extract_record, tasks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
+        yield from pool.imap(extract_record, tasks, chunksize=8)
+
+
+def run(archive_path: Path, files: list[Path], workers: int,
+        real_url: Callable[[str], str] = lambda url: url) -> Counter:
+    """Re-extract `files` into the archive at `archive_path`; the counts of what happened.
+
+    Raises `sqlite3.Error` when the archive cannot be opened or written.
+    """
+    counts: Counter = Counter(files=len(files))
+    latest, dates = select(files, counts, real_url)
+    archive = open_archive(archive_path)
+    try:
+        checkpoint = Checkpoint(archive.db, extractor_version())
+        done = checkpoint.done()
+        chosen = sorted(latest.values(), key=lambda pair: (pair[0].path, pair[0].offset))
+        tasks = [(e.path, e.offset, url) for e, url in chosen
+                 if (Path(e.path).name, e.offset) not in done]
+        counts["resumed"] = len(chosen) - len(tasks)
+        entries = {(e.path, e.offset): e for e, _ in chosen}
+        for path, offset, result in _progress(_results(tasks, workers), len(tasks)):
+            entry = entries[(path, offset)]
+            if isinstance(result, str):
+                counts[f"skipped/{result}"] += 1
+            else:
+                result.update(warc_file=path, warc_offset=offset)
+                stored = _stored(archive.db, result["id"])
+                if stored is not None and stored[0] == result["content_hash"]:
+                    counts["unchanged"] += 1
+                elif stored is not None and not _newer(entry, stored, dates):
+                    counts["skipped/older_than_archived"] += 1
+                else:
+                    counts[write_article(archive, result, entry.date)] += 1
+            checkpoint.mark(path, offset)
+        checkpoint.finish()
+    finally:
+        try:
+            checkpoint.save()
+        except (NameError, sqlite3.Error):
+            pass
+        archive.close()
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; see the module docstring."""
+    archive_default, warc_default = default_archive_and_warcs()
+    parser = argparse.ArgumentParser(prog="python -m crawler.reextract",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("warcs", nargs="*", type=Path, metavar="WARC",
+                        help=f"WARC files or folders (default: {warc_default})")
+    parser.add_argument("--archive", type=Path, default=archive_default,
+                        help=f"the SQLite archive (default: {archive_default})")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="extraction processes (default: one per core)")
+    parser.add_argument("--origin", action="append", default=[],
+                        help="a mirror the WARCs were fetched from, read as www.dw.com")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    files = warc_files(args.warcs or [warc_default])
+    if not files:
+        print(f"No WARC files in {', '.join(map(str, args.warcs or [warc_default]))}", file=sys.stderr)
+        return 2
+    mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
+
+    def real_url(url: str) -> str:
+        for mirror in mirrors:
+            url = mirror.real_url(url)
+        return url
+
+    try:
+        counts = run(args.archive, files, args.workers, real_url)
+    except KeyboardInterrupt:
+        print("Stopped; run the same command again to resume.", file=sys.stderr)
+        return 130
+    except sqlite3.Error as exc:
+        print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
+        return 3
+    logger.info("Re-extraction done: %s", json.dumps(dict(sorted(counts.items()))))
+    print(json.dumps(dict(sorted(counts.items()))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -226,7 +226,7 @@ class WarcRecordMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from crawler.reextract import extractor_version
+        from crawler.reextract_adapter import extractor_version
 
         return cls(extractor_version())
 

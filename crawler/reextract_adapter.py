@@ -1,0 +1,119 @@
+"""What re-extraction needs from the rest of the crawler, in one place: the extractor's version,
+the page -> stored-article path (extract, normalise, hash) and the archive writer.
+
+The extractor, the normaliser and the archive are being reshaped (issue 11); after that
+lands only this module needs re-pointing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+logger = logging.getLogger("crawler.reextract")
+
+_ROOT = Path(__file__).resolve().parent.parent
+# What decides an article's stored content: the extractor, DW knowledge, the normaliser.
+_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*", "pipelines/normalize*")
+CAUSE = "reextract"
+
+
+@cache
+def extractor_version() -> str:
+    """`<package version>+<12 hex digits of the extractor's and normaliser's source>`.
+
+    Any change to the code that decides an article's content changes it; no one has to
+    remember to bump a number.
+    """
+    digest = hashlib.sha256()
+    for pattern in _EXTRACTOR_SOURCES:
+        for path in sorted(_ROOT.glob(pattern)):
+            for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+                if file.suffix == ".py":
+                    digest.update(file.relative_to(_ROOT).as_posix().encode())
+                    digest.update(file.read_bytes())
+    return f"{version('dw-archive')}+{digest.hexdigest()[:12]}"
+
+
+def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
+    """The normalised article dict of one page, or the kind of page it is when not an article.
+
+    Does what the crawl does to a fetched page: extract, keep `kind == "article"`, drop
+    what lacks a required field, normalise, hash.
+    """
+    import inspect
+
+    from itemadapter import ItemAdapter
+
+    from crawler.archive import content_hash
+    from crawler.extract import NotAnArticle, extract
+    from pipelines.normalize import REQUIRED, normalize
+
+    try:
+        if charset and "encoding" in inspect.signature(extract).parameters:
+            article = extract(body, url=url, encoding=charset)
+        else:
+            article = extract(body, url=url)
+    except NotAnArticle:
+        return "not_an_article"
+    if article.kind != "article":
+        return f"type/{article.kind}"
+    adapter = ItemAdapter(article)
+    if any(not adapter.get(name) for name in REQUIRED):
+        return "missing_required_field"
+    normalize(adapter)
+    adapter["extractor_version"] = extractor_version()
+    row = adapter.asdict()
+    row["content_hash"] = content_hash(row)
+    return row
+
+
+def open_archive(path: Path):
+    """The archive at `path`, opened as the crawl opens it."""
+    from crawler.archive import Archive
+
+    return Archive(path)
+
+
+def write_article(archive, article: dict, seen_at: str) -> str:
+    """Store one article; `new` or `updated` (a revision with cause `reextract`)."""
+    counts = archive.write_batch([article], seen_at=seen_at, cause=CAUSE)
+    return next(verdict for verdict in ("new", "updated", "unchanged") if counts[verdict])
+
+
+def default_archive_and_warcs() -> tuple[Path, Path]:
+    """`ARCHIVE_PATH` and the WARC folder from the project's Scrapy settings."""
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.warc import warc_dir
+
+    settings = get_project_settings()
+    return Path(settings.get("ARCHIVE_PATH") or "data/dw.db"), warc_dir(settings)
+
+
+# -- the workers ---------------------------------------------------------------------------
+
+def quiet_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def extract_record(task: tuple[str, int, str]) -> tuple[str, int, dict | str]:
+    """In a worker: (path, offset, url) -> (path, offset, article dict or a skip kind)."""
+    from crawler.warc_read import read_payload
+
+    path, offset, url = task
+    try:
+        body, content_type = read_payload(path, offset)
+    except ValueError as exc:
+        logger.warning("%s", exc)
+        return path, offset, "damaged"
+    charset = content_type.lower().partition("charset=")[2].split(";")[0].strip() or None
+    try:
+        return path, offset, article_from_page(body, url, charset)
+    except Exception:  # noqa: BLE001 - one bad page must not end the run; it is counted
+        logger.exception("Extraction failed on %s (%s:%d)", url, path, offset)
+        return path, offset, "extractor_error"
