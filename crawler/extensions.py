@@ -8,6 +8,7 @@ import sqlite3
 
 from scrapy import signals
 
+from crawler import health
 from crawler.archive import archive_for, utc_now
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class CrawlSummary:
         stats = self.stats.get_stats()
         counts = summarize(stats)
         verdict = outcome(reason, stats, counts)
+        coverage = health.coverage(stats)
+        if verdict == "ok":
+            verdict = health.judge(archive_for(self.crawler), coverage, self.crawler.settings) or "ok"
         self.crawler.dw_outcome = verdict
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
@@ -94,6 +98,7 @@ class CrawlSummary:
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
                 **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
+                "coverage": json.dumps(coverage),
             })
         except sqlite3.Error as exc:
             logger.error("Could not record the run in crawl_runs: %s", exc)

@@ -54,7 +54,13 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlSummary": 500,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
 }
+SPIDERMON_ENABLED = True
+SPIDERMON_ADD_FIELD_COVERAGE = True
+HEALTH_RECENT_RUNS = 5  # a run's field coverage is compared with the median of these runs'
+HEALTH_MIN_ARTICLES = 10  # runs with fewer articles are neither judged nor compared with
+HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of that median
 
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
