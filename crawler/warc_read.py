@@ -123,6 +123,10 @@ def _scan_from(path: str, handle, gzipped: bool):
         # Nothing sound after it: the file ends inside this record (a crawl killed mid-write).
         yield Entry(path, position, "damaged" if resume else "truncated", problem=problem)
         return resume
+    handle.seek(position)
+    if handle.read(1 << 16).strip():
+        # warcio ends quietly at a gzip member or record cut short by the end of the file.
+        yield Entry(path, position, "truncated", problem="the file ends inside this record")
     return None
 
 
