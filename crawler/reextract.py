@@ -49,6 +49,7 @@ __all__ = ["extractor_version", "main", "run"]
 logger = logging.getLogger("crawler.reextract")
 LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 PROGRESS_TABLE = "reextract_progress"
+SAVE_EVERY = 1.0  # seconds between checkpoint writes (a kill redoes at most this much)
 
 
 def warc_files(paths: Iterable[Path]) -> list[Path]:
@@ -121,16 +122,18 @@ class Checkpoint:
                          pk=("warc_file", "warc_offset"))
         db.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE extractor_version != ?", [version])
         self.pending: list[tuple[str, int, str]] = []
+        self.saved_at = time.monotonic()
 
     def done(self) -> set[tuple[str, int]]:
         return set(self.db.execute(f"SELECT warc_file, warc_offset FROM {PROGRESS_TABLE}"))
 
     def mark(self, path: str, offset: int) -> None:
         self.pending.append((Path(path).name, offset, self.version))
-        if len(self.pending) >= 200:
+        if len(self.pending) >= 200 or time.monotonic() - self.saved_at >= SAVE_EVERY:
             self.save()
 
     def save(self) -> None:
+        self.saved_at = time.monotonic()
         if self.pending:
             self.db.conn.executemany(f"INSERT OR IGNORE INTO {PROGRESS_TABLE} VALUES (?, ?, ?)",
                                      self.pending)
