@@ -97,7 +97,8 @@ class CrawlSummary:
             archive_for(self.crawler).record_run({
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
-                **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
+                **counts, "stats": json.dumps(health.without_field_counts(stats), default=str,
+                                              sort_keys=True),
                 "coverage": json.dumps(coverage),
             })
         except sqlite3.Error as exc:

@@ -38,6 +38,11 @@ def coverage(stats: dict) -> dict[str, float]:
             **{name: round(stats.get(f"{_COUNTS}/{name}", 0) / total, 4) for name in FIELDS}}
 
 
+def without_field_counts(stats: dict) -> dict:
+    """The stats without Spidermon's per-field counts, which `coverage` sums up."""
+    return {k: v for k, v in stats.items() if not k.startswith("spidermon_")}
+
+
 def degraded(current: dict, history: list[dict], *, min_articles: int = 10, drop: float = 0.5,
              min_baseline: float = 0.2) -> str | None:
     """Why the run is degraded (each field far below its median share in `history`), or None."""

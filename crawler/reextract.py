@@ -4,11 +4,12 @@
 
 Reads every record of the given WARC files (default: every `*.warc.gz` / `*.warc` in the
 crawl's WARC folder, `data/warc/` beside the default archive `data/dw.db`), runs today's
-extractor and normaliser over each DW article's latest sound response (one worker process per
-core) and writes the results with the crawl's archive writer (one writer process): a new
-article is added, one whose stored content differs gets a revision whose `cause` is
-`reextract`, one whose content is unchanged is left alone. A record older than the one an
-article row already points at is not applied. Everything else (requests, sitemaps, feeds,
+extractor and normaliser over every sound DW article response, in the order the files hold
+them (one worker process per core, while the files are read), and writes the results with
+the crawl's archive writer (in this process, in batches of one capture second): a new article
+is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
+whose content is unchanged is left alone. A record older than the one an article row was
+made from is not applied. Everything else (requests, sitemaps, feeds,
 redirects, other sites, damaged or truncated records) is counted by kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
@@ -40,7 +41,7 @@ from crawler.reextract_adapter import (
     extractor_version,
     open_archive,
     quiet_worker,
-    write_article,
+    write_articles,
 )
 from crawler.warc_read import Entry, scan
 
@@ -81,17 +82,18 @@ def kind_of(entry: Entry, url: str) -> str:
     return "article"
 
 
-def select(files: list[Path], counts: Counter, real_url: Callable[[str], str]
-           ) -> tuple[dict[int, tuple[Entry, str]], dict[tuple[str, int], str]]:
-    """Each DW article's latest sound response in the files, with its real URL; every record's
-    date by (file name, offset). What is not an article response is counted as `skipped/<kind>`.
+def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
+          done: set[tuple[str, int]], dates: dict[tuple[str, int], str]) -> Iterator[tuple[Entry, str]]:
+    """(entry with its payload, real URL) of each sound DW article response in the files, in
+    order, but those in `done`; every other record counted in `counts` as `skipped/<kind>`.
+    The date of every article response is noted in `dates` by (file name, offset).
     """
-    latest: dict[int, tuple[Entry, str]] = {}
-    dates: dict[tuple[str, int], str] = {}
+    def wanted(entry: Entry) -> bool:
+        return kind_of(entry, real_url(entry.uri)) == "article"
+
     for path in files:
-        for entry in scan(path):
+        for entry in scan(path, keep=wanted):
             counts["records"] += 1
-            dates[(Path(entry.path).name, entry.offset)] = entry.date
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
             if kind != "article":
@@ -100,14 +102,13 @@ def select(files: list[Path], counts: Counter, real_url: Callable[[str], str]
                     logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
                                    entry.offset, entry.problem)
                 continue
-            content_id = dw.parse_url(url).id
-            previous = latest.get(content_id)
-            if previous is not None:
-                counts["skipped/superseded"] += 1
-                if previous[0].date > entry.date:
-                    continue
-            latest[content_id] = (entry, url)
-    return latest, dates
+            key = (Path(entry.path).name, entry.offset)
+            dates[key] = entry.date
+            counts["article_responses"] += 1
+            if key in done:
+                counts["resumed"] += 1
+                continue
+            yield entry, url
 
 
 class Checkpoint:
@@ -150,18 +151,19 @@ def _stored(db, content_id: int):
 
 
 def _newer(entry: Entry, stored, dates: dict) -> bool:
-    """True when the record is at least as new as what the row was made from."""
+    """True when the record is at least as new as the one the row was made from (or, when that
+    one is not among the files read, as the row's last sighting)."""
     _, warc_file, warc_offset, last_seen_at = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
     return entry.date >= (source_date or last_seen_at or "")
 
 
-def _progress(results: Iterator, total: int) -> Iterator:
-    """Results, with a bar (rate, ETA) on a terminal, or a log line every LOG_EVERY seconds."""
+def _progress(results: Iterator, counts: Counter) -> Iterator:
+    """Results, with a bar (rate) on a terminal, or a log line every LOG_EVERY seconds."""
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        yield from tqdm(results, total=total, unit="page", desc="re-extracting", smoothing=0.1)
+        yield from tqdm(results, unit="page", desc="re-extracting", smoothing=0.1)
         return
     started = last = time.monotonic()
     for n, result in enumerate(results, start=1):
@@ -169,17 +171,47 @@ def _progress(results: Iterator, total: int) -> Iterator:
         now = time.monotonic()
         if now - last >= LOG_EVERY:
             last = now
-            rate = n / (now - started)
-            logger.info("re-extracted %d of %d pages, %.0f/s, about %.0f s to go",
-                        n, total, rate, (total - n) / rate if rate else 0)
+            logger.info("re-extracted %d pages (%.0f/s) of %d records read so far",
+                        n, n / (now - started), counts["records"])
 
 
-def _results(tasks: list, workers: int) -> Iterator:
-    if workers <= 1 or len(tasks) < 2:
-        yield from map(extract_record, tasks)
+def _results(work: Iterator, workers: int) -> Iterator:
+    if workers <= 1:
+        yield from map(extract_record, work)
         return
     with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
-        yield from pool.imap(extract_record, tasks, chunksize=8)
+        yield from pool.imap(extract_record, work, chunksize=4)
+
+
+class _Writer:
+    """Articles to store, written in batches of one capture second (one transaction each)."""
+
+    def __init__(self, archive, counts: Counter, checkpoint: Checkpoint, size: int = 200):
+        self.archive, self.counts, self.checkpoint, self.size = archive, counts, checkpoint, size
+        self.batch: list[dict] = []
+        self.ids: set[int] = set()
+        self.done: list[tuple[str, int]] = []
+        self.seen_at = ""
+
+    def add(self, article: dict | None, entry: Entry) -> None:
+        if article is not None:
+            if self.batch and (entry.date != self.seen_at or len(self.batch) >= self.size):
+                self.flush()
+            self.seen_at = entry.date
+            self.batch.append(article)
+            self.ids.add(article["id"])
+        self.done.append((entry.path, entry.offset))
+        if not self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
+                self.counts[verdict] += n
+            self.batch, self.ids = [], set()
+        for path, offset in self.done:
+            self.checkpoint.mark(path, offset)
+        self.done = []
 
 
 def run(archive_path: Path, files: list[Path], workers: int,
@@ -188,39 +220,38 @@ def run(archive_path: Path, files: list[Path], workers: int,
 
     Raises `sqlite3.Error` when the archive cannot be opened or written.
     """
-    counts: Counter = Counter(files=len(files))
-    latest, dates = select(files, counts, real_url)
+    scanned: Counter = Counter(files=len(files))
+    counts: Counter = Counter()
+    dates: dict[tuple[str, int], str] = {}
     archive = open_archive(archive_path)
+    checkpoint = Checkpoint(archive.db, extractor_version())
+    writer = _Writer(archive, counts, checkpoint)
     try:
-        checkpoint = Checkpoint(archive.db, extractor_version())
-        done = checkpoint.done()
-        chosen = sorted(latest.values(), key=lambda pair: (pair[0].path, pair[0].offset))
-        tasks = [(e.path, e.offset, url) for e, url in chosen
-                 if (Path(e.path).name, e.offset) not in done]
-        counts["resumed"] = len(chosen) - len(tasks)
-        entries = {(e.path, e.offset): e for e, _ in chosen}
-        for path, offset, result in _progress(_results(tasks, workers), len(tasks)):
-            entry = entries[(path, offset)]
+        work = tasks(files, scanned, real_url, checkpoint.done(), dates)
+        for entry, result in _progress(_results(work, workers), scanned):
             if isinstance(result, str):
                 counts[f"skipped/{result}"] += 1
-            else:
-                result.update(warc_file=path, warc_offset=offset)
-                stored = _stored(archive.db, result["id"])
-                if stored is not None and stored[0] == result["content_hash"]:
-                    counts["unchanged"] += 1
-                elif stored is not None and not _newer(entry, stored, dates):
-                    counts["skipped/older_than_archived"] += 1
-                else:
-                    counts[write_article(archive, result, entry.date)] += 1
-            checkpoint.mark(path, offset)
+                writer.add(None, entry)
+                continue
+            if result["id"] in writer.ids:
+                writer.flush()  # the same article twice in a batch: the earlier one first
+            result.update(warc_file=entry.path, warc_offset=entry.offset)
+            stored = _stored(archive.db, result["id"])
+            if stored is not None and stored[0] == result["content_hash"]:
+                counts["unchanged"] += 1
+                result = None
+            elif stored is not None and not _newer(entry, stored, dates):
+                counts["skipped/older_than_archived"] += 1
+                result = None
+            writer.add(result, entry)
+        writer.flush()
         checkpoint.finish()
     finally:
         try:
             checkpoint.save()
-        except (NameError, sqlite3.Error):
-            pass
-        archive.close()
-    return counts
+        finally:
+            archive.close()
+    return scanned + counts
 
 
 def main(argv: list[str] | None = None) -> int:

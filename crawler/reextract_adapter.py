@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import signal
+from dataclasses import asdict, replace
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+
+from crawler.warc_read import Entry, decode
 
 logger = logging.getLogger("crawler.reextract")
 
@@ -45,8 +48,6 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     Does what the crawl does to a fetched page: extract, keep `kind == "article"`, drop
     what lacks a required field, normalise, hash.
     """
-    import inspect
-
     from itemadapter import ItemAdapter
 
     from crawler.archive import content_hash
@@ -54,7 +55,7 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     from pipelines.normalize import REQUIRED, normalize
 
     try:
-        if charset and "encoding" in inspect.signature(extract).parameters:
+        if charset and _takes_encoding():
             article = extract(body, url=url, encoding=charset)
         else:
             article = extract(body, url=url)
@@ -66,10 +67,20 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     if any(not adapter.get(name) for name in REQUIRED):
         return "missing_required_field"
     normalize(adapter)
-    adapter["extractor_version"] = extractor_version()
-    row = adapter.asdict()
+    article.extractor_version = extractor_version()
+    row = asdict(article)
     row["content_hash"] = content_hash(row)
     return row
+
+
+@cache
+def _takes_encoding() -> bool:
+    """Whether `extract` takes the page's declared `encoding=` (it will, issue 11)."""
+    import inspect
+
+    from crawler.extract import extract
+
+    return "encoding" in inspect.signature(extract).parameters
 
 
 def open_archive(path: Path):
@@ -79,10 +90,11 @@ def open_archive(path: Path):
     return Archive(path)
 
 
-def write_article(archive, article: dict, seen_at: str) -> str:
-    """Store one article; `new` or `updated` (a revision with cause `reextract`)."""
-    counts = archive.write_batch([article], seen_at=seen_at, cause=CAUSE)
-    return next(verdict for verdict in ("new", "updated", "unchanged") if counts[verdict])
+def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
+    """Store articles in one transaction: counts of `new` and `updated` (each updated one gets a
+    revision with cause `reextract`)."""
+    counts = archive.write_batch(articles, seen_at=seen_at, cause=CAUSE)
+    return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged") if counts[verdict]}
 
 
 def default_archive_and_warcs() -> tuple[Path, Path]:
@@ -101,19 +113,19 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
 
 
-def extract_record(task: tuple[str, int, str]) -> tuple[str, int, dict | str]:
-    """In a worker: (path, offset, url) -> (path, offset, article dict or a skip kind)."""
-    from crawler.warc_read import read_payload
-
-    path, offset, url = task
+def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
+    """In a worker: (entry with its payload, real URL) -> (the entry without its payload,
+    the article dict or the kind of page it was)."""
+    entry, url = task
+    light = replace(entry, payload=None)
     try:
-        body, content_type = read_payload(path, offset)
+        body = decode(entry)
     except ValueError as exc:
-        logger.warning("%s", exc)
-        return path, offset, "damaged"
-    charset = content_type.lower().partition("charset=")[2].split(";")[0].strip() or None
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, "undecodable"
+    charset = entry.content_type.lower().partition("charset=")[2].split(";")[0].strip() or None
     try:
-        return path, offset, article_from_page(body, url, charset)
+        return light, article_from_page(body, url, charset)
     except Exception:  # noqa: BLE001 - one bad page must not end the run; it is counted
-        logger.exception("Extraction failed on %s (%s:%d)", url, path, offset)
-        return path, offset, "extractor_error"
+        logger.exception("Extraction failed on %s (%s:%d)", url, entry.path, entry.offset)
+        return light, "extractor_error"

@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import zlib
 from datetime import UTC, datetime
 from http.client import responses as REASONS
 from io import BytesIO
@@ -31,7 +33,8 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import threads
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -41,6 +44,8 @@ from crawler.middlewares import Origins
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIZE = 1_000_000_000  # Heritrix's default: 1 GB per file
+GZIP_LEVEL = 6  # zlib's default; warcio's 9 costs 15% more CPU on real DW pages for 0.3% less
+BUILDER = WARCWriter(None, warc_version="1.1")  # builds records (no state); never writes
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 # The body Scrapy hands on has had its chunked framing removed; a record saying `chunked`
 # would mislead readers, so the header is kept under another name, as wpull and warcprox do.
@@ -55,11 +60,18 @@ def warc_dir(settings) -> Path:
     return Path(settings.get("ARCHIVE_PATH") or "data/dw.db").parent / "warc"
 
 
+def gzip_member(record, warc_version: str = "1.1") -> bytes:
+    """One WARC record serialised as one gzip member (what `WARCWriter(gzip=True)` writes)."""
+    buffer = BytesIO()
+    WARCWriter(buffer, gzip=False, warc_version=warc_version).write_record(record)
+    return zlib.compress(buffer.getvalue(), GZIP_LEVEL, 31)  # wbits 31: a gzip member
+
+
 class WarcFiles:
     """WARC/1.1 files in one folder, rotated by size; one gzip member per record.
 
-    `write(records)` appends records and returns (file path, offset of the first record);
-    the bytes are handed to the operating system before it returns.
+    `append(members)` writes gzip members and returns (file path, offset of the first); the
+    bytes are handed to the operating system before it returns. Safe to call from threads.
     """
 
     def __init__(self, directory: Path, max_size: int, info: dict[str, str], prefix: str = "dw"):
@@ -71,25 +83,23 @@ class WarcFiles:
         self.stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         self.path: Path | None = None
         self.handle = None
-        self.writer: WARCWriter | None = None
+        self.lock = threading.Lock()
 
-    def write(self, records: list) -> tuple[str, int]:
-        if self.handle is None or self.handle.tell() >= self.max_size:
-            self._rotate()
-        offset = self.handle.tell()
-        for record in records:
-            self.writer.write_record(record)
-        self.handle.flush()
-        return str(self.path), offset
-
-    def builder(self) -> WARCWriter:
-        """A record builder (records are built before a file is chosen)."""
-        if self.writer is None:
-            self._rotate()
-        return self.writer
+    def append(self, members: list[bytes]) -> tuple[str, int]:
+        with self.lock:
+            if self.handle is None or self.handle.tell() >= self.max_size:
+                self._rotate()
+            offset = self.handle.tell()
+            self.handle.write(b"".join(members))
+            self.handle.flush()
+            return str(self.path), offset
 
     def close(self) -> None:
         """Flush, fsync and close the current file."""
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         if self.handle is not None:
             self.handle.flush()
             os.fsync(self.handle.fileno())
@@ -97,14 +107,13 @@ class WarcFiles:
             self.handle = None
 
     def _rotate(self) -> None:
-        self.close()
+        self._close()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.serial += 1
         name = f"{self.prefix}-{self.stamp}-{os.getpid()}-{self.serial:05d}.warc.gz"
         self.path = self.directory / name
         self.handle = open(self.path, "xb")
-        self.writer = WARCWriter(self.handle, gzip=True, warc_version="1.1")
-        self.writer.write_record(self.writer.create_warcinfo_record(name, self.info))
+        self.handle.write(gzip_member(BUILDER.create_warcinfo_record(name, self.info)))
         self.handle.flush()
 
 
@@ -118,11 +127,12 @@ def _headers(headers) -> list[tuple[str, str]]:
     return pairs
 
 
-def exchange_records(builder: WARCWriter, url: str, request, response) -> list:
+def exchange_records(url: str, request, response, builder: WARCWriter | None = None) -> list:
     """The `response` (or `revisit` for a 304) and `request` records of one exchange.
 
     `url` is the real URL the exchange stands for; `response.body` is kept byte for byte.
     """
+    builder = builder or BUILDER
     parts = urlsplit(url)
     protocol = getattr(response, "protocol", None) or "HTTP/1.1"
     status = f"{response.status} {REASONS.get(response.status, '')}".strip()
@@ -186,20 +196,26 @@ class WarcCaptureMiddleware:
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
         return middleware
 
-    def process_response(self, request, response):
+    async def process_response(self, request, response):
         if self.failed:
             return response
         url = self.origins.real_url(response.url)
         try:
-            records = exchange_records(self.files.builder(), url, request, response)
-            path, offset = self.files.write(records)
+            # Digests and compression (which release the GIL) off the reactor's thread.
+            kind, path, offset = await maybe_deferred_to_future(
+                threads.deferToThread(self._capture, url, request, response))
         except OSError as exc:
             self._fail(exc)
             return response
         request.meta["warc_file"], request.meta["warc_offset"] = path, offset
-        self.stats.inc_value("dw/warc/records", len(records))
-        self.stats.inc_value(f"dw/warc/{records[0].rec_type}")
+        self.stats.inc_value("dw/warc/records", 2)
+        self.stats.inc_value(f"dw/warc/{kind}")
         return response
+
+    def _capture(self, url: str, request, response) -> tuple[str, str, int]:
+        records = exchange_records(url, request, response)
+        path, offset = self.files.append([gzip_member(record) for record in records])
+        return records[0].rec_type, path, offset
 
     def close(self, spider=None) -> None:
         try:

@@ -4,6 +4,8 @@
 record whose gzip member or headers cannot be parsed, whose block is shorter than its
 `Content-Length` (a truncated last record) or whose digest does not match is reported as
 damaged, and reading resumes at the next gzip member (or `WARC/1.x` line, uncompressed).
+`scan(path, keep=...)` also hands over the HTTP payload of the records `keep` chooses, as
+stored; `decode(entry)` removes its chunked framing and content encoding.
 `read_payload(path, offset)` returns one response's HTTP payload, content-decoded.
 """
 
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,9 @@ class Entry:
     status: int | None = None
     content_type: str = ""
     problem: str = ""
+    payload: bytes | None = None  # as stored (chunked, content-encoded), when asked for
+    content_encoding: str = ""
+    chunked: bool = False
 
 
 def target_uri(value: str | None) -> str:
@@ -68,26 +75,54 @@ def _entry(path: str, offset: int, record) -> Entry:
             status = int(http.get_statuscode())
         except (TypeError, ValueError):
             status = None
+    def header(name: str) -> str:
+        return (http.get_header(name) or "") if http is not None else ""
+
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
-                 archive_date(headers.get_header("WARC-Date")), status,
-                 (http.get_header("Content-Type") or "") if http is not None else "")
+                 archive_date(headers.get_header("WARC-Date")), status, header("Content-Type"),
+                 content_encoding=header("Content-Encoding").lower(),
+                 chunked=header("Transfer-Encoding").lower() == "chunked")
 
 
-def _soundness(record) -> str:
-    """Read the rest of the record; '' if whole and its digests match, else what is wrong."""
+def _soundness(record, keep: bool) -> tuple[str, bytes | None]:
+    """Read the rest of the record: ('' if whole and its digests match, else what is wrong,
+    the bytes read when `keep`)."""
     stream = record.raw_stream
-    while stream.read(1 << 16):
-        pass
+    parts = []
+    while chunk := stream.read(1 << 16):
+        if keep:
+            parts.append(chunk)
+    payload = b"".join(parts) if keep else None
     if getattr(stream, "limit", 0) > 0:
-        return f"truncated: {stream.limit} bytes missing"
+        return f"truncated: {stream.limit} bytes missing", None
     checker = record.digest_checker
     if checker is not None and checker.passed is False:
-        return "; ".join(str(p) for p in checker.problems) or "digest mismatch"
-    return ""
+        return "; ".join(str(p) for p in checker.problems) or "digest mismatch", None
+    return "", payload
 
 
-def scan(path: str | Path) -> Iterator[Entry]:
-    """Every record of one WARC file, in order; damage is reported as an Entry, never raised."""
+def decode(entry: Entry) -> bytes:
+    """The entry's payload without chunked framing and content encoding (gzip, deflate, br).
+
+    Raises `ValueError` when it cannot be decoded.
+    """
+    encoding = entry.content_encoding
+    if encoding not in BufferedReader.get_supported_decompressors():
+        encoding = None
+    if not (entry.chunked or encoding):
+        return entry.payload or b""
+    reader_class = ChunkedDataReader if entry.chunked else BufferedReader
+    try:
+        return reader_class(BytesIO(entry.payload or b""), decomp_type=encoding).read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"cannot decode the {encoding or 'chunked'} payload: {exc}") from None
+
+
+def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) -> Iterator[Entry]:
+    """Every record of one WARC file, in order; damage is reported as an Entry, never raised.
+
+    Records for which `keep(entry)` is true carry their payload.
+    """
     path = str(path)
     try:
         handle = open(path, "rb")
@@ -99,23 +134,23 @@ def scan(path: str | Path) -> Iterator[Entry]:
         start = 0
         while start is not None:
             handle.seek(start)
-            start = yield from _scan_from(path, handle, gzipped)
+            start = yield from _scan_from(path, handle, gzipped, keep)
 
 
-def _scan_from(path: str, handle, gzipped: bool):
+def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
     """Records from the handle's position; on damage, the position to resume at (or None)."""
     iterator = ArchiveIterator(handle, check_digests=True)
     position = handle.tell()
     try:
         for record in iterator:
-            problem = _soundness(record)
+            entry = _entry(path, iterator.offset, record)
+            problem, payload = _soundness(record, keep(entry))
             offset = iterator.get_record_offset()  # valid only once the body was read
-            entry = _entry(path, offset, record)
             if problem:
                 kind = "truncated" if problem.startswith("truncated") else "damaged"
                 yield Entry(path, offset, kind, entry.uri, entry.date, problem=problem)
             else:
-                yield entry
+                yield replace(entry, offset=offset, payload=payload)
             position = offset + max(iterator.get_record_length(), 1)
     except Exception as exc:  # noqa: BLE001 - any parse failure is damage, reported and skipped
         problem = f"{type(exc).__name__}: {str(exc)[:60]!a}"

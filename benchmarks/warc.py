@@ -1,0 +1,108 @@
+"""`make bench`, WARC part (issue 15): what capture costs a crawl, and how fast re-extraction is.
+
+    python -m benchmarks.warc [--articles 2000] [--repeats 3]
+
+- capture's cost: the crawl's own elapsed seconds (Scrapy's `elapsed_time_seconds`) of the same
+  generated site with `WARC_ENABLED` on and off, runs alternated, median of each; target <= 10%;
+- WARC bytes per article: the capture of that crawl (every response and request, gzip) divided
+  by the articles archived;
+- re-extraction: `python -m crawler.reextract --workers 2` into a new archive, article pages per
+  wall second, whole command (scan, extraction, writes); target >= 400/s on 2 cores.
+
+Prints a small table and writes `benchmarks/results-warc.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from crawler.demo import crawl_command
+from crawler.mirror import running_mirror
+from crawler.sitegen import synthetic_spec, write_site
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work" / "warc"
+CRAWL = ["-a", "lang=all", "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+         "-s", "LOG_LEVEL=WARNING", "-s", "AUTOTHROTTLE_ENABLED=False"]
+
+
+def _site(count: int) -> Path:
+    site = WORK / f"site-{count}"
+    if not site.exists():
+        write_site(synthetic_spec(count), site)
+    return site
+
+
+def _crawl(origin: str, run: Path, capture: bool) -> float:
+    """The crawl's own elapsed seconds, into a fresh archive in `run`."""
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    db = run / "dw.db"
+    done = subprocess.run(crawl_command(origin, db, *CRAWL, "-s", f"WARC_ENABLED={capture}"),
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the crawl failed: {done.stderr[-2000:]}")
+    with sqlite3.connect(db) as conn:
+        stats = json.loads(conn.execute("SELECT stats FROM crawl_runs").fetchone()[0])
+    return float(stats["elapsed_time_seconds"])
+
+
+def bench(count: int, repeats: int) -> dict:
+    site = _site(count)
+    on, off = [], []
+    with running_mirror(site) as origin:
+        for _ in range(repeats):
+            off.append(_crawl(origin, WORK / "off", capture=False))
+            on.append(_crawl(origin, WORK / "on", capture=True))
+    db, warcs = WORK / "on" / "dw.db", WORK / "on" / "warc"
+    with sqlite3.connect(db) as conn:
+        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    warc_bytes = sum(f.stat().st_size for f in warcs.iterdir())
+    rates = []
+    for _ in range(repeats):
+        target = WORK / "reextracted.db"
+        for stale in WORK.glob("reextracted.db*"):
+            stale.unlink()
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
+                        "--workers", "2", str(warcs)], cwd=ROOT, check=True, capture_output=True)
+        rates.append(articles / (time.perf_counter() - start))
+    crawl_on, crawl_off = statistics.median(on), statistics.median(off)
+    return {
+        "articles": articles,
+        "crawl_seconds_capture_off": round(crawl_off, 2),
+        "crawl_seconds_capture_on": round(crawl_on, 2),
+        "capture_cost_share": round((crawl_on - crawl_off) / crawl_off, 3),
+        "warc_bytes_per_article": round(warc_bytes / articles),
+        "reextract_pages_per_second_2_workers": round(statistics.median(rates)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.warc", description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = bench(args.articles, args.repeats)
+    (ROOT / "benchmarks" / "results-warc.json").write_text(json.dumps(results, indent=2) + "\n")
+    share, rate = results["capture_cost_share"], results["reextract_pages_per_second_2_workers"]
+    print(f"WARC capture, {results['articles']} articles:")
+    print(f"  crawl {results['crawl_seconds_capture_off']} s without capture,"
+          f" {results['crawl_seconds_capture_on']} s with: cost {share:.1%}"
+          f" (target <= 10%: {'met' if share <= 0.10 else 'NOT met'})")
+    print(f"  {results['warc_bytes_per_article']:,} WARC bytes per article")
+    print(f"  re-extraction {rate}/s on 2 workers (target >= 400/s: {'met' if rate >= 400 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
