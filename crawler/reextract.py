@@ -158,21 +158,38 @@ def _newer(entry: Entry, stored, dates: dict) -> bool:
     return entry.date >= (source_date or last_seen_at or "")
 
 
-def _progress(results: Iterator, counts: Counter) -> Iterator:
-    """Results, with a bar (rate) on a terminal, or a log line every LOG_EVERY seconds."""
+def _progress(results: Iterator, files: list[Path]) -> Iterator:
+    """Results, with a progress bar on a terminal, or a log line every LOG_EVERY seconds; both
+    give pages per second and an ETA, from how far into the files the results are."""
+    starts, total = {}, 0
+    for path in files:
+        starts[str(path)] = total
+        total += path.stat().st_size if path.exists() else 0
+    started = last = time.monotonic()
+    bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        yield from tqdm(results, unit="page", desc="re-extracting", smoothing=0.1)
-        return
-    started = last = time.monotonic()
-    for n, result in enumerate(results, start=1):
-        yield result
-        now = time.monotonic()
-        if now - last >= LOG_EVERY:
-            last = now
-            logger.info("re-extracted %d pages (%.0f/s) of %d records read so far",
-                        n, n / (now - started), counts["records"])
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc="re-extracting", smoothing=0.1)
+    try:
+        for n, result in enumerate(results, start=1):
+            yield result
+            entry = result[0]
+            done = starts.get(entry.path, 0) + entry.offset
+            now = time.monotonic()
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix_str(f"{n} pages, {n / max(now - started, 1e-6):.0f} pages/s",
+                                    refresh=False)
+            elif now - last >= LOG_EVERY:
+                last = now
+                rate, share = n / (now - started), done / total if total else 1.0
+                eta = (now - started) * (1 - share) / share if share else 0.0
+                logger.info("re-extracted %d pages (%.0f/s), %.0f%% of the WARC bytes,"
+                            " about %.0f s to go", n, rate, share * 100, eta)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _results(work: Iterator, workers: int) -> Iterator:
@@ -228,7 +245,7 @@ def run(archive_path: Path, files: list[Path], workers: int,
     writer = _Writer(archive, counts, checkpoint)
     try:
         work = tasks(files, scanned, real_url, checkpoint.done(), dates)
-        for entry, result in _progress(_results(work, workers), scanned):
+        for entry, result in _progress(_results(work, workers), files):
             if isinstance(result, str):
                 counts[f"skipped/{result}"] += 1
                 writer.add(None, entry)
