@@ -54,6 +54,7 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 
 bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.warc
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks

@@ -2,12 +2,15 @@
 
     python -m benchmarks.warc [--articles 2000] [--repeats 3]
 
-- capture's cost: the crawl's own elapsed seconds (Scrapy's `elapsed_time_seconds`) of the same
-  generated site with `WARC_ENABLED` on and off, runs alternated, median of each; target <= 10%;
+- capture's cost: the crawl's CPU seconds (all its threads) and its own elapsed seconds
+  (Scrapy's `elapsed_time_seconds`) crawling the same generated site with `WARC_ENABLED` on
+  and off, runs alternated, median of each; target <= 10% (judged on CPU, which a busy
+  machine disturbs less than elapsed time);
 - WARC bytes per article: the capture of that crawl (every response and request, gzip) divided
   by the articles archived;
 - re-extraction: `python -m crawler.reextract --workers 2` into a new archive, article pages per
-  wall second, whole command (scan, extraction, writes); target >= 400/s on 2 cores.
+  wall second, whole command (start-up, reading, extraction, writes), and CPU ms per page in
+  all its processes; target >= 400/s on 2 cores.
 
 Prints a small table and writes `benchmarks/results-warc.json`.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -41,18 +45,20 @@ def _site(count: int) -> Path:
     return site
 
 
-def _crawl(origin: str, run: Path, capture: bool) -> float:
-    """The crawl's own elapsed seconds, into a fresh archive in `run`."""
+def _crawl(origin: str, run: Path, capture: bool) -> tuple[float, float]:
+    """(the crawl's own elapsed seconds, its CPU seconds), into a fresh archive in `run`."""
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     db = run / "dw.db"
-    done = subprocess.run(crawl_command(origin, db, *CRAWL, "-s", f"WARC_ENABLED={capture}"),
-                          cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the crawl failed: {done.stderr[-2000:]}")
+    command = crawl_command(origin, db, *CRAWL, "-s", f"WARC_ENABLED={capture}")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"the crawl failed: {stderr[-2000:].decode(errors='replace')}")
     with sqlite3.connect(db) as conn:
         stats = json.loads(conn.execute("SELECT stats FROM crawl_runs").fetchone()[0])
-    return float(stats["elapsed_time_seconds"])
+    return float(stats["elapsed_time_seconds"]), usage.ru_utime + usage.ru_stime
 
 
 def bench(count: int, repeats: int) -> dict:
@@ -66,23 +72,34 @@ def bench(count: int, repeats: int) -> dict:
     with sqlite3.connect(db) as conn:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     warc_bytes = sum(f.stat().st_size for f in warcs.iterdir())
-    rates = []
+    rates, cpu = [], []
     for _ in range(repeats):
         target = WORK / "reextracted.db"
         for stale in WORK.glob("reextracted.db*"):
             stale.unlink()
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
-                        "--workers", "2", str(warcs)], cwd=ROOT, check=True, capture_output=True)
+        process = subprocess.Popen([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
+                                    "--workers", "2", str(warcs)], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            raise RuntimeError("re-extraction failed")
         rates.append(articles / (time.perf_counter() - start))
-    crawl_on, crawl_off = statistics.median(on), statistics.median(off)
+        # the workers are the command's children, reaped by it: counted in RUSAGE_CHILDREN
+        cpu.append(usage.ru_utime + usage.ru_stime)
+    (elapsed_on, cpu_on), (elapsed_off, cpu_off) = (
+        [statistics.median(x) for x in zip(*runs, strict=True)] for runs in (on, off))
     return {
         "articles": articles,
-        "crawl_seconds_capture_off": round(crawl_off, 2),
-        "crawl_seconds_capture_on": round(crawl_on, 2),
-        "capture_cost_share": round((crawl_on - crawl_off) / crawl_off, 3),
+        "crawl_seconds_capture_off": round(elapsed_off, 2),
+        "crawl_seconds_capture_on": round(elapsed_on, 2),
+        "capture_cost_share_elapsed": round((elapsed_on - elapsed_off) / elapsed_off, 3),
+        "crawl_cpu_seconds_capture_off": round(cpu_off, 2),
+        "crawl_cpu_seconds_capture_on": round(cpu_on, 2),
+        "capture_cost_share_cpu": round((cpu_on - cpu_off) / cpu_off, 3),
         "warc_bytes_per_article": round(warc_bytes / articles),
         "reextract_pages_per_second_2_workers": round(statistics.median(rates)),
+        "reextract_cpu_ms_per_page": round(statistics.median(cpu) / articles * 1000, 2),
     }
 
 
@@ -94,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     results = bench(args.articles, args.repeats)
     (ROOT / "benchmarks" / "results-warc.json").write_text(json.dumps(results, indent=2) + "\n")
-    share, rate = results["capture_cost_share"], results["reextract_pages_per_second_2_workers"]
+    share, rate = results["capture_cost_share_cpu"], results["reextract_pages_per_second_2_workers"]
     print(f"WARC capture, {results['articles']} articles:")
-    print(f"  crawl {results['crawl_seconds_capture_off']} s without capture,"
-          f" {results['crawl_seconds_capture_on']} s with: cost {share:.1%}"
+    print(f"  crawl {results['crawl_seconds_capture_off']} s / {results['crawl_cpu_seconds_capture_off']}"
+          f" CPU s without capture, {results['crawl_seconds_capture_on']} s /"
+          f" {results['crawl_cpu_seconds_capture_on']} CPU s with: cost {share:.1%} of CPU,"
+          f" {results['capture_cost_share_elapsed']:.1%} of elapsed"
           f" (target <= 10%: {'met' if share <= 0.10 else 'NOT met'})")
     print(f"  {results['warc_bytes_per_article']:,} WARC bytes per article")
-    print(f"  re-extraction {rate}/s on 2 workers (target >= 400/s: {'met' if rate >= 400 else 'NOT met'})")
+    print(f"  re-extraction {rate}/s on 2 workers, {results['reextract_cpu_ms_per_page']} CPU ms per page"
+          f" in all processes (target >= 400/s: {'met' if rate >= 400 else 'NOT met'})")
     return 0
 
 
