@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import sqlite3
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -43,14 +42,12 @@ from crawler.reextract_adapter import (
     quiet_worker,
     write_articles,
 )
+from crawler.reextract_progress import Checkpoint, progress
 from crawler.warc_read import Entry, scan
 
 __all__ = ["extractor_version", "main", "run"]
 
 logger = logging.getLogger("crawler.reextract")
-LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
-PROGRESS_TABLE = "reextract_progress"
-SAVE_EVERY = 1.0  # seconds between checkpoint writes (a kill redoes at most this much)
 
 
 def warc_files(paths: Iterable[Path]) -> list[Path]:
@@ -111,40 +108,6 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
             yield entry, url
 
 
-class Checkpoint:
-    """Records done by an unfinished run, in the archive; emptied when a run completes."""
-
-    def __init__(self, db, version: str):
-        self.db = db
-        self.version = version
-        table = db[PROGRESS_TABLE]
-        if not table.exists():
-            table.create({"warc_file": str, "warc_offset": int, "extractor_version": str},
-                         pk=("warc_file", "warc_offset"))
-        db.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE extractor_version != ?", [version])
-        self.pending: list[tuple[str, int, str]] = []
-        self.saved_at = time.monotonic()
-
-    def done(self) -> set[tuple[str, int]]:
-        return set(self.db.execute(f"SELECT warc_file, warc_offset FROM {PROGRESS_TABLE}"))
-
-    def mark(self, path: str, offset: int) -> None:
-        self.pending.append((Path(path).name, offset, self.version))
-        if len(self.pending) >= 200 or time.monotonic() - self.saved_at >= SAVE_EVERY:
-            self.save()
-
-    def save(self) -> None:
-        self.saved_at = time.monotonic()
-        if self.pending:
-            self.db.conn.executemany(f"INSERT OR IGNORE INTO {PROGRESS_TABLE} VALUES (?, ?, ?)",
-                                     self.pending)
-            self.pending = []
-
-    def finish(self) -> None:
-        self.pending = []
-        self.db.execute(f"DELETE FROM {PROGRESS_TABLE}")
-
-
 def _stored(db, content_id: int):
     return db.execute("SELECT content_hash, warc_file, warc_offset, last_seen_at FROM articles"
                       " WHERE id = ?", [content_id]).fetchone()
@@ -156,40 +119,6 @@ def _newer(entry: Entry, stored, dates: dict) -> bool:
     _, warc_file, warc_offset, last_seen_at = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
     return entry.date >= (source_date or last_seen_at or "")
-
-
-def _progress(results: Iterator, files: list[Path]) -> Iterator:
-    """Results, with a progress bar on a terminal, or a log line every LOG_EVERY seconds; both
-    give pages per second and an ETA, from how far into the files the results are."""
-    starts, total = {}, 0
-    for path in files:
-        starts[str(path)] = total
-        total += path.stat().st_size if path.exists() else 0
-    started = last = time.monotonic()
-    bar = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc="re-extracting", smoothing=0.1)
-    try:
-        for n, result in enumerate(results, start=1):
-            yield result
-            entry = result[0]
-            done = starts.get(entry.path, 0) + entry.offset
-            now = time.monotonic()
-            if bar is not None:
-                bar.update(done - bar.n)
-                bar.set_postfix_str(f"{n} pages, {n / max(now - started, 1e-6):.0f} pages/s",
-                                    refresh=False)
-            elif now - last >= LOG_EVERY:
-                last = now
-                rate, share = n / (now - started), done / total if total else 1.0
-                eta = (now - started) * (1 - share) / share if share else 0.0
-                logger.info("re-extracted %d pages (%.0f/s), %.0f%% of the WARC bytes,"
-                            " about %.0f s to go", n, rate, share * 100, eta)
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def _results(work: Iterator, workers: int) -> Iterator:
@@ -245,7 +174,7 @@ def run(archive_path: Path, files: list[Path], workers: int,
     writer = _Writer(archive, counts, checkpoint)
     try:
         work = tasks(files, scanned, real_url, checkpoint.done(), dates)
-        for entry, result in _progress(_results(work, workers), files):
+        for entry, result in progress(_results(work, workers), files):
             if isinstance(result, str):
                 counts[f"skipped/{result}"] += 1
                 writer.add(None, entry)

@@ -216,3 +216,14 @@ def test_capture_can_be_turned_off(mirror, tmp_path):
     assert crawl(mirror, db, "-a", "lang=en", "-s", "WARC_ENABLED=False").returncode == 0
     assert not (tmp_path / "warc").exists()
     assert query(db, "SELECT count(*), count(warc_file) FROM articles") == [(8, 0)]
+
+
+def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    db = tmp_path / "dw.db"
+    run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={blocked}")
+    assert run.returncode == 3
+    assert "Cannot write the WARC file" in run.stderr
+    assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
+    assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
