@@ -40,6 +40,7 @@ from crawler.reextract_adapter import (
     extractor_version,
     open_archive,
     quiet_worker,
+    stored_source,
     write_articles,
 )
 from crawler.reextract_progress import Checkpoint, progress
@@ -106,11 +107,6 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                 counts["resumed"] += 1
                 continue
             yield entry, url
-
-
-def _stored(db, content_id: int):
-    return db.execute("SELECT content_hash, warc_file, warc_offset, last_seen_at FROM articles"
-                      " WHERE id = ?", [content_id]).fetchone()
 
 
 def _newer(entry: Entry, stored, dates: dict) -> bool:
@@ -182,7 +178,7 @@ def run(archive_path: Path, files: list[Path], workers: int,
             if result["id"] in writer.ids:
                 writer.flush()  # the same article twice in a batch: the earlier one first
             result.update(warc_file=entry.path, warc_offset=entry.offset)
-            stored = _stored(archive.db, result["id"])
+            stored = stored_source(archive, result["id"])
             if stored is not None and stored[0] == result["content_hash"]:
                 counts["unchanged"] += 1
                 result = None

@@ -90,6 +90,12 @@ def open_archive(path: Path):
     return Archive(path)
 
 
+def stored_source(archive, content_id: int) -> tuple | None:
+    """(content_hash, warc_file, warc_offset, last_seen_at) of an archived article, or None."""
+    return archive.db.execute("SELECT content_hash, warc_file, warc_offset, last_seen_at"
+                              " FROM articles WHERE id = ?", [content_id]).fetchone()
+
+
 def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
     """Store articles in one transaction: counts of `new` and `updated` (each updated one gets a
     revision with cause `reextract`)."""
