@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARCHIVE ?= data/dw.db
 ARGS   ?=
+PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve crawl bench lint browser redis clean
+.PHONY: install demo test serve screenshots crawl bench lint browser wget redis clean
 
 install: $(STAMP)
 
@@ -26,8 +27,12 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed and could not be: the browser test will be skipped"
 
-demo: $(STAMP)
-	$(BIN)/python -m crawler.demo --archive $(ARCHIVE)
+# Debian's wget, whose `--warc-file` output the WARC import test reads; skipped without it.
+wget:
+	@command -v wget >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null; } || \
+	  echo "wget is not installed and could not be: the wget WARC import test will be skipped"
 
 # Debian's redis-server, for the distributed-crawl tests (each starts its own on loopback);
 # a machine where it cannot be installed skips those tests and says why.
@@ -37,11 +42,23 @@ redis:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
 	  echo "redis-server is not installed and could not be: the distributed-crawl tests will be skipped"
 
-test: $(STAMP) browser redis
+demo: $(STAMP)
+	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
+
+test: $(STAMP) browser wget redis
 	$(BIN)/python -m pytest
 
+# datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
+# of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
+DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins \
+                   --setting suggest_facets off
+
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) --metadata data/metadata.yml --template-dir data/templates
+	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)
+
+# The README's pictures (docs/*.png): the sample site crawled, edited, crawled again, in Chromium.
+screenshots: $(STAMP) browser
+	$(BIN)/python -m tests.browser docs
 
 crawl: $(STAMP)
 	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
@@ -55,10 +72,11 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 
 bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.warc
 	$(BIN)/python -m benchmarks.distributed
 
 lint: $(STAMP)
-	$(BIN)/ruff check crawler pipelines tests benchmarks
+	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
 clean:
-	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log
+	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc

@@ -1,10 +1,14 @@
-"""The framework's floor: a Scrapy spider that downloads the given URLs and does nothing."""
+"""The framework's floor: a bare Scrapy spider that downloads the given URLs, one item per page.
+
+Run by `benchmarks/crawl.py` with `scrapy runspider` in a directory outside the project, so
+that no project settings, middlewares or pipelines apply; it imports nothing of dw-archive.
+"""
 
 import scrapy
 
 
 class BareSpider(scrapy.Spider):
-    """Fetch every URL in the file `-a urls=FILE`; parse nothing, store nothing."""
+    """Fetch every URL in the file `-a urls=FILE`; yield one small item per page, store nothing."""
 
     name = "bare"
 
@@ -19,4 +23,4 @@ class BareSpider(scrapy.Spider):
                     yield scrapy.Request(line.strip(), callback=self.parse, dont_filter=True)
 
     def parse(self, response):
-        return None
+        yield {"url": response.url, "status": response.status, "bytes": len(response.body)}

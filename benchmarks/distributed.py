@@ -25,12 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.run import CRAWL, WORK, crawl_once, fresh_articles, generated_site, machine
+from benchmarks.archive import fresh_articles
+from benchmarks.common import ROOT, WORK
+from benchmarks.crawl import CRAWL, crawl_once, generated_site
+from benchmarks.run import machine
 from crawler.archive import Archive
-from crawler.mirror import running_mirror
+from devtools.mirror import running_mirror
 from tests.cluster import finish, redis_server, wait_until, worker, writer
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _client(url: str):
@@ -66,7 +67,7 @@ def bench_crawl(count: int, counts: list[int]) -> dict:
     site = generated_site(count)
     results = {}
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
-        seconds, _, _, _ = crawl_once(site, Path(tmp) / "alone.db", Path(tmp) / "alone.log")
+        seconds = crawl_once(site, Path(tmp) / "alone.db", Path(tmp) / "alone.log").seconds
         results["one process"] = {"seconds": round(seconds, 2), "articles": count,
                                   "per_second": round(count / seconds, 1)}
     for n in counts:

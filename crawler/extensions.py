@@ -8,7 +8,8 @@ import sqlite3
 
 from scrapy import signals
 
-from crawler.archive import archive_for, utc_now
+from crawler import health
+from crawler.archive import ArchiveExtension, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ def summarize(stats: dict) -> dict[str, int]:
         "new": stats.get("dw/articles/new", 0),
         "updated": stats.get("dw/articles/updated", 0),
         "unchanged": stats.get("dw/articles/unchanged", 0),
-        "failed": stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0),
+        # Pages that failed, and fetched articles the archive could not store.
+        "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
+                   + stats.get("dw/archive/failed_articles", 0)),
     }
 
 
@@ -52,6 +55,10 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
                                            "dw/failed/feeds/")) and isinstance(v, int))
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
+    # Sitemaps and feeds were asked for and none listed a single entry (empty, unreadable or
+    # in a dialect not understood): nothing was discovered, whatever else the run did.
+    if stats.get("dw/discovery/requested") and not stats.get("dw/discovery/entries"):
+        return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
     if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
@@ -60,7 +67,7 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
 
 
 class CrawlSummary:
-    """Log the crawl's counts and reasons, decide its outcome and record the run."""
+    """Log the crawl's counts and reasons, decide its outcome (stat `dw/outcome`) and record the run."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -77,15 +84,22 @@ class CrawlSummary:
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
-    def judge(self, reason: str, stats: dict, counts: dict[str, int]) -> str:
-        """The run's outcome (a distributed worker judges on its run's totals: crawler/distributed)."""
-        return outcome(reason, stats, counts)
+    def judge(self, reason: str, stats: dict, counts: dict[str, int], coverage: dict) -> str:
+        """The run's outcome, then its health against the archive's recent runs (a distributed
+        worker judges its cluster run's totals instead: crawler/distributed/worker.py)."""
+        verdict = outcome(reason, stats, counts)
+        if verdict == "ok":
+            archive = self.crawler.get_extension(ArchiveExtension).archive
+            verdict = health.judge(archive, coverage, self.crawler.settings) or "ok"
+        return verdict
 
     def spider_closed(self, spider, reason):
+        archive = self.crawler.get_extension(ArchiveExtension)
+        archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         stats = self.stats.get_stats()
         counts = summarize(stats)
-        verdict = self.judge(reason, stats, counts)
-        self.crawler.dw_outcome = verdict
+        coverage = health.coverage(stats)
+        verdict = self.judge(reason, stats, counts, coverage)
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
@@ -94,10 +108,12 @@ class CrawlSummary:
             ", ".join(f"{k} {v}" for k, v in counts.items()), reasons or "none")
         arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
         try:
-            archive_for(self.crawler).record_run({
+            archive.archive.record_run({
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
-                **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
+                **counts, "stats": json.dumps(health.without_field_counts(stats), default=str,
+                                              sort_keys=True),
+                "coverage": json.dumps(coverage),
             })
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             logger.error("Could not record the run in crawl_runs: %s", exc)

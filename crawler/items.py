@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
-
-@dataclass
-class Image:
-    """One picture of an article: where it is, what it shows, who took it."""
-
-    url: str | None
-    caption: str | None
-    credit: str | None
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -30,32 +21,35 @@ class Article:
     published_at: str | None = None
     modified_at: str | None = None
     authors: list[str] = field(default_factory=list)
+    # The kicker's category and region (`Politik`, `Russische Föderation`).
     topics: list[str] = field(default_factory=list)
+    # Topic tags as the page prints them, in page order: the old layout's keywords, the
+    # related-topics links (`/t-{id}` topic pages), the page state's topics.
+    tags: list[str] = field(default_factory=list)
+    # DW topic ids of `tags`, in the same order, where the page shows them; else empty.
+    tag_ids: list[int] = field(default_factory=list)
     credit_line: str | None = None
     agencies: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
     # Agencies named in the images' credits (`Joseph Eid/AFP/Getty Images` -> AFP), set by
     # the normaliser from `images`; the archive tags them with the role `photo`.
     photo_agencies: list[str] = field(default_factory=list)
+    # Where the response this was read from is kept (crawler/warc.py), and by which extractor.
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    extractor_version: str | None = None
+
+    def __post_init__(self) -> None:
+        # Not fields (never stored or printed): what reading the page noticed, as
+        # (kind, detail) pairs (`ld_mismatch`, `replacement_characters`, ...), and how many
+        # fields the normaliser changed, by field. The normalise pipeline counts both as stats.
+        self.warnings: list[tuple[str, str]] = []
+        self.normalized: dict[str, int] = {}
 
     def to_dict(self) -> dict:
         """The article as plain JSON-ready data."""
         return asdict(self)
 
 
-@dataclass
-class Fetched:
-    """How a page answered: its HTTP validators, and whether it was unchanged (304)."""
-
-    article_id: int
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-
-
-@dataclass
-class ShortLink:
-    """A short link known to point at an article, recorded without fetching it."""
-
-    code: str
-    article_id: int
+# The fields of an article that hold lists (JSON arrays in the archive and the output).
+LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article) if str(f.type).startswith("list"))

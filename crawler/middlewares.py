@@ -83,7 +83,7 @@ class OriginMiddleware:
         return cls(Origins.from_settings(crawler.settings), crawler.stats)
 
     def process_request(self, request):
-        target = self.origins.fetch_url(request.url)
+        target = self.origins.fetch_url(request.url) or self.resumed(request)
         if target is None:
             self.stats.inc_value("dw/blocked/off_origin")
             logger.warning("Not requesting %s: not on a configured DW origin", request.url)
@@ -91,6 +91,23 @@ class OriginMiddleware:
         if target != request.url:
             return request.replace(url=target)
         return None
+
+    def resumed(self, request) -> str | None:
+        """Where to send a request queued in a JOBDIR while the origins were different.
+
+        The spider names each request's dw.com URL in `meta["dw_url"]`; a request on another
+        host with that URL's path (not a redirect: those are judged by where they lead) is the
+        same request, made now on the origin configured now.
+        """
+        real = request.meta.get("dw_url")
+        if not real or request.meta.get("redirect_urls"):
+            return None
+        target = self.origins.fetch_url(real)
+        if target is None or urlsplit(target)[2:4] != urlsplit(request.url)[2:4]:
+            return None
+        self.stats.inc_value("dw/resumed_on_current_origin")
+        logger.info("Queued request %s sent to the current origin: %s", request.url, target)
+        return target
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

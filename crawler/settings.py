@@ -10,10 +10,11 @@ COMMANDS_MODULE = "crawler.commands"
 DW_ORIGIN = "https://www.dw.com"
 DW_SHORTLINK_ORIGIN = "https://p.dw.com"
 DW_FEED_ORIGIN = "https://rss.dw.com"
-ARCHIVE_PATH = "data/dw.db"
+ARCHIVE_PATH = "data/dw.db"  # the one place the default archive is named
 ARCHIVE_BATCH_SIZE = 100
 ARCHIVE_BATCH_SECONDS = 5.0
 ARCHIVE_MAX_PAGES = 0  # SQLite pages (4 KiB) the archive may grow to; 0 = no limit
+ARCHIVE_TIMEOUT = 30.0  # seconds a batch waits for another process's write lock, then fails
 DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
 
 # Politeness: identify ourselves, obey robots.txt, adapt to the server's speed.
@@ -24,8 +25,8 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
-# A page yields an article and its fetch record: Scrapy's 100 parallel output workers per
-# response (CONCURRENT_ITEMS) only cost asyncio tasks here; 8 is 17% faster on loopback.
+# A page yields one article: Scrapy's 100 parallel output workers per response
+# (CONCURRENT_ITEMS) only cost asyncio tasks here; 8 was 17% faster on loopback.
 CONCURRENT_ITEMS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
@@ -41,18 +42,32 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.warc.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
+SPIDER_MIDDLEWARES = {"crawler.warc.WarcRecordMiddleware": 950}
+WARC_ENABLED = True
+WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
+WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
 ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
-    "pipelines.DeduplicatePipeline": 200,
     "pipelines.ArchivePipeline": 300,
 }
 # With -s REDIS_URL=redis://HOST:PORT/DB this process is one worker of a distributed crawl
 # (crawler/distributed); without it the add-on changes nothing.
 ADDONS = {"crawler.distributed.addon.Distributed": 0}
 EXTENSIONS = {
+    "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
 }
+SPIDERMON_ENABLED = True
+SPIDERMON_ADD_FIELD_COVERAGE = True
+HEALTH_RECENT_RUNS = 5  # a run's field coverage is compared with the median of these runs'
+HEALTH_MIN_ARTICLES = 10  # runs with fewer articles are neither judged nor compared with
+HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of that median
 
+# `-O articles.jsonl` / `-O articles.csv`: one record per article; in CSV, list fields are
+# JSON text (as in the archive) so that they read back.
 FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORTERS = {"csv": "crawler.feeds.CsvItemExporter"}
 LOG_LEVEL = "INFO"

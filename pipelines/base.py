@@ -1,14 +1,12 @@
-"""What the article pipelines share: the crawl's stats, and passing other items through."""
+"""What the article pipelines share: the crawl's stats and an adapter over the item."""
 
 from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from crawler.items import Fetched, ShortLink
-
 
 class ArticlePipeline:
-    """A step applied to articles only; short links and fetch records pass through untouched."""
+    """A step applied to every article item (the crawl's only items)."""
 
     def __init__(self, stats):
         self.stats = stats
@@ -18,8 +16,6 @@ class ArticlePipeline:
         return cls(crawler.stats)
 
     def process_item(self, item):
-        if isinstance(item, (ShortLink, Fetched)):
-            return item
         self.process_article(ItemAdapter(item))
         return item
 

@@ -1,14 +1,22 @@
-"""Normalise an article: Unicode NFC, clean whitespace, UTC dates, canonical URLs and agencies."""
+"""The one normaliser: every cleaning rule for an article's fields, and the pipeline that runs it.
+
+`normalize()` is a pure function of the item (no Scrapy, no I/O). The extractor applies it to
+what it read, so that `python -m crawler.extract` prints what the crawl stores; the pipeline
+applies it to every article item and counts, per field, how many articles a rule changed
+(`dw/normalize/<field>`; all start at 0, so a rule that never fires shows 0).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler import dw
+from crawler.items import Article
 from crawler.text import clean_text, to_utc
 from pipelines.base import ArticlePipeline
 
@@ -16,7 +24,18 @@ logger = logging.getLogger(__name__)
 
 REQUIRED = ("id", "url", "title")
 TEXT_FIELDS = ("title", "teaser", "credit_line", "language", "kind")
-LIST_FIELDS = ("subheads", "authors", "topics")
+NAME_LISTS = ("subheads", "authors", "topics")
+DATE_FIELDS = ("published_at", "modified_at")
+IMAGE_KEYS = ("url", "caption", "credit")
+# Every field a rule below can change: the names of the `dw/normalize/<field>` stats.
+NORMALIZED_FIELDS = (*TEXT_FIELDS, "body", *NAME_LISTS, "tags", "tag_ids", "agencies",
+                     *DATE_FIELDS, "id", "url", "short_url", "images", "photo_agencies")
+
+
+def missing_required(item: Any) -> list[str]:
+    """The required fields (id, url, title) an article lacks; the one place they are checked."""
+    adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
+    return [name for name in REQUIRED if not adapter.get(name)]
 
 
 def clean_body(value) -> str:
@@ -27,9 +46,9 @@ def clean_body(value) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def unique(values) -> list:
+def unique(values) -> list[str]:
     """Cleaned, non-empty values in first-seen order."""
-    out = []
+    out: list[str] = []
     for value in values or []:
         value = clean_text(value)
         if value and value not in out:
@@ -37,56 +56,87 @@ def unique(values) -> list:
     return out
 
 
-def canonical_agencies(tokens) -> tuple[list[str], list[str]]:
-    """Agency tokens mapped to canonical names; unknown tokens kept as written and returned."""
-    names, unknown = [], []
-    for token in tokens or []:
-        token = clean_text(token)
-        if not token:
+def _tags(names, ids) -> tuple[list[str], list[int]]:
+    """Tags cleaned and once each; their ids kept beside them when there is one per tag."""
+    names, ids = list(names or []), list(ids or [])
+    paired = len(ids) == len(names)
+    out_names: list[str] = []
+    out_ids: list[int] = []
+    for position, name in enumerate(names):
+        name = clean_text(name)
+        if not name or name in out_names:
             continue
-        name = dw.canonical_agency(token)
-        if name is None:
-            unknown.append(token)
-            name = token
-        if name not in names:
-            names.append(name)
-    return names, unknown
+        out_names.append(name)
+        if paired:
+            out_ids.append(int(ids[position]))
+    if not paired:
+        out_ids = list(dict.fromkeys(int(i) for i in ids if str(i).isdigit()))
+    return out_names, out_ids
 
 
-def normalize(adapter: ItemAdapter) -> list[str]:
-    """Normalise an article in place; returns the unknown agency tokens it kept."""
-    for name in TEXT_FIELDS:
-        if name in adapter:
-            adapter[name] = clean_text(adapter.get(name))
-    adapter["body"] = clean_body(adapter.get("body"))
-    for name in LIST_FIELDS:
-        adapter[name] = unique(adapter.get(name))
-    adapter["authors"] = [a for a in adapter["authors"] if dw.is_person(a)]
-    adapter["agencies"], unknown = canonical_agencies(adapter.get("agencies"))
-    for name in ("published_at", "modified_at"):
-        adapter[name] = to_utc(adapter.get(name))
-    adapter["id"] = int(adapter["id"])
-    adapter["url"] = dw.canonical_url(adapter["url"])
-    adapter["short_url"] = dw.short_url(adapter["id"])
-    adapter["images"] = [
-        {key: clean_text(image.get(key)) for key in ("url", "caption", "credit")}
-        for image in adapter.get("images") or [] if isinstance(image, dict)
-    ]
-    adapter["photo_agencies"] = list(dict.fromkeys(
-        name for image in adapter["images"] for name in dw.photo_agencies(image["credit"] or "")))
-    return unknown
+def _image(image: dict) -> dict:
+    return {key: clean_text(image.get(key)) for key in IMAGE_KEYS}
+
+
+def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
+    """Normalise an article (an `Article`, a dict or an `ItemAdapter`) in place.
+
+    Returns (changed, unknown): `changed` maps every name in `NORMALIZED_FIELDS` to 1 if its
+    rule changed the value, else 0; `unknown` lists the agency tokens kept as printed.
+    """
+    adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
+    before = {name: adapter.get(name) for name in NORMALIZED_FIELDS}
+    after = {name: clean_text(before[name]) for name in TEXT_FIELDS if name in adapter}
+    after["body"] = clean_body(before["body"])
+    for name in NAME_LISTS:
+        after[name] = unique(before[name])
+    after["authors"] = [a for a in after["authors"] if dw.is_person(a)]
+    after["tags"], after["tag_ids"] = _tags(before["tags"], before["tag_ids"])
+    after["agencies"], unknown = dw.canonical_agencies(before["agencies"] or [])
+    for name in DATE_FIELDS:
+        after[name] = to_utc(before[name])
+    after["id"] = int(before["id"])
+    after["url"] = dw.canonical_url(before["url"])
+    after["short_url"] = dw.short_url(after["id"])
+    after["images"] = [_image(i) for i in before["images"] or [] if isinstance(i, dict)]
+    after["photo_agencies"] = list(dict.fromkeys(
+        name for image in after["images"] for name in dw.photo_agencies(image["credit"] or "")))
+    changed = dict.fromkeys(NORMALIZED_FIELDS, 0)
+    for name, value in after.items():
+        if value != before[name]:
+            adapter[name] = value
+            changed[name] = 1
+    return changed, unknown
 
 
 class NormalizePipeline(ArticlePipeline):
-    """Clean every article; drop, with a counted reason, those missing an id, URL or title."""
+    """Clean every article; drop, with a counted reason, those missing an id, URL or title.
+
+    Stats: `dw/normalize/<field>` (articles whose field a rule changed, in the extractor or
+    here), `dw/extract/<kind>` (what reading a page noticed: `ld_mismatch`, `ld_unreadable`,
+    `state_unreadable`, `replacement_characters`), `agencies/unknown`.
+    """
+
+    def open_spider(self) -> None:
+        for name in NORMALIZED_FIELDS:
+            self.stats.set_value(f"dw/normalize/{name}", 0)
 
     def process_article(self, adapter: ItemAdapter) -> None:
-        missing = [name for name in REQUIRED if not adapter.get(name)]
+        missing = missing_required(adapter)
         if missing:
             for name in missing:
                 self.stats.inc_value(f"dw/dropped/missing_{name}")
             raise DropItem(f"article without {', '.join(missing)}: {adapter.get('url')}")
-        unknown = normalize(adapter)
+        item = adapter.item
+        changed, unknown = normalize(adapter)
+        earlier = item.normalized if isinstance(item, Article) else {}
+        for name in NORMALIZED_FIELDS:
+            count = changed[name] + earlier.get(name, 0)
+            if count:
+                self.stats.inc_value(f"dw/normalize/{name}", count)
+        for kind, detail in item.warnings if isinstance(item, Article) else ():
+            self.stats.inc_value(f"dw/extract/{kind}")
+            logger.warning("%s: %s (%s)", adapter["url"], detail, kind)
         for token in unknown:
             self.stats.inc_value("agencies/unknown")
             logger.info("Unknown agency %r in the credit line of %s", token, adapter["url"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo import crawl_command
+from devtools.demo import crawl_command
 from tests.conftest import ROOT
 
 REDIS_SERVER = shutil.which("redis-server")

@@ -21,7 +21,7 @@ def needs_shared(path: Path):
 @pytest.fixture
 def mirror(tmp_path):
     """The bundled sample site, served on loopback with an access log."""
-    from crawler.mirror import running_mirror
+    from devtools.mirror import running_mirror
     from tests.crawling import Mirror
 
     log = tmp_path / "access.log"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -9,7 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.demo import crawl_command
+from devtools.demo import crawl_command
+from devtools.mirror import running_mirror
 from tests.conftest import ROOT
 
 
@@ -59,3 +61,23 @@ def last_run(archive: Path) -> dict:
         row = dict(conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone())
     row["stats"] = json.loads(row["stats"])
     return row
+
+
+def archived_ids(archive: Path) -> set[int]:
+    return {row[0] for row in query(archive, "SELECT id FROM articles")}
+
+
+def copy_site(source: Path, target: Path) -> Path:
+    """A writable copy of a (read-only) site folder."""
+    for path in source.rglob("*"):
+        if path.is_file():
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / path.relative_to(source)).write_bytes(path.read_bytes())
+    return target
+
+
+@contextlib.contextmanager
+def served(site: Path, log: Path):
+    """A mirror of `site` for the length of the block."""
+    with running_mirror(site, log) as origin:
+        yield Mirror(origin, log)

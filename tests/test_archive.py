@@ -11,10 +11,10 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from crawler.archive import Archive
+from crawler.archive import Archive, ArchiveExtension
 from crawler.extract import extract
-from crawler.items import Article, ShortLink
-from pipelines import ArchivePipeline, DeduplicatePipeline, NormalizePipeline
+from crawler.items import Article
+from pipelines import ArchivePipeline, NormalizePipeline
 from pipelines.normalize import normalize
 from tests.conftest import ROOT
 
@@ -142,7 +142,8 @@ def test_a_failed_batch_leaves_nothing_half_written(archive):
 @pytest.fixture
 def crawler(tmp_path):
     crawler = get_crawler(settings_dict={"ARCHIVE_PATH": str(tmp_path / "dw.db"),
-                                         "ARCHIVE_BATCH_SIZE": 2})
+                                         "ARCHIVE_BATCH_SIZE": 2,
+                                         "EXTENSIONS": {"crawler.archive.ArchiveExtension": 100}})
     crawler.stats.open_spider()
     return crawler
 
@@ -172,15 +173,16 @@ def test_normalize_drops_articles_missing_required_fields(crawler, field):
     assert crawler.stats.get_value(f"dw/dropped/missing_{field}") == 1
 
 
-def test_deduplicate_drops_repeats_within_a_run(crawler):
-    dedupe = DeduplicatePipeline.from_crawler(crawler)
-    dedupe.process_item(sample(SEED))
-    with pytest.raises(DropItem):
-        dedupe.process_item(sample(SEED))
-    changed = sample(SEED)
-    changed.teaser = "A new teaser"
-    assert dedupe.process_item(changed) is changed  # a new version in the same run goes on
-    assert crawler.stats.get_value("dw/dropped/duplicate_in_run") == 1
+def test_repeats_within_a_run_are_deduplicated_by_the_archive(archive):
+    # One home for deduplication: the archive's in-transaction decision, within a batch too.
+    first, again = as_row(sample(SEED)), as_row(sample(SEED))
+    changed = as_row(sample(SEED))
+    changed["teaser"] = "A new teaser"
+    counts = archive.write_batch([first, again, changed])
+    assert (counts["new"], counts["unchanged"], counts["updated"]) == (1, 1, 1)
+    assert archive.count("articles") == 1
+    assert archive.db["articles"].get(16825046)["teaser"] == "A new teaser"  # a new version goes on
+    assert archive.count("revisions") == 1
 
 
 def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
@@ -188,7 +190,7 @@ def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
     pipeline.open_spider()
     for path in (SEED, GERMAN, ARABIC):
         pipeline.process_item(sample(path))
-    pipeline.process_item(ShortLink(code="018axi", article_id=16825046))
+    crawler.get_extension(ArchiveExtension).record_short_link("018axi", 16825046)
     reader = Archive(tmp_path / "dw.db")
     assert reader.count("articles") == 2  # one full batch of two is written, one waits
     pipeline.close_spider()
@@ -240,3 +242,87 @@ def test_the_original_error_comes_out_when_sqlite_already_rolled_back(archive):
     with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
         archive._in_transaction(work)
     assert not archive.db.conn.in_transaction
+
+
+# -- one home per concern: whole revisions, atomic batches, a writer that derives nothing -------
+
+EDITABLE = {  # every content field, and an edit of it alone
+    "title": "Hezbollah fighters die in siege of Qusair",
+    "teaser": "A new teaser",
+    "body": "One paragraph.\n\nAnother paragraph.",
+    "subheads": ["A new subhead"],
+    "authors": ["Jane Doe"],
+    "topics": ["Syria", "Lebanon"],
+    "credit_line": "jd/ab (Reuters)",
+    "agencies": ["Reuters"],
+    "images": [{"url": "https://static.dw.com/image/1_6.jpg", "caption": "A street", "credit": "DW"}],
+}
+
+
+def test_every_content_field_is_editable_here():
+    from crawler.archive import CONTENT_FIELDS
+
+    assert set(EDITABLE) <= set(CONTENT_FIELDS)
+
+
+@pytest.mark.parametrize("field", sorted(EDITABLE))
+def test_a_revision_keeps_the_previous_value_of_a_field_edited_alone(archive, field):
+    first = as_row(sample(SEED))
+    archive.write_batch([first])
+    assert archive.write_batch([dict(first, **{field: EDITABLE[field]})])["updated"] == 1
+    revision = next(archive.db["revisions"].rows)
+    assert json.loads(revision["changed"]) == [field]
+    old = first[field]
+    assert revision[field] == (json.dumps(old, ensure_ascii=False) if isinstance(old, list) else old)
+    assert revision["title"] == "Hezbollah troops die in siege"  # and the rest of it, whole
+    assert json.loads(revision["images"])[0]["credit"] == first["images"][0]["credit"]
+
+
+def test_a_batch_failing_midway_leaves_nothing_written(archive):
+    archive.write_batch([as_row(sample(GERMAN))])
+    before = {t: archive.count(t) for t in ("articles", "revisions", "images", "article_agencies")}
+    archive.db.execute("CREATE TRIGGER refuse BEFORE INSERT ON images WHEN new.caption = 'boom'"
+                       " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    edited = dict(as_row(sample(GERMAN)), title="Lokführer streiken wieder")
+    bad = as_row(sample(SEED))
+    bad["images"] = [dict(bad["images"][0], caption="boom")]
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        archive.write_batch([edited, bad])  # fails after both articles are upserted
+    assert {t: archive.count(t) for t in before} == before
+    assert archive.db["articles"].get(79020002)["title"] == "Lokführer streiken erneut"
+    assert not archive.db.conn.in_transaction
+
+
+def test_the_writer_stores_what_the_item_carries_and_derives_nothing(archive):
+    row = as_row(sample(SEED))  # a short URL, and images credited to AFP
+    archive.write_batch([dict(row, photo_agencies=[])])
+    assert archive.count("short_links") == 0  # codes come from the spider, never parsed here
+    roles = {r[0] for r in archive.db.execute("SELECT role FROM article_agencies")}
+    assert roles == {"text"}
+
+
+def test_content_hashes_stored_by_earlier_versions_stay_valid():
+    import hashlib
+
+    from crawler.archive import content_hash
+
+    row = as_row(sample(SEED))
+    first_fields = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
+                    "agencies", "images")
+    payload = json.dumps([row.get(f) for f in first_fields], ensure_ascii=False, sort_keys=True,
+                         separators=(",", ":"))
+    assert content_hash(row) == hashlib.sha256(payload.encode()).hexdigest()
+
+
+def test_two_writers_on_one_archive_decide_against_what_it_holds(tmp_path):
+    # Several workers, one archive: the verdict is taken inside each batch's write transaction,
+    # so a second writer sees the first one's article and neither duplicates nor loses it.
+    first, second = Archive(tmp_path / "dw.db"), Archive(tmp_path / "dw.db")
+    row = as_row(sample(SEED))
+    assert first.write_batch([row])["new"] == 1
+    assert second.write_batch([row])["unchanged"] == 1
+    assert second.write_batch([dict(row, teaser="A new teaser")])["updated"] == 1
+    assert first.write_batch([row])["updated"] == 1  # the first writer's copy is now the edit
+    assert first.count("articles") == 1 and first.count("revisions") == 2
+    first.close()
+    second.close()

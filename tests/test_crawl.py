@@ -7,8 +7,8 @@ import json
 import pytest
 
 from crawler import dw
-from crawler.demo import SAMPLE_LANGUAGES
-from crawler.mirror import running_mirror
+from devtools.demo import SAMPLE_LANGUAGES
+from devtools.mirror import running_mirror
 from tests.conftest import REAL_PAGES, ROOT, needs_shared
 from tests.crawling import Mirror, crawl, last_run, query
 from tests.test_reliability import report

@@ -32,6 +32,16 @@ ROWS = [
 ]
 
 
+def redis_archive(url: str, prefix: str):
+    """A worker's archive extension, as the add-on puts it in a crawl with this REDIS_URL."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed.redis_archive import RedisArchive
+
+    return RedisArchive.from_crawler(get_crawler(settings_dict={"REDIS_URL": url,
+                                                                "DW_REDIS_PREFIX": prefix}))
+
+
 @pytest.fixture
 def archived(tmp_path):
     archive = Archive(tmp_path / "dw.db")
@@ -59,7 +69,7 @@ def test_revisits_from_redis_are_the_archives(archived, tmp_path, languages):
     with redis_server(tmp_path) as url:
         server, keys = redis.Redis.from_url(url), Keys("t")
         assert state.publish(server, keys, archived, now=NOW) == len(ROWS)
-        worker = state.RedisArchive(server, keys)
+        worker = redis_archive(url, "t")
         expected = archived.due_for_revisit(NOW, languages)
         assert worker.due_for_revisit(NOW, languages) == [tuple(row) for row in expected]
         if languages == ["en", "de"]:
@@ -80,7 +90,7 @@ def test_the_writers_seed_replaces_the_state_with_the_archives(archived, tmp_pat
         server.hset(keys.article(424242), mapping={"content_hash": "gone", "last_seen_at": stamp(days=1)})
         server.hset(keys.article(1000), mapping={"content_hash": "stale", "colour": "blue"})
         assert state.seed(server, keys, archived) == len(ROWS)
-        worker = state.RedisArchive(server, keys)
+        worker = redis_archive(url, "t")
         assert worker.stored(424242) is None  # not in the archive (any more)
         assert worker.stored(1000) == archived.stored(1000)
         assert server.hget(keys.article(1000), "colour") is None

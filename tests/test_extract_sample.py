@@ -8,7 +8,7 @@ import pytest
 
 from crawler import dw
 from crawler.extract import NotAnArticle, extract
-from crawler.sitegen import path_of, render_article
+from devtools.sitegen import path_of, render_article
 from tests.conftest import ROOT, SEED_TEXT, needs_shared
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
@@ -150,7 +150,7 @@ def test_a_day_printed_the_chinese_way():
 
 
 def test_the_committed_sample_site_is_what_its_spec_generates(tmp_path):
-    from crawler.sitegen import write_site
+    from devtools.sitegen import write_site
 
     def files(root):
         return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -159,4 +159,4 @@ def test_the_committed_sample_site_is_what_its_spec_generates(tmp_path):
     generated, committed = files(tmp_path / "site"), files(SITE)
     assert generated.keys() == committed.keys()
     stale = [str(path) for path in generated if generated[path] != committed[path]]
-    assert stale == [], f"regenerate with python -m crawler.sitegen (stale: {stale[:3]})"
+    assert stale == [], f"regenerate with python -m devtools.sitegen (stale: {stale[:3]})"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import yaml
 from datasette.app import Datasette
 
-from crawler.mirror import running_mirror
-from crawler.sitegen import write_site
+from devtools.mirror import running_mirror
+from devtools.sitegen import write_site
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, last_run, query
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from crawler.demo import crawl_command
-from crawler.mirror import running_mirror
-from crawler.sitegen import synthetic_spec, write_site
+from devtools.demo import crawl_command
+from devtools.mirror import running_mirror
+from devtools.sitegen import synthetic_spec, write_site
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, query
 

@@ -17,7 +17,7 @@ CASES = (
 pytestmark = pytest.mark.skipif(not CASES, reason="../shared/dw/pages/ is not here")
 
 EXACT = ("id", "url", "short_url", "language", "title", "teaser", "credit_line", "agencies",
-         "authors", "topics", "subheads", "modified_at")
+         "authors", "topics", "tags", "subheads", "modified_at")
 
 
 def _check(article, expected: dict) -> list[str]:

@@ -5,19 +5,22 @@ from __future__ import annotations
 import sys
 
 from scrapy.commands import crawl
+from scrapy.exceptions import UsageError
 
 
 class Command(crawl.Command):
-    """Scrapy's crawl command; exit status 3 when the run's outcome is a failure."""
-
-    def _create_crawler(self, spname):
-        self.last_crawler = super()._create_crawler(spname)
-        return self.last_crawler
+    """Scrapy's crawl command; exit status 3 when the run's outcome (stat `dw/outcome`) is not ok."""
 
     def run(self, args, opts):
-        super().run(args, opts)
-        crawler = getattr(self, "last_crawler", None)
-        outcome = getattr(crawler, "dw_outcome", None)
+        if len(args) != 1:
+            raise UsageError("give exactly one spider: scrapy crawl dw")
+        assert self.crawler_process
+        crawler = self.crawler_process.create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        outcome = crawler.stats.get_value("dw/outcome")
         if self.exitcode == 0 and outcome and outcome != "ok":
             print(f"dw crawl failed: {outcome}", file=sys.stderr)
             self.exitcode = 3

@@ -4,7 +4,8 @@
     claims.py     the cluster's protocol in Redis: keys, the run lock, in-flight requests, heartbeats
     scheduler.py  scrapy-redis's scheduler, claiming articles by content id and tracking what it pops
     worker.py     the worker's heartbeat, when it may stop, and its outcome judged for the cluster
-    state.py      the one adapter to the archive: what the spider asks it, and writing a batch
+    redis_archive.py  a worker's `ArchiveExtension`: the archive's state read from Redis, items pushed
+    state.py      the archive's state in Redis (published by the writer), and the writer's batches
     writer.py     `scrapy archive-writer`: items from Redis into the one SQLite archive
 
 Nothing here is imported unless `REDIS_URL` is set: scrapy-redis and redis are an optional extra.

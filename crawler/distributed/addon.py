@@ -18,6 +18,8 @@ from crawler.distributed.claims import Keys
 # Components swapped in (None) or out when distributed; edited in the dicts the settings hold,
 # because the project's own values outrank an add-on's.
 EXTENSIONS = {
+    "crawler.archive.ArchiveExtension": None,
+    "crawler.distributed.redis_archive.RedisArchive": 100,
     "crawler.extensions.CrawlSummary": None,
     "crawler.distributed.worker.ClusterSummary": 500,
     "crawler.distributed.worker.ClusterWorker": 100,
@@ -41,10 +43,6 @@ class Distributed:
             ("SCHEDULER_PERSIST", True),
         ):
             settings.set(name, value, "addon")
-        # Every item goes to Redis as soon as it is made: an item buffered in a worker would
-        # die with it, after its request was released. These outrank the project's values.
-        settings.set("ARCHIVE_BATCH_SIZE", 1, "cmdline")
-        settings.set("ARCHIVE_BATCH_SECONDS", 0, "cmdline")
         extensions = settings["EXTENSIONS"]
         for name, order in EXTENSIONS.items():
             extensions[name] = order

@@ -51,7 +51,7 @@ class Keys:
 KEY_NAMES = {
     "queue": "requests",        # scrapy-redis's priority queue (sorted set of pickled requests)
     "seen": "seen",             # scrapy-redis's duplicate filter, for this run's discovery requests
-    "claims": "claims",         # content ids scheduled in this run, by any worker
+    "claims": "claims",         # content ids, short codes, listing URLs scheduled in this run
     "run": "run",               # hash: id, state (active/finished), arguments, started_at, ready, ...
     "lock": "lock",             # the run's id while a worker's heartbeat keeps it alive
     "workers": "workers",       # set of the run's worker ids
@@ -219,9 +219,9 @@ class Cluster:
                   self.worker if leaving else "", self.worker if check else ""])
         return _text(reply[0]), int(reply[1])
 
-    def claim(self, article_id: int) -> bool:
-        """True when this call is the first in the run to schedule `article_id`."""
-        return bool(self.server.sadd(self.keys.claims, article_id))
+    def claim(self, key: int | str) -> bool:
+        """True when this call is the first in the run to schedule `key` (`state.claim_key`)."""
+        return bool(self.server.sadd(self.keys.claims, key))
 
     def live_workers(self) -> int:
         """Workers of the run whose heartbeat has not expired."""

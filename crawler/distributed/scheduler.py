@@ -4,8 +4,10 @@
   claim its id: a short link, a sitemap entry and a feed item for one article are one request
   in the whole cluster. Article requests are `dont_filter` (the spider dedupes them by id), so
   scrapy-redis's duplicate filter never sees them; the claim does this job.
-- Discovery requests (sitemaps, feeds, short links) go through scrapy-redis's duplicate filter,
-  whose key the run's start clears, so nothing is filtered away by an earlier run.
+- Sitemaps, feeds and short links are `dont_filter` too (never filtered by an earlier run's
+  seen requests), and claimed the same way, by URL or code (`state.claim_key`); the claims are
+  cleared when a run starts, so each run reads every listing again. Any other request goes
+  through scrapy-redis's duplicate filter, whose key the run's start clears too.
 - A popped request is recorded in the worker's in-flight hash in the same atomic step
   (`claims.Cluster.pop`) and released once Scrapy is done with it (`worker.ClusterWorker`).
 """
@@ -52,12 +54,12 @@ class ClusterScheduler(Scheduler):
         """Keep the shared queue (SCHEDULER_PERSIST): other workers may still be using it."""
 
     def enqueue_request(self, request) -> bool:
-        content_id = state.article_id(request)
+        key = state.claim_key(request)
         try:
             self.worker.keep_alive()
-            if content_id is not None and not request.meta.get("dw_claimed"):
-                if not self.worker.cluster.claim(content_id):
-                    state.count_duplicate(self.stats)
+            if key is not None and not request.meta.get("dw_claimed"):
+                if not self.worker.cluster.claim(key):
+                    state.count_duplicate(self.stats, request)
                     return False
                 request.meta["dw_claimed"] = True  # its retries and redirects keep the claim
             if not request.dont_filter and self.df.request_seen(request):
@@ -90,6 +92,11 @@ class ClusterScheduler(Scheduler):
             self.worker.track(token, None)  # released at the next look: nothing to wait for
             return None
         self.worker.track(token, request)
+        content_id = state.article_id(request)
+        if content_id is not None and hasattr(self.spider, "scheduled"):
+            # Scheduled by another worker: the spider counts as found (`resumed`) only the ids
+            # it does not know, and this one the cluster has counted once already.
+            self.spider.scheduled.add(content_id)
         self.stats.inc_value("scheduler/dequeued/redis")
         return request
 

@@ -1,15 +1,12 @@
-"""The one adapter between the distributed crawl and the archive (re-point here when the archive moves).
+"""The archive's state in Redis, and the writer's side of the archive.
 
-Worker side, `RedisArchive` answers what the spider and the pipelines ask the archive (is this id
-archived, since when, with which validators; which articles are due for a revisit; write this
-batch; record this run) from Redis, so that a worker never opens the SQLite file: reads come
-from the state the writer publishes, writes become JSON items on a Redis list.
-
-Writer side, `write_items` writes such items through the project's `Archive`, and `publish`
-mirrors what the archive then holds into Redis: one hash per article id
-(`{prefix}:a:{id}`, the fields of `Stored` plus `published_at`, `language`, `url`) and, for
-articles published in the last week, a sorted set per language (`{prefix}:recent:{lang}`,
-scored by publication time in epoch seconds) from which workers pick revisits.
+Workers read the state through `RedisArchive` (crawler/distributed/redis_archive.py), the
+`ArchiveExtension` of a worker. The writer writes the workers' items through the project's
+`Archive` (`write_items`), and `publish` mirrors what the archive then holds into Redis: one
+hash per article id (`{prefix}:a:{id}`, the fields of `Stored` plus `published_at`,
+`language`, `url`) and, for articles published in the last week, a sorted set per language
+(`{prefix}:recent:{lang}`, scored by publication time in epoch seconds) from which workers pick
+revisits; `publish_coverage` the field coverage of recent runs, for workers to judge health by.
 """
 
 from __future__ import annotations
@@ -18,12 +15,11 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from crawler.archive import Archive, Stored, utc_now
+from crawler import health
+from crawler.archive import Archive, Fetched, utc_now
 from crawler.distributed.claims import Keys
-from crawler.items import Fetched
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +37,33 @@ def article_id(request) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def count_duplicate(stats) -> None:
-    """An article another worker already scheduled: counted as the spider counts its own."""
-    stats.inc_value("dw/found", -1)
-    stats.inc_value("dw/skipped/already_scheduled")
+def claim_key(request) -> int | str | None:
+    """What makes a request one in the whole run, or None (left to scrapy-redis's filter).
+
+    An article's content id; a short link's code; a sitemap's or feed's dw.com URL. The spider
+    makes all three `dont_filter` (it dedupes articles by id itself, and listings must never be
+    filtered by an earlier run's seen requests), so scrapy-redis's filter never sees them.
+    """
+    content_id = article_id(request)
+    if content_id is not None:
+        return content_id
+    if isinstance(request.cb_kwargs.get("code"), str):
+        return f"short:{request.cb_kwargs['code']}"
+    if "depth" in request.cb_kwargs and request.meta.get("dw_url"):
+        return f"listing:{request.meta['dw_url']}"
+    return None
+
+
+def count_duplicate(stats, request) -> None:
+    """A request another worker already scheduled: uncounted as the spider counted it, so the
+    run's totals are one process's."""
+    if article_id(request) is not None:
+        stats.inc_value("dw/found", -1)
+        stats.inc_value("dw/skipped/already_scheduled")
+    elif "code" in request.cb_kwargs:
+        stats.inc_value("dw/found/short_links", -1)
+    elif request.cb_kwargs.get("depth") == 0:
+        stats.inc_value("dw/discovery/requested", -1)
 
 
 def run_arguments(spider) -> str:
@@ -53,77 +72,9 @@ def run_arguments(spider) -> str:
     return json.dumps(given, sort_keys=True)
 
 
-# -- the worker's archive ---------------------------------------------------------------------
-
-def _text(value):
+def text(value):
+    """A Redis reply as text (replies are bytes)."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-class RedisArchive:
-    """The archive as a worker sees it: state read from Redis, writes pushed to the writer."""
-
-    def __init__(self, server, keys: Keys, envelope: dict | None = None):
-        self.server = server
-        self.keys = keys
-        self.envelope = envelope if envelope is not None else {}  # worker and run ids, set on join
-
-    def stored(self, article_id: int) -> Stored | None:
-        """What the archive holds for one id (as the writer last published it), or None."""
-        values = [_text(v) for v in self.server.hmget(self.keys.article(article_id), STORED_FIELDS)]
-        return Stored(*values) if any(v is not None for v in values) else None
-
-    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
-        """(id, url) of recent articles to check again: the rule of `Archive.due_for_revisit`."""
-        since = (now - REVISIT_WINDOW).timestamp()
-        rows = []
-        for language in languages:
-            ids = self.server.zrangebyscore(self.keys.recent(language), since, "+inf")
-            pipe = self.server.pipeline(transaction=False)
-            for article_id in ids:
-                pipe.hmget(self.keys.article(int(article_id)), "published_at", "last_seen_at", "url")
-            for article_id, values in zip(ids, pipe.execute(), strict=True):
-                rows.append((int(article_id), *[_text(v) for v in values]))
-        return due(now, rows, limit)
-
-    def count(self, table: str = "articles") -> int:
-        """Articles in the archive when the writer last published its state."""
-        return int(self.server.hget(self.keys.state, table) or 0)
-
-    def has_short_link(self, code: str) -> bool:
-        """True: a short link pushed to the writer is the writer's to resolve."""
-        return True
-
-    def write_batch(self, articles: Iterable[dict], short_links: Iterable[tuple[str, int]] = (),
-                    fetches: Iterable[Fetched] = (), seen_at: str | None = None) -> dict[str, int]:
-        """Push the batch to the writer's list; new/updated/unchanged are the writer's to count."""
-        items = [("article", a) for a in articles]
-        items += [("short_link", {"code": c, "article_id": i}) for c, i in short_links]
-        items += [("fetched", asdict(f)) for f in fetches]
-        self._push(items, seen_at)
-        return {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
-
-    def record_run(self, run: dict) -> None:
-        """Hand this worker's `crawl_runs` row to the writer."""
-        self._push([("run", run)], None)
-
-    def _push(self, items: list[tuple[str, dict]], seen_at: str | None) -> None:
-        if not items:
-            return
-        import redis
-
-        payload = [json.dumps({"kind": kind, "data": data, "seen_at": seen_at, **self.envelope},
-                              ensure_ascii=False, default=str) for kind, data in items]
-        try:
-            self.server.rpush(self.keys.items, *payload)
-        except redis.RedisError as exc:
-            # The archive pipeline stops the crawl on an archive error; Redis is this worker's archive.
-            raise sqlite3.OperationalError(f"cannot hand items to Redis: {exc}") from exc
-
-    def check(self) -> list[str]:
-        return []
-
-    def close(self) -> None:
-        """Nothing to close: the Redis connection is the worker's."""
 
 
 def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str]]:
@@ -148,11 +99,12 @@ def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str
 def open_archive(settings) -> Archive:
     """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it."""
     return Archive(settings.get("ARCHIVE_PATH", "data/dw.db"),
+                   timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0),
                    max_pages=settings.getint("ARCHIVE_MAX_PAGES", 0))
 
 
 def lock_path(settings) -> str:
-    """The run lock file a single-process crawl takes beside the archive."""
+    """The run lock file a single-process crawl takes beside the archive (`ArchiveExtension.lock_path`)."""
     return settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock"
 
 
@@ -277,6 +229,17 @@ def mark_ready(server, keys: Keys, archive: Archive) -> None:
         server.zremrangebyscore(key, "-inf", f"({cutoff}")
     server.hset(keys.state, mapping={"ready": 1, "articles": archive.count(), "published_at": utc_now(),
                                      "archive": str(archive.path)})
+
+
+def publish_coverage(server, keys: Keys, archive: Archive, runs: int) -> None:
+    """The field coverage of the archive's last `runs` runs (`health.recent_coverage`), as JSON
+    in the state hash: what a worker judges its run's health against (it has no archive to read)."""
+    try:
+        history = health.recent_coverage(archive.db, runs)
+    except (sqlite3.Error, ValueError) as exc:
+        logger.warning("Cannot read earlier runs' coverage: %s", exc)
+        history = []
+    server.hset(keys.state, "coverage", json.dumps(history))
 
 
 def _take(cursor, n: int) -> list:

@@ -10,6 +10,7 @@ fail, and a run that fetched nothing it should have did, on every worker.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -20,12 +21,16 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy_redis.connection import get_redis_from_settings
 from twisted.internet.task import LoopingCall, deferLater
 
-from crawler.archive import utc_now
+from crawler import health
+from crawler.archive import ArchiveExtension, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
-from crawler.extensions import CrawlSummary, summarize
+from crawler.extensions import CrawlSummary, outcome, summarize
 
 logger = logging.getLogger(__name__)
+
+# Stats summed over the run's workers: the crawl's counts, and Spidermon's field counts (health).
+COUNTED = ("dw/", "spidermon_item_scraped_count/")
 
 
 class ClusterWorker:
@@ -40,8 +45,7 @@ class ClusterWorker:
         self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS", 1.0)
         self.writer_wait = settings.getfloat("DW_WRITER_WAIT", 60.0)
         self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0))
-        self.archive = state.RedisArchive(self.server, self.keys)
-        crawler.dw_archive = self.archive  # what `archive_for(crawler)` returns in this process
+        self.coverage_history: list[dict] = []  # earlier runs' field coverage, read on joining
         self.inflight: dict[str, object] = {}  # token -> the Request popped under it
         self.flushed: dict[str, int] = {}  # dw/* stats already added to the run's totals
         self.loop: LoopingCall | None = None
@@ -74,7 +78,9 @@ class ClusterWorker:
             raise CloseSpider("archive_locked")
         self.stats.set_value("dw/cluster/run", run)
         self.stats.set_value("dw/cluster/worker", self.cluster.worker)
-        self.archive.envelope.update(run=run, worker=self.cluster.worker)
+        archive = self.crawler.get_extension(ArchiveExtension)
+        if hasattr(archive, "envelope"):  # RedisArchive: its items name the run and the worker
+            archive.envelope.update(run=run, worker=self.cluster.worker)
         logger.info("%s cluster run %s as worker %s", verdict.capitalize(), run, self.cluster.worker)
         self.loop = LoopingCall(self.tick)
         self.loop.start(self.heartbeat, now=False)
@@ -96,14 +102,14 @@ class ClusterWorker:
                 if writer and new_run:
                     if not self.server.llen(self.keys.items) + self.server.llen(self.keys.writing):
                         self.server.hset(self.keys.run, "ready", 1)
-                        return
+                        return self._read_history()
                 elif writer and self.server.hget(self.keys.run, "ready") == b"1":
-                    return
+                    return self._read_history()
                 if waited >= self.writer_wait and writer:
                     logger.warning("The archive writer has not written the last run's items in %.0f s;"
                                    " starting on the state it has", waited)
                     self.server.hset(self.keys.run, "ready", 1)
-                    return
+                    return self._read_history()
             except redis.RedisError as exc:
                 self.report_redis(exc)
                 raise CloseSpider("redis_error") from None
@@ -113,6 +119,14 @@ class ClusterWorker:
                 raise CloseSpider("no_archive_writer")
             await maybe_deferred_to_future(deferLater(reactor, step))
             waited += step
+
+    def _read_history(self) -> None:
+        """Earlier runs' field coverage, as the writer published it: read before this run's rows
+        are written, so that the run is judged against runs before it (`ClusterSummary`)."""
+        try:
+            self.coverage_history = json.loads(self.server.hget(self.keys.state, "coverage") or "[]")
+        except ValueError:
+            self.coverage_history = []
 
     # -- while crawling ---------------------------------------------------------------------
 
@@ -134,7 +148,7 @@ class ClusterWorker:
                 busy.update(request for _, request, _ in engine.scraper.slot.queue)
         done = [token for token, request in self.inflight.items() if request not in busy]
         current = {k: v for k, v in self.stats.get_stats().items()
-                   if k.startswith("dw/") and not k.startswith("dw/cluster/")
+                   if k.startswith(COUNTED) and not k.startswith("dw/cluster/")
                    and isinstance(v, int) and not isinstance(v, bool)}
         delta = {k: v - self.flushed.get(k, 0) for k, v in current.items() if v != self.flushed.get(k, 0)}
         if not (done or delta):
@@ -253,19 +267,27 @@ class ClusterWorker:
 
 
 class ClusterSummary(CrawlSummary):
-    """`CrawlSummary`, its verdict taken on the run's totals (this worker's row keeps its own counts)."""
+    """`CrawlSummary`, its verdict taken on the run's totals (this worker's row keeps its own counts).
 
-    def judge(self, reason: str, stats: dict, counts: dict[str, int]) -> str:
+    Health (crawler/health.py) is judged here too, in each worker: the run's field coverage,
+    summed over its workers, against the coverage of earlier runs the writer published.
+    """
+
+    def judge(self, reason: str, stats: dict, counts: dict[str, int], coverage: dict) -> str:
         worker = self.crawler.get_extension(ClusterWorker)
         if worker is None or worker.cluster.run is None:
-            return super().judge(reason, stats, counts)
+            return outcome(reason, stats, counts)  # never joined: there is no run to judge
         try:
             totals = worker.final_totals()
         except redis.RedisError as exc:
             logger.error("Cannot read the run's totals (%s); judging this worker alone", exc)
-            return super().judge(reason, stats, counts)
-        merged = {k: v for k, v in stats.items() if not (k.startswith("dw/") and isinstance(v, int))}
+            return outcome(reason, stats, counts)
+        merged = {k: v for k, v in stats.items() if not (k.startswith(COUNTED) and isinstance(v, int))}
         merged.update(totals)
         cluster_counts = summarize(merged)
         self.stats.set_value("dw/cluster/counts", cluster_counts)
-        return super().judge(reason, merged, cluster_counts)
+        verdict = outcome(reason, merged, cluster_counts)
+        if verdict == "ok":
+            verdict = health.judge_history(health.coverage(merged), worker.coverage_history,
+                                           self.crawler.settings) or "ok"
+        return verdict

@@ -41,12 +41,14 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
 class ArchiveWriter:
     """Write the items of a distributed crawl into the archive, batch by batch."""
 
-    def __init__(self, server, keys: Keys, archive, *, batch_size: int = 100, ttl: float = 10.0):
+    def __init__(self, server, keys: Keys, archive, *, batch_size: int = 100, ttl: float = 10.0,
+                 recent_runs: int = 5):
         self.server = server
         self.keys = keys
         self.archive = archive
         self.batch_size = max(1, batch_size)
         self.ttl_ms = int(ttl * 1000)
+        self.recent_runs = recent_runs  # whose field coverage workers judge their run against
         self.id = uuid.uuid4().hex[:12]
         self.cluster = Cluster(server, keys, ttl=ttl)
         self.stopping = False
@@ -74,13 +76,13 @@ class ArchiveWriter:
         return True
 
     def keep_alive(self) -> None:
-        if state._text(self.server.get(self.keys.writer)) == self.id:
+        if state.text(self.server.get(self.keys.writer)) == self.id:
             self.server.pexpire(self.keys.writer, self.ttl_ms)
         else:  # expired while we were busy: take it again
             self.server.set(self.keys.writer, self.id, px=self.ttl_ms)
 
     def release(self) -> None:
-        if state._text(self.server.get(self.keys.writer)) == self.id:
+        if state.text(self.server.get(self.keys.writer)) == self.id:
             self.server.delete(self.keys.writer)
 
     def take(self, wait: float) -> list[bytes]:
@@ -112,6 +114,8 @@ class ArchiveWriter:
         except (AttributeError, KeyError, TypeError, ValueError):
             counts, written = self._write_one_by_one(items)
         state.publish(self.server, self.keys, self.archive, written)
+        if counts.get("runs"):
+            state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
         pipe = self.server.pipeline(transaction=True)
         pipe.hincrby(self.keys.state, "articles", counts.get("new", 0))
         pipe.delete(self.keys.writing)
@@ -146,6 +150,7 @@ class ArchiveWriter:
     def run(self, until_idle: float | None = None, wait: float = 1.0) -> int:
         """Write until stopped; 0 when stopped cleanly, 1 when the archive could not be written."""
         self.server.delete(self.keys.writer_error)
+        state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
         count = state.seed(self.server, self.keys, self.archive)
         logger.info("Published the state of %d archived articles to Redis; writing items", count)
         idle_since = None
@@ -206,7 +211,8 @@ def main(settings, until_idle: float | None = None) -> int:
             return 2
         writer = ArchiveWriter(server, keys, archive,
                                batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 100),
-                               ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0))
+                               ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0),
+                               recent_runs=settings.getint("HEALTH_RECENT_RUNS", 5))
         if not writer.claim():
             logger.error("Another archive writer is running for this Redis (%s)", keys.writer)
             return 2

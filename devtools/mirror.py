@@ -1,6 +1,6 @@
 """A local mirror of dw.com: serves a directory laid out like the site, on loopback.
 
-    python -m crawler.mirror --root data/sample-site --port 8765 [--access-log FILE]
+    python -m devtools.mirror --root data/sample-site --port 8765 [--access-log FILE]
 
 Paths are the site's own: `/robots.txt`, `/{lang}/news-sitemap.xml`, `/{lang}/{slug}/a-{id}`
 (any slug finds the page by its id, as on DW), `/rdf/rss-en-all`, and `/p/{code}`, which
@@ -41,6 +41,7 @@ _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset
           ".rdf": "application/rdf+xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".gz": "application/gzip"}
 _SUFFIXES = ("", ".html", ".xml", ".rdf", ".txt")
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def index_site(root: Path) -> dict[int, str]:
@@ -198,12 +199,13 @@ class Mirror(resource.Resource):
 def running_mirror(root: Path, access_log: Path | None = None,
                    faults: Path | None = None) -> Iterator[str]:
     """Run a mirror of `root` in a subprocess on a free loopback port; yield its origin."""
-    command = [sys.executable, "-m", "crawler.mirror", "--root", str(root), "--port", "0"]
+    command = [sys.executable, "-m", "devtools.mirror", "--root", str(Path(root).resolve()), "--port", "0"]
     if access_log:
-        command += ["--access-log", str(access_log)]
+        command += ["--access-log", str(Path(access_log).resolve())]
     if faults:
-        command += ["--faults", str(faults)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        command += ["--faults", str(Path(faults).resolve())]
+    # devtools is not installed: run it from the checkout that holds it, whatever the caller's cwd.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=_CHECKOUT)
     try:
         line = process.stdout.readline()
         if " on http://" not in line:
@@ -226,7 +228,7 @@ def origin_settings(origin: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve a mirror until interrupted; print its address first."""
-    parser = argparse.ArgumentParser(prog="python -m crawler.mirror", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.mirror", description=__doc__.split("\n")[0])
     parser.add_argument("--root", default="data/sample-site", type=Path, help="the site directory")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default=8765, type=int, help="0 picks a free port")

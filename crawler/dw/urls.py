@@ -1,4 +1,7 @@
-"""Everything the project knows about dw.com: URL forms, languages, short codes, agencies."""
+"""dw.com's addresses: hosts, the 31 languages, content URLs, base-62 short codes, canonical URLs.
+
+Source of every fact: `../shared/dw/FACTS.md` ("Content URLs", "Short links").
+"""
 
 from __future__ import annotations
 
@@ -88,7 +91,6 @@ class DwUrl:
     id: int
     language: str | None = None
     slug: str | None = None
-    type_code: str | None = None
     code: str | None = None
 
 
@@ -111,7 +113,7 @@ def parse_url(url: str) -> DwUrl | None:
     if host in OLD_HOSTS:
         m = _OLD_ARTICLE_PATH.search(path)
         if m:
-            return DwUrl(kind="article", id=int(m["id"]), type_code="a")
+            return DwUrl(kind="article", id=int(m["id"]))
     if host not in DW_HOSTS and host not in OLD_HOSTS:
         return None
     m = _CONTENT_PATH.match(path)
@@ -126,8 +128,7 @@ def parse_url(url: str) -> DwUrl | None:
             return None
     else:
         slug = m["slug"]
-    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=int(m["id"]), language=lang, slug=slug,
-                 type_code=m["type"])
+    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=int(m["id"]), language=lang, slug=slug)
 
 
 def canonical_url(url: str) -> str:
@@ -151,115 +152,15 @@ def is_dw_host(url: str) -> bool:
     return host in DW_HOSTS | OLD_HOSTS | SHORTLINK_HOSTS | FEED_HOSTS
 
 
-# Agencies: canonical name -> full name; and the forms they are printed in.
-AGENCIES: dict[str, str] = {
-    "AP": "Associated Press",
-    "AFP": "Agence France-Presse",
-    "Reuters": "Reuters",
-    "dpa": "Deutsche Presse-Agentur",
-    "KNA": "Katholische Nachrichten-Agentur",
-    "EFE": "Agencia EFE",
-    "epd": "Evangelischer Pressedienst",
-    "SID": "Sport-Informations-Dienst",
-    "dts": "dts Nachrichtenagentur",
-    "ANSA": "Agenzia Nazionale Stampa Associata",
-    "Lusa": "Agência Lusa",
-    "Xinhua": "Xinhua News Agency",
-    "TASS": "TASS",
-    "Interfax": "Interfax",
-    "AA": "Anadolu Agency",
-    "IRNA": "Islamic Republic News Agency",
-    "PTI": "Press Trust of India",
-    "Kyodo": "Kyodo News",
-    "Yonhap": "Yonhap News Agency",
-    "Europa Press": "Europa Press",
-}
-_AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} | {
-    "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",
-    "kna": "KNA", "efe": "EFE", "epd": "epd", "sid": "SID", "anadolu": "AA",
-    "associated press": "AP", "ap photo": "AP", "deutsche presse-agentur": "dpa",
-    # Arabic pages spell the agencies out: Reuters, AFP, dpa, AP, EFE.
-    "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
-    "أ ب": "AP", "إفي": "EFE",
-}  # fmt: skip
-# The publisher itself, printed among the sources and bylines of some pages: not an agency.
-PUBLISHER_NAMES = frozenset({"dw", "deutsche welle", "dw.com", "dw news"})
-# Bylines that name the publisher or a desk, not a person.
-NOT_PEOPLE = PUBLISHER_NAMES | {"redaktion", "newsroom"}
+_IMAGE_ID = re.compile(r"static\.dw\.com/image/(\d+)_|/image/(\d+)_")
 
 
-def is_person(name: str) -> bool:
-    """False for bylines naming DW itself, a desk or a news agency."""
-    return name.casefold() not in NOT_PEOPLE and canonical_agency(name) is None
+def image_url(image_id: int | str) -> str:
+    """DW's stable address of an image, in the 940×529 format (`_6`) its pages share."""
+    return f"https://static.dw.com/image/{image_id}_6.jpg"
 
 
-def canonical_agency(token: str) -> str | None:
-    """The canonical name of a printed agency token, or None when it is not a known agency."""
-    return _AGENCY_ALIASES.get(token.strip().strip(".").casefold())
-
-
-# Staff initials then agencies: `kms/ccp (AP, AFP, Reuters, dpa)`, `FEW (dpa, EFE)`.
-_CREDIT_LINE = re.compile(r"^(?P<staff>[^()（）]{1,60}?)\s*[(（](?P<agencies>[^()（）]{1,200})[)）]\s*\.?$")
-_STAFF_SPLIT = re.compile(r"\s*[,/]\s*|\s+")
-_AGENCY_SPLIT = re.compile(r"\s*(?:[,;/،]|\s(?:und|and|y|e)\s)\s*")
-_EDITED_BY = re.compile(r"^(?:Edited by|Redaktion|Redigiert von|Editado por|Édité par)\s*:\s*\S",
-                        re.IGNORECASE)
-_WRITTEN_USING = re.compile(
-    r"^This article (?:was (?:written|compiled) using material from|was originally written in)\b",
-    re.IGNORECASE,
-)
-
-
-def _looks_like_initials(token: str) -> bool:
-    # DW initials: "kms", "AR", "FEW", Arabic "ع.ش", "م.أ.م"; never an ordinary word.
-    if "." in token:
-        return len(token) <= 8 and all(part.isalpha() for part in token.split(".") if part)
-    return token.isalpha() and (len(token) <= 3 or (token.isupper() and len(token) <= 5))
-
-
-def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
-    """If `text` is a closing credit line, (agencies, unknown); else None.
-
-    `agencies` is every agency in printed order, known ones under their canonical name and
-    others as written; `unknown` repeats the latter so that callers can count them.
-    """
-    text = " ".join(text.split())
-    if not text or len(text) > 260:
-        return None
-    if _EDITED_BY.match(text):
-        return [], []
-    if _WRITTEN_USING.match(text):
-        return [a for a in (canonical_agency(w) for w in re.findall(r"[\w-]+", text)) if a], []
-    m = _CREDIT_LINE.match(text)
-    if not m:
-        return None
-    staff = [tok for tok in _STAFF_SPLIT.split(m["staff"].strip()) if tok]
-    if not staff or len(staff) > 8 or not all(_looks_like_initials(tok) for tok in staff):
-        return None
-    agencies: list[str] = []
-    unknown: list[str] = []
-    for token in _AGENCY_SPLIT.split(m["agencies"].strip()):
-        token = token.strip()
-        if not token or token.casefold() in PUBLISHER_NAMES:
-            continue
-        name = canonical_agency(token)
-        if name is None:
-            if len(token) > 30 or len(token.split()) > 3:
-                return None
-            name = token
-            unknown.append(token)
-        if name not in agencies:
-            agencies.append(name)
-    if not agencies:
-        return None
-    return agencies, unknown
-
-
-def photo_agencies(credit: str) -> list[str]:
-    """Agencies named in an image credit such as `Joseph Eid/AFP/Getty Images`."""
-    found: list[str] = []
-    for token in re.split(r"[/,|]", credit):
-        name = canonical_agency(token)
-        if name and name not in found:
-            found.append(name)
-    return found
+def image_url_in(text: str | None) -> str | None:
+    """The stable image address for the first DW image named in `text` (a src, srcset, URL)."""
+    m = _IMAGE_ID.search(text or "")
+    return image_url(m.group(1) or m.group(2)) if m else None

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from crawler.archive import Archive
-from crawler.mirror import origin_settings, running_mirror
+from devtools.mirror import origin_settings, running_mirror
 
 SAMPLE_LANGUAGES = "en,de,ar,pt-br,es"
 
@@ -42,7 +42,7 @@ def summary(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo crawl; exit with the crawl's status."""
-    parser = argparse.ArgumentParser(prog="python -m crawler.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--site", type=Path, default=Path("data/sample-site"))
     parser.add_argument("--archive", type=Path, default=Path("data/dw.db"))
     parser.add_argument("--access-log", type=Path, default=Path("data/mirror-access.log"))

@@ -1,7 +1,7 @@
 """Write a synthetic dw.com in DW's current markup, for the local mirror.
 
-    python -m crawler.sitegen data/sample-articles.json data/sample-site   # the bundled sample
-    python -m crawler.sitegen --synthetic 2000 /tmp/site                    # a large site
+    python -m devtools.sitegen data/sample-articles.json data/sample-site   # the bundled sample
+    python -m devtools.sitegen --synthetic 2000 /tmp/site                    # a large site
 
 A spec lists articles (the fields a page must yield) and other content (videos, galleries,
 topic pages); every article appears in its language's news or article sitemap and feed.
@@ -272,7 +272,7 @@ def synthetic_spec(count: int, seed: int = 1) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the sample site from its spec, or a synthetic site of N articles."""
-    parser = argparse.ArgumentParser(prog="python -m crawler.sitegen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.sitegen", description=__doc__.split("\n")[0])
     parser.add_argument("spec", nargs="?", type=Path, help="a JSON spec (data/sample-articles.json)")
     parser.add_argument("out", type=Path, help="the site directory to (re)write")
     parser.add_argument("--synthetic", type=int, metavar="N", help="generate N articles instead")

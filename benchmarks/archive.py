@@ -1,0 +1,163 @@
+"""Section 3 of `make bench`: archive growth: upserts, lookups, FTS and facets at 1k to 1M."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from functools import partial
+from pathlib import Path
+
+from benchmarks.common import WORK, each, median_time
+from crawler import dw
+from crawler.archive import Archive, content_hash
+from devtools.sitegen import synthetic_spec
+
+# -- 3. archive growth ------------------------------------------------------------------------
+
+WORDS = (
+    "government minister election parliament talks agreement economy climate energy security "
+    "border court protest health report vote budget trade summit Bundestag Wahl Klima "
+    "حكومة انتخابات governo eleição gobierno elección"
+).split()
+
+
+def build_archive(path: Path, rows: int) -> None:
+    """An archive holding `rows` generated articles, with agencies, authors and FTS, built in SQL."""
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    Archive(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.create_function(
+        "words",
+        2,
+        lambda seed, n: " ".join(WORDS[(seed * 7 + i * 13) % len(WORDS)] for i in range(n)),
+        deterministic=True,
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO authors (name) SELECT 'Reporter ' || value FROM generate_series(0, 96)"
+        if _has_series(conn)
+        else "INSERT OR IGNORE INTO authors (name) VALUES ('Reporter 0')"
+    )
+    conn.execute(
+        """
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        INSERT INTO articles (id, url, short_url, language, kind, title, teaser, body, subheads,
+            published_at, modified_at, authors, topics, credit_line, agencies, images,
+            first_seen_at, last_seen_at, content_hash)
+        SELECT i, 'https://www.dw.com/en/x/a-' || i, 'https://p.dw.com/p/' || i,
+            CASE i % 5 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar' ELSE 'pt-br' END,
+            'article', words(i, 8), words(i + 1, 25), words(i + 2, 120), '[]',
+            strftime('%Y-%m-%dT%H:%M:%SZ', 1500000000 + i * 60, 'unixepoch'), NULL, '["Reporter 0"]',
+            '["News"]', 'ab/cd (AFP, dpa)', '["AFP","dpa"]', '[]',
+            '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', hex(i)
+        FROM n""",
+        [rows],
+    )
+    conn.execute(
+        "INSERT INTO article_agencies (article_id, agency, role) SELECT id, 'AFP', 'text' FROM articles"
+    )
+    conn.execute(
+        "INSERT INTO article_agencies (article_id, agency, role) SELECT id, 'dpa', 'text' FROM articles"
+    )
+    conn.execute(
+        "INSERT INTO article_authors (article_id, author, position) SELECT id, 'Reporter 0', 0 FROM articles"
+    )
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def _has_series(conn) -> bool:
+    try:
+        conn.execute("SELECT * FROM generate_series(0, 1)").fetchall()
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
+def fresh_articles(start: int, count: int) -> list[dict]:
+    spec = synthetic_spec(count, seed=start)
+    rows = []
+    for offset, article in enumerate(spec["articles"]):
+        row = {
+            "id": 900_000_000 + start + offset,
+            "url": f"https://www.dw.com/en/x/a-{900_000_000 + start + offset}",
+            "short_url": dw.short_url(900_000_000 + start + offset),
+            "language": article["language"],
+            "kind": "article",
+            "title": article["title"],
+            "teaser": article["teaser"],
+            "body": "\n\n".join(b.removeprefix("## ") for b in article["blocks"]),
+            "subheads": [b[3:] for b in article["blocks"] if b.startswith("## ")],
+            "published_at": article["published_at"],
+            "modified_at": article["modified_at"],
+            "authors": article["authors"],
+            "topics": article["topics"],
+            "credit_line": article["credit_line"],
+            "agencies": ["AFP", "dpa", "Reuters"],
+            "images": article["images"],
+        }
+        row["content_hash"] = content_hash(row)
+        rows.append(row)
+    return rows
+
+
+def _query(archive: Archive, sql: str) -> list:
+    return archive.db.execute(sql).fetchall()
+
+
+def bench_archive(sizes: list[int], repeats: int) -> dict:
+    out = {}
+    for size in sizes:
+        path = WORK / f"archive-{size}.db"
+        started = time.perf_counter()
+        build_archive(path, size)
+        built = time.perf_counter() - started
+        archive = Archive(path)
+        # One warm-up batch, then the mean of ten: FTS5 merges its segments in bursts, a real
+        # cost that only an average over many batches shows fairly.
+        batches = [fresh_articles(n * 1000, 1000) for n in range(11)]
+        upserts = []
+        for batch in batches:
+            start = time.perf_counter()
+            for n in range(0, len(batch), 100):  # as the pipeline writes: batches of 100
+                archive.write_batch(batch[n : n + 100])
+            upserts.append(time.perf_counter() - start)
+        upserts = upserts[1:]
+        ids = [1 + (size * k) // 97 for k in range(97)]
+        lookup = median_time(partial(each, archive.stored, ids), repeats) / len(ids)
+        fts = median_time(
+            partial(
+                _query,
+                archive,
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'Bundestag AND Klima' LIMIT 20",
+            ),
+            repeats,
+        )
+        facet = median_time(
+            partial(
+                _query,
+                archive,
+                "SELECT agency, count(*) FROM article_agencies"
+                " WHERE role = 'text' GROUP BY agency ORDER BY 2 DESC",
+            ),
+            repeats,
+        )
+        archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        archive.close()
+        out[str(size)] = {
+            "build s": built,
+            "upsert 1000 s": statistics.mean(upserts),
+            "bytes per article": path.stat().st_size / (size + 1000 * repeats),
+            "lookup by id ms": lookup * 1000,
+            "FTS query ms": fts * 1000,
+            "agency facet ms": facet * 1000,
+        }
+        for leftover in WORK.glob(f"archive-{size}.db*"):
+            leftover.unlink()
+    return out
+
+

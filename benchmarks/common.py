@@ -1,0 +1,26 @@
+"""What every benchmark section shares: paths and a median timer."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall seconds of `fn()` over `repeats` runs."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def each(fn, items) -> None:
+    """Call `fn` on every item (a unit of work to time)."""
+    for item in items:
+        fn(item)

@@ -1,0 +1,132 @@
+"""The archive's schema as code: every table, index and trigger, created or brought up to date.
+
+The `articles` columns and the content fields are read off the `Article` item, so a field added
+there gets its column (lists as JSON text) and its place in revisions without an edit here.
+
+    articles          one row per DW content id: every Article field, plus when it was first and
+                      last seen, its content hash and the HTTP validators of its last fetch
+    revisions         the whole previous version of an article's content fields, one row per edit
+    authors, article_authors     people who wrote it, in byline order
+    agencies, article_agencies   news agencies, role `text` (credit line) or `photo` (image credit)
+    images            an article's pictures, in page order
+    short_links       p.dw.com codes and the article each leads to
+    crawl_runs        one row per `scrapy crawl dw`: arguments, counts, outcome, Scrapy's stats
+    articles_fts      FTS5 index of title, teaser and body
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+
+import sqlite_utils
+
+from crawler import dw, items, search
+from crawler.items import Article
+
+# Article fields that say which article this is and when it was published, not what it says:
+# a change in them alone is no new version. `photo_agencies` follows from `images` and lives in
+# `article_agencies` (role `photo`) rather than in a column of its own.
+NOT_CONTENT = frozenset({"id", "url", "short_url", "language", "kind", "published_at",
+                         "modified_at", "photo_agencies",
+                         # where the page's response is kept, and which extractor read it
+                         "warc_file", "warc_offset", "extractor_version"})
+NOT_COLUMNS = frozenset({"photo_agencies"})
+ARCHIVE_COLUMNS = {"first_seen_at": str, "last_seen_at": str, "content_hash": str,
+                   "etag": str, "last_modified": str}
+FTS_COLUMNS = ("title", "teaser", "body")
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def _column_type(annotation) -> type:
+    """The SQLite affinity of an Article field: int for ints, text for the rest (lists as JSON)."""
+    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return int if int in kinds else str
+
+
+_HINTS = typing.get_type_hints(Article)
+_FIELDS = [f.name for f in dataclasses.fields(Article)]
+ARTICLE_FIELDS = tuple(_FIELDS)
+CONTENT_FIELDS = tuple(name for name in _FIELDS if name not in NOT_CONTENT)
+LIST_FIELDS = tuple(name for name in items.LIST_FIELDS if name not in NOT_COLUMNS)
+ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in _FIELDS if name not in NOT_COLUMNS}
+ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
+REVISION_COLUMNS = {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
+                    "changed": str, "content_hash": str,
+                    "cause": str,  # `crawl`, or `reextract` (python -m crawler.reextract)
+                    **{name: ARTICLE_COLUMNS[name] for name in CONTENT_FIELDS}}
+
+TABLES: dict[str, tuple[dict, dict]] = {
+    # name: (columns, sqlite-utils create() options)
+    "articles": (ARTICLE_COLUMNS, {"pk": "id", "not_null": {"url"}}),
+    "agencies": ({"name": str, "full_name": str}, {"pk": "name"}),
+    "article_agencies": ({"article_id": int, "agency": str, "role": str},
+                         {"pk": ("article_id", "agency", "role"),
+                          "foreign_keys": [("article_id", "articles", "id"),
+                                           ("agency", "agencies", "name")]}),
+    "authors": ({"name": str}, {"pk": "name"}),
+    "article_authors": ({"article_id": int, "author": str, "position": int},
+                        {"pk": ("article_id", "author"),
+                         "foreign_keys": [("article_id", "articles", "id"),
+                                          ("author", "authors", "name")]}),
+    "images": ({"article_id": int, "position": int, "url": str, "caption": str, "credit": str},
+               {"pk": ("article_id", "position"), "foreign_keys": [("article_id", "articles", "id")]}),
+    "short_links": ({"code": str, "article_id": int},
+                    {"pk": "code", "foreign_keys": [("article_id", "articles", "id")]}),
+    "revisions": (REVISION_COLUMNS, {"pk": "id", "foreign_keys": [("article_id", "articles", "id")]}),
+    "crawl_runs": ({"id": int, "started_at": str, "finished_at": str, "arguments": str,
+                    "finish_reason": str, "outcome": str, "found": int, "fetched": int,
+                    "not_modified": int, "new": int, "updated": int, "unchanged": int,
+                    "skipped": int, "failed": int, "stats": str,
+                    "coverage": str},  # share of articles with each field (crawler/health.py)
+                   {"pk": "id"}),
+}
+INDEXES = [
+    ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
+    ("articles", ["last_seen_at"]), ("article_agencies", ["agency", "role"]),
+    ("article_authors", ["author"]), ("short_links", ["article_id"]),
+    ("revisions", ["article_id", "seen_at"]),
+]
+# Re-index an article only when an indexed column is written: marking it seen or storing its
+# ETag must not cost an FTS delete and insert. (sqlite-utils' own trigger fires on any UPDATE.)
+_FTS_UPDATE_TRIGGER = """
+CREATE TRIGGER articles_au AFTER UPDATE OF {columns} ON articles BEGIN
+  INSERT INTO articles_fts (articles_fts, rowid, {columns}) VALUES ('delete', old.rowid, {old});
+  INSERT INTO articles_fts (rowid, {columns}) VALUES (new.rowid, {new});
+END""".format(columns=", ".join(FTS_COLUMNS), old=", ".join(f"old.{c}" for c in FTS_COLUMNS),
+              new=", ".join(f"new.{c}" for c in FTS_COLUMNS))
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Create or bring up to date every table, index, FTS table and trigger; idempotent.
+
+    An older archive gains the columns it lacks (NULL until the article is next fetched).
+    """
+    for name, (columns, options) in TABLES.items():
+        table = db[name]
+        if not table.exists():
+            table.create(columns, **options)
+        else:
+            existing = table.columns_dict
+            for column, kind in columns.items():
+                if column not in existing:
+                    table.add_column(column, kind)
+    for table, columns in INDEXES:
+        db[table].create_index(columns, if_not_exists=True)
+    articles = db["articles"]
+    if not articles.detect_fts():
+        articles.enable_fts(list(FTS_COLUMNS), fts_version="FTS5", create_triggers=True,
+                            tokenize=FTS_TOKENIZER)
+    trigger = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'"
+                         " AND name = 'articles_au'").fetchone()
+    if trigger is None or "UPDATE OF" not in trigger[0]:
+        with db.atomic():
+            db.execute("DROP TRIGGER IF EXISTS articles_au")
+            db.execute(_FTS_UPDATE_TRIGGER)
+    search.create(db)  # the folded-text search index datasette's search box uses (crawler/search.py)
+    known = {row[0] for row in db.execute("SELECT name FROM agencies")}
+    missing = [{"name": n, "full_name": full} for n, full in dw.AGENCIES.items() if n not in known]
+    if missing:
+        with db.atomic():
+            db["agencies"].insert_all(missing, ignore=True)

@@ -1,0 +1,292 @@
+"""The archive: one SQLite file, the reads the crawl needs, and batched writes, one transaction each.
+
+Deduplication lives here and only here: inside a batch's write transaction each article is
+compared, by content hash, with what the archive holds at that moment, and is stored as new,
+as updated (its previous version kept whole in `revisions`), or only marked as seen. Several
+processes sharing one archive therefore never insert one article twice nor lose a revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlite_utils
+from itemadapter import ItemAdapter
+
+from crawler import search
+from crawler.archive import schema
+from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
+
+logger = logging.getLogger(__name__)
+
+# The content fields of the first schema, hashed as a list in this order; stored hashes depend
+# on it. Fields added later are hashed by name and only when they hold something, so adding a
+# field to `Article` changes the hash of no article that leaves it empty.
+_FIRST_CONTENT_FIELDS = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
+                         "agencies", "images")
+_LINK_TABLES = ("article_agencies", "article_authors", "images")
+
+
+def utc_now() -> str:
+    """Now, in the archive's timestamp form (`2026-11-29T14:03:00Z`)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_hash(article: Mapping) -> str:
+    """SHA-256 hex digest of an article's content fields (`CONTENT_FIELDS`), after normalisation."""
+    values: list = [article.get(f) for f in _FIRST_CONTENT_FIELDS]
+    values += [[f, article.get(f)] for f in CONTENT_FIELDS
+               if f not in _FIRST_CONTENT_FIELDS and article.get(f)]
+    payload = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def as_record(item) -> dict:
+    """An article item (`Article`, dict or any itemadapter type) as a shallow dict, hashed once.
+
+    Raises ValueError when it lacks the id, URL or title the archive keys and shows it by.
+    """
+    record = dict(ItemAdapter(item).items()) if not isinstance(item, dict) else dict(item)
+    if not (isinstance(record.get("id"), int) and record.get("url") and record.get("title")):
+        raise ValueError(f"not archivable without id, url and title: {record.get('url')!r}")
+    if not record.get("content_hash"):
+        record["content_hash"] = content_hash(record)
+    return record
+
+
+def _row(record: dict) -> dict:
+    """The `articles` row of a record: every column, lists as JSON text."""
+    row = {name: record.get(name) for name in ARTICLE_COLUMNS}
+    for name in LIST_FIELDS:
+        row[name] = json.dumps(record.get(name) or [], ensure_ascii=False)
+    return row
+
+
+@dataclass
+class Stored:
+    """What the archive holds about one article: enough to decide whether to fetch it again."""
+
+    content_hash: str
+    last_seen_at: str
+    modified_at: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """How an article's page answered: HTTP validators to keep, or a 304 (only marks it seen)."""
+
+    article_id: int
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+class Archive:
+    """The SQLite archive at `path`: schema (migrated on open), reads and batched, atomic writes.
+
+    `timeout` is how long, in seconds, a write waits for another process's write lock before
+    failing with `sqlite3.OperationalError: database is locked`; `max_pages` caps the file's
+    size in SQLite pages (0: no cap).
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, max_pages: int = 0):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if str(path) != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        if max_pages:
+            self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
+        schema.migrate(self.db)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def stored(self, article_id: int) -> Stored | None:
+        """What is archived for one article id, or None."""
+        row = self.db.execute(
+            "SELECT content_hash, last_seen_at, modified_at, etag, last_modified FROM articles"
+            " WHERE id = ?", [article_id]).fetchone()
+        return Stored(*row) if row else None
+
+    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
+        """(id, url) of recent articles to check again: hourly on day one, daily in week one."""
+        def ago(delta: timedelta) -> str:
+            return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        day, hour, week = timedelta(days=1), timedelta(hours=1), timedelta(days=7)
+        marks = ",".join("?" * len(languages))
+        return self.db.execute(
+            f"SELECT id, url FROM articles WHERE language IN ({marks}) AND published_at >= ?"
+            " AND ((published_at >= ? AND last_seen_at < ?)"
+            " OR (published_at < ? AND last_seen_at < ?))"
+            " ORDER BY published_at DESC LIMIT ?",
+            [*languages, ago(week), ago(day), ago(hour), ago(day), ago(day), limit],
+        ).fetchall()
+
+    def has_short_link(self, code: str) -> bool:
+        """True when the short code is already recorded."""
+        return self.db.execute("SELECT 1 FROM short_links WHERE code = ?", [code]).fetchone() is not None
+
+    def count(self, table: str = "articles") -> int:
+        """Rows in one table."""
+        return self.db[table].count
+
+    def check(self) -> list[str]:
+        """Problems `PRAGMA integrity_check` and `foreign_key_check` report; empty when sound."""
+        problems = [row[0] for row in self.db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [str(row) for row in self.db.execute("PRAGMA foreign_key_check")]
+        return problems
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write_batch(self, articles: Iterable, short_links: Iterable[tuple[str, int]] = (),
+                    fetches: Iterable[Fetched] = (), seen_at: str | None = None,
+                    cause: str = "crawl") -> dict[str, int]:
+        """Store a batch in one transaction; all of it, or (on any error) none of it.
+
+        `articles` are normalised article items or dicts (see `as_record`; an `etag` and
+        `last_modified` key, when present, are stored as the article's HTTP validators);
+        `short_links` are (code, article id) pairs, stored when the article is archived;
+        `fetches` mark 304s as seen and keep validators of articles archived earlier.
+        `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
+        Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored).
+        Raises ValueError for an article without id, URL or title, sqlite3.Error from SQLite.
+        """
+        records = [as_record(a) for a in articles]
+        seen_at = seen_at or utc_now()
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
+
+        def work():
+            self._write_articles(records, seen_at, counts, cause)
+            for fetch in fetches:
+                self.db.execute(
+                    "UPDATE articles SET etag = coalesce(?, etag),"
+                    " last_modified = coalesce(?, last_modified),"
+                    " last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END WHERE id = ?",
+                    [fetch.etag, fetch.last_modified, fetch.not_modified, seen_at, fetch.article_id])
+                counts["unchanged"] += fetch.not_modified
+            for code, article_id in short_links:
+                # Only for an archived article: a short link never dangles.
+                cursor = self.db.execute(
+                    "INSERT INTO short_links (code, article_id) SELECT ?, id FROM articles"
+                    " WHERE id = ? ON CONFLICT(code) DO UPDATE SET article_id = excluded.article_id",
+                    [code, article_id])
+                counts["short_links"] += cursor.rowcount
+
+        self._in_transaction(work)
+        return counts
+
+    def _write_articles(self, records: list[dict], seen_at: str, counts: dict[str, int],
+                        cause: str) -> None:
+        """Decide new / updated / unchanged against the archive as it is now, then write."""
+        if not records:
+            return
+        ids = list({r["id"] for r in records})
+        current = {row["id"]: row for row in self.db.query(
+            f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        upserts: dict[int, dict] = {}
+        relink: dict[int, dict] = {}
+        revisions, seen = [], []
+        for record in records:
+            row = _row(record)
+            old = current.get(row["id"])
+            if old is None:
+                verdict = "new"
+                row["first_seen_at"] = seen_at
+            else:
+                row["first_seen_at"] = old["first_seen_at"]
+                row["etag"] = row["etag"] or old["etag"]
+                row["last_modified"] = row["last_modified"] or old["last_modified"]
+                # A column still NULL was added by an upgrade after the article was archived:
+                # filling it is not an edit.
+                changed = [f for f in CONTENT_FIELDS if old.get(f) is not None and old[f] != row[f]]
+                filled = [c for c, v in row.items() if v is not None and old.get(c) is None]
+                if old["content_hash"] == row["content_hash"] and not filled:
+                    seen.append((seen_at, row["etag"], row["last_modified"], row["id"]))
+                    counts["unchanged"] += 1
+                    current[row["id"]] = {**old, "last_seen_at": seen_at}
+                    continue
+                if changed:
+                    verdict = "updated"
+                    revisions.append({
+                        "article_id": row["id"], "seen_at": seen_at,
+                        "modified_at": old["modified_at"], "changed": json.dumps(changed),
+                        "content_hash": old["content_hash"], "cause": cause,
+                        **{f: old.get(f) for f in CONTENT_FIELDS}})
+                else:
+                    verdict = "unchanged"
+            row["last_seen_at"] = seen_at
+            counts[verdict] += 1
+            upserts[row["id"]] = current[row["id"]] = row
+            relink[row["id"]] = record
+        if seen:
+            self.db.conn.executemany(
+                "UPDATE articles SET last_seen_at = ?, etag = ?, last_modified = ? WHERE id = ?", seen)
+        if upserts:
+            self.db["articles"].upsert_all(list(upserts.values()), pk="id")
+            self._replace_links(relink)
+            search.index_rows(self.db, relink.values())
+        if revisions:
+            self.db["revisions"].insert_all(revisions)
+
+    def _replace_links(self, records: dict[int, dict]) -> None:
+        """The join rows of these articles, as their records carry them now."""
+        marks = ",".join("?" * len(records))
+        for table in _LINK_TABLES:
+            self.db.execute(f"DELETE FROM {table} WHERE article_id IN ({marks})", list(records))
+        agencies, tags, authors, bylines, images = {}, [], {}, [], []
+        for article_id, record in records.items():
+            for role, field in (("text", "agencies"), ("photo", "photo_agencies")):
+                for name in record.get(field) or []:
+                    agencies[name] = {"name": name}  # known ones came with the schema
+                    tags.append({"article_id": article_id, "agency": name, "role": role})
+            for position, name in enumerate(record.get("authors") or []):
+                authors[name] = {"name": name}
+                bylines.append({"article_id": article_id, "author": name, "position": position})
+            images += [{"article_id": article_id, "position": position, "url": image.get("url"),
+                        "caption": image.get("caption"), "credit": image.get("credit")}
+                       for position, image in enumerate(record.get("images") or [])]
+        self.db["agencies"].insert_all(agencies.values(), ignore=True)
+        self.db["article_agencies"].insert_all(tags, ignore=True)
+        self.db["authors"].insert_all(authors.values(), ignore=True)
+        self.db["article_authors"].insert_all(bylines, ignore=True)
+        self.db["images"].insert_all(images)
+
+    def _in_transaction(self, work) -> None:
+        """Run `work` in one `BEGIN IMMEDIATE` transaction: committed whole or rolled back.
+
+        sqlite-utils' writers called inside join it (they use savepoints in an open
+        transaction) instead of committing on their own.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            work()
+        except BaseException:
+            # On some errors (a full disk, I/O) SQLite has rolled back already; the original
+            # error is the one to report.
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def record_run(self, run: dict) -> None:
+        """Add one row to `crawl_runs` (keys: its column names)."""
+        self._in_transaction(lambda: self.db["crawl_runs"].insert(run))

@@ -1,0 +1,161 @@
+"""The `dw` spider's arguments (`-a name=value`), read and checked before anything is fetched.
+
+  lang=en,de       languages by DW path prefix; `all` for all 31 (default `en`)
+  sources=news,articles,feeds,revisits
+                   where to discover articles (default: all four; none but urls= when it is given);
+                   revisits re-checks recent archived articles, hourly on day one, daily in week one
+  urls=URL,URL     article URLs, old dw.de / dw-world.de URLs, p.dw.com short links, or @FILE
+                   (one per line); as people paste them too: without scheme, `//host/...`,
+                   in quotes or angle brackets, with trailing punctuation
+  since=YYYY-MM-DD / until=YYYY-MM-DD
+                   keep articles whose sitemap or feed date falls in that range (inclusive)
+  refresh=all      fetch again articles the archive already holds
+
+Every function here raises `ArgumentError` with one line a user can act on; the spider turns
+it into exit status 3 before any request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from crawler import dw
+
+SOURCES = ("news", "articles", "feeds", "revisits")
+
+
+class ArgumentError(ValueError):
+    """A spider argument the user gave cannot be used."""
+
+
+@dataclass
+class Arguments:
+    """The spider's arguments, checked: languages, URLs, sources, date range, refresh."""
+
+    languages: list[str]
+    urls: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None
+    refresh: bool = False
+
+
+def parse_arguments(lang: str | None = None, sources: str | None = None, urls: str | None = None,
+                    since: str | None = None, until: str | None = None,
+                    refresh: str | None = None) -> Arguments:
+    """All the spider's arguments as given on the command line; ArgumentError on the first bad one."""
+    languages = parse_languages(lang)
+    given = read_urls(urls)
+    if urls:
+        given = usable_urls(given, urls)
+    if refresh not in (None, "", "all", "none"):
+        raise ArgumentError(f"refresh={refresh!r}: use refresh=all")
+    return Arguments(languages=languages, urls=given, sources=parse_sources(sources, bool(given)),
+                     since=parse_day(since, "since"), until=parse_day(until, "until"),
+                     refresh=refresh == "all")
+
+
+def parse_languages(value: str | None) -> list[str]:
+    """`en,de` or `all` as a list of DW path prefixes."""
+    if not value or value.strip() == "all":
+        return list(dw.LANGUAGES) if value else ["en"]
+    langs = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [lang for lang in langs if lang not in dw.LANGUAGES]
+    if unknown:
+        raise ArgumentError(f"unknown language {', '.join(unknown)}; DW has {' '.join(dw.LANGUAGES)}")
+    return langs
+
+
+def parse_day(value: str | None, name: str) -> str | None:
+    """A `YYYY-MM-DD` argument, checked."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ArgumentError(f"{name}={value!r} is not a date like 2024-01-30") from None
+
+
+def parse_sources(value: str | None, has_urls: bool) -> list[str]:
+    """`news,articles,feeds` as a list; `urls` alone when URLs were given and no sources."""
+    if not value:
+        return [] if has_urls else list(SOURCES)
+    sources = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ArgumentError(f"unknown source {', '.join(unknown)}; use {','.join(SOURCES)}")
+    return sources
+
+
+# Where a new URL starts in a list: old dw-world.de URLs hold commas (`0,,123,00.html`), so a
+# list is split at commas, semicolons or whitespace only before something that opens a URL.
+_HOST = r"(?:(?:www|p|m|amp)\.)?dw(?:-world)?\.(?:com|de)\b"
+_URL_START = re.compile(rf"[,;\s]+(?=[\"'<«‹“‘„(\[{{`]*(?:https?://|//|{_HOST}))", re.IGNORECASE)
+# A URL inside other text: `[title](https://...)`, `see www.dw.com/...`.
+_URL_CHARS = r"[^\s<>\"'«»‹›“”‘’()\[\]{}`]"
+_EMBEDDED = re.compile(rf"(?:https?:)?//{_URL_CHARS}+|{_HOST}/{_URL_CHARS}*", re.IGNORECASE)
+
+
+def read_urls(value: str | None) -> list[str]:
+    """URLs separated by commas, semicolons or blanks, or `@FILE` with one URL per line (blank
+    lines and # comments skipped).
+
+    Each is cleaned as people paste them (`clean_pasted_url`); what is not a DW URL stays as
+    given, for the spider to count and skip.
+    """
+    if not value:
+        return []
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8-sig") as handle:
+                lines = handle.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise ArgumentError(f"cannot read the URL file {value[1:]}: {reason}") from None
+        raw = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    else:
+        raw = _URL_START.split(value)
+    return [clean_pasted_url(u) for u in raw if clean_pasted_url(u)]
+
+
+# Wrappers people paste around a URL: quotes (straight, curly, guillemets), angle brackets
+# (mail and Markdown), brackets; and the sentence punctuation after it.
+_OPENERS = "\"'<«‹“‘„([{`"
+_CLOSERS = "\"'>»›”’“)]}`"
+_TRAILING = ".,;:!?…" + _CLOSERS
+_SCHEMELESS = re.compile(r"^(?:(?:www|p|m|amp)\.)?dw(?:-world)?\.(?:com|de)(?:[/:?#]|$)", re.IGNORECASE)
+
+
+def clean_pasted_url(value: str) -> str:
+    """A URL as a person pastes it, as an absolute `https://` URL where it names a DW host.
+
+    `  <www.dw.com/en/x/a-1>. ` -> `https://www.dw.com/en/x/a-1`; `//p.dw.com/p/18axi` ->
+    `https://p.dw.com/p/18axi`; `dw.com/...` and `p.dw.com/p/...` get `https://`; a DW URL
+    inside other text (`[title](https://...)`) is taken out of it. Other text comes back
+    trimmed of whitespace and wrappers, unchanged otherwise ('' when nothing is left).
+    """
+    url = value.strip().strip("\u200b\ufeff").strip()
+    while url and url[0] in _OPENERS:
+        url = url[1:].lstrip()
+    while url and url[-1] in _TRAILING:
+        url = url[:-1].rstrip()
+    if url.startswith("//"):
+        url = "https:" + url
+    elif _SCHEMELESS.match(url):
+        url = "https://" + url
+    if not dw.parse_url(url) and (embedded := _EMBEDDED.search(url)) and embedded[0] != url:
+        return clean_pasted_url(embedded[0])
+    return url
+
+
+def usable_urls(urls: list[str], given: str) -> list[str]:
+    """`urls` unchanged when at least one names a DW article or short link; else ArgumentError."""
+    for url in urls:
+        target = dw.parse_url(url)
+        if target is not None and target.kind in ("article", "shortlink"):
+            return urls
+    shown = f" (first: {urls[0][:80]!r})" if urls else ""
+    raise ArgumentError(f"urls={given[:80]!r}: none of the {len(urls)} URLs given is a DW article"
+                        f" URL or short link{shown}")

@@ -1,0 +1,13 @@
+"""Discovery: what sitemaps and feeds list, the dates they give, and why a request failed.
+
+Plain functions, no Scrapy requests: `read_listing(bytes) -> Listing` (`listings`),
+`newest(dates) -> Reading` (`dates`), `failure_reason(failure) -> str` (`failures`). The spider
+(`crawler/spiders/dw.py`) turns their results into requests.
+"""
+
+from crawler.discovery.dates import Reading, UnknownZone, newest, utc_stamp
+from crawler.discovery.failures import failure_reason
+from crawler.discovery.listings import Entry, Listing, NotReadable, read_listing
+
+__all__ = ["Entry", "Listing", "NotReadable", "Reading", "UnknownZone", "failure_reason", "newest",
+           "read_listing", "utc_stamp"]

@@ -1,0 +1,184 @@
+"""Dates as sitemaps and feeds write them, read into UTC `YYYY-MM-DDTHH:MM:SSZ`.
+
+Forms read:
+- W3C Datetime (sitemaps, `dc:date`, Atom): `2026-11-05`, `2026-11-05T08:00Z`,
+  `2026-11-05T08:00:00.000+01:00`, with or without seconds and fraction; `2026-11` and `2026`
+  are read as their first day. A time without a zone is taken as UTC (the sitemaps.org
+  convention) and reported as `no_zone`.
+- RFC 822 / RFC 1123 (RSS `pubDate`): `Thu, 05 Nov 2026 08:00:00 +0100`, two-digit years,
+  without seconds, with AM/PM, with `GMT+3` / `UTC-05:30` offsets (read as written, not
+  POSIX-inverted), with the named zones of `ZONES` or an IANA zone (`Europe/Berlin`); the day
+  of the week in any language is ignored, and German month names are read too.
+
+A zone name not in `ZONES` raises `UnknownZone`: the caller logs and counts it, and the date is
+not used; it is never taken as UTC. The date and time themselves are read by dateutil's parser
+(python-dateutil); only the zone is read here, because dateutil maps unknown names to a naive
+time, `Z` to the machine's local zone and `GMT+3` to three hours *behind* GMT.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as dateutil_parser
+
+_H = 3600
+# Zone abbreviations used in feeds of the regions DW serves, as offsets from UTC in seconds.
+# Where an abbreviation is ambiguous, RFC 822's meaning wins for its own names (EST, CST, ...:
+# North America), and otherwise the zone of DW's audience: IST is India (Hindi, Urdu and Bengali
+# services), BST British Summer Time, AST Atlantic.
+ZONES: dict[str, int] = {
+    # RFC 822 and universal
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5 * _H, "EDT": -4 * _H, "CST": -6 * _H,
+    "CDT": -5 * _H, "MST": -7 * _H, "MDT": -6 * _H, "PST": -8 * _H, "PDT": -7 * _H,
+    # Europe
+    "WET": 0, "WEST": _H, "BST": _H, "IST": 5 * _H + 1800, "CET": _H, "CEST": 2 * _H, "MEZ": _H,
+    "MESZ": 2 * _H, "EET": 2 * _H, "EEST": 3 * _H, "OEZ": 2 * _H, "OESZ": 3 * _H, "MSK": 3 * _H,
+    "TRT": 3 * _H, "FET": 3 * _H, "SAMT": 4 * _H,
+    # Africa
+    "WAT": _H, "CAT": 2 * _H, "EAT": 3 * _H, "SAST": 2 * _H,
+    # Asia and Oceania
+    "GST": 4 * _H, "IRST": 3 * _H + 1800, "AFT": 4 * _H + 1800, "PKT": 5 * _H, "NPT": 5 * _H + 2700,
+    "BDT": 6 * _H, "MMT": 6 * _H + 1800, "ICT": 7 * _H, "WIB": 7 * _H, "WITA": 8 * _H, "WIT": 9 * _H,
+    "HKT": 8 * _H, "SGT": 8 * _H, "MYT": 8 * _H, "PHT": 8 * _H, "AWST": 8 * _H, "JST": 9 * _H,
+    "KST": 9 * _H, "ACST": 9 * _H + 1800, "AEST": 10 * _H, "AEDT": 11 * _H, "NZST": 12 * _H,
+    "NZDT": 13 * _H,
+    # The Americas
+    "AKST": -9 * _H, "AKDT": -8 * _H, "HST": -10 * _H, "AST": -4 * _H, "ADT": -3 * _H,
+    "NST": -3 * _H - 1800, "NDT": -2 * _H - 1800, "BRT": -3 * _H, "BRST": -2 * _H, "ART": -3 * _H,
+    "CLT": -4 * _H, "CLST": -3 * _H, "COT": -5 * _H, "PET": -5 * _H, "VET": -4 * _H,
+    "UYT": -3 * _H, "PYT": -4 * _H, "BOT": -4 * _H, "ECT": -5 * _H,
+}  # fmt: skip
+
+_PARTIAL_DAY = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+_COMMENT = re.compile(r"\([^)]*\)")
+_WEEKDAY = re.compile(r"^[^\W\d]+\.?,\s*")  # `Thu,` `Do.,` `jeu.,`: the day of the week says nothing
+# The zone at the end of an RFC 822-like date: a name, a name with an offset, an offset, or an
+# IANA name (`Europe/Berlin`).
+_ZONE = re.compile(r"^(?P<main>.*?(?:\d|\b[AaPp]\.?[Mm]\.?))\s*(?P<zone>(?P<iana>[A-Za-z]+/[A-Za-z_+/-]+)|"
+                   r"(?P<name>[A-Za-z]{1,5})?(?P<offset>[+-]\d{1,2}(?::?\d{2})?)?)\s*$")
+
+
+class _Months(dateutil_parser.parserinfo):
+    """English month names, and German ones: DW's own feeds are written in Bonn and Berlin."""
+
+    MONTHS = [("Jan", "January", "Januar", "Jän"), ("Feb", "February", "Februar"),
+              ("Mar", "March", "Mär", "Mrz", "März"), ("Apr", "April"), ("May", "Mai"),
+              ("Jun", "June", "Juni"), ("Jul", "July", "Juli"), ("Aug", "August"),
+              ("Sep", "Sept", "September"), ("Oct", "October", "Okt", "Oktober"),
+              ("Nov", "November"), ("Dec", "December", "Dez", "Dezember")]
+
+
+_PARSER = dateutil_parser.parser(_Months())
+
+
+class UnknownZone(ValueError):
+    """A date whose zone name is not in `ZONES`: its instant is unknown."""
+
+    def __init__(self, zone: str, value: str):
+        super().__init__(f"unknown time zone {zone!r} in {value!r}")
+        self.zone = zone
+
+
+@dataclass
+class Reading:
+    """What `newest` made of an entry's dates: the latest as UTC, and what it could not use."""
+
+    stamp: str | None = None
+    first: str | None = None  # the first usable date, in the order given
+    unknown_zones: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    no_zone: int = 0
+
+
+def _offset(text: str) -> int:
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = (digits, "0") if len(digits) <= 2 else (digits[:-2], digits[-2:])
+    return sign * (int(hours) * _H + int(minutes) * 60)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_stamp(value: str) -> tuple[str | None, bool]:
+    """(`YYYY-MM-DDTHH:MM:SSZ` or a bare `YYYY-MM-DD`, whether the zone was missing).
+
+    None when the text is not a date; UnknownZone when its zone name is not known.
+    """
+    value = " ".join(_COMMENT.sub(" ", value).split())
+    if not value:
+        return None, False
+    day = _PARTIAL_DAY.fullmatch(value)
+    if day:
+        return f"{day[1]}-{day[2] or '01'}-{day[3] or '01'}", False
+    try:
+        moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return _rfc822(value)
+    if moment.tzinfo is None:
+        return _stamp(moment.replace(tzinfo=UTC)), True
+    return _stamp(moment), False
+
+
+def _rfc822(value: str) -> tuple[str | None, bool]:
+    value = _WEEKDAY.sub("", value)
+    m = _ZONE.match(value)
+    main, zone = (m["main"], m["zone"]) if m else (value, "")
+    tz = None
+    if zone and m["iana"]:
+        try:
+            tz = ZoneInfo(m["iana"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UnknownZone(m["iana"], value) from None
+    elif zone:
+        name, offset = (m["name"] or "").upper(), m["offset"]
+        if name and name not in ZONES:
+            raise UnknownZone(m["name"] + (offset or ""), value)
+        seconds = (ZONES[name] if name else 0) + (_offset(offset) if offset else 0)
+        tz = timezone(timedelta(seconds=seconds))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
+            moment = _PARSER.parse(main, default=datetime(2000, 1, 1))
+    except (ValueError, OverflowError, dateutil_parser.UnknownTimezoneWarning):
+        return None, False
+    if not re.search(r"\d{1,2}:\d{2}", main) and not re.search(r"\d{4}", main):
+        return None, False  # "Monday" or "November" alone: dateutil would fill in the rest
+    if moment.tzinfo is not None:
+        return _stamp(moment), False
+    if tz is None:
+        return _stamp(moment.replace(tzinfo=UTC)), True
+    return _stamp(moment.replace(tzinfo=tz)), False
+
+
+def _sort_key(stamp: str) -> str:
+    return stamp if len(stamp) > 10 else stamp + "T00:00:00Z"
+
+
+def newest(values: Iterable[str | None]) -> Reading:
+    """The latest of an entry's dates (sitemap `lastmod`, `news:publication_date`, `dc:date`,
+    `pubDate`, Atom `updated`...), with the ones that could not be used."""
+    reading = Reading()
+    for value in values:
+        if not value or not value.strip():
+            continue
+        try:
+            stamp, no_zone = utc_stamp(value)
+        except UnknownZone as exc:
+            reading.unknown_zones.append(exc.zone)
+            continue
+        if stamp is None:
+            reading.unreadable.append(value.strip()[:40])
+            continue
+        reading.no_zone += no_zone
+        reading.first = reading.first or stamp
+        if reading.stamp is None or _sort_key(stamp) > _sort_key(reading.stamp):
+            reading.stamp = stamp
+    return reading

@@ -1,0 +1,20 @@
+"""Short, stable names for why a request failed, as counted in `dw/failed/<kind>/<reason>`."""
+
+from __future__ import annotations
+
+from scrapy.spidermiddlewares.httperror import HttpError
+
+# Messages of Scrapy's IgnoreRequest and our middlewares, by the reason they stand for.
+_IGNORED = (("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
+            ("robots.txt", "robots_txt"), ("max size", "too_large"), ("maxsize", "too_large"))
+
+
+def failure_reason(failure) -> str:
+    """A short, stable name for why a request failed: `http_503`, `TimeoutError`, ..."""
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
+    message = str(failure.value).lower()
+    for needle, reason in _IGNORED:
+        if needle.lower() in message:
+            return reason
+    return failure.type.__name__ if failure.type else "error"

@@ -1,0 +1,52 @@
+"""What the project knows about dw.com, by subject; `from crawler import dw` reaches all of it.
+
+- `crawler.dw.urls`: hosts, the 31 languages, feeds, content URLs, short codes, canonical URLs,
+  image addresses.
+- `crawler.dw.credits`: news agencies and their printed forms, credit lines, photo credits,
+  and who is a person.
+"""
+
+from crawler.dw.credits import (
+    AGENCIES,
+    AGENCY_NOTES,
+    NOT_PEOPLE,
+    PUBLISHER_NAMES,
+    canonical_agencies,
+    canonical_agency,
+    is_person,
+    parse_credit_line,
+    photo_agencies,
+)
+from crawler.dw.urls import (
+    CONTENT_TYPES,
+    DW_HOSTS,
+    FEED_CHANNELS,
+    FEED_HOSTS,
+    FEEDS,
+    LANGUAGES,
+    OLD_HOSTS,
+    RTL_LANGUAGES,
+    SHORTLINK,
+    SHORTLINK_HOSTS,
+    TRACKING_PARAMS,
+    WWW,
+    DwUrl,
+    article_url,
+    canonical_url,
+    decode_short_code,
+    encode_short_code,
+    image_url,
+    image_url_in,
+    is_dw_host,
+    parse_url,
+    short_url,
+)
+
+__all__ = [
+    "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS", "FEED_HOSTS",
+    "LANGUAGES", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
+    "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies",
+    "canonical_agency", "canonical_url", "decode_short_code", "encode_short_code", "image_url",
+    "image_url_in", "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies",
+    "short_url",
+]  # fmt: skip

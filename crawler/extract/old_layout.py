@@ -1,0 +1,112 @@
+"""Source: DW's old layout (until mid-2023, still served by web archives).
+
+`div.col3` holds the `h1` and `p.intro`, `div.longText` the body, `div.picBox` the figures, and
+a `ul.smallList` labelled rows (Date/Datum, Author/Autorin/Autor, Keywords/Schlagwörter,
+Permalink). The labels are localised, so rows are also read by what they hold: a row's value
+becomes the byline only when it reads as people, never when it is a date, a place or a desk.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crawler import dw
+from crawler.extract.body import image, read_body
+from crawler.extract.nodes import first, text
+from crawler.extract.page import Page
+from crawler.text import clean_text, printed_day
+
+# Row labels in some of DW's languages, compared case-folded without a trailing colon.
+_AUTHOR_LABELS = {"yazar", "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi",
+                  "penulis", "marubuci", "szerző", "συντάκτης", "نویسنده", "লেখক", "ደራሲ"}
+# "Author", "Autor", "Autorin", "Autori", "Auteur", "Autore", "Автор", "Аутор", ...
+_AUTHOR_STEMS = ("aut", "авт", "аут")
+_OTHER_LABELS = {
+    # dates
+    "date", "datum", "fecha", "data", "дата", "tarih", "التاريخ", "日期", "तारीख", "tarehe",
+    "updated", "aktualisiert", "last update", "letzte aktualisierung", "actualizado", "mis à jour",
+    # places
+    "place", "location", "ort", "lieu", "lugar", "local", "место", "miejsce", "yer", "المكان",
+    "地点", "mahali", "dateline",
+    # desks
+    "desk", "redaktion", "editor", "editors", "ressort", "rubrik", "department", "section",
+    "redacción", "rédaction", "redação", "редакция",
+}  # fmt: skip
+# The keywords row, which some pages print without links.
+_KEYWORD_LABELS = {"keywords", "schlagwörter", "palabras clave", "mots-clés", "palavras-chave",
+                   "ключевые слова", "ключові слова", "anahtar kelimeler", "słowa kluczowe",
+                   "كلمات مفتاحية", "关键词", "fjalë kyçe", "кључне речи", "parole chiave"}
+_NAME_SPLIT = re.compile(r"\s*(?:,|/|&|\band\b|\bund\b)\s*")
+# Scripts written without spaces between names (Chinese, Japanese, Korean).
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _name_shaped(name: str) -> bool:
+    """A person's byline as DW prints one: not a date, desk or agency, and two words or more
+    (a lone word in such a row is a place: `Kiew`, `Bonn`) unless the script uses no spaces."""
+    return dw.is_person(name) and (len(name.split()) >= 2 or bool(_UNSPACED.search(name)))
+
+
+def _names(value: str, by_label: bool) -> list[str]:
+    names = [n for n in (clean_text(part) for part in _NAME_SPLIT.split(value)) if n]
+    shaped = [n for n in names if _name_shaped(n)]
+    # Under an author label a lone-word byline is kept when nothing in the row is name-shaped.
+    return shaped or ([n for n in names if dw.is_person(n)] if by_label else [])
+
+
+def _is_author_label(label: str) -> bool:
+    return label in _AUTHOR_LABELS or label.startswith(_AUTHOR_STEMS)
+
+
+def _rows(doc, language: str | None) -> dict:
+    """The `ul.smallList` rows: date, author (names), keywords, permalink.
+
+    A row labelled as the byline wins; failing that, the first row after the date whose value
+    reads as people (by position, for labels in languages not listed here)."""
+    rows: dict = {}
+    by_position = None
+    for li in doc.css('ul[class="smallList"] > li'):
+        label = (text(first(li, "strong")) or "").rstrip(":：").strip().casefold()
+        links = li.css("a")
+        value = clean_text(" ".join(n.text() for n in li.iter(include_text=True) if n.tag == "-text"))
+        if any("/search/" in (a.attributes.get("href") or "") for a in links):
+            rows["keywords"] = [t for t in (text(a) for a in links) if t]
+        elif label in _KEYWORD_LABELS and value and not links:
+            rows["keywords"] = [k for k in (clean_text(k) for k in value.split(",")) if k]
+        elif not value or links:
+            continue
+        elif "p.dw.com" in value:
+            rows["permalink"] = value
+        elif "date" not in rows and printed_day(value, language):
+            rows["date"] = value
+        elif "author" in rows or label in _OTHER_LABELS:
+            continue
+        elif _is_author_label(label):
+            rows["author"] = _names(value, by_label=True) or None
+            if rows["author"] is None:
+                del rows["author"]
+        elif label and "date" in rows and by_position is None:
+            by_position = _names(value, by_label=False) or None
+    if "author" not in rows and by_position:
+        rows["author"] = by_position
+    return rows
+
+
+def read(page: Page) -> dict:
+    """title, teaser, published_at (a day), authors, topics and tags (the keywords), lead_image
+    and the body fields."""
+    doc = page.doc
+    column = first(doc, 'div[class="col3"]')
+    rows = _rows(doc, page.language)
+    keywords = rows.get("keywords", [])
+    found = {"title": text(first(column, "h1")), "teaser": text(first(column, 'p[class="intro"]')),
+             "published_at": printed_day(rows.get("date"), page.language),
+             "authors": rows.get("author", []), "topics": keywords, "tags": keywords, "tag_ids": []}
+    box = first(doc, 'div[class="col3"] > div.picBox')
+    lead = image(box) if box is not None else None
+    if lead and lead["caption"]:
+        found["lead_image"] = lead
+    container = first(doc, 'div[class="longText"]')
+    if container is not None:
+        found |= read_body(container)
+    return {name: value for name, value in found.items() if value}

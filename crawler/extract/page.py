@@ -1,0 +1,155 @@
+"""The first two steps: decode the bytes, and identify the page (which DW content, which layout).
+
+Decoding follows the HTML standard's order, as w3lib implements it: a byte-order mark, the
+HTTP `Content-Type` charset, the page's `<meta charset>`, then detection (UTF-8 when the bytes
+are valid UTF-8, else windows-1252, the web's legacy default). One exception, for a site that
+serves UTF-8: bytes that are valid UTF-8 are read as UTF-8 whatever a header or meta says, since
+text in a legacy charset is practically never valid UTF-8, while a mislabelled UTF-8 page is
+common (its "ü" would otherwise be stored as "Ã¼").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser
+from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom
+
+from crawler import dw
+
+
+class NotAnArticle(Exception):
+    """The page is not a DW article; `reason` says why, `id`/`url` say what it was if known."""
+
+    def __init__(self, reason: str, id: int | None = None, url: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.id = id
+        self.url = url
+
+    def to_dict(self) -> dict:
+        """The failure as a JSON-ready object."""
+        return {"id": self.id, "url": self.url, "error": self.reason}
+
+
+@dataclass
+class Page:
+    """One parsed page and what identifying it found; sources read it, and add `warnings`."""
+
+    text: str
+    doc: LexborHTMLParser
+    metas: dict[str, str]
+    id: int
+    url: str  # canonical
+    kind: str  # article or live
+    language: str | None
+    old_layout: bool  # `div.longText` / `div.col3` and no `<article>`: DW's layout until mid-2023
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)  # what one source finds once for its own readers
+
+
+def _utf8(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _detect(body: bytes) -> str | None:
+    return "utf-8" if _utf8(body) is not None else None
+
+
+def _content_type(encoding: str | None) -> str | None:
+    """A `Content-Type` value for w3lib from a charset name or a whole header value."""
+    encoding = (encoding or "").strip().replace("'", '"')
+    if not encoding:
+        return None
+    if any(mark in encoding for mark in "/;="):
+        return encoding
+    return f"text/html; charset={encoding}"
+
+
+def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """The page's text and decoding warnings; `encoding` is the HTTP charset (`windows-1252`)
+    or the whole `Content-Type` value. Raises `NotAnArticle` for empty, binary or cut pages."""
+    warnings: list[tuple[str, str]] = []
+    if isinstance(page, str):
+        text = page
+    else:
+        if not page.strip():
+            raise NotAnArticle("empty page")
+        head = page[:4096]
+        if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise NotAnArticle("not HTML: binary content")
+        header = _content_type(encoding)
+        if header and "charset" in header.lower() and http_content_type_encoding(header) is None:
+            warnings.append(("unknown_charset", f"the HTTP charset in {header!r} is not one we know"))
+        used, text = ("utf-8", _utf8(page)) if read_bom(page)[0] is None else (None, None)
+        if text is None:
+            used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
+        replaced = text.count("\ufffd")
+        if replaced and "utf" in used:  # U+FFFD the page itself holds is not a decoding loss
+            replaced -= page.count("\ufffd".encode())
+        if replaced > 0:
+            warnings.append(("replacement_characters",
+                             f"{replaced} bytes could not be decoded as {used}"))
+    if not text.strip():
+        raise NotAnArticle("empty page")
+    if "<" not in text[:2048]:
+        raise NotAnArticle("not HTML: no markup")
+    tail = text[-4096:].lower()
+    if "</html" not in tail and "</body" not in tail:
+        raise NotAnArticle("truncated page: the document ends before </body></html>")
+    return text, warnings
+
+
+def _metas(doc) -> dict[str, str]:
+    """Meta values by `name` or `property`, from `content` or (as some savers write) `value`."""
+    metas: dict[str, str] = {}
+    for el in doc.css("meta"):
+        attributes = el.attributes
+        key = attributes.get("property") or attributes.get("name")
+        value = attributes.get("content") or attributes.get("value")
+        if key and value and key not in metas:
+            metas[key] = value.strip()
+    return metas
+
+
+def _page_url(doc, metas: dict, given: str | None) -> tuple[str | None, str]:
+    for link in doc.css('link[rel~="canonical"]'):
+        href = link.attributes.get("href")
+        if href:
+            return href.strip(), "canonical link"
+    og = metas.get("og:url")
+    if og:
+        return og, "og:url"
+    return given, "given URL"
+
+
+def _html_language(doc) -> str | None:
+    lang = (doc.root.attributes.get("lang") or "").strip().lower().replace("_", "-")
+    if lang in dw.LANGUAGES:
+        return lang
+    base = lang.split("-")[0]
+    return base if base in dw.LANGUAGES else None
+
+
+def identify(text: str, given_url: str | None = None) -> Page:
+    """Parse the page and name its content; raise `NotAnArticle` for anything but an article."""
+    doc = LexborHTMLParser(text)
+    if doc.root is None:
+        raise NotAnArticle("not HTML: nothing to parse", url=given_url)
+    metas = _metas(doc)
+    page_url, where = _page_url(doc, metas, given_url)
+    target = dw.parse_url(page_url) if page_url else None
+    if target is None:
+        if page_url:
+            raise NotAnArticle(f"not a DW content page: {where} is {page_url}", url=page_url)
+        raise NotAnArticle("not a DW page: no canonical URL (pass --url for a saved page)")
+    canonical = dw.canonical_url(page_url)
+    if target.kind not in ("article", "live"):
+        raise NotAnArticle(f"not an article: {target.kind} page", id=target.id, url=canonical)
+    old_layout = (doc.css_first("article") is None
+                  and doc.css_first('div[class="longText"], div[class="col3"]') is not None)
+    return Page(text=text, doc=doc, metas=metas, id=target.id, url=canonical, kind=target.kind,
+                language=target.language or _html_language(doc), old_layout=old_layout)

@@ -1,0 +1,95 @@
+"""The spider's sitemap and feed callbacks: requests for listings, entries into `schedule`.
+
+A mixin of `DwSpider` (it uses the spider's `count`, `origins`, `on_origin`, `on_error`,
+`schedule`, `sitemaps_seen` and `sitemap_depth`); what a listing holds is read by
+`crawler.discovery`, without Scrapy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import scrapy
+
+from crawler import dw
+from crawler.discovery import Entry, Listing, NotReadable, newest, read_listing
+
+logger = logging.getLogger(__name__)
+
+
+class ListingCallbacks:
+    """Sitemaps, sitemap indexes and feeds: fetched on every run, their entries scheduled."""
+
+    def discovery_request(self, url: str, source: str, callback=None, depth: int = 0) -> scrapy.Request:
+        """A sitemap or feed request. Made on every run: never filtered as seen, so that a job
+        directory of a finished run (its seen-requests file) cannot leave a run with nothing."""
+        if depth == 0:
+            self.count("discovery/requested")
+        return scrapy.Request(self.on_origin(url), callback=callback or self.parse_sitemap,
+                              errback=self.on_error, cb_kwargs={"source": source, "depth": depth},
+                              meta={"source": source, "dw_url": url}, priority=10, dont_filter=True)
+
+    def parse_sitemap(self, response, source: str, depth: int = 0):
+        listing = self.read_listing(response, source)
+        if listing is None:
+            return
+        real = self.origins.real_url(response.url)
+        self.sitemaps_seen.add(real)
+        if listing.kind != "sitemapindex":
+            yield from self.from_entries(listing.entries, source, real)
+            return
+        for entry in listing.entries:
+            child = entry.loc
+            if child in self.sitemaps_seen:
+                self.count("skipped/sitemap_seen")
+                continue
+            if depth + 1 > self.sitemap_depth or not dw.is_dw_host(child):
+                self.count("skipped/sitemap_refused")
+                logger.warning("Not following sitemap %s listed in %s", child, real)
+                continue
+            self.sitemaps_seen.add(child)
+            yield self.discovery_request(child, source, depth=depth + 1)
+
+    def parse_feed(self, response, source: str = "feeds", depth: int = 0):
+        listing = self.read_listing(response, source)
+        if listing is not None:
+            yield from self.from_entries(listing.entries, source, self.origins.real_url(response.url))
+
+    def read_listing(self, response, source: str) -> Listing | None:
+        """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
+        try:
+            # Relative locations: a sitemap's are on its own host, a feed's on www.dw.com.
+            base = f"{dw.WWW}/" if source == "feeds" else self.origins.real_url(response.url)
+            listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
+                                   base_url=base)
+        except NotReadable as exc:
+            self.count("failed/bad_xml")
+            logger.warning("Cannot read XML from %s: %s", response.url, exc)
+            return None
+        if not listing.entries:
+            self.count("discovery/empty")
+            self.count(f"discovery/empty/{source}")
+            logger.warning("The %s %s at %s lists no entry", source, listing.kind,
+                           self.origins.real_url(response.url))
+        return listing
+
+    def from_entries(self, entries: list[Entry], source: str, where: str) -> Iterator[scrapy.Request]:
+        self.count("discovery/entries", len(entries))
+        for entry in entries:
+            dates = newest(value for _, value in entry.dates)
+            for zone in dates.unknown_zones:
+                self.count("dates/unknown_zone")
+                logger.warning("Unknown time zone %r in a date of %s in %s: date not used", zone,
+                               entry.loc, where)
+            for value in dates.unreadable:
+                self.count("dates/unreadable")
+                logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
+            if dates.no_zone:
+                self.count("dates/no_zone_taken_as_utc", dates.no_zone)
+            if entry.content_id:
+                target = dw.parse_url(entry.loc)
+                if target is not None and entry.content_id.isdigit() and target.id != int(entry.content_id):
+                    logger.warning("Feed item %s says content id %s; using the URL's", entry.loc,
+                                   entry.content_id)
+            yield from self.schedule(entry.loc, source, dates.first, changed_at=dates.stamp)

@@ -1,0 +1,82 @@
+"""The archive the datasette and browser tests look at: the sample site crawled, then two
+articles edited on the site (the seed article's teaser, another's headline) and crawled again.
+
+Built once per test session (two crawls of the local mirror, a few seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from datasette.app import Datasette
+
+from devtools.demo import SAMPLE_LANGUAGES
+from devtools.mirror import running_mirror
+from devtools.sitegen import write_site
+from tests.conftest import ROOT
+from tests.crawling import Mirror, crawl
+
+SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
+METADATA = ROOT / "data" / "metadata.yml"
+TEMPLATES = ROOT / "data" / "templates"
+PLUGINS = ROOT / "plugins"
+SEED = 16825046
+EDITED = 79010004  # listed in the article sitemap, whose lastmod tells of edits
+SEED_TEASER_BEFORE = next(a["teaser"] for a in SPEC["articles"] if a["id"] == SEED)
+SEED_TEASER_AFTER = SEED_TEASER_BEFORE.replace("Over 20 soldiers", "At least 20 soldiers")
+
+_BUILT: dict[str, tuple[Path, list[str]]] = {}
+
+
+def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
+    """Crawl the sample site into `folder`/dw.db, edit two articles, crawl again; (archive path,
+    article pages the second crawl fetched)."""
+    site, db, log = folder / "site", folder / "dw.db", folder / "access.log"
+    write_site(SPEC, site)
+    with running_mirror(site, log) as origin:
+        mirror = Mirror(origin, log)
+        assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
+        spec = json.loads(json.dumps(SPEC))
+        later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        edited = next(a for a in spec["articles"] if a["id"] == EDITED)
+        edited.update(title="How a Berlin startup recycles car batteries", modified_at=later)
+        seed = next(a for a in spec["articles"] if a["id"] == SEED)
+        seed.update(teaser=SEED_TEASER_AFTER, modified_at=later)
+        write_site(spec, site)
+        mirror.clear()
+        assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
+        return db, mirror.article_pages()
+
+
+def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
+    """`build_edited_archive` once per test session."""
+    if "archive" not in _BUILT:
+        _BUILT["archive"] = build_edited_archive(tmp_path_factory.mktemp("datasette"))
+    return _BUILT["archive"]
+
+
+def datasette_for(db: Path) -> Datasette:
+    """An in-process datasette with the project's metadata, templates and plugins."""
+    return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
+                     template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
+                     settings={"suggest_facets": False})
+
+
+def get(db: Path, path: str, status: int = 200):
+    """A GET through datasette's own client; the response (asserted to have `status`)."""
+    async def fetch():
+        ds = datasette_for(db)
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    response = asyncio.run(fetch())
+    assert response.status_code == status, response.text[:800]
+    return response
+
+
+def get_json(db: Path, path: str):
+    return get(db, path).json()
