@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from crawler.distributed.claims import Keys
 
-# Components swapped in (None) or out when distributed; edited in the dicts the settings hold,
-# because the project's own values outrank an add-on's.
+# Components swapped out (None) or in when distributed: the archive becomes `RedisArchive` (so
+# `crawler.get_extension(ArchiveExtension)` finds it), the summary judges the cluster's run.
+# Edited in the dict the settings hold, because the project's own values outrank an add-on's.
 EXTENSIONS = {
     "crawler.archive.ArchiveExtension": None,
     "crawler.distributed.redis_archive.RedisArchive": 100,
