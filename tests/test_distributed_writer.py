@@ -7,6 +7,7 @@ import signal
 import sqlite3
 
 from tests.cluster import finish, needs_redis, redis_server, wait_until, writer
+from tests.crawling import article_count
 
 pytestmark = needs_redis
 
@@ -20,14 +21,6 @@ def articles(count: int) -> list[dict]:
              "published_at": "2026-11-20T10:00:00Z", "agencies": ["dpa"]} for n in range(count)]
 
 
-def archived(db) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_a_stopped_or_killed_writer_keeps_every_item(tmp_path):
     import redis
 
@@ -38,18 +31,18 @@ def test_a_stopped_or_killed_writer_keeps_every_item(tmp_path):
         server = redis.Redis.from_url(url)
         server.rpush(keys.items, *[json.dumps({"kind": "article", "data": a}) for a in articles(ITEMS)])
         stopped = writer(url, db, tmp_path / "stopped.log", "-s", "ARCHIVE_BATCH_SIZE=10", *TTL)
-        wait_until(lambda: archived(db) >= 100, what="100 articles written")
+        wait_until(lambda: article_count(db) >= 100, what="100 articles written")
         stopped.send_signal(signal.SIGTERM)
         assert finish([stopped]) == [0]
         assert server.llen(keys.writing) == 0  # the batch in hand was finished, not dropped
         left = server.llen(keys.items)
-        assert 0 < left and archived(db) + left == ITEMS
+        assert 0 < left and article_count(db) + left == ITEMS
         assert "Stopping after the batch in hand" in (tmp_path / "stopped.log").read_text()
         assert server.hget(keys.state, "ready") is None  # workers wait for the next writer
 
         killed = writer(url, db, tmp_path / "killed.log", "-s", "ARCHIVE_BATCH_SIZE=10", *TTL)
-        done = archived(db)
-        wait_until(lambda: archived(db) >= done + 100, what="100 more articles written")
+        done = article_count(db)
+        wait_until(lambda: article_count(db) >= done + 100, what="100 more articles written")
         killed.kill()  # mid-batch, most likely: its batch stays in `writing`
         assert finish([killed]) == [-signal.SIGKILL]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from warcio.warcwriter import WARCWriter
 
 from devtools.sitegen import synthetic_spec, write_site
 from tests.conftest import ROOT
-from tests.crawling import query
+from tests.crawling import article_count, query
 
 PAGES = 600
 _CANONICAL = re.compile(rb'<link rel="canonical" href="([^"]+)"')
@@ -35,13 +34,6 @@ def write_warc(site, path) -> None:
                                                           length=len(body), http_headers=http))
 
 
-def _count(db) -> int:
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
 
 def test_a_stopped_reextraction_resumes(tmp_path):
     site, warc, db = tmp_path / "site", tmp_path / "pages.warc.gz", tmp_path / "dw.db"
@@ -50,14 +42,14 @@ def test_a_stopped_reextraction_resumes(tmp_path):
     command = [sys.executable, "-m", "crawler.reextract", "--archive", str(db), "--workers", "2", str(warc)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None and _count(db) < 100:
+    while time.monotonic() < deadline and process.poll() is None and article_count(db) < 100:
         time.sleep(0.01)
     assert process.poll() is None, "re-extraction ended before it could be stopped"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
     assert "run the same command again to resume" in stderr
-    stored = _count(db)
+    stored = article_count(db)
     (done,) = query(db, "SELECT count(*) FROM reextract_progress")[0]
     assert 100 <= stored < PAGES and stored - 1 <= done <= stored
 
@@ -67,6 +59,6 @@ def test_a_stopped_reextraction_resumes(tmp_path):
     assert counts["resumed"] == done
     assert counts["new"] + counts.get("unchanged", 0) == PAGES - done
     assert counts["new"] == PAGES - stored
-    assert _count(db) == PAGES
+    assert article_count(db) == PAGES
     assert query(db, "SELECT count(*) FROM reextract_progress") == [(0,)]
     assert query(db, "SELECT count(*) FROM revisions") == [(0,)]

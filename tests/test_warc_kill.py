@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -16,15 +15,7 @@ from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
 from tests.conftest import ROOT
-from tests.crawling import query
-
-
-def _count(db) -> int:
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+from tests.crawling import article_count, query
 
 
 def test_sigkills_leave_every_warc_pointer_readable(tmp_path):
@@ -37,7 +28,7 @@ def test_sigkills_leave_every_warc_pointer_readable(tmp_path):
             process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and process.poll() is None and _count(db) < 25 * kill:
+            while time.monotonic() < deadline and process.poll() is None and article_count(db) < 25 * kill:
                 time.sleep(0.02)
             assert process.poll() is None, "the crawl ended before it could be killed"
             os.killpg(process.pid, signal.SIGKILL)
