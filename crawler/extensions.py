@@ -53,11 +53,15 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
     source_failures = sum(v for k, v in stats.items()
                           if k.startswith(("dw/failed/news/", "dw/failed/articles/",
                                            "dw/failed/feeds/")) and isinstance(v, int))
+    # Sitemaps and feeds were asked for and none listed a single entry (empty, unreadable or
+    # in a dialect not understood): nothing was discovered, whatever else the run did. When
+    # one was read and was empty, that is the reason, even if others could not be fetched.
+    listed_nothing = stats.get("dw/discovery/requested") and not stats.get("dw/discovery/entries")
+    if listed_nothing and stats.get("dw/discovery/empty"):
+        return "no sitemap or feed listed any entry"
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
-    # Sitemaps and feeds were asked for and none listed a single entry (empty, unreadable or
-    # in a dialect not understood): nothing was discovered, whatever else the run did.
-    if stats.get("dw/discovery/requested") and not stats.get("dw/discovery/entries"):
+    if listed_nothing:
         return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"

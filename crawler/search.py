@@ -165,6 +165,20 @@ def match_query(query: str) -> str:
     return " ".join(f'"{t}"' if not t.startswith('"') else t for t in terms)
 
 
+# An empty phrase: a valid FTS5 expression that matches no row (an empty MATCH is an error).
+MATCH_NOTHING = '""'
+
+
+def match_or_nothing(query: str | None) -> str:
+    """`match_query`, or `MATCH_NOTHING` when the reader typed no search words (`""`, blanks)."""
+    return match_query(query or "") or MATCH_NOTHING
+
+
+def has_words(query: str | None) -> bool:
+    """Whether what a reader typed holds any search word (`""` and blanks do not)."""
+    return bool(match_query(query or ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Rebuild the search index of an archive."""
     parser = argparse.ArgumentParser(prog="python -m crawler.search", description=main.__doc__)

@@ -70,7 +70,7 @@ def prepare_connection(conn):
     conn.create_function("dw_agency_note", 1, dw_agency_note, deterministic=True)
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
-    conn.create_function("dw_match", 1, search.match_query, deterministic=True)
+    conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
 
 
 @hookimpl

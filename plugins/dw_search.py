@@ -3,7 +3,7 @@
 - `?_search=` (and `_search_<column>`) on any page is folded by crawler/search.py's `fold` before
   datasette reads it, so datasette's own search (metadata: `fts_table: articles_search`,
   `fts_pk: id`) matches the folded index. The words as typed stay in `scope["dw_search_typed"]`
-  for the search box.
+  for the search box. A search without words (`""`, blanks) is dropped: the list is unfiltered.
 - `dw_ranked(query)` for the articles page: the rows datasette selected (search and any filters
   or facets), the 50 best by bm25 with a snippet of the matching passage; None (the page stays
   newest first, and says why) when that takes longer than RANKING_TIME_LIMIT_MS.
@@ -35,6 +35,8 @@ def _fold_query_string(raw: bytes) -> tuple[bytes, str | None]:
     for key, value in pairs:
         if key.startswith("_search") and key != "_searchmode":
             typed = typed if typed is not None else value
+            if not search.has_words(value):
+                continue  # `""`, blanks: no search words, the list unfiltered (not an FTS error)
             value = search.fold(value)
         folded.append((key, value))
     return urlencode(folded).encode("ascii"), typed

@@ -167,7 +167,7 @@ def test_a_damaged_archive_is_refused_in_one_line_and_left_as_it_was(mirror, tmp
     assert run.returncode == 3
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("dw crawl failed:") and "the archive is damaged" in last, last
-    assert f"sqlite3 {db} .recover" in last
+    assert f"sqlite3 {db} .recover | sqlite3 {db}.recovered" in last
     assert mirror.article_pages() == []
     assert db.read_bytes() == bytes(data)
 

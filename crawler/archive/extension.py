@@ -87,14 +87,19 @@ class ArchiveExtension:
         """An error opening or using the archive, in words that say what to do about it."""
         if isinstance(exc, sqlite3.DatabaseError) and any(
                 words in str(exc) for words in ("malformed", "not a database")):
-            return f"the archive is damaged ({exc}); run `sqlite3 {self.path} .recover`"
+            return f"the archive is damaged ({exc}); run `sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`"
         return f"{action} {self.path}: {exc}" if action else str(exc)
 
     # -- what the crawl hands over ---------------------------------------------------------
 
     def store_article(self, item) -> None:
         """Buffer one normalised article item for the next batch (content hash computed here)."""
-        record = as_record(item)
+        try:
+            record = as_record(item)
+        except ValueError as exc:  # one bad article never costs its batch
+            self.stats.inc_value("dw/archive/refused_articles")
+            logger.warning("Refusing an article: %s", exc)
+            return
         if self.error:
             self.stats.inc_value("dw/archive/failed_articles")
             return
@@ -139,6 +144,8 @@ class ArchiveExtension:
         except (sqlite3.Error, OSError) as exc:
             self.fail(self.describe(exc), len(articles))
             return
+        if counts.get("refused"):
+            self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
         for verdict in ("new", "updated", "unchanged"):
             if counts[verdict]:
                 self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlite_utils
 from itemadapter import ItemAdapter
 
-from crawler import search
+from crawler import dw, search
 from crawler.archive import schema
 from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
 
@@ -48,14 +48,36 @@ def content_hash(article: Mapping) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _unstorable(value) -> str | None:
+    """Why SQLite (or the archive's UTF-8 JSON text) cannot hold `value`; None when it can."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text with a lone surrogate"
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if -(2**63) <= value < 2**63 else f"integer {value} beyond SQLite's 64 bits"
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return next((reason for reason in map(_unstorable, value) if reason), None)
+    return None
+
+
 def as_record(item) -> dict:
     """An article item (`Article`, dict or any itemadapter type) as a shallow dict, hashed once.
 
-    Raises ValueError when it lacks the id, URL or title the archive keys and shows it by.
+    Raises ValueError when it lacks the id (a DW content id, `dw.is_content_id`), URL or title
+    the archive keys and shows it by, or holds a value SQLite cannot store (an integer beyond
+    64 bits, a string with a lone surrogate).
     """
     record = dict(ItemAdapter(item).items()) if not isinstance(item, dict) else dict(item)
-    if not (isinstance(record.get("id"), int) and record.get("url") and record.get("title")):
-        raise ValueError(f"not archivable without id, url and title: {record.get('url')!r}")
+    if not (dw.is_content_id(record.get("id")) and record.get("url") and record.get("title")):
+        raise ValueError(f"not archivable without id, url and title: {str(record.get('url'))[:200]!r}")
+    reason = _unstorable(record)
+    if reason:
+        raise ValueError(f"not archivable ({reason}): {str(record.get('url'))[:200]!r}")
     if not record.get("content_hash"):
         record["content_hash"] = content_hash(record)
     return record
@@ -167,12 +189,19 @@ class Archive:
         `short_links` are (code, article id) pairs, stored when the article is archived;
         `fetches` mark 304s as seen and keep validators of articles archived earlier.
         `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
-        Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored).
-        Raises ValueError for an article without id, URL or title, sqlite3.Error from SQLite.
+        Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored), `refused`
+        (articles `as_record` refuses: logged and left out, the rest of the batch written).
+        Raises sqlite3.Error from SQLite.
         """
-        records = [as_record(a) for a in articles]
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0, "refused": 0}
+        records = []
+        for article in articles:
+            try:
+                records.append(as_record(article))
+            except ValueError as exc:
+                counts["refused"] += 1
+                logger.warning("Refusing an article: %s", exc)
         seen_at = seen_at or utc_now()
-        counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
 
         def work():
             self._write_articles(records, seen_at, counts, cause)

@@ -110,8 +110,18 @@ def _stamp(moment: datetime) -> str:
 def utc_stamp(value: str) -> tuple[str | None, bool]:
     """(`YYYY-MM-DDTHH:MM:SSZ` or a bare `YYYY-MM-DD`, whether the zone was missing).
 
-    None when the text is not a date; UnknownZone when its zone name is not known.
+    None when the text is not a date (an offset of a day or more, `+25:00`, `+2400`, is none);
+    UnknownZone when its zone name is not known.
     """
+    try:
+        return _utc_stamp(value)
+    except UnknownZone:
+        raise
+    except (ValueError, OverflowError):  # datetime's limits: a zone of ±24 h or more, year 0
+        return None, False
+
+
+def _utc_stamp(value: str) -> tuple[str | None, bool]:
     value = " ".join(_COMMENT.sub(" ", value).split())
     if not value:
         return None, False

@@ -31,7 +31,8 @@ AGENCIES: dict[str, str] = {
     "Yonhap": "Yonhap News Agency",
     "Europa Press": "Europa Press",
 }
-_AGENCY_ALIASES: dict[str, str] = {name.casefold(): name for name in AGENCIES} | {
+_AGENCY_ALIASES: dict[str, str] = {full.casefold(): name for name, full in AGENCIES.items()} | {
+    name.casefold(): name for name in AGENCIES} | {
     "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",
     "kna": "KNA", "efe": "EFE", "epd": "epd", "sid": "SID", "anadolu": "AA",
     "associated press": "AP", "ap photo": "AP", "deutsche presse-agentur": "dpa",
@@ -56,8 +57,10 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 
 def canonical_agency(token: str) -> str | None:
-    """The canonical name of a printed agency token, or None when it is not a known agency."""
-    return _AGENCY_ALIASES.get(token.strip().strip(".").casefold())
+    """The canonical name of a printed agency token, or None when it is not a known agency.
+    A leading English article is not part of the name (`The Associated Press` is AP)."""
+    key = " ".join(token.split()).strip(".").casefold()
+    return _AGENCY_ALIASES.get(key) or (_AGENCY_ALIASES.get(key[4:]) if key.startswith("the ") else None)
 
 
 def canonical_agencies(tokens: Iterable[str | None]) -> tuple[list[str], list[str]]:
@@ -103,6 +106,21 @@ _WRITTEN_USING = re.compile(
 )
 
 
+# Lower-case words inside a source's name: `The Times of India`, `Agence de presse`.
+_NAME_LINKS = frozenset({"of", "the", "for", "and", "de", "des", "du", "la", "le", "del", "da", "do",
+                         "der", "die", "für", "&"})
+
+
+def _looks_like_source_name(token: str) -> bool:
+    # Up to three words as they come (any script); up to six when each is capitalised or a
+    # linking word, as a multi-word name is (`The New York Times`, `Press Trust of India`).
+    words = token.split()
+    if len(token) > 40 or len(words) > 6:
+        return False
+    return len(words) <= 3 or all(w.casefold() in _NAME_LINKS or w[0].isupper() or w[0].isdigit()
+                                  for w in words)
+
+
 def _looks_like_initials(token: str) -> bool:
     # DW initials: "kms", "AR", "FEW", Arabic "ع.ش", "م.أ.م"; never an ordinary word.
     if "." in token:
@@ -130,8 +148,8 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
     if not staff or len(staff) > 8 or not all(_looks_like_initials(tok) for tok in staff):
         return None
     tokens = _AGENCY_SPLIT.split(m["agencies"].strip())
-    # A long unknown "agency" means the brackets hold words, not sources.
-    if any(canonical_agency(t) is None and (len(t) > 30 or len(t.split()) > 3) for t in tokens):
+    # An unknown "agency" that is no name means the brackets hold words, not sources.
+    if any(canonical_agency(t) is None and not _looks_like_source_name(t) for t in tokens):
         return None
     agencies, unknown = canonical_agencies(tokens)
     return (agencies, unknown) if agencies else None

@@ -51,6 +51,24 @@ _CONTENT_PATH = re.compile(r"^/(?:(?P<lang>[a-z]{2}(?:-[a-z0-9]{2,4})?)/)?(?:(?P
                            r"(?P<type>[a-z]+)-(?P<id>\d+)/?$")
 _OLD_ARTICLE_PATH = re.compile(r"/dw/article/0,,(?P<id>\d+),00\.html$")
 _SHORT_PATH = re.compile(r"^/p/(?P<code>[0-9A-Za-z]+)/?$")
+# The largest content id taken as DW's: 2**53 - 1, the largest integer a JSON consumer (DW's own
+# JavaScript page state, datasette's JSON API, a browser) holds exactly; DW's ids are 8 digits
+# today (FACTS.md), so the bound leaves room for ids a billion times larger, and is far inside
+# SQLite's 64-bit INTEGER. A number above it in a URL or a short code is not a DW content id.
+MAX_CONTENT_ID = 2**53 - 1
+_MAX_ID_DIGITS = len(str(MAX_CONTENT_ID))
+
+
+def is_content_id(value: object) -> bool:
+    """True for an int in 1..`MAX_CONTENT_ID` (a DW content id can be; bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_CONTENT_ID
+
+
+def _content_id(digits: str) -> int | None:
+    if len(digits.lstrip("0")) > _MAX_ID_DIGITS:  # int() of thousands of digits would raise
+        return None
+    value = int(digits)
+    return value if is_content_id(value) else None
 
 
 def encode_short_code(content_id: int) -> str:
@@ -95,7 +113,8 @@ class DwUrl:
 
 
 def parse_url(url: str) -> DwUrl | None:
-    """Recognise a dw.com, dw.de, dw-world.de or p.dw.com URL; None for anything else."""
+    """Recognise a dw.com, dw.de, dw-world.de or p.dw.com URL; None for anything else, and for
+    an id (or short code) beyond `MAX_CONTENT_ID` or of 0."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -109,11 +128,15 @@ def parse_url(url: str) -> DwUrl | None:
         if not m:
             return None
         code = m["code"]
-        return DwUrl(kind="shortlink", id=decode_short_code(code), code=code)
+        if len(code.lstrip("0")) > 9:  # 62**9 > MAX_CONTENT_ID: no need to decode a longer one
+            return None
+        content_id = decode_short_code(code)
+        return DwUrl(kind="shortlink", id=content_id, code=code) if is_content_id(content_id) else None
     if host in OLD_HOSTS:
         m = _OLD_ARTICLE_PATH.search(path)
         if m:
-            return DwUrl(kind="article", id=int(m["id"]))
+            content_id = _content_id(m["id"])
+            return DwUrl(kind="article", id=content_id) if content_id else None
     if host not in DW_HOSTS and host not in OLD_HOSTS:
         return None
     m = _CONTENT_PATH.match(path)
@@ -128,7 +151,33 @@ def parse_url(url: str) -> DwUrl | None:
             return None
     else:
         slug = m["slug"]
-    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=int(m["id"]), language=lang, slug=slug)
+    content_id = _content_id(m["id"])
+    if content_id is None:
+        return None
+    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=content_id, language=lang, slug=slug)
+
+
+# A Wayback Machine capture's address: `/web/{14-digit timestamp}{flag like id_}/{original URL}`.
+# Matched on any host (or none: a capture's links are rewritten to `/web/...` paths), since
+# pywb-based archives other than web.archive.org use the same form.
+_WAYBACK = re.compile(r"^(?:(?:https?:)?//[^/]+)?/web/\d{4,14}(?:[a-z]{2}_)?/(?P<url>(?:https?:/|//|www\.).+)$",
+                      re.IGNORECASE)
+
+
+def unwrapped(url: str) -> str:
+    """The original URL inside a web.archive.org (pywb) capture address; any other URL as given.
+
+    `https://web.archive.org/web/20130101000000/http://www.dw.de/x/a-16863843` →
+    `http://www.dw.de/x/a-16863843` (an original written without scheme gets `http://`).
+    """
+    m = _WAYBACK.match(url.strip())
+    if not m:
+        return url
+    original = m["url"]
+    if not re.match(r"^https?:/", original, re.IGNORECASE):
+        original = "http://" + original.lstrip("/")
+    # Wayback may collapse `http://` to `http:/` in its paths.
+    return re.sub(r"^(https?):/+", r"\1://", original, flags=re.IGNORECASE)
 
 
 def canonical_url(url: str) -> str:

@@ -1,6 +1,9 @@
 """JSON as pages embed it, read as browsers' consumers read it: raw control characters inside
 strings, a wrapping HTML comment or CDATA section, a trailing semicolon, trailing commas, and
-backslashes before characters JSON does not escape (`\\'`)."""
+backslashes before characters JSON does not escape (`\\'`). A `\\uD83D` escape that is half of
+no surrogate pair (a string cut by a CMS mid-emoji) decodes to a lone surrogate, which no UTF-8
+text can hold: every string read here has them replaced by U+FFFD, and counted in `warnings`
+(as `replacement_characters`, like bytes a page's charset could not decode) when given."""
 
 from __future__ import annotations
 
@@ -15,13 +18,44 @@ _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _ESCAPE = re.compile(r'\\(\\|[^"\\/bfnrtu])')
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a pair was joined by the decoder: these are lone
+
+
+def _without_lone_surrogates(value, replaced: list[int]):
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            value, n = _LONE_SURROGATE.subn("\ufffd", value)
+            replaced[0] += n
+        return value
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v, replaced) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k, replaced): _without_lone_surrogates(v, replaced)
+                for k, v in value.items()}
+    return value
+
+
+def _clean(value, warnings: list | None):
+    replaced = [0]
+    value = _without_lone_surrogates(value, replaced)
+    if replaced[0] and warnings is not None:
+        warnings.append(("replacement_characters",
+                         f"{replaced[0]} lone surrogate escapes in JSON replaced by U+FFFD"))
+    return value
+
+
 def _repaired(text: str) -> str:
     text = _ESCAPE.sub(lambda m: m[0] if m[1] == "\\" else m[1], text)
     return _TRAILING_COMMA.sub(r"\1", text)
 
 
-def loads(raw: str):
-    """The value of a JSON text with the slips above; raises ValueError when it cannot be read."""
+def loads(raw: str, warnings: list | None = None):
+    """The value of a JSON text with the slips above; raises ValueError when it cannot be read.
+    Lone surrogates replaced, counted in `warnings` ((kind, detail) pairs) when given."""
+    return _clean(_loads(raw), warnings)
+
+
+def _loads(raw: str):
     text = (raw or "").strip()
     if text.startswith(("<", "//")) or text.endswith((">", ";")):
         text = _WRAPPERS.sub("", text).strip()
@@ -35,8 +69,9 @@ def loads(raw: str):
             raise first_error from None
 
 
-def value_at(text: str, start: int):
-    """The JSON value beginning at `start` (after any whitespace) in `text`; ValueError if none."""
+def value_at(text: str, start: int, warnings: list | None = None):
+    """The JSON value beginning at `start` (after any whitespace) in `text`; ValueError if none.
+    Lone surrogates replaced, counted in `warnings` when given (as `loads`)."""
     while start < len(text) and text[start].isspace():
         start += 1
-    return DECODER.raw_decode(text, start)[0]
+    return _clean(DECODER.raw_decode(text, start)[0], warnings)

@@ -11,6 +11,7 @@ common (its "ü" would otherwise be stored as "Ã¼").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom
@@ -78,8 +79,7 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
     else:
         if not page.strip():
             raise NotAnArticle("empty page")
-        head = page[:4096]
-        if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if _binary(page[:4096]):
             raise NotAnArticle("not HTML: binary content")
         header = _content_type(encoding)
         if header and "charset" in header.lower() and http_content_type_encoding(header) is None:
@@ -97,10 +97,36 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         raise NotAnArticle("empty page")
     if "<" not in text[:2048]:
         raise NotAnArticle("not HTML: no markup")
-    tail = text[-4096:].lower()
-    if "</html" not in tail and "</body" not in tail:
-        raise NotAnArticle("truncated page: the document ends before </body></html>")
+    if "\x00" in text:  # a stray NUL in a text page is a slip of its writer, not binary
+        warnings.append(("nul_bytes", f"{text.count(chr(0))} NUL characters removed"))
+        text = text.replace("\x00", "")
+    if _truncated(text):
+        raise NotAnArticle("truncated page: the document ends before </body></html>"
+                           " or the article's closing markup")
     return text, warnings
+
+
+# C0 control bytes that are not whitespace: text never holds many of them.
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\f\r") + b"\x7f"
+
+
+def _binary(head: bytes) -> bool:
+    """Mostly binary: UTF-16 without BOM excepted, over 1% NULs or 5% other control bytes (one
+    stray NUL in a page is not enough)."""
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    controls = sum(head.count(bytes([b])) for b in _CONTROL)
+    return head.count(b"\x00") > len(head) / 100 or controls > len(head) / 20
+
+
+def _truncated(text: str) -> bool:
+    """Cut short: no `</body>` or `</html>` at the end (both optional in HTML5), and not ending
+    on a tag after the article's closing `</article>` either. A page cut inside the article
+    never has both; Scrapy refuses a body shorter than its Content-Length anyway."""
+    tail = text[-4096:].lower()
+    if "</html" in tail or "</body" in tail:
+        return False
+    return not (text.rstrip().endswith(">") and "</article>" in text.lower())
 
 
 def _metas(doc) -> dict[str, str]:
@@ -115,15 +141,24 @@ def _metas(doc) -> dict[str, str]:
     return metas
 
 
+def _absolute(url: str, given: str | None) -> str:
+    """`url` resolved against the page's own URL (a scheme-relative one against dw.com's
+    scheme), with a Wayback Machine capture address unwrapped to the archived page's URL."""
+    url = url.strip()
+    if given or url.startswith("//"):
+        url = urljoin(dw.unwrapped(given) if given else f"{dw.WWW}/", url)
+    return dw.unwrapped(url)
+
+
 def _page_url(doc, metas: dict, given: str | None) -> tuple[str | None, str]:
     for link in doc.css('link[rel~="canonical"]'):
         href = link.attributes.get("href")
-        if href:
-            return href.strip(), "canonical link"
+        if href and href.strip():
+            return _absolute(href, given), "canonical link"
     og = metas.get("og:url")
     if og:
-        return og, "og:url"
-    return given, "given URL"
+        return _absolute(og, given), "og:url"
+    return (dw.unwrapped(given) if given else None), "given URL"
 
 
 def _html_language(doc) -> str | None:

@@ -77,19 +77,28 @@ class ListingCallbacks:
     def from_entries(self, entries: list[Entry], source: str, where: str) -> Iterator[scrapy.Request]:
         self.count("discovery/entries", len(entries))
         for entry in entries:
-            dates = newest(value for _, value in entry.dates)
-            for zone in dates.unknown_zones:
-                self.count("dates/unknown_zone")
-                logger.warning("Unknown time zone %r in a date of %s in %s: date not used", zone,
-                               entry.loc, where)
-            for value in dates.unreadable:
-                self.count("dates/unreadable")
-                logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
-            if dates.no_zone:
-                self.count("dates/no_zone_taken_as_utc", dates.no_zone)
-            if entry.content_id:
-                target = dw.parse_url(entry.loc)
-                if target is not None and entry.content_id.isdigit() and target.id != int(entry.content_id):
-                    logger.warning("Feed item %s says content id %s; using the URL's", entry.loc,
-                                   entry.content_id)
-            yield from self.schedule(entry.loc, source, dates.first, changed_at=dates.stamp)
+            # Each entry on its own: one that cannot be used never costs the rest of the listing.
+            try:
+                yield from self.from_entry(entry, source, where)
+            except (ValueError, OverflowError) as exc:
+                self.count("discovery/bad_entry")
+                logger.warning("Skipping the entry %.200r in %s: %s", entry.loc, where, exc)
+
+    def from_entry(self, entry: Entry, source: str, where: str) -> Iterator[scrapy.Request]:
+        """The request for one listing entry, its dates read (unusable ones counted, not used)."""
+        dates = newest(value for _, value in entry.dates)
+        for zone in dates.unknown_zones:
+            self.count("dates/unknown_zone")
+            logger.warning("Unknown time zone %r in a date of %s in %s: date not used", zone,
+                           entry.loc, where)
+        for value in dates.unreadable:
+            self.count("dates/unreadable")
+            logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
+        if dates.no_zone:
+            self.count("dates/no_zone_taken_as_utc", dates.no_zone)
+        if entry.content_id:
+            target = dw.parse_url(entry.loc)
+            if target is not None and entry.content_id.isdigit() and target.id != int(entry.content_id):
+                logger.warning("Feed item %s says content id %s; using the URL's", entry.loc,
+                               entry.content_id)
+        yield from self.schedule(entry.loc, source, dates.first, changed_at=dates.stamp)
