@@ -15,8 +15,11 @@ redirects, other sites, damaged or truncated records) is counted by kind and ski
 that its URLs are read as the dw.com URLs they stand for.
 
 Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the records
-done are kept in the archive's `reextract_progress` table until a run completes. Exit status:
-0 done, 2 nothing to read, 3 the archive cannot be written, 130 stopped.
+done are kept in the archive's `reextract_progress` table until a run completes. Files are
+applied in capture order (the WARC-Date of each one's first record), whatever order they are
+given in. Exit status: 0 done, 2 nothing to read (a path that does not exist or is not a WARC,
+an `--origin` that is not an http(s) URL; nothing is created), 3 the archive cannot be
+written, 130 stopped.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crawler import dw
 from crawler.middlewares import Origins
@@ -61,6 +65,28 @@ def warc_files(paths: Iterable[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` is no WARC file to read (missing, a folder of none, not WARC); None if it is one."""
+    if not path.exists():
+        return f"{path}: no such file or folder"
+    if path.is_dir():
+        return None
+    first = next(scan(path), None)
+    if first is not None and first.offset == 0 and first.kind in ("damaged", "truncated"):
+        return f"{path}: not a WARC file ({first.problem})"
+    return None
+
+
+def in_capture_order(files: list[Path]) -> list[Path]:
+    """`files` ordered by the WARC-Date of each one's first record (an empty file last), so that
+    files given out of date order are applied oldest first; ties keep the order given."""
+    def first_date(path: Path) -> tuple[bool, str]:
+        first = next(scan(path), None)
+        return (first is None or not first.date, first.date if first else "")
+
+    return sorted(files, key=first_date)
 
 
 def kind_of(entry: Entry, url: str) -> str:
@@ -222,7 +248,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="a mirror the WARCs were fetched from, read as www.dw.com")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    files = warc_files(args.warcs or [warc_default])
+    for origin in args.origin:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            print(f"--origin {origin!r} is not an http(s) URL (write http://{origin.lstrip('/')})",
+                  file=sys.stderr)
+            return 2
+    problems = [problem for problem in map(unreadable, args.warcs) if problem]
+    if problems:  # before the archive is opened: a typo never creates an empty archive
+        print(problems[0], file=sys.stderr)
+        return 2
+    files = in_capture_order(warc_files(args.warcs or [warc_default]))
     if not files:
         print(f"No WARC files in {', '.join(map(str, args.warcs or [warc_default]))}", file=sys.stderr)
         return 2

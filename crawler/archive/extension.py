@@ -87,7 +87,8 @@ class ArchiveExtension:
         """An error opening or using the archive, in words that say what to do about it."""
         if isinstance(exc, sqlite3.DatabaseError) and any(
                 words in str(exc) for words in ("malformed", "not a database")):
-            return f"the archive is damaged ({exc}); run `sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`"
+            return (f"the archive is damaged ({exc}); run"
+                    f" `sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`")
         return f"{action} {self.path}: {exc}" if action else str(exc)
 
     # -- what the crawl hands over ---------------------------------------------------------

@@ -160,8 +160,8 @@ def parse_url(url: str) -> DwUrl | None:
 # A Wayback Machine capture's address: `/web/{14-digit timestamp}{flag like id_}/{original URL}`.
 # Matched on any host (or none: a capture's links are rewritten to `/web/...` paths), since
 # pywb-based archives other than web.archive.org use the same form.
-_WAYBACK = re.compile(r"^(?:(?:https?:)?//[^/]+)?/web/\d{4,14}(?:[a-z]{2}_)?/(?P<url>(?:https?:/|//|www\.).+)$",
-                      re.IGNORECASE)
+_WAYBACK = re.compile(r"^(?:(?:https?:)?//[^/]+)?/web/\d{4,14}(?:[a-z]{2}_)?/"
+                      r"(?P<url>(?:https?:/|//|www\.).+)$", re.IGNORECASE)
 
 
 def unwrapped(url: str) -> str:
