@@ -24,6 +24,7 @@ from crawler.dw.urls import (
     FEED_HOSTS,
     FEEDS,
     LANGUAGES,
+    MAX_CONTENT_ID,
     OLD_HOSTS,
     RTL_LANGUAGES,
     SHORTLINK,
@@ -37,16 +38,18 @@ from crawler.dw.urls import (
     encode_short_code,
     image_url,
     image_url_in,
+    is_content_id,
     is_dw_host,
     parse_url,
     short_url,
+    unwrapped,
 )
 
 __all__ = [
     "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS", "FEED_HOSTS",
-    "LANGUAGES", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
+    "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
     "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies",
     "canonical_agency", "canonical_url", "decode_short_code", "encode_short_code", "image_url",
-    "image_url_in", "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies",
-    "short_url",
+    "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies",
+    "short_url", "unwrapped",
 ]  # fmt: skip
