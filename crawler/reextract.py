@@ -25,6 +25,7 @@ written, 130 stopped.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import multiprocessing
@@ -73,9 +74,20 @@ def unreadable(path: Path) -> str | None:
         return f"{path}: no such file or folder"
     if path.is_dir():
         return None
-    first = next(scan(path), None)
-    if first is not None and first.offset == 0 and first.kind in ("damaged", "truncated"):
-        return f"{path}: not a WARC file ({first.problem})"
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(2)
+            handle.seek(0)
+            if start == b"\x1f\x8b":
+                with gzip.open(handle) as unzipped:
+                    start = unzipped.read(9)
+            else:
+                start = handle.read(9)
+    except (OSError, EOFError) as exc:
+        return f"{path}: not a WARC file ({exc})"
+    # A WARC record begins with its version line; warcio reads ARC files (`filedesc://`) too.
+    if not start.startswith((b"WARC/", b"filedesc:")):
+        return f"{path}: not a WARC file (it begins {start[:9]!r})"
     return None
 
 

@@ -50,6 +50,6 @@ __all__ = [
     "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
     "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies",
     "canonical_agency", "canonical_url", "decode_short_code", "encode_short_code", "image_url",
-    "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line", "parse_url", "photo_agencies",
-    "short_url", "unwrapped",
+    "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line", "parse_url",
+    "photo_agencies", "short_url", "unwrapped",
 ]  # fmt: skip
