@@ -22,6 +22,14 @@ class Command(shell.Command):
 
     no_response = False
 
+    def process_options(self, args, opts) -> None:
+        super().process_options(args, opts)
+        # The shell reads pages; it never opens, creates or writes the archive.
+        self.settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+        self.settings.set("EXTENSIONS", {"crawler.archive.ArchiveExtension": None,
+                                         "crawler.extensions.CrawlSummary": None},
+                          priority="cmdline")
+
     def update_vars(self, vars: dict) -> None:
         request = vars.get("request")
         if vars.get("response") is None and request is not None:
