@@ -162,6 +162,33 @@ def test_ctrl_c_once_stops_gracefully_with_exit_0_and_keeps_what_was_fetched(mir
     assert len(archived_ids(db)) == last_run(db)["new"] == fetched  # every page it got is stored
 
 
+def test_ctrl_c_twice_stops_by_force_and_is_a_failure(tmp_path):
+    from devtools.mirror import running_mirror
+    from tests.crawling import Mirror
+
+    path = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({path: "delay=120"}))  # in flight when Ctrl-C comes, and after
+    log, db = tmp_path / "access.log", tmp_path / "dw.db"
+    with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
+        mirror = Mirror(origin, log)
+        command = crawl_command(origin, db, "-a", f"urls=https://www.dw.com{path}",
+                                "-s", "DOWNLOAD_TIMEOUT=300")
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and path not in mirror.paths() and process.poll() is None:
+            time.sleep(0.1)
+        assert process.poll() is None and path in mirror.paths()
+        process.send_signal(signal.SIGINT)  # graceful: waits for the page in flight
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)  # and again: stop now
+        _, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert process.returncode == 3
+    assert stderr.strip().splitlines()[-1] == "dw crawl failed: stopped by force before its end"
+
+
 def test_a_job_stopped_at_a_limit_resumes_to_the_whole_site(mirror, tmp_path):
     db, job = tmp_path / "dw.db", tmp_path / "job"
     first = crawl(mirror, db, "-a", "lang=en", "-s", f"JOBDIR={job}", "-s", "CLOSESPIDER_ITEMCOUNT=2",
@@ -221,6 +248,15 @@ def test_an_unknown_spider_is_a_usage_error_not_a_traceback(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1].endswith(
         " error: no spider named 'dww': this project has dw")
+
+
+def test_a_component_scrapy_cannot_load_is_exit_1_and_one_line(mirror, tmp_path):
+    run = crawl(mirror, tmp_path / "dw.db", "-s", 'EXTENSIONS={"crawler.nowhere.Extension": 10}')
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "dw crawl failed: Scrapy could not start the crawl: ModuleNotFoundError: No module named"
+        " 'crawler.nowhere' (-s LOG_LEVEL=DEBUG shows where)")
+    assert mirror.paths() == [] and not (tmp_path / "dw.db").exists()
 
 
 def test_a_stopped_runs_counts_still_add_up(mirror, tmp_path):

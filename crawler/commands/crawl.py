@@ -8,6 +8,8 @@ stderr (`dw crawl failed: …`), which is all a cron mail holds when LOG_FILE is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 
 from scrapy.commands import crawl
@@ -15,6 +17,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.extensions import EXIT_FAILED, exit_status
 
+logger = logging.getLogger(__name__)
 
 def fail(reason: str) -> None:
     """End the command now with exit status 3 and one line saying why."""
@@ -44,10 +47,20 @@ class Command(crawl.Command):
             crawler = self.crawler_process.create_crawler(args[0])
         except KeyError:
             raise UsageError(f"no spider named {args[0]!r}: this project has dw") from None
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        errors: list[BaseException] = []
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(started, asyncio.Future):  # AsyncCrawlerProcess: a task
+            started.add_done_callback(
+                lambda task: task.cancelled() or not task.exception() or errors.append(task.exception()))
+        else:  # CrawlerProcess: a Deferred
+            started.addErrback(lambda failure: errors.append(failure.value))
         self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed:
+        if self.crawler_process.bootstrap_failed or errors:
             self.exitcode = 1
+            if errors:  # a setting naming a missing component, an add-on that fails: one line
+                logger.debug("Scrapy could not start the crawl", exc_info=errors[0])
+                print(f"dw crawl failed: Scrapy could not start the crawl: {type(errors[0]).__name__}:"
+                      f" {errors[0]} (-s LOG_LEVEL=DEBUG shows where)", file=sys.stderr)
         if self.exitcode:
             return
         outcome = crawler.stats.get_value("dw/outcome")
