@@ -9,7 +9,7 @@ PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve screenshots crawl bench lint browser clean
+.PHONY: install demo test serve screenshots crawl bench lint browser wget clean
 
 install: $(STAMP)
 
@@ -27,10 +27,17 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium is not installed and could not be: the browser test will be skipped"
 
+# Debian's wget, whose `--warc-file` output the WARC import test reads; skipped without it.
+wget:
+	@command -v wget >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null; } || \
+	  echo "wget is not installed and could not be: the wget WARC import test will be skipped"
+
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
 
-test: $(STAMP) browser
+test: $(STAMP) browser wget
 	$(BIN)/python -m pytest
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
@@ -57,9 +64,10 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 
 bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.warc
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
 clean:
-	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log
+	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc

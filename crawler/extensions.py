@@ -8,6 +8,7 @@ import sqlite3
 
 from scrapy import signals
 
+from crawler import health
 from crawler.archive import ArchiveExtension, utc_now
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ class CrawlSummary:
         stats = self.stats.get_stats()
         counts = summarize(stats)
         verdict = outcome(reason, stats, counts)
+        coverage = health.coverage(stats)
+        if verdict == "ok":
+            verdict = health.judge(archive.archive, coverage, self.crawler.settings) or "ok"
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
@@ -130,7 +134,9 @@ class CrawlSummary:
             archive.archive.record_run({
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
-                **counts, "stats": json.dumps(stats, default=str, sort_keys=True),
+                **counts, "stats": json.dumps(health.without_field_counts(stats), default=str,
+                                              sort_keys=True),
+                "coverage": json.dumps(coverage),
             })
         except (sqlite3.Error, OSError) as exc:
             logger.error("Could not record the run in crawl_runs: %s", exc)

@@ -34,6 +34,10 @@ class Article:
     # Agencies named in the images' credits (`Joseph Eid/AFP/Getty Images` -> AFP), set by
     # the normaliser from `images`; the archive tags them with the role `photo`.
     photo_agencies: list[str] = field(default_factory=list)
+    # Where the response this was read from is kept (crawler/warc.py), and by which extractor.
+    warc_file: str | None = None
+    warc_offset: int | None = None
+    extractor_version: str | None = None
 
     def __post_init__(self) -> None:
         # Not fields (never stored or printed): what reading the page noticed, as

@@ -42,7 +42,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.warc.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
+SPIDER_MIDDLEWARES = {"crawler.warc.WarcRecordMiddleware": 950}
+WARC_ENABLED = True
+WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
+WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
 ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
     "pipelines.ArchivePipeline": 300,
@@ -50,7 +55,13 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
+    "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
 }
+SPIDERMON_ENABLED = True
+SPIDERMON_ADD_FIELD_COVERAGE = True
+HEALTH_RECENT_RUNS = 5  # a run's field coverage is compared with the median of these runs'
+HEALTH_MIN_ARTICLES = 10  # runs with fewer articles are neither judged nor compared with
+HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of that median
 
 # `-O articles.jsonl` / `-O articles.csv`: one record per article; in CSV, list fields are
 # JSON text (as in the archive) so that they read back.

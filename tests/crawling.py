@@ -81,3 +81,12 @@ def served(site: Path, log: Path):
     """A mirror of `site` for the length of the block."""
     with running_mirror(site, log) as origin:
         yield Mirror(origin, log)
+
+
+def article_count(archive: Path) -> int:
+    """Articles in an archive that another process may be writing; 0 while it cannot be read."""
+    try:
+        with sqlite3.connect(archive, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.Error:
+        return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 
@@ -14,7 +13,7 @@ from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, query
+from tests.crawling import Mirror, article_count, crawl, query
 
 ARTICLES = 300
 LANGS = "lang=en,de,es,pt-br,ar"
@@ -57,7 +56,7 @@ def test_sigkill_mid_crawl_then_rerun_matches_an_uninterrupted_run(big_site, tmp
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
-            if db.exists() and _count(db) >= 20:
+            if db.exists() and article_count(db) >= 20:
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the crawl ended before it could be killed"
@@ -91,10 +90,3 @@ def test_a_stopped_run_resumes_from_its_job_directory(big_site, tmp_path):
     assert sorted(pages) == sorted(set(pages)) and len(pages) == ARTICLES  # each page fetched once
     consistent(db)
 
-
-def _count(db) -> int:
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
-            return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-    except sqlite3.Error:
-        return 0

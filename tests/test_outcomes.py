@@ -32,8 +32,9 @@ def last_line(run: subprocess.CompletedProcess) -> str:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file in the archive's folder, byte for byte."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    """Every file under the archive's folder (the archive, its WARCs), byte for byte."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,7 @@ def archived(tmp_path_factory):
 
 
 def _copy(folder: Path, target: Path) -> Path:
-    target.mkdir()
-    for path in folder.iterdir():
-        shutil.copy2(path, target / path.name)
+    shutil.copytree(folder, target)
     return target / "dw.db"
 
 

@@ -29,7 +29,9 @@ from crawler.items import Article
 # a change in them alone is no new version. `photo_agencies` follows from `images` and lives in
 # `article_agencies` (role `photo`) rather than in a column of its own.
 NOT_CONTENT = frozenset({"id", "url", "short_url", "language", "kind", "published_at",
-                         "modified_at", "photo_agencies"})
+                         "modified_at", "photo_agencies",
+                         # where the page's response is kept, and which extractor read it
+                         "warc_file", "warc_offset", "extractor_version"})
 NOT_COLUMNS = frozenset({"photo_agencies"})
 ARCHIVE_COLUMNS = {"first_seen_at": str, "last_seen_at": str, "content_hash": str,
                    "etag": str, "last_modified": str}
@@ -52,6 +54,7 @@ ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in _FIELDS if name 
 ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
 REVISION_COLUMNS = {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
                     "changed": str, "content_hash": str,
+                    "cause": str,  # `crawl`, or `reextract` (python -m crawler.reextract)
                     **{name: ARTICLE_COLUMNS[name] for name in CONTENT_FIELDS}}
 
 TABLES: dict[str, tuple[dict, dict]] = {
@@ -75,7 +78,8 @@ TABLES: dict[str, tuple[dict, dict]] = {
     "crawl_runs": ({"id": int, "started_at": str, "finished_at": str, "arguments": str,
                     "finish_reason": str, "outcome": str, "found": int, "fetched": int,
                     "not_modified": int, "new": int, "updated": int, "unchanged": int,
-                    "skipped": int, "failed": int, "stats": str},
+                    "skipped": int, "failed": int, "stats": str,
+                    "coverage": str},  # share of articles with each field (crawler/health.py)
                    {"pk": "id"}),
 }
 INDEXES = [

@@ -158,13 +158,15 @@ class Archive:
     # -- writes --------------------------------------------------------------------------
 
     def write_batch(self, articles: Iterable, short_links: Iterable[tuple[str, int]] = (),
-                    fetches: Iterable[Fetched] = (), seen_at: str | None = None) -> dict[str, int]:
+                    fetches: Iterable[Fetched] = (), seen_at: str | None = None,
+                    cause: str = "crawl") -> dict[str, int]:
         """Store a batch in one transaction; all of it, or (on any error) none of it.
 
         `articles` are normalised article items or dicts (see `as_record`; an `etag` and
         `last_modified` key, when present, are stored as the article's HTTP validators);
         `short_links` are (code, article id) pairs, stored when the article is archived;
         `fetches` mark 304s as seen and keep validators of articles archived earlier.
+        `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
         Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored).
         Raises ValueError for an article without id, URL or title, sqlite3.Error from SQLite.
         """
@@ -173,7 +175,7 @@ class Archive:
         counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0}
 
         def work():
-            self._write_articles(records, seen_at, counts)
+            self._write_articles(records, seen_at, counts, cause)
             for fetch in fetches:
                 self.db.execute(
                     "UPDATE articles SET etag = coalesce(?, etag),"
@@ -192,7 +194,8 @@ class Archive:
         self._in_transaction(work)
         return counts
 
-    def _write_articles(self, records: list[dict], seen_at: str, counts: dict[str, int]) -> None:
+    def _write_articles(self, records: list[dict], seen_at: str, counts: dict[str, int],
+                        cause: str) -> None:
         """Decide new / updated / unchanged against the archive as it is now, then write."""
         if not records:
             return
@@ -226,7 +229,7 @@ class Archive:
                     revisions.append({
                         "article_id": row["id"], "seen_at": seen_at,
                         "modified_at": old["modified_at"], "changed": json.dumps(changed),
-                        "content_hash": old["content_hash"],
+                        "content_hash": old["content_hash"], "cause": cause,
                         **{f: old.get(f) for f in CONTENT_FIELDS}})
                 else:
                     verdict = "unchanged"

@@ -1,0 +1,64 @@
+"""A re-extraction stopped with Ctrl-C resumes where it stopped, from a WARC written by warcio
+itself (not by our capture), one response record per page of a generated site."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from io import BytesIO
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from devtools.sitegen import synthetic_spec, write_site
+from tests.conftest import ROOT
+from tests.crawling import article_count, query
+
+PAGES = 600
+_CANONICAL = re.compile(rb'<link rel="canonical" href="([^"]+)"')
+
+
+def write_warc(site, path) -> None:
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        for page in sorted(site.rglob("a-*.html")):
+            body = page.read_bytes()
+            url = _CANONICAL.search(body)[1].decode()
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                    protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(body),
+                                                          length=len(body), http_headers=http))
+
+
+
+def test_a_stopped_reextraction_resumes(tmp_path):
+    site, warc, db = tmp_path / "site", tmp_path / "pages.warc.gz", tmp_path / "dw.db"
+    write_site(synthetic_spec(PAGES), site)
+    write_warc(site, warc)
+    command = [sys.executable, "-m", "crawler.reextract", "--archive", str(db), "--workers", "2", str(warc)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and article_count(db) < 100:
+        time.sleep(0.01)
+    assert process.poll() is None, "re-extraction ended before it could be stopped"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    assert "run the same command again to resume" in stderr
+    stored = article_count(db)
+    (done,) = query(db, "SELECT count(*) FROM reextract_progress")[0]
+    assert 100 <= stored < PAGES and stored - 1 <= done <= stored
+
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    counts = json.loads(rerun.stdout.splitlines()[-1])
+    assert counts["resumed"] == done
+    assert counts["new"] + counts.get("unchanged", 0) == PAGES - done
+    assert counts["new"] == PAGES - stored
+    assert article_count(db) == PAGES
+    assert query(db, "SELECT count(*) FROM reextract_progress") == [(0,)]
+    assert query(db, "SELECT count(*) FROM revisions") == [(0,)]

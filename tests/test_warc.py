@@ -1,0 +1,229 @@
+"""WARC capture and re-extraction (issue 15): a real crawl of the sample site through the mirror,
+its WARC files read by warcio's own CLI, and `python -m crawler.reextract` rebuilding, mending
+and importing archives from them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler import dw
+from crawler.archive import content_hash
+from devtools.mirror import running_mirror
+from tests.conftest import ROOT
+from tests.crawling import Mirror, crawl, query
+
+LANGS = "lang=en,de,ar,pt-br,es"
+GZIPPED = "en/germany-unemployment-rises-in-november/a-79010002.html"  # served Content-Encoding: gzip
+SHORT_LINKED = 79010004  # also requested through its p.dw.com short link
+REVISITED = 79010001  # due for a revisit on the second crawl: answered 304
+CONTENT = ("id", "url", "short_url", "language", "kind", "title", "teaser", "body", "subheads",
+           "published_at", "modified_at", "authors", "topics", "credit_line", "agencies", "images",
+           "content_hash")
+LINKED = {"article_authors": "article_id, author, position", "images": "article_id, position, url,"
+          " caption, credit", "article_agencies": "article_id, agency, role",
+          "short_links": "code, article_id"}
+WARCIO = str(Path(sys.executable).with_name("warcio"))
+
+
+def stamp(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """Two crawls of the sample site (one page gzip-encoded, one short link, one 304)."""
+    work = tmp_path_factory.mktemp("warc")
+    site = work / "site"
+    shutil.copytree(ROOT / "data" / "sample-site", site)
+    page = site / GZIPPED
+    page.write_bytes(gzip.compress(page.read_bytes()))
+    faults = work / "faults.json"
+    faults.write_text(json.dumps({"/" + GZIPPED.removesuffix(".html"): "encoding=gzip"}))
+    db, log = work / "dw.db", work / "access.log"
+    with running_mirror(site, log, faults) as origin:
+        mirror = Mirror(origin, log)
+        short = f"{dw.SHORTLINK}/p/{dw.encode_short_code(SHORT_LINKED)}"
+        first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds", "-a", f"urls={short}")
+        assert first.returncode == 0, first.stderr[-2000:]
+        shutil.copy(db, work / "first.db")  # the crawled archive, before a test date is changed
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE articles SET published_at = ?, last_seen_at = ? WHERE id = ?",
+                         [stamp(-timedelta(hours=3)), stamp(-timedelta(hours=2)), REVISITED])
+        second = crawl(mirror, db, "-a", LANGS)
+        assert second.returncode == 0, second.stderr[-2000:]
+    assert ("/" + GZIPPED.removesuffix(".html"), 200) in mirror.requests()
+    return work, db, sorted((work / "warc").glob("*.warc.gz")), origin
+
+
+def warcio_index(files) -> list[dict]:
+    run = subprocess.run([WARCIO, "index", "-f", "warc-type,warc-target-uri,http:status,offset",
+                          *map(str, files)], capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def reextract(db: Path, *warcs, extra=()) -> dict:
+    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *extra,
+                          *map(str, warcs)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def content(db: Path) -> dict:
+    tables = {"articles": query(db, f"SELECT {', '.join(CONTENT)} FROM articles ORDER BY id")}
+    for table, columns in LINKED.items():
+        tables[table] = query(db, f"SELECT {columns} FROM {table} ORDER BY {columns}")
+    return tables
+
+
+def test_every_file_passes_warcio_check(crawled):
+    _, _, files, _ = crawled
+    assert len(files) == 2  # one per crawl
+    for file in files:
+        check = subprocess.run([WARCIO, "check", "-v", str(file)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout[-2000:]
+        assert "digest pass" in check.stdout and "fail" not in check.stdout
+
+
+def test_warcio_index_lists_each_article_under_its_real_url(crawled):
+    _, db, files, origin = crawled
+    entries = {(Path(file).name, int(e["offset"])): e
+               for file in files for e in warcio_index([file])}
+    assert not [e for e in entries.values() if origin in e.get("warc-target-uri", "")]
+    rows = query(db, "SELECT url, warc_file, warc_offset FROM articles")
+    assert len(rows) == 31
+    for url, warc_file, warc_offset in rows:
+        entry = entries[(Path(warc_file).name, warc_offset)]
+        found = (entry["warc-type"], entry["warc-target-uri"], entry["http:status"])
+        assert found == ("response", url, "200")
+    kinds = [(e["warc-type"], e.get("http:status")) for e in entries.values()]
+    assert [e["warc-type"] for e in warcio_index(files[:1])][0] == "warcinfo"
+    assert kinds.count(("request", None)) == len([k for k in kinds if k[0] in ("response", "revisit")])
+    uris = {e.get("warc-target-uri") for e in entries.values()}
+    assert {"https://www.dw.com/robots.txt", "https://www.dw.com/en/news-sitemap.xml",
+            "https://rss.dw.com/rdf/rss-en-all",
+            f"https://p.dw.com/p/{dw.encode_short_code(SHORT_LINKED)}"} <= uris
+    assert ("response", "301") in kinds
+    revisits = [e for e in entries.values() if e["warc-type"] == "revisit"]
+    assert [(e["warc-target-uri"], e["http:status"]) for e in revisits] == [
+        ("https://www.dw.com/en/eu-leaders-agree-on-new-climate-target/a-79010001", "304")]
+
+
+def test_bodies_are_kept_as_received(crawled):
+    _, db, _, _ = crawled
+    (warc_file, warc_offset, title), = query(
+        db, "SELECT warc_file, warc_offset, title FROM articles WHERE id = 79010002")
+    with open(warc_file, "rb") as handle:
+        handle.seek(warc_offset)
+        record = next(iter(ArchiveIterator(handle)))
+        raw = record.raw_stream.read()
+        assert record.http_headers.get_header("Content-Encoding") == "gzip"
+    assert raw[:2] == b"\x1f\x8b" and title.encode() in gzip.decompress(raw)
+
+
+def test_reextract_rebuilds_the_archive_and_a_second_run_changes_nothing(crawled, tmp_path):
+    _, db, files, _ = crawled
+    rebuilt = tmp_path / "rebuilt.db"
+    counts = reextract(rebuilt, *files)
+    assert counts["new"] == 31 and counts["skipped/revisit"] == 1
+    assert content(rebuilt) == content(db.with_name("first.db"))
+    assert query(rebuilt, "SELECT count(*) FROM revisions") == [(0,)]
+    before = query(rebuilt, "SELECT * FROM articles ORDER BY id")
+    again = reextract(rebuilt, *files)
+    assert again["unchanged"] == 31 and "new" not in again and "updated" not in again
+    assert query(rebuilt, "SELECT * FROM articles ORDER BY id") == before
+    assert query(rebuilt, "SELECT count(*) FROM revisions") == [(0,)]
+
+
+def test_an_article_stored_wrongly_is_mended_with_one_reextract_revision(crawled, tmp_path):
+    _, db, files, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db.with_name("first.db"), copy)
+    original = content(copy)
+    # What an older extractor that missed bylines and the last paragraph would have stored.
+    with sqlite3.connect(copy) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM articles WHERE id = 79010006").fetchone())
+        assert json.loads(row["authors"])
+        row["authors"], row["body"] = "[]", row["body"].rsplit("\n\n", 1)[0]
+        decoded = {k: json.loads(v) if k in ("subheads", "authors", "topics", "agencies", "images")
+                   else v for k, v in row.items()}
+        conn.execute("UPDATE articles SET authors = ?, body = ?, content_hash = ? WHERE id = 79010006",
+                     [row["authors"], row["body"], content_hash(decoded)])
+        conn.execute("DELETE FROM article_authors WHERE article_id = 79010006")
+    counts = reextract(copy, *files)
+    assert counts["updated"] == 1 and counts["unchanged"] == 30
+    assert content(copy) == original
+    assert query(copy, "SELECT article_id, cause, authors, json_extract(changed, '$') FROM revisions") == [
+        (79010006, "reextract", "[]", '["body","authors"]')]
+
+
+def test_damaged_warcs_import_what_is_sound_and_count_the_rest(crawled, tmp_path):
+    _, db, files, _ = crawled
+    rows = dict(query(db, "SELECT warc_offset, id FROM articles WHERE warc_file = ?", str(files[0])))
+    data = files[0].read_bytes()
+    last, middle = max(rows), sorted(rows)[len(rows) // 2]
+    truncated = tmp_path / "truncated.warc.gz"
+    truncated.write_bytes(data[: last + 300])  # ends inside the last article's response
+    garbled = bytearray(data)
+    garbled[middle + 40: middle + 240] = bytes(200)  # inside one article's gzip member
+    (tmp_path / "garbled.warc.gz").write_bytes(bytes(garbled))
+    for name, lost, kind in (("truncated", last, "skipped/truncated"),
+                             ("garbled", middle, "skipped/damaged")):
+        target = tmp_path / f"{name}.db"
+        counts = reextract(target, tmp_path / f"{name}.warc.gz")
+        assert counts[kind] >= 1
+        assert counts["new"] == len(rows) - 1
+        kept = {i for (i,) in query(target, "SELECT id FROM articles")}
+        assert kept == set(rows.values()) - {rows[lost]}
+
+
+@pytest.mark.skipif(shutil.which("wget") is None, reason="wget is not installed (make wget)")
+def test_a_wget_warc_of_mirrored_pages_imports(crawled, tmp_path):
+    work, db, _, _ = crawled
+    ids = [79010003, 79020001, 79030002]
+    paths = [p for (p,) in query(db, "SELECT url FROM articles WHERE id IN (?, ?, ?) ORDER BY id", *ids)]
+    with running_mirror(work / "site") as origin:
+        urls = [origin + dw.canonical_url(u).removeprefix(dw.WWW) for u in paths]
+        urls.append(origin + "/en/news-sitemap.xml")
+        subprocess.run(["wget", "--quiet", "--tries=1", "--output-document=/dev/null",
+                        f"--warc-file={tmp_path / 'wget'}", *urls], check=True, timeout=60, cwd=tmp_path)
+    warc = tmp_path / "wget.warc.gz"
+    with gzip.open(warc, "rb") as handle:
+        head = handle.read(4000)
+    assert head.startswith(b"WARC/1.0") and b"WARC-Target-URI: <http" in head
+    imported = tmp_path / "imported.db"
+    counts = reextract(imported, warc, extra=("--origin", origin))
+    assert counts["new"] == 3 and counts["skipped/not_dw_content"] == 1
+    marks = ", ".join("?" * len(ids))
+    assert query(imported, f"SELECT {', '.join(CONTENT)} FROM articles ORDER BY id") == query(
+        db, f"SELECT {', '.join(CONTENT)} FROM articles WHERE id IN ({marks}) ORDER BY id", *ids)
+    unmapped = reextract(tmp_path / "unmapped.db", warc)
+    assert "new" not in unmapped and unmapped["skipped/not_dw"] == 4  # a mirror's URLs are not DW's
+
+
+def test_capture_can_be_turned_off(mirror, tmp_path):
+    db = tmp_path / "dw.db"
+    assert crawl(mirror, db, "-a", "lang=en", "-s", "WARC_ENABLED=False").returncode == 0
+    assert not (tmp_path / "warc").exists()
+    assert query(db, "SELECT count(*), count(warc_file) FROM articles") == [(8, 0)]
+
+
+def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    db = tmp_path / "dw.db"
+    run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={blocked}")
+    assert run.returncode == 3
+    assert "Cannot write the WARC file" in run.stderr
+    assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
+    assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
