@@ -11,8 +11,11 @@
                    keep articles whose sitemap or feed date falls in that range (inclusive)
   refresh=all      fetch again articles the archive already holds
 
-Every function here raises `ArgumentError` with one line a user can act on; the spider turns
-it into exit status 3 before any request.
+A name the spider does not take (`langs=en`: Scrapy would make it an attribute), a value given
+empty (`urls=`) and `since` after `until` are refused too. Every function here raises
+`ArgumentError` with one line a user can act on; the spider turns it into exit status 3 and the
+crawl command's last line (`dw crawl failed: bad argument: …`) before any request, with the
+archive not opened.
 """
 
 from __future__ import annotations
