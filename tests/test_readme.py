@@ -85,6 +85,10 @@ def free_port() -> int:
 
 def checkout(folder: Path) -> Path:
     """A fresh checkout as a reader has it after `make install`: the code linked, data/ copied."""
+    # `make demo` in the copy would otherwise install into the linked .venv from the tmp folder
+    # (scripts whose first line names a python that is then deleted).
+    if subprocess.run(["make", "-q", "install"], cwd=ROOT, capture_output=True).returncode != 0:
+        pytest.fail("the .venv is older than pyproject.toml or constraints.txt: run make install")
     folder.mkdir()
     for name in (".venv", "crawler", "pipelines", "devtools", "plugins", "tests", "contrib",
                  "Makefile", "pyproject.toml", "constraints.txt", "scrapy.cfg"):
