@@ -9,14 +9,14 @@ PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve screenshots crawl bench lint browser wget clean
+.PHONY: install demo test serve screenshots crawl bench lint browser wget redis clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,distributed]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Debian's chromium, for the test that looks at datasette as a person would; a machine
@@ -34,10 +34,18 @@ wget:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null; } || \
 	  echo "wget is not installed and could not be: the wget WARC import test will be skipped"
 
+# Debian's redis-server, for the distributed-crawl tests (each starts its own on loopback);
+# a machine where it cannot be installed skips those tests and says why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
+	  echo "redis-server is not installed and could not be: the distributed-crawl tests will be skipped"
+
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
 
-test: $(STAMP) browser wget
+test: $(STAMP) browser wget redis
 	$(BIN)/python -m pytest
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
@@ -62,9 +70,10 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
 	touch $@
 
-bench: $(STAMP) $(PEERS)/.installed
+bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.warc
+	$(BIN)/python -m benchmarks.distributed
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools

@@ -111,15 +111,22 @@ class CrawlSummary:
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
+    def judge(self, reason: str, stats: dict, counts: dict[str, int], coverage: dict) -> str:
+        """The run's outcome, then its health against the archive's recent runs (a distributed
+        worker judges its cluster run's totals instead: crawler/distributed/worker.py)."""
+        verdict = outcome(reason, stats, counts)
+        if verdict == "ok":
+            archive = self.crawler.get_extension(ArchiveExtension).archive
+            verdict = health.judge(archive, coverage, self.crawler.settings) or "ok"
+        return verdict
+
     def spider_closed(self, spider, reason):
         archive = self.crawler.get_extension(ArchiveExtension)
         archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         stats = self.stats.get_stats()
         counts = summarize(stats)
-        verdict = outcome(reason, stats, counts)
         coverage = health.coverage(stats)
-        if verdict == "ok":
-            verdict = health.judge(archive.archive, coverage, self.crawler.settings) or "ok"
+        verdict = self.judge(reason, stats, counts, coverage)
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}

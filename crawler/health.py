@@ -75,6 +75,13 @@ def judge(archive, current: dict, settings) -> str | None:
     except (sqlite3.Error, ValueError) as exc:
         logger.warning("Cannot read earlier runs' coverage: %s", exc)
         return None
+    return judge_history(current, history, settings)
+
+
+def judge_history(current: dict, history: list[dict], settings) -> str | None:
+    """This run's verdict on health against `history` (what `recent_coverage` returns), with the
+    thresholds of `settings`; None when healthy. A distributed worker, which has no archive to
+    read, judges here against the history the archive writer publishes (crawler/distributed)."""
     verdict = degraded(current, history,
                        min_articles=settings.getint("HEALTH_MIN_ARTICLES", 10),
                        drop=settings.getfloat("HEALTH_DROP", 0.5),

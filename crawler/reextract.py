@@ -26,6 +26,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -147,13 +148,23 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch:
-            for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
-                self.counts[verdict] += n
-            self.batch, self.ids = [], set()
-        for path, offset in self.done:
-            self.checkpoint.mark(path, offset)
-        self.done = []
+        # A batch's commit and the checkpoint of its records go together: Ctrl-C between the
+        # two would leave stored articles unmarked, so SIGINT waits until both are done.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            if self.batch:
+                for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
+                    self.counts[verdict] += n
+                self.batch, self.ids = [], set()
+                for path, offset in self.done:
+                    self.checkpoint.mark(path, offset)
+                self.checkpoint.save()
+            else:
+                for path, offset in self.done:
+                    self.checkpoint.mark(path, offset)
+            self.done = []
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def run(archive_path: Path, files: list[Path], workers: int,

@@ -52,6 +52,9 @@ ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
     "pipelines.ArchivePipeline": 300,
 }
+# With -s REDIS_URL=redis://HOST:PORT/DB this process is one worker of a distributed crawl
+# (crawler/distributed); without it the add-on changes nothing.
+ADDONS = {"crawler.distributed.addon.Distributed": 0}
 EXTENSIONS = {
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,

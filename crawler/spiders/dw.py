@@ -113,6 +113,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
 
     def lock_archive(self) -> bool:
         """Take the archive's run lock, held until the process ends; False if another run has it."""
+        if self.archive.lock_path is None:  # a distributed worker: the run's lock is in Redis
+            return True
         path = Path(self.archive.lock_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(path, "a")  # stays open: the lock lasts until the spider closes

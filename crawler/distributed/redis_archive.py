@@ -1,0 +1,128 @@
+"""The archive as a worker sees it: `RedisArchive`, the `ArchiveExtension` of a worker.
+
+The add-on puts it in `EXTENSIONS` in place of `ArchiveExtension`, so the spider, the archive
+pipeline and the summary reach it with `crawler.get_extension(ArchiveExtension)` as in one
+process. A worker never opens the SQLite file: what the spider asks the archive (is this id
+archived, since when, with which validators; which articles are due for a revisit; how many
+are there) is answered from the state the writer publishes in Redis (crawler/distributed/state.py),
+and what the crawl hands the archive (articles with their validators, 304s, short links, the
+run's `crawl_runs` row) goes at once, as JSON items, onto the list the writer takes its batches
+from: an item buffered in a worker would die with it after its request was released.
+
+An item on `{prefix}:items` is `{"kind": KIND, "data": ..., "run": RUN, "worker": WORKER}`,
+KIND one of `article` (an `as_record` dict), `fetched` (a `Fetched` as a dict), `short_link`
+(`{"code", "article_id"}`) or `run` (a `crawl_runs` row).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import asdict
+from datetime import datetime
+
+import redis
+from scrapy_redis.connection import get_redis_from_settings
+
+from crawler.archive import ArchiveExtension, Stored
+from crawler.distributed import state
+from crawler.distributed.claims import Keys
+
+logger = logging.getLogger(__name__)
+
+
+class RedisArchive(ArchiveExtension):
+    """A worker's archive: reads from the writer's state in Redis, writes pushed to the writer."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.server = get_redis_from_settings(crawler.settings)  # connects on first use
+        self.keys = Keys(crawler.settings.get("DW_REDIS_PREFIX", "dw"))
+        self.envelope: dict[str, str] = {}  # the run and worker ids, set when the worker joins
+
+    @property
+    def archive(self) -> RedisArchive:
+        """No SQLite file in a worker: the archive is the writer's, reached through Redis."""
+        return self
+
+    @property
+    def lock_path(self) -> None:
+        """None: no lock file; the run's lock is in Redis (crawler/distributed/claims.py)."""
+        return None
+
+    # -- what the spider asks ------------------------------------------------------------
+
+    def stored(self, article_id: int) -> Stored | None:
+        """What the archive holds for one id, as the writer last published it, or None."""
+        values = [state.text(v) for v in
+                  self.server.hmget(self.keys.article(article_id), state.STORED_FIELDS)]
+        return Stored(*values) if any(v is not None for v in values) else None
+
+    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
+        """(id, url) of recent articles to check again: the rule of `Archive.due_for_revisit`."""
+        rows = []
+        for language in languages:
+            ids = self.server.zrangebyscore(self.keys.recent(language),
+                                            (now - state.REVISIT_WINDOW).timestamp(), "+inf")
+            pipe = self.server.pipeline(transaction=False)
+            for article_id in ids:
+                pipe.hmget(self.keys.article(int(article_id)), "published_at", "last_seen_at", "url")
+            for article_id, values in zip(ids, pipe.execute(), strict=True):
+                rows.append((int(article_id), *[state.text(v) for v in values]))
+        return state.due(now, rows, limit)
+
+    def count(self, table: str = "articles") -> int:
+        """Articles in the archive as the writer last published; raises sqlite3.Error (as the
+        archive would) when Redis cannot be read, after `fail`ing the crawl."""
+        try:
+            return int(self.server.hget(self.keys.state, table) or 0)
+        except redis.RedisError as exc:
+            self.fail(f"cannot read the archive's state in Redis: {exc}", 0)
+            raise sqlite3.OperationalError(str(exc)) from exc
+
+    # -- what the crawl hands over: to Redis at once --------------------------------------
+
+    def store_article(self, item) -> None:
+        super().store_article(item)  # its validators (`record_fetched`) joined to it there
+        self.flush()
+
+    def record_not_modified(self, article_id: int) -> None:
+        super().record_not_modified(article_id)
+        self.flush()
+
+    def record_short_link(self, code: str, article_id: int) -> None:
+        super().record_short_link(code, article_id)
+        self.flush()
+
+    def flush(self) -> None:
+        """Push what is buffered to the writer's list in one command; counts are the writer's.
+
+        Short links are not kept waiting here: the writer keeps those whose article is not
+        archived yet. If Redis cannot take them, the crawl stops (`fail`, reason `archive_error`).
+        """
+        if self.error or not (self.articles or self.short_links or self.not_modified):
+            return
+        items = [("article", record) for record in self.articles]
+        items += [("fetched", asdict(fetch)) for fetch in self.not_modified]
+        items += [("short_link", {"code": code, "article_id": article_id})
+                  for code, article_id in self.short_links]
+        lost = len(self.articles)
+        self.articles, self.not_modified, self.short_links = [], [], []
+        try:
+            self.push(items)
+        except redis.RedisError as exc:
+            self.fail(f"cannot hand items to the archive writer through Redis: {exc}", lost)
+
+    def record_run(self, run: dict) -> None:
+        """Hand this worker's `crawl_runs` row to the writer (`archive.record_run` in one process)."""
+        try:
+            self.push([("run", run)])
+        except redis.RedisError as exc:
+            logger.error("Could not hand this worker's run to the archive writer: %s", exc)
+
+    def push(self, items: list[tuple[str, object]]) -> None:
+        """RPUSH `(kind, data)` items as JSON, in order and in one command; raises RedisError."""
+        payload = [json.dumps({"kind": kind, "data": data, **self.envelope},
+                              ensure_ascii=False, default=str) for kind, data in items]
+        self.server.rpush(self.keys.items, *payload)

@@ -1,0 +1,230 @@
+"""The archive writer of a distributed crawl: workers' items from Redis into the one SQLite file.
+
+    scrapy archive-writer -s REDIS_URL=redis://127.0.0.1:6379/0 -s ARCHIVE_PATH=data/dw.db
+                          [--until-idle SECONDS]
+
+At start it takes the archive's run lock (so no single-process crawl writes beside it) and the
+cluster's writer lock, and publishes the archive's state to Redis for the workers. Then, batch
+after batch, it moves up to `ARCHIVE_BATCH_SIZE` items to `{prefix}:items:writing`, writes them
+in one transaction and publishes the new state of the ids written; only then is the batch
+dropped from Redis, so a writer killed mid-batch loses nothing (the next one writes it again;
+writing an article twice leaves it unchanged). It stops after the batch in hand on SIGTERM or
+SIGINT, and with `--until-idle` once no item has come for that long and no worker runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import signal
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+from crawler.distributed import state
+from crawler.distributed.claims import Cluster, Keys
+
+logger = logging.getLogger(__name__)
+
+LINGER = 0.2  # seconds a batch may wait to fill up
+_TAKE = """
+while redis.call('LLEN', KEYS[2]) < tonumber(ARGV[1]) do
+  if not redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') then break end
+end
+return redis.call('LRANGE', KEYS[2], 0, -1)
+"""
+
+
+class ArchiveWriter:
+    """Write the items of a distributed crawl into the archive, batch by batch."""
+
+    def __init__(self, server, keys: Keys, archive, *, batch_size: int = 100, ttl: float = 10.0,
+                 recent_runs: int = 5):
+        self.server = server
+        self.keys = keys
+        self.archive = archive
+        self.batch_size = max(1, batch_size)
+        self.ttl_ms = int(ttl * 1000)
+        self.recent_runs = recent_runs  # whose field coverage workers judge their run against
+        self.id = uuid.uuid4().hex[:12]
+        self.cluster = Cluster(server, keys, ttl=ttl)
+        self.stopping = False
+        self.pending_links: list[tuple[str, int]] = []
+        self.totals = {"batches": 0, "items": 0, "new": 0, "updated": 0, "unchanged": 0, "runs": 0,
+                       "dropped": 0}
+        self._take = server.register_script(_TAKE)
+
+    def stop(self, signum=None, frame=None) -> None:
+        """Finish the batch in hand, then stop."""
+        if not self.stopping:
+            logger.info("Stopping after the batch in hand")
+        self.stopping = True
+
+    def claim(self) -> bool:
+        """Take the cluster's writer lock; False while another writer keeps its lock alive.
+
+        A writer killed outright leaves its lock until the TTL runs out: wait that long once.
+        """
+        deadline = time.monotonic() + self.ttl_ms / 1000 + 1
+        while not self.server.set(self.keys.writer, self.id, nx=True, px=self.ttl_ms):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def keep_alive(self) -> None:
+        if state.text(self.server.get(self.keys.writer)) == self.id:
+            self.server.pexpire(self.keys.writer, self.ttl_ms)
+        else:  # expired while we were busy: take it again
+            self.server.set(self.keys.writer, self.id, px=self.ttl_ms)
+
+    def release(self) -> None:
+        if state.text(self.server.get(self.keys.writer)) == self.id:
+            self.server.delete(self.keys.writer)
+
+    def take(self, wait: float) -> list[bytes]:
+        """The batch to write: one left by a writer that died, else up to `batch_size` new items."""
+        if self.server.llen(self.keys.writing):
+            return self.server.lrange(self.keys.writing, 0, -1)
+        first = self.server.blmove(self.keys.items, self.keys.writing, wait, "LEFT", "RIGHT")
+        if first is None:
+            return []
+        # Let a batch fill for a moment: one transaction for 100 items costs little more than for 1.
+        deadline = time.monotonic() + LINGER
+        while True:
+            batch = self._take(keys=[self.keys.items, self.keys.writing], args=[self.batch_size])
+            if len(batch) >= self.batch_size or time.monotonic() >= deadline or self.stopping:
+                return batch
+            time.sleep(LINGER / 5)
+
+    def write(self, raw: list[bytes]) -> None:
+        """Write one batch and publish the state of what it touched; raises sqlite3.Error."""
+        items = []
+        for entry in raw:
+            try:
+                items.append(json.loads(entry))
+            except ValueError:
+                logger.error("Dropping an item that is not JSON: %r", entry[:200])
+                self.totals["dropped"] += 1
+        try:
+            counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            counts, written = self._write_one_by_one(items)
+        state.publish(self.server, self.keys, self.archive, written)
+        if counts.get("runs"):
+            state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
+        pipe = self.server.pipeline(transaction=True)
+        pipe.hincrby(self.keys.state, "articles", counts.get("new", 0))
+        pipe.delete(self.keys.writing)
+        pipe.execute()
+        self.totals["batches"] += 1
+        self.totals["items"] += len(raw)
+        for name in ("new", "updated", "unchanged", "runs", "dropped"):
+            self.totals[name] += counts.get(name, 0)
+        logger.debug("Wrote a batch of %d items: %s", len(raw), counts)
+
+    def _write_one_by_one(self, items: list) -> tuple[dict[str, int], set[int]]:
+        """A batch with an item of the wrong shape: write the others, drop and log that one."""
+        counts: dict[str, int] = {}
+        written: set[int] = set()
+        for item in items:
+            try:
+                # Items of a wrong shape were logged when the whole batch was sorted.
+                one, ids, self.pending_links = state.write_items(self.archive, [item], self.pending_links,
+                                                                 log_drops=False)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                logger.error("Dropping an item the archive cannot take (%s): %.300r", exc, item)
+                one, ids = {"dropped": 1}, set()
+            written |= ids
+            for name, value in one.items():
+                counts[name] = counts.get(name, 0) + value
+        return counts, written
+
+    def idle(self) -> bool:
+        """No item waiting and no worker alive."""
+        return not self.server.llen(self.keys.items) and self.cluster.live_workers() == 0
+
+    def run(self, until_idle: float | None = None, wait: float = 1.0) -> int:
+        """Write until stopped; 0 when stopped cleanly, 1 when the archive could not be written."""
+        self.server.delete(self.keys.writer_error)
+        state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
+        count = state.seed(self.server, self.keys, self.archive)
+        logger.info("Published the state of %d archived articles to Redis; writing items", count)
+        idle_since = None
+        while not self.stopping:
+            self.keep_alive()
+            batch = self.take(wait)
+            if batch:
+                idle_since = None
+                try:
+                    self.write(batch)
+                except sqlite3.Error as exc:
+                    logger.error("The archive cannot be written (%s); %d items stay in Redis for the"
+                                 " next writer", exc, len(batch))
+                    self.server.set(self.keys.writer_error, str(exc))
+                    return 1
+                continue
+            if until_idle is not None and self.idle():
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= until_idle:
+                    logger.info("Idle for %.1f s with no worker running: stopping", until_idle)
+                    break
+            else:
+                idle_since = None
+        if self.pending_links:
+            logger.warning("%d short links point at articles not in the archive: %s",
+                           len(self.pending_links), [code for code, _ in self.pending_links][:20])
+        logger.info("Archive writer done: %s", self.totals)
+        return 0
+
+
+def main(settings, until_idle: float | None = None) -> int:
+    """`scrapy archive-writer`: the exit status (0 ok, 1 archive error, 2 could not start)."""
+    import redis
+    from scrapy_redis.connection import get_redis_from_settings
+
+    if not settings.get("REDIS_URL"):
+        logger.error("archive-writer needs -s REDIS_URL=redis://HOST:PORT/DB (or unix://PATH)")
+        return 2
+    keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
+    lock_file = Path(state.lock_path(settings))
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.error("A crawl or another writer holds %s; not starting", lock_file)
+            return 2
+        try:
+            server = get_redis_from_settings(settings)
+            server.ping()
+        except redis.RedisError as exc:
+            logger.error("Cannot reach Redis at %s: %s", settings.get("REDIS_URL"), exc)
+            return 2
+        try:
+            archive = state.open_archive(settings)
+        except sqlite3.Error as exc:
+            logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)
+            return 2
+        writer = ArchiveWriter(server, keys, archive,
+                               batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 100),
+                               ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0),
+                               recent_runs=settings.getint("HEALTH_RECENT_RUNS", 5))
+        if not writer.claim():
+            logger.error("Another archive writer is running for this Redis (%s)", keys.writer)
+            return 2
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, writer.stop)
+        try:
+            return writer.run(until_idle)
+        except redis.RedisError as exc:
+            logger.error("Lost Redis: %s; the batch in hand stays there for the next writer", exc)
+            return 1
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                server.hdel(keys.state, "ready")  # the archive is anyone's again: the state may go stale
+                writer.release()
+            archive.close()
