@@ -117,7 +117,8 @@ class CrawlSummary:
         verdict = outcome(reason, stats, counts)
         if verdict == "ok":
             archive = self.crawler.get_extension(ArchiveExtension).archive
-            verdict = health.judge(archive, coverage, self.crawler.settings) or "ok"
+            lang = (getattr(self.crawler.spider, "arguments", None) or {}).get("lang") or ""
+            verdict = health.judge(archive, coverage, self.crawler.settings, lang) or "ok"
         return verdict
 
     def spider_closed(self, spider, reason):
