@@ -11,19 +11,27 @@
                    keep articles whose sitemap or feed date falls in that range (inclusive)
   refresh=all      fetch again articles the archive already holds
 
-Every function here raises `ArgumentError` with one line a user can act on; the spider turns
-it into exit status 3 before any request.
+A name the spider does not take (`langs=en`: Scrapy would make it an attribute), a value given
+empty (`urls=`) and `since` after `until` are refused too. Every function here raises
+`ArgumentError` with one line a user can act on; the spider turns it into exit status 3 and the
+crawl command's last line (`dw crawl failed: bad argument: …`) before any request, with the
+archive not opened.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from crawler import dw
 
 SOURCES = ("news", "articles", "feeds", "revisits")
+NAMES = ("lang", "sources", "urls", "since", "until", "refresh")  # what `-a name=value` may name
+# Names that tools running the spider pass on their own: scrapyd's job id.
+PASSED_BY_TOOLS = ("_job",)
 
 
 class ArgumentError(ValueError):
@@ -45,16 +53,37 @@ class Arguments:
 def parse_arguments(lang: str | None = None, sources: str | None = None, urls: str | None = None,
                     since: str | None = None, until: str | None = None,
                     refresh: str | None = None) -> Arguments:
-    """All the spider's arguments as given on the command line; ArgumentError on the first bad one."""
+    """All the spider's arguments as given on the command line; ArgumentError on the first bad one.
+
+    An argument given with no value (`-a urls=`) is refused: the shell dropped what was meant.
+    """
+    values = (lang, sources, urls, since, until, refresh)
+    given_empty = [name for name, value in zip(NAMES, values, strict=True)
+                   if value is not None and not value.strip()]
+    if given_empty:
+        raise ArgumentError(f"{given_empty[0]}= is empty; give it a value or leave it out")
     languages = parse_languages(lang)
     given = read_urls(urls)
     if urls:
         given = usable_urls(given, urls)
-    if refresh not in (None, "", "all", "none"):
+    if refresh not in (None, "all", "none"):
         raise ArgumentError(f"refresh={refresh!r}: use refresh=all")
+    first, last = parse_day(since, "since"), parse_day(until, "until")
+    if first and last and first > last:
+        raise ArgumentError(f"since={first} is after until={last}: no article falls in that range")
     return Arguments(languages=languages, urls=given, sources=parse_sources(sources, bool(given)),
-                     since=parse_day(since, "since"), until=parse_day(until, "until"),
-                     refresh=refresh == "all")
+                     since=first, until=last, refresh=refresh == "all")
+
+
+def check_names(names: Iterable[str]) -> None:
+    """ArgumentError for the first name the spider does not take (Scrapy would make it an
+    attribute and carry on), with the closest name it does take as a hint."""
+    for name in names:
+        if name in NAMES or name in PASSED_BY_TOOLS:
+            continue
+        close = difflib.get_close_matches(name, NAMES, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}=?" if close else ""
+        raise ArgumentError(f"unknown argument {name}={hint} (the dw spider takes {', '.join(NAMES)})")
 
 
 def parse_languages(value: str | None) -> list[str]:

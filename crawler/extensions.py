@@ -44,11 +44,32 @@ def summarize(stats: dict) -> dict[str, int]:
     }
 
 
+# Scrapy's finish reasons for a stop the user asked for: a limit set with `-s`, or Ctrl-C /
+# SIGTERM (Scrapy's graceful shutdown). Not failures: exit status 0, and the outcome says which.
+USER_LIMITS = {
+    "closespider_itemcount": "a limit you set: CLOSESPIDER_ITEMCOUNT",
+    "closespider_pagecount": "a limit you set: CLOSESPIDER_PAGECOUNT",
+    "closespider_timeout": "a limit you set: CLOSESPIDER_TIMEOUT",
+    "shutdown": "you stopped it: Ctrl-C or SIGTERM",
+}
+EXIT_OK, EXIT_FAILED = 0, 3
+
+
+def exit_status(verdict: str | None) -> int:
+    """The crawl command's exit status for an outcome: 0 ok or a user's limit, 3 failed (also when
+    no outcome was decided: the run was stopped by force before its end)."""
+    if verdict == "ok" or verdict in {f"stopped: {r} ({why})" for r, why in USER_LIMITS.items()}:
+        return EXIT_OK
+    return EXIT_FAILED
+
+
 def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
-    """`ok`, or why the run counts as failed."""
+    """`ok`, `stopped: REASON (a limit you set: …)`, or why the run counts as failed."""
+    if stats.get("dw/argument_error"):
+        return f"bad argument: {stats['dw/argument_error']}"
     if stats.get("dw/archive/error"):
         return f"the archive could not be written: {stats['dw/archive/error']}"
-    if reason != "finished":
+    if reason not in USER_LIMITS and reason != "finished":
         return f"stopped: {reason}"
     source_failures = sum(v for k, v in stats.items()
                           if k.startswith(("dw/failed/news/", "dw/failed/articles/",
@@ -57,17 +78,23 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
     # in a dialect not understood): nothing was discovered, whatever else the run did. When
     # one was read and was empty, that is the reason, even if others could not be fetched.
     listed_nothing = stats.get("dw/discovery/requested") and not stats.get("dw/discovery/entries")
-    if listed_nothing and stats.get("dw/discovery/empty"):
+    if listed_nothing and stats.get("dw/discovery/empty") and reason not in USER_LIMITS:
         return "no sitemap or feed listed any entry"
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
+    if reason in USER_LIMITS:  # cut short on purpose: only what failed counts against it
+        return _most_failed(counts) or f"stopped: {reason} ({USER_LIMITS[reason]})"
     if listed_nothing:
         return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
+    return _most_failed(counts) or "ok"
+
+
+def _most_failed(counts: dict[str, int]) -> str | None:
     if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
         return f"most article requests failed ({counts['failed']} of {counts['found']})"
-    return "ok"
+    return None
 
 
 class CrawlSummary:
@@ -94,7 +121,8 @@ class CrawlSummary:
         verdict = outcome(reason, stats, counts)
         if verdict == "ok":
             archive = self.crawler.get_extension(ArchiveExtension).archive
-            verdict = health.judge(archive, coverage, self.crawler.settings) or "ok"
+            lang = (getattr(self.crawler.spider, "arguments", None) or {}).get("lang") or ""
+            verdict = health.judge(archive, coverage, self.crawler.settings, lang) or "ok"
         return verdict
 
     def spider_closed(self, spider, reason):
@@ -107,9 +135,12 @@ class CrawlSummary:
         self.stats.set_value("dw/outcome", verdict)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
-        log = logger.info if verdict == "ok" else logger.error
+        log = (logger.info if verdict == "ok" else logger.warning if exit_status(verdict) == EXIT_OK
+               else logger.error)
         log("Crawl %s (%s): %s; reasons: %s", reason, verdict,
             ", ".join(f"{k} {v}" for k, v in counts.items()), reasons or "none")
+        if stats.get("dw/argument_error"):
+            return  # refused before it began: the archive is not touched, not even created
         arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
         try:
             archive.archive.record_run({

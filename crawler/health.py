@@ -61,17 +61,25 @@ def degraded(current: dict, history: list[dict], *, min_articles: int = 10, drop
     return "degraded: " + "; ".join(reasons) if reasons else None
 
 
-def recent_coverage(db, runs: int) -> list[dict]:
-    """The coverage recorded by the last `runs` runs that recorded one, newest first."""
+def recent_coverage(db, runs: int, lang: str | None = None) -> list[dict]:
+    """The coverage recorded by the last `runs` runs that recorded one, newest first; with
+    `lang` (the spider's `lang` argument, "" for the default), only runs over the same
+    languages: coverage differs between languages (images, bylines), so a run over other
+    languages is no baseline."""
+    where, params = "", []
+    if lang is not None:
+        where, params = " AND coalesce(json_extract(arguments, '$.lang'), '') = ?", [lang]
     rows = db.execute("SELECT coverage FROM crawl_runs WHERE coverage IS NOT NULL"
-                      " AND coverage != '{}' ORDER BY id DESC LIMIT ?", [runs]).fetchall()
+                      f" AND coverage != '{{}}'{where} ORDER BY id DESC LIMIT ?",
+                      [*params, runs]).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
-def judge(archive, current: dict, settings) -> str | None:
-    """This run's verdict on health against the archive's recent runs; None when healthy."""
+def judge(archive, current: dict, settings, lang: str | None = None) -> str | None:
+    """This run's verdict on health against the archive's recent runs over the same languages;
+    None when healthy."""
     try:
-        history = recent_coverage(archive.db, settings.getint("HEALTH_RECENT_RUNS", 5))
+        history = recent_coverage(archive.db, settings.getint("HEALTH_RECENT_RUNS", 5), lang)
     except (sqlite3.Error, ValueError) as exc:
         logger.warning("Cannot read earlier runs' coverage: %s", exc)
         return None

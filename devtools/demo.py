@@ -46,11 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", type=Path, default=Path("data/sample-site"))
     parser.add_argument("--archive", type=Path, default=Path("data/dw.db"))
     parser.add_argument("--access-log", type=Path, default=Path("data/mirror-access.log"))
+    parser.add_argument("--refresh", action="store_true",
+                        help="fetch every article again (-a refresh=all): edits become revisions")
     args = parser.parse_args(argv)
+    refresh = ["-a", "refresh=all"] if args.refresh else []
     with running_mirror(args.site, args.access_log) as origin:
         print(f"Mirror of {args.site} on {origin}; crawling it into {args.archive} ...", flush=True)
         crawl = subprocess.run(crawl_command(origin, args.archive, "-a", f"lang={SAMPLE_LANGUAGES}",
-                                             "-s", "LOG_LEVEL=WARNING"))
+                                             *refresh, "-s", "LOG_LEVEL=WARNING"))
     if crawl.returncode != 0:
         print(f"The crawl failed (exit status {crawl.returncode}).", file=sys.stderr)
         return crawl.returncode

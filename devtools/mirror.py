@@ -41,6 +41,14 @@ _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml; charset
           ".rdf": "application/rdf+xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".gz": "application/gzip"}
 _SUFFIXES = ("", ".html", ".xml", ".rdf", ".txt")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 _CHECKOUT = Path(__file__).resolve().parent.parent
 
 
@@ -179,7 +187,12 @@ class Mirror(resource.Resource):
         data = file.read_bytes()
         stat = file.stat()
         etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
-        request.setHeader(b"Content-Type", _TYPES.get(file.suffix, "text/html; charset=utf-8").encode())
+        kind = _TYPES.get(file.suffix, "text/html; charset=utf-8")
+        if "charset=utf-8" in kind and not _is_utf8(data):
+            # A saved page in another encoding: the mirror does not know it; the page's own
+            # <meta charset> (or faults.json's content-type) says it, as on a real server.
+            kind = kind.split(";")[0]
+        request.setHeader(b"Content-Type", kind.encode())
         request.setHeader(b"ETag", etag.encode())
         request.setHeader(b"Last-Modified", formatdate(stat.st_mtime, usegmt=True).encode())
         match = request.getHeader(b"If-None-Match")

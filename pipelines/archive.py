@@ -21,6 +21,8 @@ class ArchivePipeline:
         return cls(archive)
 
     def open_spider(self):
+        if getattr(self.archive.crawler.spider, "argument_error", None):
+            return  # the run is refused before it begins: the archive is not opened, nor created
         try:
             self.archive.archive  # noqa: B018 - opened now, a bad path is reported before fetching
         except (sqlite3.Error, OSError) as exc:

@@ -54,6 +54,17 @@ def test_a_page_served_with_a_wrong_charset_is_counted(tmp_path):
     assert "replacement_characters" in run.stderr
 
 
+@needs_shared(BUG08)
+def test_a_saved_page_in_another_charset_served_by_the_mirror_as_is(tmp_path):
+    # No faults.json: the mirror knows no charset for these bytes and claims none, so the
+    # extractor's detection decides (the README's recipe for archiving saved pages).
+    run, db = crawl_bug08(tmp_path, {})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert query(db, "SELECT title FROM articles WHERE id = 79100081")[0][0] == \
+        "Schneefälle legen München lahm"
+    assert "dw/extract/replacement_characters" not in last_run(db)["stats"]
+
+
 def page(title: str, meta: str = "") -> str:
     return (f'<!DOCTYPE html><html lang="de"><head>{meta}'
             f'<link rel="canonical" href="https://www.dw.com/de/x/a-79100082"></head><body><article>'

@@ -139,13 +139,19 @@ def test_other_bad_arguments(tmp_path, mirror, args):
     assert "Bad argument" in run.stderr
 
 
-def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_path):
+@pytest.mark.parametrize("through_a_symlink", [False, True])
+def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_path, through_a_symlink):
     import fcntl
 
     db = tmp_path / "dw.db"
+    given = db
+    if through_a_symlink:  # the second run names the same archive by another path
+        (tmp_path / "elsewhere").mkdir()
+        given = tmp_path / "elsewhere" / "link.db"
+        given.symlink_to(db)
     with open(f"{db}.lock", "a") as held:  # as a first, still running crawl holds it
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        run = crawl(mirror, db, "-a", "lang=en")
+        run = crawl(mirror, given, "-a", "lang=en")
     assert run.returncode == 3
     assert "Another crawl is running on this archive" in run.stderr
     assert [p for p in mirror.paths() if p != "/robots.txt"] == []

@@ -64,3 +64,23 @@ def test_a_run_over_pages_that_lost_their_bylines_ends_degraded(tmp_path):
     assert run["outcome"].startswith("degraded: authors on 0% of 31 articles")
     assert "authors" in second.stderr and "title" not in run["outcome"]
     assert json.loads(run["coverage"])["authors"] == 0.0
+
+
+def test_runs_over_other_languages_are_no_baseline(tmp_path):
+    # The README's cron recipe: a daily run over some languages, a weekly one over others.
+    # Arabic sample pages carry no bylines; English ones do: a run over `ar` alone after runs
+    # over `en` is not a layout change.
+    spec = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
+    for article in spec["articles"]:
+        if article["language"] == "ar":
+            article["authors"] = []
+    site, db, log = tmp_path / "site", tmp_path / "dw.db", tmp_path / "access.log"
+    write_site(spec, site)
+    with running_mirror(site, log) as origin:
+        mirror = Mirror(origin, log)
+        english = crawl(mirror, db, "-a", "lang=en", "-s", "HEALTH_MIN_ARTICLES=3")
+        arabic = crawl(mirror, db, "-a", "lang=ar", "-s", "HEALTH_MIN_ARTICLES=3")
+    assert english.returncode == 0, english.stderr[-2000:]
+    assert arabic.returncode == 0, arabic.stderr[-2000:]
+    assert last_run(db)["outcome"] == "ok"
+    assert json.loads(last_run(db)["coverage"])["authors"] == 0.0

@@ -6,6 +6,7 @@ it in batches and closes it. The spider, the pipelines and the summary reach it 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from datetime import datetime
@@ -62,8 +63,9 @@ class ArchiveExtension:
 
     @property
     def lock_path(self) -> str:
-        """The file a run locks (flock) so that one crawl at a time writes this archive."""
-        return f"{self.path}.lock"
+        """The file a run locks (flock) so that one crawl at a time writes this archive; beside
+        the real file, so that a symlink to the archive takes the same lock."""
+        return f"{os.path.realpath(self.path)}.lock"
 
     # -- what the spider asks ------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import scrapy
 
 from crawler import dw
 from crawler.archive import ArchiveExtension
-from crawler.arguments import ArgumentError, Arguments, parse_arguments
+from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
 from crawler.middlewares import Origins
@@ -35,11 +35,13 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
     def __init__(self, lang: str | None = None, sources: str | None = None,
                  urls: str | None = None, since: str | None = None, until: str | None = None,
                  refresh: str | None = None, **kwargs):
+        unknown = {name: kwargs.pop(name) for name in list(kwargs) if name not in PASSED_BY_TOOLS}
         super().__init__(**kwargs)
         self.arguments = {"lang": lang, "sources": sources, "urls": urls, "since": since,
                           "until": until, "refresh": refresh}
         self.argument_error: str | None = None
         try:
+            check_names(unknown)
             args = parse_arguments(lang, sources, urls, since, until, refresh)
         except ArgumentError as exc:
             self.argument_error = str(exc)
