@@ -187,8 +187,11 @@ class _Writer:
 
     def flush(self) -> None:
         # A batch's commit and the checkpoint of its records go together: Ctrl-C between the
-        # two would leave stored articles unmarked, so SIGINT waits until both are done.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # two would leave stored articles unmarked, so SIGINT waits until both are done. Not by
+        # blocking it: the kernel then hands it to another thread (the worker pool's), whose
+        # Python handler still raises in this one; a handler that only notes it is safe.
+        interrupted: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
         try:
             if self.batch:
                 for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
@@ -202,7 +205,9 @@ class _Writer:
                     self.checkpoint.mark(path, offset)
             self.done = []
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
 
 
 def run(archive_path: Path, files: list[Path], workers: int,

@@ -128,13 +128,14 @@ def test_archive_is_consistent_after_writes(archive):
     assert not archive.has_short_link("zzzz")  # an unknown article gets no dangling link
 
 
-def test_a_failed_batch_leaves_nothing_half_written(archive):
+@pytest.mark.parametrize("bad_id", [None, 0, 2**63, "16825046"])
+def test_a_bad_article_is_refused_and_the_rest_of_its_batch_written(archive, bad_id):
     good = as_row(sample(SEED))
-    bad = dict(as_row(sample(GERMAN)), id=None)  # SQLite would invent a rowid for it
-    with pytest.raises(ValueError):
-        archive.write_batch([good, bad])
-    assert archive.count("articles") == 0
-    assert archive.count("article_agencies") == 0
+    bad = dict(as_row(sample(GERMAN)), id=bad_id)  # SQLite would invent a rowid for None
+    counts = archive.write_batch([bad, good])
+    assert counts["refused"] == 1 and counts["new"] == 1
+    assert archive.count("articles") == 1
+    assert {row[0] for row in archive.db.execute("SELECT article_id FROM article_agencies")} == {good["id"]}
 
 
 # -- the pipelines ----------------------------------------------------------------------------
