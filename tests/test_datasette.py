@@ -194,7 +194,8 @@ def test_crawl_runs_newest_first_with_stats_folded(db):
 
 def test_internal_tables_are_hidden(db):
     tables = {t["name"]: t["hidden"] for t in get_json(db, "/dw.json")["tables"]}
-    assert tables["articles_search"] and tables["articles_search_data"] and tables["articles_fts"]
+    assert tables["articles_search"] and tables["articles_search_data"]
+    assert "articles_fts" not in tables  # one full-text index only
     assert not tables["articles"] and not tables["article_agencies"] and not tables["crawl_runs"]
 
 

@@ -117,6 +117,11 @@ class Archive:
         """Close the connection."""
         self.db.conn.close()
 
+    def merge_search_index(self) -> int:
+        """Merge the search index's segments that batches added (see `crawler.search.merge`);
+        for when the crawl is idle. Steps that did work; raises sqlite3.Error like a write."""
+        return search.merge(self.db)
+
     # -- reads ---------------------------------------------------------------------------
 
     def stored(self, article_id: int) -> Stored | None:
