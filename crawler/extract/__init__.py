@@ -76,7 +76,8 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     article = _article(parsed, merge.merge(found))
-    article.normalized, _ = normalize(article)
+    article.normalized, article.unknown_agencies = normalize(article)
+    article.changed_since_normalized = False
     article.warnings = parsed.warnings
     if "title" in missing_required(article):
         raise NotAnArticle("no headline found (truncated or not an article page)",
