@@ -71,8 +71,8 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     the page noticed (an unreadable JSON-LD block, a JSON-LD object for another story, bytes
     decoded as U+FFFD) is in `article.warnings` as (kind, detail) pairs, not in its fields.
     """
-    text, warnings = decode(page, encoding)
-    parsed = identify(text, url)
+    text, warnings, utf8 = decode(page, encoding)
+    parsed = identify(text, url, utf8=utf8)
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     article = _article(parsed, merge.merge(found))

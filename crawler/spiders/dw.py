@@ -21,6 +21,7 @@ from crawler.archive import ArchiveExtension
 from crawler.arguments import ArgumentError, Arguments, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
+from crawler.items import Article
 from crawler.middlewares import Origins
 from crawler.spiders.listings import ListingCallbacks
 
@@ -259,12 +260,14 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.count("found")
             self.count("found/resumed")
 
-    def parse_article(self, response, content_id: int):
+    def parse_article(self, response, content_id: int) -> Article | None:
+        # Returns, not yields: Scrapy parses the source of a generator callback on every
+        # response (WARN_ON_GENERATOR_RETURN_VALUE; its cache misses bound methods).
         self.resumed(content_id)
         if response.status == 304:
             self.count("not_modified")
             self.archive.record_not_modified(content_id)
-            return
+            return None
         self.count("fetched")
         url = self.origins.real_url(response.url)
         try:
@@ -272,21 +275,21 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         except NotAnArticle as exc:
             self.count("failed/not_an_article")
             logger.warning("No article in %s: %s", url, exc.reason)
-            return
+            return None
         if article.kind != "article":
             self.count(f"skipped/type/{article.kind}")
-            return
+            return None
         if article.id != content_id:
             logger.info("%s serves article %s, not %s", url, article.id, content_id)
             if article.id in self.scheduled:
                 self.count("skipped/already_scheduled")
-                return
+                return None
             self.scheduled.add(article.id)
         # Bookkeeping goes to the archive directly; the article is the page's one item.
         self.archive.record_fetched(article.id, _header(response, b"ETag"),
                                     _header(response, b"Last-Modified"))
         self.archive.record_short_link(dw.encode_short_code(article.id), article.id)
-        yield article
+        return article
 
     def on_error(self, failure):
         request = failure.request
