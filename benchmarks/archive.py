@@ -50,7 +50,8 @@ def build_archive(path: Path, rows: int) -> None:
             first_seen_at, last_seen_at, content_hash)
         SELECT i, 'https://www.dw.com/en/x/a-' || i, 'https://p.dw.com/p/' || i,
             CASE i % 5 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar' ELSE 'pt-br' END,
-            'article', words(i, 8), words(i + 1, 25), words(i + 2, 120), '[]',
+            'article', words(i, 8) || CASE WHEN i % 1000 = 0 THEN ' Khartoum' ELSE '' END,
+            words(i + 1, 25), words(i + 2, 120), '[]',
             strftime('%Y-%m-%dT%H:%M:%SZ', 1500000000 + i * 60, 'unixepoch'), NULL, '["Reporter 0"]',
             '["News"]', 'ab/cd (AFP, dpa)', '["AFP","dpa"]', '[]',
             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', hex(i)
@@ -170,6 +171,7 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
             "build s": built,
             "upsert 1000 s": statistics.mean(upserts),
             "upsert 1000 max s": max(upserts),
+            "upsert batches of 100": UPSERT_ROUNDS * 10,
             "merge at end s": merged,
             "bytes per article": path.stat().st_size / (size + 1000 * (UPSERT_ROUNDS + 1)),
             "lookup by id ms": lookup * 1000,

@@ -3,8 +3,9 @@
 The views as `make serve` starts them (data/metadata.yml, plugins/, data/templates), asked
 through datasette's own client: the list (`/<db>/articles`, with its default facets), a
 reading view, a search, and the agency facet on its own. Each answer must be a 200 within
-datasette's default limits (1 s per SQL query, 200 ms per facet): a facet that ran out of time
-is listed in `facets_timed_out`, a query that did is an error page.
+datasette's default limits (1 s per SQL query, 200 ms per facet): a query that ran out of time
+is an error page; a facet that did is left out of the page (datasette 0.65's JSON has no
+`facets_timed_out`), so "ok" also means every facet the metadata asks for is there.
 """
 
 from __future__ import annotations
@@ -22,10 +23,17 @@ from benchmarks.common import ROOT
 VIEWS = {
     "list": "/{db}/articles",
     "reading view": "/{db}/articles/{id}",
-    "search": "/{db}/articles?_search=Bundestag+Klima",
+    # A word one article in 1,000 holds (as a place name in the news), and two every article
+    # of the generated archive holds (the worst case: nothing narrows the match).
+    "search": "/{db}/articles?_search=Khartoum",
+    "search, words in every article": "/{db}/articles?_search=Bundestag+Klima",
 }
 # The JSON twins that say whether a facet ran out of time.
-_CHECKS = {"list": "/{db}/articles.json", "search": "/{db}/articles.json?_search=Bundestag+Klima"}
+_CHECKS = {"list": "/{db}/articles.json", "search": "/{db}/articles.json?_search=Khartoum",
+           "search, words in every article": "/{db}/articles.json?_search=Bundestag+Klima"}
+
+
+FACETS = {"language", "agencies", "authors"}  # the list's facets in data/metadata.yml
 
 
 def _datasette(path: Path) -> Datasette:
@@ -52,7 +60,7 @@ async def _time_views(path: Path, article_id: int, repeats: int) -> dict:
         check = _CHECKS.get(name)
         if check:
             data = (await ds.client.get(check.format(db=db, id=article_id))).json()
-            ok = ok and not data.get("facets_timed_out")
+            ok = ok and FACETS <= set(data.get("facet_results") or {})
         times.sort()
         out[f"{name} ms"] = times[len(times) // 2] * 1000
         out[f"{name} ok"] = ok
