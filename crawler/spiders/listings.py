@@ -9,6 +9,9 @@ against the archive and the date range, counted) as it is read, but an admitted 
 as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
 the spider's `start()`, turns them into requests only while the scheduler holds fewer than
 `DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits).
+The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
+fewer than `DW_FEED_PENDING` (10,000) articles wait: what waits is bounded by one sitemap's
+entries (at most 50,000 by the sitemap protocol), not by the site's size.
 """
 
 from __future__ import annotations
@@ -33,22 +36,27 @@ class ListingCallbacks:
     """Sitemaps, sitemap indexes and feeds: fetched on every run, their entries scheduled."""
 
     pending: deque[tuple]  # admitted articles not yet requested: see `admit`
+    listings: deque  # requests for sitemaps listed in an index, not yet made
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pending = deque()
+        self.listings = deque()
 
     async def feed_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
         listing is left to read and none waits; the end of the spider's `start()`."""
         engine = self.crawler.engine
         queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48)
+        most_pending = self.crawler.settings.getint("DW_FEED_PENDING", 10_000)
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
             while self.pending and len(scheduler) < queued:
                 yield self.article_request(*self.pending.popleft())
-            if self.pending:
+            if self.listings and len(self.pending) < most_pending and len(scheduler) < queued:
+                yield self.listings.popleft()
+            if self.pending or self.listings:
                 idle_checks = 0
             elif (not engine.downloader.active and not scheduler.has_pending_requests()
                   and engine.scraper.slot.is_idle()):
@@ -90,7 +98,7 @@ class ListingCallbacks:
                 logger.warning("Not following sitemap %s listed in %s", child, real)
                 continue
             self.sitemaps_seen.add(child)
-            yield self.discovery_request(child, source, depth=depth + 1)
+            self.listings.append(self.discovery_request(child, source, depth=depth + 1))
 
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
         listing = self.read_listing(response, source)
