@@ -181,7 +181,10 @@ def index_rows(db: Database, articles: Iterable[Mapping], *, replace: bool = Tru
     `replace` is False: the articles are not indexed yet), one of inserts."""
     conn: sqlite3.Connection = db.conn
     marks = ", ".join("?" * len(COLUMNS))
-    rows = [[article["id"], *search_row(article).values()] for article in articles]
+    rows = []
+    for article in articles:
+        row = search_row(article)
+        rows.append([article["id"], *(row[c] for c in COLUMNS)])
     if replace:
         conn.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [[row[0]] for row in rows])
     conn.executemany(f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, {marks})", rows)

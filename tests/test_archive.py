@@ -13,6 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler import search as search_index
 from crawler.archive import Archive, ArchiveExtension
+from crawler.archive.store import Fetched
 from crawler.extract import extract
 from crawler.items import Article
 from pipelines import ArchivePipeline, NormalizePipeline
@@ -138,6 +139,39 @@ def test_an_older_archive_loses_its_second_index_and_keeps_search(tmp_path):
     found = archive.db.execute("SELECT rowid FROM articles_search WHERE articles_search MATCH ?",
                                [search_index.match_query("Ausstand")]).fetchall()
     assert found == [(79020002,)]
+
+
+def test_marking_seen_or_new_validators_leave_the_search_index_alone(archive):
+    row = as_row(sample(GERMAN))
+    archive.write_batch([row])
+
+    def index_rows():  # every FTS5 write adds or rewrites rows of its data table
+        return archive.db.execute("SELECT id, block FROM articles_search_data").fetchall()
+
+    before = index_rows()
+    archive.write_batch([dict(row, etag='"v2"')])  # fetched again, unchanged
+    archive.write_batch([], fetches=[Fetched(79020002, etag='"v3"', not_modified=True)])
+    assert index_rows() == before
+    archive.write_batch([dict(row, teaser="Ein neuer Vorspann")])  # content: indexed again
+    assert index_rows() != before
+
+
+def test_the_search_index_finds_the_same_after_merging(archive):
+    pages = [SEED, GERMAN, ARABIC]
+    for page in pages:  # one batch each: one segment each, automerge being off
+        archive.write_batch([as_row(sample(page))])
+
+    def hits(word):
+        return archive.db.execute("SELECT rowid FROM articles_search WHERE articles_search MATCH ?"
+                                  " ORDER BY rowid", [search_index.match_query(word)]).fetchall()
+
+    words = ["Ausstand", "الجامعات", "Qusair", "Reuters"]
+    found = {word: hits(word) for word in words}
+    assert all(found.values())
+    archive.merge_search_index()
+    assert {word: hits(word) for word in words} == found
+    assert archive.db.execute(
+        "SELECT v FROM articles_search_config WHERE k = 'automerge'").fetchone() == (0,)
 
 
 def test_archive_is_consistent_after_writes(archive):
