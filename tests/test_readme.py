@@ -187,13 +187,13 @@ def test_the_readme_commands_run_as_written(tmp_path):
         assert EXPECTED_OUTPUT[keys[0]] in out, f"{body}\n--\n{out[-3000:]}"
     queries = next(out for body, out in outputs.items() if "sqlite-utils search" in body)
     for words in SEARCHES:  # sqlite-utils prints each search's JSON in turn
-        assert f"search data/dw.db articles {words}" in README
+        assert f"search data/dw.db articles_search {words}" in README
     found, decoder, at = [], json.JSONDecoder(), 0  # the blocks' outputs: JSON lists in a row
     while at < len(queries.rstrip()):
         value, at = decoder.raw_decode(queries, at)
         found.append(value)
         at += len(queries[at:]) - len(queries[at:].lstrip())
-    assert [{row["id"] for row in rows} >= {article} for rows, article in
+    assert [{row["rowid"] for row in rows} >= {article} for rows, article in
             zip(found[-3:], SEARCHES.values(), strict=True)] == [True] * 3, found
     cron_archive = tmp_path / "srv-dw" / "dw.db"
     with sqlite3.connect(cron_archive) as conn:  # the daily line archived every language there
