@@ -9,7 +9,8 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks.common import WORK, each, median_time
-from crawler import dw
+from benchmarks.views import time_views
+from crawler import dw, search
 from crawler.archive import Archive, content_hash
 from devtools.sitegen import synthetic_spec
 
@@ -49,7 +50,8 @@ def build_archive(path: Path, rows: int) -> None:
             first_seen_at, last_seen_at, content_hash)
         SELECT i, 'https://www.dw.com/en/x/a-' || i, 'https://p.dw.com/p/' || i,
             CASE i % 5 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar' ELSE 'pt-br' END,
-            'article', words(i, 8), words(i + 1, 25), words(i + 2, 120), '[]',
+            'article', words(i, 8) || CASE WHEN i % 1000 = 0 THEN ' Khartoum' ELSE '' END,
+            words(i + 1, 25), words(i + 2, 120), '[]',
             strftime('%Y-%m-%dT%H:%M:%SZ', 1500000000 + i * 60, 'unixepoch'), NULL, '["Reporter 0"]',
             '["News"]', 'ab/cd (AFP, dpa)', '["AFP","dpa"]', '[]',
             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', hex(i)
@@ -66,8 +68,16 @@ def build_archive(path: Path, rows: int) -> None:
         "INSERT INTO article_authors (article_id, author, position) SELECT id, 'Reporter 0', 0 FROM articles"
     )
     conn.commit()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    # The one full-text index, filled as `python -m crawler.search` would, then merged as the
+    # archive extension merges it at the end of a crawl.
+    archive = Archive(path)
+    archive.db.execute("BEGIN")
+    search.index_all(archive.db)
+    archive.db.execute("COMMIT")
+    archive.merge_search_index()
+    archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    archive.close()
 
 
 def _has_series(conn) -> bool:
@@ -109,6 +119,9 @@ def _query(archive: Archive, sql: str) -> list:
     return archive.db.execute(sql).fetchall()
 
 
+UPSERT_ROUNDS = 30
+
+
 def bench_archive(sizes: list[int], repeats: int) -> dict:
     out = {}
     for size in sizes:
@@ -116,15 +129,17 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
         started = time.perf_counter()
         build_archive(path, size)
         built = time.perf_counter() - started
+        views = time_views(path, 1 + size // 2)  # at exactly `size` articles
         archive = Archive(path)
-        # One warm-up batch, then the mean of ten: FTS5 merges its segments in bursts, a real
-        # cost that only an average over many batches shows fairly.
-        batches = [fresh_articles(n * 1000, 1000) for n in range(11)]
+        # One warm-up 1,000, then the mean of UPSERT_ROUNDS more, written as the pipeline writes
+        # them (batches of 100): 300 batches take in FTS5's crisis merges of 16 and of 256
+        # segments (automerge is off), a real cost only an average over many batches shows.
         upserts = []
-        for batch in batches:
+        for n in range(UPSERT_ROUNDS + 1):
+            batch = fresh_articles(n * 1000, 1000)
             start = time.perf_counter()
-            for n in range(0, len(batch), 100):  # as the pipeline writes: batches of 100
-                archive.write_batch(batch[n : n + 100])
+            for k in range(0, len(batch), 100):
+                archive.write_batch(batch[k : k + 100])
             upserts.append(time.perf_counter() - start)
         upserts = upserts[1:]
         ids = [1 + (size * k) // 97 for k in range(97)]
@@ -133,7 +148,8 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
             partial(
                 _query,
                 archive,
-                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'Bundestag AND Klima' LIMIT 20",
+                "SELECT rowid FROM articles_search WHERE articles_search MATCH 'Bundestag AND Klima'"
+                " LIMIT 20",
             ),
             repeats,
         )
@@ -146,15 +162,22 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
             ),
             repeats,
         )
+        started = time.perf_counter()
+        archive.merge_search_index()  # as at the end of a crawl
+        merged = time.perf_counter() - started
         archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         archive.close()
         out[str(size)] = {
             "build s": built,
             "upsert 1000 s": statistics.mean(upserts),
-            "bytes per article": path.stat().st_size / (size + 1000 * repeats),
+            "upsert 1000 max s": max(upserts),
+            "upsert batches of 100": UPSERT_ROUNDS * 10,
+            "merge at end s": merged,
+            "bytes per article": path.stat().st_size / (size + 1000 * (UPSERT_ROUNDS + 1)),
             "lookup by id ms": lookup * 1000,
             "FTS query ms": fts * 1000,
-            "agency facet ms": facet * 1000,
+            "article_agencies facet SQL ms": facet * 1000,
+            **views,
         }
         for leftover in WORK.glob(f"archive-{size}.db*"):
             leftover.unlink()

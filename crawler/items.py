@@ -42,14 +42,25 @@ class Article:
     def __post_init__(self) -> None:
         # Not fields (never stored or printed): what reading the page noticed, as
         # (kind, detail) pairs (`ld_mismatch`, `replacement_characters`, ...), and how many
-        # fields the normaliser changed, by field. The normalise pipeline counts both as stats.
+        # fields the normaliser changed, by field, and the agency tokens it kept as printed
+        # (empty until the extractor normalised it). The normalise pipeline counts them as stats.
         self.warnings: list[tuple[str, str]] = []
         self.normalized: dict[str, int] = {}
+        self.unknown_agencies: list[str] = []
+        self.changed_since_normalized = False
+
+    def __setattr__(self, name: str, value) -> None:
+        # A field set after the extractor normalised the article (by the spider, a test, an
+        # add-on) makes the normalise pipeline run the rules again, for that article only.
+        if name in _FIELD_NAMES and self.__dict__.get("normalized"):
+            self.__dict__["changed_since_normalized"] = True
+        object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         """The article as plain JSON-ready data."""
         return asdict(self)
 
 
+_FIELD_NAMES = frozenset(f.name for f in fields(Article))
 # The fields of an article that hold lists (JSON arrays in the archive and the output).
 LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article) if str(f.type).startswith("list"))

@@ -17,15 +17,24 @@ Limits (measured on the sample site, see tests/test_search.py): no stemming of s
 plurals (طالب does not find طلاب, "strike" does not find "strikes"); a word that truly begins
 with ال loses those letters too (الله is indexed as له); snippets show the folded text.
 
-Writes go through `index_article`, which the archive calls after it stores an article; an archive
-made before this table existed is filled once by `create`. Rows written around the archive (raw
-SQL, as `make bench` builds its archives) or folding rules changed since: index again with
-`python -m crawler.search ARCHIVE`.
+This is the archive's only full-text index (the `articles_fts` of earlier archives is dropped by
+the schema's migration): search in SQL is `... FROM articles_search WHERE articles_search MATCH
+dw_match(:q)` in datasette, or `search.match_query(q)` from Python.
+
+Writes go through `index_rows`, which the archive calls once per written batch (one executemany
+of deletes, one of inserts). FTS5's automerge is off (`automerge=0`, kept in the index's config):
+each batch adds one small segment and never pays for merging mid-crawl, so the cost of a batch
+does not grow with the archive; FTS5's crisis merge still bounds the number of segments per
+level (16). `merge` folds them together when the crawl is idle (the archive extension calls it
+at the end of a run). An archive made before this table existed is filled once by `create`.
+Rows written around the archive (raw SQL, as `make bench` builds its archives: `index_all`) or
+folding rules changed since: index again with `python -m crawler.search ARCHIVE`.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sqlite3
@@ -112,14 +121,48 @@ def create(db: Database) -> None:
                 conn.execute(f"DROP TABLE {TABLE}")
             conn.execute(f"CREATE VIRTUAL TABLE {TABLE} USING fts5({', '.join(COLUMNS)},"
                          f" tokenize='{TOKENIZER}')")
+            conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', 0)")
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
-                rows = conn.execute("SELECT id, title, teaser, body, credit_line, authors, agencies"
-                                    " FROM articles")
-                index_rows(db, ({"id": r[0], **dict(zip(COLUMNS, r[1:], strict=True))} for r in rows))
+                index_all(db)
     except BaseException:
         conn.rollback()
         raise
     conn.execute("COMMIT")
+
+
+def index_all(db: Database) -> None:
+    """Index every row of `articles` (for a table filled around the archive, e.g. by the bench);
+    rows indexed already must not be (see `rebuild`)."""
+    rows = db.conn.execute("SELECT id, title, teaser, body, credit_line, authors, agencies"
+                           " FROM articles")
+    articles = ({"id": r[0], **dict(zip(COLUMNS, r[1:], strict=True))} for r in rows)
+    while chunk := list(itertools.islice(articles, 10_000)):  # memory bounded at any size
+        index_rows(db, chunk, replace=False)
+
+
+def ensure_automerge_off(db: Database) -> None:
+    """Turn FTS5's automerge off in an index made before it was (one config row; idempotent)."""
+    row = db.conn.execute(f"SELECT v FROM {TABLE}_config WHERE k = 'automerge'").fetchone()
+    if row is None or row[0] != 0:
+        db.conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', 0)")
+
+
+def merge(db: Database, pages: int = 2000, max_rounds: int = 1000) -> int:
+    """Merge the index's small segments, as automerge would have (levels of >= 4 segments), in
+    steps of `pages` pages each in its own transaction, until nothing is left to merge or
+    `max_rounds` steps are done; the number of steps that did work.
+
+    Called when the crawl is idle. Raises sqlite3.Error (e.g. locked) like any write.
+    """
+    conn: sqlite3.Connection = db.conn
+    rounds = 0
+    while rounds < max_rounds:
+        before = conn.total_changes
+        conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('merge', ?)", [pages])
+        if conn.total_changes - before <= 1:  # only the command's own row: nothing merged
+            break
+        rounds += 1
+    return rounds
 
 
 def rebuild(db: Database) -> int:
@@ -133,20 +176,18 @@ def _columns(conn: sqlite3.Connection) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
 
 
-def index_article(db: Database, article: Mapping) -> None:
-    """Make the search row of one article (with its `id`) match `article`; call inside the write."""
-    index_rows(db, [article])
-
-
-def index_rows(db: Database, articles: Iterable[Mapping]) -> None:
-    """Replace the search rows of several articles."""
+def index_rows(db: Database, articles: Iterable[Mapping], *, replace: bool = True) -> None:
+    """Replace the search rows of several articles: one executemany of deletes (unless
+    `replace` is False: the articles are not indexed yet), one of inserts."""
     conn: sqlite3.Connection = db.conn
     marks = ", ".join("?" * len(COLUMNS))
+    rows = []
     for article in articles:
         row = search_row(article)
-        conn.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", [article["id"]])
-        conn.execute(f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, {marks})",
-                     [article["id"], *(row[c] for c in COLUMNS)])
+        rows.append([article["id"], *(row[c] for c in COLUMNS)])
+    if replace:
+        conn.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [[row[0]] for row in rows])
+    conn.executemany(f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, {marks})", rows)
 
 
 _PHRASE = re.compile(r'\s+|(".*?")')

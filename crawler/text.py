@@ -16,7 +16,8 @@ def clean_text(value) -> str | None:
     """NFC, zero-width characters removed, all whitespace (NBSP too) collapsed, trimmed."""
     if not isinstance(value, str):
         return None
-    value = _INVISIBLE.sub("", unicodedata.normalize("NFC", value))
+    if not value.isascii():  # ASCII is NFC already and holds no invisible character
+        value = _INVISIBLE.sub("", unicodedata.normalize("NFC", value))
     value = " ".join(value.split())
     return value or None
 

@@ -1,9 +1,11 @@
 """The one normaliser: every cleaning rule for an article's fields, and the pipeline that runs it.
 
 `normalize()` is a pure function of the item (no Scrapy, no I/O). The extractor applies it to
-what it read, so that `python -m crawler.extract` prints what the crawl stores; the pipeline
-applies it to every article item and counts, per field, how many articles a rule changed
-(`dw/normalize/<field>`; all start at 0, so a rule that never fires shows 0).
+what it read, so that `python -m crawler.extract` prints what the crawl stores, and records on
+the `Article` what it changed; the pipeline normalises only items nobody normalised yet (any
+other item type, or an `Article` made by hand) and counts, per field, how many articles a rule
+changed, wherever it ran (`dw/normalize/<field>`; all start at 0, so a rule that never fires
+shows 0). Normalising twice changes nothing the second time, so running it once is enough.
 """
 
 from __future__ import annotations
@@ -128,8 +130,11 @@ class NormalizePipeline(ArticlePipeline):
                 self.stats.inc_value(f"dw/dropped/missing_{name}")
             raise DropItem(f"article without {', '.join(missing)}: {adapter.get('url')}")
         item = adapter.item
-        changed, unknown = normalize(adapter)
         earlier = item.normalized if isinstance(item, Article) else {}
+        if earlier and not item.changed_since_normalized:  # by the extractor: not again
+            changed, unknown = dict.fromkeys(NORMALIZED_FIELDS, 0), item.unknown_agencies
+        else:
+            changed, unknown = normalize(adapter)
         for name in NORMALIZED_FIELDS:
             count = changed[name] + earlier.get(name, 0)
             if count:

@@ -11,7 +11,9 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
+from crawler import search as search_index
 from crawler.archive import Archive, ArchiveExtension
+from crawler.archive.store import Fetched
 from crawler.extract import extract
 from crawler.items import Article
 from pipelines import ArchivePipeline, NormalizePipeline
@@ -50,7 +52,7 @@ def test_schema_is_created_twice_without_error(tmp_path):
     second = Archive(tmp_path / "dw.db")
     assert set(second.db.table_names()) == tables
     assert {"articles", "agencies", "article_agencies", "authors", "article_authors", "images",
-            "short_links", "revisions", "articles_fts", "crawl_runs"} <= tables
+            "short_links", "revisions", "articles_search", "crawl_runs"} <= tables
     assert second.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert second.check() == []
 
@@ -111,12 +113,65 @@ def test_full_text_search_in_german_and_arabic(archive):
 
     def search(word):
         return [r[0] for r in archive.db.execute(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", [word])]
+            "SELECT rowid FROM articles_search WHERE articles_search MATCH ?",
+            [search_index.match_query(word)])]
 
     assert search("Ausstand") == [79020002]  # a word of the German body only
     assert search("الجامعات") == [79030003]  # "the universities", in the Arabic body only
     assert search("Qusair") == [16825046]
     assert search("lokfuhrer") == [79020002]  # diacritics folded: not an English-only stemmer
+
+
+def test_an_older_archive_loses_its_second_index_and_keeps_search(tmp_path):
+    path = tmp_path / "old.db"
+    Archive(path).write_batch([as_row(sample(GERMAN))])
+    conn = sqlite3.connect(path)  # the index and triggers archives had before 2026-11-29
+    conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, teaser, body, content=articles)")
+    conn.execute("CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN"
+                 " INSERT INTO articles_fts (rowid, title) VALUES (new.rowid, new.title); END")
+    conn.commit()
+    conn.close()
+    archive = Archive(path)
+    names = {r[0] for r in archive.db.execute("SELECT name FROM sqlite_master")}
+    assert not {n for n in names if n.startswith("articles_fts") or n == "articles_ai"}
+    archive.write_batch([as_row(sample(SEED))])
+    assert archive.count() == 2 and archive.check() == []
+    found = archive.db.execute("SELECT rowid FROM articles_search WHERE articles_search MATCH ?",
+                               [search_index.match_query("Ausstand")]).fetchall()
+    assert found == [(79020002,)]
+
+
+def test_marking_seen_or_new_validators_leave_the_search_index_alone(archive):
+    row = as_row(sample(GERMAN))
+    archive.write_batch([row])
+
+    def index_rows():  # every FTS5 write adds or rewrites rows of its data table
+        return archive.db.execute("SELECT id, block FROM articles_search_data").fetchall()
+
+    before = index_rows()
+    archive.write_batch([dict(row, etag='"v2"')])  # fetched again, unchanged
+    archive.write_batch([], fetches=[Fetched(79020002, etag='"v3"', not_modified=True)])
+    assert index_rows() == before
+    archive.write_batch([dict(row, teaser="Ein neuer Vorspann")])  # content: indexed again
+    assert index_rows() != before
+
+
+def test_the_search_index_finds_the_same_after_merging(archive):
+    pages = [SEED, GERMAN, ARABIC]
+    for page in pages:  # one batch each: one segment each, automerge being off
+        archive.write_batch([as_row(sample(page))])
+
+    def hits(word):
+        return archive.db.execute("SELECT rowid FROM articles_search WHERE articles_search MATCH ?"
+                                  " ORDER BY rowid", [search_index.match_query(word)]).fetchall()
+
+    words = ["Ausstand", "الجامعات", "Qusair", "Reuters"]
+    found = {word: hits(word) for word in words}
+    assert all(found.values())
+    archive.merge_search_index()
+    assert {word: hits(word) for word in words} == found
+    assert archive.db.execute(
+        "SELECT v FROM articles_search_config WHERE k = 'automerge'").fetchone() == (0,)
 
 
 def test_archive_is_consistent_after_writes(archive):

@@ -69,3 +69,14 @@ def test_the_cli_prints_what_the_pipeline_stores():
     run = subprocess.run([sys.executable, "-m", "crawler.extract", str(PAGE)], capture_output=True,
                          text=True, cwd=ROOT)
     assert json.loads(run.stdout) == stored.to_dict()
+
+
+def test_an_extracted_article_is_not_normalised_again(monkeypatch):
+    step, stats = pipeline()
+    article = extract(PAGE.read_bytes())
+    calls = []
+    monkeypatch.setattr("pipelines.normalize.normalize", lambda item: calls.append(item))
+    step.process_item(article)
+    assert calls == []  # the extractor's normalisation stands: the pipeline did not run it again
+    assert stats.get_value("dw/normalize/published_at") == 1  # and its counts are the stats
+    assert stats.get_value("dw/normalize/title") == 1 and stats.get_value("dw/normalize/url") == 0

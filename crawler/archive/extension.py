@@ -179,7 +179,17 @@ class ArchiveExtension:
                            len(self.short_links), [code for code, _ in self.short_links][:20])
 
     def close(self) -> None:
-        """Close the archive (at `engine_stopped`, after every `spider_closed` handler)."""
+        """Merge the search index's new segments and close the archive (at `engine_stopped`,
+        after every `spider_closed` handler). A failed merge loses nothing: the index stays
+        correct, with more segments, and the next run merges them."""
         if self._archive is not None:
+            if not self.error:
+                try:
+                    started = time.perf_counter()
+                    steps = self._archive.merge_search_index()
+                    logger.info("Search index merged in %d steps, %.2f s", steps,
+                                time.perf_counter() - started)
+                except sqlite3.Error as exc:
+                    logger.warning("Search index not merged (%s); the next run will", exc)
             self._archive.close()
             self._archive = None

@@ -11,7 +11,7 @@ there gets its column (lists as JSON text) and its place in revisions without an
     images            an article's pictures, in page order
     short_links       p.dw.com codes and the article each leads to
     crawl_runs        one row per `scrapy crawl dw`: arguments, counts, outcome, Scrapy's stats
-    articles_fts      FTS5 index of title, teaser and body
+    articles_search   the one full-text index (FTS5, folded text; see crawler/search.py)
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ NOT_CONTENT = frozenset({"id", "url", "short_url", "language", "kind", "publishe
 NOT_COLUMNS = frozenset({"photo_agencies"})
 ARCHIVE_COLUMNS = {"first_seen_at": str, "last_seen_at": str, "content_hash": str,
                    "etag": str, "last_modified": str}
-FTS_COLUMNS = ("title", "teaser", "body")
-FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+# Earlier archives kept a second full-text index (title, teaser, body) kept in sync by triggers;
+# `articles_search` serves every search it served, so it is dropped (derived data).
+_OLD_FTS = ("articles_fts", ("articles_ai", "articles_ad", "articles_au"))
 
 
 def _column_type(annotation) -> type:
@@ -88,14 +89,6 @@ INDEXES = [
     ("article_authors", ["author"]), ("short_links", ["article_id"]),
     ("revisions", ["article_id", "seen_at"]),
 ]
-# Re-index an article only when an indexed column is written: marking it seen or storing its
-# ETag must not cost an FTS delete and insert. (sqlite-utils' own trigger fires on any UPDATE.)
-_FTS_UPDATE_TRIGGER = """
-CREATE TRIGGER articles_au AFTER UPDATE OF {columns} ON articles BEGIN
-  INSERT INTO articles_fts (articles_fts, rowid, {columns}) VALUES ('delete', old.rowid, {old});
-  INSERT INTO articles_fts (rowid, {columns}) VALUES (new.rowid, {new});
-END""".format(columns=", ".join(FTS_COLUMNS), old=", ".join(f"old.{c}" for c in FTS_COLUMNS),
-              new=", ".join(f"new.{c}" for c in FTS_COLUMNS))
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -114,17 +107,14 @@ def migrate(db: sqlite_utils.Database) -> None:
                     table.add_column(column, kind)
     for table, columns in INDEXES:
         db[table].create_index(columns, if_not_exists=True)
-    articles = db["articles"]
-    if not articles.detect_fts():
-        articles.enable_fts(list(FTS_COLUMNS), fts_version="FTS5", create_triggers=True,
-                            tokenize=FTS_TOKENIZER)
-    trigger = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'"
-                         " AND name = 'articles_au'").fetchone()
-    if trigger is None or "UPDATE OF" not in trigger[0]:
+    old_table, old_triggers = _OLD_FTS
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [old_table]).fetchone():
         with db.atomic():
-            db.execute("DROP TRIGGER IF EXISTS articles_au")
-            db.execute(_FTS_UPDATE_TRIGGER)
+            for trigger in old_triggers:
+                db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            db.execute(f"DROP TABLE {old_table}")
     search.create(db)  # the folded-text search index datasette's search box uses (crawler/search.py)
+    search.ensure_automerge_off(db)
     known = {row[0] for row in db.execute("SELECT name FROM agencies")}
     missing = [{"name": n, "full_name": full} for n, full in dw.AGENCIES.items() if n not in known]
     if missing:

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 _FIRST_CONTENT_FIELDS = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
                          "agencies", "images")
 _LINK_TABLES = ("article_agencies", "article_authors", "images")
+_SEARCHED = frozenset(search.COLUMNS)
 
 
 def utc_now() -> str:
@@ -139,6 +140,11 @@ class Archive:
         """Close the connection."""
         self.db.conn.close()
 
+    def merge_search_index(self) -> int:
+        """Merge the search index's segments that batches added (see `crawler.search.merge`);
+        for when the crawl is idle. Steps that did work; raises sqlite3.Error like a write."""
+        return search.merge(self.db)
+
     # -- reads ---------------------------------------------------------------------------
 
     def stored(self, article_id: int) -> Stored | None:
@@ -233,10 +239,12 @@ class Archive:
             f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
         upserts: dict[int, dict] = {}
         relink: dict[int, dict] = {}
+        reindex: dict[int, dict] = {}  # only articles whose searchable text may have changed
         revisions, seen = [], []
         for record in records:
             row = _row(record)
             old = current.get(row["id"])
+            filled: list[str] = []
             if old is None:
                 verdict = "new"
                 row["first_seen_at"] = seen_at
@@ -266,13 +274,15 @@ class Archive:
             counts[verdict] += 1
             upserts[row["id"]] = current[row["id"]] = row
             relink[row["id"]] = record
+            if verdict != "unchanged" or set(filled) & _SEARCHED:
+                reindex[row["id"]] = record
         if seen:
             self.db.conn.executemany(
                 "UPDATE articles SET last_seen_at = ?, etag = ?, last_modified = ? WHERE id = ?", seen)
         if upserts:
             self.db["articles"].upsert_all(list(upserts.values()), pk="id")
             self._replace_links(relink)
-            search.index_rows(self.db, relink.values())
+            search.index_rows(self.db, reindex.values())
         if revisions:
             self.db["revisions"].insert_all(revisions)
 

@@ -42,6 +42,9 @@ class Distributed:
             ("SCHEDULER_DUPEFILTER_KEY", keys.seen),
             # Without it the first worker to finish deletes the queue all workers share.
             ("SCHEDULER_PERSIST", True),
+            # Every admitted article goes to the shared queue at once: entries waiting in a
+            # worker's memory (crawler/spiders/listings.py) would die with a killed worker.
+            ("DW_FEED_QUEUED", 0),
         ):
             settings.set(name, value, "addon")
         extensions = settings["EXTENSIONS"]

@@ -71,12 +71,13 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     the page noticed (an unreadable JSON-LD block, a JSON-LD object for another story, bytes
     decoded as U+FFFD) is in `article.warnings` as (kind, detail) pairs, not in its fields.
     """
-    text, warnings = decode(page, encoding)
-    parsed = identify(text, url)
+    text, warnings, utf8 = decode(page, encoding)
+    parsed = identify(text, url, utf8=utf8)
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     article = _article(parsed, merge.merge(found))
-    article.normalized, _ = normalize(article)
+    article.normalized, article.unknown_agencies = normalize(article)
+    article.changed_since_normalized = False
     article.warnings = parsed.warnings
     if "title" in missing_required(article):
         raise NotAnArticle("no headline found (truncated or not an article page)",

@@ -70,10 +70,14 @@ def _content_type(encoding: str | None) -> str | None:
     return f"text/html; charset={encoding}"
 
 
-def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tuple[str, str]]]:
-    """The page's text and decoding warnings; `encoding` is the HTTP charset (`windows-1252`)
-    or the whole `Content-Type` value. Raises `NotAnArticle` for empty, binary or cut pages."""
+def decode(page: bytes | str, encoding: str | None = None
+           ) -> tuple[str, list[tuple[str, str]], bytes | None]:
+    """The page's text, decoding warnings, and the bytes when the text is their plain UTF-8
+    decoding (else None: lexbor is given the text); `encoding` is the HTTP charset
+    (`windows-1252`) or the whole `Content-Type` value. Raises `NotAnArticle` for empty,
+    binary or cut pages."""
     warnings: list[tuple[str, str]] = []
+    utf8 = None
     if isinstance(page, str):
         text = page
     else:
@@ -85,7 +89,9 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         if header and "charset" in header.lower() and http_content_type_encoding(header) is None:
             warnings.append(("unknown_charset", f"the HTTP charset in {header!r} is not one we know"))
         used, text = ("utf-8", _utf8(page)) if read_bom(page)[0] is None else (None, None)
-        if text is None:
+        if text is not None:
+            utf8 = page
+        else:
             used, text = html_to_unicode(header, page, default_encoding="cp1252", auto_detect_fun=_detect)
         replaced = text.count("\ufffd")
         if replaced and "utf" in used:  # U+FFFD the page itself holds is not a decoding loss
@@ -99,11 +105,11 @@ def decode(page: bytes | str, encoding: str | None = None) -> tuple[str, list[tu
         raise NotAnArticle("not HTML: no markup")
     if "\x00" in text:  # a stray NUL in a text page is a slip of its writer, not binary
         warnings.append(("nul_bytes", f"{text.count(chr(0))} NUL characters removed"))
-        text = text.replace("\x00", "")
+        text, utf8 = text.replace("\x00", ""), None
     if _truncated(text):
         raise NotAnArticle("truncated page: the document ends before </body></html>"
                            " or the article's closing markup")
-    return text, warnings
+    return text, warnings, utf8
 
 
 # C0 control bytes that are not whitespace: text never holds many of them.
@@ -169,9 +175,12 @@ def _html_language(doc) -> str | None:
     return base if base in dw.LANGUAGES else None
 
 
-def identify(text: str, given_url: str | None = None) -> Page:
-    """Parse the page and name its content; raise `NotAnArticle` for anything but an article."""
-    doc = LexborHTMLParser(text)
+def identify(text: str, given_url: str | None = None, *, utf8: bytes | None = None) -> Page:
+    """Parse the page and name its content; raise `NotAnArticle` for anything but an article.
+
+    `utf8`: the page's bytes when `text` is their UTF-8 decoding; lexbor parses them without
+    encoding `text` again."""
+    doc = LexborHTMLParser(utf8 if utf8 is not None else text)
     if doc.root is None:
         raise NotAnArticle("not HTML: nothing to parse", url=given_url)
     metas = _metas(doc)

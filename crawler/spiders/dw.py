@@ -21,6 +21,7 @@ from crawler.archive import ArchiveExtension
 from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
+from crawler.items import Article
 from crawler.middlewares import Origins
 from crawler.spiders.listings import ListingCallbacks
 
@@ -66,7 +67,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         """In a JOBDIR's spider state: the article ids scheduled by a run that did not finish,
         whose requests may wait in the job's queue; a finished run leaves nothing pending."""
         if hasattr(self, "state"):  # set by SpiderState when there is a JOBDIR
-            self.state["scheduled"] = [] if reason == "finished" else sorted(self.scheduled)
+            # Admitted articles still waiting in `pending` are in no queue: left out, the next
+            # run finds them again in the listings.
+            waiting = {entry[0] for entry in self.pending}
+            self.state["scheduled"] = ([] if reason == "finished"
+                                       else sorted(self.scheduled - waiting))
 
     @cached_property
     def archive(self) -> ArchiveExtension:
@@ -110,6 +115,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             if "feeds" in self.sources and lang in dw.FEED_CHANNELS:
                 yield self.discovery_request(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}", "feeds",
                                              self.parse_feed)
+        async for request in self.feed_pending():
+            yield request
 
     def lock_archive(self) -> bool:
         """Take the archive's run lock, held until the process ends; False if another run has it."""
@@ -194,42 +201,58 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         is fetched again when it changed since it was last seen, or on a revisit; the request
         is then conditional, so that an unchanged page costs a 304 and no body.
         """
+        admitted = self.admit(url, source, stamp, revisit, changed_at)
+        if admitted is not None:
+            yield self.article_request(*admitted)
+
+    def admit(self, url: str, source: str, stamp: str | None, revisit: bool = False,
+              changed_at: str | None = None) -> tuple | None:
+        """The decision of `schedule`, counted: (id, canonical URL, source, ETag,
+        Last-Modified) of an article to fetch, or None. The tuple is what waits in
+        `pending` until `article_request` makes it a request."""
         target = dw.parse_url(url)
         if target is None:
             self.count("skipped/not_dw_url")
             logger.warning("Skipping %r from %s: not a DW content URL", url[:200], source)
-            return
+            return None
         if target.kind != "article":
             self.count(f"skipped/type/{target.kind}")
-            return
+            return None
         self.count(f"found/{source}")
         changed_at = changed_at or stamp
         day = (stamp or "")[:10]
         if stamp and ((self.since and day < self.since) or (self.until and day > self.until)):
             self.count("skipped/out_of_date_range")
-            return
+            return None
         if target.id in self.scheduled:
             self.count("skipped/already_scheduled")
-            return
-        headers, meta = {}, {"source": source}
+            return None
+        etag = last_modified = None
         if not self.refresh:
             stored = self.archive.stored(target.id)
             if stored is not None and not revisit and (not changed_at or stored.last_seen_at >= changed_at):
                 self.count("skipped/archived_up_to_date")
-                return
-            if stored is not None and (stored.etag or stored.last_modified):
-                headers = {k: v for k, v in (("If-None-Match", stored.etag),
-                                             ("If-Modified-Since", stored.last_modified)) if v}
-                meta["handle_httpstatus_list"] = [304]
+                return None
+            if stored is not None:
+                etag, last_modified = stored.etag, stored.last_modified
         self.scheduled.add(target.id)
         self.count("found")
-        canonical = dw.canonical_url(url)
+        return target.id, dw.canonical_url(url), source, etag, last_modified
+
+    def article_request(self, content_id: int, canonical: str, source: str, etag: str | None,
+                        last_modified: str | None) -> scrapy.Request:
+        """The request for an admitted article: conditional when the archive has validators."""
+        headers = {k: v for k, v in (("If-None-Match", etag),
+                                     ("If-Modified-Since", last_modified)) if v}
+        meta = {"source": source}
+        if headers:
+            meta["handle_httpstatus_list"] = [304]
         meta["dw_url"] = canonical  # a request resumed from a JOBDIR goes to the origin of now
         # dont_filter: articles are deduplicated here, by id; Scrapy's filter would silently
         # end a redirect loop instead of letting it fail, counted, at REDIRECT_MAX_TIMES.
-        yield scrapy.Request(self.on_origin(canonical), callback=self.parse_article,
-                             errback=self.on_error, cb_kwargs={"content_id": target.id},
-                             headers=headers, meta=meta, dont_filter=True)
+        return scrapy.Request(self.on_origin(canonical), callback=self.parse_article,
+                              errback=self.on_error, cb_kwargs={"content_id": content_id},
+                              headers=headers, meta=meta, dont_filter=True)
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -241,12 +264,14 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.count("found")
             self.count("found/resumed")
 
-    def parse_article(self, response, content_id: int):
+    def parse_article(self, response, content_id: int) -> Article | None:
+        # Returns, not yields: Scrapy parses the source of a generator callback on every
+        # response (WARN_ON_GENERATOR_RETURN_VALUE; its cache misses bound methods).
         self.resumed(content_id)
         if response.status == 304:
             self.count("not_modified")
             self.archive.record_not_modified(content_id)
-            return
+            return None
         self.count("fetched")
         url = self.origins.real_url(response.url)
         try:
@@ -254,21 +279,21 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         except NotAnArticle as exc:
             self.count("failed/not_an_article")
             logger.warning("No article in %s: %s", url, exc.reason)
-            return
+            return None
         if article.kind != "article":
             self.count(f"skipped/type/{article.kind}")
-            return
+            return None
         if article.id != content_id:
             logger.info("%s serves article %s, not %s", url, article.id, content_id)
             if article.id in self.scheduled:
                 self.count("skipped/already_scheduled")
-                return
+                return None
             self.scheduled.add(article.id)
         # Bookkeeping goes to the archive directly; the article is the page's one item.
         self.archive.record_fetched(article.id, _header(response, b"ETag"),
                                     _header(response, b"Last-Modified"))
         self.archive.record_short_link(dw.encode_short_code(article.id), article.id)
-        yield article
+        return article
 
     def on_error(self, failure):
         request = failure.request

@@ -1,14 +1,25 @@
-"""The spider's sitemap and feed callbacks: requests for listings, entries into `schedule`.
+"""The spider's sitemap and feed callbacks: requests for listings, entries into `pending`.
 
 A mixin of `DwSpider` (it uses the spider's `count`, `origins`, `on_origin`, `on_error`,
-`schedule`, `sitemaps_seen` and `sitemap_depth`); what a listing holds is read by
-`crawler.discovery`, without Scrapy.
+`admit`, `article_request`, `sitemaps_seen` and `sitemap_depth`); what a listing holds is read
+by `crawler.discovery`, without Scrapy.
+
+Memory stays flat with the crawl: a listing's entries are admitted (deduplicated, checked
+against the archive and the date range, counted) as it is read, but an admitted article waits
+as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
+the spider's `start()`, turns them into requests only while the scheduler holds fewer than
+`DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits).
+The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
+fewer than `DW_FEED_PENDING` (10,000) articles wait: what waits is bounded by one sitemap's
+entries (at most 50,000 by the sitemap protocol), not by the site's size.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import AsyncIterator
 
 import scrapy
 
@@ -18,8 +29,46 @@ from crawler.discovery import Entry, Listing, NotReadable, newest, read_listing
 logger = logging.getLogger(__name__)
 
 
+_FEED_POLL_SECONDS = 0.01
+
+
 class ListingCallbacks:
     """Sitemaps, sitemap indexes and feeds: fetched on every run, their entries scheduled."""
+
+    pending: deque[tuple]  # admitted articles not yet requested: see `admit`
+    listings: deque  # requests for sitemaps listed in an index, not yet made
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pending = deque()
+        self.listings = deque()
+
+    async def feed_pending(self) -> AsyncIterator:
+        """Requests for the admitted articles, a few dozen ahead of the downloader, until no
+        listing is left to read and none waits; the end of the spider's `start()`."""
+        engine = self.crawler.engine
+        queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48)
+        most_pending = self.crawler.settings.getint("DW_FEED_PENDING", 10_000)
+        idle_checks = 0
+        while engine.running and engine.spider is not None:
+            scheduler = engine.scheduler
+            while self.pending and len(scheduler) < queued:
+                yield self.article_request(*self.pending.popleft())
+            if self.listings and len(self.pending) < most_pending and len(scheduler) < queued:
+                yield self.listings.popleft()
+            if self.pending or self.listings:
+                idle_checks = 0
+            elif (not engine.downloader.active and not scheduler.has_pending_requests()
+                  and engine.scraper.slot.is_idle()):
+                # Nothing is downloading or being parsed: no listing can add more. Seen twice
+                # in a row, a reactor turn apart, so that a response between the downloader
+                # and its callback is not missed.
+                idle_checks += 1
+                if idle_checks >= 2:
+                    return
+            else:
+                idle_checks = 0
+            await asyncio.sleep(_FEED_POLL_SECONDS)
 
     def discovery_request(self, url: str, source: str, callback=None, depth: int = 0) -> scrapy.Request:
         """A sitemap or feed request. Made on every run: never filtered as seen, so that a job
@@ -37,7 +86,7 @@ class ListingCallbacks:
         real = self.origins.real_url(response.url)
         self.sitemaps_seen.add(real)
         if listing.kind != "sitemapindex":
-            yield from self.from_entries(listing.entries, source, real)
+            self.from_entries(listing.entries, source, real)
             return
         for entry in listing.entries:
             child = entry.loc
@@ -49,12 +98,12 @@ class ListingCallbacks:
                 logger.warning("Not following sitemap %s listed in %s", child, real)
                 continue
             self.sitemaps_seen.add(child)
-            yield self.discovery_request(child, source, depth=depth + 1)
+            self.listings.append(self.discovery_request(child, source, depth=depth + 1))
 
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
         listing = self.read_listing(response, source)
         if listing is not None:
-            yield from self.from_entries(listing.entries, source, self.origins.real_url(response.url))
+            self.from_entries(listing.entries, source, self.origins.real_url(response.url))
 
     def read_listing(self, response, source: str) -> Listing | None:
         """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
@@ -74,18 +123,22 @@ class ListingCallbacks:
                            self.origins.real_url(response.url))
         return listing
 
-    def from_entries(self, entries: list[Entry], source: str, where: str) -> Iterator[scrapy.Request]:
+    def from_entries(self, entries: list[Entry], source: str, where: str) -> None:
+        """Admit a listing's article entries into `pending` (see the module doc)."""
         self.count("discovery/entries", len(entries))
         for entry in entries:
             # Each entry on its own: one that cannot be used never costs the rest of the listing.
             try:
-                yield from self.from_entry(entry, source, where)
+                admitted = self.from_entry(entry, source, where)
             except (ValueError, OverflowError) as exc:
                 self.count("discovery/bad_entry")
                 logger.warning("Skipping the entry %.200r in %s: %s", entry.loc, where, exc)
+                continue
+            if admitted is not None:
+                self.pending.append(admitted)
 
-    def from_entry(self, entry: Entry, source: str, where: str) -> Iterator[scrapy.Request]:
-        """The request for one listing entry, its dates read (unusable ones counted, not used)."""
+    def from_entry(self, entry: Entry, source: str, where: str) -> tuple | None:
+        """One listing entry admitted (see `admit`), its dates read (unusable ones counted)."""
         dates = newest(value for _, value in entry.dates)
         for zone in dates.unknown_zones:
             self.count("dates/unknown_zone")
@@ -101,4 +154,4 @@ class ListingCallbacks:
             if target is not None and entry.content_id.isdigit() and target.id != int(entry.content_id):
                 logger.warning("Feed item %s says content id %s; using the URL's", entry.loc,
                                entry.content_id)
-        yield from self.schedule(entry.loc, source, dates.first, changed_at=dates.stamp)
+        return self.admit(entry.loc, source, dates.first, changed_at=dates.stamp)
