@@ -8,7 +8,9 @@ Memory stays flat with the crawl: a listing's entries are admitted (deduplicated
 against the archive and the date range, counted) as it is read, but an admitted article waits
 as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
 the spider's `start()`, turns them into requests only while the scheduler holds fewer than
-`DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits).
+`DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits;
+0 = no waiting: everything admitted is requested at once, as a distributed worker does, whose
+queue is in Redis and whose memory must hold nothing another worker would need).
 The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
 fewer than `DW_FEED_PENDING` (10,000) articles wait: what waits is bounded by one sitemap's
 entries (at most 50,000 by the sitemap protocol), not by the site's size.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import scrapy
 
@@ -47,14 +49,14 @@ class ListingCallbacks:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
         listing is left to read and none waits; the end of the spider's `start()`."""
         engine = self.crawler.engine
-        queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48)
+        queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48) or float("inf")
         most_pending = self.crawler.settings.getint("DW_FEED_PENDING", 10_000)
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
             while self.pending and len(scheduler) < queued:
                 yield self.article_request(*self.pending.popleft())
-            if self.listings and len(self.pending) < most_pending and len(scheduler) < queued:
+            while self.listings and len(self.pending) < most_pending and len(scheduler) < queued:
                 yield self.listings.popleft()
             if self.pending or self.listings:
                 idle_checks = 0
@@ -87,6 +89,7 @@ class ListingCallbacks:
         self.sitemaps_seen.add(real)
         if listing.kind != "sitemapindex":
             self.from_entries(listing.entries, source, real)
+            yield from self.released()
             return
         for entry in listing.entries:
             child = entry.loc
@@ -99,11 +102,23 @@ class ListingCallbacks:
                 continue
             self.sitemaps_seen.add(child)
             self.listings.append(self.discovery_request(child, source, depth=depth + 1))
+        yield from self.released()
 
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
         listing = self.read_listing(response, source)
         if listing is not None:
             self.from_entries(listing.entries, source, self.origins.real_url(response.url))
+            yield from self.released()
+
+    def released(self) -> Iterator[scrapy.Request]:
+        """With `DW_FEED_QUEUED = 0`, what a listing admitted, requested at once; else nothing
+        (`feed_pending` requests it when the scheduler runs low)."""
+        if self.crawler.settings.getint("DW_FEED_QUEUED", 48) > 0:
+            return
+        while self.listings:
+            yield self.listings.popleft()
+        while self.pending:
+            yield self.article_request(*self.pending.popleft())
 
     def read_listing(self, response, source: str) -> Listing | None:
         """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
