@@ -12,8 +12,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from crawler import search as search_index
-from crawler.archive import Archive, ArchiveExtension
-from crawler.archive.store import Fetched
+from crawler.archive import Archive, ArchiveExtension, Fetched
 from crawler.extract import extract
 from crawler.items import Article
 from pipelines import ArchivePipeline, NormalizePipeline

@@ -5,18 +5,27 @@ it in batches and closes it. The spider, the pipelines and the summary reach it 
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
 import time
 from datetime import datetime
+from pathlib import Path
 
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.archive.store import Archive, Fetched, Stored, as_record
+from crawler.archive.records import Fetched, Stored, as_record
+from crawler.archive.store import Archive
 
 logger = logging.getLogger(__name__)
+
+
+def run_lock_path(archive_path: str | os.PathLike) -> str:
+    """The run lock of the archive at `archive_path`: beside the real file, so that a symlink to
+    the archive takes the same lock."""
+    return f"{os.path.realpath(archive_path)}.lock"
 
 
 class ArchiveExtension:
@@ -34,6 +43,7 @@ class ArchiveExtension:
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
+        self._lock = None  # the run lock's open file while this crawl holds it
         self.path: str = settings.get("ARCHIVE_PATH")
         self.timeout = settings.getfloat("ARCHIVE_TIMEOUT", 30.0)
         self.max_pages = settings.getint("ARCHIVE_MAX_PAGES", 0)
@@ -62,10 +72,28 @@ class ArchiveExtension:
         return self._archive
 
     @property
-    def lock_path(self) -> str:
-        """The file a run locks (flock) so that one crawl at a time writes this archive; beside
-        the real file, so that a symlink to the archive takes the same lock."""
-        return f"{os.path.realpath(self.path)}.lock"
+    def lock_path(self) -> str | None:
+        """The file a run locks (flock) so that one crawl at a time writes this archive."""
+        return run_lock_path(self.path)
+
+    def take_run_lock(self) -> bool:
+        """Take the archive's run lock, held until the crawl ends (`close`); False, logged, when
+        another run holds it. Without a `lock_path` (a distributed worker: the run's lock is
+        in Redis) there is nothing to take."""
+        if self.lock_path is None:
+            return True
+        path = Path(self.lock_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(path, "a")  # noqa: SIM115 - held open: the lock lasts while it is
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            logger.error("Another crawl is running on this archive (lock %s held); not starting"
+                         " a second one", path)
+            return False
+        return True
 
     # -- what the spider asks ------------------------------------------------------------
 
@@ -182,6 +210,9 @@ class ArchiveExtension:
         """Merge the search index's new segments and close the archive (at `engine_stopped`,
         after every `spider_closed` handler). A failed merge loses nothing: the index stays
         correct, with more segments, and the next run merges them."""
+        if self._lock is not None:
+            self._lock.close()  # releases the run lock
+            self._lock = None
         if self._archive is not None:
             if not self.error:
                 try:

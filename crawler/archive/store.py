@@ -8,110 +8,30 @@ processes sharing one archive therefore never insert one article twice nor lose 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
-from itemadapter import ItemAdapter
 
-from crawler import dw, search
+from crawler import search
 from crawler.archive import schema
-from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
+from crawler.archive.records import (
+    Fetched,
+    Stored,
+    _row,
+    as_record,
+    utc_now,
+)
+from crawler.archive.schema import CONTENT_FIELDS
 
 logger = logging.getLogger(__name__)
 
-# The content fields of the first schema, hashed as a list in this order; stored hashes depend
-# on it. Fields added later are hashed by name and only when they hold something, so adding a
-# field to `Article` changes the hash of no article that leaves it empty.
-_FIRST_CONTENT_FIELDS = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
-                         "agencies", "images")
 _LINK_TABLES = ("article_agencies", "article_authors", "images")
 _SEARCHED = frozenset(search.COLUMNS)
-
-
-def utc_now() -> str:
-    """Now, in the archive's timestamp form (`2026-11-29T14:03:00Z`)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def content_hash(article: Mapping) -> str:
-    """SHA-256 hex digest of an article's content fields (`CONTENT_FIELDS`), after normalisation."""
-    values: list = [article.get(f) for f in _FIRST_CONTENT_FIELDS]
-    values += [[f, article.get(f)] for f in CONTENT_FIELDS
-               if f not in _FIRST_CONTENT_FIELDS and article.get(f)]
-    payload = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _unstorable(value) -> str | None:
-    """Why SQLite (or the archive's UTF-8 JSON text) cannot hold `value`; None when it can."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "text with a lone surrogate"
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return None if -(2**63) <= value < 2**63 else f"integer {value} beyond SQLite's 64 bits"
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return next((reason for reason in map(_unstorable, value) if reason), None)
-    return None
-
-
-def as_record(item) -> dict:
-    """An article item (`Article`, dict or any itemadapter type) as a shallow dict, hashed once.
-
-    Raises ValueError when it lacks the id (a DW content id, `dw.is_content_id`), URL or title
-    the archive keys and shows it by, or holds a value SQLite cannot store (an integer beyond
-    64 bits, a string with a lone surrogate).
-    """
-    record = dict(ItemAdapter(item).items()) if not isinstance(item, dict) else dict(item)
-    if not (dw.is_content_id(record.get("id")) and record.get("url") and record.get("title")):
-        raise ValueError(f"not archivable without id, url and title: {str(record.get('url'))[:200]!r}")
-    reason = _unstorable(record)
-    if reason:
-        raise ValueError(f"not archivable ({reason}): {str(record.get('url'))[:200]!r}")
-    if not record.get("content_hash"):
-        record["content_hash"] = content_hash(record)
-    return record
-
-
-def _row(record: dict) -> dict:
-    """The `articles` row of a record: every column, lists as JSON text."""
-    row = {name: record.get(name) for name in ARTICLE_COLUMNS}
-    for name in LIST_FIELDS:
-        row[name] = json.dumps(record.get(name) or [], ensure_ascii=False)
-    return row
-
-
-@dataclass
-class Stored:
-    """What the archive holds about one article: enough to decide whether to fetch it again."""
-
-    content_hash: str
-    last_seen_at: str
-    modified_at: str | None
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """How an article's page answered: HTTP validators to keep, or a 304 (only marks it seen)."""
-
-    article_id: int
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-
 
 class Archive:
     """The SQLite archive at `path`: schema (migrated on open), reads and batched, atomic writes.

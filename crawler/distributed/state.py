@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from crawler import health
 from crawler.archive import Archive, Fetched, utc_now
+from crawler.archive.extension import run_lock_path
 from crawler.distributed.claims import Keys
 
 logger = logging.getLogger(__name__)
@@ -98,14 +99,14 @@ def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str
 
 def open_archive(settings) -> Archive:
     """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it."""
-    return Archive(settings.get("ARCHIVE_PATH", "data/dw.db"),
+    return Archive(settings.get("ARCHIVE_PATH"),
                    timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0),
                    max_pages=settings.getint("ARCHIVE_MAX_PAGES", 0))
 
 
 def lock_path(settings) -> str:
     """The run lock file a single-process crawl takes beside the archive (`ArchiveExtension.lock_path`)."""
-    return settings.get("ARCHIVE_PATH", "data/dw.db") + ".lock"
+    return run_lock_path(settings.get("ARCHIVE_PATH"))
 
 
 def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]],

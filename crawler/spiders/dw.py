@@ -6,13 +6,11 @@ Arguments (`-a name=value`) are read by `crawler.arguments`; sitemaps and feeds 
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 
 import scrapy
 
@@ -52,7 +50,6 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.scheduled: set[int] = set()
         self.from_job: set[int] = set()  # ids a stopped run left queued in JOBDIR
         self.sitemaps_seen: set[str] = set()
-        self._lock = None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -90,7 +87,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
             raise scrapy.exceptions.CloseSpider("bad_arguments")
-        if not self.lock_archive():
+        if not self.archive.take_run_lock():
             raise scrapy.exceptions.CloseSpider("archive_locked")
         try:
             self.archive.count()
@@ -117,26 +114,6 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
                                              self.parse_feed)
         async for request in self.feed_pending():
             yield request
-
-    def lock_archive(self) -> bool:
-        """Take the archive's run lock, held until the process ends; False if another run has it."""
-        if self.archive.lock_path is None:  # a distributed worker: the run's lock is in Redis
-            return True
-        path = Path(self.archive.lock_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(path, "a")  # stays open: the lock lasts until the spider closes
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.error("Another crawl is running on this archive (lock %s held); not starting"
-                         " a second one", path)
-            return False
-        return True
-
-    def closed(self, reason: str) -> None:
-        """Release the archive's run lock."""
-        if self._lock is not None:
-            self._lock.close()
 
     # -- discovery -----------------------------------------------------------------------
 
