@@ -11,9 +11,10 @@ stored; `decode(entry)` removes its chunked framing and content encoding.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from io import BytesIO
@@ -201,3 +202,49 @@ def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
         except (OSError, ValueError, EOFError, zlib.error) as exc:
             raise ValueError(f"cannot decode {path}:{offset}: {exc}") from None
         return body, record.http_headers.get_header("Content-Type") or ""
+
+
+# -- which files, in which order -------------------------------------------------------
+
+def warc_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, with each folder replaced by the WARC files in it, in name order."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.name.endswith((".warc.gz", ".warc")))
+        else:
+            found.append(path)
+    return found
+
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` is no WARC file to read (missing, a folder of none, not WARC); None if it is one."""
+    if not path.exists():
+        return f"{path}: no such file or folder"
+    if path.is_dir():
+        return None
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(2)
+            handle.seek(0)
+            if start == b"\x1f\x8b":
+                with gzip.open(handle) as unzipped:
+                    start = unzipped.read(9)
+            else:
+                start = handle.read(9)
+    except (OSError, EOFError) as exc:
+        return f"{path}: not a WARC file ({exc})"
+    # A WARC record begins with its version line; warcio reads ARC files (`filedesc://`) too.
+    if not start.startswith((b"WARC/", b"filedesc:")):
+        return f"{path}: not a WARC file (it begins {start[:9]!r})"
+    return None
+
+
+def in_capture_order(files: list[Path]) -> list[Path]:
+    """`files` ordered by the WARC-Date of each one's first record (an empty file last), so that
+    files given out of date order are applied oldest first; ties keep the order given."""
+    def first_date(path: Path) -> tuple[bool, str]:
+        first = next(scan(path), None)
+        return (first is None or not first.date, first.date if first else "")
+
+    return sorted(files, key=first_date)
