@@ -52,7 +52,7 @@ class Article:
     def __setattr__(self, name: str, value) -> None:
         # A field set after the extractor normalised the article (by the spider, a test, an
         # add-on) makes the normalise pipeline run the rules again, for that article only.
-        if name in _FIELD_NAMES and self.__dict__.get("normalized"):
+        if name in _NORMALIZED_INPUTS and self.__dict__.get("normalized"):
             self.__dict__["changed_since_normalized"] = True
         object.__setattr__(self, name, value)
 
@@ -61,6 +61,10 @@ class Article:
         return asdict(self)
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(Article))
+# Fields whose value the normaliser's rules read: where the page's response is kept and which
+# extractor read it (set on every crawled article by crawler/warc.py) are not among them, so
+# setting those does not make the pipeline normalise the article a second time.
+_NORMALIZED_INPUTS = frozenset(f.name for f in fields(Article)) - {
+    "warc_file", "warc_offset", "extractor_version"}
 # The fields of an article that hold lists (JSON arrays in the archive and the output).
 LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article) if str(f.type).startswith("list"))

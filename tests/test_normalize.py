@@ -80,3 +80,14 @@ def test_an_extracted_article_is_not_normalised_again(monkeypatch):
     assert calls == []  # the extractor's normalisation stands: the pipeline did not run it again
     assert stats.get_value("dw/normalize/published_at") == 1  # and its counts are the stats
     assert stats.get_value("dw/normalize/title") == 1 and stats.get_value("dw/normalize/url") == 0
+
+
+def test_where_a_page_is_kept_is_no_reason_to_normalise_again():
+    # crawler/warc.py sets these on every crawled article after extraction; a field the
+    # normaliser reads, set after it ran, does call for the rules again.
+    page = ROOT / "data" / "sample-site" / "en" / "pope-calls-for-ceasefire" / "a-79010007.html"
+    article = extract(page.read_bytes())
+    article.warc_file, article.warc_offset, article.extractor_version = "a.warc.gz", 0, "v"
+    assert article.changed_since_normalized is False
+    article.title = "  Pope  calls for ceasefire "
+    assert article.changed_since_normalized is True
