@@ -68,7 +68,7 @@ def capture_cpu_ms(warcs: Path, repeats: int) -> float:
     from scrapy.http import Request, Response
     from warcio.archiveiterator import ArchiveIterator
 
-    from crawler.warc import WarcFiles, exchange_records, gzip_member
+    from crawler.warc.capture import WarcFiles, exchange_records, gzip_member
 
     exchanges = []
     for path in sorted(warcs.iterdir()):

@@ -34,7 +34,7 @@ class Article:
     # Agencies named in the images' credits (`Joseph Eid/AFP/Getty Images` -> AFP), set by
     # the normaliser from `images`; the archive tags them with the role `photo`.
     photo_agencies: list[str] = field(default_factory=list)
-    # Where the response this was read from is kept (crawler/warc.py), and by which extractor.
+    # Where the response this was read from is kept (crawler/warc/capture.py), and by which extractor.
     warc_file: str | None = None
     warc_offset: int | None = None
     extractor_version: str | None = None
@@ -62,7 +62,7 @@ class Article:
 
 
 # Fields whose value the normaliser's rules read: where the page's response is kept and which
-# extractor read it (set on every crawled article by crawler/warc.py) are not among them, so
+# extractor read it (set on every crawled article by crawler/warc/capture.py) are not among them, so
 # setting those does not make the pipeline normalise the article a second time.
 _NORMALIZED_INPUTS = frozenset(f.name for f in fields(Article)) - {
     "warc_file", "warc_offset", "extractor_version"}

@@ -42,9 +42,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
-    "crawler.warc.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
+    "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
-SPIDER_MIDDLEWARES = {"crawler.warc.WarcRecordMiddleware": 950}
+SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
 WARC_ENABLED = True
 WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
 WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
@@ -69,5 +69,5 @@ HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of 
 # `-O articles.jsonl` / `-O articles.csv`: one record per article; in CSV, list fields are
 # JSON text (as in the archive) so that they read back.
 FEED_EXPORT_ENCODING = "utf-8"
-FEED_EXPORTERS = {"csv": "crawler.feeds.CsvItemExporter"}
+FEED_EXPORTERS = {"csv": "crawler.exporters.CsvItemExporter"}
 LOG_LEVEL = "INFO"

@@ -14,9 +14,9 @@ from scrapy.utils.test import get_crawler
 from crawler import search as search_index
 from crawler.archive import Archive, ArchiveExtension, Fetched
 from crawler.extract import extract
+from crawler.extract.normalize import normalize
 from crawler.items import Article
 from pipelines import ArchivePipeline, NormalizePipeline
-from pipelines.normalize import normalize
 from tests.conftest import ROOT
 
 SITE = ROOT / "data" / "sample-site"

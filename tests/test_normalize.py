@@ -11,7 +11,8 @@ from itemadapter import ItemAdapter
 from scrapy.utils.test import get_crawler
 
 from crawler.extract import extract
-from pipelines.normalize import NORMALIZED_FIELDS, NormalizePipeline, normalize
+from crawler.extract.normalize import NORMALIZED_FIELDS, normalize
+from pipelines.normalize import NormalizePipeline
 from tests.conftest import PAGES, ROOT
 
 PAGE = PAGES / "current" / "app-state_a-79060002.html"
@@ -83,7 +84,7 @@ def test_an_extracted_article_is_not_normalised_again(monkeypatch):
 
 
 def test_where_a_page_is_kept_is_no_reason_to_normalise_again():
-    # crawler/warc.py sets these on every crawled article after extraction; a field the
+    # crawler/warc/capture.py sets these on every crawled article after extraction; a field the
     # normaliser reads, set after it ran, does call for the rules again.
     page = ROOT / "data" / "sample-site" / "en" / "pope-calls-for-ceasefire" / "a-79010007.html"
     article = extract(page.read_bytes())

@@ -10,7 +10,7 @@ import time
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.warc_read import scan
+from crawler.warc.read import scan
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site

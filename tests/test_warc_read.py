@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.warc_read import archive_date, target_uri
+from crawler.warc.read import archive_date, target_uri
 
 
 @pytest.mark.parametrize("value, expected", [

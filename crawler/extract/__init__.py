@@ -9,7 +9,7 @@ body HTML as `state_text`, read only when the page's markup has no body), `dom`
 the two is decided once, when the page is identified), and `meta` (the head's metadata). The
 table of which source is trusted for which field is `merge.TRUST`, and a source is read only
 when a field needs it; the cleaning rules are the
-one normaliser's (`pipelines.normalize`). Pages are parsed with lexbor (selectolax), about three
+one normaliser's (`crawler.extract.normalize`). Pages are parsed with lexbor (selectolax), about three
 times as fast as libxml2 on DW's pages.
 
 Run as `python -m crawler.extract PAGE.html [...] [--url URL]` to re-extract saved pages.
@@ -21,9 +21,9 @@ from collections.abc import Mapping
 
 from crawler import dw
 from crawler.extract import dom, jsonld, merge, meta, old_layout, state
+from crawler.extract.normalize import missing_required, normalize
 from crawler.extract.page import NotAnArticle, Page, decode, identify
 from crawler.items import Article
-from pipelines.normalize import missing_required, normalize
 
 __all__ = ["NotAnArticle", "extract"]
 

@@ -248,7 +248,7 @@ class WarcRecordMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from crawler.reextract_adapter import extractor_version
+        from crawler.warc.adapter import extractor_version
 
         return cls(extractor_version())
 

@@ -14,13 +14,13 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
-from crawler.warc_read import Entry, decode
+from crawler.warc.read import Entry, decode
 
 logger = logging.getLogger("crawler.reextract")
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 # What decides an article's stored content: the extractor, DW knowledge, the normaliser.
-_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*", "pipelines/normalize*")
+_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*")
 CAUSE = "reextract"
 
 
@@ -88,7 +88,7 @@ def default_archive_and_warcs() -> tuple[Path, Path]:
     """`ARCHIVE_PATH` and the WARC folder from the project's Scrapy settings."""
     from scrapy.utils.project import get_project_settings
 
-    from crawler.warc import warc_dir
+    from crawler.warc.capture import warc_dir
 
     settings = get_project_settings()
     return Path(settings.get("ARCHIVE_PATH") or "data/dw.db"), warc_dir(settings)
