@@ -5,7 +5,7 @@ Plain functions, no Scrapy requests: `read_listing(bytes) -> Listing` (`listings
 (`crawler/spiders/dw.py`) turns their results into requests.
 """
 
-from crawler.discovery.dates import Reading, UnknownZone, newest, utc_stamp
+from crawler.dates import Reading, UnknownZone, newest, utc_stamp
 from crawler.discovery.failures import failure_reason
 from crawler.discovery.listings import Entry, Listing, NotReadable, read_listing
 
