@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 from datasette.app import Datasette
 
+from crawler.archive import Archive
+from crawler.dw import encode_short_code
 from devtools.demo import SAMPLE_LANGUAGES
 from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
@@ -50,6 +52,39 @@ def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
         mirror.clear()
         assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
         return db, mirror.article_pages()
+
+
+def generated_archive(path: Path, articles: int = 5000, timestamps: int = 40) -> dict[str, set[int]]:
+    """An archive of `articles` generated articles written by the archive itself
+    (`Archive.write_batch`, as the crawl writes), published at only `timestamps` distinct
+    times, so that many share one; every third credits Reuters (its credit line prints `rtr`
+    or `Reuters`), every fifth AFP. Returns the ids by agency (and "all")."""
+    start = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    ids: dict[str, set[int]] = {"all": set(), "Reuters": set(), "AFP": set()}
+    archive = Archive(path)
+    try:
+        batch = []
+        for n in range(articles):
+            article_id = 80_000_000 + n * 7  # not in the order of publication
+            agencies = (["Reuters"] if n % 3 == 0 else []) + (["AFP"] if n % 5 == 0 else [])
+            printed = [("rtr" if n % 2 else name) if name == "Reuters" else name for name in agencies]
+            published = start + timedelta(hours=(n * 13) % timestamps)
+            batch.append({
+                "id": article_id, "url": f"https://www.dw.com/en/story-{n}/a-{article_id}",
+                "short_url": f"https://p.dw.com/p/{encode_short_code(article_id)}", "language": "en",
+                "title": f"Generated story {n}", "teaser": f"Teaser {n}", "body": f"Body of story {n}.",
+                "published_at": published.strftime("%Y-%m-%dT%H:%M:%SZ"), "authors": ["A. Writer"],
+                "credit_line": f"xy/ab ({', '.join(printed)})" if printed else None, "agencies": agencies})
+            ids["all"].add(article_id)
+            for name in agencies:
+                ids[name].add(article_id)
+            if len(batch) == 1000:
+                archive.write_batch(batch)
+                batch = []
+        archive.write_batch(batch)
+    finally:
+        archive.close()
+    return ids
 
 
 def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
