@@ -1,5 +1,6 @@
-"""The archive the datasette and browser tests look at: the sample site crawled, then two
-articles edited on the site (the seed article's teaser, another's headline) and crawled again.
+"""The archive the datasette and browser tests look at: the sample site crawled, then three
+articles edited on the site (the seed article's teaser, another's headline, a third's picture)
+and crawled again.
 
 Built once per test session (two crawls of the local mirror, a few seconds).
 """
@@ -28,6 +29,9 @@ TEMPLATES = ROOT / "data" / "templates"
 PLUGINS = ROOT / "plugins"
 SEED = 16825046
 EDITED = 79010004  # listed in the article sitemap, whose lastmod tells of edits
+PICTURE_EDITED = 79010006  # only its picture changes (a new one, its caption and credit)
+NEW_PICTURE = {"url": "https://static.dw.com/image/79010107_6.jpg",
+               "caption": "The museum's new wing at dusk", "credit": "Sebastian Willnow/dpa/picture alliance"}
 SEED_TEASER_BEFORE = next(a["teaser"] for a in SPEC["articles"] if a["id"] == SEED)
 SEED_TEASER_AFTER = SEED_TEASER_BEFORE.replace("Over 20 soldiers", "At least 20 soldiers")
 
@@ -35,8 +39,8 @@ _BUILT: dict[str, tuple[Path, list[str]]] = {}
 
 
 def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
-    """Crawl the sample site into `folder`/dw.db, edit two articles, crawl again; (archive path,
-    article pages the second crawl fetched)."""
+    """Crawl the sample site into `folder`/dw.db, edit three articles, crawl again; (archive
+    path, article pages the second crawl fetched)."""
     site, db, log = folder / "site", folder / "dw.db", folder / "access.log"
     write_site(SPEC, site)
     with running_mirror(site, log) as origin:
@@ -48,6 +52,8 @@ def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
         edited.update(title="How a Berlin startup recycles car batteries", modified_at=later)
         seed = next(a for a in spec["articles"] if a["id"] == SEED)
         seed.update(teaser=SEED_TEASER_AFTER, modified_at=later)
+        pictured = next(a for a in spec["articles"] if a["id"] == PICTURE_EDITED)
+        pictured.update(images=[NEW_PICTURE], modified_at=later)
         write_site(spec, site)
         mirror.clear()
         assert crawl(mirror, db, "-a", f"lang={SAMPLE_LANGUAGES}").returncode == 0
