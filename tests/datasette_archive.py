@@ -104,7 +104,7 @@ def datasette_for(db: Path) -> Datasette:
     """An in-process datasette with the project's metadata, templates and plugins."""
     return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
                      template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
-                     settings={"suggest_facets": False})
+                     settings={"suggest_facets": False, "max_csv_mb": 0})
 
 
 def get(db: Path, path: str, status: int = 200):

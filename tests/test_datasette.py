@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import importlib.util
 import io
 import json
+import os
+import random
 import re
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from html import unescape
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.crawling import query
 from tests.datasette_archive import (
     EDITED,
@@ -28,6 +38,7 @@ from tests.datasette_archive import (
     get_json,
 )
 from tests.test_extract_sample import AGENCIES
+from tests.test_readme import free_port
 
 ARTICLES = {a["id"]: a for a in SPEC["articles"]}
 # Agencies named in the sample's image credits, read off data/sample-articles.json by hand.
@@ -406,3 +417,98 @@ def test_the_lists_json_link_gives_lists_as_arrays(generated):
     html = get(db, "/gen/articles?agencies__arraycontains=AFP").text
     rows = get_json(db, _link(html, "dw-json"))["rows"]
     assert rows and all(isinstance(row["agencies"], list) and "AFP" in row["agencies"] for row in rows)
+
+
+# -- a shared server: `make serve ALLOW_SQL=off`, as the README says ------------------------------
+
+def test_make_serve_allow_sql_off_blocks_sql_of_ones_own_and_keeps_the_views(db, tmp_path):
+    archive = tmp_path / "dw.db"
+    shutil.copy(db, archive)
+    port = free_port()
+    server = subprocess.Popen(["make", "--no-print-directory", "serve", f"ARCHIVE={archive}", f"PORT={port}",
+                               "ALLOW_SQL=off"], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def status(path: str) -> int:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if status("/dw/articles") == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert status("/dw?sql=select+title+from+articles") == 403
+        assert status("/dw.json?sql=select+1") == 403
+        assert status("/dw/articles?_where=1%3D1") == 403
+        for path in ("/dw/articles", f"/dw/articles/{SEED}", "/dw/agency?agency=rtr", "/dw/search?q=Reuters",
+                     "/dw/articles.csv?_stream=on"):
+            assert status(path) == 200, path
+        # datasette-dashboards runs its charts' SQL through datasette's SQL API: off with it.
+        assert status("/-/dashboards/archive") == 403
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+# -- the revision page: words compared under a time bound, both texts shown whole ----------------
+
+def _reading_plugin():
+    spec = importlib.util.spec_from_file_location("dw_reading_under_test", ROOT / "plugins" / "dw_reading.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sides(html: str) -> tuple[str, str]:
+    """The text of the left and right cells of a diff table, tags removed."""
+    cells = re.findall(r"<td>(.*?)</td><td>(.*?)</td>", html, re.S)
+    plain = [tuple(unescape(re.sub(r"</?(del|ins)>", "", c)) for c in pair) for pair in cells]
+    return "\n\n".join(p[0] for p in plain if p[0]), "\n\n".join(p[1] for p in plain if p[1])
+
+
+def test_word_marking_keeps_both_texts_whole_for_generated_edits():
+    reading = _reading_plugin()
+    rng = random.Random(20)
+    vocabulary = ["the", "a", "Syria", "army", "town", "<b>", "&", "الأزمة", "said", "said,", ""]
+    for _ in range(300):
+        old = [rng.choice(vocabulary) for _ in range(rng.randint(0, 60))]
+        new = list(old)
+        for _ in range(rng.randint(0, 6)):
+            at = rng.randint(0, len(new))
+            if new and rng.random() < 0.5:
+                del new[min(at, len(new) - 1)]
+            else:
+                new.insert(at, rng.choice(vocabulary))
+        left, right = reading.Differ().words(" ".join(old), " ".join(new))
+        assert unescape(re.sub(r"</?del>", "", left)) == " ".join(old)
+        assert unescape(re.sub(r"</?ins>", "", right)) == " ".join(new)
+        assert "<ins>" not in left and "<del>" not in right
+
+
+@pytest.mark.parametrize("words", [8_000, 40_000])
+def test_a_long_revision_of_repeated_words_is_answered_in_time(db, tmp_path, words):
+    # SequenceMatcher(autojunk=False) took 102 s at 8,000 such words; 40,000 held datasette for minutes.
+    archive = tmp_path / "long.db"
+    shutil.copy(db, archive)
+    rng = random.Random(words)
+    old = [rng.choice(["the", "cat", "sat", "on", "mat", "a", "dog"]) for _ in range(words)]
+    new = list(old)
+    for at in rng.sample(range(words), words // 20):
+        new[at] = "bird"
+    with sqlite3.connect(archive) as conn:
+        revision = conn.execute("SELECT id, article_id FROM revisions WHERE article_id = ?",
+                                [EDITED]).fetchone()
+        conn.execute("UPDATE revisions SET body = ? WHERE id = ?", [" ".join(old), revision[0]])
+        conn.execute("UPDATE articles SET body = ? WHERE id = ?", [" ".join(new), revision[1]])
+    started = time.monotonic()
+    html = get(archive, f"/long/revisions/{revision[0]}").text
+    assert time.monotonic() - started < 20  # the word marking stops at 0.4 s; the rest is linear
+    body = html.split('data-field="body"', 1)[1].split("</table>", 1)[0]
+    assert _sides(body) == (" ".join(old), " ".join(new))  # nothing dropped, whatever was marked
+    assert "<del>" in body and "<ins>" in body
