@@ -13,7 +13,8 @@ from crawler.archive import Archive
 from crawler.extract import extract
 from tests.conftest import ROOT
 
-SEED = ROOT / "data" / "sample-site" / "en" / "syrian-activists-hezobollah-fighters-killed-in-siege" / "a-16825046.html"
+SEED = (ROOT / "data" / "sample-site" / "en" / "syrian-activists-hezobollah-fighters-killed-in-siege"
+        / "a-16825046.html")
 BASE = extract(SEED.read_bytes()).to_dict()
 
 
@@ -56,7 +57,8 @@ def test_a_newer_fetch_updates_and_keeps_the_old_version_with_its_capture(archiv
     assert counts["updated"] == 1
     (revision,) = archive.db["revisions"].rows
     assert (revision["title"], revision["seen_at"], revision["cause"]) == ("First", day(5), "commoncrawl")
-    assert (revision["fetched_at"], revision["warc_file"], revision["warc_offset"]) == (day(3), "a.warc.gz", 7)
+    assert (revision["fetched_at"], revision["warc_file"], revision["warc_offset"]) == (
+        day(3), "a.warc.gz", 7)
     assert json.loads(revision["changed"]) == ["title"]
 
 

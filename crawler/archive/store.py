@@ -14,7 +14,6 @@ revision in its place in time (`crawler.archive.history`), and `first_seen_at` /
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable
