@@ -301,3 +301,35 @@ def test_bad_arguments_are_refused_before_anything_is_opened(tmp_path):
         code, _, err = backfill(db, *args)
         assert code == 2 and "bad argument" in err
     assert not db.exists()
+
+
+# -- replay: pywb over the archive's own WARCs, linked from the reading view ------------------------
+
+@needs_pywb
+def test_the_reading_view_links_as_captured_to_pywb_replaying_the_project_warcs(pywb, tmp_path):
+    import re
+    import urllib.request
+    from html import unescape
+
+    from tests.datasette_archive import get
+
+    _, origin, _ = pywb
+    db = tmp_path / "dw.db"
+    code, _, err = backfill(db, "wayback", "--lang", "en", "--since", "2024-01-01", "--until", "2024-12-31",
+                            *wayback_settings(origin))
+    assert code == 0, err[-2000:]
+    page = get(db, f"/dw/articles/{EDITED}").text
+    link = unescape(re.search(r'class="dw-as-captured" href="([^"]+)">as captured ([^<]+)<', page)[1])
+    assert re.search(r"as captured 2024-01-30 10:00<", page)
+    path = link.split("://", 1)[1].split("/", 1)[1]  # /dw/{14 digits}/{url}
+    assert path.startswith("dw/20240130100000/https://www.dw.com/en/")
+    own = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    assert own
+    with running_pywb({"dw": own}, root=tmp_path / "replay") as replay:
+        raw = urllib.request.urlopen(f"{replay}/{path.replace('/https:', 'id_/https:', 1)}", timeout=30)
+        assert raw.headers["Memento-Datetime"] == "Tue, 30 Jan 2024 10:00:00 GMT"
+        assert b"EU leaders agree on new climate target for 2040" in raw.read()
+        framed = urllib.request.urlopen(f"{replay}/{path}", timeout=30).read()  # pywb's frame
+        assert b'"20240130100000"' in framed
+        shown = urllib.request.urlopen(f"{replay}/{path.replace('/https:', 'mp_/https:', 1)}", timeout=30)
+        assert b"EU leaders agree on new climate target for 2040" in shown.read()

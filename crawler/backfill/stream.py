@@ -83,14 +83,21 @@ def dw_records(client: PoliteClient, url: str, position: int, counts: Counter
         raw = _Skipping(raw, position)
         counts["range_ignored"] += 1
     try:
-        records = ArchiveIterator(raw, record_types=WarcRecordType.response, parse_http=False,
-                                  func_filter=dw_filter(counts), fsspec_args=False)
-        for record in records:
-            block = record.reader.read()
-            if not block.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200", b"HTTP/2 200")):
-                counts["skipped/not_200"] += 1
-                continue
-            target = record.headers.get("WARC-Target-URI", "")
-            yield position + record.stream_pos, member(record, block), target
+        for offset, data, target in filter_records(raw, counts):
+            yield position + offset, data, target
     finally:
         response.close()
+
+
+def filter_records(stream, counts: Counter) -> Iterator[tuple[int, bytes, str]]:
+    """(offset in `stream`, gzip member, target URI) of each DW `response` record with status 200
+    in a WARC stream (a file or an HTTP body), the others skipped as they pass; counts
+    `records` (responses seen) and `skipped/not_200`."""
+    records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=False,
+                              func_filter=dw_filter(counts), fsspec_args=False)
+    for record in records:
+        block = record.reader.read()
+        if not block.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200", b"HTTP/2 200")):
+            counts["skipped/not_200"] += 1
+            continue
+        yield record.stream_pos, member(record, block), record.headers.get("WARC-Target-URI", "")
