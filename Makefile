@@ -12,8 +12,11 @@ HOST   ?= 127.0.0.1
 ALLOW_SQL ?= on
 
 PEERS  := benchmarks/.venv-peers
+# pywb pins redis 2.10 and pyOpenSSL < 26.2, which the crawler's own environment cannot hold
+# (scrapy-redis needs redis >= 5): it gets an environment of its own.
+PYWB   := .venv-pywb
 
-.PHONY: install demo test serve screenshots crawl bench lint browser wget redis clean
+.PHONY: install demo test serve screenshots crawl bench lint browser wget redis pywb replay clean
 
 install: $(STAMP)
 
@@ -46,10 +49,25 @@ redis:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
 	  echo "redis-server is not installed and could not be: the distributed-crawl tests will be skipped"
 
+# pywb in its own environment, for backfill tests (CDX server, raw replay) and `make replay`.
+pywb: $(PYWB)/.installed
+
+$(PYWB)/.installed: devtools/pywb-requirements.txt
+	test -x $(PYWB)/bin/python || $(PYTHON) -m venv $(PYWB)
+	$(PYWB)/bin/python -m pip install --quiet --upgrade pip
+	$(PYWB)/bin/python -m pip install --quiet -r devtools/pywb-requirements.txt
+	touch $@
+
+# pywb on loopback over the archive's own WARC files (data/warc/): each page as captured, at
+# http://127.0.0.1:8090/dw/{timestamp}/{url}; the reading view links "as captured" here.
+REPLAY_PORT ?= 8090
+replay: $(STAMP) pywb
+	$(BIN)/python -m devtools.archives replay $(dir $(ARCHIVE))warc --port $(REPLAY_PORT)
+
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
 
-test: $(STAMP) browser wget redis
+test: $(STAMP) browser wget redis pywb
 	$(BIN)/python -m pytest
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
@@ -80,9 +98,10 @@ bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.warc
 	$(BIN)/python -m benchmarks.distributed
+	$(BIN)/python -m benchmarks.backfill
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
 clean:
-	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc
+	rm -rf $(VENV) $(PEERS) $(PYWB) data/replay benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc
