@@ -320,7 +320,7 @@ def test_the_reading_view_links_as_captured_to_pywb_replaying_the_project_warcs(
     assert code == 0, err[-2000:]
     page = get(db, f"/dw/articles/{EDITED}").text
     link = unescape(re.search(r'class="dw-as-captured" href="([^"]+)">as captured ([^<]+)<', page)[1])
-    assert re.search(r"as captured 2024-01-30 10:00<", page)
+    assert re.search(r"as captured 2024-01-30 10:00 UTC<", page)
     path = link.split("://", 1)[1].split("/", 1)[1]  # /dw/{14 digits}/{url}
     assert path.startswith("dw/20240130100000/https://www.dw.com/en/")
     own = sorted((tmp_path / "warc").glob("*.warc.gz"))
