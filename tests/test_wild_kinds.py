@@ -157,3 +157,190 @@ def test_retry_after_stats_count_only_what_was_done(retried):
     assert "Unreadable Retry-After 'whenever you like'" in run.stderr
     capped = [h for h in wire.hits if h.path.endswith("a-79100193")]
     assert len(capped) == 2 and capped[1].at - capped[0].at >= 5
+
+
+# -- a run that loses more than half of what it found fails, at any size ----------------------------
+
+def _counts(found=0, fetched=0, failed=0, not_modified=0) -> dict[str, int]:
+    return {"found": found, "fetched": fetched, "not_modified": not_modified, "skipped": 0,
+            "new": 0, "updated": 0, "unchanged": 0, "failed": failed}
+
+
+@pytest.mark.parametrize("found, fetched, failed, verdict", [
+    (1, 1, 1, "most article requests failed (1 of 1)"),  # one page, a soft 404
+    (3, 1, 2, "most article requests failed (2 of 3)"),
+    (3, 3, 2, "most article requests failed (2 of 3)"),  # two soft 404s among three
+    (1000, 1000, 501, "most article requests failed (501 of 1000)"),
+    (2, 2, 1, "ok"),  # half is not more than half
+    (3, 3, 1, "ok"),
+    (0, 0, 0, "ok"),
+])
+def test_the_share_lost_decides_not_a_count(found, fetched, failed, verdict):
+    from crawler.extensions import outcome
+
+    stats = {"dw/found": found, "dw/fetched": fetched, "dw/failed": failed}
+    assert outcome("finished", stats, _counts(found, fetched, failed)) == verdict
+
+
+def test_a_run_cut_short_is_judged_on_what_it_tried():
+    from crawler.extensions import outcome
+
+    # 100 found, a limit stopped it after 4 tries of which 3 failed: most of what it tried.
+    stats = {"dw/found": 100, "dw/fetched": 1, "dw/failed": 3}
+    assert outcome("closespider_pagecount", stats, _counts(100, 1, 3)) == \
+        "most article requests failed (3 of 4)"
+    assert outcome("closespider_pagecount", stats, _counts(100, 3, 1)).startswith("stopped: ")
+
+
+SOFT_404 = b"<!DOCTYPE html><html lang='en'><head><title>Page not found | DW</title></head>" \
+           b"<body><main><h1>Sorry, this page does not exist</h1></main></body></html>"
+
+
+@needs_shared(RETRY)
+@pytest.mark.parametrize("ids, status, lost", [
+    ([79100199], 3, "1 of 1"),  # the one page asked for is a soft 404
+    ([79100191, 79100199, 79100198], 3, "2 of 3"),  # a soft 404 and a hard one
+    ([79100191, 79100192, 79100199], 0, None),  # one of three: the run did its job
+])
+def test_losing_most_of_what_was_found_is_exit_3_at_any_size(ids, status, lost, tmp_path):
+    def respond(hit):
+        if hit.path.endswith("a-79100199"):
+            return response("200 OK", [("Content-Type", "text/html; charset=utf-8")], SOFT_404)
+        for content_id in (79100191, 79100192):
+            if hit.path.endswith(f"a-{content_id}"):
+                return response("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                _retry_page(content_id))
+        return None  # 404
+
+    urls = ",".join(f"https://www.dw.com/en/x/a-{i}" for i in ids)
+    with serving(respond) as wire:
+        run = crawl(wire, tmp_path / "dw.db", "-a", f"urls={urls}")
+    assert run.returncode == status, run.stderr[-2000:]
+    if lost:
+        assert last_line(run) == f"dw crawl failed: most article requests failed ({lost})"
+        assert last_run(tmp_path / "dw.db")["outcome"] == f"most article requests failed ({lost})"
+    else:
+        assert last_run(tmp_path / "dw.db")["outcome"] == "ok"
+
+
+# -- xml:base: relative locations in feeds and sitemaps (XML Base, RFC 3986 §5) ---------------------
+
+ATOM = '<feed xmlns="http://www.w3.org/2005/Atom"{base}>{entries}</feed>'
+W = "https://www.dw.com"
+
+
+def _locs(xml: str, base_url: str | None = f"{W}/") -> list[str]:
+    from crawler.discovery import read_listing
+
+    return [entry.loc for entry in read_listing(xml.encode("utf-8"), base_url=base_url).entries]
+
+
+@pytest.mark.parametrize("feed_base, entry, expected", [
+    # feed-level base, relative href
+    (f"{W}/de/", '<entry><link href="inflation-sinkt/a-79100201"/></entry>',
+     f"{W}/de/inflation-sinkt/a-79100201"),
+    # an entry's own base overrides the feed's
+    (f"{W}/de/", f'<entry xml:base="{W}/de/streik/"><link href="a-79100202"/></entry>',
+     f"{W}/de/streik/a-79100202"),
+    # a relative entry base is resolved against the feed's
+    (f"{W}/de/", '<entry xml:base="streik/"><link href="a-79100202"/></entry>', f"{W}/de/streik/a-79100202"),
+    (f"{W}/de/politik/", '<entry xml:base="../wirtschaft/"><link href="./x/a-1"/></entry>',
+     f"{W}/de/wirtschaft/x/a-1"),
+    # on the link element itself
+    (f"{W}/de/", '<entry><link xml:base="/pt-br/" href="x/a-2"/></entry>', f"{W}/pt-br/x/a-2"),
+    # an absolute-path reference keeps only the base's host
+    (f"{W}/de/", '<entry><link href="/en/x/a-3"/></entry>', f"{W}/en/x/a-3"),
+    # scheme-relative base
+    (f"{W}/de/", '<entry xml:base="//m.dw.com/fr/"><link href="x/a-4"/></entry>', "https://m.dw.com/fr/x/a-4"),
+    # base without a trailing slash: its last segment is replaced (RFC 3986 §5.2.3)
+    (f"{W}/de/inflation", '<entry><link href="a-5"/></entry>', f"{W}/de/a-5"),
+    # dot segments above the root are dropped (§5.2.4)
+    (f"{W}/de/a/b/c", '<entry><link href="../../../../x/a-6"/></entry>', f"{W}/x/a-6"),
+    # an empty xml:base is the parent's
+    (f"{W}/de/", '<entry xml:base=""><link href="x/a-7"/></entry>', f"{W}/de/x/a-7"),
+    # an IRI base: DW's slugs are Unicode (lxml's element.base gives up on these)
+    (f"{W}/de/", f'<entry xml:base="{W}/de/putin-ära/"><link href="a-8"/></entry>', f"{W}/de/putin-ära/a-8"),
+    # an absolute href ignores every base
+    (f"{W}/de/", f'<entry><link href="{W}/de/wahl/a-9"/></entry>', f"{W}/de/wahl/a-9"),
+    # whitespace around the reference and the base
+    (f" {W}/de/ ", '<entry><link href="  x/a-10 "/></entry>', f"{W}/de/x/a-10"),
+])
+def test_atom_links_resolve_against_xml_base(feed_base, entry, expected):
+    assert _locs(ATOM.format(base=f' xml:base="{feed_base}"', entries=entry)) == [expected]
+
+
+def test_a_relative_feed_base_resolves_against_the_document():
+    xml = ATOM.format(base=' xml:base="/de/"', entries='<entry><link href="x/a-1"/></entry>')
+    assert _locs(xml) == [f"{W}/de/x/a-1"]
+    assert _locs(xml, base_url=None) == ["/de/x/a-1"]  # nothing to resolve it against: as written
+
+
+@pytest.mark.parametrize("xml, expected", [
+    # RSS 2.0: the channel's base, an item's own, a link element's own, a permalink guid
+    (f'<rss version="2.0"><channel xml:base="{W}/en/"><item><link>x/a-11</link></item>'
+     '<item xml:base="/de/"><link>y/a-12</link></item>'
+     '<item><link xml:base="/fr/">z/a-13</link></item>'
+     '<item><guid>g/a-14</guid></item></channel></rss>',
+     [f"{W}/en/x/a-11", f"{W}/de/y/a-12", f"{W}/fr/z/a-13", f"{W}/en/g/a-14"]),
+    # RSS 1.0 (RDF): rdf:about under the document's base
+    (f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"'
+     f' xml:base="{W}/es/"><item rdf:about="x/a-15"><title>t</title></item></rdf:RDF>', [f"{W}/es/x/a-15"]),
+    # sitemaps: on the urlset, on a url, on a loc; and a sitemap index
+    (f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xml:base="{W}/en/">'
+     '<url><loc>x/a-16</loc></url><url xml:base="/ar/"><loc>y/a-17</loc></url>'
+     '<url><loc xml:base="../tr/">z/a-18</loc></url></urlset>',
+     [f"{W}/en/x/a-16", f"{W}/ar/y/a-17", f"{W}/tr/z/a-18"]),
+    (f'<sitemapindex xml:base="{W}/de/"><sitemap><loc>news-sitemap.xml</loc></sitemap></sitemapindex>',
+     [f"{W}/de/news-sitemap.xml"]),
+])
+def test_rss_and_sitemap_locations_resolve_against_xml_base(xml, expected):
+    assert _locs(xml) == expected
+
+
+XML_BASE_SITE = BUGS / "20-atom-xml-base" / "site"
+XML_BASE_SITEMAP = f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" xml:base="https://www.dw.com/de/">
+  <url><loc>konjunktur-erholt-sich/a-79100204</loc>
+    <news:news><news:publication_date>2026-12-05T09:00:00Z</news:publication_date></news:news></url>
+  <url xml:base="https://www.dw.com/de/k%C3%A4lte-welle/"><loc>a-79100205</loc>
+    <news:news><news:publication_date>2026-12-05T09:10:00Z</news:publication_date></news:news></url>
+</urlset>"""
+
+
+@pytest.fixture(scope="module")
+def xml_base_crawl(tmp_path_factory):
+    """The Atom feed of bug 20 and a news sitemap with `xml:base`, served by a strict server
+    (each page at its one path only, as dw.com serves it), crawled once."""
+    work = tmp_path_factory.mktemp("xmlbase")
+    page = (XML_BASE_SITE / "de/inflation-sinkt/a-79100201.html").read_bytes()
+    files = {f"/{p.relative_to(XML_BASE_SITE).as_posix().removesuffix('.html')}": p.read_bytes()
+             for p in XML_BASE_SITE.rglob("*.html")}
+    files["/de/konjunktur-erholt-sich/a-79100204"] = page.replace(b"79100201", b"79100204")
+    files["/de/k%C3%A4lte-welle/a-79100205"] = page.replace(b"79100201", b"79100205").replace(
+        b"/de/inflation-sinkt/", b"/de/k%C3%A4lte-welle/")
+    files["/rdf/rss-de-all"] = (XML_BASE_SITE / "rdf/rss-de-all.xml").read_bytes()
+    files["/de/news-sitemap.xml"] = XML_BASE_SITEMAP.encode()
+
+    def respond(hit):
+        data = files.get(hit.path)
+        if data is None:
+            return None
+        kind = "application/xml" if data.startswith(b"<?xml") else "text/html; charset=utf-8"
+        return response("200 OK", [("Content-Type", kind)], data)
+
+    with serving(respond) as wire:
+        run = crawl(wire, work / "dw.db", "-a", "lang=de", "-a", "sources=feeds,news")
+    return run, work / "dw.db", wire
+
+
+@needs_shared(XML_BASE_SITE)
+def test_feed_and_sitemap_links_under_xml_base_are_requested_where_they_are(xml_base_crawl):
+    run, db, wire = xml_base_crawl
+    assert run.returncode == 0, run.stderr[-3000:]
+    articles = sorted(p for p in wire.paths() if "/a-" in p)
+    assert articles == ["/de/inflation-sinkt/a-79100201", "/de/k%C3%A4lte-welle/a-79100205",
+                        "/de/konjunktur-erholt-sich/a-79100204", "/de/streik-bei-der-bahn/a-79100202",
+                        "/de/wahl-in-sachsen/a-79100203"]
+    assert archived_ids(db) == {79100201, 79100202, 79100203, 79100204, 79100205}
+    assert last_run(db)["outcome"] == "ok"
