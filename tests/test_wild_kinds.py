@@ -298,7 +298,7 @@ def test_rss_and_sitemap_locations_resolve_against_xml_base(xml, expected):
 
 
 XML_BASE_SITE = BUGS / "20-atom-xml-base" / "site"
-XML_BASE_SITEMAP = f"""<?xml version="1.0" encoding="UTF-8"?>
+XML_BASE_SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9" xml:base="https://www.dw.com/de/">
   <url><loc>konjunktur-erholt-sich/a-79100204</loc>
