@@ -11,14 +11,24 @@ form; and a run that loses more than half of what it found is not "ok", at any s
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
 import time
+import uuid
+import zlib
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from crawler.dates import http_date
 from crawler.middlewares import retry_after
-from tests.conftest import SHARED, needs_shared
+from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import archived_ids, crawl, last_run
 from tests.wire import http_date as format_http_date
 from tests.wire import response, serving
@@ -344,3 +354,172 @@ def test_feed_and_sitemap_links_under_xml_base_are_requested_where_they_are(xml_
                         "/de/wahl-in-sachsen/a-79100203"]
     assert archived_ids(db) == {79100201, 79100202, 79100203, 79100204, 79100205}
     assert last_run(db)["outcome"] == "ok"
+
+
+# -- WARC digests and encodings as other tools write them (WARC 1.1 §5.9, §6.3.2) -------------------
+
+WARC_BUG = BUGS / "23-warc-payload-digest" / "three-records.warc.gz"
+
+
+def _b32(algorithm: str, data: bytes) -> str:
+    return base64.b32encode(hashlib.new(algorithm, data).digest()).decode()
+
+
+def _chunked(data: bytes, size: int = 97) -> bytes:
+    parts = [b"%x\r\n%s\r\n" % (len(data[i:i + size]), data[i:i + size]) for i in range(0, len(data), size)]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
+def _warc_record(uri: str, head: bytes, body: bytes, block: str | None = "sha1",
+                 payload: str | None = "sha1", payload_over: bytes | None = None,
+                 spell=lambda algorithm, digest: f"{algorithm}:{base64.b32encode(digest).decode()}") -> bytes:
+    """A WARC/1.0 response record, its digests over exactly what the test says."""
+    block_bytes = head + body
+    fields = [("WARC-Type", "response"), ("WARC-Target-URI", uri),
+              ("WARC-Date", "2026-12-04T10:00:00Z"),
+              ("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>"),
+              ("Content-Type", "application/http;msgtype=response")]
+    if block:
+        fields.append(("WARC-Block-Digest", spell(block, hashlib.new(block.replace("-", ""), block_bytes).digest())))
+    if payload:
+        over = body if payload_over is None else payload_over
+        fields.append(("WARC-Payload-Digest", spell(payload, hashlib.new(payload.replace("-", ""), over).digest())))
+    fields.append(("Content-Length", str(len(block_bytes))))
+    text = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
+    return text.encode() + block_bytes + b"\r\n\r\n"
+
+
+def _page(content_id: int) -> bytes:
+    return _retry_page(79100191).replace(b"79100191", str(content_id).encode()).replace(
+        b"Storm warning", f"Story {content_id}".encode())
+
+
+def _head(*lines: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + b"".join(
+        line + b"\r\n" for line in lines) + b"\r\n"
+
+
+def _brotli(data: bytes) -> bytes:
+    import brotli
+
+    return brotli.compress(data)
+
+
+def _variants() -> list[tuple[str, int, bytes, str]]:
+    """(name, content id, record, the form its payload digest should read as), one article each."""
+    out = []
+    ids = iter(range(79100240, 79100300))
+    gz = gzip.compress
+
+    def add(name, form, head_lines, encode, over=None, **kw):
+        cid = next(ids)
+        body = encode(_page(cid))
+        record = _warc_record(f"https://www.dw.com/en/variant/a-{cid}", _head(*head_lines), body,
+                              payload_over=over(_page(cid)) if over else None, **kw)
+        out.append((name, cid, record, form))
+
+    # the standard's form: the entity body, chunk framing undone (wget-lua, Heritrix 3.5+)
+    add("chunked gzip, entity body", "entity_body", [b"Content-Encoding: gzip", b"Transfer-Encoding: chunked"],
+        lambda p: _chunked(gz(p)), over=gz)
+    # as sent, chunk framing and all (warcio, wpull, older Heritrix)
+    add("chunked, as sent", "as_sent", [b"Transfer-Encoding: chunked"], _chunked)
+    # a transfer coding besides chunked, undone too for the entity body
+    add("gzip, chunked transfer, entity body", "entity_body", [b"Transfer-Encoding: gzip, chunked"],
+        lambda p: _chunked(gz(p)), over=lambda p: p)
+    # other algorithms and encodings of the digests
+    add("sha256 hex", "both", [], bytes, block="sha256", payload="sha256",
+        spell=lambda a, d: f"{a}:{d.hex()}")
+    add("SHA-256 base64", "both", [], bytes, block="sha-256", payload="sha-256",
+        spell=lambda a, d: f"{a.upper()}:{base64.b64encode(d).decode()}")
+    add("sha512 base64url, md5 HEX", "both", [], bytes, block="sha512", payload="md5",
+        spell=lambda a, d: f"{a}:{base64.urlsafe_b64encode(d).decode() if a == 'sha512' else d.hex().upper()}")
+    add("sha1 base32 lower case, unpadded", "both", [], bytes,
+        spell=lambda a, d: f"{a}:{base64.b32encode(d).decode().lower().rstrip('=')}")
+    add("no digests at all", "", [], bytes, block=None, payload=None)
+    add("block digest only", "", [], bytes, payload=None)
+    add("unknown digest algorithm", "unverifiable", [], bytes, payload="sha1",
+        spell=lambda a, d: f"{'sha3-999' if len(d) == 20 else a}:{base64.b32encode(d).decode()}",
+        block="sha256")
+    # content codings
+    add("x-gzip", "both", [b"Content-Encoding: x-gzip"], gz)
+    add("deflate (zlib)", "both", [b"Content-Encoding: deflate"], zlib.compress)
+    add("deflate (raw)", "both", [b"Content-Encoding: deflate"], _raw_deflate)
+    add("br", "both", [b"Content-Encoding: br"], _brotli)
+    add("gzip then br", "both", [b"Content-Encoding: gzip, br"], lambda p: _brotli(gz(p)))
+    add("GZIP upper case", "both", [b"Content-Encoding: GZIP"], gz)
+    add("identity", "both", [b"Content-Encoding: identity"], bytes)
+    # raw non-ASCII bytes in the HTTP head, as servers send them (latin-1, UTF-8)
+    add("non-ASCII header bytes", "both", ["X-Titel: Schneefälle in München".encode("latin-1"),
+                                           "X-Ort: Köln, Straße".encode()], bytes)
+    # a payload digest in neither form, vouched for by the block digest
+    add("payload digest of neither form", "unmatched", [], bytes, over=lambda p: b"something else")
+    return out
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-15)
+    return compressor.compress(data) + compressor.flush()
+
+
+VARIANTS = _variants()
+
+
+@pytest.mark.parametrize("name, cid, record, form", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_warc_variants_are_read_whole_and_decoded(name, cid, record, form, tmp_path):
+    from crawler.warc.read import decode, scan
+
+    path = tmp_path / "one.warc.gz"
+    path.write_bytes(gzip.compress(record))
+    entries = list(scan(path, keep=lambda e: e.kind == "response"))
+    assert [(e.kind, e.problem) for e in entries] == [("response", "")]
+    assert entries[0].payload_digest == form
+    assert decode(entries[0]) == _page(cid)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("block", "block digest failed"),
+    ("payload without block", "payload digest failed"),
+])
+def test_a_digest_that_fails_with_nothing_to_vouch_for_it_is_damage(damage, problem, tmp_path):
+    from crawler.warc.read import scan
+
+    page = _page(79100299)
+    if damage == "block":
+        record = _warc_record("https://www.dw.com/en/x/a-79100299", _head(), page)
+        record = record.replace(b"First paragraph", b"Forged paragraph")
+    else:
+        record = _warc_record("https://www.dw.com/en/x/a-79100299", _head(), page, block=None,
+                              payload_over=page + b"!")
+    path = tmp_path / "bad.warc"
+    path.write_bytes(record + _warc_record("https://www.dw.com/en/x/a-79100298", _head(), _page(79100298)))
+    entries = list(scan(path))
+    assert entries[0].kind == "damaged" and entries[0].problem.startswith(problem)
+    assert (entries[1].kind, entries[1].problem) == ("response", "")  # the next one is read
+
+
+def reextract_counts(db: Path, *warcs: Path) -> dict:
+    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *map(str, warcs)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+@needs_shared(WARC_BUG)
+def test_reextract_imports_both_payload_digest_forms_and_counts_them_apart(tmp_path):
+    db = tmp_path / "dw.db"
+    counts = reextract_counts(db, WARC_BUG)
+    assert counts["new"] == 3 and "skipped/damaged" not in counts, counts
+    assert archived_ids(db) == {79100231, 79100232, 79100233}
+    assert (counts["payload_digest/entity_body"], counts["payload_digest/as_sent"],
+            counts["payload_digest/both"]) == (1, 1, 1)
+
+
+def test_reextract_imports_other_tools_digests_and_encodings(tmp_path):
+    warc = tmp_path / "variants.warc.gz"
+    warc.write_bytes(b"".join(gzip.compress(record) for _, _, record, _ in VARIANTS))
+    db = tmp_path / "dw.db"
+    counts = reextract_counts(db, warc)
+    assert archived_ids(db) == {cid for _, cid, _, _ in VARIANTS}, counts
+    forms = Counter(form for *_, form in VARIANTS if form)
+    assert {k.removeprefix("payload_digest/"): v for k, v in counts.items()
+            if k.startswith("payload_digest/")} == forms
