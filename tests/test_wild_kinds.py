@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from warcio.warcwriter import WARCWriter
 
 from crawler.dates import http_date
 from crawler.middlewares import retry_after
@@ -523,3 +525,102 @@ def test_reextract_imports_other_tools_digests_and_encodings(tmp_path):
     forms = Counter(form for *_, form in VARIANTS if form)
     assert {k.removeprefix("payload_digest/"): v for k, v in counts.items()
             if k.startswith("payload_digest/")} == forms
+
+
+# -- response heads captured as the server sent them --------------------------------------------
+
+def _heads() -> dict[int, tuple[bytes, bytes, bytes]]:
+    """content id -> (the head as sent, the body as sent, the head the record must hold)."""
+    page = {cid: _page(cid) for cid in (79100251, 79100252, 79100253)}
+    odd = (b"HTTP/1.1 200 Alles in Ordnung\r\n"  # a reason phrase of its own
+           b"content-type: text/html; charset=utf-8\r\n"  # names in their own case
+           + "X-Titel: Schneefälle in München\r\n".encode("latin-1")  # raw latin-1
+           + "x-ort: Köln, Straße\r\n".encode()  # raw UTF-8
+           + b"Set-Cookie: a=1\r\nVary: Accept-Encoding\r\nset-cookie: b=2\r\n"  # interleaved repeats
+           b"X-Folded: first part\r\n  folded part\r\n"  # obsolete line folding
+           b"X-Spaced:   wide   value  \r\n"
+           b"Content-Length: " + str(len(page[79100251])).encode() + b"\r\nConnection: close\r\n\r\n")
+    chunked_head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\n"  # a bare LF
+                    b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    bare = (b"HTTP/1.1 200\r\nContent-Type: text/html; charset=utf-8\r\n"  # no reason phrase
+            b"Content-Length: " + str(len(page[79100253])).encode() + b"\r\nConnection: close\r\n\r\n")
+    return {
+        79100251: (odd, page[79100251], odd),
+        79100252: (chunked_head, _chunked(page[79100252]),
+                   chunked_head.replace(b"Transfer-Encoding:", b"X-Crawler-Transfer-Encoding:")),
+        79100253: (bare, page[79100253], bare),
+    }
+
+
+HEADS = _heads()
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory):
+    work = tmp_path_factory.mktemp("heads")
+
+    def respond(hit):
+        for cid, (head, body, _) in HEADS.items():
+            if hit.path.endswith(f"a-{cid}"):
+                return head + body
+        return None
+
+    urls = ",".join(f"https://www.dw.com/en/x/a-{cid}" for cid in HEADS)
+    with serving(respond) as wire:
+        run = crawl(wire, work / "dw.db", "-a", f"urls={urls}")
+    return run, work / "dw.db", sorted((work / "warc").glob("*.warc.gz"))
+
+
+def _blocks(files: list[Path]) -> dict[str, bytes]:
+    """WARC-Target-URI -> the block of its response record, read from the raw file."""
+    blocks = {}
+    for file in files:
+        data = gzip.decompress(file.read_bytes())
+        for raw in data.split(b"WARC/1.1\r\n")[1:]:
+            fields, _, rest = raw.partition(b"\r\n\r\n")
+            header = dict(line.split(b": ", 1) for line in fields.split(b"\r\n"))
+            if header[b"WARC-Type"] == b"response":
+                blocks[header[b"WARC-Target-URI"].decode()] = rest[:int(header[b"Content-Length"])]
+    return blocks
+
+
+@needs_shared(RETRY)
+def test_response_heads_are_written_to_warc_as_the_server_sent_them(captured):
+    run, db, files = captured
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert archived_ids(db) == set(HEADS)
+    blocks = _blocks(files)
+    for cid, (_, _, expected) in HEADS.items():
+        block = blocks[f"https://www.dw.com/en/x/a-{cid}"]
+        assert block.startswith(expected), (cid, block[:600])
+        assert block[len(expected):] == _page(cid)  # the body, its chunk framing undone
+    assert last_run(db)["stats"].get("dw/warc/head_rebuilt") is None
+    assert not any(b"X-Dw-Wire-Head" in block or b"x-dw-wire-head" in block.lower()
+                   for block in blocks.values())
+
+
+@needs_shared(RETRY)
+def test_captured_heads_pass_warcio_check_and_reextract(captured, tmp_path):
+    _, db, files = captured
+    for file in files:
+        check = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(file)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0 and "fail" not in check.stdout, check.stdout[-2000:]
+    rebuilt = tmp_path / "rebuilt.db"
+    counts = reextract_counts(rebuilt, *files)
+    assert counts["new"] == 3 and archived_ids(rebuilt) == set(HEADS)
+
+
+def test_a_head_from_another_download_handler_is_rebuilt_from_what_scrapy_kept():
+    from scrapy.http import HtmlResponse, Request
+
+    from crawler.warc.capture import exchange_records
+
+    response = HtmlResponse("https://www.dw.com/en/x/a-1", status=404, body=b"gone", protocol="HTTP/1.1",
+                            headers={"X-Titel": "Schneefälle".encode("latin-1")})
+    record, _ = exchange_records("https://www.dw.com/en/x/a-1", Request("https://www.dw.com/en/x/a-1"),
+                                 response)
+    buffer = io.BytesIO()
+    WARCWriter(buffer, gzip=False).write_record(record)
+    assert b"HTTP/1.1 404 Not Found\r\n" in buffer.getvalue()
+    assert "X-Titel: Schneefälle\r\n".encode("latin-1") in buffer.getvalue()  # not %-encoded
