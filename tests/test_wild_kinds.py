@@ -31,7 +31,7 @@ from warcio.warcwriter import WARCWriter
 from crawler.dates import http_date
 from crawler.middlewares import retry_after
 from tests.conftest import ROOT, SHARED, needs_shared
-from tests.crawling import archived_ids, crawl, last_run
+from tests.crawling import archived_ids, crawl, last_run, query
 from tests.wire import http_date as format_http_date
 from tests.wire import response, serving
 
@@ -624,3 +624,86 @@ def test_a_head_from_another_download_handler_is_rebuilt_from_what_scrapy_kept()
     WARCWriter(buffer, gzip=False).write_record(record)
     assert b"HTTP/1.1 404 Not Found\r\n" in buffer.getvalue()
     assert "X-Titel: Schneefälle\r\n".encode("latin-1") in buffer.getvalue()  # not %-encoded
+
+
+# -- the old layout's "Read more:" cross-links are not the article's words ----------------------------
+
+def _paragraph(html: str):
+    from selectolax.lexbor import LexborHTMLParser
+
+    return LexborHTMLParser(html).css_first("p")
+
+
+@pytest.mark.parametrize("html", [
+    '<p><strong>Read more: </strong><a href="/en/x/a-123">Germany votes</a></p>',
+    '<p><strong>Read more: <a href="/en/x/a-123">Germany votes</a></strong></p>',
+    '<p><b>READ MORE:</b> <a href="/en/x/a-1">A</a> | <a href="https://www.dw.com/en/y/a-2">B</a></p>',
+    '<p><a href="/en/x/a-123">Read more: Germany votes</a></p>',
+    '<p><strong>Read more</strong> <a href="/en/x/a-123">Germany votes</a></p>',  # no colon
+    '<p>Also read: <a href="/en/x/av-123">Video: the vote</a></p>',
+    '<p><strong>Lesen Sie auch:</strong> <a href="/de/x/a-1">A</a> und <a href="/de/y/a-2">B</a></p>',
+    '<p><strong>Mehr zum Thema:</strong> <a href="/de/x/a-1">A</a></p>',
+    '<p><strong>Leia também:</strong> <a href="/pt-br/x/a-1">A</a></p>',
+    '<p><strong>Lea también:</strong> <a href="/es/x/a-1">A</a></p>',
+    '<p><strong>Lire aussi :</strong> <a href="/fr/x/a-1">A</a></p>',
+    '<p><strong>Читайте также:</strong> <a href="/ru/x/a-1">Выборы</a></p>',
+    '<p><b>اقرأ أيضا</b> <a href="/ar/x/a-1">عنوان</a></p>',
+    '<p><strong>اقرأ أيضاً:</strong> <a href="/ar/x/a-1">عنوان</a></p>',
+    '<p><strong>بیشتر بخوانید:</strong> <a href="/fa-ir/x/a-1">عنوان</a></p>',
+    '<p><strong>延伸阅读：</strong><a href="/zh/x/a-1">标题</a></p>',
+    '<p><strong>Baca juga:</strong> <a href="/id/x/a-1">Judul</a></p>',
+    '<p><strong>Czytaj także:</strong> <a href="/pl/x/a-1">Tytuł</a></p>',
+    '<p><strong>Okuyun:</strong> <a href="/tr/x/a-1">Başlık</a></p>',  # any short label with a colon
+    '<p><strong>यह भी पढ़ें:</strong> <a href="/hi/x/a-1">शीर्षक</a></p>',
+    '<p>Related: <a href="/en/climate/t-17292877">Climate</a></p>',
+    '<p><strong>Read more:</strong> <a href="http://www.dw.de/x/a-1">An old link</a></p>',
+])
+def test_cross_link_paragraphs_in_every_language(html):
+    from crawler.extract.old_layout import is_cross_link
+
+    assert is_cross_link(_paragraph(html))
+
+
+@pytest.mark.parametrize("html", [
+    '<p>The vote came after months of <a href="/en/x/a-1">talks with the states</a>.</p>',
+    '<p>Critics said the date was too late. Read more in <a href="/en/x/a-1">our analysis</a>.</p>',
+    '<p>The minister said: <a href="/en/x/a-1">we will win</a> and more words here.</p>',
+    '<p>Read more: <a href="https://www.bundestag.de/law">the law</a></p>',  # not a DW page
+    '<p><a href="/en/x/a-123">Germany votes</a></p>',  # a link with no label: left alone
+    '<p>Read more:</p>',
+    '<p>The reasons, in the words of the commission: <a href="/en/x/a-1">read the report</a> here</p>',
+    '<p><a href="/en/x/a-123">Germany votes: what comes next</a></p>',  # a headline with a colon
+])
+def test_paragraphs_with_links_that_are_the_articles_words(html):
+    from crawler.extract.old_layout import is_cross_link
+
+    assert not is_cross_link(_paragraph(html))
+
+
+READ_MORE_PAGE = ROOT / "tests/pages/old-layout/read-more_a-79100271.html"
+LABELS = {"de": "Lesen Sie auch:", "ar": "اقرأ أيضا:", "pt-br": "Leia também:", "ru": "Читайте также:",
+          "es": "Lea también:", "sw": "Soma pia:"}
+
+
+def _read_more_page(lang: str, content_id: int) -> bytes:
+    html = READ_MORE_PAGE.read_text(encoding="utf-8").replace('lang="en"', f'lang="{lang}"')
+    html = html.replace("/en/", f"/{lang}/").replace("79100271", str(content_id))
+    return html.replace("Read more: ", LABELS[lang] + " ").replace("READ MORE: ", LABELS[lang] + " ").encode()
+
+
+def test_reextract_leaves_cross_links_out_of_old_layout_bodies(tmp_path):
+    pages = {79100272 + n: (lang, _read_more_page(lang, 79100272 + n)) for n, lang in enumerate(LABELS)}
+    pages[79100271] = ("en", READ_MORE_PAGE.read_bytes())
+    warc = tmp_path / "old.warc.gz"
+    warc.write_bytes(b"".join(
+        gzip.compress(_warc_record(f"https://www.dw.com/{lang}/coal-exit-law-passes/a-{cid}", _head(), page))
+        for cid, (lang, page) in pages.items()))
+    db = tmp_path / "dw.db"
+    counts = reextract_counts(db, warc)
+    assert counts["new"] == len(pages), counts
+    expected = json.loads(READ_MORE_PAGE.with_suffix(".json").read_text(encoding="utf-8"))["body"]
+    for (cid, body) in query(db, "SELECT id, body FROM articles"):
+        lang = pages[cid][0]
+        label = LABELS.get(lang, "Read more:")
+        assert body == expected.replace("Read more:", label), (lang, body)
+        assert "coal commission" not in body and "Lignite" not in body and "Lusatia" not in body
