@@ -381,11 +381,14 @@ def _warc_record(uri: str, head: bytes, body: bytes, block: str | None = "sha1",
               ("WARC-Date", "2026-12-04T10:00:00Z"),
               ("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>"),
               ("Content-Type", "application/http;msgtype=response")]
+    def digest(algorithm: str, data: bytes) -> str:
+        return spell(algorithm, hashlib.new(algorithm.replace("-", ""), data).digest())
+
     if block:
-        fields.append(("WARC-Block-Digest", spell(block, hashlib.new(block.replace("-", ""), block_bytes).digest())))
+        fields.append(("WARC-Block-Digest", digest(block, block_bytes)))
     if payload:
         over = body if payload_over is None else payload_over
-        fields.append(("WARC-Payload-Digest", spell(payload, hashlib.new(payload.replace("-", ""), over).digest())))
+        fields.append(("WARC-Payload-Digest", digest(payload, over)))
     fields.append(("Content-Length", str(len(block_bytes))))
     text = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
     return text.encode() + block_bytes + b"\r\n\r\n"
@@ -421,8 +424,8 @@ def _variants() -> list[tuple[str, int, bytes, str]]:
         out.append((name, cid, record, form))
 
     # the standard's form: the entity body, chunk framing undone (wget-lua, Heritrix 3.5+)
-    add("chunked gzip, entity body", "entity_body", [b"Content-Encoding: gzip", b"Transfer-Encoding: chunked"],
-        lambda p: _chunked(gz(p)), over=gz)
+    add("chunked gzip, entity body", "entity_body",
+        [b"Content-Encoding: gzip", b"Transfer-Encoding: chunked"], lambda p: _chunked(gz(p)), over=gz)
     # as sent, chunk framing and all (warcio, wpull, older Heritrix)
     add("chunked, as sent", "as_sent", [b"Transfer-Encoding: chunked"], _chunked)
     # a transfer coding besides chunked, undone too for the entity body
@@ -434,7 +437,8 @@ def _variants() -> list[tuple[str, int, bytes, str]]:
     add("SHA-256 base64", "both", [], bytes, block="sha-256", payload="sha-256",
         spell=lambda a, d: f"{a.upper()}:{base64.b64encode(d).decode()}")
     add("sha512 base64url, md5 HEX", "both", [], bytes, block="sha512", payload="md5",
-        spell=lambda a, d: f"{a}:{base64.urlsafe_b64encode(d).decode() if a == 'sha512' else d.hex().upper()}")
+        spell=lambda a, d: a + ":" + (base64.urlsafe_b64encode(d).decode() if a == "sha512"
+                                      else d.hex().upper()))
     add("sha1 base32 lower case, unpadded", "both", [], bytes,
         spell=lambda a, d: f"{a}:{base64.b32encode(d).decode().lower().rstrip('=')}")
     add("no digests at all", "", [], bytes, block=None, payload=None)
@@ -707,3 +711,121 @@ def test_reextract_leaves_cross_links_out_of_old_layout_bodies(tmp_path):
         label = LABELS.get(lang, "Read more:")
         assert body == expected.replace("Read more:", label), (lang, body)
         assert "coal commission" not in body and "Lignite" not in body and "Lusatia" not in body
+
+
+# -- photo credits in every form DW prints ---------------------------------------------------------
+
+@pytest.mark.parametrize("credit, agencies, unknown", [
+    # the forms of bug 26, and its two controls
+    ("Jim Watson/AFP via Getty Images", ["AFP"], []),
+    ("EPA-EFE/Filip Singer", ["EFE"], []),
+    ("© Reuters", ["Reuters"], []),
+    ("Jens Büttner/dpa-Zentralbild/picture alliance", ["dpa"], []),
+    ("Kay Nietfeld/dpa/picture alliance", ["dpa"], []),
+    ("REUTERS/Fabrizio Bensch", ["Reuters"], []),
+    # other agencies and other forms, as DW's pages print them
+    ("Joseph Eid/AFP/Getty Images", ["AFP"], []),
+    ("Brendan Smialowski/AFP via Getty Images", ["AFP"], []),
+    ("Handout via REUTERS", ["Reuters"], []),
+    ("Anadolu Agency via Getty Images", ["AA"], []),
+    ("©picture-alliance/dpa", ["dpa"], []),
+    ("(c) dpa", ["dpa"], []),
+    ("© 2023 AFP", ["AFP"], []),
+    ("Copyright: AP", ["AP"], []),
+    ("picture-alliance/AP Photo/M. Schrader", ["AP"], []),
+    ("Alexander Zemlianichenko/AP Photo/picture alliance", ["AP"], []),
+    ("AFP/Getty Images/AFP PHOTO/JOHN MACDOUGALL", ["AFP"], []),
+    ("Li Xin/XinHua/dpa/picture alliance", ["Xinhua", "dpa"], []),
+    ("Mikhail Sinitsyn/TASS/dpa/picture alliance", ["TASS", "dpa"], []),
+    ("Sergei Ilnitsky/ITAR-TASS/Imago", ["TASS"], []),
+    ("Heike Lyding/epd-bild", ["epd"], []),
+    ("KNA-Bild", ["KNA"], []),
+    ("Ralf Hirschberger/dpa-Bildfunk", ["dpa"], []),
+    ("Kyodo/MAXPPP/dpa/picture alliance", ["Kyodo", "dpa"], []),
+    ("Yonhap/AP/picture alliance", ["Yonhap", "AP"], []),
+    ("Ahn Young-joon/AP Photo/picture alliance", ["AP"], []),
+    ("Fabrizio Zani/ANSA/picture alliance", ["ANSA"], []),
+    ("Europa Press/dpa/picture alliance", ["Europa Press", "dpa"], []),
+    ("EFE/EPA/Juan Carlos Hidalgo", ["EFE"], []),
+    ("Khaled Elfiqi/EPA/dpa/picture alliance", ["EFE", "dpa"], []),  # EPA is EFE's (EPA-EFE)
+    ("Evaristo Sa (AFP)", ["AFP"], []),
+    ("Photo: AFP", ["AFP"], []),
+    ("picture alliance / dpa", ["dpa"], []),
+    ("Atta Kenare/AFP/Getty Images | IRNA", ["AFP", "IRNA"], []),
+    ("Manish Swarup/AP/picture alliance; PTI", ["AP", "PTI"], []),
+    ("Phil Noble/REUTERS", ["Reuters"], []),
+    ("Sid Meier/dpa", ["dpa"], []),  # a first name is no agency (SID is printed SID)
+    # no agency at all
+    ("Jonas Fischer/DW", [], []),
+    ("privat", [], []),
+    ("CC BY-SA 4.0", [], []),
+    ("SOPA Images/ZUMA/picture alliance", [], []),
+    ("خالد الفقي/رويترز", ["Reuters"], []),
+    # unknown tokens: counted, so that a new form shows up
+    ("Geomar/dpa/picture alliance", ["dpa"], ["Geomar"]),
+    ("Sputnik/Reuters", ["Reuters"], ["Sputnik"]),
+    ("Ukrainian Presidential Press Service/Handout via REUTERS", ["Reuters"],
+     ["Ukrainian Presidential Press Service"]),
+    ("Bundesregierung/Steffen Kugler", [], ["Bundesregierung"]),
+])
+def test_photo_credits_in_every_form(credit, agencies, unknown):
+    from crawler import dw
+
+    assert dw.read_photo_credit(credit) == (agencies, unknown)
+    assert dw.photo_agencies(credit) == agencies
+
+
+CREDITS_SITE = BUGS / "26-photo-credit-forms" / "site"
+CREDIT_VARIANTS = {79100267: ("Brendan Smialowski/AFP via Getty Images", ["AFP"]),
+                   79100268: ("Li Xin/XinHua/dpa/picture alliance", ["Xinhua", "dpa"]),
+                   79100269: ("© 2023 AP", ["AP"]),
+                   79100270: ("Sputnik/Reuters", ["Reuters"])}  # Sputnik: counted as unknown
+BUG_26 = {79100261: ["AFP"], 79100262: ["EFE"], 79100263: ["Reuters"], 79100264: ["dpa"],
+          79100265: ["dpa"], 79100266: ["Reuters"]}
+
+
+@pytest.fixture(scope="module")
+def credited(tmp_path_factory):
+    """Bug 26's six pages and four more credit forms, crawled once through the mirror."""
+    from tests.crawling import copy_site, served
+
+    work = tmp_path_factory.mktemp("credits")
+    site = copy_site(CREDITS_SITE, work / "site")
+    template = (site / "en" / "a-79100261.html").read_text(encoding="utf-8")
+    for cid, (credit, _) in CREDIT_VARIANTS.items():
+        (site / "en" / f"a-{cid}.html").write_text(template.replace("79100261", str(cid)).replace(
+            "Jim Watson/AFP via Getty Images", credit), encoding="utf-8")
+    urls = ",".join(f"https://www.dw.com/en/x/a-{cid}" for cid in [*BUG_26, *CREDIT_VARIANTS])
+    with served(site, work / "access.log") as mirror:
+        run = crawl(mirror, work / "dw.db", "-a", f"urls={urls}")
+    return run, work / "dw.db"
+
+
+@needs_shared(CREDITS_SITE)
+def test_each_credit_form_tags_its_agency(credited):
+    run, db = credited
+    assert run.returncode == 0, run.stderr[-3000:]
+    tags = {}
+    for cid, agency in query(db, "SELECT article_id, agency FROM article_agencies WHERE role = 'photo'"
+                                 " ORDER BY article_id, rowid"):
+        tags.setdefault(cid, []).append(agency)
+    assert tags == BUG_26 | {cid: agencies for cid, (_, agencies) in CREDIT_VARIANTS.items()}
+
+
+@needs_shared(CREDITS_SITE)
+def test_an_unknown_credit_token_is_counted_and_logged(credited):
+    run, db = credited
+    assert last_run(db)["stats"]["dw/extract/unknown_photo_credit"] == 1
+    assert "'Sputnik' in the image credit 'Sputnik/Reuters' (unknown_photo_credit)" in run.stderr
+
+
+@needs_shared(CREDITS_SITE)
+@pytest.mark.parametrize("agency, pictures", [("AFP", 2), ("EFE", 1), ("Reuters", 3), ("dpa", 3),
+                                              ("AP", 1), ("Xinhua", 1)])
+def test_the_agency_page_counts_each_forms_pictures(credited, agency, pictures):
+    from tests.datasette_archive import get, get_json
+
+    _, db = credited
+    rows = get_json(db, f"/dw/agency.json?agency={agency}&_shape=array")
+    assert (rows[0]["agency"], rows[0]["photo_articles"]) == (agency, pictures)
+    assert get(db, f"/dw/agency?agency={agency}").status_code == 200
