@@ -28,8 +28,6 @@ from pathlib import Path
 import pytest
 from warcio.warcwriter import WARCWriter
 
-from crawler.dates import http_date
-from crawler.middlewares import retry_after
 from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import archived_ids, crawl, last_run, query
 from tests.wire import http_date as format_http_date
@@ -64,6 +62,8 @@ NOW = datetime(2026, 12, 5, 15, 58, 0, tzinfo=UTC)
     ("120", 120), ("0", 0), (" 7 ", 7),
 ])
 def test_retry_after_reads_both_forms(value, seconds):
+    from crawler.middlewares import retry_after
+
     asked = retry_after(value.encode("latin-1"), now=NOW)
     assert asked is not None and asked.seconds == seconds
 
@@ -71,15 +71,21 @@ def test_retry_after_reads_both_forms(value, seconds):
 @pytest.mark.parametrize("value", ["soon", "Sat, 05 Dec 2026 15:58:40 XYZ", "-", "nan", "inf",
                                    "Sat, 45 Dec 2026 15:58:40 GMT"])
 def test_retry_after_that_is_neither_form_is_unreadable(value):
+    from crawler.middlewares import retry_after
+
     asked = retry_after(value, now=NOW)
     assert asked is not None and asked.seconds is None and asked.asked == value
 
 
 def test_no_retry_after_asks_nothing():
+    from crawler.middlewares import retry_after
+
     assert retry_after(None) is None and retry_after(b"") is None
 
 
 def test_a_retry_after_date_is_measured_from_the_response_date():
+    from crawler.middlewares import retry_after
+
     # The server's clock says 15:58:30: 10 s to wait, whatever this machine's clock says.
     asked = retry_after(b"Sat, 05 Dec 2026 15:58:40 GMT", b"Sat, 05 Dec 2026 15:58:30 GMT", now=NOW)
     assert asked.seconds == 10
@@ -96,11 +102,15 @@ def test_a_retry_after_date_is_measured_from_the_response_date():
     ("Tuesday, 01-Jan-30 00:00:00 GMT", "2030-01-01T00:00:00"),
 ])
 def test_http_date_reads_the_three_forms_of_rfc_9110(value, expected):
+    from crawler.dates import http_date
+
     assert http_date(value) == datetime.fromisoformat(expected).replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("value", ["", "2026-12-05", "120", "Sun, 06 Nov 1994 08:49:37 QQT", "never"])
 def test_http_date_refuses_what_is_no_instant(value):
+    from crawler.dates import http_date
+
     assert http_date(value) is None
 
 
