@@ -770,6 +770,10 @@ def test_reextract_leaves_cross_links_out_of_old_layout_bodies(tmp_path):
     ("privat", [], []),
     ("CC BY-SA 4.0", [], []),
     ("SOPA Images/ZUMA/picture alliance", [], []),
+    ("STR/AFP", ["AFP"], []),
+    ("Stringer/REUTERS", ["Reuters"], []),
+    ("HO/AFP/Getty Images", ["AFP"], []),
+    ("Pool Photo via AP", ["AP"], []),
     ("خالد الفقي/رويترز", ["Reuters"], []),
     # unknown tokens: counted, so that a new form shows up
     ("Geomar/dpa/picture alliance", ["dpa"], ["Geomar"]),

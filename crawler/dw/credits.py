@@ -178,7 +178,9 @@ PHOTO_SOURCES = frozenset({
     "westend61", "shutterstock", "zoonar", "panthermedia", "wirestock", "photoshot", "newscom",
     "dw", "deutsche welle", "privat", "private", "handout", "screenshot", "archiv", "archive",
     "collage", "youtube", "x", "twitter", "facebook", "instagram", "telegram", "tiktok",
-    "public domain", "wikipedia", "wikimedia commons", "pool",
+    "public domain", "wikipedia", "wikimedia commons", "pool", "pool photo",
+    # who took it, when not named: a stringer (`STR/AFP`), a handout (`HO/AFP`), staff, a file photo
+    "stringer", "str", "ho", "staff", "file", "file photo",
 })  # fmt: skip
 _CREDIT_PARTS = re.compile(r"\s*(?:[/|,;()\[\]]|\bvia\b)\s*", re.IGNORECASE)
 _COPYRIGHT = re.compile(r"^(?:(?:©|\(c\)|copyright\b:?|(?:photo|foto|image|bild)\s*:)\s*)+(?:\d{4}\b)?\s*",
