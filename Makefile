@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 ARCHIVE ?= data/dw.db
 ARGS   ?=
 PORT   ?= 8001
+HOST   ?= 127.0.0.1
+# on: anyone who reaches the server may run read-only SQL of their own (datasette's default);
+# off: only the views and saved queries (`make serve ALLOW_SQL=off`, for a shared server).
+ALLOW_SQL ?= on
 
 PEERS  := benchmarks/.venv-peers
 
@@ -50,11 +54,13 @@ test: $(STAMP) browser wget redis
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
 # of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
+# Exports stream every matching row (max_csv_mb 0: no size cap on a CSV download).
 DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --plugins-dir plugins \
-                   --setting suggest_facets off
+                   --setting suggest_facets off --setting max_csv_mb 0
 
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --port $(PORT)
+	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --setting default_allow_sql $(ALLOW_SQL) \
+	  --host $(HOST) --port $(PORT)
 
 # The README's pictures (docs/*.png): the sample site crawled, edited, crawled again, in Chromium.
 screenshots: $(STAMP) browser
