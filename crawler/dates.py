@@ -192,3 +192,23 @@ def newest(values: Iterable[str | None]) -> Reading:
         if reading.stamp is None or _sort_key(stamp) > _sort_key(reading.stamp):
             reading.stamp = stamp
     return reading
+
+
+def http_date(value: str) -> datetime | None:
+    """An HTTP-date (RFC 9110 §5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware UTC
+    datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
+    unknown).
+
+    All three forms a recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
+    obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year in the last 50
+    years or the next 50, as the RFC says) and asctime's `Sun Nov  6 08:49:37 1994` (GMT: it
+    names no zone); and, leniently, any zone or offset the RFC 822 reader above reads
+    (`+0100`, `CET`, `UTC`).
+    """
+    try:
+        stamp, _ = utc_stamp(value)
+    except UnknownZone:
+        return None
+    if stamp is None or len(stamp) <= 10:  # a bare day is no HTTP-date
+        return None
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

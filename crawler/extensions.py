@@ -82,18 +82,20 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
         return "no sitemap or feed listed any entry"
     if source_failures and not counts["found"] and not counts["skipped"]:
         return "no sitemap or feed could be read"
-    if reason in USER_LIMITS:  # cut short on purpose: only what failed counts against it
-        return _most_failed(counts) or f"stopped: {reason} ({USER_LIMITS[reason]})"
+    if reason in USER_LIMITS:  # cut short on purpose: judged on what it tried, not what it found
+        tried = counts["fetched"] + counts["not_modified"] + stats.get("dw/failed", 0)
+        return _most_lost(counts["failed"], tried) or f"stopped: {reason} ({USER_LIMITS[reason]})"
     if listed_nothing:
         return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
-    return _most_failed(counts) or "ok"
+    return _most_lost(counts["failed"], counts["found"]) or "ok"
 
 
-def _most_failed(counts: dict[str, int]) -> str | None:
-    if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
-        return f"most article requests failed ({counts['failed']} of {counts['found']})"
+def _most_lost(failed: int, of: int) -> str | None:
+    """Why a run that lost more than half of its articles failed, at any size (1 of 1, 2 of 3)."""
+    if failed and 2 * failed > of:
+        return f"most article requests failed ({failed} of {max(of, failed)})"
     return None
 
 
