@@ -61,8 +61,10 @@ def build_archive(path: Path, rows: int) -> None:
         SELECT i, 'https://www.dw.com/en/x/a-' || i, 'https://p.dw.com/p/' || i,
             CASE i % 6 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar'
                 WHEN 4 THEN 'pt-br' ELSE 'zh' END,
-            'article', CASE WHEN i % 6 = 5 THEN zh_words(i, 8) ELSE words(i, 8) END
-                || CASE WHEN i % 1000 = 0 THEN ' Khartoum' WHEN i % 1000 = 5 THEN '喀土穆' ELSE '' END,
+            'article', CASE WHEN i % 1000 = 0 THEN words(i, 8) || ' Khartoum'
+                -- a place inside an unspaced Chinese headline, one article in 1,000
+                WHEN i % 1000 = 5 THEN zh_words(i, 4) || '喀土穆' || zh_words(i + 3, 4)
+                WHEN i % 6 = 5 THEN zh_words(i, 8) ELSE words(i, 8) END,
             CASE WHEN i % 6 = 5 THEN zh_words(i + 1, 25) ELSE words(i + 1, 25) END,
             CASE WHEN i % 6 = 5 THEN zh_words(i + 2, 120) ELSE words(i + 2, 120) END, '[]',
             strftime('%Y-%m-%dT%H:%M:%SZ', 1500000000 + i * 60, 'unixepoch'), NULL, '["Reporter 0"]',
