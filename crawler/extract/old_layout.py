@@ -108,5 +108,5 @@ def read(page: Page) -> dict:
         found["lead_image"] = lead
     container = first(doc, 'div[class="longText"]')
     if container is not None:
-        found |= read_body(container)
+        found |= read_body(container, page.warnings)
     return {name: value for name, value in found.items() if value}
