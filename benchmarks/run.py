@@ -92,8 +92,8 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
              f" {archive[large].get('upsert batches of 100', '?')} batches of 100)", f"{ratio:.2f}×",
              ratio <= 1.3)
         )
-        for view in ("list", "reading view", "search", "search, Chinese word", "search, words in every article",
-                     "agency facet"):
+        for view in ("list", "reading view", "search", "search, Chinese word",
+                     "search, words in every article", "agency facet"):
             if f"{view} ms" in archive[large]:
                 limit = "200 ms facet limit" if view == "agency facet" else "1 s SQL limit, facets present"
                 times = ", ".join(f"{archive[size][f'{view} ms']:,.0f} ms at {int(size):,}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from crawler.text import clean_text
@@ -28,6 +29,7 @@ def first_child(node, tag: str):
     return next((child for child in node.iter() if child.tag == tag), None)
 
 
+_SPACE = re.compile(r"\s+")
 # Elements whose text runs on in the line around them (HTML's phrasing content); every other
 # element starts and ends a line, so that the words on either side of it stay apart.
 _INLINE = frozenset(
@@ -44,7 +46,7 @@ def _walk(node, skip_tag: str | None, skip_class: str | None) -> Iterator[str]:
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
-            yield child.text()
+            yield _SPACE.sub(" ", child.text())  # a line break in the HTML source is a space
         elif tag == "br":
             yield "\n"
         elif tag in _NO_TEXT or tag == skip_tag or tag == "-comment" or (
@@ -79,8 +81,8 @@ def lines(node) -> str | None:
     """The node's text with its line boundaries (`<br>`, nested blocks) as `\\n`, or None."""
     if node is None:
         return None
-    if not _has_breaks(node):  # inline markup only: lexbor's own text is the text
-        return clean_text(node.text(deep=True, separator=""), lines=True)
+    if not _has_breaks(node):  # inline markup only: one line, lexbor's own text
+        return clean_text(node.text(deep=True, separator=""))
     return clean_text("".join(_walk(node, None, None)), lines=True)
 
 
