@@ -543,11 +543,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         weights = ", ".join(str(w) for w in WEIGHTS)
         rows = db.execute(
-            f"SELECT a.id, a.language, a.title, a.body FROM {TABLE} s JOIN articles a ON a.id = s.rowid"
-            f" WHERE {TABLE} MATCH ? ORDER BY bm25({TABLE}, {weights}) LIMIT ?",
+            f"SELECT a.id, a.language, a.title, a.teaser, a.body FROM {TABLE} s"
+            f" JOIN articles a ON a.id = s.rowid WHERE {TABLE} MATCH ?"
+            f" ORDER BY bm25({TABLE}, {weights}) LIMIT ?",
             [match_or_nothing(args.search), args.limit]).fetchall()
-        for article_id, language, title, body in rows:
-            print(f"{article_id}\t{language}\t{title}\t{snippet(body, args.search, language) or ''}")
+        for article_id, language, title, teaser, body in rows:
+            passage = next(filter(None, (snippet(text, args.search, language)
+                                         for text in (body, teaser, title))), "")
+            print(f"{article_id}\t{language}\t{title}\t{passage}")
         return 0
     finally:
         db.conn.close()
