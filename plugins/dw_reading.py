@@ -3,6 +3,9 @@
 - `dw_revisions(article_id)`: the earlier versions of an article, newest first.
 - `dw_diff(revision_id)`: a revision beside the version after it (the next revision of the same
   article, or the article as archived now), as side-by-side HTML tables per changed field.
+- Jinja filter `dw_highlight(text, typed, language)`: the text escaped, the words a search for
+  `typed` finds in it marked `<mark>` (crawler/search.py's `spans`: the search's own folding and
+  stems), for the reading view opened from a search (`?_search=`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,25 @@ from difflib import SequenceMatcher
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
+from crawler import search
+
 DIFF_FIELDS = ("title", "teaser", "body", "authors", "agencies")
+
+
+def highlight(text: str | None, typed: str | None, language: str | None = None) -> Markup:
+    """`text` as HTML, each word the search `typed` finds in it between `<mark>` and `</mark>`."""
+    text = text or ""
+    out, at = [], 0
+    for start, end in search.spans(text, typed, language):
+        out += [escape(text[at:start]), Markup("<mark>"), escape(text[start:end]), Markup("</mark>")]
+        at = end
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["dw_highlight"] = highlight
 
 
 def _lines(field: str, value: str | None) -> list[str]:

@@ -156,3 +156,14 @@ def test_the_shell_recipe_finds_what_datasette_finds(archive):
     ids = {int(line.split("\t")[0]) for line in run.stdout.splitlines()}
     assert ids == {ID["zh"], ID["zh-hant"]}
     assert "[德國]" in run.stdout and "[德国]" in run.stdout
+
+
+def test_the_reading_view_opened_from_a_search_marks_its_words_as_printed(client):
+    html = client(f"/dw/articles/{ID['fa-ir']}?_search={quote('میخواهد كتابخانه')}").text
+    assert "<mark>می\u200cخواهد</mark>" in html  # typed without its half-space
+    assert "<mark>کتابخانه\u200cها</mark>" in html  # the plural, by its Persian stem
+    html = client(f"/dw/articles/{ID['de']}?_search=wahl").text
+    assert "<mark>Wahlen</mark>" in html
+    html = client(f"/dw/articles?_search={quote('关税')}").text
+    assert f"/dw/articles/{ID['zh-hant']}?_search=%E5%85%B3%E7%A8%8E" in html
+
