@@ -97,21 +97,25 @@ _SCRIPT_STEMMERS = (
 _TAG = "\ue000"
 
 
-def _mark_ranges() -> str:
+def _word_ranges() -> str:
+    """A regex character class body: every character FTS5's tokenizer (`categories 'L* N* Co M*'`)
+    takes as part of a word, and the joiners ZWNJ, ZWJ."""
     ranges, start = [], None
-    for cp in itertools.chain(range(0x30000), range(0xE0100, 0xE01F0), [0x110000]):
-        mark = cp < 0x110000 and unicodedata.category(chr(cp)).startswith("M")
-        if mark and start is None:
+    for cp in itertools.chain(range(0x32000), range(0xE0100, 0xE01F0), [0x110000]):
+        category = unicodedata.category(chr(cp)) if cp < 0x110000 else "Cn"
+        inside = category[0] in "LNM" or category == "Co" or cp in (0x200C, 0x200D)
+        if inside and start is None:
             start = cp
-        elif not mark and start is not None:
-            ranges.append(f"{chr(start)}-{chr(cp - 1)}")
+        elif not inside and start is not None:
+            last = cp - 1
+            ranges.append(re.escape(chr(start)) + (f"-{re.escape(chr(last))}" if last > start else ""))
             start = None
-    return "".join(ranges)
+    return "".join(ranges) + "\U000f0000-\U0010fffd"
 
 
 # A word as FTS5's tokenizer sees one (letters, digits, private use, marks), plus the joiners
 # inside it (folding removes them).
-_WORD = re.compile(f"(?:[^\\W_]|[{_mark_ranges()}\ue000-\uf8ff\U000f0000-\U0010fffd\u200c\u200d])+")
+_WORD = re.compile(f"[{_word_ranges()}]+")
 # Han (with CJK compatibility ideographs and extensions), kana, Hangul: one token per character.
 _CJK = re.compile("[\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"
                   "\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f"
@@ -223,34 +227,46 @@ def _analyze(text: str | None, algorithm: str | None = None, forms: set | None =
     if not text:
         return ""
     text = _prepare(text)
-    out: list[str] = []
-    at = 0
-    for match in _WORD.finditer(text):
-        out.append(text[at:match.start()])
-        at = match.end()
-        word = match.group(0)
-        if not _CJK.search(word):
-            out.append(_fold_word(word, algorithm, forms, words))
+    if forms is None:
+        return _WORD.sub(lambda match: _word(match.group(0), None)[0], text)
+
+    def each(match: re.Match) -> str:
+        folded, found, other = _word(match.group(0), algorithm)
+        words.update(found)
+        forms.update(other)
+        return folded
+
+    return _WORD.sub(each, text)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _word(word: str, algorithm: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """One word as indexed: (its folded text, its folded words, their other forms)."""
+    if not _CJK.search(word):
+        return _fold_word(word, algorithm)
+    folded, found, other = [], [], []
+    for cjk, part in _segments(word):
+        if cjk:
+            folded.append(_cjk(part))
             continue
-        out.append(" ".join(_cjk(part) if cjk else _fold_word(part, algorithm, forms, words)
-                            for cjk, part in _segments(word)))
-    out.append(text[at:])
-    return "".join(out)
+        text, words, forms = _fold_word(part, algorithm)
+        folded.append(text)
+        found += words
+        other += forms
+    return " ".join(folded), tuple(found), tuple(other)
 
 
-def _fold_word(word: str, algorithm: str | None, forms: set | None, words: set | None) -> str:
+def _fold_word(word: str, algorithm: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     lower = word.casefold()
     folded = _fold_letters(lower)
-    if forms is None:
-        return folded
-    words.add(folded)
+    forms = []
     if algorithm:
-        forms.add(_stem(lower, algorithm))  # "" when shorter than two letters
+        forms.append(_stem(lower, algorithm))  # "" when shorter than two letters
     if "\u200c" in lower:
-        forms.update(_fold_letters(part) for part in lower.split("\u200c") if part)
+        forms += [_fold_letters(part) for part in lower.split("\u200c") if part]
     if algorithm == "german" and not lower.isascii():
-        forms.add(_fold_letters(lower.translate(_UMLAUTS)))
-    return folded
+        forms.append(_fold_letters(lower.translate(_UMLAUTS)))
+    return folded, (folded,), tuple(forms)
 
 
 def fold(text: str | None) -> str:
