@@ -490,12 +490,13 @@ def spans(text: str | None, query: str | None, language: str | None = None) -> l
                 plain.add(_fold_letters(lower))
                 if algorithm and not term.startswith('"'):
                     stemmed.add(_stem(lower, algorithm))
+    stemmed.discard("")  # a stem too short to search by
     found = []
     for match in _WORD.finditer(text):
         word = match.group(0)
-        if not _CJK.search(word):
-            lower = _prepare(word).casefold()
-            if _fold_letters(lower) in plain or (stemmed and _stem(lower, algorithm) in stemmed):
+        keys = _keys(word, algorithm if stemmed else None)
+        if keys is not None:
+            if keys[0] in plain or keys[1] in stemmed:
                 found.append(match.span())
             continue
         simplified = "".join(_simplified(c) if _CJK.match(c) else c.casefold() for c in word)
@@ -515,6 +516,15 @@ def spans(text: str | None, query: str | None, language: str | None = None) -> l
             continue
         merged.append((start, end))
     return merged
+
+
+@functools.lru_cache(maxsize=200_000)
+def _keys(word: str, algorithm: str | None) -> tuple[str, str] | None:
+    """A stored word's folded form and stem (by `algorithm`, else ""); None for a CJK word."""
+    if _CJK.search(word):
+        return None
+    lower = _prepare(word).casefold()
+    return _fold_letters(lower), (_stem(lower, algorithm) if algorithm else "")
 
 
 def snippet(text: str | None, query: str | None, language: str | None = None, *, open: str = "[",
