@@ -101,8 +101,8 @@ def _word_ranges() -> str:
     """A regex character class body: every character FTS5's tokenizer (`categories 'L* N* Co M*'`)
     takes as part of a word, and the joiners ZWNJ, ZWJ."""
     ranges, start = [], None
-    for cp in itertools.chain(range(0x32000), range(0xE0100, 0xE01F0), [0x110000]):
-        category = unicodedata.category(chr(cp)) if cp < 0x110000 else "Cn"
+    for cp in range(0x10001):
+        category = unicodedata.category(chr(cp)) if cp < 0x10000 else "Cn"
         inside = category[0] in "LNM" or category == "Co" or cp in (0x200C, 0x200D)
         if inside and start is None:
             start = cp
@@ -110,7 +110,10 @@ def _word_ranges() -> str:
             last = cp - 1
             ranges.append(re.escape(chr(start)) + (f"-{re.escape(chr(last))}" if last > start else ""))
             start = None
-    return "".join(ranges) + "\U000f0000-\U0010fffd"
+    # Beyond the BMP (CJK extensions, historic scripts, emoji) every character counts as a word
+    # character: one range keeps the pattern fast (a list of astral ranges is tried one by
+    # one for every space), and FTS5's tokenizer still drops what is no letter.
+    return "".join(ranges) + "\U00010000-\U0010ffff"
 
 
 # A word as FTS5's tokenizer sees one (letters, digits, private use, marks), plus the joiners
@@ -227,16 +230,28 @@ def _analyze(text: str | None, algorithm: str | None = None, forms: set | None =
     if not text:
         return ""
     text = _prepare(text)
+    if text.isascii():  # folded, an ASCII word is itself in lower case: one pass in C
+        text = text.lower()
+        if forms is not None:
+            for word in set(_WORD.findall(text)):
+                words.add(word)
+                forms.update(_word(word, algorithm)[2])
+        return text
     if forms is None:
         return _WORD.sub(lambda match: _word(match.group(0), None)[0], text)
 
+    seen: dict[str, tuple] = {}
+
     def each(match: re.Match) -> str:
-        folded, found, other = _word(match.group(0), algorithm)
+        word = match.group(0)
+        entry = seen[word] = _word(word, algorithm)
+        return entry[0]
+
+    text = _WORD.sub(each, text)
+    for _, found, other in seen.values():  # once per distinct word
         words.update(found)
         forms.update(other)
-        return folded
-
-    return _WORD.sub(each, text)
+    return text
 
 
 @functools.lru_cache(maxsize=200_000)
