@@ -16,15 +16,25 @@ PEERS  := benchmarks/.venv-peers
 # (scrapy-redis needs redis >= 5): it gets an environment of its own.
 PYWB   := .venv-pywb
 
-.PHONY: install demo test serve screenshots crawl bench lint browser wget redis pywb replay clean
+.PHONY: install demo test serve screenshots crawl bench lint icu browser wget redis pywb replay clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@$(MAKE) --no-print-directory icu
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,distributed]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# Debian's ICU headers and pkg-config, which PyICU (search folding, crawler/search.py) builds
+# against; without them the install stops and says what to install.
+icu:
+	@pkg-config --exists icu-i18n 2>/dev/null || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libicu-dev pkg-config >/dev/null; } || \
+	  { echo "PyICU needs ICU's headers and pkg-config: install libicu-dev and pkg-config (Debian, Ubuntu)," \
+	         "libicu-devel (Fedora) or icu4c (Homebrew), then run make again"; exit 1; }
 
 # Debian's chromium, for the test that looks at datasette as a person would; a machine
 # where it cannot be installed skips that one test and says why.

@@ -21,6 +21,15 @@ WORDS = (
     "border court protest health report vote budget trade summit Bundestag Wahl Klima "
     "حكومة انتخابات governo eleição gobierno elección"
 ).split()
+# Chinese words, written as DW's Chinese services write them: unspaced, a comma now and then.
+# Every sixth generated article is Chinese (`zh`), so the index holds CJK text as a crawl does.
+ZH_WORDS = ("政府 部长 选举 议会 会谈 协议 经济 气候 能源 安全 边境 法院 抗议 卫生 报告 投票 预算"
+            " 贸易 峰会 联邦议院 德国 欧洲 总理 美国 中国 俄罗斯 乌克兰 战争 难民 移民").split()
+
+
+def _zh_words(seed: int, n: int) -> str:
+    return "".join(ZH_WORDS[(seed * 7 + i * 13) % len(ZH_WORDS)] + ("，" if i % 8 == 7 else "")
+                   for i in range(n))
 
 
 def build_archive(path: Path, rows: int) -> None:
@@ -37,6 +46,7 @@ def build_archive(path: Path, rows: int) -> None:
         lambda seed, n: " ".join(WORDS[(seed * 7 + i * 13) % len(WORDS)] for i in range(n)),
         deterministic=True,
     )
+    conn.create_function("zh_words", 2, _zh_words, deterministic=True)
     conn.execute(
         "INSERT OR IGNORE INTO authors (name) SELECT 'Reporter ' || value FROM generate_series(0, 96)"
         if _has_series(conn)
@@ -49,9 +59,14 @@ def build_archive(path: Path, rows: int) -> None:
             published_at, modified_at, authors, topics, credit_line, agencies, images,
             first_seen_at, last_seen_at, content_hash)
         SELECT i, 'https://www.dw.com/en/x/a-' || i, 'https://p.dw.com/p/' || i,
-            CASE i % 5 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar' ELSE 'pt-br' END,
-            'article', words(i, 8) || CASE WHEN i % 1000 = 0 THEN ' Khartoum' ELSE '' END,
-            words(i + 1, 25), words(i + 2, 120), '[]',
+            CASE i % 6 WHEN 0 THEN 'en' WHEN 1 THEN 'de' WHEN 2 THEN 'es' WHEN 3 THEN 'ar'
+                WHEN 4 THEN 'pt-br' ELSE 'zh' END,
+            'article', CASE WHEN i % 1000 = 0 THEN words(i, 8) || ' Khartoum'
+                -- a place inside an unspaced Chinese headline, one article in 1,000
+                WHEN i % 1000 = 5 THEN zh_words(i, 4) || '喀土穆' || zh_words(i + 3, 4)
+                WHEN i % 6 = 5 THEN zh_words(i, 8) ELSE words(i, 8) END,
+            CASE WHEN i % 6 = 5 THEN zh_words(i + 1, 25) ELSE words(i + 1, 25) END,
+            CASE WHEN i % 6 = 5 THEN zh_words(i + 2, 120) ELSE words(i + 2, 120) END, '[]',
             strftime('%Y-%m-%dT%H:%M:%SZ', 1500000000 + i * 60, 'unixepoch'), NULL, '["Reporter 0"]',
             '["News"]', 'ab/cd (AFP, dpa)', '["AFP","dpa"]', '[]',
             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', hex(i)
@@ -78,6 +93,17 @@ def build_archive(path: Path, rows: int) -> None:
     archive.merge_search_index()
     archive.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     archive.close()
+
+
+def search_index_bytes(path: Path) -> int:
+    """Bytes of the search index: every table and index FTS5 keeps for `articles_search`
+    (SQLite's dbstat: pages in use, free pages left out)."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = '{search.TABLE}'"
+                            f" OR name LIKE '{search.TABLE}%'").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def _has_series(conn) -> bool:
@@ -129,6 +155,7 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
         started = time.perf_counter()
         build_archive(path, size)
         built = time.perf_counter() - started
+        index_bytes = search_index_bytes(path)  # at exactly `size` generated articles
         views = time_views(path, 1 + size // 2)  # at exactly `size` articles
         archive = Archive(path)
         # One warm-up 1,000, then the mean of UPSERT_ROUNDS more, written as the pipeline writes
@@ -174,6 +201,7 @@ def bench_archive(sizes: list[int], repeats: int) -> dict:
             "upsert batches of 100": UPSERT_ROUNDS * 10,
             "merge at end s": merged,
             "bytes per article": path.stat().st_size / (size + 1000 * (UPSERT_ROUNDS + 1)),
+            "search index bytes per article": index_bytes / size,
             "lookup by id ms": lookup * 1000,
             "FTS query ms": fts * 1000,
             "article_agencies facet SQL ms": facet * 1000,

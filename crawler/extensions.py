@@ -89,7 +89,14 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
         return "no sitemap or feed listed any entry"
     if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
         return f"{counts['found']} articles to fetch and none fetched"
-    return _most_lost(counts["failed"], counts["found"]) or "ok"
+    return _most_lost(counts["failed"], counts["found"]) or _cut(stats) or "ok"
+
+
+def _cut(stats: dict) -> str | None:
+    # An article body cut at the extractor's safety limit (crawler/extract/body.py): archived,
+    # but not whole, so the run did not do its job.
+    cut = stats.get("dw/extract/body_truncated", 0)
+    return f"{cut} article bodies cut at the safety limit (see the warnings)" if cut else None
 
 
 def _most_lost(failed: int, of: int) -> str | None:

@@ -8,17 +8,51 @@ import unicodedata
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Characters dropped from stored text, each for a reason (the README's "Text as stored" lists
+# them): none is a letter, none marks a word or line boundary, so dropping one never joins or
+# splits a word.
+#   U+00AD soft hyphen: a place where a word may be hyphenated at a line end; the word is the
+#          word without it (and it would split the word for search).
+#   U+2060 word joiner, U+FEFF zero-width no-break space / byte-order mark: "no line break
+#          here" between characters that are joined anyway; U+FEFF mostly a byte-order mark
+#          left at the start of pasted text.
+# Kept, because they carry meaning: U+200C ZWNJ and U+200D ZWJ (the Persian, Urdu, Pashto, Dari
+# half-space; Bengali, Hindi conjunct forms; emoji sequences), the direction marks and isolates
+# (U+200E, U+200F, U+061C, U+202A-U+202E, U+2066-U+2069: editors place them so that mixed
+# right-to-left and left-to-right text shows in its order), and U+200B zero-width space between
+# two characters (an invisible word boundary: dropping it would join two words). A zero-width
+# space next to a space or at either end marks no boundary that is not there anyway: dropped.
+_DROPPED = re.compile("[\u00ad\u2060\ufeff]")
+_ZWSP_AT_SPACE = re.compile(" ?\u200b[\u200b ]*")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def clean_text(value) -> str | None:
-    """NFC, zero-width characters removed, all whitespace (NBSP too) collapsed, trimmed."""
+def _zwsp(match: re.Match) -> str:
+    return " " if " " in match.group(0) else "\u200b"
+
+
+def _clean_line(value: str) -> str:
+    value = " ".join(value.split())
+    if "\u200b" in value:
+        value = _ZWSP_AT_SPACE.sub(_zwsp, value).strip(" \u200b")
+    return value
+
+
+def clean_text(value, *, lines: bool = False) -> str | None:
+    """NFC; the characters listed above dropped; every run of whitespace (NBSP, line breaks too)
+    one space; trimmed; None when nothing is left.
+
+    With `lines=True` a line break stays a line boundary: each line cleaned as above, empty
+    lines left out, the lines joined by one `\\n` (a paragraph's `<br>`).
+    """
     if not isinstance(value, str):
         return None
-    if not value.isascii():  # ASCII is NFC already and holds no invisible character
-        value = _INVISIBLE.sub("", unicodedata.normalize("NFC", value))
-    value = " ".join(value.split())
+    if not value.isascii():  # ASCII is NFC already and holds no character to drop
+        value = _DROPPED.sub("", unicodedata.normalize("NFC", value))
+    if lines:
+        value = "\n".join(line for line in map(_clean_line, value.splitlines()) if line)
+    else:
+        value = _clean_line(value)
     return value or None
 
 

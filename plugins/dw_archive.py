@@ -11,7 +11,8 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   `reuters`, `Associated Press`), `dw_agency_note(name)` why one has no full name,
   `dw_content_id(text)` the content id in a short code, short
   link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
-  MATCH expression for what a reader typed.
+  MATCH expression for what a reader typed, `dw_snippet(text, typed, language)` the passage of a
+  stored text where those words are, marked `[…]`.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
   and one without a full name says why (crawler/dw/credits.py's AGENCY_NOTES).
 - Cells of the saved queries: an article's id and headline link to its reading view, a
@@ -86,6 +87,8 @@ def prepare_connection(conn):
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
     conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
+    conn.create_function("dw_snippet", 3, lambda text, q, language: search.snippet(text, q, language),
+                         deterministic=True)
 
 
 _ARCHIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> archive names

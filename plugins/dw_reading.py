@@ -8,6 +8,10 @@
 The words are compared with diff-match-patch (Myers' diff with a deadline), never longer than
 `DIFF_TIME_BUDGET_S` for one page whatever the text: past it the rest of the page is compared
 in longer runs (a changed paragraph shown whole), and the page says so (`coarse`).
+
+- Jinja filter `dw_highlight(text, typed, language)`: the text escaped, the words a search for
+  `typed` finds in it marked `<mark>` (crawler/search.py's `spans`: the search's own folding and
+  stems), for the reading view opened from a search (`?_search=`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Sequence
 from datasette import hookimpl
 from diff_match_patch import diff_match_patch
 from markupsafe import Markup, escape
+
+from crawler import search
 
 # Text fields compared word by word, in the order shown, with the label a reader sees.
 DIFF_FIELDS = {"title": "headline", "teaser": "teaser", "body": "text", "subheads": "subheads",
@@ -38,6 +44,22 @@ def _as_list(value) -> list:
     except (TypeError, ValueError):
         return [value]
     return value if isinstance(value, list) else [value]
+
+
+def highlight(text: str | None, typed: str | None, language: str | None = None) -> Markup:
+    """`text` as HTML, each word the search `typed` finds in it between `<mark>` and `</mark>`."""
+    text = text or ""
+    out, at = [], 0
+    for start, end in search.spans(text, typed, language):
+        out += [escape(text[at:start]), Markup("<mark>"), escape(text[start:end]), Markup("</mark>")]
+        at = end
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["dw_highlight"] = highlight
 
 
 def _lines(field: str, value: str | None) -> list[str]:

@@ -1,16 +1,20 @@
-"""Datasette plugin: search on the articles table that finds Arabic forms, ranked, with snippets.
+"""Datasette plugin: search on the articles table as crawler/search.py folds, segments and stems
+every script, ranked, with snippets.
 
-- `?_search=` (and `_search_<column>`) on any page is folded by crawler/search.py's `fold` before
-  datasette reads it, so datasette's own search (metadata: `fts_table: articles_search`,
-  `fts_pk: id`) matches the folded index. The words as typed stay in `scope["dw_search_typed"]`
-  for the search box. A search without words (`""`, blanks) is dropped: the list is unfiltered.
+- `?_search=` (and `_search_<column>`) stay as typed (the search box and the page's description
+  show the words); datasette's own search (metadata: `fts_table: articles_search`, `fts_pk: id`)
+  turns them into a MATCH expression with `escape_fts(...)`, which on an archive's connections is
+  crawler/search.py's `match_or_nothing` (the folded words, their stems). A search without words
+  (`""`, blanks) is dropped: the list is unfiltered.
 - `dw_ranked(query)` for the articles page: the rows datasette selected (search and any filters
-  or facets), the 50 best by bm25 with a snippet of the matching passage; None (the page stays
-  newest first, and says why) when that takes longer than RANKING_TIME_LIMIT_MS.
+  or facets), the 50 best by bm25 with the passage that matched, cut from the article's stored
+  text and marked by `search.snippet` (the same folding); None (the page stays newest first,
+  and says why) when that takes longer than RANKING_TIME_LIMIT_MS.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,15 +35,24 @@ def _fold_query_string(raw: bytes) -> tuple[bytes, str | None]:
     pairs = parse_qsl(raw.decode("latin-1").encode("latin-1").decode("utf-8", "replace"),
                       keep_blank_values=True)
     typed = None
-    folded = []
+    kept = []
     for key, value in pairs:
         if key.startswith("_search") and key != "_searchmode":
             typed = typed if typed is not None else value
             if not search.has_words(value):
                 continue  # `""`, blanks: no search words, the list unfiltered (not an FTS error)
-            value = search.fold(value)
-        folded.append((key, value))
-    return urlencode(folded).encode("ascii"), typed
+        kept.append((key, value))
+    return urlencode(kept).encode("ascii"), typed
+
+
+@hookimpl(trylast=True)  # after datasette's own escape_fts, which this one replaces
+def prepare_connection(conn):
+    try:
+        is_archive = conn.execute("select 1 from sqlite_master where name = ?", [search.TABLE]).fetchone()
+    except Exception:  # noqa: BLE001 - not a database we can read: leave it as datasette made it
+        return
+    if is_archive:
+        conn.create_function("escape_fts", 1, search.match_or_nothing, deterministic=True)
 
 
 @hookimpl
@@ -54,6 +67,16 @@ def asgi_wrapper():
         return folded_search
 
     return wrap
+
+
+def _shown(value: str | None) -> str | None:
+    """A column's text as a reader sees it: a JSON list (authors, agencies) as `a, b`."""
+    if value and value.startswith("["):
+        try:
+            return ", ".join(str(v) for v in json.loads(value))
+        except ValueError:
+            pass
+    return value
 
 
 def _snippet_html(text: str | None) -> Markup:
@@ -77,21 +100,14 @@ def extra_template_vars(view_name, table, database, datasette, request):
         # datasette's table SQL ends "... [order by ...] limit N"; its rows are what to rank.
         selected = sql[: sql.rindex(" limit ")]
         weights = ", ".join(str(w) for w in search.WEIGHTS)
-        # A snippet from the body if it matches there, else the teaser, credit line, authors,
-        # agencies (the headline is shown anyway).
-        columns = [search.COLUMNS.index(c) for c in SNIPPET_FROM]
-        snippets = ", ".join(f"snippet({search.TABLE}, {i}, '{_OPEN}', '{_CLOSE}', '…', 24) as s{i}"
-                             for i in columns)
-        # Rank first, then make snippets for the best rows only.
+        # Rank first, then cut snippets from the best rows' stored text only.
         ranked_sql = f"""
             with best as (
               select s.rowid as id, bm25({search.TABLE}, {weights}) as score from {search.TABLE} s
               where {search.TABLE} match :dw_match and s.rowid in (select id from ({selected}))
               order by score limit {RANKED_LIMIT})
-            select a.id, a.published_at, a.language, a.title, {snippets}
-            from {search.TABLE} join best on best.id = {search.TABLE}.rowid
-            join articles a on a.id = best.id
-            where {search.TABLE} match :dw_match order by best.score"""
+            select a.id, a.published_at, a.language, a.title, {", ".join(f"a.{c}" for c in SNIPPET_FROM)}
+            from best join articles a on a.id = best.id order by best.score"""
         params = dict(query.get("params") or {}, dw_match=match)
         try:
             results = await datasette.get_database(database).execute(
@@ -101,7 +117,11 @@ def extra_template_vars(view_name, table, database, datasette, request):
             return None
         hits = []
         for row in results.rows:
-            found = next((row[f"s{i}"] for i in columns if _OPEN in (row[f"s{i}"] or "")), "")
+            # From the body if the words are there, else the teaser, credit line, authors,
+            # agencies (the headline is shown anyway).
+            found = next(filter(None, (search.snippet(_shown(row[c]), typed, row["language"],
+                                                      open=_OPEN, close=_CLOSE)
+                                       for c in SNIPPET_FROM)), "")
             hits.append({**{k: row[k] for k in ("id", "published_at", "language", "title")},
                          "snippet": _snippet_html(found)})
         return hits

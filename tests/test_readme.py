@@ -188,9 +188,9 @@ def test_the_readme_commands_run_as_written(tmp_path):
         keys = [key for key in EXPECTED_OUTPUT if key in body]
         assert len(keys) == 1, f"no expected output for this README block:\n{body}"
         assert EXPECTED_OUTPUT[keys[0]] in out, f"{body}\n--\n{out[-3000:]}"
-    queries = next(out for body, out in outputs.items() if "sqlite-utils search" in body)
+    queries = next(out for body, out in outputs.items() if "dw_match" in body)
     for words in SEARCHES:  # sqlite-utils prints each search's JSON in turn
-        assert f"search data/dw.db articles_search {words}" in README
+        assert f'sqlite-utils data/dw.db "$SEARCH" --functions "$FOLD" -p q {words}' in README
     found, decoder, at = [], json.JSONDecoder(), 0  # the blocks' outputs: JSON lists in a row
     while at < len(queries.rstrip()):
         value, at = decoder.raw_decode(queries, at)

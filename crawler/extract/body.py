@@ -8,12 +8,15 @@ import re
 from collections.abc import Iterator
 
 from crawler import dw
-from crawler.extract.nodes import children, first, first_child, own_text, text
+from crawler.extract.nodes import children, first, first_child, lines, own_text, text
 from crawler.text import clean_text
 
 # "Image: …", "Bild: …", "Foto: …", "Imagen: …", "Фото: …": a label is one word then a colon.
 _CREDIT_LABEL = re.compile(r"^[^\s:：]{1,20}\s*[:：]\s*")
-_MAX_BLOCKS = 5000  # a page with more body blocks than this is not a news article
+# A safety limit, far above any article: DW's longest (hearing transcripts, lists of names) have
+# a few thousand blocks. Reached, the body is cut there and the page's warnings say so
+# (`body_truncated`: counted as dw/extract/body_truncated, and the run's outcome is not ok).
+MAX_BLOCKS = 100_000
 
 
 def image(el) -> dict | None:
@@ -42,7 +45,7 @@ def _blocks(container) -> Iterator[tuple[str, object]]:
         tag = el.tag
         classes = f" {el.attributes.get('class') or ''} "
         if tag == "p":
-            value = text(el)
+            value = lines(el)
             if value:
                 yield "paragraph", value
         elif tag in ("h2", "h3", "h4"):
@@ -55,28 +58,37 @@ def _blocks(container) -> Iterator[tuple[str, object]]:
                 yield "image", found
         elif tag in ("ul", "ol"):
             for li in children(el, "li"):
-                value = text(li)
+                value = lines(li)
                 if value:
                     yield "paragraph", value
         elif tag == "blockquote" and not el.attributes.get("data-id"):
-            value = text(el)
+            value = lines(el)
             if value:
                 yield "paragraph", value
         elif tag == "div" and " advertisement " not in classes and children(el, "p"):
             yield from _blocks(el)
 
 
-def read_body(container) -> dict:
-    """The fields a body container gives: body, subheads, credit_line, agencies, inline_images."""
+def read_body(container, warnings: list | None = None) -> dict:
+    """The fields a body container gives: body, subheads, credit_line, agencies, inline_images.
+
+    Each block is one paragraph of the body (blocks separated by a blank line); a `<br>` or a
+    nested block inside one is a line break (`\\n`). Past `MAX_BLOCKS` blocks the body is cut,
+    with a `("body_truncated", detail)` pair appended to `warnings`.
+    """
     blocks: list[tuple[str, str]] = []
     images: list[dict] = []
     for kind, value in _blocks(container):
         if kind == "image":
             images.append(value)
-        else:
-            blocks.append((kind, value))
-        if len(blocks) > _MAX_BLOCKS:
+            continue
+        if len(blocks) == MAX_BLOCKS:
+            if warnings is not None:
+                warnings.append(("body_truncated", f"the body was cut after {MAX_BLOCKS:,} blocks (the"
+                                 " safety limit); the rest of the page's text, with any closing"
+                                 " credit line, is not stored"))
             break
+        blocks.append((kind, value))
     found: dict = {}
     # News items end with a plain paragraph of staff initials and agencies: not body text.
     if blocks and blocks[-1][0] == "paragraph":

@@ -77,7 +77,7 @@ def read(page: Page) -> dict:
     found["tags"], found["tag_ids"] = _tags(doc)
     container = first(doc, '[data-tracking-name="rich-text"]', "article .rich-text")
     if container is not None:
-        found |= read_body(container)
+        found |= read_body(container, page.warnings)
     return {name: value for name, value in found.items() if value or value == 0}
 
 

@@ -36,10 +36,11 @@ def missing_required(item: Any) -> list[str]:
 
 
 def clean_body(value) -> str:
-    """Each paragraph cleaned like `clean_text`; paragraphs separated by one blank line."""
+    """Each paragraph cleaned like `clean_text`, its line breaks kept as single `\\n`;
+    paragraphs separated by one blank line."""
     if not isinstance(value, str):
         return ""
-    paragraphs = (clean_text(p) for p in re.split(r"\n\s*\n", value))
+    paragraphs = (clean_text(p, lines=True) for p in re.split(r"\n\s*\n", value))
     return "\n\n".join(p for p in paragraphs if p)
 
 

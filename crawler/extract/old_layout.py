@@ -185,5 +185,5 @@ def read(page: Page) -> dict:
         for paragraph in container.css("p"):
             if is_cross_link(paragraph):
                 paragraph.decompose()
-        found |= read_body(container)
+        found |= read_body(container, page.warnings)
     return {name: value for name, value in found.items() if value}

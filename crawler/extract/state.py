@@ -172,5 +172,5 @@ def read_text(page: Page) -> dict:
     """The body fields from the record's `text` (HTML): read only when the DOM has no body."""
     html = _record(page)[0].get("text")
     if isinstance(html, str) and html.strip():
-        return read_body(LexborHTMLParser(html).body)
+        return read_body(LexborHTMLParser(html).body, page.warnings)
     return {}
