@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARCHIVE ?= data/dw.db
+BACKUP ?= backup
 ARGS   ?=
 PORT   ?= 8001
 
 PEERS  := benchmarks/.venv-peers
 
-.PHONY: install demo test serve screenshots crawl bench lint browser wget redis clean
+.PHONY: install demo test serve screenshots crawl backup restore bench lint browser wget redis clean
 
 install: $(STAMP)
 
@@ -60,8 +61,19 @@ serve: $(STAMP)
 screenshots: $(STAMP) browser
 	$(BIN)/python -m tests.browser docs
 
+# A failed crawl ends make with make's own status 2 (GNU make knows no other), its last line
+# naming the crawl's (`Error 3`); cron and systemd run .venv/bin/scrapy crawl dw directly.
 crawl: $(STAMP)
-	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
+	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH="$(ARCHIVE)" $(ARGS)
+
+# The archive and its captures, copied safely while a crawl or datasette has it open
+# (SQLite's backup API, checked); never `cp data/dw.db`. See README, "Backups".
+backup: $(STAMP)
+	$(BIN)/python -m crawler.archive.backup save "$(ARCHIVE)" "$(BACKUP)"
+
+# Restores $(BACKUP)/<archive's name> as $(ARCHIVE) with its captures; never over an archive.
+restore: $(STAMP)
+	$(BIN)/python -m crawler.archive.backup restore "$(BACKUP)" "$(ARCHIVE)"
 
 # Benchmarks (not part of the tests): fundus and trafilatura live in their own environment.
 $(PEERS)/.installed: benchmarks/peers-requirements.txt
@@ -78,5 +90,7 @@ bench: $(STAMP) $(PEERS)/.installed redis
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
+# What the Makefile and the tools build, never an archive or its captures (data/*.db,
+# data/*.db-wal, data/*.db-warc/, data/warc/, backup/): no target deletes those.
 clean:
-	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc
+	rm -rf $(VENV) $(PEERS) benchmarks/work .pytest_cache .ruff_cache data/mirror-access.log

@@ -14,8 +14,8 @@ rotated or closed. A SIGKILL leaves at most a truncated last record, which reade
 `warc_offset`: the byte offset of its gzip member) and the extractor's version on each
 article extracted from it.
 
-Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: `warc/` beside `ARCHIVE_PATH`,
-so `data/warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
+Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: the archive's own folder beside
+`ARCHIVE_PATH`, `data/dw.db-warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ _RENAMED = {"transfer-encoding": "X-Crawler-Transfer-Encoding"}
 
 
 def warc_dir(settings) -> Path:
-    """`WARC_DIR`, or `warc/` in the folder of `ARCHIVE_PATH` (`data/warc/` by default)."""
-    configured = settings.get("WARC_DIR")
-    if configured:
-        return Path(configured)
-    return Path(settings.get("ARCHIVE_PATH") or "data/dw.db").parent / "warc"
+    """`WARC_DIR`, or the archive's own captures folder beside `ARCHIVE_PATH`, named after it
+    (`data/dw.db-warc/` for the default archive): two archives in one folder never share
+    captures (`crawler.archive.paths.captures_dir`)."""
+    from crawler.archive.paths import captures_dir
+
+    return captures_dir(settings.get("ARCHIVE_PATH"), settings.get("WARC_DIR"))
 
 
 _local = threading.local()
