@@ -170,7 +170,7 @@ def test_the_readme_commands_run_as_written(tmp_path):
         for how, _, body in blocks():
             if how == "run":
                 if "wget.warc.gz" in body:  # a WARC another tool wrote: here, one the demo wrote
-                    shutil.copy(sorted((here / "data" / "warc").glob("*.warc.gz"))[0],
+                    shutil.copy(sorted((here / "data" / "dw.db-warc").glob("*.warc.gz"))[0],
                                 here / "wget.warc.gz")
                 outputs[body] = run_block(body, here)
             elif how == "serve":
