@@ -86,6 +86,7 @@ bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.warc
 	$(BIN)/python -m benchmarks.distributed
+	$(BIN)/python -m benchmarks.integrity
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools

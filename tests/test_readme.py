@@ -44,6 +44,7 @@ EXPECTED_OUTPUT = {
     "sqlite-utils tables data/dw.db --counts": '{"table": "articles", "count": 31}',
     "cp -r data/sample-site demo-site": '"title": "Hezbollah troops die in siege"',
     "crawler.reextract --archive new.db": '{"article_responses": 31, "files": 1, "new": 31,',
+    "make backup  ": "runs, integrity ok) to backup/dw.db; captures: ",
 }
 SEARCHES = {  # and each search of the example queries, the article it must find (its title in
     # data/sample-articles.json)

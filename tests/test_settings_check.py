@@ -74,14 +74,16 @@ def test_a_typo_in_a_setting_name_is_refused_with_the_name_meant(mirror, tmp_pat
     assert run.returncode == 3
     assert run.stderr.strip().splitlines()[-1] == f"dw crawl failed: bad setting: {said}"
     assert mirror.paths() == []
-    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}  # no data/dw.db
+    # No data/dw.db, the default archive the typo would have left in use.
+    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}
 
 
 def test_a_setting_of_another_component_is_passed_on_with_a_warning(mirror, tmp_path):
     run = run_from(tmp_path / "work", mirror, "-a", "lang=xx", "-s", "SPIDERMON_MAX_ERRORS=0",
                    "-s", "MYEXT_LIMIT=3", "-s", "ARCHIVE_PATH=dw.db")
     assert run.returncode == 3  # refused, but for the argument: the settings were taken
-    assert run.stderr.strip().splitlines()[-1].startswith("dw crawl failed: bad argument: unknown language xx")
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        "dw crawl failed: bad argument: unknown language xx")
     warned = re.findall(r"Setting (\S+) is neither dw-archive's nor Scrapy's", run.stderr)
     assert warned == ["SPIDERMON_MAX_ERRORS", "MYEXT_LIMIT"]
 
@@ -198,5 +200,6 @@ def test_the_check_runs_in_the_archive_writer_too(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(ROOT),
                               "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
     assert run.returncode == 3
-    assert run.stderr.strip().splitlines()[-1].startswith("dw crawl failed: bad setting: ARCHIVE_PATH= is empty")
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        "dw crawl failed: bad setting: ARCHIVE_PATH= is empty")
     assert list(tmp_path.iterdir()) == []

@@ -98,6 +98,10 @@ def _copy_captures(files: list[Path], folder: Path) -> tuple[int, int]:
     return copied, kept
 
 
+def _files(n: int) -> str:
+    return f"{n} WARC file{'' if n == 1 else 's'}"
+
+
 def _counts(db: Path) -> str:
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -127,7 +131,7 @@ def save(archive: Path, folder: Path, configured: str | None = None) -> str:
     _snapshot(archive, target, "DELETE")  # one self-contained file: no -wal to forget
     captures = folder / (archive.name + paths.CAPTURES_SUFFIX)
     copied, kept = _copy_captures(paths.capture_files(archive, configured), captures)
-    return (f"Backed up {archive} ({_counts(target)}) to {target}; captures: {copied} files"
+    return (f"Backed up {archive} ({_counts(target)}) to {target}; captures: {_files(copied)}"
             f" copied, {kept} already there, in {captures}/")
 
 
@@ -153,10 +157,11 @@ def restore(source: Path, archive: Path, configured: str | None = None) -> str:
     counts = _counts(source)
     _snapshot(source, archive, "WAL")
     saved = source.with_name(source.name + paths.CAPTURES_SUFFIX)
-    files = sorted(p for pattern in paths.WARC_PATTERNS for p in saved.glob(pattern)) if saved.is_dir() else []
+    files = (sorted(p for pattern in paths.WARC_PATTERNS for p in saved.glob(pattern))
+             if saved.is_dir() else [])
     captures = paths.captures_dir(archive, configured)
     copied, kept = _copy_captures(files, captures)
-    return (f"Restored {archive} ({counts}) from {source}; captures: {copied} files"
+    return (f"Restored {archive} ({counts}) from {source}; captures: {_files(copied)}"
             f" copied, {kept} already there, in {captures}/")
 
 
