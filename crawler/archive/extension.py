@@ -31,16 +31,20 @@ def run_lock_path(archive_path: str | os.PathLike) -> str:
     return f"{os.path.realpath(archive_path)}.lock"
 
 
-def lock_holder(path: str | os.PathLike) -> int | None:
-    """The process id holding a lock on the file at `path`, from the kernel's lock table
-    (`/proc/locks`, matched by device and inode: the file's name plays no part); None when no
-    process does or it cannot be known (another operating system)."""
+def lock_holder(path: str | os.PathLike, written: bool = True) -> int | None:
+    """The process id holding a lock on the file at `path`: from the kernel's lock table
+    (`/proc/locks`, matched by device and inode: the file's name plays no part), else (with
+    `written`) the id a crawl writes into the file when it takes the lock, if that process is
+    alive; None when no process holds it or it cannot be known."""
     try:
         info = os.stat(path)
+    except OSError:
+        return None
+    try:
         with open("/proc/locks") as table:
             lines = table.read().splitlines()
     except OSError:
-        return None
+        lines = []
     for line in lines:
         # `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF`; a waiter's line has `->`.
         fields = line.split()
@@ -53,6 +57,17 @@ def lock_holder(path: str | os.PathLike) -> int | None:
                 return int(fields[4]) if int(fields[4]) > 0 else None
         except ValueError:
             continue
+    return _written_holder(path) if written else None
+
+
+def _written_holder(path: str | os.PathLike) -> int | None:
+    try:
+        pid = int(Path(path).read_text().strip() or 0)
+        if pid > 0:
+            os.kill(pid, 0)  # alive? (a crawl killed outright leaves its id behind)
+            return pid
+    except (OSError, ValueError):
+        pass
     return None
 
 
@@ -122,7 +137,7 @@ class ArchiveExtension:
         it: a try, however short, could make a run starting at that moment stop)."""
         if self._lock is not None or self.lock_path is None:
             return False
-        return lock_holder(self.lock_path) not in (None, os.getpid())
+        return lock_holder(self.lock_path, written=False) not in (None, os.getpid())
 
     @property
     def lock_path(self) -> str | None:
@@ -140,6 +155,10 @@ class ArchiveExtension:
         self._lock = open(path, "a")  # noqa: SIM115 - held open: the lock lasts while it is
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Who holds it, for a run stopped by it where the kernel's lock table is not read.
+            os.ftruncate(self._lock.fileno(), 0)
+            self._lock.write(f"{os.getpid()}\n")
+            self._lock.flush()
         except BlockingIOError:
             self._lock.close()
             self._lock = None
@@ -339,6 +358,7 @@ class ArchiveExtension:
         after every `spider_closed` handler). A failed merge loses nothing: the index stays
         correct, with more segments, and the next run merges them."""
         if self._lock is not None:
+            os.ftruncate(self._lock.fileno(), 0)  # no process id left behind
             self._lock.close()  # releases the run lock
             self._lock = None
         if self._archive is not None:

@@ -51,4 +51,15 @@ def finish(db: sqlite3.Connection, run_id: int | None, run: dict) -> None:
         _in_transaction(db, lambda: db.execute(sql, [run[c] for c in columns]))
         return
     sql = f"UPDATE crawl_runs SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
-    _in_transaction(db, lambda: db.execute(sql, [*(run[c] for c in columns), run_id]))
+    try:
+        _in_transaction(db, lambda: db.execute(sql, [*(run[c] for c in columns), run_id]))
+    except sqlite3.Error:
+        # A full archive (ARCHIVE_MAX_PAGES, the disk) has no room for the stats: the outcome
+        # at least, so that the row does not stay `running` and pass for a killed run.
+        brief = {c: run[c] for c in ("finished_at", "finish_reason", "outcome") if c in run}
+        if not brief or len(brief) == len(run):
+            raise
+        _in_transaction(db, lambda: db.execute(
+            f"UPDATE crawl_runs SET {', '.join(f'{c} = ?' for c in brief)} WHERE id = ?",
+            [*brief.values(), run_id]))
+        raise
