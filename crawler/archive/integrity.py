@@ -1,13 +1,13 @@
 """Damage found before anything is written: SQLite's `PRAGMA integrity_check` on the archive file,
 read-only, before a crawl, the archive writer or re-extraction opens it for writing.
 
-Why `integrity_check` and not the cheaper `quick_check`: over random damage to a crawled archive
-(`benchmarks/integrity.py`; pages overwritten, zeroed, swapped, a few bits flipped),
-`quick_check` missed a third of what `integrity_check` found: it does not compare an index with
-its table, and a flipped bit in a row or an index entry is damage only that comparison shows.
-An archive written on top of such damage spreads it (an index that lies makes updates miss
-rows), so the run is refused, with the recipe to recover what can be (`sqlite3 … .recover`).
-What it costs, at 1k to 1M articles: benchmarks/README.md.
+Why `integrity_check` and not the cheaper `quick_check`: over random damage to archives
+(`benchmarks/integrity.py`: pages overwritten, zeroed, swapped, cut off, a few bits flipped),
+`quick_check` missed 13 of the 36 flipped-bit variants `integrity_check` reported: it does not
+compare an index with its table, and a flipped bit in a row or an index entry is damage only
+that comparison shows. An archive written on top of such damage spreads it (an index that lies
+makes updates miss rows), so the run is refused, with the recipe to recover what can be
+(`sqlite3 … .recover`). What it costs, at 1k to 1M articles: the README, benchmarks/README.md.
 
 Reading never creates or changes a file: with no `-wal` beside the archive (no writer has it
 open, none died mid-run) the file is read as `immutable` (no locks, no `-shm`); if a writer
