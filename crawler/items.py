@@ -38,6 +38,10 @@ class Article:
     warc_file: str | None = None
     warc_offset: int | None = None
     extractor_version: str | None = None
+    # When the response this was read from was fetched (`YYYY-MM-DDTHH:MM:SSZ`, UTC): its WARC
+    # record's WARC-Date (a crawl's capture, a re-extracted or backfilled capture). The archive
+    # orders versions by it and never replaces a version with an older fetch.
+    fetched_at: str | None = None
 
     def __post_init__(self) -> None:
         # Not fields (never stored or printed): what reading the page noticed, as
@@ -65,6 +69,6 @@ class Article:
 # extractor read it (set on every crawled article by crawler/warc/capture.py) are not among them, so
 # setting those does not make the pipeline normalise the article a second time.
 _NORMALIZED_INPUTS = frozenset(f.name for f in fields(Article)) - {
-    "warc_file", "warc_offset", "extractor_version"}
+    "warc_file", "warc_offset", "extractor_version", "fetched_at"}
 # The fields of an article that hold lists (JSON arrays in the archive and the output).
 LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Article) if str(f.type).startswith("list"))

@@ -31,7 +31,9 @@ from crawler.items import Article
 NOT_CONTENT = frozenset({"id", "url", "short_url", "language", "kind", "published_at",
                          "modified_at", "photo_agencies",
                          # where the page's response is kept, and which extractor read it
-                         "warc_file", "warc_offset", "extractor_version"})
+                         "warc_file", "warc_offset", "extractor_version",
+                         # when that response was fetched: the archive's clock for versions
+                         "fetched_at"})
 NOT_COLUMNS = frozenset({"photo_agencies"})
 ARCHIVE_COLUMNS = {"first_seen_at": str, "last_seen_at": str, "content_hash": str,
                    "etag": str, "last_modified": str}
@@ -53,9 +55,14 @@ CONTENT_FIELDS = tuple(name for name in _FIELDS if name not in NOT_CONTENT)
 LIST_FIELDS = tuple(name for name in items.LIST_FIELDS if name not in NOT_COLUMNS)
 ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in _FIELDS if name not in NOT_COLUMNS}
 ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
+# A revision is one earlier version, whole. `seen_at`: until when it was the article's content
+# (the fetch time of the version after it), so revisions ordered by (seen_at, id) are in capture
+# order. `cause`: what wrote the revision (`crawl`, `reextract`, or a backfill source:
+# `commoncrawl`, `cc-news`, `wayback`). `fetched_at`, `warc_file`, `warc_offset`: that
+# version's own capture, where known.
 REVISION_COLUMNS = {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
-                    "changed": str, "content_hash": str,
-                    "cause": str,  # `crawl`, or `reextract` (python -m crawler.reextract)
+                    "changed": str, "content_hash": str, "cause": str,
+                    "fetched_at": str, "warc_file": str, "warc_offset": int,
                     **{name: ARTICLE_COLUMNS[name] for name in CONTENT_FIELDS}}
 
 TABLES: dict[str, tuple[dict, dict]] = {

@@ -74,14 +74,16 @@ def stored_source(archive, content_id: int) -> tuple | None:
 
 
 def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
-    """Store articles in one transaction: counts of `new` and `updated` (each updated one gets a
-    revision with cause `reextract`)."""
+    """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
+    revision with cause `reextract`), `unchanged` and `earlier` (older captures kept as earlier
+    revisions); each article carries its capture's date (`fetched_at`)."""
     from crawler import dw
 
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged") if counts[verdict]}
+    return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged", "earlier")
+            if counts[verdict]}
 
 
 def default_archive_and_warcs() -> tuple[Path, Path]:

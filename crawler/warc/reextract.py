@@ -11,7 +11,8 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone. A record older than the one an article row was
-made from is not applied. Everything else (requests, sitemaps, feeds,
+made from is not applied; one from other WARCs (another tool's, older than what the archive
+holds) is kept as an earlier revision in its place in time. Everything else (requests, sitemaps, feeds,
 redirects, other sites, damaged or truncated records) is counted by kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
@@ -108,12 +109,16 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
             yield entry, url
 
 
-def _newer(entry: Entry, stored, dates: dict) -> bool:
-    """True when the record is at least as new as the one the row was made from (or, when that
-    one is not among the files read, as the row's last sighting)."""
-    _, warc_file, warc_offset, last_seen_at = stored
+def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
+    """True when the record is older than the one the article's stored version was read from
+    and that one is among the files read: a capture of an earlier version, already in the
+    archive's revisions as it was read then (today's extractor would read both anew, and
+    comparing its reading with the stored one would make revisions of the extractor's changes,
+    not DW's). Records of other files are handed to the archive, whose rule places an older
+    capture as an earlier revision."""
+    _, warc_file, warc_offset, _ = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
-    return entry.date >= (source_date or last_seen_at or "")
+    return source_date is not None and entry.date < source_date
 
 
 def _results(work: Iterator, workers: int) -> Iterator:
@@ -196,9 +201,11 @@ def run(archive_path: Path, files: list[Path], workers: int,
             if stored is not None and stored[0] == result["content_hash"]:
                 counts["unchanged"] += 1
                 result = None
-            elif stored is not None and not _newer(entry, stored, dates):
+            elif stored is not None and _earlier_own_capture(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
+            if result is not None:
+                result["fetched_at"] = entry.date  # the capture's date: the archive's clock
             writer.add(result, entry)
         writer.flush()
         checkpoint.finish()
