@@ -209,7 +209,7 @@ def test_cc_news_keeps_every_dw_article_once_and_nothing_else(news, tmp_path):
             (EDITED, "EU leaders near a climate deal for 2040", "cc-news")]
         assert counts["records"] == len(pages()) + 1 + 120 and counts["fetched"] == len(pages()) + 1
         # the kept WARC holds the DW records only
-        kept = list((tmp_path / "dw.db-warc").glob("backfill-cc-news-*.warc.gz"))
+        kept = list((tmp_path / "warc").glob("backfill-cc-news-*.warc.gz"))
         from crawler.warc.read import scan
 
         uris = [e.uri for f in kept for e in scan(f) if e.kind == "response"]
@@ -323,7 +323,7 @@ def test_the_reading_view_links_as_captured_to_pywb_replaying_the_project_warcs(
     assert re.search(r"as captured 2024-01-30 10:00 UTC<", page)
     path = link.split("://", 1)[1].split("/", 1)[1]  # /dw/{14 digits}/{url}
     assert path.startswith("dw/20240130100000/https://www.dw.com/en/")
-    own = sorted((tmp_path / "dw.db-warc").glob("*.warc.gz"))
+    own = sorted((tmp_path / "warc").glob("*.warc.gz"))
     assert own
     with running_pywb({"dw": own}, root=tmp_path / "replay") as replay:
         raw = urllib.request.urlopen(f"{replay}/{path.replace('/https:', 'id_/https:', 1)}", timeout=30)

@@ -183,3 +183,22 @@ def test_reextraction_refuses_a_damaged_archive_before_writing(crawled, tmp_path
     assert line.startswith("the archive is damaged (") and line.endswith(
         f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"), line
     assert snapshot(folder) == before
+
+
+def test_backfill_refuses_a_damaged_archive_before_asking_anything(crawled, tmp_path):
+    folder = tmp_path / "archive"
+    shutil.copytree(crawled, folder)
+    db = folder / "dw.db"
+    data = bytearray(db.read_bytes())
+    data[5 * PAGE:8 * PAGE] = bytes(3 * PAGE)
+    db.write_bytes(bytes(data))
+    before = snapshot(folder)
+    run = subprocess.run([sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-01",
+                          "--archive", str(db), "-s", "BACKFILL_COMMONCRAWL_DATA=http://127.0.0.1:9"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    line = run.stderr.strip().splitlines()[-1]
+    assert "the archive is damaged (" in line and line.endswith(
+        f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"), line
+    assert {k: v for k, v in snapshot(folder).items() if not k.endswith(".backfill")} == before
