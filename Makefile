@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARCHIVE ?= data/dw.db
+BACKUP ?= backup
 ARGS   ?=
 PORT   ?= 8001
 HOST   ?= 127.0.0.1
@@ -16,7 +17,7 @@ PEERS  := benchmarks/.venv-peers
 # (scrapy-redis needs redis >= 5): it gets an environment of its own.
 PYWB   := .venv-pywb
 
-.PHONY: install demo test serve screenshots crawl bench lint icu browser wget redis pywb replay clean
+.PHONY: install demo test serve screenshots crawl backup restore bench lint icu browser wget redis pywb replay clean
 
 install: $(STAMP)
 
@@ -68,11 +69,12 @@ $(PYWB)/.installed: devtools/pywb-requirements.txt
 	$(PYWB)/bin/python -m pip install --quiet -r devtools/pywb-requirements.txt
 	touch $@
 
-# pywb on loopback over the archive's own WARC files (data/warc/): each page as captured, at
+# pywb on loopback over the archive's own WARC files (data/dw.db-warc/, and the warc/ beside it
+# of an archive made before each had its own): each page as captured, at
 # http://127.0.0.1:8090/dw/{timestamp}/{url}; the reading view links "as captured" here.
 REPLAY_PORT ?= 8090
 replay: $(STAMP) pywb
-	$(BIN)/python -m devtools.archives replay $(dir $(ARCHIVE))warc --port $(REPLAY_PORT)
+	$(BIN)/python -m devtools.archives replay "$(ARCHIVE)-warc" $(wildcard $(dir $(ARCHIVE))warc) --port $(REPLAY_PORT)
 
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
@@ -94,8 +96,19 @@ serve: $(STAMP)
 screenshots: $(STAMP) browser
 	$(BIN)/python -m tests.browser docs
 
+# A failed crawl ends make with make's own status 2 (GNU make knows no other), its last line
+# naming the crawl's (`Error 3`); cron and systemd run .venv/bin/scrapy crawl dw directly.
 crawl: $(STAMP)
-	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH=$(ARCHIVE) $(ARGS)
+	$(BIN)/scrapy crawl dw -s ARCHIVE_PATH="$(ARCHIVE)" $(ARGS)
+
+# The archive and its captures, copied safely while a crawl or datasette has it open
+# (SQLite's backup API, checked); never `cp data/dw.db`. See README, "Backups".
+backup: $(STAMP)
+	$(BIN)/python -m crawler.archive.backup save "$(ARCHIVE)" "$(BACKUP)"
+
+# Restores $(BACKUP)/<archive's name> as $(ARCHIVE) with its captures; never over an archive.
+restore: $(STAMP)
+	$(BIN)/python -m crawler.archive.backup restore "$(BACKUP)" "$(ARCHIVE)"
 
 # Benchmarks (not part of the tests): fundus and trafilatura live in their own environment.
 $(PEERS)/.installed: benchmarks/peers-requirements.txt
@@ -109,9 +122,12 @@ bench: $(STAMP) $(PEERS)/.installed redis
 	$(BIN)/python -m benchmarks.warc
 	$(BIN)/python -m benchmarks.distributed
 	$(BIN)/python -m benchmarks.backfill
+	$(BIN)/python -m benchmarks.integrity
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests benchmarks devtools
 
+# What the Makefile and the tools build, never an archive or its captures (data/*.db,
+# data/*.db-wal, data/*.db-warc/, data/warc/, backup/): no target deletes those.
 clean:
-	rm -rf $(VENV) $(PEERS) $(PYWB) data/replay benchmarks/work .pytest_cache .ruff_cache data/dw.db data/dw.db-* data/mirror-access.log data/warc
+	rm -rf $(VENV) $(PEERS) $(PYWB) data/replay benchmarks/work .pytest_cache .ruff_cache data/mirror-access.log

@@ -100,7 +100,7 @@ def bench(count: int, repeats: int) -> dict:
         for _ in range(repeats):
             off.append(_crawl(origin, WORK / "off", capture=False))
             on.append(_crawl(origin, WORK / "on", capture=True))
-    db, warcs = WORK / "on" / "dw.db", WORK / "on" / "warc"
+    db, warcs = WORK / "on" / "dw.db", WORK / "on" / "dw.db-warc"
     with sqlite3.connect(db) as conn:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     warc_bytes = sum(f.stat().st_size for f in warcs.iterdir())

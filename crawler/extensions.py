@@ -67,6 +67,8 @@ def outcome(reason: str, stats: dict, counts: dict[str, int]) -> str:
     """`ok`, `stopped: REASON (a limit you set: …)`, or why the run counts as failed."""
     if stats.get("dw/argument_error"):
         return f"bad argument: {stats['dw/argument_error']}"
+    if stats.get("dw/archive/locked"):  # "another crawl is running on this archive (lock …, pid N)"
+        return stats["dw/archive/locked"]
     if stats.get("dw/archive/error"):
         return f"the archive could not be written: {stats['dw/archive/error']}"
     if reason not in USER_LIMITS and reason != "finished":
@@ -152,7 +154,7 @@ class CrawlSummary:
             return  # refused before it began: the archive is not touched, not even created
         arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
         try:
-            archive.archive.record_run({
+            archive.record_run({
                 "started_at": self.started_at, "finished_at": utc_now(),
                 "arguments": json.dumps(arguments), "finish_reason": reason, "outcome": verdict,
                 **counts, "stats": json.dumps(health.without_field_counts(stats), default=str,

@@ -64,7 +64,7 @@ SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
 DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
                      "https": "crawler.warc.capture.WireHeadDownloadHandler"}
 WARC_ENABLED = True
-WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
+WARC_DIR = ""  # empty: the archive's own folder beside it, ARCHIVE_PATH + "-warc" (data/dw.db-warc/)
 WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
 ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
@@ -83,6 +83,17 @@ SPIDERMON_ADD_FIELD_COVERAGE = True
 HEALTH_RECENT_RUNS = 5  # a run's field coverage is compared with the median of these runs'
 HEALTH_MIN_ARTICLES = 10  # runs with fewer articles are neither judged nor compared with
 HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of that median
+HEALTH_MIN_BASELINE = 0.2  # fields usually rarer than this are not judged
+# Read by the code with these defaults; named here so that `-s` checks know them
+# (crawler/setting_names.py): article requests the spider keeps queued and waiting.
+DW_FEED_QUEUED = 48
+DW_FEED_PENDING = 10_000
+# Distributed crawls (crawler/distributed, README "Distributed crawls"); unset: one process.
+REDIS_URL = ""
+DW_REDIS_PREFIX = "dw"
+DW_HEARTBEAT_SECONDS = 1.0
+DW_HEARTBEAT_TTL = 10.0
+DW_WRITER_WAIT = 60.0
 
 # `-O articles.jsonl` / `-O articles.csv`: one record per article; in CSV, list fields are
 # JSON text (as in the archive) so that they read back.

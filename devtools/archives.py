@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     store.add_argument("--access-log", type=Path)
     store.add_argument("--faults", type=Path)
     replay = sub.add_parser("replay", help="pywb over WARC files, until Ctrl-C")
-    replay.add_argument("warcs", nargs="*", type=Path, default=[Path("data/warc")])
+    replay.add_argument("warcs", nargs="*", type=Path, default=[Path("data/dw.db-warc")])
     replay.add_argument("--port", type=int, default=8090)
     replay.add_argument("--root", type=Path, default=Path("data/replay"))
     args = parser.parse_args(argv)

@@ -100,8 +100,10 @@ def finish(processes: list[subprocess.Popen], timeout: float = 150) -> list[int]
 
 
 def untouched(log: Path) -> bool:
-    """True when the worker logging to `log` created no archive file, nor its lock."""
-    return not any(log.parent.glob(log.with_suffix(".db").name + "*"))
+    """True when the worker logging to `log` created no archive file, nor its lock (its
+    captures folder, `<archive>-warc/`, is its own: workers capture what they fetch)."""
+    return not any(p for p in log.parent.glob(log.with_suffix(".db").name + "*")
+                   if not p.name.endswith("-warc"))
 
 
 def no_traceback(*logs: Path) -> None:

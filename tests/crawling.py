@@ -59,7 +59,7 @@ def last_run(archive: Path) -> dict:
     with sqlite3.connect(archive) as conn:
         conn.row_factory = sqlite3.Row
         row = dict(conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone())
-    row["stats"] = json.loads(row["stats"])
+    row["stats"] = json.loads(row["stats"] or "{}")  # none when a full archive had no room
     return row
 
 

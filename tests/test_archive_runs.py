@@ -7,10 +7,12 @@ import csv
 import json
 import re
 import sqlite3
+import subprocess
+import time
 
 import pytest
 
-from devtools.demo import SAMPLE_LANGUAGES
+from devtools.demo import SAMPLE_LANGUAGES, crawl_command
 from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
@@ -116,21 +118,51 @@ def test_columns_an_upgrade_adds_are_filled_on_the_next_fetch(mirror, tmp_path):
     assert query(db, "SELECT count(*) FROM revisions") == [(0,)]  # filling in is not an edit
 
 
-def test_a_write_lock_held_past_the_timeout_counts_the_articles_not_stored(mirror, tmp_path):
+def test_a_write_lock_held_when_a_run_starts_stops_it_before_any_request(mirror, tmp_path):
     db = tmp_path / "dw.db"
     assert crawl(mirror, db, "-a", "lang=de").returncode == 0
     before = query(db, "SELECT id, content_hash FROM articles")
+    mirror.clear()
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
     try:
-        run = crawl(mirror, db, "-a", "lang=en", "-s", "ARCHIVE_TIMEOUT=1",
-                    "-s", "ARCHIVE_BATCH_SIZE=2")
+        run = crawl(mirror, db, "-a", "lang=en", "-s", "ARCHIVE_TIMEOUT=1")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert run.returncode == 3
-    assert "database is locked" in run.stderr
-    counts = summary_counts(run.stderr)
+    assert run.stderr.strip().splitlines()[-1] == (
+        "dw crawl failed: the archive could not be written: database is locked")
+    assert mirror.paths() == []  # its crawl_runs row could not be written: nothing fetched
+    assert query(db, "SELECT id, content_hash FROM articles") == before
+
+
+def test_a_write_lock_held_past_the_timeout_counts_the_articles_not_stored(tmp_path):
+    db, log, faults = tmp_path / "dw.db", tmp_path / "access.log", tmp_path / "faults.json"
+    # The sitemap waits two seconds: the run has written its crawl_runs row, and the lock is
+    # taken before its first batch.
+    faults.write_text(json.dumps({"/en/news-sitemap.xml": "delay=2"}))
+    with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
+        mirror = Mirror(origin, log)
+        assert crawl(mirror, db, "-a", "lang=de").returncode == 0
+        before = query(db, "SELECT id, content_hash FROM articles")
+        process = subprocess.Popen(
+            crawl_command(origin, db, "-a", "lang=en", "-a", "sources=news",
+                          "-s", "ARCHIVE_TIMEOUT=1", "-s", "ARCHIVE_BATCH_SIZE=2"),
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "/en/news-sitemap.xml" not in mirror.paths():
+            time.sleep(0.05)
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
+        try:
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert process.returncode == 3
+    assert "database is locked" in stderr and "Traceback" not in stderr
+    counts = summary_counts(stderr)
     assert counts["fetched"] >= 2 and counts["new"] == 0
     assert counts["failed"] == counts["fetched"]  # every fetched article, none stored
     assert query(db, "SELECT id, content_hash FROM articles") == before

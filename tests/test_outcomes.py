@@ -187,6 +187,9 @@ def test_ctrl_c_twice_stops_by_force_and_is_a_failure(tmp_path):
     assert "Traceback" not in stderr, stderr[-3000:]
     assert process.returncode == 3
     assert stderr.strip().splitlines()[-1] == "dw crawl failed: stopped by force before its end"
+    # Its crawl_runs row, written when it started, says so too.
+    assert query(db, "SELECT outcome, finish_reason FROM crawl_runs") == [
+        ("stopped by force before its end", "forced")]
 
 
 def test_a_job_stopped_at_a_limit_resumes_to_the_whole_site(mirror, tmp_path):

@@ -44,6 +44,7 @@ EXPECTED_OUTPUT = {
     "sqlite-utils tables data/dw.db --counts": '{"table": "articles", "count": 31}',
     "cp -r data/sample-site demo-site": '"title": "Hezbollah troops die in siege"',
     "crawler.reextract --archive new.db": '{"article_responses": 31, "files": 1, "new": 31,',
+    "make backup  ": "runs, integrity ok) to backup/dw.db; captures: ",
 }
 SEARCHES = {  # and each search of the example queries, the article it must find (its title in
     # data/sample-articles.json)
@@ -170,7 +171,7 @@ def test_the_readme_commands_run_as_written(tmp_path):
         for how, _, body in blocks():
             if how == "run":
                 if "wget.warc.gz" in body:  # a WARC another tool wrote: here, one the demo wrote
-                    shutil.copy(sorted((here / "data" / "warc").glob("*.warc.gz"))[0],
+                    shutil.copy(sorted((here / "data" / "dw.db-warc").glob("*.warc.gz"))[0],
                                 here / "wget.warc.gz")
                 outputs[body] = run_block(body, here)
             elif how == "serve":

@@ -443,8 +443,8 @@ def test_random_sigkills_then_a_full_run_match_an_uninterrupted_run(tmp_path):
         kills = 0
         for n in range(20):
             if n % 4 == 0:  # a fresh archive: kills land among first inserts too
-                for leftover in tmp_path.glob("killed.db*"):
-                    leftover.unlink()
+                for leftover in tmp_path.glob("killed.db*"):  # its -wal, its captures
+                    shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
             command = crawl_command(origin, db, "-a", "lang=all", "-a", "refresh=all",
                                     "-s", "ARCHIVE_BATCH_SIZE=5")
             process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,

@@ -62,7 +62,7 @@ def crawled(tmp_path_factory):
         second = crawl(mirror, db, "-a", LANGS)
         assert second.returncode == 0, second.stderr[-2000:]
     assert ("/" + GZIPPED.removesuffix(".html"), 200) in mirror.requests()
-    return work, db, sorted((work / "warc").glob("*.warc.gz")), origin
+    return work, db, sorted((work / "dw.db-warc").glob("*.warc.gz")), origin
 
 
 def warcio_index(files) -> list[dict]:
@@ -214,7 +214,7 @@ def test_a_wget_warc_of_mirrored_pages_imports(crawled, tmp_path):
 def test_capture_can_be_turned_off(mirror, tmp_path):
     db = tmp_path / "dw.db"
     assert crawl(mirror, db, "-a", "lang=en", "-s", "WARC_ENABLED=False").returncode == 0
-    assert not (tmp_path / "warc").exists()
+    assert not (tmp_path / "dw.db-warc").exists() and not (tmp_path / "warc").exists()
     assert query(db, "SELECT count(*), count(warc_file) FROM articles") == [(8, 0)]
 
 

@@ -44,7 +44,7 @@ def test_sigkills_leave_every_warc_pointer_readable(tmp_path):
             assert record.rec_headers.get_header("WARC-Target-URI") == url
             assert record.digest_checker.passed is True, record.digest_checker.problems
         assert f"a-{content_id}".encode() in body
-    files = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    files = sorted((tmp_path / "dw.db-warc").glob("*.warc.gz"))
     assert len(files) == 2
     for file in files:
         kinds = [entry.kind for entry in scan(file)]

@@ -6,6 +6,7 @@ it in batches and closes it. The spider, the pipelines and the summary reach it 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import sqlite3
@@ -14,8 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.archive import integrity, runs
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
 
@@ -26,6 +29,46 @@ def run_lock_path(archive_path: str | os.PathLike) -> str:
     """The run lock of the archive at `archive_path`: beside the real file, so that a symlink to
     the archive takes the same lock."""
     return f"{os.path.realpath(archive_path)}.lock"
+
+
+def lock_holder(path: str | os.PathLike, written: bool = True) -> int | None:
+    """The process id holding a lock on the file at `path`: from the kernel's lock table
+    (`/proc/locks`, matched by device and inode: the file's name plays no part), else (with
+    `written`) the id a crawl writes into the file when it takes the lock, if that process is
+    alive; None when no process holds it or it cannot be known."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    try:
+        with open("/proc/locks") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        # `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF`; a waiter's line has `->`.
+        fields = line.split()
+        if len(fields) < 6 or "->" in fields:
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if (int(major, 16), int(minor, 16), int(inode)) == (
+                    os.major(info.st_dev), os.minor(info.st_dev), info.st_ino):
+                return int(fields[4]) if int(fields[4]) > 0 else None
+        except ValueError:
+            continue
+    return _written_holder(path) if written else None
+
+
+def _written_holder(path: str | os.PathLike) -> int | None:
+    try:
+        pid = int(Path(path).read_text().strip() or 0)
+        if pid > 0:
+            os.kill(pid, 0)  # alive? (a crawl killed outright leaves its id behind)
+            return pid
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 class ArchiveExtension:
@@ -56,6 +99,9 @@ class ArchiveExtension:
         self.validators: dict[int, tuple[str | None, str | None]] = {}
         self.last_flush = time.monotonic()
         self.error: str | None = None
+        self.damaged = False  # the archive was found damaged: nothing more is written to it
+        self.locked_out: str | None = None  # another run holds the lock: this one writes nothing
+        self.run_id: int | None = None  # this run's `crawl_runs` row, written when it starts
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -66,10 +112,32 @@ class ArchiveExtension:
 
     @property
     def archive(self) -> Archive:
-        """The open archive, opened (and migrated) on first use; raises sqlite3.Error, OSError."""
+        """The open archive, opened (and migrated) on first use; raises sqlite3.Error, OSError.
+
+        Before it is opened for writing, it is checked read-only (`integrity.damage`): a damaged
+        archive raises `integrity.ArchiveDamaged` and is never opened, not even migrated. When
+        another run holds the lock the check is left out: this run will stop at the lock.
+        """
         if self._archive is None:
+            if self.damaged:
+                raise integrity.ArchiveDamaged(self.path, "found when the run started")
+            if not self._locked_elsewhere():
+                started = time.perf_counter()
+                problems = integrity.damage(self.path)
+                self.stats.set_value("dw/archive/check_seconds",
+                                     round(time.perf_counter() - started, 3))
+                if problems:
+                    self.damaged = True
+                    raise integrity.ArchiveDamaged(self.path, problems)
             self._archive = Archive(self.path, timeout=self.timeout, max_pages=self.max_pages)
         return self._archive
+
+    def _locked_elsewhere(self) -> bool:
+        """True when another process holds the run lock now (asked of the kernel, not by trying
+        it: a try, however short, could make a run starting at that moment stop)."""
+        if self._lock is not None or self.lock_path is None:
+            return False
+        return lock_holder(self.lock_path, written=False) not in (None, os.getpid())
 
     @property
     def lock_path(self) -> str | None:
@@ -80,46 +148,125 @@ class ArchiveExtension:
         """Take the archive's run lock, held until the crawl ends (`close`); False, logged, when
         another run holds it. Without a `lock_path` (a distributed worker: the run's lock is
         in Redis) there is nothing to take."""
-        if self.lock_path is None:
+        if self.lock_path is None or self._lock is not None:
             return True
         path = Path(self.lock_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(path, "a")  # noqa: SIM115 - held open: the lock lasts while it is
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Who holds it, for a run stopped by it where the kernel's lock table is not read.
+            os.ftruncate(self._lock.fileno(), 0)
+            self._lock.write(f"{os.getpid()}\n")
+            self._lock.flush()
         except BlockingIOError:
             self._lock.close()
             self._lock = None
-            logger.error("Another crawl is running on this archive (lock %s held); not starting"
-                         " a second one", path)
+            holder = lock_holder(path)
+            self.locked_out = (f"another crawl is running on this archive (lock {path},"
+                               f" {f'pid {holder}' if holder else 'its process unknown'})")
+            self.stats.set_value("dw/archive/locked", self.locked_out)
+            logger.error("Another crawl is running on this archive (lock %s held by %s); not"
+                         " starting a second one", path, f"pid {holder}" if holder else "a process")
             return False
         return True
+
+    def begin_run(self, arguments: dict) -> str | None:
+        """Everything a run does before its first request, in order; the reason to stop, or None.
+
+        A damaged or unusable archive (found when it was opened) stops it before the run lock is
+        taken; then the lock (`archive_locked`); then the archive is read, and this run's
+        `crawl_runs` row is written (`running`), earlier rows left `running` by a killed run
+        being marked killed (crawler/archive/runs.py). A distributed worker (no `lock_path`)
+        has no SQLite file to check or write.
+        """
+        if self.error:
+            return "archive_error"
+        if not self.take_run_lock():
+            return "archive_locked"
+        try:
+            self.count()
+        except (sqlite3.Error, OSError):
+            return "archive_error"
+        if self.lock_path is None:
+            return None
+        try:
+            self.run_id, killed = runs.start(
+                self.archive.db.conn, utc_now(),
+                json.dumps({k: v for k, v in arguments.items() if v is not None}))
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0)
+            return "archive_error"
+        if killed:
+            logger.warning("%d earlier run(s) of this archive never ended (killed); marked so in"
+                           " crawl_runs", killed)
+        return None
+
+    def record_run(self, run: dict) -> None:
+        """Write this run's `crawl_runs` row (keys: its columns) over the one written when it
+        started. Nothing is written to an archive found damaged, nor by a run another run's
+        lock stopped (that archive is the other run's). Raises sqlite3.Error, OSError."""
+        if self.damaged or self.locked_out:
+            logger.info("The run is not recorded in crawl_runs: %s",
+                        "the archive is damaged" if self.damaged else self.locked_out)
+            return
+        runs.finish(self.archive.db.conn, self.run_id, run)
+
+    def record_forced_stop(self) -> None:
+        """The run was stopped by force (Ctrl-C twice) before it could decide its outcome: its
+        row says so, when no write was in progress. Never raises."""
+        if self._archive is None or self.run_id is None or self.damaged:
+            return
+        if self._archive.db.conn.in_transaction:
+            return  # the next run marks it killed
+        try:
+            runs.finish(self._archive.db.conn, self.run_id,
+                        {"finished_at": utc_now(), "finish_reason": "forced", "outcome": runs.FORCED})
+        except sqlite3.Error as exc:
+            logger.error("Could not record the forced stop in crawl_runs: %s", exc)
 
     # -- what the spider asks ------------------------------------------------------------
 
     def stored(self, article_id: int) -> Stored | None:
-        """What the archive holds about one article (hash, last seen, validators), or None."""
-        return self.archive.stored(article_id)
+        """What the archive holds about one article (hash, last seen, validators), or None.
+        An archive that cannot be read (a damaged page met mid-run) stops the crawl: CloseSpider."""
+        try:
+            return self.archive.stored(article_id)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0)
+            raise CloseSpider("archive_error") from None
 
     def due_for_revisit(self, now: datetime, languages: list[str]) -> list[tuple[int, str]]:
         """(id, url) of archived articles due for a re-check; see `Archive.due_for_revisit`."""
-        return self.archive.due_for_revisit(now, languages)
+        try:
+            return self.archive.due_for_revisit(now, languages)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0)
+            raise CloseSpider("archive_error") from None
 
     def count(self, table: str = "articles") -> int:
         """Rows in one table; also proves the archive can be opened and read (else `fail`s)."""
         try:
             return self.archive.count(table)
         except (sqlite3.Error, OSError) as exc:
+            if integrity.is_damage(exc):
+                self.damaged = True
             self.fail(self.describe(exc, "cannot read"), 0)
             raise
 
     def describe(self, exc: Exception, action: str | None = None) -> str:
         """An error opening or using the archive, in words that say what to do about it."""
-        if isinstance(exc, sqlite3.DatabaseError) and any(
-                words in str(exc) for words in ("malformed", "not a database")):
-            return (f"the archive is damaged ({exc}); run"
-                    f" `sqlite3 {self.path} .recover | sqlite3 {self.path}.recovered`")
+        if isinstance(exc, integrity.ArchiveDamaged):
+            return str(exc)
+        if integrity.is_damage(exc):
+            return integrity.damaged_message(self.path, str(exc))
         return f"{action} {self.path}: {exc}" if action else str(exc)
+
+    def _failed_on(self, exc: Exception, lost: int) -> None:
+        """`fail` for an error from SQLite; a damaged archive is written to no more."""
+        if integrity.is_damage(exc):
+            self.damaged = True
+        self.fail(self.describe(exc), lost)
 
     # -- what the crawl hands over ---------------------------------------------------------
 
@@ -176,7 +323,7 @@ class ArchiveExtension:
             # A short link whose article is not archived yet waits for a later batch.
             self.short_links = [link for link in links if not archive.has_short_link(link[0])]
         except (sqlite3.Error, OSError) as exc:
-            self.fail(self.describe(exc), len(articles))
+            self._failed_on(exc, len(articles))
             return
         if counts.get("refused"):
             self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
@@ -214,6 +361,7 @@ class ArchiveExtension:
         after every `spider_closed` handler). A failed merge loses nothing: the index stays
         correct, with more segments, and the next run merges them."""
         if self._lock is not None:
+            os.ftruncate(self._lock.fileno(), 0)  # no process id left behind
             self._lock.close()  # releases the run lock
             self._lock = None
         if self._archive is not None:

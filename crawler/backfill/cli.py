@@ -117,7 +117,8 @@ def outcome(counts: Counter, error: str | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     from scrapy.utils.project import get_project_settings
 
-    from crawler.archive import Archive, utc_now
+    from crawler import setting_names
+    from crawler.archive import Archive, integrity, paths, utc_now
     from crawler.archive.extension import run_lock_path
     from crawler.backfill.client import PoliteClient
     from crawler.backfill.run import Backfill
@@ -134,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             settings.set(name, value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
+        # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py).
+        refused = (setting_names.check(setting_names.given_names(args.settings))[0]
+                   or paths.problem(settings.get("ARCHIVE_PATH")))
+        if refused:
+            raise BadArgument(refused)
         job = job_from(args, settings)
     except BadArgument as exc:
         print(f"dw backfill: bad argument: {exc}", file=sys.stderr)
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                       {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
                       prefix=f"backfill-{job.source}")
     try:
+        integrity.refuse_damaged(archive_path)  # before anything is written (the .recover line)
         archive = Archive(archive_path, timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0))
     except (sqlite3.Error, OSError) as exc:
         print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)

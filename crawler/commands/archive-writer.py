@@ -27,6 +27,12 @@ class Command(ScrapyCommand):
         parser.add_argument("--until-idle", type=float, metavar="SECONDS", default=None,
                             help="stop once no item came for SECONDS and no worker runs")
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        from crawler.commands.crawl import check_settings
+
+        check_settings(self.settings, opts)  # as `scrapy crawl` does: exit 3 and one line
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from crawler.distributed.writer import main
 

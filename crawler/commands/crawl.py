@@ -15,6 +15,9 @@ import sys
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
+from crawler import setting_names
+from crawler.archive import ArchiveExtension, paths
+from crawler.arguments import NAMES as SPIDER_ARGUMENTS
 from crawler.extensions import EXIT_FAILED, exit_status
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,11 @@ class Command(crawl.Command):
 
     def process_options(self, args, opts):
         super().process_options(args, opts)
+        # Scrapy's parser hands on what it does not know as if it were a spider's name.
+        unknown = [arg for arg in args if arg.startswith("-") and arg != "-"]
+        if unknown:
+            raise UsageError(unknown_option(unknown[0]))
+        self.passed_on = check_settings(self.settings, opts)
         # Scrapy opens LOG_FILE when it sets up logging, and a missing folder is a traceback.
         path = self.settings.get("LOG_FILE")
         if path:
@@ -47,6 +55,7 @@ class Command(crawl.Command):
             crawler = self.crawler_process.create_crawler(args[0])
         except KeyError:
             raise UsageError(f"no spider named {args[0]!r}: this project has dw") from None
+        setting_names.warn_passed_on(getattr(self, "passed_on", []))
         errors: list[BaseException] = []
         started = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(started, asyncio.Future):  # AsyncCrawlerProcess: a task
@@ -66,4 +75,28 @@ class Command(crawl.Command):
         outcome = crawler.stats.get_value("dw/outcome")
         self.exitcode = exit_status(outcome)
         if self.exitcode:
+            if outcome is None:  # Ctrl-C twice: no handler ran; the run's row says so
+                crawler.get_extension(ArchiveExtension).record_forced_stop()
             print(f"dw crawl failed: {outcome or 'stopped by force before its end'}", file=sys.stderr)
+
+
+def check_settings(settings, opts) -> list[str]:
+    """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
+    a `-s` setting or an ARCHIVE_PATH that would make SQLite keep the archive in memory
+    (crawler/setting_names.py, crawler/archive/paths.py); the unknown names passed on."""
+    refused, passed_on = setting_names.check(setting_names.given_names(opts.set or []))
+    refused = refused or paths.problem(settings.get("ARCHIVE_PATH"))
+    if refused:
+        fail(f"bad setting: {refused}")
+    return passed_on
+
+
+def unknown_option(option: str) -> str:
+    """The usage error for an option Scrapy does not take, with the form it was meant as."""
+    name, _, value = option.lstrip("-").partition("=")
+    if name in SPIDER_ARGUMENTS:
+        return (f"unknown option {option}; spider arguments are given with -a:"
+                f" -a {name}={value or 'VALUE'}")
+    if name.isupper():
+        return f"unknown option {option}; settings are given with -s: -s {name}={value or 'VALUE'}"
+    return f"unknown option {option} (scrapy crawl -h lists the options)"

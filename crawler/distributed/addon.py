@@ -42,11 +42,12 @@ class Distributed:
             ("SCHEDULER_DUPEFILTER_KEY", keys.seen),
             # Without it the first worker to finish deletes the queue all workers share.
             ("SCHEDULER_PERSIST", True),
-            # Every admitted article goes to the shared queue at once: entries waiting in a
-            # worker's memory (crawler/spiders/listings.py) would die with a killed worker.
-            ("DW_FEED_QUEUED", 0),
         ):
             settings.set(name, value, "addon")
+        # Every admitted article goes to the shared queue at once: entries waiting in a worker's
+        # memory (crawler/spiders/listings.py) would die with a killed worker. Its default is in
+        # crawler/settings.py, so this must outrank the project's value (a -s still wins).
+        settings.set("DW_FEED_QUEUED", 0, "project")
         extensions = settings["EXTENSIONS"]
         for name, order in EXTENSIONS.items():
             extensions[name] = order

@@ -98,7 +98,11 @@ def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str
 # -- the writer's side -------------------------------------------------------------------------
 
 def open_archive(settings) -> Archive:
-    """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it."""
+    """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it: checked first
+    (raises `integrity.ArchiveDamaged`, an sqlite3.Error, when damaged)."""
+    from crawler.archive import integrity
+
+    integrity.refuse_damaged(settings.get("ARCHIVE_PATH"))
     return Archive(settings.get("ARCHIVE_PATH"),
                    timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0),
                    max_pages=settings.getint("ARCHIVE_MAX_PAGES", 0))

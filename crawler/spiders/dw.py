@@ -7,7 +7,6 @@ Arguments (`-a name=value`) are read by `crawler.arguments`; sitemaps and feeds 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -87,13 +86,10 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
             raise scrapy.exceptions.CloseSpider("bad_arguments")
-        if not self.archive.take_run_lock():
-            raise scrapy.exceptions.CloseSpider("archive_locked")
-        try:
-            self.archive.count()
-        except sqlite3.Error as exc:
-            logger.error("Cannot use the archive: %s", exc)
-            raise scrapy.exceptions.CloseSpider("archive_error") from None
+        # Damage found when the archive was opened, the run lock, this run's crawl_runs row.
+        stop = self.archive.begin_run(self.arguments)
+        if stop:
+            raise scrapy.exceptions.CloseSpider(stop)
         # Resumed from a JOBDIR: those articles' requests are in its queue already.
         self.from_job = set(getattr(self, "state", {}).get("scheduled", ()))
         self.scheduled.update(self.from_job)

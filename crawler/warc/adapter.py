@@ -87,13 +87,26 @@ def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int
 
 
 def default_archive_and_warcs() -> tuple[Path, Path]:
-    """`ARCHIVE_PATH` and the WARC folder from the project's Scrapy settings."""
+    """`ARCHIVE_PATH` and its captures folder, from the project's Scrapy settings."""
     from scrapy.utils.project import get_project_settings
 
     from crawler.warc.capture import warc_dir
 
     settings = get_project_settings()
     return Path(settings.get("ARCHIVE_PATH") or "data/dw.db"), warc_dir(settings)
+
+
+def captures_of(archive: Path) -> tuple[Path, list[Path]]:
+    """(the captures folder of the archive at `archive`, every WARC file holding its captures):
+    its own folder (`WARC_DIR` when the project sets one), and the files of an older archive
+    in the `warc/` folder it may share with others that its articles name
+    (`crawler.archive.paths.capture_files`). Never another archive's."""
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.archive import paths
+
+    configured = get_project_settings().get("WARC_DIR")
+    return paths.captures_dir(archive, configured), paths.capture_files(archive, configured)
 
 
 # -- the workers ---------------------------------------------------------------------------

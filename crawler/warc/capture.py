@@ -27,8 +27,8 @@ under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcpro
 value unchanged. A response that came another way (another download handler) has its head
 rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
 
-Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: `warc/` beside `ARCHIVE_PATH`,
-so `data/warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
+Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: the archive's own folder beside
+`ARCHIVE_PATH`, `data/dw.db-warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
 """
 
 from __future__ import annotations
@@ -73,11 +73,12 @@ WIRE_HEAD = b"X-Dw-Wire-Head"
 
 
 def warc_dir(settings) -> Path:
-    """`WARC_DIR`, or `warc/` in the folder of `ARCHIVE_PATH` (`data/warc/` by default)."""
-    configured = settings.get("WARC_DIR")
-    if configured:
-        return Path(configured)
-    return Path(settings.get("ARCHIVE_PATH") or "data/dw.db").parent / "warc"
+    """`WARC_DIR`, or the archive's own captures folder beside `ARCHIVE_PATH`, named after it
+    (`data/dw.db-warc/` for the default archive): two archives in one folder never share
+    captures (`crawler.archive.paths.captures_dir`)."""
+    from crawler.archive.paths import captures_dir
+
+    return captures_dir(settings.get("ARCHIVE_PATH"), settings.get("WARC_DIR"))
 
 
 _local = threading.local()

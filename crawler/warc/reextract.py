@@ -2,8 +2,10 @@
 
     python -m crawler.reextract [--archive PATH] [--workers N] [--origin URL] [WARC|DIR ...]
 
-Reads every record of the given WARC files (default: every `*.warc.gz` / `*.warc` in the
-crawl's WARC folder, `data/warc/` beside the default archive `data/dw.db`), runs today's
+Reads every record of the given WARC files (default: the archive's own captures, every
+`*.warc.gz` / `*.warc` in its folder, `data/dw.db-warc/` for the default archive `data/dw.db`,
+and, for an archive made before each had its own, the files in the `warc/` beside it that its
+articles name; never another archive's), runs today's
 extractor and normaliser over every sound DW article response, in the order the files hold
 them (one worker process per core, while the files are read), and writes the results with
 the crawl's archive writer (in this process, in batches of one capture second): a new article
@@ -21,8 +23,9 @@ Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the
 done are kept in the archive's `reextract_progress` table until a run completes. Files are
 applied in capture order (the WARC-Date of each one's first record), whatever order they are
 given in. Exit status: 0 done, 2 nothing to read (a path that does not exist or is not a WARC,
-an `--origin` that is not an http(s) URL; nothing is created), 3 the archive cannot be
-written, 130 stopped.
+an `--origin` that is not an http(s) URL, an `--archive` that is empty, `:memory:` or a URI;
+nothing is created), 3 the archive cannot be written (damaged: found before anything is
+written, `integrity_check`, with the `.recover` line), 130 stopped.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawler import dw
+from crawler.archive import integrity, paths
 from crawler.middlewares import Origins
 from crawler.warc.adapter import (
+    captures_of,
     default_archive_and_warcs,
     extract_record,
     extractor_version,
@@ -226,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.reextract",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("warcs", nargs="*", type=Path, metavar="WARC",
-                        help=f"WARC files or folders (default: {warc_default})")
+                        help="WARC files or folders (default: the archive's own captures,"
+                             f" {warc_default} for {archive_default})")
     parser.add_argument("--archive", type=Path, default=archive_default,
                         help=f"the SQLite archive (default: {archive_default})")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
@@ -241,13 +247,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--origin {origin!r} is not an http(s) URL (write http://{origin.lstrip('/')})",
                   file=sys.stderr)
             return 2
+    refused = paths.problem(args.archive, "--archive")
+    if refused:  # SQLite would take it for a temporary or in-memory database
+        print(refused, file=sys.stderr)
+        return 2
     problems = [problem for problem in map(unreadable, args.warcs) if problem]
     if problems:  # before the archive is opened: a typo never creates an empty archive
         print(problems[0], file=sys.stderr)
         return 2
-    files = in_capture_order(warc_files(args.warcs or [warc_default]))
+    damage = integrity.damage(args.archive)  # before anything is written, as a crawl does
+    if damage:
+        print(integrity.damaged_message(args.archive, damage), file=sys.stderr)
+        return 3
+    if args.warcs:
+        files = in_capture_order(warc_files(args.warcs))
+        where = ", ".join(map(str, args.warcs))
+    else:  # the archive's own captures, never those of another archive beside it
+        folder, own = captures_of(args.archive)
+        files = in_capture_order(own)
+        where = f"{folder} (the captures of {args.archive})"
     if not files:
-        print(f"No WARC files in {', '.join(map(str, args.warcs or [warc_default]))}", file=sys.stderr)
+        print(f"No WARC files in {where}", file=sys.stderr)
         return 2
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
@@ -262,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return 130
     except sqlite3.Error as exc:
-        print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
+        if integrity.is_damage(exc):  # a damaged page met mid-run
+            print(integrity.damaged_message(args.archive, str(exc)), file=sys.stderr)
+        else:
+            print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
         return 3
     logger.info("Re-extraction done: %s", json.dumps(dict(sorted(counts.items()))))
     print(json.dumps(dict(sorted(counts.items()))))

@@ -1,0 +1,206 @@
+"""Back up an archive with its captures, and restore it: safe while a crawl or datasette has it open.
+
+    python -m crawler.archive.backup save ARCHIVE FOLDER       # make backup  [ARCHIVE=… BACKUP=…]
+    python -m crawler.archive.backup restore FOLDER ARCHIVE    # make restore [BACKUP=… ARCHIVE=…]
+
+`save` writes FOLDER/<name> (`backup/dw.db` for `data/dw.db`) and FOLDER/<name>-warc/ (its
+captures). The archive is copied with SQLite's backup API in one step, under one read
+transaction: a consistent snapshot of every committed batch, the ones still in `-wal` too,
+while a crawl goes on writing (WAL: the crawl is not held up). `cp data/dw.db` is not that:
+it misses what is in `-wal` and can copy a page half-written. The copy is checked
+(`PRAGMA integrity_check`) before it replaces the previous backup, so a damaged archive never
+overwrites a good backup. Captures are copied after the snapshot: every record an article of
+the snapshot names was on disk before that article was written; WARC files only grow, so a file
+is copied again only when it grew, and a file the backup holds is never deleted.
+
+`restore` puts a backup in place of an archive that does not exist (it never overwrites one:
+move a damaged archive aside first), checks it first, and copies its captures into the
+archive's own captures folder, without overwriting one that is there.
+
+Exit status: 0 done; 2 refused before anything was written (a bad or missing path, an archive
+in the way); 3 the archive or the backup is damaged, or a copy failed (the line says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+from crawler.archive import integrity, paths
+
+EXIT_REFUSED, EXIT_FAILED = 2, 3
+
+
+class Refused(Exception):
+    """Nothing was done; the message says why."""
+
+
+def _configured_captures() -> str | None:
+    from scrapy.utils.project import get_project_settings
+
+    return get_project_settings().get("WARC_DIR") or None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _snapshot(source: Path, target: Path, journal_mode: str) -> None:
+    """Copy the SQLite file `source` into `target` (replaced atomically), checked."""
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        writer = sqlite3.connect(partial)
+        try:
+            reader.backup(writer)  # pages=-1: one step, one read transaction, consistent
+            writer.execute(f"PRAGMA journal_mode = {journal_mode}")
+        finally:
+            writer.close()
+    finally:
+        reader.close()
+    problems = integrity.damage(partial)
+    if problems:
+        partial.unlink(missing_ok=True)
+        raise integrity.ArchiveDamaged(source, problems)
+    _fsync(partial)
+    for leftover in ("-wal", "-shm", "-journal"):  # of the file replaced: never of the new one
+        Path(f"{target}{leftover}").unlink(missing_ok=True)
+    os.replace(partial, target)
+    _fsync(target.parent)
+
+
+def _copy_captures(files: list[Path], folder: Path) -> tuple[int, int]:
+    """Copy WARC files into `folder`: a file missing there or shorter there (it grew since);
+    never one that is as long or longer there. (copied, left as they were)."""
+    copied = kept = 0
+    for file in files:
+        target = folder / file.name
+        if target.exists() and target.stat().st_size >= file.stat().st_size:
+            kept += 1
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{file.name}.partial-{os.getpid()}"
+        shutil.copyfile(file, partial)
+        _fsync(partial)
+        os.replace(partial, target)
+        copied += 1
+    if copied:
+        _fsync(folder)
+    return copied, kept
+
+
+def _files(n: int) -> str:
+    return f"{n} WARC file{'' if n == 1 else 's'}"
+
+
+def _counts(db: Path) -> str:
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        runs = conn.execute("SELECT count(*) FROM crawl_runs").fetchone()[0]
+    except sqlite3.Error:
+        return "integrity ok"
+    finally:
+        conn.close()
+    return f"{articles} articles, {runs} runs, integrity ok"
+
+
+def save(archive: Path, folder: Path, configured: str | None = None) -> str:
+    """Back up `archive` and its captures into `folder`; one line saying what was done.
+    Raises Refused, integrity.ArchiveDamaged, sqlite3.Error, OSError."""
+    why = paths.problem(archive, "ARCHIVE")
+    if why:
+        raise Refused(why)
+    if not archive.is_file() or archive.stat().st_size == 0:
+        raise Refused(f"no archive at {archive}")
+    if folder.exists() and not folder.is_dir():
+        raise Refused(f"BACKUP={folder} is a file; give a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / archive.name
+    if target.resolve() == archive.resolve():
+        raise Refused(f"BACKUP={folder} is the archive's own folder; give another")
+    _snapshot(archive, target, "DELETE")  # one self-contained file: no -wal to forget
+    captures = folder / (archive.name + paths.CAPTURES_SUFFIX)
+    copied, kept = _copy_captures(paths.capture_files(archive, configured), captures)
+    return (f"Backed up {archive} ({_counts(target)}) to {target}; captures: {_files(copied)}"
+            f" copied, {kept} already there, in {captures}/")
+
+
+def restore(source: Path, archive: Path, configured: str | None = None) -> str:
+    """Restore the backup `source` (a backup's file, or the folder holding `<archive name>`) as
+    `archive`, with its captures; one line saying what was done. Raises Refused,
+    integrity.ArchiveDamaged, sqlite3.Error, OSError."""
+    why = paths.problem(archive, "ARCHIVE")
+    if why:
+        raise Refused(why)
+    if source.is_dir():
+        source = source / archive.name
+    if not source.is_file():
+        raise Refused(f"no backup at {source}")
+    in_the_way = [p for p in (archive, Path(f"{archive}-wal")) if p.exists() and p.stat().st_size]
+    if in_the_way:
+        raise Refused(f"{in_the_way[0]} exists: a restore never overwrites an archive; move it"
+                      f" (and its -wal) aside first")
+    problems = integrity.damage(source)
+    if problems:
+        raise integrity.ArchiveDamaged(source, problems)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    counts = _counts(source)
+    _snapshot(source, archive, "WAL")
+    saved = source.with_name(source.name + paths.CAPTURES_SUFFIX)
+    files = (sorted(p for pattern in paths.WARC_PATTERNS for p in saved.glob(pattern))
+             if saved.is_dir() else [])
+    captures = paths.captures_dir(archive, configured)
+    copied, kept = _copy_captures(files, captures)
+    return (f"Restored {archive} ({counts}) from {source}; captures: {_files(copied)}"
+            f" copied, {kept} already there, in {captures}/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.archive.backup",
+                                     description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    saving = commands.add_parser("save", help="back up ARCHIVE and its captures into FOLDER")
+    saving.add_argument("archive", metavar="ARCHIVE")
+    saving.add_argument("folder", metavar="FOLDER")
+    restoring = commands.add_parser("restore", help="restore ARCHIVE from the backup in FOLDER")
+    restoring.add_argument("folder", metavar="FOLDER")
+    restoring.add_argument("archive", metavar="ARCHIVE")
+    args = parser.parse_args(argv)
+    configured = _configured_captures()
+    try:
+        # Checked as given: Path("") would be the current folder.
+        why = paths.problem(args.archive, "ARCHIVE") or (
+            "BACKUP= is empty; give a folder, e.g. BACKUP=backup" if not args.folder.strip() else None)
+        if why:
+            raise Refused(why)
+        if args.command == "save":
+            said = save(Path(args.archive), Path(args.folder), configured)
+        else:
+            said = restore(Path(args.folder), Path(args.archive), configured)
+    except Refused as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except integrity.ArchiveDamaged as exc:
+        kept = " the previous backup was kept" if args.command == "save" else " nothing restored"
+        print(f"{args.command}: {exc};{kept}", file=sys.stderr)
+        return EXIT_FAILED
+    except (sqlite3.Error, OSError) as exc:
+        print(f"{args.command}: failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(said)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

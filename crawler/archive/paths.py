@@ -1,0 +1,114 @@
+"""What an archive is on disk: its SQLite file (`ARCHIVE_PATH`, checked), SQLite's `-wal` and
+`-shm` beside it, and its captures folder, the WARC files its articles were read from.
+
+    data/dw.db          the archive (SQLite)
+    data/dw.db-wal      its write-ahead log: part of the archive while it exists
+    data/dw.db-warc/    its captures (`WARC_DIR` when set): one folder per archive
+
+Archives made before captures had a folder of their own kept them in `warc/` beside the file,
+a folder every archive in that folder shared. Those files are still found (`capture_files`):
+the ones this archive's articles name; new captures go to the archive's own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+CAPTURES_SUFFIX = "-warc"
+LEGACY_CAPTURES = "warc"  # the folder beside the archive that captures went to before
+WARC_PATTERNS = ("*.warc.gz", "*.warc")
+
+
+def problem(value: str | os.PathLike | None, name: str = "ARCHIVE_PATH") -> str | None:
+    """Why `value` cannot name an archive file, in one sentence starting with `NAME=VALUE`; None
+    when it can.
+
+    Refused: nothing or blanks (an unset shell variable, `make crawl ARCHIVE=`); SQLite's
+    in-memory database `:memory:`; any `file:` URI (with `mode=memory` SQLite keeps nothing;
+    the archive is a path, never a URI); an existing folder. SQLite would otherwise open a
+    temporary or in-memory database, and the crawl would report articles stored that are gone
+    when it ends.
+    """
+    text = "" if value is None else os.fspath(value)
+    shown = f"{name}={text}"
+    if not text.strip():
+        return (f"{shown} is empty (an unset shell variable?); give the archive's file, e.g."
+                f" {name}=data/dw.db")
+    if text.strip() == ":memory:" or text.startswith(":memory:"):
+        return f"{shown} is SQLite's in-memory database: nothing would be kept; give the archive's file"
+    if text.lower().startswith("file:"):
+        return (f"{shown} is a URI, not a file path: SQLite may open it in memory or as a temporary"
+                " database, and nothing would be kept; give the archive's file")
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        return f"{shown} is a folder; give the archive's file in it, e.g. {name}={Path(text) / 'dw.db'}"
+    return None
+
+
+def captures_dir(archive: str | os.PathLike, configured: str | os.PathLike | None = None) -> Path:
+    """The folder the archive's captures go to: `configured` (`WARC_DIR`) when given, else the
+    archive's own folder beside it, named after its file (`data/dw.db` -> `data/dw.db-warc/`).
+
+    Raises ValueError for a path `problem` refuses: a temporary archive has no captures folder.
+    """
+    if configured:
+        return Path(configured)
+    why = problem(archive)
+    if why:
+        raise ValueError(why)
+    path = Path(archive)
+    return path.with_name(path.name + CAPTURES_SUFFIX)
+
+
+def legacy_captures_dir(archive: str | os.PathLike) -> Path:
+    """`warc/` beside the archive: where captures went before each archive had its own folder."""
+    return Path(archive).parent / LEGACY_CAPTURES
+
+
+def _warcs_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted({p for pattern in WARC_PATTERNS for p in folder.glob(pattern) if p.is_file()})
+
+
+def named_captures(archive: str | os.PathLike) -> set[str]:
+    """File names of the WARCs the archive's articles say they were read from (`warc_file`);
+    empty when the archive does not exist or has no such column. Read-only."""
+    path = Path(archive)
+    if not path.is_file() or path.stat().st_size == 0:
+        return set()
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return set()
+    try:
+        rows = conn.execute("SELECT DISTINCT warc_file FROM articles WHERE warc_file IS NOT NULL")
+        return {Path(name).name for (name,) in rows}
+    except sqlite3.Error:
+        return set()
+    finally:
+        conn.close()
+
+
+def capture_files(archive: str | os.PathLike, configured: str | os.PathLike | None = None) -> list[Path]:
+    """Every WARC file that holds this archive's captures, and no other archive's: the files
+    of its captures folder (`captures_dir`), and, from an archive made before captures had a
+    folder of their own, the files of the shared `warc/` beside it that belong to a run of this
+    archive (one of the run's files is named by an article; a run's files share the
+    `dw-<start>-<pid>-` part of their name)."""
+    own = _warcs_in(captures_dir(archive, configured))
+    legacy = legacy_captures_dir(archive)
+    if configured or not legacy.is_dir():
+        return own
+    named = named_captures(archive)
+    runs = {_run_of(name) for name in named}
+    taken = {p.name for p in own}
+    old = [p for p in _warcs_in(legacy)
+           if p.name not in taken and (p.name in named or _run_of(p.name) in runs)]
+    return own + old
+
+
+def _run_of(name: str) -> str:
+    """`dw-20261205170405-13699-` of `dw-20261205170405-13699-00001.warc.gz`: one crawl's files."""
+    return name.rsplit("-", 1)[0] + "-" if name.count("-") >= 3 else name

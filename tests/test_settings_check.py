@@ -1,0 +1,205 @@
+"""An operator's slips on the command line, refused before anything is fetched or created: an
+ARCHIVE_PATH that would make SQLite keep the crawl in memory, a typo in a setting's name, an
+option Scrapy does not take, and `make crawl` with an empty ARCHIVE.
+
+The crawls run from a folder of their own holding only `scrapy.cfg`, so that whatever a slip
+would create (the default archive `data/dw.db`, a WARC folder, a lock file beside the working
+folder) shows up there, and nothing can reach the developer's own `data/dw.db`.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler import setting_names
+from devtools.demo import crawl_command
+from tests.conftest import ROOT
+from tests.test_outcomes import snapshot
+
+
+def run_from(folder: Path, mirror, *args: str) -> subprocess.CompletedProcess:
+    """`scrapy crawl dw ARGS` against the mirror, from `folder/run` (a project folder of its own)."""
+    place = folder / "run"
+    place.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "scrapy.cfg", place / "scrapy.cfg")
+    command = [a for a in crawl_command(mirror.origin, Path("unused"), *args)]
+    at = command.index("ARCHIVE_PATH=unused")
+    del command[at - 1:at + 1]  # each case gives its own ARCHIVE_PATH, or none
+    run = subprocess.run(command, cwd=place, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    return run
+
+
+ARCHIVE_PATHS = [  # (value, what the one line says)
+    ("", "ARCHIVE_PATH= is empty (an unset shell variable?); give the archive's file, e.g."
+         " ARCHIVE_PATH=data/dw.db"),
+    (":memory:", "ARCHIVE_PATH=:memory: is SQLite's in-memory database: nothing would be kept"),
+    ("file:dw.db?mode=memory&cache=shared",
+     "ARCHIVE_PATH=file:dw.db?mode=memory&cache=shared is a URI, not a file path"),
+    (".", "ARCHIVE_PATH=. is a folder; give the archive's file in it, e.g. ARCHIVE_PATH=dw.db"),
+]
+
+
+@pytest.mark.parametrize(("value", "said"), ARCHIVE_PATHS, ids=[v or "empty" for v, _ in ARCHIVE_PATHS])
+def test_an_archive_path_that_keeps_nothing_is_refused_before_anything(mirror, tmp_path, value, said):
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", f"ARCHIVE_PATH={value}")
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines() != []
+    assert run.stderr.strip().splitlines()[-1].startswith(f"dw crawl failed: bad setting: {said}")
+    assert mirror.paths() == []  # not even robots.txt
+    # Nothing made anywhere: no archive, no WARC folder, no lock (beside the folder too).
+    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}
+
+
+TYPOS = [  # (setting given, what the one line says)
+    ("ARCHIVE_PTH=elsewhere.db", "unknown setting ARCHIVE_PTH; did you mean ARCHIVE_PATH?"),
+    ("DW_ORGIN=http://127.0.0.1:9", "unknown setting DW_ORGIN; did you mean DW_ORIGIN?"),
+    ("WARC_FOLDER=captures", "unknown setting WARC_FOLDER (dw-archive's WARC_ settings: WARC_DIR,"
+                             " WARC_ENABLED, WARC_MAX_SIZE)"),
+]
+
+
+@pytest.mark.parametrize(("setting", "said"), TYPOS, ids=[s.split("=")[0] for s, _ in TYPOS])
+def test_a_typo_in_a_setting_name_is_refused_with_the_name_meant(mirror, tmp_path, setting, said):
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", setting)
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1] == f"dw crawl failed: bad setting: {said}"
+    assert mirror.paths() == []
+    # No data/dw.db, the default archive the typo would have left in use.
+    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}
+
+
+def test_a_setting_of_another_component_is_passed_on_with_a_warning(mirror, tmp_path):
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=xx", "-s", "SPIDERMON_MAX_ERRORS=0",
+                   "-s", "MYEXT_LIMIT=3", "-s", "ARCHIVE_PATH=dw.db")
+    assert run.returncode == 3  # refused, but for the argument: the settings were taken
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        "dw crawl failed: bad argument: unknown language xx")
+    warned = re.findall(r"Setting (\S+) is neither dw-archive's nor Scrapy's", run.stderr)
+    assert warned == ["SPIDERMON_MAX_ERRORS", "MYEXT_LIMIT"]
+
+
+OPTIONS = [  # (option given, the last line)
+    ("--lang=en", "unknown option --lang=en; spider arguments are given with -a: -a lang=en"),
+    ("--bogus", "unknown option --bogus (scrapy crawl -h lists the options)"),
+]
+
+
+@pytest.mark.parametrize(("option", "said"), OPTIONS, ids=[o for o, _ in OPTIONS])
+def test_an_unknown_option_is_named(mirror, tmp_path, option, said):
+    run = run_from(tmp_path / "work", mirror, option)
+    assert run.returncode == 2  # Scrapy's usage errors
+    assert run.stderr.strip().splitlines()[-1].endswith(f": error: {said}")  # scrapy: / __main__.py:
+    assert mirror.paths() == []
+    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}
+
+
+def test_make_crawl_with_an_empty_archive_says_why_and_names_the_crawls_status(mirror, tmp_path):
+    origins = " ".join(f"-s {name}={mirror.origin}"
+                       for name in ("DW_ORIGIN", "DW_SHORTLINK_ORIGIN", "DW_FEED_ORIGIN"))
+    run = subprocess.run(["make", "--no-print-directory", "crawl", "ARCHIVE=",
+                          f"ARGS=-a lang=en {origins}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = run.stderr.strip().splitlines()
+    # GNU make ends with its own status 2 whatever the recipe's: the crawl's 3 is in its line.
+    assert run.returncode == 2
+    assert lines[-2].startswith("dw crawl failed: bad setting: ARCHIVE_PATH= is empty"), lines
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: crawl\] Error 3", lines[-1]), lines
+    assert mirror.paths() == []
+
+
+# -- the same rules, as functions (every case above and more, without a process each) ----------
+
+@pytest.mark.parametrize(("value", "refused"), [
+    ("", True), ("  ", True), (None, True), (":memory:", True), ("file:kept.db", True),
+    ("FILE:x.db?mode=memory", True), ("new/", True), ("data/dw.db", False), ("dw", False),
+    ("/srv/dw/dw.db", False), ("archive:2026.db", False), ("memory.db", False),
+])
+def test_archive_path_problem(value, refused):
+    from crawler.archive import paths
+
+    said = paths.problem(value)
+    assert (said is not None) == refused
+    if refused:
+        assert said.startswith(f"ARCHIVE_PATH={value or ''} ")
+
+
+@pytest.mark.parametrize(("names", "said"), [
+    (["ARCHIVE_PATH", "DW_ORIGIN", "LOG_LEVEL", "CLOSESPIDER_ITEMCOUNT"], None),
+    (["DOWNLOAD_DELY"], "unknown setting DOWNLOAD_DELY; did you mean DOWNLOAD_DELAY?"),
+    (["LOG_LEVEL", "JOB_DIR"], "unknown setting JOB_DIR; did you mean JOBDIR?"),
+    (["ARCHIVEPATH"], "unknown setting ARCHIVEPATH; did you mean ARCHIVE_PATH?"),
+    (["HEALTH_WINDOW"], "unknown setting HEALTH_WINDOW (dw-archive's HEALTH_ settings: HEALTH_DROP,"
+                        " HEALTH_MIN_ARTICLES, HEALTH_MIN_BASELINE, HEALTH_RECENT_RUNS)"),
+    # Other components' settings, not near one we know: passed on.
+    (["SCHEDULER_PERSIST", "DUPEFILTER_KEY", "SPIDERMON_FIELD_COVERAGE_RULES", "REDIS_PARAMS"], None),
+])
+def test_setting_names_check(names, said):
+    assert setting_names.check(names)[0] == said
+
+
+@pytest.mark.parametrize(("option", "said"), [
+    ("--urls", "unknown option --urls; spider arguments are given with -a: -a urls=VALUE"),
+    ("--ARCHIVE_PATH=x.db", "unknown option --ARCHIVE_PATH=x.db; settings are given with -s:"
+                            " -s ARCHIVE_PATH=x.db"),
+    ("-x", "unknown option -x (scrapy crawl -h lists the options)"),
+])
+def test_unknown_option(option, said):
+    from crawler.commands.crawl import unknown_option
+
+    assert unknown_option(option) == said
+
+
+# -- the names known are derived, not kept by hand ---------------------------------------------
+
+def _names_read_by_the_code() -> set[str]:
+    """Every setting name the project's code reads with `settings.get…("NAME")`."""
+    names = set()
+    for path in [*(ROOT / "crawler").rglob("*.py"), *(ROOT / "pipelines").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("get", "getint", "getfloat", "getbool", "getlist",
+                                           "getdict", "getwithbase", "getpriority")
+                    and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and re.fullmatch(r"[A-Z][A-Z0-9_]+", node.args[0].value)):
+                names.add(node.args[0].value)
+    return names
+
+
+def test_every_setting_the_code_reads_is_known():
+    read = _names_read_by_the_code()
+    assert {"ARCHIVE_PATH", "DW_ORIGIN", "WARC_DIR", "REDIS_URL"} <= read  # the scan finds them
+    assert read - setting_names.known_names() == set()
+
+
+def test_known_names_are_crawler_settings_and_scrapys_defaults():
+    from scrapy.settings import default_settings
+
+    import crawler.settings as project
+
+    assert setting_names.known_names() == {
+        n for module in (project, default_settings) for n in dir(module) if n.isupper()}
+    assert {"DW", "ARCHIVE", "WARC", "HEALTH"} <= setting_names.own_prefixes()
+    assert not {"SPIDERMON", "RETRY", "DOWNLOAD", "REDIS"} & setting_names.own_prefixes()
+
+
+def test_the_check_runs_in_the_archive_writer_too(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", "ARCHIVE_PATH=",
+                          "-s", "REDIS_URL=redis://127.0.0.1:9/0"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT),
+                              "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        "dw crawl failed: bad setting: ARCHIVE_PATH= is empty")
+    assert list(tmp_path.iterdir()) == []
