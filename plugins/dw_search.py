@@ -4,9 +4,8 @@ every script, ranked, with snippets.
 - `?_search=` (and `_search_<column>`) stay as typed (the search box and the page's description
   show the words); datasette's own search (metadata: `fts_table: articles_search`, `fts_pk: id`)
   turns them into a MATCH expression with `escape_fts(...)`, which on an archive's connections is
-  crawler/search.py's `match_or_nothing` (the folded words, their stems). A blank search (`""`,
-  spaces) is dropped: the list is unfiltered; one holding no word (a control character,
-  punctuation) finds nothing.
+  crawler/search.py's `match_or_nothing` (the folded words, their stems). A search without words
+  (`""`, blanks) is dropped: the list is unfiltered.
 - `dw_ranked(query)` for the articles page: the rows datasette selected (search and any filters
   or facets), the 50 best by bm25 with the passage that matched, cut from the article's stored
   text and marked by `search.snippet` (the same folding); None (the page stays newest first,
@@ -40,10 +39,8 @@ def _fold_query_string(raw: bytes) -> tuple[bytes, str | None]:
     for key, value in pairs:
         if key.startswith("_search") and key != "_searchmode":
             typed = typed if typed is not None else value
-            if not value.strip():
-                continue  # `""`, blanks: no search at all, the list unfiltered
-            # Anything else is a search, even one holding no word (`%00`, `!!!`): it finds
-            # nothing (match_or_nothing), never the whole list.
+            if not search.has_words(value):
+                continue  # `""`, blanks: no search words, the list unfiltered (not an FTS error)
         kept.append((key, value))
     return urlencode(kept).encode("ascii"), typed
 

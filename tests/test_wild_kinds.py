@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from warcio.warcwriter import WARCWriter
 
+from crawler.archive.paths import capture_files
 from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import archived_ids, crawl, last_run, query
 from tests.wire import http_date as format_http_date
@@ -582,7 +583,7 @@ def captured(tmp_path_factory):
     urls = ",".join(f"https://www.dw.com/en/x/a-{cid}" for cid in HEADS)
     with serving(respond) as wire:
         run = crawl(wire, work / "dw.db", "-a", f"urls={urls}")
-    return run, work / "dw.db", sorted((work / "warc").glob("*.warc.gz"))
+    return run, work / "dw.db", capture_files(work / "dw.db")
 
 
 def _blocks(files: list[Path]) -> dict[str, bytes]:
