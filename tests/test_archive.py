@@ -210,6 +210,7 @@ def test_normalize_cleans_fields(crawler):
     article.authors = ["Anna Weber", "Anna Weber", "Deutsche Welle", "dpa"]
     article.published_at = "2024-01-30T15:13:12.269+01:00"
     article.url = "https://dw.com/en/x/a-16825046?maca=en-rss&at_medium=x"
+    article.normalized, article.unknown_agencies = normalize(article)  # as extract() does
     NormalizePipeline.from_crawler(crawler).process_item(article)
     assert article.title == "Café crème" and unicodedata.is_normalized("NFC", article.title)
     assert article.agencies == ["Reuters", "AFP", "AP", "dpa", "Prensa Latina", "KNA", "EFE"]

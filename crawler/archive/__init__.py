@@ -3,9 +3,9 @@ writes (`store`), and the Scrapy extension that owns it during a crawl, with its
 (`extension`), reached with `crawler.get_extension(ArchiveExtension)`."""
 
 from crawler.archive.extension import ArchiveExtension
-from crawler.archive.records import Fetched, Stored, as_record, content_hash, utc_now
+from crawler.archive.records import Fetched, Record, Stored, as_record, content_hash, utc_now
 from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
 from crawler.archive.store import Archive
 
 __all__ = ["ARTICLE_COLUMNS", "CONTENT_FIELDS", "LIST_FIELDS", "Archive", "ArchiveExtension",
-           "Fetched", "Stored", "as_record", "content_hash", "utc_now"]
+           "Fetched", "Record", "Stored", "as_record", "content_hash", "utc_now"]

@@ -116,14 +116,15 @@ class Archive:
         `fetches` mark 304s as seen and keep validators of articles archived earlier.
         `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
         Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored), `refused`
-        (articles `as_record` refuses: logged and left out, the rest of the batch written).
+        (articles `as_record` refuses: logged and left out, the rest of the batch written; a
+        `Record` was checked when it was made and is not checked again).
         Raises sqlite3.Error from SQLite.
         """
         counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0, "refused": 0}
         records = []
         for article in articles:
             try:
-                records.append(as_record(article))
+                records.append(as_record(article))  # a Record as it is
             except ValueError as exc:
                 counts["refused"] += 1
                 logger.warning("Refusing an article: %s", exc)

@@ -21,6 +21,7 @@ from crawler import health
 from crawler.archive import Archive, Fetched, utc_now
 from crawler.archive.extension import run_lock_path
 from crawler.distributed.claims import Keys
+from crawler.items import missing_required
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[s
         kind = item.get("kind") if isinstance(item, dict) else None
         data = item.get("data") if kind else None
         try:
-            if kind == "article" and isinstance(data["id"], int) and data["url"] and data["title"]:
+            if kind == "article" and isinstance(data, dict) and not missing_required(data):
                 articles.append(data)
             elif kind == "fetched":
                 fetches.append(Fetched(**data))
