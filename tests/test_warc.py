@@ -167,6 +167,23 @@ def test_an_article_stored_wrongly_is_mended_with_one_reextract_revision(crawled
         (79010006, "reextract", "[]", '["body","authors"]')]
 
 
+def test_reextract_fills_the_columns_an_upgrade_added_without_a_revision(crawled, tmp_path):
+    _, db, files, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db.with_name("first.db"), copy)
+    columns = "id, tags, modified_at, last_seen_at, content_hash"
+    before = query(copy, f"SELECT {columns} FROM articles ORDER BY id")
+    assert len(before) == 31 and [row for row in before if row[2]]
+    # An archive from before `tags` and `modified_at` existed: the upgrade adds them, empty.
+    with sqlite3.connect(copy) as conn:
+        conn.execute("ALTER TABLE articles DROP COLUMN tags")
+        conn.execute("ALTER TABLE articles DROP COLUMN modified_at")
+    counts = reextract(copy, *files)
+    assert counts["filled"] == 31 and "updated" not in counts and "new" not in counts
+    assert query(copy, f"SELECT {columns} FROM articles ORDER BY id") == before
+    assert query(copy, "SELECT count(*) FROM revisions") == [(0,)]
+
+
 def test_damaged_warcs_import_what_is_sound_and_count_the_rest(crawled, tmp_path):
     _, db, files, _ = crawled
     rows = dict(query(db, "SELECT warc_offset, id FROM articles WHERE warc_file = ?", str(files[0])))

@@ -78,7 +78,7 @@ def as_record(item) -> Record:
     return record
 
 
-def _row(record: dict) -> dict:
+def article_row(record: dict) -> dict:
     """The `articles` row of a record: every column, lists as JSON text."""
     row = {name: record.get(name) for name in ARTICLE_COLUMNS}
     for name in LIST_FIELDS:

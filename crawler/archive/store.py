@@ -22,7 +22,7 @@ from crawler.archive import schema
 from crawler.archive.records import (
     Fetched,
     Stored,
-    _row,
+    article_row,
     as_record,
     utc_now,
 )
@@ -163,7 +163,7 @@ class Archive:
         reindex: dict[int, dict] = {}  # only articles whose searchable text may have changed
         revisions, seen = [], []
         for record in records:
-            row = _row(record)
+            row = article_row(record)
             old = current.get(row["id"])
             filled: list[str] = []
             if old is None:
@@ -192,6 +192,8 @@ class Archive:
                 else:
                     verdict = "unchanged"
             row["last_seen_at"] = seen_at
+            if verdict == "unchanged":  # only filled: an older capture says nothing newer
+                row["last_seen_at"] = max(seen_at, old["last_seen_at"] or "")
             counts[verdict] += 1
             upserts[row["id"]] = current[row["id"]] = row
             relink[row["id"]] = record

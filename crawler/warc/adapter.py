@@ -68,9 +68,24 @@ def open_archive(path: Path):
 
 
 def stored_source(archive, content_id: int) -> tuple | None:
-    """(content_hash, warc_file, warc_offset, last_seen_at) of an archived article, or None."""
-    return archive.db.execute("SELECT content_hash, warc_file, warc_offset, last_seen_at"
-                              " FROM articles WHERE id = ?", [content_id]).fetchone()
+    """(content_hash, warc_file, warc_offset, last_seen_at, the names of its empty columns) of
+    an archived article, or None. A column is empty (NULL) when an upgrade added it after the
+    article was stored, or when the extractor of the time found nothing for it."""
+    cursor = archive.db.execute("SELECT * FROM articles WHERE id = ?", [content_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip((c[0] for c in cursor.description), row, strict=True))
+    empty = frozenset(name for name, value in values.items() if value is None)
+    return (values["content_hash"], values["warc_file"], values["warc_offset"],
+            values["last_seen_at"], empty)
+
+
+def fills(record: dict, empty: frozenset) -> bool:
+    """True when the article would give a value to one of the stored row's empty columns."""
+    from crawler.archive.records import article_row
+
+    return any(article_row(record).get(name) is not None for name in empty)
 
 
 def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:

@@ -8,7 +8,8 @@ extractor and normaliser over every sound DW article response, in the order the 
 them (one worker process per core, while the files are read), and writes the results with
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
-whose content is unchanged is left alone. A record older than the one an article row was
+whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
+which are filled (`filled` in the counts; no revision). A record older than the one an article row was
 made from is not applied. Everything else (requests, sitemaps, feeds,
 redirects, other sites, damaged or truncated records) is counted by kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
@@ -43,6 +44,7 @@ from crawler.warc.adapter import (
     default_archive_and_warcs,
     extract_record,
     extractor_version,
+    fills,
     open_archive,
     quiet_worker,
     stored_source,
@@ -106,7 +108,7 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
 def _newer(entry: Entry, stored, dates: dict) -> bool:
     """True when the record is at least as new as the one the row was made from (or, when that
     one is not among the files read, as the row's last sighting)."""
-    _, warc_file, warc_offset, last_seen_at = stored
+    _, warc_file, warc_offset, last_seen_at, _ = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
     return entry.date >= (source_date or last_seen_at or "")
 
@@ -189,8 +191,12 @@ def run(archive_path: Path, files: list[Path], workers: int,
             result.update(warc_file=entry.path, warc_offset=entry.offset)
             stored = stored_source(archive, result["id"])
             if stored is not None and stored[0] == result["content_hash"]:
-                counts["unchanged"] += 1
-                result = None
+                if fills(result, stored[4]) and _newer(entry, stored, dates):
+                    # a column an upgrade added, filled from the row's own capture: no revision
+                    counts["filled"] += 1
+                else:
+                    counts["unchanged"] += 1
+                    result = None
             elif stored is not None and not _newer(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
