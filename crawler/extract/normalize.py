@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crawler import dw
-from crawler.text import clean_text, to_utc
+from crawler.dates import to_utc
+from crawler.text import clean_text
 
 TEXT_FIELDS = ("title", "teaser", "credit_line", "language", "kind")
 NAME_LISTS = ("subheads", "authors", "topics")
