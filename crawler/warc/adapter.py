@@ -19,8 +19,9 @@ from crawler.warc.read import Entry, decode
 logger = logging.getLogger("crawler.reextract")
 
 _ROOT = Path(__file__).resolve().parents[2]
-# What decides an article's stored content: the extractor, DW knowledge, the normaliser.
-_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*")
+# What decides an article's stored content: the extractor, DW knowledge, the normaliser, the
+# date reader, the fields.
+_EXTRACTOR_SOURCES = ("crawler/extract*", "crawler/dw*", "crawler/text*", "crawler/dates*", "crawler/items*")
 CAUSE = "reextract"
 
 
