@@ -6,10 +6,10 @@ in stats `spidermon_item_scraped_count/Article/<field>`). Spidermon's own covera
 checks fixed thresholds; the comparison with earlier runs is made here, against the coverage
 each run records in `crawl_runs.coverage`, and decided in `CrawlSummary` (crawler/extensions.py).
 
-Settings: `HEALTH_RECENT_RUNS` (runs compared, default 5), `HEALTH_MIN_ARTICLES` (a run with
-fewer articles is neither judged nor used as a baseline, default 10), `HEALTH_DROP` (a field is
-degraded below this fraction of its median share over the recent runs, default 0.5),
-`HEALTH_MIN_BASELINE` (fields usually rarer than this are not judged, default 0.2).
+Settings (defaults in crawler/settings.py): `HEALTH_RECENT_RUNS` (runs compared),
+`HEALTH_MIN_ARTICLES` (a run with fewer articles is neither judged nor used as a baseline),
+`HEALTH_DROP` (a field is degraded below this fraction of its median share over the recent
+runs), `HEALTH_MIN_BASELINE` (fields usually rarer than this are not judged).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import json
 import logging
 import sqlite3
 from statistics import median
+
+from crawler import settings as defaults
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,9 @@ def without_field_counts(stats: dict) -> dict:
     return {k: v for k, v in stats.items() if not k.startswith("spidermon_")}
 
 
-def degraded(current: dict, history: list[dict], *, min_articles: int = 10, drop: float = 0.5,
-             min_baseline: float = 0.2) -> str | None:
+def degraded(current: dict, history: list[dict], *, min_articles: int = defaults.HEALTH_MIN_ARTICLES,
+             drop: float = defaults.HEALTH_DROP,
+             min_baseline: float = defaults.HEALTH_MIN_BASELINE) -> str | None:
     """Why the run is degraded (each field far below its median share in `history`), or None."""
     if current.get("articles", 0) < min_articles:
         return None
@@ -79,7 +82,7 @@ def judge(archive, current: dict, settings, lang: str | None = None) -> str | No
     """This run's verdict on health against the archive's recent runs over the same languages;
     None when healthy."""
     try:
-        history = recent_coverage(archive.db, settings.getint("HEALTH_RECENT_RUNS", 5), lang)
+        history = recent_coverage(archive.db, settings.getint("HEALTH_RECENT_RUNS"), lang)
     except (sqlite3.Error, ValueError) as exc:
         logger.warning("Cannot read earlier runs' coverage: %s", exc)
         return None
@@ -91,9 +94,9 @@ def judge_history(current: dict, history: list[dict], settings) -> str | None:
     thresholds of `settings`; None when healthy. A distributed worker, which has no archive to
     read, judges here against the history the archive writer publishes (crawler/distributed)."""
     verdict = degraded(current, history,
-                       min_articles=settings.getint("HEALTH_MIN_ARTICLES", 10),
-                       drop=settings.getfloat("HEALTH_DROP", 0.5),
-                       min_baseline=settings.getfloat("HEALTH_MIN_BASELINE", 0.2))
+                       min_articles=settings.getint("HEALTH_MIN_ARTICLES"),
+                       drop=settings.getfloat("HEALTH_DROP"),
+                       min_baseline=settings.getfloat("HEALTH_MIN_BASELINE"))
     if verdict:
         logger.error("Field coverage fell (%s): a new page layout? Fix the extractor, then run"
                      " `python -m crawler.reextract` to mend what this run stored.",

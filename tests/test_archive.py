@@ -9,7 +9,6 @@ import unicodedata
 import pytest
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
-from scrapy.utils.test import get_crawler
 
 from crawler import search as search_index
 from crawler.archive import Archive, ArchiveExtension, Fetched
@@ -17,7 +16,7 @@ from crawler.extract import extract
 from crawler.extract.normalize import normalize
 from crawler.items import Article
 from pipelines import ArchivePipeline, NormalizePipeline
-from tests.conftest import ROOT
+from tests.conftest import ROOT, project_crawler
 
 SITE = ROOT / "data" / "sample-site"
 
@@ -196,9 +195,8 @@ def test_a_bad_article_is_refused_and_the_rest_of_its_batch_written(archive, bad
 
 @pytest.fixture
 def crawler(tmp_path):
-    crawler = get_crawler(settings_dict={"ARCHIVE_PATH": str(tmp_path / "dw.db"),
-                                         "ARCHIVE_BATCH_SIZE": 2,
-                                         "EXTENSIONS": {"crawler.archive.ArchiveExtension": 100}})
+    crawler = project_crawler(ARCHIVE_PATH=str(tmp_path / "dw.db"), ARCHIVE_BATCH_SIZE=2,
+                              EXTENSIONS={"crawler.archive.ArchiveExtension": 100})
     crawler.stats.open_spider()
     return crawler
 

@@ -10,19 +10,18 @@ import sys
 from dataclasses import fields
 
 from itemadapter import ItemAdapter
-from scrapy.utils.test import get_crawler
 
 from crawler.extract import extract
 from crawler.extract.normalize import DERIVED, NORMALIZED_FIELDS, normalize
 from crawler.items import CONTENT_FIELDS, Article
 from pipelines.normalize import NormalizePipeline
-from tests.conftest import PAGES, ROOT
+from tests.conftest import PAGES, ROOT, project_crawler
 
 PAGE = PAGES / "current" / "app-state_a-79060002.html"
 
 
 def pipeline():
-    crawler = get_crawler()
+    crawler = project_crawler()
     crawler.stats.open_spider()
     step = NormalizePipeline.from_crawler(crawler)
     step.open_spider()

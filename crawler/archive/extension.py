@@ -45,10 +45,10 @@ class ArchiveExtension:
         self.stats = crawler.stats
         self._lock = None  # the run lock's open file while this crawl holds it
         self.path: str = settings.get("ARCHIVE_PATH")
-        self.timeout = settings.getfloat("ARCHIVE_TIMEOUT", 30.0)
-        self.max_pages = settings.getint("ARCHIVE_MAX_PAGES", 0)
-        self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE", 100)
-        self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS", 5.0)
+        self.timeout = settings.getfloat("ARCHIVE_TIMEOUT")
+        self.max_pages = settings.getint("ARCHIVE_MAX_PAGES")
+        self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE")
+        self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS")
         self._archive: Archive | None = None
         self.articles: list[dict] = []
         self.short_links: list[tuple[str, int]] = []

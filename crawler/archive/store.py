@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 
 from crawler import search
+from crawler import settings as defaults
 from crawler.archive import schema
 from crawler.archive.records import (
     Fetched,
@@ -41,7 +42,8 @@ class Archive:
     size in SQLite pages (0: no cap).
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0, max_pages: int = 0):
+    def __init__(self, path: str | Path, *, timeout: float = defaults.ARCHIVE_TIMEOUT,
+                 max_pages: int = defaults.ARCHIVE_MAX_PAGES):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)

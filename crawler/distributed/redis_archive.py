@@ -38,7 +38,7 @@ class RedisArchive(ArchiveExtension):
     def __init__(self, crawler):
         super().__init__(crawler)
         self.server = get_redis_from_settings(crawler.settings)  # connects on first use
-        self.keys = Keys(crawler.settings.get("DW_REDIS_PREFIX", "dw"))
+        self.keys = Keys(crawler.settings.get("DW_REDIS_PREFIX"))
         self.envelope: dict[str, str] = {}  # the run and worker ids, set when the worker joins
 
     @property

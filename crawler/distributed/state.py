@@ -101,8 +101,8 @@ def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str
 def open_archive(settings) -> Archive:
     """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it."""
     return Archive(settings.get("ARCHIVE_PATH"),
-                   timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0),
-                   max_pages=settings.getint("ARCHIVE_MAX_PAGES", 0))
+                   timeout=settings.getfloat("ARCHIVE_TIMEOUT"),
+                   max_pages=settings.getint("ARCHIVE_MAX_PAGES"))
 
 
 def lock_path(settings) -> str:

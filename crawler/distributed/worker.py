@@ -41,10 +41,10 @@ class ClusterWorker:
         self.crawler = crawler
         self.stats = crawler.stats
         self.server = get_redis_from_settings(settings)  # connects on first use
-        self.keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
-        self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS", 1.0)
-        self.writer_wait = settings.getfloat("DW_WRITER_WAIT", 60.0)
-        self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0))
+        self.keys = Keys(settings.get("DW_REDIS_PREFIX"))
+        self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS")
+        self.writer_wait = settings.getfloat("DW_WRITER_WAIT")
+        self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL"))
         self.coverage_history: list[dict] = []  # earlier runs' field coverage, read on joining
         self.inflight: dict[str, object] = {}  # token -> the Request popped under it
         self.flushed: dict[str, int] = {}  # dw/* stats already added to the run's totals

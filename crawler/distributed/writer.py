@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+from crawler import settings as defaults
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
 
@@ -41,8 +42,8 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
 class ArchiveWriter:
     """Write the items of a distributed crawl into the archive, batch by batch."""
 
-    def __init__(self, server, keys: Keys, archive, *, batch_size: int = 100, ttl: float = 10.0,
-                 recent_runs: int = 5):
+    def __init__(self, server, keys: Keys, archive, *, batch_size: int = defaults.ARCHIVE_BATCH_SIZE,
+                 ttl: float = defaults.DW_HEARTBEAT_TTL, recent_runs: int = defaults.HEALTH_RECENT_RUNS):
         self.server = server
         self.keys = keys
         self.archive = archive
@@ -189,7 +190,7 @@ def main(settings, until_idle: float | None = None) -> int:
     if not settings.get("REDIS_URL"):
         logger.error("archive-writer needs -s REDIS_URL=redis://HOST:PORT/DB (or unix://PATH)")
         return 2
-    keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
+    keys = Keys(settings.get("DW_REDIS_PREFIX"))
     lock_file = Path(state.lock_path(settings))
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a") as lock:
@@ -210,9 +211,9 @@ def main(settings, until_idle: float | None = None) -> int:
             logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)
             return 2
         writer = ArchiveWriter(server, keys, archive,
-                               batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 100),
-                               ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0),
-                               recent_runs=settings.getint("HEALTH_RECENT_RUNS", 5))
+                               batch_size=settings.getint("ARCHIVE_BATCH_SIZE"),
+                               ttl=settings.getfloat("DW_HEARTBEAT_TTL"),
+                               recent_runs=settings.getint("HEALTH_RECENT_RUNS"))
         if not writer.claim():
             logger.error("Another archive writer is running for this Redis (%s)", keys.writer)
             return 2

@@ -55,7 +55,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.origins = Origins.from_settings(crawler.settings)
-        spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH", 3)
+        spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH")
         # Connected before Scrapy's SpiderState extension, so that it saves what this sets.
         crawler.signals.connect(spider.remember_scheduled, signal=scrapy.signals.spider_closed)
         return spider

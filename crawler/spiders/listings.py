@@ -8,11 +8,11 @@ Memory stays flat with the crawl: a listing's entries are admitted (deduplicated
 against the archive and the date range, counted) as it is read, but an admitted article waits
 as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
 the spider's `start()`, turns them into requests only while the scheduler holds fewer than
-`DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits;
+`DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits;
 0 = no waiting: everything admitted is requested at once, as a distributed worker does, whose
 queue is in Redis and whose memory must hold nothing another worker would need).
 The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
-fewer than `DW_FEED_PENDING` (10,000) articles wait: what waits is bounded by one sitemap's
+fewer than `DW_PENDING_MAX` (10,000) articles wait: what waits is bounded by one sitemap's
 entries (at most 50,000 by the sitemap protocol), not by the site's size.
 """
 
@@ -49,8 +49,8 @@ class ListingCallbacks:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
         listing is left to read and none waits; the end of the spider's `start()`."""
         engine = self.crawler.engine
-        queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48) or float("inf")
-        most_pending = self.crawler.settings.getint("DW_FEED_PENDING", 10_000)
+        queued = self.crawler.settings.getint("DW_REQUESTS_AHEAD") or float("inf")
+        most_pending = self.crawler.settings.getint("DW_PENDING_MAX")
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
@@ -111,9 +111,9 @@ class ListingCallbacks:
             yield from self.released()
 
     def released(self) -> Iterator[scrapy.Request]:
-        """With `DW_FEED_QUEUED = 0`, what a listing admitted, requested at once; else nothing
+        """With `DW_REQUESTS_AHEAD = 0`, what a listing admitted, requested at once; else nothing
         (`feed_pending` requests it when the scheduler runs low)."""
-        if self.crawler.settings.getint("DW_FEED_QUEUED", 48) > 0:
+        if self.crawler.settings.getint("DW_REQUESTS_AHEAD") > 0:
             return
         while self.listings:
             yield self.listings.popleft()

@@ -107,7 +107,7 @@ def default_archive_and_warcs() -> tuple[Path, Path]:
     from crawler.warc.capture import warc_dir
 
     settings = get_project_settings()
-    return Path(settings.get("ARCHIVE_PATH") or "data/dw.db"), warc_dir(settings)
+    return Path(settings.get("ARCHIVE_PATH")), warc_dir(settings)
 
 
 # -- the workers ---------------------------------------------------------------------------

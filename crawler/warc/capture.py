@@ -14,8 +14,8 @@ rotated or closed. A SIGKILL leaves at most a truncated last record, which reade
 `warc_offset`: the byte offset of its gzip member) and the extractor's version on each
 article extracted from it.
 
-Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: `warc/` beside `ARCHIVE_PATH`,
-so `data/warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
+Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: `warc/` beside
+`ARCHIVE_PATH`, so `data/warc/` for the default archive), `WARC_MAX_SIZE` (bytes per file).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from crawler.middlewares import Origins
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_SIZE = 1_000_000_000  # Heritrix's default: 1 GB per file
 # warcio compresses at 9. On a real 100 KB DW page level 3 takes 1.0 ms, 6 2.0 ms, 9 2.3 ms,
 # for files 28%, 26%, 26% of the page: capture's cost is mostly this.
 GZIP_LEVEL = 3
@@ -58,7 +57,7 @@ def warc_dir(settings) -> Path:
     configured = settings.get("WARC_DIR")
     if configured:
         return Path(configured)
-    return Path(settings.get("ARCHIVE_PATH") or "data/dw.db").parent / "warc"
+    return Path(settings.get("ARCHIVE_PATH")).parent / "warc"
 
 
 _local = threading.local()
@@ -174,7 +173,7 @@ def warcinfo(settings) -> dict[str, str]:
         "format": "WARC File Format 1.1",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
         "hostname": socket.gethostname(),
-        "http-header-user-agent": settings.get("USER_AGENT") or "",
+        "http-header-user-agent": settings.get("USER_AGENT"),
         "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         "description": "Responses as received (before content decoding); target URIs are the"
                        f" real DW URLs, fetched from {origins.www}, {origins.short}, {origins.feeds}",
@@ -195,9 +194,9 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        if not settings.getbool("WARC_ENABLED", True):
+        if not settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        files = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+        files = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
                           warcinfo(settings))
         middleware = cls(crawler, files, Origins.from_settings(settings))
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
