@@ -112,7 +112,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             if "feeds" in self.sources and lang in dw.FEED_CHANNELS:
                 yield self.discovery_request(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}", "feeds",
                                              self.parse_feed)
-        async for request in self.feed_pending():
+        async for request in self.request_pending():
             yield request
 
     # -- discovery -----------------------------------------------------------------------

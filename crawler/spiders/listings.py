@@ -6,7 +6,7 @@ by `crawler.discovery`, without Scrapy.
 
 Memory stays flat with the crawl: a listing's entries are admitted (deduplicated, checked
 against the archive and the date range, counted) as it is read, but an admitted article waits
-as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
+as a small tuple in `pending`, not as a Request in Scrapy's queue; `request_pending`, the tail of
 the spider's `start()`, turns them into requests only while the scheduler holds fewer than
 `DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits;
 0 = no waiting: everything admitted is requested at once, as a distributed worker does, whose
@@ -45,7 +45,7 @@ class ListingCallbacks:
         self.pending = deque()
         self.listings = deque()
 
-    async def feed_pending(self) -> AsyncIterator:
+    async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
         listing is left to read and none waits; the end of the spider's `start()`."""
         engine = self.crawler.engine
@@ -112,7 +112,7 @@ class ListingCallbacks:
 
     def released(self) -> Iterator[scrapy.Request]:
         """With `DW_REQUESTS_AHEAD = 0`, what a listing admitted, requested at once; else nothing
-        (`feed_pending` requests it when the scheduler runs low)."""
+        (`request_pending` requests it when the scheduler runs low)."""
         if self.crawler.settings.getint("DW_REQUESTS_AHEAD") > 0:
             return
         while self.listings:
