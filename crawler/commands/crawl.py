@@ -1,9 +1,10 @@
 """`scrapy crawl`, exiting non-zero when the run failed, so that cron and timers notice.
 
-Exit status: 0 the run's outcome (stat `dw/outcome`) is ok, or it stopped at a limit the user
-set (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT, _TIMEOUT, Ctrl-C once); 1 Scrapy could not start the
-crawl; 2 Scrapy's own usage errors; 3 the run failed, with the reason in one last line on
-stderr (`dw crawl failed: …`), which is all a cron mail holds when LOG_FILE is set.
+Exit status (`crawler.outcome.Outcome.exit_code`, judged by `CrawlSummary`): 0 the run's outcome
+is ok, or it stopped at a limit the user set (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT, _TIMEOUT, Ctrl-C
+once); 1 Scrapy could not start the crawl; 2 Scrapy's own usage errors; 3 the run failed or was
+degraded, with the reason in one last line on stderr (`dw crawl failed: …`), which is all a cron
+mail holds when LOG_FILE is set.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import sys
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
-from crawler.extensions import EXIT_FAILED, exit_status
+from crawler.extensions import CrawlSummary
+from crawler.outcome import EXIT_FAILED
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,11 @@ class Command(crawl.Command):
                       f" {errors[0]} (-s LOG_LEVEL=DEBUG shows where)", file=sys.stderr)
         if self.exitcode:
             return
-        outcome = crawler.stats.get_value("dw/outcome")
-        self.exitcode = exit_status(outcome)
+        try:
+            summary = crawler.get_extension(CrawlSummary)
+        except RuntimeError:  # the crawl never got as far as its extensions
+            summary = None
+        outcome = summary.outcome if summary is not None else None  # None: never judged
+        self.exitcode = outcome.exit_code if outcome is not None else EXIT_FAILED
         if self.exitcode:
             print(f"dw crawl failed: {outcome or 'stopped by force before its end'}", file=sys.stderr)
