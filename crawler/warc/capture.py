@@ -37,6 +37,7 @@ from scrapy.utils.defer import deferred_from_coro
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.extract.version import extractor_version
 from crawler.items import Article
 from crawler.middlewares import Origins
 
@@ -247,8 +248,6 @@ class WarcRecordMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from crawler.warc.adapter import extractor_version
-
         return cls(extractor_version())
 
     def _mark(self, item, response):

@@ -33,30 +33,188 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scrapy.utils.project import get_project_settings
+
 from crawler import dw
+from crawler.archive import Archive, as_record
+from crawler.archive.records import article_row
+from crawler.extract import NotAnArticle, extract
+from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
-from crawler.warc.adapter import (
-    default_archive_and_warcs,
-    extract_record,
-    extractor_version,
-    fills,
-    open_archive,
-    quiet_worker,
-    stored_source,
-    write_articles,
-)
-from crawler.warc.progress import Checkpoint, progress
-from crawler.warc.read import Entry, in_capture_order, scan, unreadable, warc_files
+from crawler.warc.capture import warc_dir
+from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
 __all__ = ["extractor_version", "main", "run"]
 
 logger = logging.getLogger("crawler.reextract")
 
+CAUSE = "reextract"
+
+
+# -- a page -> the article as stored; the archive ----------------------------------------
+
+def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
+    """The normalised article dict of one page, or the kind of page it is when not an article.
+
+    Does what the crawl does to a fetched page: extract (which applies the one normaliser,
+    `pipelines.normalize`), keep `kind == "article"`, hash.
+    """
+    try:
+        article = extract(body, url=url, encoding=charset)
+    except NotAnArticle:
+        return "not_an_article"
+    if article.kind != "article":
+        return f"type/{article.kind}"
+    article.extractor_version = extractor_version()
+    return as_record(asdict(article))
+
+
+def open_archive(path: Path):
+    """The archive at `path`, opened as the crawl opens it."""
+    return Archive(path)
+
+
+def stored_source(archive, content_id: int) -> tuple | None:
+    """(content_hash, warc_file, warc_offset, last_seen_at, the names of its empty columns) of
+    an archived article, or None. A column is empty (NULL) when an upgrade added it after the
+    article was stored, or when the extractor of the time found nothing for it."""
+    cursor = archive.db.execute("SELECT * FROM articles WHERE id = ?", [content_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip((c[0] for c in cursor.description), row, strict=True))
+    empty = frozenset(name for name, value in values.items() if value is None)
+    return (values["content_hash"], values["warc_file"], values["warc_offset"],
+            values["last_seen_at"], empty)
+
+
+def fills(record: dict, empty: frozenset) -> bool:
+    """True when the article would give a value to one of the stored row's empty columns."""
+    return any(article_row(record).get(name) is not None for name in empty)
+
+
+def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
+    """Store articles in one transaction: counts of `new` and `updated` (each updated one gets a
+    revision with cause `reextract`)."""
+    # As the crawl does for each article it stores: its own short link.
+    links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
+    counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
+    return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged") if counts[verdict]}
+
+
+def default_archive_and_warcs() -> tuple[Path, Path]:
+    """`ARCHIVE_PATH` and the WARC folder from the project's Scrapy settings."""
+    settings = get_project_settings()
+    return Path(settings.get("ARCHIVE_PATH")), warc_dir(settings)
+
+
+# -- the workers ---------------------------------------------------------------------------
+
+def quiet_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
+    """In a worker: (entry with its payload, real URL) -> (the entry without its payload,
+    the article dict or the kind of page it was)."""
+    entry, url = task
+    light = replace(entry, payload=None)
+    try:
+        body = decode(entry)
+    except ValueError as exc:
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, "undecodable"
+    charset = entry.content_type.lower().partition("charset=")[2].split(";")[0].strip() or None
+    try:
+        return light, article_from_page(body, url, charset)
+    except Exception:  # noqa: BLE001 - one bad page must not end the run; it is counted
+        logger.exception("Extraction failed on %s (%s:%d)", url, entry.path, entry.offset)
+        return light, "extractor_error"
+
+
+# -- progress: what is done (to resume after a stop), what is shown meanwhile -----------------
+
+LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+PROGRESS_TABLE = "reextract_progress"
+SAVE_EVERY = 1.0  # seconds between checkpoint writes (a kill redoes at most this much)
+
+
+class Checkpoint:
+    """Records done by an unfinished run, in the archive; emptied when a run completes."""
+
+    def __init__(self, db, version: str):
+        self.db = db
+        self.version = version
+        table = db[PROGRESS_TABLE]
+        if not table.exists():
+            table.create({"warc_file": str, "warc_offset": int, "extractor_version": str},
+                         pk=("warc_file", "warc_offset"))
+        db.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE extractor_version != ?", [version])
+        self.pending: list[tuple[str, int, str]] = []
+        self.saved_at = time.monotonic()
+
+    def done(self) -> set[tuple[str, int]]:
+        return set(self.db.execute(f"SELECT warc_file, warc_offset FROM {PROGRESS_TABLE}"))
+
+    def mark(self, path: str, offset: int) -> None:
+        self.pending.append((Path(path).name, offset, self.version))
+        if len(self.pending) >= 200 or time.monotonic() - self.saved_at >= SAVE_EVERY:
+            self.save()
+
+    def save(self) -> None:
+        self.saved_at = time.monotonic()
+        if self.pending:
+            self.db.conn.executemany(f"INSERT OR IGNORE INTO {PROGRESS_TABLE} VALUES (?, ?, ?)",
+                                     self.pending)
+            self.pending = []
+
+    def finish(self) -> None:
+        self.pending = []
+        self.db.execute(f"DELETE FROM {PROGRESS_TABLE}")
+
+
+def progress(results: Iterator, files: list[Path]) -> Iterator:
+    """Results, with a progress bar on a terminal, or a log line every LOG_EVERY seconds; both
+    give pages per second and an ETA, from how far into the files the results are."""
+    starts, total = {}, 0
+    for path in files:
+        starts[str(path)] = total
+        total += path.stat().st_size if path.exists() else 0
+    started = last = time.monotonic()
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc="re-extracting", smoothing=0.1)
+    try:
+        for n, result in enumerate(results, start=1):
+            yield result
+            entry = result[0]
+            done = starts.get(entry.path, 0) + entry.offset
+            now = time.monotonic()
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix_str(f"{n} pages, {n / max(now - started, 1e-6):.0f} pages/s",
+                                    refresh=False)
+            elif now - last >= LOG_EVERY:
+                last = now
+                rate, share = n / (now - started), done / total if total else 1.0
+                eta = (now - started) * (1 - share) / share if share else 0.0
+                logger.info("re-extracted %d pages (%.0f/s), %.0f%% of the WARC bytes,"
+                            " about %.0f s to go", n, rate, share * 100, eta)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# -- the run ---------------------------------------------------------------------------------
 
 def kind_of(entry: Entry, url: str) -> str:
     """`article` for a sound 200 HTML response of a DW article at `url`, else what it is."""
