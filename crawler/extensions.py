@@ -79,7 +79,7 @@ class CrawlSummary:
             logger.error("Field coverage fell (%s): a new page layout? Fix the extractor, then run"
                          " `python -m crawler.reextract` to mend what this run stored.",
                          outcome.text.removeprefix("degraded: "))
-        if stats.get("dw/argument_error"):
+        if stats.get("dw/argument_error") or archive.locked_out:
             return  # refused before it began: the archive is not touched, not even created
         arguments = {k: v for k, v in getattr(spider, "arguments", {}).items() if v is not None}
         try:

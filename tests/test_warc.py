@@ -184,6 +184,23 @@ def test_reextract_fills_the_columns_an_upgrade_added_without_a_revision(crawled
     assert query(copy, "SELECT count(*) FROM revisions") == [(0,)]
 
 
+def test_reextract_waits_for_no_crawl_it_takes_the_same_run_lock(crawled, tmp_path):
+    import fcntl
+
+    _, db, files, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db.with_name("first.db"), copy)
+    link = tmp_path / "other-name.db"
+    link.hardlink_to(copy)
+    before = copy.read_bytes()
+    with open(copy, "rb") as held:  # as a running crawl of this archive holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(link),
+                              *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3 and "locked" in run.stderr and "Traceback" not in run.stderr
+    assert copy.read_bytes() == before and not Path(f"{link}-wal").exists()
+
+
 def test_damaged_warcs_import_what_is_sound_and_count_the_rest(crawled, tmp_path):
     _, db, files, _ = crawled
     rows = dict(query(db, "SELECT warc_offset, id FROM articles WHERE warc_file = ?", str(files[0])))

@@ -1,52 +1,50 @@
-"""The archive during a crawl: one Scrapy extension opens it, takes what the crawl hands it, writes
-it in batches and closes it. The spider, the pipelines and the summary reach it with
-`crawler.get_extension(ArchiveExtension)`.
+"""The archive during a crawl: one Scrapy extension takes its run lock and opens it, takes what
+the crawl hands it, writes it in batches and closes it. The spider, the pipelines and the
+summary reach it with `crawler.get_extension(ArchiveExtension)`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import sqlite3
 import time
 from datetime import datetime
-from pathlib import Path
 
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record
 from crawler.archive.store import Archive
 
 logger = logging.getLogger(__name__)
 
 
-def run_lock_path(archive_path: str | os.PathLike) -> str:
-    """The run lock of the archive at `archive_path`: beside the real file, so that a symlink to
-    the archive takes the same lock."""
-    return f"{os.path.realpath(archive_path)}.lock"
+class ArchiveUnavailable(Exception):
+    """The archive cannot be read or reached: why, in words; the error behind it is its cause
+    (`sqlite3.Error` in one process, `redis.RedisError` in a distributed worker)."""
 
 
 class ArchiveExtension:
-    """Owns the crawl's `Archive` at `ARCHIVE_PATH`; buffers and writes in batches.
+    """Owns the crawl's `Archive` at `ARCHIVE_PATH`, and its run lock; buffers and writes in batches.
 
-    Everything the crawl learns for the archive goes through here: articles (from the item
-    pipeline), HTTP validators, 304s and short links (from the spider). A batch is written in
-    one transaction every `ARCHIVE_BATCH_SIZE` articles or `ARCHIVE_BATCH_SECONDS` seconds,
-    and at the end of the crawl. If a batch cannot be written, the crawl stops (reason
-    `archive_error`), `dw/archive/error` says why, and every article not stored is counted
-    in `dw/archive/failed_articles`.
+    The archive is opened (`open`, by the archive pipeline when the spider opens) only under its
+    run lock (crawler/archive/lock.py): a second run on it, under any name, stops at once with
+    reason `archive_locked`. Everything the crawl learns for the archive goes through here:
+    articles (from the item pipeline), HTTP validators, 304s and short links (from the spider).
+    A batch is written in one transaction every `ARCHIVE_BATCH_SIZE` articles or
+    `ARCHIVE_BATCH_SECONDS` seconds, and at the end of the crawl. If a batch cannot be written,
+    the crawl stops (reason `archive_error`), `dw/archive/error` says why, and every article not
+    stored is counted in `dw/archive/failed_articles`.
     """
 
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self._lock = None  # the run lock's open file while this crawl holds it
         self.path: str = settings.get("ARCHIVE_PATH")
-        self.timeout = settings.getfloat("ARCHIVE_TIMEOUT")
-        self.max_pages = settings.getint("ARCHIVE_MAX_PAGES")
+        self.lock = RunLock(self.path)
+        self.locked_out = False  # another run held the lock: this one never touches the archive
         self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE")
         self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS")
         self._archive: Archive | None = None
@@ -66,34 +64,32 @@ class ArchiveExtension:
 
     @property
     def archive(self) -> Archive:
-        """The open archive, opened (and migrated) on first use; raises sqlite3.Error, OSError."""
+        """The open archive, opened (and migrated) on first use under the run lock, taken first.
+
+        Raises `ArchiveLocked` when another run holds the lock; sqlite3.Error, OSError when the
+        archive cannot be opened."""
         if self._archive is None:
-            self._archive = Archive(self.path, timeout=self.timeout, max_pages=self.max_pages)
+            self.lock.acquire()
+            self._archive = Archive.from_settings(self.crawler.settings)
         return self._archive
 
-    @property
-    def lock_path(self) -> str | None:
-        """The file a run locks (flock) so that one crawl at a time writes this archive."""
-        return run_lock_path(self.path)
-
-    def take_run_lock(self) -> bool:
-        """Take the archive's run lock, held until the crawl ends (`close`); False, logged, when
-        another run holds it. Without a `lock_path` (a distributed worker: the run's lock is
-        in Redis) there is nothing to take."""
-        if self.lock_path is None:
-            return True
-        path = Path(self.lock_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(path, "a")  # noqa: SIM115 - held open: the lock lasts while it is
+    def open(self) -> str | None:
+        """Take the run lock and open the archive, before anything is fetched. None when it is
+        open; else the reason to close the spider (`archive_locked`: another run holds it;
+        `archive_error`: it cannot be opened, `fail`ed), logged once."""
+        if self.locked_out:
+            return "archive_locked"
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            logger.error("Another crawl is running on this archive (lock %s held); not starting"
-                         " a second one", path)
-            return False
-        return True
+            self.archive  # noqa: B018 - opened now, a bad path is reported before fetching
+        except ArchiveLocked:
+            self.locked_out = True
+            logger.error("Another crawl is running on this archive (%s is locked); not starting a"
+                         " second one", self.path)
+            return "archive_locked"
+        except (sqlite3.Error, OSError) as exc:
+            self.fail(self.describe(exc, "cannot open"), 0)
+            return "archive_error"
+        return None
 
     # -- what the spider asks ------------------------------------------------------------
 
@@ -106,12 +102,14 @@ class ArchiveExtension:
         return self.archive.due_for_revisit(now, languages)
 
     def count(self, table: str = "articles") -> int:
-        """Rows in one table; also proves the archive can be opened and read (else `fail`s)."""
+        """Rows in one table; also proves the archive can be read (else `fail`s and raises
+        `ArchiveUnavailable`)."""
         try:
             return self.archive.count(table)
         except (sqlite3.Error, OSError) as exc:
-            self.fail(self.describe(exc, "cannot read"), 0)
-            raise
+            reason = self.describe(exc, "cannot read")
+            self.fail(reason, 0)
+            raise ArchiveUnavailable(reason) from exc
 
     def describe(self, exc: Exception, action: str | None = None) -> str:
         """An error opening or using the archive, in words that say what to do about it."""
@@ -208,11 +206,8 @@ class ArchiveExtension:
 
     def close(self) -> None:
         """Merge the search index's new segments and close the archive (at `engine_stopped`,
-        after every `spider_closed` handler). A failed merge loses nothing: the index stays
-        correct, with more segments, and the next run merges them."""
-        if self._lock is not None:
-            self._lock.close()  # releases the run lock
-            self._lock = None
+        after every `spider_closed` handler), then release the run lock. A failed merge loses
+        nothing: the index stays correct, with more segments, and the next run merges them."""
         if self._archive is not None:
             if not self.error:
                 try:
@@ -224,3 +219,4 @@ class ArchiveExtension:
                     logger.warning("Search index not merged (%s); the next run will", exc)
             self._archive.close()
             self._archive = None
+        self.lock.release()  # after the connection: see crawler/archive/lock.py

@@ -58,6 +58,13 @@ class Archive:
             self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         schema.migrate(self.db)
 
+    @classmethod
+    def from_settings(cls, settings, path: str | Path | None = None) -> Archive:
+        """The archive at `path` (default: `ARCHIVE_PATH`) with the settings' `ARCHIVE_TIMEOUT`
+        and `ARCHIVE_MAX_PAGES`: how the crawl, the archive writer and re-extraction open it."""
+        return cls(path or settings.get("ARCHIVE_PATH"), timeout=settings.getfloat("ARCHIVE_TIMEOUT"),
+                   max_pages=settings.getint("ARCHIVE_MAX_PAGES"))
+
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import asdict
 from datetime import datetime
 
 import redis
 from scrapy_redis.connection import get_redis_from_settings
 
-from crawler.archive import ArchiveExtension, Stored
+from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored
 from crawler.distributed import state
 from crawler.distributed.claims import Keys
 
@@ -43,13 +42,9 @@ class RedisArchive(ArchiveExtension):
 
     @property
     def archive(self) -> RedisArchive:
-        """No SQLite file in a worker: the archive is the writer's, reached through Redis."""
+        """No SQLite file in a worker, nor its run lock: the archive is the writer's, reached
+        through Redis, and the run's lock is in Redis (crawler/distributed/claims.py)."""
         return self
-
-    @property
-    def lock_path(self) -> None:
-        """None: no lock file; the run's lock is in Redis (crawler/distributed/claims.py)."""
-        return None
 
     # -- what the spider asks ------------------------------------------------------------
 
@@ -73,13 +68,14 @@ class RedisArchive(ArchiveExtension):
         return state.due(now, rows, limit)
 
     def count(self, table: str = "articles") -> int:
-        """Articles in the archive as the writer last published; raises sqlite3.Error (as the
-        archive would) when Redis cannot be read, after `fail`ing the crawl."""
+        """Articles in the archive as the writer last published; raises `ArchiveUnavailable`
+        (from the `redis.RedisError`) when Redis cannot be read, after `fail`ing the crawl."""
         try:
             return int(self.server.hget(self.keys.state, table) or 0)
         except redis.RedisError as exc:
-            self.fail(f"cannot read the archive's state in Redis: {exc}", 0)
-            raise sqlite3.OperationalError(str(exc)) from exc
+            reason = f"cannot read the archive's state in Redis: {exc}"
+            self.fail(reason, 0)
+            raise ArchiveUnavailable(reason) from exc
 
     # -- what the crawl hands over: to Redis at once --------------------------------------
 

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 
 from crawler import health
 from crawler.archive import Archive, Fetched, utc_now
-from crawler.archive.extension import run_lock_path
 from crawler.distributed.claims import Keys
 from crawler.items import missing_required
 
@@ -97,18 +96,6 @@ def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str
 
 
 # -- the writer's side -------------------------------------------------------------------------
-
-def open_archive(settings) -> Archive:
-    """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it."""
-    return Archive(settings.get("ARCHIVE_PATH"),
-                   timeout=settings.getfloat("ARCHIVE_TIMEOUT"),
-                   max_pages=settings.getint("ARCHIVE_MAX_PAGES"))
-
-
-def lock_path(settings) -> str:
-    """The run lock file a single-process crawl takes beside the archive (`ArchiveExtension.lock_path`)."""
-    return run_lock_path(settings.get("ARCHIVE_PATH"))
-
 
 def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]],
                 log_drops: bool = True) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:

@@ -7,7 +7,6 @@ Arguments (`-a name=value`) are read by `crawler.arguments`; sitemaps and feeds 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -15,7 +14,7 @@ from functools import cached_property
 import scrapy
 
 from crawler import dw
-from crawler.archive import ArchiveExtension
+from crawler.archive import ArchiveExtension, ArchiveUnavailable
 from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
@@ -87,11 +86,12 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
             raise scrapy.exceptions.CloseSpider("bad_arguments")
-        if not self.archive.take_run_lock():
-            raise scrapy.exceptions.CloseSpider("archive_locked")
+        reason = self.archive.open()  # done by the archive pipeline already, when it is enabled
+        if reason:
+            raise scrapy.exceptions.CloseSpider(reason)
         try:
             self.archive.count()
-        except sqlite3.Error as exc:
+        except ArchiveUnavailable as exc:
             logger.error("Cannot use the archive: %s", exc)
             raise scrapy.exceptions.CloseSpider("archive_error") from None
         # Resumed from a JOBDIR: those articles' requests are in its queue already.

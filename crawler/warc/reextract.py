@@ -9,18 +9,19 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
-which are filled (`filled` in the counts; no revision). A record older than the one an article row was
-made from is not applied. Everything else (requests, sitemaps, feeds,
-redirects, other sites, damaged or truncated records) is counted by kind and skipped.
+which are filled (`filled` in the counts; no revision). A record older than the one an article
+row was made from is not applied. Everything else (requests, sitemaps, feeds, redirects, other
+sites, damaged or truncated records) is counted by kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
 
 Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the records
 done are kept in the archive's `reextract_progress` table until a run completes. Files are
 applied in capture order (the WARC-Date of each one's first record), whatever order they are
-given in. Exit status: 0 done, 2 nothing to read (a path that does not exist or is not a WARC,
-an `--origin` that is not an http(s) URL; nothing is created), 3 the archive cannot be
-written, 130 stopped.
+given in. It takes the archive's run lock, as a crawl does. Exit status: 0 done, 2 nothing to
+read (a path that does not exist or is not a WARC, an `--origin` that is not an http(s) URL;
+nothing is created), 3 the archive cannot be written (or a crawl or the archive writer holds
+it), 130 stopped.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy.utils.project import get_project_settings
 
 from crawler import dw
-from crawler.archive import Archive, as_record
+from crawler.archive import Archive, ArchiveLocked, RunLock, as_record
 from crawler.archive.records import article_row
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
@@ -64,7 +65,7 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     """The normalised article dict of one page, or the kind of page it is when not an article.
 
     Does what the crawl does to a fetched page: extract (which applies the one normaliser,
-    `pipelines.normalize`), keep `kind == "article"`, hash.
+    `crawler.extract.normalize`), keep `kind == "article"`, check and hash (`as_record`).
     """
     try:
         article = extract(body, url=url, encoding=charset)
@@ -73,12 +74,7 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     if article.kind != "article":
         return f"type/{article.kind}"
     article.extractor_version = extractor_version()
-    return as_record(asdict(article))
-
-
-def open_archive(path: Path):
-    """The archive at `path`, opened as the crawl opens it."""
-    return Archive(path)
+    return as_record(article.to_dict())
 
 
 def stored_source(archive, content_id: int) -> tuple | None:
@@ -107,12 +103,6 @@ def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
     return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged") if counts[verdict]}
-
-
-def default_archive_and_warcs() -> tuple[Path, Path]:
-    """`ARCHIVE_PATH` and the WARC folder from the project's Scrapy settings."""
-    settings = get_project_settings()
-    return Path(settings.get("ARCHIVE_PATH")), warc_dir(settings)
 
 
 # -- the workers ---------------------------------------------------------------------------
@@ -326,15 +316,26 @@ class _Writer:
 
 
 def run(archive_path: Path, files: list[Path], workers: int,
-        real_url: Callable[[str], str] = lambda url: url) -> Counter:
-    """Re-extract `files` into the archive at `archive_path`; the counts of what happened.
+        real_url: Callable[[str], str] = lambda url: url, settings=None) -> Counter:
+    """Re-extract `files` into the archive at `archive_path`, opened under its run lock with the
+    project's settings (or `settings`); the counts of what happened.
 
-    Raises `sqlite3.Error` when the archive cannot be opened or written.
+    Raises `ArchiveLocked` when a crawl or the archive writer holds the archive, `sqlite3.Error`
+    (OSError) when it cannot be opened or written.
     """
+    lock = RunLock(archive_path)
+    lock.acquire()
+    try:
+        archive = Archive.from_settings(settings or get_project_settings(), archive_path)
+        return _run(archive, files, workers, real_url)
+    finally:
+        lock.release()  # after the archive's connection is closed (crawler/archive/lock.py)
+
+
+def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str]) -> Counter:
     scanned: Counter = Counter(files=len(files))
     counts: Counter = Counter()
     dates: dict[tuple[str, int], str] = {}
-    archive = open_archive(archive_path)
     checkpoint = Checkpoint(archive.db, extractor_version())
     writer = _Writer(archive, counts, checkpoint)
     try:
@@ -371,7 +372,8 @@ def run(archive_path: Path, files: list[Path], workers: int,
 
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
-    archive_default, warc_default = default_archive_and_warcs()
+    settings = get_project_settings()
+    archive_default, warc_default = Path(settings.get("ARCHIVE_PATH")), warc_dir(settings)
     parser = argparse.ArgumentParser(prog="python -m crawler.reextract",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("warcs", nargs="*", type=Path, metavar="WARC",
@@ -406,11 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         return url
 
     try:
-        counts = run(args.archive, files, args.workers, real_url)
+        counts = run(args.archive, files, args.workers, real_url, settings)
     except KeyboardInterrupt:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return 130
-    except sqlite3.Error as exc:
+    except ArchiveLocked:
+        print(f"The archive {args.archive} is being written by a crawl or the archive writer (it is"
+              " locked); run this again when it is done", file=sys.stderr)
+        return 3
+    except (sqlite3.Error, OSError) as exc:
         print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
         return 3
     logger.info("Re-extraction done: %s", json.dumps(dict(sorted(counts.items()))))
