@@ -12,14 +12,14 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from crawler import search
 from crawler import settings as defaults
-from crawler.archive import schema
+from crawler.archive import revisits, schema
 from crawler.archive.records import (
     Fetched,
     Stored,
@@ -83,20 +83,14 @@ class Archive:
             " WHERE id = ?", [article_id]).fetchone()
         return Stored(*row) if row else None
 
-    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
-        """(id, url) of recent articles to check again: hourly on day one, daily in week one."""
-        def ago(delta: timedelta) -> str:
-            return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        day, hour, week = timedelta(days=1), timedelta(hours=1), timedelta(days=7)
+    def due_for_revisit(self, now: datetime, languages: list[str],
+                        limit: int = revisits.LIMIT) -> list[tuple]:
+        """(id, url) of recent articles in `languages` to check again (`crawler.archive.revisits`)."""
         marks = ",".join("?" * len(languages))
-        return self.db.execute(
-            f"SELECT id, url FROM articles WHERE language IN ({marks}) AND published_at >= ?"
-            " AND ((published_at >= ? AND last_seen_at < ?)"
-            " OR (published_at < ? AND last_seen_at < ?))"
-            " ORDER BY published_at DESC LIMIT ?",
-            [*languages, ago(week), ago(day), ago(hour), ago(day), ago(day), limit],
-        ).fetchall()
+        rows = self.db.execute(
+            f"SELECT id, published_at, last_seen_at, url FROM articles WHERE language IN ({marks})"
+            " AND published_at >= ?", [*languages, revisits.since(now)])
+        return revisits.due(now, rows, limit)
 
     def has_short_link(self, code: str) -> bool:
         """True when the short code is already recorded."""

@@ -24,7 +24,7 @@ from datetime import datetime
 import redis
 from scrapy_redis.connection import get_redis_from_settings
 
-from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored
+from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored, revisits
 from crawler.distributed import state
 from crawler.distributed.claims import Keys
 
@@ -54,18 +54,19 @@ class RedisArchive(ArchiveExtension):
                   self.server.hmget(self.keys.article(article_id), state.STORED_FIELDS)]
         return Stored(*values) if any(v is not None for v in values) else None
 
-    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
-        """(id, url) of recent articles to check again: the rule of `Archive.due_for_revisit`."""
+    def due_for_revisit(self, now: datetime, languages: list[str],
+                        limit: int = revisits.LIMIT) -> list[tuple]:
+        """(id, url) of recent articles to check again (`crawler.archive.revisits`)."""
         rows = []
         for language in languages:
             ids = self.server.zrangebyscore(self.keys.recent(language),
-                                            (now - state.REVISIT_WINDOW).timestamp(), "+inf")
+                                            (now - revisits.WINDOW).timestamp(), "+inf")
             pipe = self.server.pipeline(transaction=False)
             for article_id in ids:
                 pipe.hmget(self.keys.article(int(article_id)), "published_at", "last_seen_at", "url")
             for article_id, values in zip(ids, pipe.execute(), strict=True):
                 rows.append((int(article_id), *[state.text(v) for v in values]))
-        return state.due(now, rows, limit)
+        return revisits.due(now, rows, limit)
 
     def count(self, table: str = "articles") -> int:
         """Articles in the archive as the writer last published; raises `ArchiveUnavailable`

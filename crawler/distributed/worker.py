@@ -220,7 +220,10 @@ class ClusterWorker:
             self._wake_call = reactor.callLater(min(0.5, self.heartbeat), self._wake)
 
     def _wake(self) -> None:
-        # The engine's own loop; without it (another Scrapy), its 5 s heartbeat does the same.
+        # Scrapy has no public way to run the engine's loop now: only its heartbeat, every 5 s
+        # (`ExecutionEngine._SLOT_HEARTBEAT_INTERVAL`), or a request handed to `engine.crawl`,
+        # which would push a popped request back to Redis. So the loop's own call, where this
+        # Scrapy has it; without it the heartbeat does the same, 5 s later.
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None and slot.closing is None and not self.closing:
             slot.nextcall.schedule()
