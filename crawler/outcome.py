@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from crawler import health
+from crawler.arguments import LISTING_SOURCES
 
 EXIT_OK, EXIT_FAILED = 0, 3
 
@@ -141,9 +142,8 @@ def every_listing_empty(run: Run) -> Outcome | None:
 
 
 def no_listing_readable(run: Run) -> Outcome | None:
-    source_failures = sum(v for k, v in run.stats.items()
-                          if k.startswith(("dw/failed/news/", "dw/failed/articles/", "dw/failed/feeds/"))
-                          and isinstance(v, int))
+    listings = tuple(f"dw/failed/{source}/" for source in LISTING_SOURCES)
+    source_failures = sum(v for k, v in run.stats.items() if k.startswith(listings) and isinstance(v, int))
     if source_failures and not run.counts["found"] and not run.counts["skipped"]:
         return failed("no sitemap or feed could be read")
     return None
