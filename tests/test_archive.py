@@ -358,11 +358,13 @@ def test_the_writer_stores_what_the_item_carries_and_derives_nothing(archive):
 def test_content_hashes_stored_by_earlier_versions_stay_valid():
     import hashlib
 
-    from crawler.archive import content_hash
+    from crawler.archive import CONTENT_FIELDS, content_hash
 
-    row = as_row(sample(SEED))
     first_fields = ("title", "teaser", "body", "subheads", "authors", "topics", "credit_line",
                     "agencies", "images")
+    # The article as the first schema had it: any content field added since is empty.
+    row = {name: value for name, value in as_row(sample(SEED)).items()
+           if name in first_fields or name not in CONTENT_FIELDS}
     payload = json.dumps([row.get(f) for f in first_fields], ensure_ascii=False, sort_keys=True,
                          separators=(",", ":"))
     assert content_hash(row) == hashlib.sha256(payload.encode()).hexdigest()

@@ -118,12 +118,14 @@ class Archive:
         `short_links` are (code, article id) pairs, stored when the article is archived;
         `fetches` mark 304s as seen and keep validators of articles archived earlier.
         `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
-        Returns counts: `new`, `updated`, `unchanged`, `short_links` (stored), `refused`
+        Returns counts: `new`, `updated`, `unchanged`, `filled` (of the updated and unchanged:
+        articles whose empty columns, such as one an upgrade added, got a value), `short_links`
+        (stored), `refused`
         (articles `as_record` refuses: logged and left out, the rest of the batch written; a
         `Record` was checked when it was made and is not checked again).
         Raises sqlite3.Error from SQLite.
         """
-        counts = {"new": 0, "updated": 0, "unchanged": 0, "short_links": 0, "refused": 0}
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "filled": 0, "short_links": 0, "refused": 0}
         records = []
         for article in articles:
             try:
@@ -198,6 +200,7 @@ class Archive:
             if verdict == "unchanged":  # only filled: an older capture says nothing newer
                 row["last_seen_at"] = max(seen_at, old["last_seen_at"] or "")
             counts[verdict] += 1
+            counts["filled"] += bool(filled)
             upserts[row["id"]] = current[row["id"]] = row
             relink[row["id"]] = record
             if verdict != "unchanged" or set(filled) & _SEARCHED:

@@ -9,7 +9,7 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
-which are filled (`filled` in the counts; no revision). A record older than the one an article
+which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one an article
 row was made from is not applied. Everything else (requests, sitemaps, feeds, redirects, other
 sites, damaged or truncated records) is counted by kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
@@ -97,12 +97,12 @@ def fills(record: dict, empty: frozenset) -> bool:
 
 
 def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
-    """Store articles in one transaction: counts of `new` and `updated` (each updated one gets a
-    revision with cause `reextract`)."""
+    """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
+    revision with cause `reextract`), `unchanged` and `filled` (empty columns given a value)."""
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {verdict: counts[verdict] for verdict in ("new", "updated", "unchanged") if counts[verdict]}
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "filled") if counts[name]}
 
 
 # -- the workers ---------------------------------------------------------------------------
@@ -350,12 +350,9 @@ def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[
             result.update(warc_file=entry.path, warc_offset=entry.offset)
             stored = stored_source(archive, result["id"])
             if stored is not None and stored[0] == result["content_hash"]:
-                if fills(result, stored[4]) and _newer(entry, stored, dates):
-                    # a column an upgrade added, filled from the row's own capture: no revision
-                    counts["filled"] += 1
-                else:
+                if not (fills(result, stored[4]) and _newer(entry, stored, dates)):
                     counts["unchanged"] += 1
-                    result = None
+                    result = None  # else a column an upgrade added, filled from the row's capture
             elif stored is not None and not _newer(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
