@@ -105,7 +105,8 @@ class ListingCallbacks:
         yield from self.released()
 
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
-        listing = self.read_listing(response, source)
+        # Relative locations in a feed are on www.dw.com, not on the feed's own host.
+        listing = self.read_listing(response, source, base=f"{dw.WWW}/")
         if listing is not None:
             self.from_entries(listing.entries, source, self.origins.real_url(response.url))
             yield from self.released()
@@ -120,13 +121,12 @@ class ListingCallbacks:
         while self.pending:
             yield self.article_request(*self.pending.popleft())
 
-    def read_listing(self, response, source: str) -> Listing | None:
-        """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
+    def read_listing(self, response, source: str, base: str | None = None) -> Listing | None:
+        """The response's sitemap or feed entries; None (counted, logged) when it is neither.
+        Relative locations are read against `base`, by default the listing's own (real) URL."""
         try:
-            # Relative locations: a sitemap's are on its own host, a feed's on www.dw.com.
-            base = f"{dw.WWW}/" if source == "feeds" else self.origins.real_url(response.url)
             listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
-                                   base_url=base)
+                                   base_url=base or self.origins.real_url(response.url))
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
