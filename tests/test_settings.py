@@ -47,3 +47,14 @@ def test_each_setting_is_defined_once_and_read_without_a_fallback(where, name, l
         f"{where}:{line} reads {name}, which crawler/settings.py does not define"
     assert len(call.args) == 1 and not call.keywords, \
         f"{where}:{line} reads {name} with a fallback: its default belongs in crawler/settings.py"
+
+
+def test_the_distributed_add_on_outranks_the_projects_defaults():
+    # DW_REQUESTS_AHEAD is 48 in crawler/settings.py; a worker must request what it admits at
+    # once (entries waiting in a killed worker's memory would be lost), unless -s says otherwise.
+    from tests.conftest import project_crawler
+
+    assert project_crawler().settings.getint("DW_REQUESTS_AHEAD") == 48
+    worker = project_crawler(REDIS_URL="redis://127.0.0.1:9/0")
+    assert worker.settings.getint("DW_REQUESTS_AHEAD") == 0
+    assert worker.settings.get("SCHEDULER") == "crawler.distributed.scheduler.ClusterScheduler"

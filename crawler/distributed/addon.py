@@ -11,6 +11,8 @@ archive writer's state).
 
 from __future__ import annotations
 
+from scrapy.settings import SETTINGS_PRIORITIES
+
 from crawler.distributed.claims import Keys
 
 # Components swapped out (None) or in when distributed: the archive becomes `RedisArchive` (so
@@ -44,7 +46,10 @@ class Distributed:
             # worker's memory (crawler/spiders/listings.py) would die with a killed worker.
             ("DW_REQUESTS_AHEAD", 0),
         ):
-            settings.set(name, value, "addon")
+            # A default of crawler/settings.py (priority `project`) outranks an add-on's value:
+            # the worker's replaces it there; `-s NAME=...` on the command line still wins.
+            from_project = settings.getpriority(name) == SETTINGS_PRIORITIES["project"]
+            settings.set(name, value, "project" if from_project else "addon")
         extensions = settings["EXTENSIONS"]
         for name, order in EXTENSIONS.items():
             extensions[name] = order
