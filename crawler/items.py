@@ -56,6 +56,10 @@ class Article:
     warc_file: str | None = field(default=None, metadata=NOT_CONTENT)
     warc_offset: int | None = field(default=None, metadata=NOT_CONTENT)
     extractor_version: str | None = field(default=None, metadata=NOT_CONTENT)
+    # When the response this was read from was fetched (`YYYY-MM-DDTHH:MM:SSZ`, UTC): its WARC
+    # record's WARC-Date (a crawl's capture, a re-extracted or backfilled capture). The archive
+    # orders versions by it and never replaces a version with an older fetch.
+    fetched_at: str | None = field(default=None, metadata=NOT_CONTENT)
 
     def __post_init__(self) -> None:
         # Not fields (never stored or printed): the extractor's report on this page, which the

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Mapping
 from sqlite_utils import Database
 
 from crawler.dw import AGENCIES
+from crawler.dw.credits import printed_forms
 
 TABLE = "articles_search"
 # Searchable columns, in bm25 weight order: a hit in the headline counts most.
@@ -99,9 +100,16 @@ def search_row(article: Mapping) -> dict[str, str]:
         "body": fold(article.get("body")),
         "credit_line": fold(article.get("credit_line")),
         "authors": fold(", ".join(str(name) for name in _as_list(article.get("authors")))),
-        "agencies": ", ".join(f"{name} ({AGENCIES[name]})" if AGENCIES.get(name, name) != name
-                              else str(name) for name in _as_list(article.get("agencies"))),
+        "agencies": fold(", ".join(_agency_text(name) for name in _as_list(article.get("agencies")))),
     }
+
+
+def _agency_text(name) -> str:
+    """An agency as indexed: its name, full name and one-word printed forms (`rtr`, رويترز), so
+    any of them finds every story the agency supplied, whatever its credit line prints."""
+    words = [f for f in printed_forms(str(name)) if re.fullmatch(r"\w+", f) and f != str(name).casefold()]
+    full = AGENCIES.get(name, name)
+    return " ".join([str(name)] + ([f"({full})"] if full != name else []) + words)
 
 
 def create(db: Database) -> None:

@@ -30,6 +30,21 @@ DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
 DW_REQUESTS_AHEAD = 48
 DW_PENDING_MAX = 10_000
 
+# Backfill from the web archives (python -m crawler.backfill): the only origins it requests,
+# and the seconds between two requests to each (Common Crawl asks for no more than about one
+# request a second; the Wayback Machine's CDX API allows 30 a minute). Point them at a pywb on
+# loopback to backfill from it instead.
+BACKFILL_COMMONCRAWL_COLLINFO = "https://index.commoncrawl.org/collinfo.json"
+BACKFILL_COMMONCRAWL_CDX = "https://index.commoncrawl.org/{crawl}-index"
+BACKFILL_COMMONCRAWL_DATA = "https://data.commoncrawl.org"
+BACKFILL_WAYBACK_CDX = "https://web.archive.org/cdx/search/cdx"
+BACKFILL_WAYBACK_REPLAY = "https://web.archive.org/web"
+BACKFILL_DELAY = 1.0  # seconds between two requests to one origin
+BACKFILL_WAYBACK_CDX_DELAY = 2.0
+BACKFILL_RETRIES = 5  # retries of a 429 / 5xx / network failure, after Retry-After or a backoff
+BACKFILL_RETRY_AFTER_MAX = 600.0  # seconds: a longer Retry-After is waited this long, then retried
+BACKFILL_BATCH_SIZE = 50
+
 # Politeness: identify ourselves, obey robots.txt, adapt to the server's speed.
 USER_AGENT = "dw-archive/0.1 (news archive crawler; +https://github.com/dw-archive/dw-archive)"
 ROBOTSTXT_OBEY = True

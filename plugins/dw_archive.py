@@ -14,8 +14,14 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   MATCH expression for what a reader typed.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
   and one without a full name says why (crawler/dw/credits.py's AGENCY_NOTES).
+- Cells of the saved queries: an article's id and headline link to its reading view, a
+  revision's to its page, an agency to its page; `changed` in words.
+- Agency filters take any printed form: `agencies__arraycontains=rtr` (or `reuters`,
+  `Agence France-Presse`) is read as `Reuters` before datasette sees it, as on the agency page.
+- The site's navigation on every page (`dw_site_links()`: the list, agencies, charts, saved
+  queries of the first archive served), error pages included.
 - Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages),
-  `dw_facet_order`.
+  `dw_facet_order`, `dw_tables_first`.
 """
 
 from __future__ import annotations
@@ -24,13 +30,22 @@ import copy
 import json
 import logging
 import re
-from urllib.parse import unquote, urlencode
+import weakref
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
 from crawler import search
-from crawler.dw import AGENCY_NOTES, RTL_LANGUAGES, canonical_agency, decode_short_code, parse_url
+from crawler.dw import (
+    AGENCY_NOTES,
+    MAX_CONTENT_ID,
+    RTL_LANGUAGES,
+    canonical_agency,
+    decode_short_code,
+    is_content_id,
+    parse_url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +60,13 @@ def dw_content_id(text: str | None) -> int | None:
         return None
     text = unquote(text.strip()).split("?", 1)[0].split("#", 1)[0].rstrip("/")
     if text.isdigit():
-        return int(text)
-    if _CODE.match(text):
-        return decode_short_code(text)
-    if "://" not in text:
-        text = "https://" + text
-    parsed = parse_url(text)
-    return parsed.id if parsed else None
+        value = int(text) if len(text) <= len(str(MAX_CONTENT_ID)) else None
+    elif _CODE.match(text):
+        value = decode_short_code(text)
+    else:
+        parsed = parse_url(text if "://" in text else "https://" + text)
+        value = parsed.id if parsed else None
+    return value if is_content_id(value) else None  # never a number SQLite cannot hold
 
 
 def dw_agency(text: str | None) -> str | None:
@@ -73,6 +88,9 @@ def prepare_connection(conn):
     conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
 
 
+_ARCHIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> archive names
+
+
 @hookimpl
 def startup(datasette):
     async def alias_archives():
@@ -86,6 +104,7 @@ def startup(datasette):
                 continue
             if ARCHIVE_TABLES <= set(await db.table_names()):
                 archives.append(name)
+        _ARCHIVES[datasette] = archives
         for name in archives:
             metadata["databases"].setdefault(name, copy.deepcopy(template))
         if TEMPLATE_DATABASE not in datasette.databases and archives:
@@ -100,10 +119,67 @@ def startup(datasette):
 
 
 @hookimpl
-def prepare_jinja2_environment(env):
+def prepare_jinja2_environment(env, datasette):
     env.filters["from_json"] = _from_json
     env.filters["dw_dir"] = lambda language: "rtl" if language in RTL_LANGUAGES else "ltr"
     env.filters["dw_facet_order"] = _facet_order
+    env.filters["dw_tables_first"] = _tables_first
+    env.globals["dw_site_links"] = lambda: site_links(datasette)
+
+
+def site_links(datasette) -> list[tuple[str, str]]:
+    """(label, path) of the archive's main pages, for the first archive served; [] without one."""
+    archives = _ARCHIVES.get(datasette) or []
+    if not archives:
+        return []
+    urls, name = datasette.urls, archives[0]
+    return [("Articles", urls.table(name, "articles")), ("Agencies", urls.database(name) + "/agency"),
+            ("Charts", urls.path("-/dashboards/archive")),
+            ("Saved queries", urls.database(name) + "#queries"), ("Every table", urls.database(name))]
+
+
+READER_TABLES = ("articles", "agencies", "revisions", "crawl_runs", "short_links", "authors")
+
+
+def _tables_first(tables: list[dict]) -> list[dict]:
+    """The home page's tables: the reader's first (articles, agencies, ...), then the rest."""
+    order = {name: i for i, name in enumerate(READER_TABLES)}
+    return sorted(tables, key=lambda t: order.get(t["name"], len(order)))
+
+
+# Filters whose value is an agency name: read any printed form as the canonical name.
+_AGENCY_FILTERS = re.compile(r"^agencies__array(not)?contains$")
+_AGENCY_COLUMN_FILTERS = re.compile(r"^agency(__exact|__not)?$")
+
+
+def canonical_agency_filters(query_string: bytes, path: str) -> bytes:
+    """The query string with the agency of every agency filter in its canonical form
+    (`agencies__arraycontains=rtr` -> `Reuters`); unchanged when none needs it."""
+    pairs = parse_qsl(query_string.decode("latin-1").encode("latin-1").decode("utf-8", "replace"),
+                      keep_blank_values=True)
+    on_links = path.rstrip("/").rsplit("/", 1)[-1].split(".")[0] == "article_agencies"
+    changed = False
+    for index, (key, value) in enumerate(pairs):
+        if _AGENCY_FILTERS.match(key) or (on_links and _AGENCY_COLUMN_FILTERS.match(key)):
+            name = canonical_agency(value)
+            if name and name != value:
+                pairs[index] = (key, name)
+                changed = True
+    return urlencode(pairs).encode("ascii") if changed else query_string
+
+
+@hookimpl
+def asgi_wrapper():
+    def wrap(app):
+        async def agency_filters(scope, receive, send):
+            if scope.get("type") == "http" and b"agenc" in scope.get("query_string", b""):
+                scope = dict(scope, query_string=canonical_agency_filters(
+                    scope["query_string"], scope.get("path", "")))
+            await app(scope, receive, send)
+
+        return agency_filters
+
+    return wrap
 
 
 FACET_ORDER = ("language", "agencies", "authors")
@@ -133,6 +209,8 @@ def render_cell(row, value, column, table, database, datasette):
         lines = "\n".join(f"{key}: {stats[key]}" for key in sorted(stats))
         return Markup(f"<details><summary>{len(stats)} stats</summary>"
                       f"<pre style='white-space: pre-wrap'>{escape(lines)}</pre></details>")
+    if table is None and value is not None and database in (_ARCHIVES.get(datasette) or ()):
+        return _query_cell(row, value, column, database, datasette)
     if table == "agencies" and column == "name" and value:
         href = datasette.urls.database(database) + "/agency?" + urlencode({"agency": value})
         return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
@@ -141,4 +219,22 @@ def render_cell(row, value, column, table, database, datasette):
         note = AGENCY_NOTES.get(name) or ("not known: printed so in a credit line and not (yet) one"
                                           " of the agencies in crawler/dw/credits.py")
         return Markup(f"<em>{escape(note)}</em>")
+    return None
+
+
+def _query_cell(row, value, column, database, datasette) -> Markup | None:
+    """A cell of a saved query (or SQL) on an archive: ids and headlines link to the reading
+    view, revisions to their page, agencies to theirs; `changed` in words."""
+    keys = set(row.keys())
+    urls = datasette.urls
+    if column in ("id", "title") and {"id", "title"} <= keys and isinstance(row["id"], int):
+        return Markup(f'<a href="{escape(urls.row(database, "articles", row["id"]))}">{escape(value)}</a>')
+    if column in ("revision", "title") and "revision" in keys and isinstance(row["revision"], int):
+        return Markup(f'<a href="{escape(urls.row(database, "revisions", row["revision"]))}">'
+                      f"{escape(value)}</a>")
+    if column == "changed" and isinstance(value, str) and value.startswith("["):
+        return Markup(escape(", ".join(str(name) for name in _from_json(value))))
+    if column == "agency" and isinstance(value, str):
+        href = urls.database(database) + "/agency?" + urlencode({"agency": value})
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     return None

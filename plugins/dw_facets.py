@@ -21,14 +21,23 @@ JOINED = {"agencies": ("article_agencies", "agency", "role = 'text'"),
           "authors": ("article_authors", "author", "1 = 1")}
 
 
-def facet_sql(column: str, selection_sql: str, limit: int) -> str:
-    """Counts per name of `column` among the articles `selection_sql` selects."""
+def facet_sql(column: str, selection_sql: str, limit: int, filtered: bool = True) -> str:
+    """Counts per name of `column` among the articles `selection_sql` selects (all of them
+    when not `filtered`)."""
     table, name, rows = JOINED[column]
     where = f"{rows}"
-    if " where " in f" {selection_sql.lower()} ":  # a filtered list: only its articles
+    if filtered:  # only the list's articles
         where += f" and article_id in (select id from ({selection_sql}))"
     return (f"select {escape_sqlite(name)} as value, count(*) as count from {escape_sqlite(table)}"
             f" where {where} group by value order by count desc, value limit {limit}")
+
+
+def filters_rows(args) -> bool:
+    """Whether a table page's arguments select some rows only: a column filter (`language=en`,
+    `agencies__arraycontains=AFP`), a search, `_where` or `_through`. (Its SQL always has a
+    `where`: the first page's ordering token of plugins/dw_export.py, which every row passes.)"""
+    return any(not key.startswith("_") or key.startswith("_search") or key in ("_where", "_through")
+               for key in args)
 
 
 class JoinedArrayFacet(ArrayFacet):
@@ -50,7 +59,8 @@ class JoinedArrayFacet(ArrayFacet):
                 continue
             try:
                 rows = await self.ds.execute(
-                    self.database, facet_sql(column, self.sql, size + 1), self.params,
+                    self.database,
+                    facet_sql(column, self.sql, size + 1, filters_rows(self.request.args)), self.params,
                     truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))
             except QueryInterrupted:
                 timed_out.append(column)

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VIEWS = ["--metadata", str(ROOT / "data" / "metadata.yml"),
          "--template-dir", str(ROOT / "data" / "templates"),
          "--plugins-dir", str(ROOT / "plugins"),
-         "--setting", "suggest_facets", "off"]  # as `make serve`: they cost more than they help
+         "--setting", "suggest_facets", "off",  # as `make serve`: they cost more than they help
+         "--setting", "max_csv_mb", "0"]
 SCREEN = (1400, 1000)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("crawler.extract", "crawler.discovery", "crawler.outcome", "crawler.exporters"),
     ("crawler.archive",),
     ("crawler.warc", "crawler.spiders", "crawler.extensions", "pipelines"),
-    ("crawler.distributed", "crawler.reextract"),
+    ("crawler.distributed", "crawler.reextract", "crawler.backfill"),
     ("crawler.commands",),
     ("devtools",),
 ]

@@ -261,3 +261,44 @@ def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record
     assert "Cannot write the WARC file" in run.stderr
     assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
     assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
+
+
+# -- the archive's clock: every version dated by its fetch (issue 26) ---------------------------
+
+def test_a_crawled_article_is_dated_by_its_captures_warc_date(crawled):
+    from crawler.dates import to_utc
+
+    _, db, _, _ = crawled
+    rows = query(db, "SELECT warc_file, warc_offset, fetched_at, first_seen_at FROM articles")
+    assert len(rows) == 31
+    for warc_file, warc_offset, fetched_at, first_seen_at in rows:
+        with open(warc_file, "rb") as handle:
+            handle.seek(warc_offset)
+            record = next(iter(ArchiveIterator(handle)))
+        assert fetched_at == to_utc(record.rec_headers.get_header("WARC-Date")) == first_seen_at
+
+
+def test_reextracting_an_older_foreign_capture_keeps_it_as_an_earlier_revision(crawled, tmp_path):
+    from devtools import warcgen
+
+    _, db, _, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db, copy)
+    before = query(copy, "SELECT * FROM articles ORDER BY id")
+    (url, body_title, first_seen), = query(
+        copy, "SELECT url, title, first_seen_at FROM articles WHERE id = 79010003")
+    page = next(p for p in warcgen.dw_pages() if p.url.endswith("a-79010003"))
+    older = warcgen.Page(url, "2020-05-01T09:00:00Z",
+                         page.body.replace(body_title.encode(), b"An earlier headline"))
+    assert older.body != page.body
+    warcgen.write_warc(tmp_path / "other-tool.warc.gz", [older])
+    counts = reextract(copy, tmp_path / "other-tool.warc.gz")
+    assert counts.get("earlier") == 1 and "updated" not in counts
+    after = query(copy, "SELECT * FROM articles ORDER BY id")
+    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert len(changed) == 1  # only first_seen_at of that article moved, back to the capture
+    assert query(copy, "SELECT title, first_seen_at FROM articles WHERE id = 79010003") == [
+        (body_title, "2020-05-01T09:00:00Z")]
+    assert query(copy, "SELECT title, seen_at, cause, fetched_at FROM revisions"
+                       " WHERE article_id = 79010003") == [
+        ("An earlier headline", first_seen, "reextract", "2020-05-01T09:00:00Z")]

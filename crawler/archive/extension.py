@@ -14,7 +14,7 @@ from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.archive.lock import ArchiveLocked, RunLock
-from crawler.archive.records import Fetched, Stored, as_record
+from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ class ArchiveExtension:
             return
         etag, last_modified = self.validators.pop(record["id"], (None, None))
         record["etag"], record["last_modified"] = etag, last_modified
+        record["fetched_at"] = record.get("fetched_at") or utc_now()  # the archive orders by it
         self.articles.append(record)
         self._maybe_flush()
 
@@ -142,9 +143,11 @@ class ArchiveExtension:
         if etag or last_modified:
             self.validators[article_id] = (etag, last_modified)
 
-    def record_not_modified(self, article_id: int) -> None:
-        """An archived article answered 304: mark it seen in the next batch."""
-        self.not_modified.append(Fetched(article_id, not_modified=True))
+    def record_not_modified(self, article_id: int, fetched_at: str | None = None) -> None:
+        """An archived article answered 304 (at `fetched_at`, default now): mark it seen in the
+        next batch."""
+        self.not_modified.append(Fetched(article_id, not_modified=True,
+                                         fetched_at=fetched_at or utc_now()))
         self._maybe_flush()
 
     def record_short_link(self, code: str, article_id: int) -> None:
@@ -175,7 +178,7 @@ class ArchiveExtension:
             return
         if counts.get("refused"):
             self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
-        for verdict in ("new", "updated", "unchanged"):
+        for verdict in ("new", "updated", "unchanged", "earlier"):
             if counts[verdict]:
                 self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
         logger.debug("Archived a batch: %s", counts)

@@ -28,10 +28,14 @@ class ArchiveLocked(Exception):
 
 class RunLock:
     """The run lock of the archive at `path` (created, empty, when it does not exist yet: SQLite
-    takes an empty file for a new database)."""
+    takes an empty file for a new database).
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+    With a `purpose`, a lock of its own beside the archive instead (`<archive>.<purpose>.lock`,
+    by the archive's real path), for runs that may write beside a crawl but not beside another
+    of their kind (`backfill`: the archive orders its writes and a crawl's by fetch time)."""
+
+    def __init__(self, path: str | os.PathLike, purpose: str | None = None):
+        self.path = Path(f"{os.path.realpath(path)}.{purpose}.lock") if purpose else Path(path)
         self._fd: int | None = None
 
     @property

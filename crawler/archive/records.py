@@ -99,9 +99,11 @@ class Stored:
 
 @dataclass(frozen=True)
 class Fetched:
-    """How an article's page answered: HTTP validators to keep, or a 304 (only marks it seen)."""
+    """How an article's page answered: HTTP validators to keep, or a 304 (only marks it seen, at
+    `fetched_at` when given: when the 304 came)."""
 
     article_id: int
     etag: str | None = None
     last_modified: str | None = None
     not_modified: bool = False
+    fetched_at: str | None = None

@@ -47,9 +47,14 @@ CONTENT_FIELDS = items.CONTENT_FIELDS
 LIST_FIELDS = tuple(name for name in items.LIST_FIELDS if name not in NOT_COLUMNS)
 ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in items.COLUMN_FIELDS}
 ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
+# A revision is one earlier version, whole. `seen_at`: until when it was the article's content
+# (the fetch time of the version after it), so revisions ordered by (seen_at, id) are in capture
+# order. `cause`: what wrote the revision (`crawl`, `reextract`, or a backfill source:
+# `commoncrawl`, `cc-news`, `wayback`). `fetched_at`, `warc_file`, `warc_offset`: that
+# version's own capture, where known.
 REVISION_COLUMNS = {"id": int, "article_id": int, "seen_at": str, "modified_at": str,
-                    "changed": str, "content_hash": str,
-                    "cause": str,  # `crawl`, or `reextract` (python -m crawler.reextract)
+                    "changed": str, "content_hash": str, "cause": str,
+                    "fetched_at": str, "warc_file": str, "warc_offset": int,
                     **{name: ARTICLE_COLUMNS[name] for name in CONTENT_FIELDS}}
 
 TABLES: dict[str, tuple[dict, dict]] = {

@@ -4,11 +4,16 @@ Deduplication lives here and only here: inside a batch's write transaction each 
 compared, by content hash, with what the archive holds at that moment, and is stored as new,
 as updated (its previous version kept whole in `revisions`), or only marked as seen. Several
 processes sharing one archive therefore never insert one article twice nor lose a revision.
+
+The archive never replaces a version with an older fetch. Every article handed to it carries
+when its response was fetched (`fetched_at`: the WARC-Date of its capture); a fetch at or after
+the article's `last_seen_at` updates it, an older one with other content is kept as an earlier
+revision in its place in time (`crawler.archive.history`), and `first_seen_at` /
+`last_seen_at` only ever move outwards. Writers pass the fetch time along; the rule is here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable
@@ -19,7 +24,7 @@ import sqlite_utils
 
 from crawler import search
 from crawler import settings as defaults
-from crawler.archive import revisits, schema
+from crawler.archive import history, revisits, schema
 from crawler.archive.records import (
     Fetched,
     Stored,
@@ -114,18 +119,22 @@ class Archive:
         """Store a batch in one transaction; all of it, or (on any error) none of it.
 
         `articles` are normalised article items or dicts (see `as_record`; an `etag` and
-        `last_modified` key, when present, are stored as the article's HTTP validators);
-        `short_links` are (code, article id) pairs, stored when the article is archived;
-        `fetches` mark 304s as seen and keep validators of articles archived earlier.
-        `cause` is recorded on each revision the batch makes (`crawl`, `reextract`).
-        Returns counts: `new`, `updated`, `unchanged`, `filled` (of the updated and unchanged:
-        articles whose empty columns, such as one an upgrade added, got a value), `short_links`
-        (stored), `refused`
+        `last_modified` key, when present, are stored as the article's HTTP validators), each
+        with its `fetched_at` (when its response was fetched; `seen_at`, else now, when
+        missing): one fetched before the article's `last_seen_at` never replaces its content
+        (see the module's docstring); `short_links` are (code, article id) pairs, stored when
+        the article is archived; `fetches` mark 304s as seen (at their `fetched_at`) and keep
+        validators of articles archived earlier. `cause` is recorded on each revision the
+        batch makes (`crawl`, `reextract`, `commoncrawl`, `cc-news`, `wayback`).
+        Returns counts: `new`, `updated`, `unchanged`, `earlier` (older fetches kept as
+        earlier revisions), `filled` (of the updated and unchanged: articles whose empty
+        columns, such as one an upgrade added, got a value), `short_links` (stored), `refused`
         (articles `as_record` refuses: logged and left out, the rest of the batch written; a
-        `Record` was checked when it was made and is not checked again).
-        Raises sqlite3.Error from SQLite.
+        `Record` was checked when it was made and is not checked again). Raises sqlite3.Error
+        from SQLite.
         """
-        counts = {"new": 0, "updated": 0, "unchanged": 0, "filled": 0, "short_links": 0, "refused": 0}
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "earlier": 0, "filled": 0, "short_links": 0,
+                  "refused": 0}
         records = []
         for article in articles:
             try:
@@ -141,8 +150,10 @@ class Archive:
                 self.db.execute(
                     "UPDATE articles SET etag = coalesce(?, etag),"
                     " last_modified = coalesce(?, last_modified),"
-                    " last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END WHERE id = ?",
-                    [fetch.etag, fetch.last_modified, fetch.not_modified, seen_at, fetch.article_id])
+                    " last_seen_at = CASE WHEN ? THEN max(coalesce(last_seen_at, ''), ?)"
+                    " ELSE last_seen_at END WHERE id = ?",
+                    [fetch.etag, fetch.last_modified, fetch.not_modified,
+                     fetch.fetched_at or seen_at, fetch.article_id])
                 counts["unchanged"] += fetch.not_modified
             for code, article_id in short_links:
                 # Only for an archived article: a short link never dangles.
@@ -157,7 +168,7 @@ class Archive:
 
     def _write_articles(self, records: list[dict], seen_at: str, counts: dict[str, int],
                         cause: str) -> None:
-        """Decide new / updated / unchanged against the archive as it is now, then write."""
+        """Decide new / updated / unchanged / earlier against the archive as it is now, then write."""
         if not records:
             return
         ids = list({r["id"] for r in records})
@@ -166,39 +177,41 @@ class Archive:
         upserts: dict[int, dict] = {}
         relink: dict[int, dict] = {}
         reindex: dict[int, dict] = {}  # only articles whose searchable text may have changed
-        revisions, seen = [], []
+        revisions, seen, older = [], [], []
         for record in records:
             row = article_row(record)
+            fetched = row["fetched_at"] = record.get("fetched_at") or seen_at
             old = current.get(row["id"])
             filled: list[str] = []
             if old is None:
                 verdict = "new"
-                row["first_seen_at"] = seen_at
+                row["first_seen_at"] = fetched
+            elif fetched < (old["last_seen_at"] or "") and not _same_capture(old, row):
+                older.append(row)  # placed in its time once this batch's newer fetches are written
+                continue
             else:
-                row["first_seen_at"] = old["first_seen_at"]
+                row["first_seen_at"] = min(old["first_seen_at"] or fetched, fetched)
                 row["etag"] = row["etag"] or old["etag"]
                 row["last_modified"] = row["last_modified"] or old["last_modified"]
+                # Re-reading the capture the stored version came from may be older than a later
+                # sighting of it: that sighting stays the last.
+                last = max(fetched, old["last_seen_at"] or "")
                 # A column still NULL was added by an upgrade after the article was archived:
                 # filling it is not an edit.
                 changed = [f for f in CONTENT_FIELDS if old.get(f) is not None and old[f] != row[f]]
                 filled = [c for c, v in row.items() if v is not None and old.get(c) is None]
                 if old["content_hash"] == row["content_hash"] and not filled:
-                    seen.append((seen_at, row["etag"], row["last_modified"], row["id"]))
+                    seen.append((last, row["etag"], row["last_modified"], row["id"]))
                     counts["unchanged"] += 1
-                    current[row["id"]] = {**old, "last_seen_at": seen_at}
+                    current[row["id"]] = {**old, "last_seen_at": last}
                     continue
                 if changed:
                     verdict = "updated"
-                    revisions.append({
-                        "article_id": row["id"], "seen_at": seen_at,
-                        "modified_at": old["modified_at"], "changed": json.dumps(changed),
-                        "content_hash": old["content_hash"], "cause": cause,
-                        **{f: old.get(f) for f in CONTENT_FIELDS}})
+                    revisions.append(history.revision_row(row["id"], old, fetched, row, cause))
                 else:
                     verdict = "unchanged"
-            row["last_seen_at"] = seen_at
-            if verdict == "unchanged":  # only filled: an older capture says nothing newer
-                row["last_seen_at"] = max(seen_at, old["last_seen_at"] or "")
+                fetched = last
+            row["last_seen_at"] = fetched
             counts[verdict] += 1
             counts["filled"] += bool(filled)
             upserts[row["id"]] = current[row["id"]] = row
@@ -207,13 +220,36 @@ class Archive:
                 reindex[row["id"]] = record
         if seen:
             self.db.conn.executemany(
-                "UPDATE articles SET last_seen_at = ?, etag = ?, last_modified = ? WHERE id = ?", seen)
+                "UPDATE articles SET last_seen_at = max(coalesce(last_seen_at, ''), ?), etag = ?,"
+                " last_modified = ? WHERE id = ?", seen)
         if upserts:
             self.db["articles"].upsert_all(list(upserts.values()), pk="id")
             self._replace_links(relink)
             search.index_rows(self.db, reindex.values())
         if revisions:
             self.db["revisions"].insert_all(revisions)
+        for row in older:
+            self._place_older(row, cause, counts)
+
+    def _place_older(self, row: dict, cause: str, counts: dict[str, int]) -> None:
+        """Keep a fetch older than its article's `last_seen_at` in its place in the article's
+        history (`crawler.archive.history.place`); the current content stays."""
+        current = next(self.db.query("SELECT * FROM articles WHERE id = ?", [row["id"]]))
+        revisions = list(self.db.query(
+            "SELECT * FROM revisions WHERE article_id = ? ORDER BY seen_at, id", [row["id"]]))
+        placement = history.place(current, revisions, row, row["fetched_at"], cause)
+        counts[placement.verdict] += 1
+        if placement.first_seen_at:
+            self.db.execute("UPDATE articles SET first_seen_at = min(first_seen_at, ?) WHERE id = ?",
+                            [placement.first_seen_at, row["id"]])
+        for revision_id, seen_at, changed in placement.update:
+            self.db.execute("UPDATE revisions SET seen_at = ?, changed = ? WHERE id = ?",
+                            [seen_at, changed, revision_id])
+        if placement.insert:
+            self.db["revisions"].insert_all(placement.insert)
+        if placement.verdict == "earlier":
+            logger.info("Article %s: a fetch of %s older than the stored version is kept as an"
+                        " earlier revision (%s)", row["id"], row["fetched_at"], cause)
 
     def _replace_links(self, records: dict[int, dict]) -> None:
         """The join rows of these articles, as their records carry them now."""
@@ -258,3 +294,11 @@ class Archive:
     def record_run(self, run: dict) -> None:
         """Add one row to `crawl_runs` (keys: its column names)."""
         self._in_transaction(lambda: self.db["crawl_runs"].insert(run))
+
+
+def _same_capture(stored: dict, row: dict) -> bool:
+    """True when `row` was read from the very capture (WARC file and offset) the stored version
+    was: a re-reading (by a newer extractor), not an older fetch."""
+    return (row["warc_file"] is not None and row["warc_offset"] is not None
+            and stored.get("warc_offset") == row["warc_offset"]
+            and Path(stored.get("warc_file") or "").name == Path(row["warc_file"]).name)

@@ -84,8 +84,8 @@ class RedisArchive(ArchiveExtension):
         super().store_article(item)  # its validators (`record_fetched`) joined to it there
         self.flush()
 
-    def record_not_modified(self, article_id: int) -> None:
-        super().record_not_modified(article_id)
+    def record_not_modified(self, article_id: int, fetched_at: str | None = None) -> None:
+        super().record_not_modified(article_id, fetched_at)
         self.flush()
 
     def record_short_link(self, code: str, article_id: int) -> None:

@@ -63,6 +63,11 @@ def canonical_agency(token: str) -> str | None:
     return _AGENCY_ALIASES.get(key) or (_AGENCY_ALIASES.get(key[4:]) if key.startswith("the ") else None)
 
 
+def printed_forms(name: str) -> list[str]:
+    """Every form (casefolded) that `canonical_agency` reads as the agency `name`, sorted."""
+    return sorted(form for form, canonical in _AGENCY_ALIASES.items() if canonical == name)
+
+
 def canonical_agencies(tokens: Iterable[str | None]) -> tuple[list[str], list[str]]:
     """Printed agency tokens as (names, unknown): each agency once, in printed order.
 

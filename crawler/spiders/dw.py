@@ -14,7 +14,7 @@ from functools import cached_property
 import scrapy
 
 from crawler import dw
-from crawler.archive import ArchiveExtension, ArchiveUnavailable
+from crawler.archive import ArchiveExtension, ArchiveUnavailable, utc_now
 from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
@@ -247,7 +247,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.resumed(content_id)
         if response.status == 304:
             self.count("not_modified")
-            self.archive.record_not_modified(content_id)
+            self.archive.record_not_modified(content_id, _fetched_at(response))
             return None
         self.count("fetched")
         url = self.origins.real_url(response.url)
@@ -266,6 +266,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
                 self.count("skipped/already_scheduled")
                 return None
             self.scheduled.add(article.id)
+        article.fetched_at = _fetched_at(response)
         # Bookkeeping goes to the archive directly; the article is the page's one item.
         self.archive.record_fetched(article.id, _header(response, b"ETag"),
                                     _header(response, b"Last-Modified"))
@@ -282,6 +283,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.resumed(request.cb_kwargs["content_id"])
             self.count("failed")
         logger.warning("Failed to fetch %s (%s): %s", request.url, kind, reason)
+
+
+def _fetched_at(response) -> str:
+    """When the response came: its WARC record's date (set by the capture), else now."""
+    return response.meta.get("fetched_at") or utc_now()
 
 
 def _header(response, name: bytes) -> str | None:

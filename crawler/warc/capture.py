@@ -37,6 +37,7 @@ from scrapy.utils.defer import deferred_from_coro
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.dates import to_utc
 from crawler.extract.version import extractor_version
 from crawler.items import Article
 from crawler.middlewares import Origins
@@ -209,19 +210,20 @@ class WarcCaptureMiddleware:
         url = self.origins.real_url(response.url)
         try:
             # In the reactor's thread: handing it to a thread costs more CPU than it saves.
-            kind, path, offset = self._capture(url, request, response)
+            kind, path, offset, date = self._capture(url, request, response)
         except OSError as exc:
             self._fail(exc)
             raise IgnoreRequest(f"WARC capture failed: {exc}") from None
         request.meta["warc_file"], request.meta["warc_offset"] = path, offset
+        request.meta["fetched_at"] = to_utc(date)  # the archive's clock: the capture's date
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
         return response
 
-    def _capture(self, url: str, request, response) -> tuple[str, str, int]:
+    def _capture(self, url: str, request, response) -> tuple[str, str, int, str]:
         records = exchange_records(url, request, response)
         path, offset = self.files.append([gzip_member(record) for record in records])
-        return records[0].rec_type, path, offset
+        return records[0].rec_type, path, offset, records[0].rec_headers.get_header("WARC-Date")
 
     def close(self, spider=None) -> None:
         try:

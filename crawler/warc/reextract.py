@@ -9,9 +9,11 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
-which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one an article
-row was made from is not applied. Everything else (requests, sitemaps, feeds, redirects, other
-sites, damaged or truncated records) is counted by kind and skipped.
+which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one
+an article row was made from is not applied; one from other WARCs (another tool's, older than
+what the archive holds) is kept as an earlier revision in its place in time. Everything else
+(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records) is counted by
+kind and skipped.
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
 
@@ -98,11 +100,14 @@ def fills(record: dict, empty: frozenset) -> bool:
 
 def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
     """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
-    revision with cause `reextract`), `unchanged` and `filled` (empty columns given a value)."""
+    revision with cause `reextract`), `unchanged`, `earlier` (older captures kept as earlier
+    revisions) and `filled` (empty columns given a value); each article carries its capture's
+    date (`fetched_at`)."""
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {name: counts[name] for name in ("new", "updated", "unchanged", "filled") if counts[name]}
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "filled")
+            if counts[name]}
 
 
 # -- the workers ---------------------------------------------------------------------------
@@ -253,12 +258,16 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
             yield entry, url
 
 
-def _newer(entry: Entry, stored, dates: dict) -> bool:
-    """True when the record is at least as new as the one the row was made from (or, when that
-    one is not among the files read, as the row's last sighting)."""
-    _, warc_file, warc_offset, last_seen_at, _ = stored
+def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
+    """True when the record is older than the one the article's stored version was read from
+    and that one is among the files read: a capture of an earlier version, already in the
+    archive's revisions as it was read then (today's extractor would read both anew, and
+    comparing its reading with the stored one would make revisions of the extractor's changes,
+    not DW's). Records of other files are handed to the archive, whose rule places an older
+    capture as an earlier revision."""
+    _, warc_file, warc_offset, _, _ = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
-    return entry.date >= (source_date or last_seen_at or "")
+    return source_date is not None and entry.date < source_date
 
 
 def _results(work: Iterator, workers: int) -> Iterator:
@@ -350,12 +359,14 @@ def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[
             result.update(warc_file=entry.path, warc_offset=entry.offset)
             stored = stored_source(archive, result["id"])
             if stored is not None and stored[0] == result["content_hash"]:
-                if not (fills(result, stored[4]) and _newer(entry, stored, dates)):
+                if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
                     counts["unchanged"] += 1
-                    result = None  # else a column an upgrade added, filled from the row's capture
-            elif stored is not None and not _newer(entry, stored, dates):
+                    result = None  # else a column an upgrade added, filled: no revision
+            elif stored is not None and _earlier_own_capture(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
+            if result is not None:
+                result["fetched_at"] = entry.date  # the capture's date: the archive's clock
             writer.add(result, entry)
         writer.flush()
         checkpoint.finish()
