@@ -216,10 +216,15 @@ def to_utc(value) -> str | None:
 
 
 def http_date(value: str | bytes | None) -> datetime | None:
-    """An HTTP-date (RFC 9110, section 5.6.7: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, and
-    the obsolete forms a recipient must read too, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and
-    asctime `Sun Nov  6 08:49:37 1994`; all three are UTC) as an aware datetime. None when it is
-    no such date: `Retry-After` may give seconds instead, which the caller reads first."""
+    """An HTTP-date (RFC 9110, section 5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware
+    UTC datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
+    unknown). `Retry-After` may give seconds instead, which the caller reads first.
+
+    All three forms a recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
+    obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year in the last 50
+    years or the next 50, as the RFC says) and asctime's `Sun Nov  6 08:49:37 1994` (GMT: it
+    names no zone); and, leniently, any zone or offset the RFC 822 reader reads (`+0100`, `CET`).
+    """
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     stamp = to_utc(value)

@@ -1,9 +1,11 @@
-"""Downloader middlewares: keep every request on the configured DW origins; back off on retry."""
+"""Downloader middlewares: keep every request on the configured DW origins; back off on retry,
+as long as `Retry-After` asks (in seconds or as an HTTP-date)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
@@ -12,6 +14,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 from crawler import dw
+from crawler.dates import http_date
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +113,53 @@ class OriginMiddleware:
         return target
 
 
+@dataclass(frozen=True)
+class RetryAfter:
+    """What a `Retry-After` header asks: `seconds` to wait, or why it cannot be followed."""
+
+    seconds: float | None  # None: unreadable
+    asked: str  # the header's text, for the log
+
+
+def retry_after(value: bytes | str | None, date: bytes | str | None = None,
+                now: datetime | None = None) -> RetryAfter | None:
+    """The wait a `Retry-After` value asks for (RFC 9110 §10.2.3), in seconds (never negative).
+
+    Either form: delay-seconds (`120`) or an HTTP-date (`Sat, 05 Dec 2026 15:58:40 GMT`, and the
+    obsolete RFC 850 and asctime forms: `crawler.dates.http_date`). A date is measured from the
+    response's own `Date` header when it has a readable one (the server's clock, so that a
+    skewed clock on either side does not change the wait), else from `now` (default: the
+    clock); a date already past asks for no wait. None when there is no header;
+    `RetryAfter(None, ...)` when it is neither form.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        moment = http_date(text)
+        if moment is None:
+            return RetryAfter(None, text)
+        if isinstance(date, bytes):
+            date = date.decode("latin-1")
+        reference = (http_date(date) if date else None) or now or datetime.now(UTC)
+        seconds = (moment - reference).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # nan, inf: no wait to keep
+        return RetryAfter(None, text)
+    return RetryAfter(max(seconds, 0.0), text)
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
-    """Scrapy's retries, but waiting before each: `Retry-After` if given, else exponential."""
+    """Scrapy's retries, but waiting before each: `Retry-After` if given (up to
+    `RETRY_BACKOFF_MAX`), else exponential (`RETRY_BACKOFF_BASE` × 2^retries).
+
+    Stats, each counted once the wait is over: `dw/retry/retry_after_honoured` (waited as
+    asked), `dw/retry/retry_after_capped` (asked for more than the cap: waited the cap);
+    `dw/retry/retry_after_unreadable` (neither form: our own schedule, logged).
+    """
 
     def __init__(self, settings):
         super().__init__(settings)
@@ -126,21 +174,23 @@ class BackoffRetryMiddleware(RetryMiddleware):
                                   max_retry_times=self.max_retry_times, priority_adjust=self.priority_adjust)
         if retry is None:
             return response
-        retry_after = response.headers.get(b"Retry-After")
-        delay = self._delay(retries, retry_after)
-        if retry_after:
-            self.crawler.stats.inc_value("dw/retry/retry_after_honoured")
-        logger.info("HTTP %s from %s: retrying in %.1f s", response.status, request.url, delay)
+        asked = retry_after(response.headers.get(b"Retry-After"), response.headers.get(b"Date"))
+        stats = self.crawler.stats
+        if asked is not None and asked.seconds is None:
+            stats.inc_value("dw/retry/retry_after_unreadable")
+            logger.warning("Unreadable Retry-After %r from %s: retrying on our own schedule",
+                           asked.asked, request.url)
+        if asked is not None and asked.seconds is not None:
+            delay = min(asked.seconds, self.cap)
+            outcome = "honoured" if asked.seconds <= self.cap else "capped"
+        else:
+            delay, outcome = min(self.base * (2 ** retries), self.cap), None
+        logger.info("HTTP %s from %s: retrying in %.1f s%s", response.status, request.url, delay,
+                    f" (Retry-After: {asked.asked})" if outcome else "")
         await self._wait(delay)
+        if outcome:
+            stats.inc_value(f"dw/retry/retry_after_{outcome}")
         return retry
-
-    def _delay(self, retries: int, retry_after: bytes | None) -> float:
-        if retry_after:
-            try:
-                return min(max(float(retry_after.decode().strip()), 0.0), self.cap)
-            except ValueError:
-                pass  # an HTTP date or garbage: fall back to our own schedule
-        return min(self.base * (2 ** retries), self.cap)
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:

@@ -149,17 +149,25 @@ def no_listing_readable(run: Run) -> Outcome | None:
     return None
 
 
-def most_requests_failed(run: Run) -> Outcome | None:
-    counts = run.counts
-    if counts["failed"] > max(counts["fetched"], 1) // 2 and counts["failed"] >= 3:
-        return failed(f"most article requests failed ({counts['failed']} of {counts['found']})")
+def _most_lost(lost: int, of: int) -> Outcome | None:
+    """A run that lost more than half of its articles failed, at any size (1 of 1, 2 of 3)."""
+    if lost and 2 * lost > of:
+        return failed(f"most article requests failed ({lost} of {max(of, lost)})")
     return None
 
 
+def most_requests_failed(run: Run) -> Outcome | None:
+    """More than half of what the run found was lost."""
+    return _most_lost(run.counts["failed"], run.counts["found"])
+
+
 def stopped_at_a_user_limit(run: Run) -> Outcome | None:
-    """Cut short on purpose: only what failed counts against it, and no rule after this one."""
+    """Cut short on purpose: judged on what it tried, not what it found, and by no rule after
+    this one."""
     if run.finish_reason in USER_LIMITS:
-        return most_requests_failed(run) or Outcome(
+        counts = run.counts
+        tried = counts["fetched"] + counts["not_modified"] + run.stats.get("dw/failed", 0)
+        return _most_lost(counts["failed"], tried) or Outcome(
             "stopped", f"stopped: {run.finish_reason} ({USER_LIMITS[run.finish_reason]})")
     return None
 

@@ -73,6 +73,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
 SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
+# Scrapy's HTTP/1.1 handler, also keeping each response head as the server sent it, for WARC.
+DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
+                     "https": "crawler.warc.capture.WireHeadDownloadHandler"}
 WARC_ENABLED = True
 WARC_DIR = ""  # empty: warc/ beside ARCHIVE_PATH, i.e. data/warc/
 WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started (Heritrix's 1 GB)

@@ -59,6 +59,7 @@ class Archive:
         if str(path) != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
+        self.max_pages = int(max_pages)
         if max_pages:
             self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         schema.migrate(self.db)
@@ -292,8 +293,21 @@ class Archive:
         self.db.execute("COMMIT")
 
     def record_run(self, run: dict) -> None:
-        """Add one row to `crawl_runs` (keys: its column names)."""
-        self._in_transaction(lambda: self.db["crawl_runs"].insert(run))
+        """Add one row to `crawl_runs` (keys: its column names).
+
+        A run stopped by the `max_pages` cap is still recorded: the cap stops articles, not the
+        account of why the run stopped, so the row may take a few pages past it.
+        """
+        try:
+            self._in_transaction(lambda: self.db["crawl_runs"].insert(run))
+        except sqlite3.OperationalError as exc:
+            if not self.max_pages or "full" not in str(exc):  # a real full disk: nothing to do
+                raise
+            self.db.execute(f"PRAGMA max_page_count = {self.max_pages + 16}")
+            try:
+                self._in_transaction(lambda: self.db["crawl_runs"].insert(run))
+            finally:
+                self.db.execute(f"PRAGMA max_page_count = {self.max_pages}")
 
 
 def _same_capture(stored: dict, row: dict) -> bool:

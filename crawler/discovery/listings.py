@@ -6,6 +6,13 @@ all, or any prefix; news (`news:publication_date`), image, video and hreflang (`
 extensions are read or passed over without confusing their `loc`s with the page's. Feeds:
 RSS 2.0 (`link`, `pubDate`, `dc:date`), RSS 1.0 / RDF (`rdf:about`, `dc:date`) and Atom
 (`link href`, `updated`, `published`); DW's `dwsyn:contentID` is kept for a cross-check.
+
+Relative locations are resolved as XML Base (W3C, 2nd edition) and RFC 3986 §5 say, in feeds
+and sitemaps alike: against the `xml:base` of the element that holds them, then of each
+ancestor in turn (a relative `xml:base` is itself resolved against its parent's), then the
+document's own URL. lxml's `element.base` does the same walk but gives up on an IRI (a
+`xml:base` with a non-ASCII path, as DW's Unicode slugs are), so the walk is done here, with
+`urljoin` (RFC 3986 §5.2). `Content-Location` is not a base (RFC 9110 dropped that).
 """
 
 from __future__ import annotations
@@ -85,22 +92,51 @@ def parse_xml(body: bytes, max_size: int = 0):
 def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None) -> Listing:
     """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these.
 
-    Relative locations (some feeds write `/en/slug/a-123`) are resolved against `base_url`,
-    the listing's own URL, when given.
+    Relative locations (some feeds write `/en/slug/a-123`, or `a-123` under an `xml:base`) are
+    resolved against the `xml:base` in scope (see the module doc), then `base_url`, the
+    listing's own URL, when given; one that stays relative is returned as written.
     """
     root = parse_xml(body, max_size)
     name = local_name(root)
+    bases = _Bases(base_url)
     if name in SITEMAP_ROOTS:
         child = "url" if name == "urlset" else "sitemap"
-        entries = [_sitemap_entry(el) for el in root if local_name(el) == child]
+        entries = [_sitemap_entry(el, bases) for el in root if local_name(el) == child]
     elif name in FEED_ROOTS:
-        entries = [_feed_entry(el) for el in root.iter() if local_name(el) in ("item", "entry")]
+        entries = [_feed_entry(el, bases) for el in root.iter() if local_name(el) in ("item", "entry")]
     else:
         raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
     kind = SITEMAP_ROOTS.get(name) or FEED_ROOTS[name]
-    if base_url:
-        entries = [Entry(urljoin(base_url, e.loc), e.dates, e.content_id) if e.loc else e for e in entries]
     return Listing(kind, [e for e in entries if e.loc])
+
+
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+
+
+class _Bases:
+    """The base URI in scope at an element: the `xml:base` of the element and of each ancestor,
+    outermost first, each resolved against the one before, starting from the document's URL."""
+
+    def __init__(self, document: str | None):
+        self.document = document or ""
+
+    def of(self, element) -> str:
+        declared = []
+        while element is not None:
+            value = element.get(_XML_BASE)
+            if value is not None:
+                declared.append(value.strip())
+            element = element.getparent()
+        base = self.document
+        for value in reversed(declared):
+            base = urljoin(base, value) if base else value
+        return base
+
+    def resolve(self, element, reference: str) -> str:
+        """`reference` (a `loc`, `link`, `href`, `rdf:about`) as found in `element`."""
+        reference = reference.strip()
+        base = self.of(element)
+        return urljoin(base, reference) if base and reference else reference
 
 
 def _text(element) -> str:
@@ -111,12 +147,12 @@ def _dates(found: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((_DATES[key], found[key]) for key in _DATES if found.get(key))
 
 
-def _sitemap_entry(url) -> Entry:
+def _sitemap_entry(url, bases: _Bases) -> Entry:
     loc, found = "", {}
     for child in url:
         name = local_name(child)
         if name == "loc":
-            loc = loc or _text(child)
+            loc = loc or bases.resolve(child, _text(child))
         elif name in _DATES:
             found.setdefault(name, _text(child))
         elif name == "news":  # news:news/news:publication_date; image:, video:, xhtml: are not the page
@@ -126,16 +162,16 @@ def _sitemap_entry(url) -> Entry:
     return Entry(loc, _dates(found))
 
 
-def _feed_entry(item) -> Entry:
+def _feed_entry(item, bases: _Bases) -> Entry:
     link, content_id, found = "", None, {}
     for child in item:
         name = local_name(child)
         if name == "link":
             rel = child.get("rel", "alternate")
             if _text(child):
-                link = link or _text(child)
+                link = link or bases.resolve(child, _text(child))
             elif child.get("href") and rel == "alternate":
-                link = link or child.get("href").strip()
+                link = link or bases.resolve(child, child.get("href"))
         elif name in _DATES:
             found.setdefault(name, _text(child))
         elif name == "contentid":
@@ -146,9 +182,9 @@ def _feed_entry(item) -> Entry:
         guid = next((c for c in item if local_name(c) == "guid"), None)
         atom_id = next((_text(c) for c in item if local_name(c) == "id"), "")
         if about:
-            link = about.strip()
+            link = bases.resolve(item, about)
         elif guid is not None and guid.get("isPermaLink", "true") != "false":
-            link = _text(guid)
+            link = bases.resolve(guid, _text(guid))
         elif atom_id.startswith(("http://", "https://")):
             link = atom_id
     return Entry(link, _dates(found), content_id)

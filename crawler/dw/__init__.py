@@ -10,12 +10,14 @@ from crawler.dw.credits import (
     AGENCIES,
     AGENCY_NOTES,
     NOT_PEOPLE,
+    PHOTO_SOURCES,
     PUBLISHER_NAMES,
     canonical_agencies,
     canonical_agency,
     is_person,
     parse_credit_line,
     photo_agencies,
+    read_photo_credit,
 )
 from crawler.dw.urls import (
     CONTENT_TYPES,
@@ -47,9 +49,10 @@ from crawler.dw.urls import (
 
 __all__ = [
     "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS", "FEED_HOSTS",
-    "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK",
-    "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl", "article_url", "canonical_agencies",
-    "canonical_agency", "canonical_url", "decode_short_code", "encode_short_code", "image_url",
-    "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line", "parse_url",
-    "photo_agencies", "short_url", "unwrapped",
+    "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PHOTO_SOURCES", "PUBLISHER_NAMES",
+    "RTL_LANGUAGES", "SHORTLINK", "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl",
+    "article_url", "canonical_agencies", "canonical_agency", "canonical_url", "decode_short_code",
+    "encode_short_code", "image_url", "image_url_in", "is_content_id", "is_dw_host", "is_person",
+    "parse_credit_line", "parse_url", "photo_agencies", "read_photo_credit", "short_url",
+    "unwrapped",
 ]  # fmt: skip

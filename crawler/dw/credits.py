@@ -36,6 +36,9 @@ _AGENCY_ALIASES: dict[str, str] = {full.casefold(): name for name, full in AGENC
     "rtr": "Reuters", "reuters": "Reuters", "ap": "AP", "afp": "AFP", "dpa": "dpa",
     "kna": "KNA", "efe": "EFE", "epd": "epd", "sid": "SID", "anadolu": "AA",
     "associated press": "AP", "ap photo": "AP", "deutsche presse-agentur": "dpa",
+    # EPA (European Pressphoto Agency, EPA Images) is majority-owned by EFE and credits its
+    # pictures `EPA-EFE`: both forms are EFE's pictures.
+    "epa": "EFE", "epa-efe": "EFE", "epa images": "EFE", "european pressphoto agency": "EFE",
     # Arabic pages spell the agencies out: Reuters, AFP, dpa, AP, EFE.
     "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
     "أ ب": "AP", "إفي": "EFE",
@@ -160,7 +163,101 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
     return (agencies, unknown) if agencies else None
 
 
+# -- photo credits -------------------------------------------------------------------------
+# DW prints who took and who supplied a picture in many forms: `Joseph Eid/AFP/Getty Images`,
+# `Jim Watson/AFP via Getty Images`, `REUTERS/Fabrizio Bensch`, `© Reuters`, `EPA-EFE/Filip
+# Singer`, `Jens Büttner/dpa-Zentralbild/picture alliance`, `picture-alliance/AP Photo/M. Name`,
+# `Li Xin/XinHua/dpa/picture alliance`, `Mikhail Sinitsyn/TASS/dpa/picture alliance`.
+# A credit is split into parts at `/`, `|`, `,`, `;`, brackets and the word `via`; a part is an
+# agency (any printed form), a compound naming one (`dpa-Zentralbild`, `AP Photo`, `EPA-EFE`,
+# `ITAR-TASS`: the agency is the word printed as the agency prints it), a picture service or
+# source that is no news agency (`PHOTO_SOURCES`), or a person's name; anything else is an
+# unknown token, which the crawl counts and logs (`dw/extract/unknown_photo_credit`).
+
+# Picture services, archives and sources printed in credits that are not news agencies (case-folded).
+PHOTO_SOURCES = frozenset({
+    "picture alliance", "picture-alliance", "picturealliance", "getty images", "getty", "imago",
+    "imago images", "imago stock&people", "imago stock", "zuma press", "zuma wire", "zumapress.com", "zuma",
+    "sopa images", "nurphoto", "photothek", "photothek.net", "abaca", "abacapress.com", "sipa", "sipa usa",
+    "maxppp", "hans lucas", "pacific press", "eibner", "geisler-fotopress", "bildagentur-online",
+    "westend61", "shutterstock", "zoonar", "panthermedia", "wirestock", "photoshot", "newscom",
+    "dw", "deutsche welle", "privat", "private", "handout", "screenshot", "archiv", "archive",
+    "collage", "youtube", "x", "twitter", "facebook", "instagram", "telegram", "tiktok",
+    "public domain", "wikipedia", "wikimedia commons", "pool", "pool photo",
+    # who took it, when not named: a stringer (`STR/AFP`), a handout (`HO/AFP`), staff, a file photo
+    "stringer", "str", "ho", "staff", "file", "file photo",
+})  # fmt: skip
+_CREDIT_PARTS = re.compile(r"\s*(?:[/|,;()\[\]]|\bvia\b)\s*", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"^(?:(?:©|\(c\)|copyright\b:?|(?:photo|foto|image|bild)\s*:)\s*)+(?:\d{4}\b)?\s*",
+                        re.IGNORECASE)
+_COMPOUND_SPLIT = re.compile(r"[\s\-–]+")
+_LICENCE = re.compile(r"^(?:cc\b|creative commons)", re.IGNORECASE)
+# Words that make a part an organisation, not a person's name ("SOPA Images", "Press Service").
+_SOURCE_WORDS = frozenset({
+    "images", "image", "photo", "photos", "foto", "fotos", "pictures", "picture", "press", "presse",
+    "wire", "agency", "agentur", "news", "media", "service", "services", "pool", "tv", "archive",
+    "archiv", "studio", "office", "ministry", "ministerium", "government", "police", "polizei",
+    "army", "forces", "handout", "museum", "institute", "institut", "university", "universität",
+})  # fmt: skip
+_NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "du",
+                             "la", "le", "al", "el", "bin", "ibn", "ter", "ten", "zu", "y", "e"})
+
+
+def _printed_as_agency(word: str) -> str | None:
+    """An agency named by one word of a compound part, when printed as agencies print their
+    names (`dpa`, `AFP`, `REUTERS`, `Reuters`, `XinHua`), not as a name (`Sid`, `Ap`)."""
+    name = canonical_agency(word)
+    if name is None:
+        return None
+    if word.isupper() or word.islower() or word == name or not word[1:].islower():
+        return name
+    return None
+
+
+def _person_shaped(part: str) -> bool:
+    words = part.split()
+    if not 2 <= len(words) <= 5 or any(w.casefold().strip(".") in _SOURCE_WORDS for w in words):
+        return False
+    for word in words:
+        letters = word.replace(".", "").replace("'", "").replace("’", "").replace("-", "")
+        if not letters or not letters.isalpha():
+            return False
+        if not (word[0].isupper() or word.casefold() in _NAME_PARTICLES or not word[0].islower()):
+            return False
+    return True
+
+
+def read_photo_credit(credit: str | None) -> tuple[list[str], list[str]]:
+    """An image credit as (agencies, unknown): the agencies it names, canonical, once each, in
+    printed order; and the parts that are neither an agency, a picture service or source
+    (`PHOTO_SOURCES`, the publisher), nor a person's name, as printed.
+
+    `Jim Watson/AFP via Getty Images` -> (["AFP"], []); `EPA-EFE/Filip Singer` -> (["EFE"], []);
+    `© Reuters` -> (["Reuters"], []); `Geomar/dpa/picture alliance` -> (["dpa"], ["Geomar"]).
+    """
+    agencies: list[str] = []
+    unknown: list[str] = []
+    credit = _COPYRIGHT.sub("", " ".join((credit or "").split()))
+    for part in _CREDIT_PARTS.split(credit):
+        part = _COPYRIGHT.sub("", part.strip()).strip(" .:-–")
+        if not part:
+            continue
+        whole = canonical_agency(part)
+        if whole is not None:
+            names = [whole]
+        else:
+            names = [n for n in map(_printed_as_agency, _COMPOUND_SPLIT.split(part)) if n]
+        if names:
+            agencies += [n for n in names if n not in agencies]
+        elif (part.casefold() in PHOTO_SOURCES or part.casefold() in PUBLISHER_NAMES
+              or _LICENCE.match(part) or _person_shaped(part)):
+            continue
+        else:
+            unknown.append(part)
+    return agencies, unknown
+
+
 def photo_agencies(credit: str) -> list[str]:
-    """Known agencies named in an image credit such as `Joseph Eid/AFP/Getty Images` -> `[AFP]`."""
-    names, unknown = canonical_agencies(re.split(r"[/,|]", credit))
-    return [name for name in names if name not in unknown]
+    """Known agencies named in an image credit such as `Joseph Eid/AFP/Getty Images` -> `[AFP]`
+    (see `read_photo_credit`)."""
+    return read_photo_credit(credit)[0]

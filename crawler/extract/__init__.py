@@ -75,7 +75,8 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     `url` is where the page came from (used when it names no canonical URL); `encoding` is the
     charset the HTTP `Content-Type` header declares (or that header's whole value). What reading
     the page noticed (an unreadable JSON-LD block, a JSON-LD object for another story, bytes
-    decoded as U+FFFD) is in `article.warnings` as (kind, detail) pairs, not in its fields.
+    decoded as U+FFFD, a part of an image credit that is no known agency or name) is in
+    `article.warnings` as (kind, detail) pairs, not in its fields.
     """
     text, warnings, utf8 = decode(page, encoding)
     parsed = identify(text, url, utf8=utf8)
@@ -83,6 +84,9 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     article = _article(parsed, merge.merge(found))
     article.normalized, article.unknown_agencies = normalize(article)
+    # A part of an image credit that is no known agency, picture service or name: a new form.
+    parsed.warnings += [("unknown_photo_credit", f"{token!r} in the image credit {image['credit']!r}")
+                        for image in article.images for token in dw.read_photo_credit(image["credit"])[1]]
     article.warnings = parsed.warnings
     if "title" in missing_required(article):
         raise NotAnArticle("no headline found (truncated or not an article page)",

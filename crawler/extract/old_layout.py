@@ -4,11 +4,20 @@
 a `ul.smallList` labelled rows (Date/Datum, Author/Autorin/Autor, Keywords/Schlagwörter,
 Permalink). The labels are localised, so rows are also read by what they hold: a row's value
 becomes the byline only when it reads as people, never when it is a date, a place or a desk.
+
+Inside `div.longText` the old layout set cross-links to other stories as paragraphs of their
+own: `<p><strong>Read more: </strong><a href="/en/…/a-123">Title</a></p>`, "Lesen Sie auch:",
+"Leia também:", "اقرأ أيضا:" and so on in every language. They are links, not the article's
+words, and are left out of the body: a paragraph is one when all it holds besides links to DW
+pages is a short label ending in a colon (at most five words), or a label DW prints
+(`READ_MORE`) with or without one; or when it is one such link whose own text begins with that
+label.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 
 from crawler import dw
 from crawler.dates import printed_day
@@ -93,6 +102,71 @@ def _rows(doc, language: str | None) -> dict:
     return rows
 
 
+# Labels of DW's cross-link paragraphs in its languages, case-folded, without the colon.
+READ_MORE = frozenset({
+    "read more", "read also", "also read", "related", "see also", "more on this", "more on the topic",
+    "mehr zum thema", "lesen sie auch", "lesen sie mehr", "mehr dazu", "auch interessant", "weiterlesen",
+    "siehe auch", "lea también", "lee también", "leer más", "lea más", "más información", "leia também",
+    "leia mais", "saiba mais", "lire aussi", "à lire aussi", "lire également", "читайте также",
+    "читайте еще", "читайте ещё", "читайте також", "читайте більше", "czytaj także", "czytaj też",
+    "czytaj więcej", "przeczytaj także", "ayrıca okuyun", "bunu da okuyun", "daha fazla oku",
+    "اقرأ أيضا", "اقرأ أيضاً", "إقرأ أيضا", "إقرأ أيضاً", "اقرأ المزيد", "بیشتر بخوانید",
+    "همچنین بخوانید", "بیشتر بخوانيد", "延伸阅读", "延伸閱讀", "相关阅读", "相關閱讀", "阅读更多",
+    "baca juga", "soma pia", "soma zaidi", "karanta", "यह भी पढ़ें", "इसे भी पढ़ें", "और पढ़ें",
+    "یہ بھی پڑھیے", "یہ بھی پڑھیں", "مزید پڑھیے", "আরো পড়ুন", "আরও পড়ুন", "διαβάστε επίσης",
+    "διαβάστε ακόμη", "citiți și", "citiţi şi", "citește și", "pročitajte još", "pročitajte i",
+    "pročitajte više", "прочитајте још", "прочитајте и", "прочитајте повеќе", "прочетете още",
+    "прочетете също", "още по темата", "lexoni edhe", "lexo edhe", "lexoni më shumë", "ተጨማሪ ያንብቡ",
+    "نور ولولئ", "دا هم ولولئ",
+})  # fmt: skip
+_LABEL = re.compile(r"^(?P<label>[^:：]{1,40}?)\s*[:：]\s*(?P<rest>.*)$", re.DOTALL)
+# What may stand between the links of one cross-link paragraph.
+_BETWEEN_LINKS = re.compile(r"[\s|,;/•·–—+]+|\b(?:and|und|y|e|et|и|і|i|ve|و)\b")
+
+
+def _links_to_dw(paragraph) -> list:
+    links = paragraph.css("a")
+    for link in links:
+        href = (link.attributes.get("href") or "").strip()
+        if not href or dw.parse_url(urljoin(dw.WWW + "/", href)) is None:
+            return []
+    return links
+
+
+def _label(text: str) -> str | None:
+    """The label a cross-link paragraph's own text makes, or None when that text is more."""
+    text = " ".join(text.split())
+    m = _LABEL.match(text)
+    if m and not _BETWEEN_LINKS.sub("", m["rest"]) and len(m["label"].split()) <= 5:
+        return m["label"]
+    bare = _BETWEEN_LINKS.sub(" ", text).strip(" .…»>→").casefold()
+    return bare if bare in READ_MORE else None
+
+
+def _in_link(node, paragraph) -> bool:
+    top = paragraph.mem_id
+    node = node.parent
+    while node is not None and node.mem_id != top:
+        if node.tag == "a":
+            return True
+        node = node.parent
+    return False
+
+
+def is_cross_link(paragraph) -> bool:
+    """True for a "Read more: <a>…</a>" paragraph (see the module doc)."""
+    links = _links_to_dw(paragraph)
+    if not links:
+        return False
+    own = "".join(node.text_content or "" for node in paragraph.traverse(include_text=True)
+                  if node.tag == "-text" and not _in_link(node, paragraph))
+    if own.strip():
+        return _label(own) is not None
+    first = " ".join(links[0].text(deep=True).split())
+    m = _LABEL.match(first)
+    return len(links) == 1 and m is not None and m["label"].casefold() in READ_MORE
+
+
 def read(page: Page) -> dict:
     """title, teaser, published_at (a day), authors, topics and tags (the keywords), lead_image
     and the body fields."""
@@ -109,5 +183,8 @@ def read(page: Page) -> dict:
         found["lead_image"] = lead
     container = first(doc, 'div[class="longText"]')
     if container is not None:
+        for paragraph in container.css("p"):
+            if is_cross_link(paragraph):
+                paragraph.decompose()
         found |= read_body(container)
     return {name: value for name, value in found.items() if value}

@@ -14,12 +14,26 @@ rotated or closed. A SIGKILL leaves at most a truncated last record, which reade
 `warc_offset`: the byte offset of its gzip member) and the extractor's version on each
 article extracted from it.
 
+The response head (status line and header lines) is written as the server sent it, byte for
+byte: its reason phrase, header names in their own case and order, repeated headers, raw
+non-ASCII bytes. Scrapy's `Response` keeps none of that (no reason phrase; names re-cased;
+`Transfer-Encoding`, `Connection`, `Keep-Alive` dropped by Twisted as connection headers; and
+warcio, asked to write the headers, re-encodes non-ASCII bytes as %XX). So the crawl's HTTP
+download handler is `WireHeadDownloadHandler`: Scrapy's own, whose response parser also keeps
+the head's lines as received and hands them to this middleware with the response. One change is
+made to it: the body Scrapy hands on has had its chunked framing removed, so a record saying
+`Transfer-Encoding: chunked` over it would mislead every reader; that one header line is kept
+under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcprox do), its
+value unchanged. A response that came another way (another download handler) has its head
+rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
+
 Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: `warc/` beside
 `ARCHIVE_PATH`, so `data/warc/` for the default archive), `WARC_MAX_SIZE` (bytes per file).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
@@ -32,6 +46,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy import signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from warcio.statusandheaders import StatusAndHeaders
@@ -51,7 +66,10 @@ BUILDER = WARCWriter(None, warc_version="1.1")  # builds records (no state); nev
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 # The body Scrapy hands on has had its chunked framing removed; a record saying `chunked`
 # would mislead readers, so the header is kept under another name, as wpull and warcprox do.
-_RENAMED = {"transfer-encoding": "X-Crawler-Transfer-Encoding"}
+_RENAMED = {b"transfer-encoding": b"X-Crawler-Transfer-Encoding"}
+# The response header that carries the head as received from the download handler to the
+# capture middleware, which removes it: nothing else ever sees it.
+WIRE_HEAD = b"X-Dw-Wire-Head"
 
 
 def warc_dir(settings) -> Path:
@@ -130,21 +148,69 @@ def _headers(headers) -> list[tuple[str, str]]:
     pairs = []
     for name, values in headers.items():
         text = name.decode("latin-1")
-        text = _RENAMED.get(text.lower(), text)
         pairs += [(text, value.decode("latin-1")) for value in values]
     return pairs
 
 
-def exchange_records(url: str, request, response, builder: WARCWriter | None = None) -> list:
+class WireHead(StatusAndHeaders):
+    """A response head that warcio writes as the bytes given (`raw`), not re-serialised.
+
+    Its status line and headers are also parsed (latin-1, so that every byte survives) for
+    whoever reads them from the record object.
+    """
+
+    def __init__(self, raw: bytes):
+        lines = raw.decode("latin-1").split("\n")
+        protocol, _, statusline = lines[0].rstrip("\r").partition(" ")
+        headers: list[list[str]] = []
+        for line in lines[1:]:
+            line = line.rstrip("\r")
+            if line[:1] in (" ", "\t") and headers:  # an obsolete folded continuation
+                headers[-1][1] += " " + line.strip()
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                headers.append([name.strip(), value.strip()])
+        super().__init__(statusline.strip(), [tuple(h) for h in headers], protocol=protocol)
+        self.raw = raw
+
+    def compute_headers_buffer(self, header_filter=None):
+        self.headers_buff = self.raw
+
+
+def _as_stored(raw: bytes) -> bytes:
+    """The head as received, but for the `Transfer-Encoding` line's name (see the module doc)."""
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines[1:], 1):
+        name, colon, rest = line.partition(b":")
+        renamed = _RENAMED.get(name.strip().lower()) if colon and line[:1] not in (b" ", b"\t") else None
+        if renamed:
+            lines[number] = renamed + colon + rest
+    return b"\n".join(lines)
+
+
+def rebuilt_head(response) -> bytes:
+    """A head from what Scrapy kept: the protocol, the status with the standard reason phrase,
+    the headers in Scrapy's spelling; values byte for byte."""
+    protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+    status = f"{protocol} {response.status} {REASONS.get(response.status, '')}".rstrip()
+    lines = [status.encode("latin-1")]
+    for name, values in response.headers.items():
+        lines += [name + b": " + value for value in values]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def exchange_records(url: str, request, response, builder: WARCWriter | None = None,
+                     head: bytes | None = None) -> list:
     """The `response` (or `revisit` for a 304) and `request` records of one exchange.
 
-    `url` is the real URL the exchange stands for; `response.body` is kept byte for byte.
+    `url` is the real URL the exchange stands for; `head` the response's status line and
+    header lines as received (`rebuilt_head(response)` when not given); `response.body` is
+    kept byte for byte.
     """
     builder = builder or BUILDER
     parts = urlsplit(url)
     protocol = getattr(response, "protocol", None) or "HTTP/1.1"
-    status = f"{response.status} {REASONS.get(response.status, '')}".strip()
-    http = StatusAndHeaders(status, _headers(response.headers), protocol=protocol)
+    http = WireHead(_as_stored(head) if head else rebuilt_head(response))
     if response.status == 304:
         record = builder.create_warc_record(
             url, "revisit", http_headers=http,
@@ -221,7 +287,11 @@ class WarcCaptureMiddleware:
         return response
 
     def _capture(self, url: str, request, response) -> tuple[str, str, int, str]:
-        records = exchange_records(url, request, response)
+        head = response.headers.pop(WIRE_HEAD, None)
+        if head is None:
+            self.stats.inc_value("dw/warc/head_rebuilt")
+        records = exchange_records(url, request, response,
+                                   head=base64.b64decode(head[0]) if head else None)
         path, offset = self.files.append([gzip_member(record) for record in records])
         return records[0].rec_type, path, offset, records[0].rec_headers.get_header("WARC-Date")
 
@@ -240,6 +310,61 @@ class WarcCaptureMiddleware:
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
             self._closing = deferred_from_coro(engine.close_spider_async(reason="warc_error"))
+
+
+# -- the head as received -----------------------------------------------------------------
+# Scrapy's HTTP/1.1 handler parses responses with its `_LenientHTTPClientParser` (swapped in by
+# `_LenientHTTP11ClientProtocol.request`); the subclasses below also keep the lines of the head.
+# These are Scrapy's private classes: should a Scrapy release rename them, the handler is
+# Scrapy's own and every head is rebuilt (counted); tests/test_wild_kinds.py notices.
+try:
+    from scrapy.core.downloader.handlers.http11 import (
+        _LenientHTTP11ClientFactory,
+        _LenientHTTP11ClientProtocol,
+        _LenientHTTPClientParser,
+    )
+    from twisted.web._newclient import STATUS
+except ImportError:  # pragma: no cover - a Scrapy without them
+    _LenientHTTPClientParser = None
+
+
+if _LenientHTTPClientParser is not None:
+    class _WireHeadParser(_LenientHTTPClientParser):
+        """Scrapy's response parser, keeping the head's lines as received (`delimiter` is
+        `\n`, so each line still holds its `\r`)."""
+
+        def lineReceived(self, line: bytes) -> None:
+            if self.state == STATUS:  # a new head: also after an ignored 1xx response
+                self._wire_lines = []
+            self._wire_lines.append(line)
+            super().lineReceived(line)
+
+        def allHeadersReceived(self) -> None:
+            # base64: Twisted's headers turn CR and LF into spaces (a guard against injection)
+            head = b"\n".join(self._wire_lines) + b"\n"
+            self.headers.setRawHeaders(WIRE_HEAD, [base64.b64encode(head)])
+            super().allHeadersReceived()
+
+    class _WireHeadProtocol(_LenientHTTP11ClientProtocol):
+        def request(self, request):
+            d = super().request(request)
+            if type(self._parser) is _LenientHTTPClientParser:  # as Scrapy swaps it in, ours
+                self._parser.__class__ = _WireHeadParser
+            return d
+
+    class _WireHeadFactory(_LenientHTTP11ClientFactory):
+        def buildProtocol(self, addr):
+            return _WireHeadProtocol(self._quiescentCallback)
+
+
+class WireHeadDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 download handler; with `WARC_ENABLED`, each response also carries its
+    head as received to `WarcCaptureMiddleware` (see the module doc)."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        if crawler.settings.getbool("WARC_ENABLED") and _LenientHTTPClientParser is not None:
+            self._pool._factory = _WireHeadFactory
 
 
 class WarcRecordMiddleware:

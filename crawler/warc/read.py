@@ -5,13 +5,29 @@ record whose gzip member or headers cannot be parsed, whose block is shorter tha
 `Content-Length` (a truncated last record) or whose digest does not match is reported as
 damaged, and reading resumes at the next gzip member (or `WARC/1.x` line, uncompressed).
 `scan(path, keep=...)` also hands over the HTTP payload of the records `keep` chooses, as
-stored; `decode(entry)` removes its chunked framing and content encoding.
+stored; `decode(entry)` removes its transfer and content codings.
 `read_payload(path, offset)` returns one response's HTTP payload, content-decoded.
+
+Digests (WARC 1.1 §5.8, §5.9, §6.3.2): `WARC-Block-Digest` is over the whole block, HTTP head
+included: when it holds, the record is whole. `WARC-Payload-Digest` is over the payload, which
+for HTTP is the entity body: the bytes after the head *with transfer codings removed* (chunked
+framing undone), content codings kept. Many writers (warcio, wpull, Heritrix before 3.5, older
+wget-lua) digest the bytes as sent instead, chunk framing and all, and warcio checks that form
+only; both forms are accepted here, and `Entry.payload_digest` says which one matched
+(`entity_body`, `as_sent`, `both` when there was no transfer coding to tell them apart,
+`unmatched`, or empty when there is none to check). A payload digest that matches neither form
+damages the record only when there is no block digest to vouch for it. A digest is read in any
+RFC 4648 encoding (base32, hex, base64) and for any algorithm hashlib has (`sha1`, `SHA-256`,
+`sha512`, `md5`); one that cannot be checked (an unknown algorithm) is not held against the
+record (`unverifiable`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
+import hashlib
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +36,9 @@ from io import BytesIO
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecordLoader
 
 from crawler.dates import to_utc
 
@@ -46,6 +64,8 @@ class Entry:
     payload: bytes | None = None  # as stored (chunked, content-encoded), when asked for
     content_encoding: str = ""
     chunked: bool = False
+    transfer_encoding: str = ""  # the HTTP Transfer-Encoding, lower case (`chunked`, `gzip, chunked`)
+    payload_digest: str = ""  # which form of WARC-Payload-Digest matched (see the module doc)
 
 
 def target_uri(value: str | None) -> str:
@@ -68,44 +88,185 @@ def _entry(path: str, offset: int, record) -> Entry:
     def header(name: str) -> str:
         return (http.get_header(name) or "") if http is not None else ""
 
+    transfer = " ".join(header("Transfer-Encoding").lower().split())
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
                  to_utc(headers.get_header("WARC-Date")) or "", status, header("Content-Type"),
                  content_encoding=header("Content-Encoding").lower(),
-                 chunked=header("Transfer-Encoding").lower() == "chunked")
+                 chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer)
 
 
-def _soundness(record, keep: bool) -> tuple[str, bytes | None]:
-    """Read the rest of the record: ('' if whole and its digests match, else what is wrong,
-    the bytes read when `keep`)."""
+# -- digests ---------------------------------------------------------------------------------
+
+class Digest:
+    """A `WARC-*-Digest` value (`sha1:BASE32`, `sha256:hex`, `SHA-256:base64`): `matches(bytes)`.
+
+    `algorithm` is None when hashlib has no such algorithm, `expected` None when the value is
+    in no encoding of that digest's length.
+    """
+
+    def __init__(self, value: str):
+        name, _, encoded = value.strip().partition(":")
+        self.value = value.strip()
+        self.algorithm = _algorithm(name)
+        self.expected = _digest_bytes(encoded.strip(), self.algorithm) if self.algorithm else None
+
+    def hasher(self):
+        return hashlib.new(self.algorithm)
+
+    @property
+    def checkable(self) -> bool:
+        return self.expected is not None
+
+    def matches(self, digest: bytes) -> bool:
+        return digest == self.expected
+
+
+def _algorithm(name: str) -> str | None:
+    name = name.strip().lower()
+    for candidate in (name, name.replace("-", ""), name.replace("-", "_")):
+        if candidate in hashlib.algorithms_available:
+            return candidate
+    return None
+
+
+def _digest_bytes(encoded: str, algorithm: str) -> bytes | None:
+    size = hashlib.new(algorithm).digest_size
+    decoders = (lambda v: base64.b32decode(v + "=" * (-len(v) % 8), casefold=True),
+                lambda v: base64.b16decode(v, casefold=True),
+                lambda v: base64.b64decode(v + "=" * (-len(v) % 4), validate=True),
+                lambda v: base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)))
+    for decoder in decoders:
+        try:
+            raw = decoder(encoded)
+        except (binascii.Error, ValueError):
+            continue
+        if len(raw) == size:
+            return raw
+    return None
+
+
+class _HashingReader(LimitReader):
+    """The record's block as warcio reads it (HTTP head, then payload), hashed as it passes."""
+
+    def __init__(self, stream, limit: int, digest: Digest | None):
+        super().__init__(stream, limit)
+        self.digest = digest
+        self.hasher = digest.hasher() if digest is not None and digest.checkable else None
+
+    def _update(self, buff):
+        buff = super()._update(buff)
+        if self.hasher is not None:
+            self.hasher.update(buff)
+        return buff
+
+
+class _DigestLoader(ArcWarcRecordLoader):
+    """warcio's record loader, but the block is hashed here (any algorithm, any encoding) and
+    the payload digest left to `_payload_form`, which knows both of its forms."""
+
+    def wrap_digest_verifying_stream(self, stream, rec_type, rec_headers, digest_checker, length=None):
+        declared = rec_headers.get_header("WARC-Block-Digest")
+        return _HashingReader(stream, length or 0, Digest(declared) if declared else None), False
+
+
+def _codings(header: str) -> list[str]:
+    return [c.strip() for c in header.split(",") if c.strip() and c.strip() != "identity"]
+
+
+def _gunzip(data: bytes) -> bytes:
+    return gzip.decompress(data)  # every member, as browsers and Scrapy read them
+
+
+def _inflate(data: bytes) -> bytes:
+    try:
+        return zlib.decompress(data)  # deflate as RFC 9110 defines it: zlib's format
+    except zlib.error:
+        return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as many servers send it
+
+
+def _unbrotli(data: bytes) -> bytes:
+    import brotli  # Scrapy's own dependency: it asks servers for br
+
+    return brotli.decompress(data)
+
+
+_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "x-deflate": _inflate,
+             "br": _unbrotli}
+
+
+def _undo(data: bytes, codings: list[str]) -> bytes:
+    """`data` with the codings removed, the last applied first (RFC 9110 §8.4.1); ValueError
+    when one is unknown or the data is not in it."""
+    for coding in reversed(codings):
+        if coding == "chunked":
+            data = ChunkedDataReader(BytesIO(data)).read()  # lenient: unframed data is kept
+            continue
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
+            raise ValueError(f"unsupported coding {coding!r}")
+        try:
+            data = decoder(data)
+        except Exception as exc:  # noqa: BLE001 - zlib, gzip, brotli each raise their own
+            raise ValueError(f"cannot undo the {coding} coding: {type(exc).__name__}: {exc}") from None
+    return data
+
+
+def _payload_form(record, entry: Entry, payload: bytes) -> str:
+    """Which form the record's `WARC-Payload-Digest` is over (see the module doc)."""
+    declared = record.rec_headers.get_header("WARC-Payload-Digest")
+    if not declared or record.rec_type == "revisit":  # a revisit's names the payload it repeats
+        return ""
+    digest = Digest(declared)
+    if not digest.checkable:
+        return "unverifiable"
+    as_sent = digest.matches(hashlib.new(digest.algorithm, payload).digest())
+    transfer = _codings(entry.transfer_encoding)
+    if not transfer:
+        return "both" if as_sent else "unmatched"
+    try:
+        entity_body = _undo(payload, transfer)
+    except ValueError:
+        entity_body = None
+    if entity_body is not None and digest.matches(hashlib.new(digest.algorithm, entity_body).digest()):
+        return "entity_body"
+    return "as_sent" if as_sent else "unmatched"
+
+
+def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str]:
+    """Read the rest of the record: ('' if whole and its digests hold, else what is wrong; the
+    payload when `keep`; which form of payload digest matched)."""
     stream = record.raw_stream
+    check_payload = bool(record.rec_headers.get_header("WARC-Payload-Digest"))
     parts = []
     while chunk := stream.read(1 << 16):
-        if keep:
+        if keep or check_payload:
             parts.append(chunk)
-    payload = b"".join(parts) if keep else None
+    payload = b"".join(parts)
     if getattr(stream, "limit", 0) > 0:
-        return f"truncated: {stream.limit} bytes missing", None
-    checker = record.digest_checker
-    if checker is not None and checker.passed is False:
-        return "; ".join(str(p) for p in checker.problems) or "digest mismatch", None
-    return "", payload
+        return f"truncated: {stream.limit} bytes missing", None, ""
+    block = stream.digest if isinstance(stream, _HashingReader) else None
+    if block is not None and stream.hasher is not None and not block.matches(stream.hasher.digest()):
+        return f"block digest failed: {block.value}", None, ""
+    form = _payload_form(record, entry, payload) if check_payload else ""
+    if form == "unmatched" and (block is None or not block.checkable):
+        declared = record.rec_headers.get_header("WARC-Payload-Digest")
+        return f"payload digest failed: {declared}", None, form
+    return "", payload if keep else None, form
 
 
 def decode(entry: Entry) -> bytes:
-    """The entry's payload without chunked framing and content encoding (gzip, deflate, br).
+    """The entry's payload without its transfer codings (chunked framing) and content codings
+    (gzip, x-gzip, deflate with or without zlib's wrapper, br: what Scrapy asks servers for;
+    several, in the order applied).
 
     Raises `ValueError` when it cannot be decoded.
     """
-    encoding = entry.content_encoding
-    if encoding not in BufferedReader.get_supported_decompressors():
-        encoding = None
-    if not (entry.chunked or encoding):
-        return entry.payload or b""
-    reader_class = ChunkedDataReader if entry.chunked else BufferedReader
+    data = entry.payload or b""
     try:
-        return reader_class(BytesIO(entry.payload or b""), decomp_type=encoding).read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"cannot decode the {encoding or 'chunked'} payload: {exc}") from None
+        data = _undo(data, _codings(entry.transfer_encoding))
+        return _undo(data, _codings(entry.content_encoding))
+    except ValueError as exc:
+        raise ValueError(f"cannot decode the payload: {exc}") from None
 
 
 def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) -> Iterator[Entry]:
@@ -130,17 +291,18 @@ def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) 
 def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
     """Records from the handle's position; on damage, the position to resume at (or None)."""
     iterator = ArchiveIterator(handle, check_digests=True)
+    iterator.loader = _DigestLoader(verify_http=False, arc2warc=False)  # ArchiveIterator's own
     position = handle.tell()
     try:
         for record in iterator:
             entry = _entry(path, iterator.offset, record)
-            problem, payload = _soundness(record, keep(entry))
+            problem, payload, form = _soundness(record, entry, keep(entry))
             offset = iterator.get_record_offset()  # valid only once the body was read
             if problem:
                 kind = "truncated" if problem.startswith("truncated") else "damaged"
                 yield Entry(path, offset, kind, entry.uri, entry.date, problem=problem)
             else:
-                yield replace(entry, offset=offset, payload=payload)
+                yield replace(entry, offset=offset, payload=payload, payload_digest=form)
             position = offset + max(iterator.get_record_length(), 1)
     except Exception as exc:  # noqa: BLE001 - any parse failure is damage, reported and skipped
         problem = f"{type(exc).__name__}: {str(exc)[:60]!a}"
@@ -174,7 +336,8 @@ def _next_start(handle, position: int, gzipped: bool) -> int | None:
 
 
 def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
-    """The HTTP payload of the response record at `offset`, content-decoded, and its Content-Type.
+    """The HTTP payload of the response record at `offset`, decoded as `decode` does, and its
+    Content-Type.
 
     Raises `ValueError` when there is no sound response record there.
     """
@@ -186,11 +349,12 @@ def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
             raise ValueError(f"no record at {path}:{offset}: {exc}") from None
         if record.rec_type != "response" or record.http_headers is None:
             raise ValueError(f"{path}:{offset} is a {record.rec_type} record, not a response")
+        entry = replace(_entry(str(path), offset, record), payload=record.raw_stream.read())
         try:
-            body = record.content_stream().read()
-        except (OSError, ValueError, EOFError, zlib.error) as exc:
+            body = decode(entry)
+        except ValueError as exc:
             raise ValueError(f"cannot decode {path}:{offset}: {exc}") from None
-        return body, record.http_headers.get_header("Content-Type") or ""
+        return body, entry.content_type
 
 
 # -- which files, in which order -------------------------------------------------------

@@ -13,7 +13,9 @@ which are filled (counted `unchanged`, and `filled`; no revision). A record olde
 an article row was made from is not applied; one from other WARCs (another tool's, older than
 what the archive holds) is kept as an earlier revision in its place in time. Everything else
 (requests, sitemaps, feeds, redirects, other sites, damaged or truncated records) is counted by
-kind and skipped.
+kind and skipped; the form each record's payload digest takes is counted too
+(`payload_digest/entity_body`, `as_sent`, `both`, `unmatched`, `unverifiable`: see
+crawler/warc/read.py).
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
 
@@ -241,6 +243,12 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
     for path in files:
         for entry in scan(path, keep=wanted):
             counts["records"] += 1
+            if entry.payload_digest:  # which form the writer digested: crawler/warc/read.py
+                counts[f"payload_digest/{entry.payload_digest}"] += 1
+                if entry.payload_digest == "unmatched":
+                    logger.warning("The payload digest of the %s record at %s:%d matches neither"
+                                   " form; its block digest holds, so it is read", entry.kind,
+                                   entry.path, entry.offset)
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
             if kind != "article":
