@@ -10,8 +10,8 @@ from pathlib import Path
 import lxml.html
 
 from benchmarks.common import ROOT, each, median_time
+from crawler.dates import to_utc
 from crawler.extract import extract
-from crawler.text import to_utc
 from devtools.sitegen import path_of
 
 PEERS_PYTHON = ROOT / "benchmarks" / ".venv-peers" / "bin" / "python"

@@ -28,7 +28,10 @@ from datetime import date
 
 from crawler import dw
 
-SOURCES = ("news", "articles", "feeds", "revisits")
+# Where articles are discovered: listings (sitemaps and feeds: a request each, its failures
+# counted as `dw/failed/<source>/<reason>`), and the archive's own articles due for a revisit.
+LISTING_SOURCES = ("news", "articles", "feeds")
+SOURCES = (*LISTING_SOURCES, "revisits")
 NAMES = ("lang", "sources", "urls", "since", "until", "refresh")  # what `-a name=value` may name
 # Names that tools running the spider pass on their own: scrapyd's job id.
 PASSED_BY_TOOLS = ("_job",)

@@ -1,19 +1,27 @@
-"""Dates as sitemaps and feeds write them, read into UTC `YYYY-MM-DDTHH:MM:SSZ`.
+"""The one date reader: every date the project reads (pages, sitemaps, feeds, WARC headers, HTTP
+headers) becomes UTC `YYYY-MM-DDTHH:MM:SSZ` here, or a bare `YYYY-MM-DD` when only a day is given.
 
-Forms read:
-- W3C Datetime (sitemaps, `dc:date`, Atom): `2026-11-05`, `2026-11-05T08:00Z`,
-  `2026-11-05T08:00:00.000+01:00`, with or without seconds and fraction; `2026-11` and `2026`
+Forms read (`utc_stamp`; tests/test_dates.py holds every one):
+- W3C Datetime / ISO 8601 (sitemaps, `dc:date`, Atom, JSON-LD, page state, WARC-Date):
+  `2026-11-05`, `2026-11-05T08:00Z`, `2026-11-05T08:00:00.000+01:00`, with or without seconds
+  and fraction, basic (`20261105T080000Z`) and week (`2026-W45-4`) forms; `2026-11` and `2026`
   are read as their first day. A time without a zone is taken as UTC (the sitemaps.org
   convention) and reported as `no_zone`.
-- RFC 822 / RFC 1123 (RSS `pubDate`): `Thu, 05 Nov 2026 08:00:00 +0100`, two-digit years,
-  without seconds, with AM/PM, with `GMT+3` / `UTC-05:30` offsets (read as written, not
-  POSIX-inverted), with the named zones of `ZONES` or an IANA zone (`Europe/Berlin`); the day
-  of the week in any language is ignored, and German month names are read too.
+- RFC 822 / RFC 1123 (RSS `pubDate`) and the HTTP-date forms of RFC 9110 (IMF-fixdate, RFC 850,
+  asctime): `Thu, 05 Nov 2026 08:00:00 +0100`, two-digit years, without seconds, with AM/PM,
+  with `GMT+3` / `UTC-05:30` offsets (read as written, not POSIX-inverted), with the named
+  zones of `ZONES` or an IANA zone (`Europe/Berlin`); the day of the week in any language is
+  ignored, and German month names are read too.
 
 A zone name not in `ZONES` raises `UnknownZone`: the caller logs and counts it, and the date is
 not used; it is never taken as UTC. The date and time themselves are read by dateutil's parser
 (python-dateutil); only the zone is read here, because dateutil maps unknown names to a naive
 time, `Z` to the machine's local zone and `GMT+3` to three hours *behind* GMT.
+
+Readers for each use, all on `utc_stamp`: `to_utc` (a page's dates: None for what is no date,
+an unknown zone included), `newest` (a listing entry's dates, with what could not be used),
+`http_date` (`Retry-After`, `Last-Modified`); and `printed_day` for the day a page prints in
+words of its language (`30.01.2024`), which is no timestamp.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as dateutil_parser
+
+from crawler.text import clean_text
 
 _H = 3600
 # Zone abbreviations used in feeds of the regions DW serves, as offsets from UTC in seconds.
@@ -127,7 +137,7 @@ def _utc_stamp(value: str) -> tuple[str | None, bool]:
         return None, False
     day = _PARTIAL_DAY.fullmatch(value)
     if day:
-        return f"{day[1]}-{day[2] or '01'}-{day[3] or '01'}", False
+        return _valid_day(int(day[1]), int(day[2] or 1), int(day[3] or 1)), False
     try:
         moment = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -194,21 +204,64 @@ def newest(values: Iterable[str | None]) -> Reading:
     return reading
 
 
-def http_date(value: str) -> datetime | None:
-    """An HTTP-date (RFC 9110 §5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware UTC
-    datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
-    unknown).
+def to_utc(value) -> str | None:
+    """A date as `utc_stamp` reads it, or None: for what is not text, no date, or a date whose zone
+    is unknown (never taken as UTC). A bare day stays a day."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return utc_stamp(value)[0]
+    except UnknownZone:
+        return None
+
+
+def http_date(value: str | bytes | None) -> datetime | None:
+    """An HTTP-date (RFC 9110, section 5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware
+    UTC datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
+    unknown). `Retry-After` may give seconds instead, which the caller reads first.
 
     All three forms a recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
     obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year in the last 50
     years or the next 50, as the RFC says) and asctime's `Sun Nov  6 08:49:37 1994` (GMT: it
-    names no zone); and, leniently, any zone or offset the RFC 822 reader above reads
-    (`+0100`, `CET`, `UTC`).
+    names no zone); and, leniently, any zone or offset the RFC 822 reader reads (`+0100`, `CET`).
     """
-    try:
-        stamp, _ = utc_stamp(value)
-    except UnknownZone:
-        return None
-    if stamp is None or len(stamp) <= 10:  # a bare day is no HTTP-date
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    stamp = to_utc(value)
+    if stamp is None or len(stamp) == 10:  # an HTTP-date always has a time
         return None
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+_DAY_FORMS = (
+    re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})$"),
+    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日$"),
+)
+_SLASH_DAY = re.compile(r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})$")
+
+
+def printed_day(value, language: str | None) -> str | None:
+    """A day printed on a page (`30.01.2024`, `06/14/2026`, `2026年10月29日`) as `YYYY-MM-DD`."""
+    value = clean_text(value)
+    if not value:
+        return None
+    for form in _DAY_FORMS:
+        m = form.match(value)
+        if m:
+            return _valid_day(int(m["y"]), int(m["m"]), int(m["d"]))
+    m = _SLASH_DAY.match(value)
+    if m:
+        a, b, year = int(m["a"]), int(m["b"]), int(m["y"])
+        # English pages print month/day; the others day/month. A part over 12 settles it.
+        month_first = (language == "en" and a <= 12) or b > 12
+        return _valid_day(year, a, b) if month_first else _valid_day(year, b, a)
+    return None
+
+
+def _valid_day(year: int, month: int, day: int) -> str | None:
+    """`YYYY-MM-DD`, or None when no calendar has that day (month 13, 30 February, year 0)."""
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None

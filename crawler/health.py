@@ -4,22 +4,22 @@ its level over recent runs (the sign of a new DW layout the extractor does not r
 Counting is Spidermon's (`SPIDERMON_ADD_FIELD_COVERAGE`: every scraped item's non-empty fields,
 in stats `spidermon_item_scraped_count/Article/<field>`). Spidermon's own coverage monitor
 checks fixed thresholds; the comparison with earlier runs is made here, against the coverage
-each run records in `crawl_runs.coverage`, and decided in `CrawlSummary` (crawler/extensions.py).
+each run records in `crawl_runs.coverage`; the verdict is one rule of the run's outcome
+(`crawler.outcome.coverage_fell`).
 
-Settings: `HEALTH_RECENT_RUNS` (runs compared, default 5), `HEALTH_MIN_ARTICLES` (a run with
-fewer articles is neither judged nor used as a baseline, default 10), `HEALTH_DROP` (a field is
-degraded below this fraction of its median share over the recent runs, default 0.5),
-`HEALTH_MIN_BASELINE` (fields usually rarer than this are not judged, default 0.2).
+Settings (defaults in crawler/settings.py): `HEALTH_RECENT_RUNS` (runs compared),
+`HEALTH_MIN_ARTICLES` (a run with fewer articles is neither judged nor used as a baseline),
+`HEALTH_DROP` (a field is degraded below this fraction of its median share over the recent
+runs), `HEALTH_MIN_BASELINE` (fields usually rarer than this are not judged).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import sqlite3
+from dataclasses import dataclass
 from statistics import median
 
-logger = logging.getLogger(__name__)
+from crawler import settings as defaults
 
 FIELDS = ("title", "body", "published_at", "authors", "agencies", "images", "credit_line")
 _COUNTS = "spidermon_item_scraped_count/Article"
@@ -43,9 +43,23 @@ def without_field_counts(stats: dict) -> dict:
     return {k: v for k, v in stats.items() if not k.startswith("spidermon_")}
 
 
-def degraded(current: dict, history: list[dict], *, min_articles: int = 10, drop: float = 0.5,
-             min_baseline: float = 0.2) -> str | None:
+@dataclass(frozen=True)
+class Thresholds:
+    """When a run counts as degraded (see the settings above; their defaults are these)."""
+
+    min_articles: int = defaults.HEALTH_MIN_ARTICLES
+    drop: float = defaults.HEALTH_DROP
+    min_baseline: float = defaults.HEALTH_MIN_BASELINE
+
+    @classmethod
+    def from_settings(cls, settings) -> Thresholds:
+        return cls(settings.getint("HEALTH_MIN_ARTICLES"), settings.getfloat("HEALTH_DROP"),
+                   settings.getfloat("HEALTH_MIN_BASELINE"))
+
+
+def degraded(current: dict, history: list[dict], thresholds: Thresholds = Thresholds()) -> str | None:
     """Why the run is degraded (each field far below its median share in `history`), or None."""
+    min_articles, drop = thresholds.min_articles, thresholds.drop
     if current.get("articles", 0) < min_articles:
         return None
     judged = [run for run in history if run.get("articles", 0) >= min_articles]
@@ -55,7 +69,7 @@ def degraded(current: dict, history: list[dict], *, min_articles: int = 10, drop
         if not past:
             continue
         baseline = median(past)
-        if baseline >= min_baseline and current.get(name, 0.0) < baseline * drop:
+        if baseline >= thresholds.min_baseline and current.get(name, 0.0) < baseline * drop:
             reasons.append(f"{name} on {current[name]:.0%} of {current['articles']} articles,"
                            f" {baseline:.0%} over the last {len(past)} run{'s' if len(past) != 1 else ''}")
     return "degraded: " + "; ".join(reasons) if reasons else None
@@ -73,29 +87,3 @@ def recent_coverage(db, runs: int, lang: str | None = None) -> list[dict]:
                       f" AND coverage != '{{}}'{where} ORDER BY id DESC LIMIT ?",
                       [*params, runs]).fetchall()
     return [json.loads(row[0]) for row in rows]
-
-
-def judge(archive, current: dict, settings, lang: str | None = None) -> str | None:
-    """This run's verdict on health against the archive's recent runs over the same languages;
-    None when healthy."""
-    try:
-        history = recent_coverage(archive.db, settings.getint("HEALTH_RECENT_RUNS", 5), lang)
-    except (sqlite3.Error, ValueError) as exc:
-        logger.warning("Cannot read earlier runs' coverage: %s", exc)
-        return None
-    return judge_history(current, history, settings)
-
-
-def judge_history(current: dict, history: list[dict], settings) -> str | None:
-    """This run's verdict on health against `history` (what `recent_coverage` returns), with the
-    thresholds of `settings`; None when healthy. A distributed worker, which has no archive to
-    read, judges here against the history the archive writer publishes (crawler/distributed)."""
-    verdict = degraded(current, history,
-                       min_articles=settings.getint("HEALTH_MIN_ARTICLES", 10),
-                       drop=settings.getfloat("HEALTH_DROP", 0.5),
-                       min_baseline=settings.getfloat("HEALTH_MIN_BASELINE", 0.2))
-    if verdict:
-        logger.error("Field coverage fell (%s): a new page layout? Fix the extractor, then run"
-                     " `python -m crawler.reextract` to mend what this run stored.",
-                     verdict.removeprefix("degraded: "))
-    return verdict

@@ -29,9 +29,9 @@ class Origins:
 
     @classmethod
     def from_settings(cls, settings) -> Origins:
-        return cls(settings.get("DW_ORIGIN", dw.WWW).rstrip("/"),
-                   settings.get("DW_SHORTLINK_ORIGIN", dw.SHORTLINK).rstrip("/"),
-                   settings.get("DW_FEED_ORIGIN", dw.FEEDS).rstrip("/"))
+        return cls(settings.get("DW_ORIGIN").rstrip("/"),
+                   settings.get("DW_SHORTLINK_ORIGIN").rstrip("/"),
+                   settings.get("DW_FEED_ORIGIN").rstrip("/"))
 
     def fetch_url(self, url: str) -> str | None:
         """The URL to request for a real DW URL (or one already on an origin); None if off DW."""
@@ -163,8 +163,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-        self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
+        self.base = settings.getfloat("RETRY_BACKOFF_BASE")
+        self.cap = settings.getfloat("RETRY_BACKOFF_MAX")
 
     async def process_response(self, request, response):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:

@@ -1,4 +1,11 @@
-"""Scrapy settings of dw-archive: polite by default, every name overridable with `-s NAME=VALUE`."""
+"""Scrapy settings of dw-archive: polite by default, every name overridable with `-s NAME=VALUE`.
+
+Every setting of the project is here with its default, and read nowhere else with a fallback of
+its own (tests/test_settings.py checks): Scrapy components read `crawler.settings`, and plain
+Python (the archive, the distributed writer's parts, `python -m crawler.reextract`, devtools)
+takes these constants as its defaults. A new setting: a line here, with its default and what it
+means, read with `settings.getint("NAME")` (or `get`, `getfloat`, `getbool`) and no fallback.
+"""
 
 BOT_NAME = "dw-archive"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -16,6 +23,12 @@ ARCHIVE_BATCH_SECONDS = 5.0
 ARCHIVE_MAX_PAGES = 0  # SQLite pages (4 KiB) the archive may grow to; 0 = no limit
 ARCHIVE_TIMEOUT = 30.0  # seconds a batch waits for another process's write lock, then fails
 DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
+# Admitted articles wait as small tuples, not Requests (crawler/spiders/listings.py): they are
+# requested while Scrapy's scheduler holds fewer than DW_REQUESTS_AHEAD requests (three times
+# the parallel requests, so the downloader never waits; 0: all at once, as a distributed worker
+# does); an index's next sitemap is requested while fewer than DW_PENDING_MAX articles wait.
+DW_REQUESTS_AHEAD = 48
+DW_PENDING_MAX = 10_000
 
 # Backfill from the web archives (python -m crawler.backfill): the only origins it requests,
 # and the seconds between two requests to each (Common Crawl asks for no more than about one
@@ -65,7 +78,7 @@ DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
                      "https": "crawler.warc.capture.WireHeadDownloadHandler"}
 WARC_ENABLED = True
 WARC_DIR = ""  # empty: the archive's own folder beside it, ARCHIVE_PATH + "-warc" (data/dw.db-warc/)
-WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started
+WARC_MAX_SIZE = 1_000_000_000  # bytes per WARC file before the next one is started (Heritrix's 1 GB)
 ITEM_PIPELINES = {
     "pipelines.NormalizePipeline": 100,
     "pipelines.ArchivePipeline": 300,
@@ -73,6 +86,11 @@ ITEM_PIPELINES = {
 # With -s REDIS_URL=redis://HOST:PORT/DB this process is one worker of a distributed crawl
 # (crawler/distributed); without it the add-on changes nothing.
 ADDONS = {"crawler.distributed.addon.Distributed": 0}
+REDIS_URL = None
+DW_REDIS_PREFIX = "dw"  # key prefix of this archive's cluster in Redis
+DW_HEARTBEAT_SECONDS = 1.0  # how often a worker renews its heartbeat
+DW_HEARTBEAT_TTL = 10.0  # seconds of silence after which a worker (or the writer) is taken for dead
+DW_WRITER_WAIT = 60.0  # seconds a worker waits for the archive writer's state
 EXTENSIONS = {
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
@@ -83,17 +101,7 @@ SPIDERMON_ADD_FIELD_COVERAGE = True
 HEALTH_RECENT_RUNS = 5  # a run's field coverage is compared with the median of these runs'
 HEALTH_MIN_ARTICLES = 10  # runs with fewer articles are neither judged nor compared with
 HEALTH_DROP = 0.5  # degraded when a field's share falls below this fraction of that median
-HEALTH_MIN_BASELINE = 0.2  # fields usually rarer than this are not judged
-# Read by the code with these defaults; named here so that `-s` checks know them
-# (crawler/setting_names.py): article requests the spider keeps queued and waiting.
-DW_FEED_QUEUED = 48
-DW_FEED_PENDING = 10_000
-# Distributed crawls (crawler/distributed, README "Distributed crawls"); unset: one process.
-REDIS_URL = ""
-DW_REDIS_PREFIX = "dw"
-DW_HEARTBEAT_SECONDS = 1.0
-DW_HEARTBEAT_TTL = 10.0
-DW_WRITER_WAIT = 60.0
+HEALTH_MIN_BASELINE = 0.2  # fields usually on fewer articles than this share are not judged
 
 # `-O articles.jsonl` / `-O articles.csv`: one record per article; in CSV, list fields are
 # JSON text (as in the archive) so that they read back.

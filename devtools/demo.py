@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crawler import settings as defaults
 from crawler.archive import Archive
 from devtools.mirror import origin_settings, running_mirror
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo crawl; exit with the crawl's status."""
     parser = argparse.ArgumentParser(prog="python -m devtools.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--site", type=Path, default=Path("data/sample-site"))
-    parser.add_argument("--archive", type=Path, default=Path("data/dw.db"))
+    parser.add_argument("--archive", type=Path, default=Path(defaults.ARCHIVE_PATH))
     parser.add_argument("--access-log", type=Path, default=Path("data/mirror-access.log"))
     parser.add_argument("--refresh", action="store_true",
                         help="fetch every article again (-a refresh=all): edits become revisions")

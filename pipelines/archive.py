@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from crawler.archive import ArchiveExtension
 
 
@@ -23,10 +21,7 @@ class ArchivePipeline:
     def open_spider(self):
         if getattr(self.archive.crawler.spider, "argument_error", None):
             return  # the run is refused before it begins: the archive is not opened, nor created
-        try:
-            self.archive.archive  # noqa: B018 - opened now, a bad path is reported before fetching
-        except (sqlite3.Error, OSError) as exc:
-            self.archive.fail(self.archive.describe(exc, "cannot open"), 0)
+        self.archive.open()  # a refusal is the spider's to act on, before anything is fetched
 
     def process_item(self, item):
         self.archive.store_article(item)

@@ -1,6 +1,6 @@
-"""The normalise pipeline: counts, per field, what the one normaliser
-(`crawler.extract.normalize`) changed, and drops, with a counted reason, an article without an
-id, URL or title."""
+"""The normalise pipeline: counts what the extractor's one normaliser (`crawler.extract.normalize`)
+changed and what reading the page noticed, and drops, with a counted reason, an article without
+an id, URL or title. It changes no field: `extract()` hands over articles normalised."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ import logging
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
-from crawler.extract.normalize import NORMALIZED_FIELDS, missing_required, normalize
-from crawler.items import Article
+from crawler.extract.normalize import NORMALIZED_FIELDS
+from crawler.items import Article, missing_required
 from pipelines.base import ArticlePipeline
 
 logger = logging.getLogger(__name__)
 
 
 class NormalizePipeline(ArticlePipeline):
-    """Clean every article; drop, with a counted reason, those missing an id, URL or title.
+    """Count every article's extraction report; drop, counted, those missing an id, URL or title.
 
-    Stats: `dw/normalize/<field>` (articles whose field a rule changed, in the extractor or
-    here), `dw/extract/<kind>` (what reading a page noticed: `ld_mismatch`, `ld_unreadable`,
-    `state_unreadable`, `replacement_characters`), `agencies/unknown`.
+    Stats: `dw/normalize/<field>` (articles whose field a rule of the normaliser changed),
+    `dw/extract/<kind>` (what reading a page noticed: `ld_mismatch`, `ld_unreadable`,
+    `state_unreadable`, `replacement_characters`, ...), `agencies/unknown`,
+    `dw/dropped/missing_<field>`.
     """
 
     def open_spider(self) -> None:
@@ -35,18 +36,14 @@ class NormalizePipeline(ArticlePipeline):
                 self.stats.inc_value(f"dw/dropped/missing_{name}")
             raise DropItem(f"article without {', '.join(missing)}: {adapter.get('url')}")
         item = adapter.item
-        earlier = item.normalized if isinstance(item, Article) else {}
-        if earlier and not item.changed_since_normalized:  # by the extractor: not again
-            changed, unknown = dict.fromkeys(NORMALIZED_FIELDS, 0), item.unknown_agencies
-        else:
-            changed, unknown = normalize(adapter)
-        for name in NORMALIZED_FIELDS:
-            count = changed[name] + earlier.get(name, 0)
+        if not isinstance(item, Article):
+            return  # no extraction report to count
+        for name, count in item.normalized.items():
             if count:
                 self.stats.inc_value(f"dw/normalize/{name}", count)
-        for kind, detail in item.warnings if isinstance(item, Article) else ():
+        for kind, detail in item.warnings:
             self.stats.inc_value(f"dw/extract/{kind}")
             logger.warning("%s: %s (%s)", adapter["url"], detail, kind)
-        for token in unknown:
+        for token in item.unknown_agencies:
             self.stats.inc_value("agencies/unknown")
             logger.info("Unknown agency %r in the credit line of %s", token, adapter["url"])

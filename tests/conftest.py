@@ -13,6 +13,17 @@ REAL_PAGES = SHARED / "dw" / "pages"
 SEED_TEXT = SHARED / "seed" / "dw-article-a-16825046.txt"
 
 
+def project_crawler(**settings):
+    """A Scrapy crawler with the project's settings (crawler/settings.py, as `scrapy crawl` has
+    them) and `settings` over them."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler import settings as project
+
+    defaults = {name: value for name, value in vars(project).items() if name.isupper()}
+    return get_crawler(settings_dict={**defaults, **settings})
+
+
 def needs_shared(path: Path):
     """Skip a test cleanly where `../shared/` (or the part it needs) is absent."""
     return pytest.mark.skipif(not path.exists(), reason=f"{path} is not here")

@@ -140,22 +140,23 @@ def test_other_bad_arguments(tmp_path, mirror, args):
     assert "Bad argument" in run.stderr
 
 
-@pytest.mark.parametrize("through_a_symlink", [False, True])
-def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_path, through_a_symlink):
+@pytest.mark.parametrize("named", ["as it is", "through a symlink", "through a hard link"])
+def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_path, named):
     import fcntl
 
     db = tmp_path / "dw.db"
+    db.touch()
     given = db
-    if through_a_symlink:  # the second run names the same archive by another path
+    if named != "as it is":  # the second run names the same archive by another path
         (tmp_path / "elsewhere").mkdir()
         given = tmp_path / "elsewhere" / "link.db"
-        given.symlink_to(db)
-    with open(f"{db}.lock", "a") as held:  # as a first, still running crawl holds it
+        given.symlink_to(db) if named == "through a symlink" else given.hardlink_to(db)
+    with open(db, "rb") as held:  # as a first, still running crawl holds its run lock
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         run = crawl(mirror, given, "-a", "lang=en")
     assert run.returncode == 3
     assert run.stderr.strip().splitlines()[-1] == (  # this test's process holds it
-        f"dw crawl failed: another crawl is running on this archive (lock {db}.lock,"
+        f"dw crawl failed: another crawl is running on this archive (lock {os.path.realpath(given)},"
         f" pid {os.getpid()})")
     assert [p for p in mirror.paths() if p != "/robots.txt"] == []
     assert crawl(mirror, db, "-a", "lang=en").returncode == 0  # released: the next run works

@@ -1,4 +1,5 @@
-"""Discovery as plain functions: sitemap and feed dialects, their dates, pasted URLs.
+"""Discovery as plain functions: sitemap and feed dialects, pasted URLs (their dates:
+tests/test_dates.py).
 
 Inputs are written here as sites and feeds write them; expected values are worked out by hand
 (the UTC instant of each date, the entries a reader sees). The same kinds are checked through
@@ -12,7 +13,7 @@ import gzip
 import pytest
 
 from crawler.arguments import ArgumentError, clean_pasted_url, parse_arguments, read_urls
-from crawler.discovery import NotReadable, UnknownZone, newest, read_listing, utc_stamp
+from crawler.discovery import NotReadable, read_listing
 
 SM = "http://www.sitemaps.org/schemas/sitemap/0.9"
 SMS = "https://www.sitemaps.org/schemas/sitemap/0.9"
@@ -130,91 +131,6 @@ def test_what_is_not_a_listing_is_refused(body):
                                   b"<url><loc> </loc></url></urlset>", b"<rss><channel/></rss>"])
 def test_a_listing_without_entries_reads_as_empty(body):
     assert read_listing(body).entries == []
-
-
-# -- dates --------------------------------------------------------------------------------------
-
-DATES = [
-    ("2026-11-05T08:00:00Z", "2026-11-05T08:00:00Z"),
-    ("2026-11-05T08:00:00.000Z", "2026-11-05T08:00:00Z"),
-    ("2026-11-05T08:00Z", "2026-11-05T08:00:00Z"),
-    ("2026-11-05T09:30+01:00", "2026-11-05T08:30:00Z"),
-    ("2026-11-05T02:00:00-05:00", "2026-11-05T07:00:00Z"),
-    ("2026-11-05T13:30:00+0530", "2026-11-05T08:00:00Z"),
-    ("2026-11-05", "2026-11-05"),
-    ("2026-11", "2026-11-01"),
-    ("Thu, 05 Nov 2026 08:00:00 GMT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 08:00:00 UT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 08:00:00 Z", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 +0100", "2026-11-05T08:00:00Z"),
-    ("Thu, 5 Nov 2026 03:00 EST", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 26 00:00:00 PST", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 CET", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 10:00:00 MESZ", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 11:00:00 MSK", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 WAT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 11:00:00 EAT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 10:00:00 SAST", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 13:30:00 IST", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 16:00:00 HKT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 15:00:00 WIB", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 05:00:00 BRT", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 05:00:00 ART", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 11:00:00 GMT+3", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 03:00:00 UTC-05:00", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 +0100 (CET)", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 +01:00", "2026-11-05T08:00:00Z"),
-    ("Thursday, 05-Nov-26 08:00:00 GMT", "2026-11-05T08:00:00Z"),
-    ("05 Nov 2026 09:00 CET", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 08:00:00 gmt", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 3:00 AM EST", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 9:00 p.m. CET", "2026-11-05T20:00:00Z"),
-    ("Thu, 05 Nov 2026 09:00:00 Europe/Berlin", "2026-11-05T08:00:00Z"),
-    ("Thu, 05 Nov 2026 10:00:00 Africa/Nairobi", "2026-11-05T07:00:00Z"),
-    ("Do, 05 Nov 2026 09:00:00 +0100", "2026-11-05T08:00:00Z"),
-    ("05 März 2026 10:00 MEZ", "2026-03-05T09:00:00Z"),
-    ("2026-11-05 09:00:00 +0100", "2026-11-05T08:00:00Z"),
-    ("2026-11-05T08:00:00 UTC", "2026-11-05T08:00:00Z"),
-    ("2026-11-05T09:00:00+01", "2026-11-05T08:00:00Z"),
-    ("20261105T080000Z", "2026-11-05T08:00:00Z"),
-]
-
-
-@pytest.mark.parametrize("value,expected", DATES, ids=[d for d, _ in DATES])
-def test_every_date_form_to_utc(value, expected):
-    assert utc_stamp(value)[0] == expected
-
-
-@pytest.mark.parametrize("value,zone", [("Thu, 05 Nov 2026 08:00:00 XYZ", "XYZ"),
-                                        ("Thu, 05 Nov 2026 08:00:00 QQT", "QQT"),
-                                        ("Thu, 05 Nov 2026 08:00:00 A", "A"),  # military zones: RFC 1123
-                                        ("Thu, 05 Nov 2026 08:00:00 Mars/Olympus", "Mars/Olympus")])
-def test_an_unknown_zone_is_refused_never_taken_as_utc(value, zone):
-    with pytest.raises(UnknownZone) as caught:
-        utc_stamp(value)
-    assert caught.value.zone == zone
-    reading = newest([value, "2026-11-01T00:00:00Z"])
-    assert reading.unknown_zones == [zone] and reading.stamp == "2026-11-01T00:00:00Z"
-
-
-def test_a_time_without_zone_is_utc_and_reported():
-    assert utc_stamp("2026-11-05T08:00:00") == ("2026-11-05T08:00:00Z", True)
-    assert newest(["2026-11-05T08:00"]).no_zone == 1
-
-
-@pytest.mark.parametrize("values,latest", [
-    (["2026-11-28T08:00:00Z", "2026-11-29T13:15:02Z"], "2026-11-29T13:15:02Z"),
-    (["2026-11-29T13:15:02Z", "2026-11-28T08:00:00Z"], "2026-11-29T13:15:02Z"),
-    (["Sun, 29 Nov 2026 15:00:00 CET", "2026-11-29T13:59:59Z"], "2026-11-29T14:00:00Z"),
-    (["2026-11-29", "2026-11-28T23:00:00Z"], "2026-11-29"),
-    ([None, "", "garbage", "2026-11-05T08:00:00Z"], "2026-11-05T08:00:00Z"),
-])
-def test_the_latest_of_an_entrys_dates_wins_whatever_its_place(values, latest):
-    assert newest(values).stamp == latest
-
-
-def test_unreadable_dates_are_reported():
-    assert newest(["yesterday", "November"]).unreadable == ["yesterday", "November"]
 
 
 # -- pasted URLs ---------------------------------------------------------------------------------

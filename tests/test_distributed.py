@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import sqlite3
@@ -196,16 +197,20 @@ def test_a_crawl_with_other_arguments_does_not_join_a_running_one(mirror, tmp_pa
 @pytest.mark.parametrize("case", ["no_redis_url", "archive_locked"])
 def test_the_writer_refuses_to_start_and_says_why(case, tmp_path):
     db = tmp_path / "dw.db"
-    with redis_server(tmp_path) as url, open(str(db) + ".lock", "a") as lock:
+    with redis_server(tmp_path) as url, contextlib.ExitStack() as held:
         settings = ["-s", f"REDIS_URL={url}"] if case == "archive_locked" else []
         if case == "archive_locked":  # as a single-process crawl of this archive holds it
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            db.touch()
+            fcntl.flock(held.enter_context(open(db, "rb")), fcntl.LOCK_EX | fcntl.LOCK_NB)
         run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", *settings,
                               "-s", f"ARCHIVE_PATH={db}"], cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
     assert run.returncode == 2
     assert ("needs -s REDIS_URL" if case == "no_redis_url" else "holds") in run.stderr
-    assert "Traceback" not in run.stderr and not db.exists()
+    assert "Traceback" not in run.stderr
+    # Nothing created or written: the archive as the crawl holding it left it.
+    assert sorted(p.name for p in tmp_path.glob("dw.db*")) == (["dw.db"] if case == "archive_locked" else [])
+    assert not db.exists() or db.read_bytes() == b""
 
 
 def test_a_cluster_run_over_pages_that_lost_their_bylines_ends_degraded_on_every_worker(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from crawler.archive import Archive
 from tests.cluster import needs_redis, redis_server
+from tests.conftest import project_crawler
 
 pytestmark = needs_redis
 
@@ -34,12 +35,9 @@ ROWS = [
 
 def redis_archive(url: str, prefix: str):
     """A worker's archive extension, as the add-on puts it in a crawl with this REDIS_URL."""
-    from scrapy.utils.test import get_crawler
-
     from crawler.distributed.redis_archive import RedisArchive
 
-    return RedisArchive.from_crawler(get_crawler(settings_dict={"REDIS_URL": url,
-                                                                "DW_REDIS_PREFIX": prefix}))
+    return RedisArchive.from_crawler(project_crawler(REDIS_URL=url, DW_REDIS_PREFIX=prefix))
 
 
 @pytest.fixture

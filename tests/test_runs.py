@@ -59,7 +59,7 @@ def test_a_run_has_its_row_from_the_start_a_locked_run_says_who_holds_the_lock_a
             assert second.returncode == 3
             assert second.stderr.strip().splitlines()[-1] == (
                 "dw crawl failed: another crawl is running on this archive"
-                f" (lock {os.path.realpath(db)}.lock, pid {first.pid})")
+                f" (lock {os.path.realpath(db)}, pid {first.pid})")
             assert mirror.paths() == asked  # it asked for nothing
             assert runs(db) == [(1, "running", None, None)]  # and wrote nothing
         finally:

@@ -167,6 +167,40 @@ def test_an_article_stored_wrongly_is_mended_with_one_reextract_revision(crawled
         (79010006, "reextract", "[]", '["body","authors"]')]
 
 
+def test_reextract_fills_the_columns_an_upgrade_added_without_a_revision(crawled, tmp_path):
+    _, db, files, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db.with_name("first.db"), copy)
+    columns = "id, tags, modified_at, last_seen_at, content_hash"
+    before = query(copy, f"SELECT {columns} FROM articles ORDER BY id")
+    assert len(before) == 31 and [row for row in before if row[2]]
+    # An archive from before `tags` and `modified_at` existed: the upgrade adds them, empty.
+    with sqlite3.connect(copy) as conn:
+        conn.execute("ALTER TABLE articles DROP COLUMN tags")
+        conn.execute("ALTER TABLE articles DROP COLUMN modified_at")
+    counts = reextract(copy, *files)
+    assert counts["filled"] == 31 and "updated" not in counts and "new" not in counts
+    assert query(copy, f"SELECT {columns} FROM articles ORDER BY id") == before
+    assert query(copy, "SELECT count(*) FROM revisions") == [(0,)]
+
+
+def test_reextract_waits_for_no_crawl_it_takes_the_same_run_lock(crawled, tmp_path):
+    import fcntl
+
+    _, db, files, _ = crawled
+    copy = tmp_path / "dw.db"
+    shutil.copy(db.with_name("first.db"), copy)
+    link = tmp_path / "other-name.db"
+    link.hardlink_to(copy)
+    before = copy.read_bytes()
+    with open(copy, "rb") as held:  # as a running crawl of this archive holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(link),
+                              *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3 and "locked" in run.stderr and "Traceback" not in run.stderr
+    assert copy.read_bytes() == before and not Path(f"{link}-wal").exists()
+
+
 def test_damaged_warcs_import_what_is_sound_and_count_the_rest(crawled, tmp_path):
     _, db, files, _ = crawled
     rows = dict(query(db, "SELECT warc_offset, id FROM articles WHERE warc_file = ?", str(files[0])))
@@ -232,7 +266,7 @@ def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record
 # -- the archive's clock: every version dated by its fetch (issue 26) ---------------------------
 
 def test_a_crawled_article_is_dated_by_its_captures_warc_date(crawled):
-    from crawler.warc.read import archive_date
+    from crawler.dates import to_utc
 
     _, db, _, _ = crawled
     rows = query(db, "SELECT warc_file, warc_offset, fetched_at, first_seen_at FROM articles")
@@ -241,7 +275,7 @@ def test_a_crawled_article_is_dated_by_its_captures_warc_date(crawled):
         with open(warc_file, "rb") as handle:
             handle.seek(warc_offset)
             record = next(iter(ArchiveIterator(handle)))
-        assert fetched_at == archive_date(record.rec_headers.get_header("WARC-Date")) == first_seen_at
+        assert fetched_at == to_utc(record.rec_headers.get_header("WARC-Date")) == first_seen_at
 
 
 def test_reextracting_an_older_foreign_capture_keeps_it_as_an_earlier_revision(crawled, tmp_path):

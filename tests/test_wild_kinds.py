@@ -199,20 +199,22 @@ def _counts(found=0, fetched=0, failed=0, not_modified=0) -> dict[str, int]:
     (0, 0, 0, "ok"),
 ])
 def test_the_share_lost_decides_not_a_count(found, fetched, failed, verdict):
-    from crawler.extensions import outcome
+    from crawler.outcome import Run, judge
 
     stats = {"dw/found": found, "dw/fetched": fetched, "dw/failed": failed}
-    assert outcome("finished", stats, _counts(found, fetched, failed)) == verdict
+    run = Run("finished", stats)
+    assert run.counts == _counts(found, fetched, failed)
+    assert judge(run).text == verdict
 
 
 def test_a_run_cut_short_is_judged_on_what_it_tried():
-    from crawler.extensions import outcome
+    from crawler.outcome import Run, judge
 
     # 100 found, a limit stopped it after 4 tries of which 3 failed: most of what it tried.
     stats = {"dw/found": 100, "dw/fetched": 1, "dw/failed": 3}
-    assert outcome("closespider_pagecount", stats, _counts(100, 1, 3)) == \
-        "most article requests failed (3 of 4)"
-    assert outcome("closespider_pagecount", stats, _counts(100, 3, 1)).startswith("stopped: ")
+    assert judge(Run("closespider_pagecount", stats)).text == "most article requests failed (3 of 4)"
+    stats = {"dw/found": 100, "dw/fetched": 3, "dw/failed": 1}
+    assert judge(Run("closespider_pagecount", stats)).text.startswith("stopped: ")
 
 
 SOFT_404 = b"<!DOCTYPE html><html lang='en'><head><title>Page not found | DW</title></head>" \

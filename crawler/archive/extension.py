@@ -1,97 +1,58 @@
-"""The archive during a crawl: one Scrapy extension opens it, takes what the crawl hands it, writes
-it in batches and closes it. The spider, the pipelines and the summary reach it with
+"""The archive during a crawl: one Scrapy extension takes its run lock, checks it for damage and
+opens it, writes the run's `crawl_runs` row, takes what the crawl hands it, writes it in batches
+and closes it. The spider, the pipelines and the summary reach it with
 `crawler.get_extension(ArchiveExtension)`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import sqlite3
 import time
 from datetime import datetime
-from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.archive import integrity, runs
+from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
+from crawler.outcome import FORCED
 
 logger = logging.getLogger(__name__)
 
 
-def run_lock_path(archive_path: str | os.PathLike) -> str:
-    """The run lock of the archive at `archive_path`: beside the real file, so that a symlink to
-    the archive takes the same lock."""
-    return f"{os.path.realpath(archive_path)}.lock"
-
-
-def lock_holder(path: str | os.PathLike, written: bool = True) -> int | None:
-    """The process id holding a lock on the file at `path`: from the kernel's lock table
-    (`/proc/locks`, matched by device and inode: the file's name plays no part), else (with
-    `written`) the id a crawl writes into the file when it takes the lock, if that process is
-    alive; None when no process holds it or it cannot be known."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    try:
-        with open("/proc/locks") as table:
-            lines = table.read().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        # `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF`; a waiter's line has `->`.
-        fields = line.split()
-        if len(fields) < 6 or "->" in fields:
-            continue
-        try:
-            major, minor, inode = fields[5].split(":")
-            if (int(major, 16), int(minor, 16), int(inode)) == (
-                    os.major(info.st_dev), os.minor(info.st_dev), info.st_ino):
-                return int(fields[4]) if int(fields[4]) > 0 else None
-        except ValueError:
-            continue
-    return _written_holder(path) if written else None
-
-
-def _written_holder(path: str | os.PathLike) -> int | None:
-    try:
-        pid = int(Path(path).read_text().strip() or 0)
-        if pid > 0:
-            os.kill(pid, 0)  # alive? (a crawl killed outright leaves its id behind)
-            return pid
-    except (OSError, ValueError):
-        pass
-    return None
+class ArchiveUnavailable(Exception):
+    """The archive cannot be read or reached: why, in words; the error behind it is its cause
+    (`sqlite3.Error` in one process, `redis.RedisError` in a distributed worker)."""
 
 
 class ArchiveExtension:
-    """Owns the crawl's `Archive` at `ARCHIVE_PATH`; buffers and writes in batches.
+    """Owns the crawl's `Archive` at `ARCHIVE_PATH`, and its run lock; buffers and writes in batches.
 
+    The archive is opened (`open`, by the archive pipeline when the spider opens) only under its
+    run lock (crawler/archive/lock.py): a second run on it, under any name, stops at once with
+    reason `archive_locked`, its last line naming the lock and the process holding it. Under the
+    lock and before it is opened for writing, it is checked for damage (crawler/archive/integrity.py).
     Everything the crawl learns for the archive goes through here: articles (from the item
     pipeline), HTTP validators, 304s and short links (from the spider). A batch is written in
-    one transaction every `ARCHIVE_BATCH_SIZE` articles or `ARCHIVE_BATCH_SECONDS` seconds,
-    and at the end of the crawl. If a batch cannot be written, the crawl stops (reason
-    `archive_error`), `dw/archive/error` says why, and every article not stored is counted
-    in `dw/archive/failed_articles`.
+    one transaction every `ARCHIVE_BATCH_SIZE` articles or `ARCHIVE_BATCH_SECONDS` seconds, and
+    at the end of the crawl. If a batch cannot be written, the crawl stops (reason
+    `archive_error`), `dw/archive/error` says why, and every article not stored is counted in
+    `dw/archive/failed_articles`.
     """
 
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
         self.stats = crawler.stats
-        self._lock = None  # the run lock's open file while this crawl holds it
         self.path: str = settings.get("ARCHIVE_PATH")
-        self.timeout = settings.getfloat("ARCHIVE_TIMEOUT", 30.0)
-        self.max_pages = settings.getint("ARCHIVE_MAX_PAGES", 0)
-        self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE", 100)
-        self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS", 5.0)
+        self.lock = RunLock(self.path)
+        self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE")
+        self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS")
         self._archive: Archive | None = None
         self.articles: list[dict] = []
         self.short_links: list[tuple[str, int]] = []
@@ -100,7 +61,9 @@ class ArchiveExtension:
         self.last_flush = time.monotonic()
         self.error: str | None = None
         self.damaged = False  # the archive was found damaged: nothing more is written to it
-        self.locked_out: str | None = None  # another run holds the lock: this one writes nothing
+        # Another run held the lock: this one never touches the archive. Its words, the run's
+        # last line: "another crawl is running on this archive (lock FILE, pid N)".
+        self.locked_out: str | None = None
         self.run_id: int | None = None  # this run's `crawl_runs` row, written when it starts
 
     @classmethod
@@ -112,84 +75,64 @@ class ArchiveExtension:
 
     @property
     def archive(self) -> Archive:
-        """The open archive, opened (and migrated) on first use; raises sqlite3.Error, OSError.
+        """The open archive, opened (and migrated) on first use under the run lock, taken first.
 
-        Before it is opened for writing, it is checked read-only (`integrity.damage`): a damaged
-        archive raises `integrity.ArchiveDamaged` and is never opened, not even migrated. When
-        another run holds the lock the check is left out: this run will stop at the lock.
-        """
+        Under the lock and before it is opened for writing, the file is checked read-only
+        (`integrity.damage`): a damaged archive raises `integrity.ArchiveDamaged` (an
+        sqlite3.Error) and is never opened, not even migrated. Raises `ArchiveLocked` when
+        another run holds the lock; sqlite3.Error, OSError when the archive cannot be opened."""
         if self._archive is None:
             if self.damaged:
                 raise integrity.ArchiveDamaged(self.path, "found when the run started")
-            if not self._locked_elsewhere():
-                started = time.perf_counter()
-                problems = integrity.damage(self.path)
-                self.stats.set_value("dw/archive/check_seconds",
-                                     round(time.perf_counter() - started, 3))
-                if problems:
-                    self.damaged = True
-                    raise integrity.ArchiveDamaged(self.path, problems)
-            self._archive = Archive(self.path, timeout=self.timeout, max_pages=self.max_pages)
+            self.lock.acquire()
+            started = time.perf_counter()
+            problems = integrity.damage(self.path)
+            self.stats.set_value("dw/archive/check_seconds", round(time.perf_counter() - started, 3))
+            if problems:
+                self.damaged = True
+                raise integrity.ArchiveDamaged(self.path, problems)
+            self._archive = Archive.from_settings(self.crawler.settings)
         return self._archive
 
-    def _locked_elsewhere(self) -> bool:
-        """True when another process holds the run lock now (asked of the kernel, not by trying
-        it: a try, however short, could make a run starting at that moment stop)."""
-        if self._lock is not None or self.lock_path is None:
-            return False
-        return lock_holder(self.lock_path, written=False) not in (None, os.getpid())
-
-    @property
-    def lock_path(self) -> str | None:
-        """The file a run locks (flock) so that one crawl at a time writes this archive."""
-        return run_lock_path(self.path)
-
-    def take_run_lock(self) -> bool:
-        """Take the archive's run lock, held until the crawl ends (`close`); False, logged, when
-        another run holds it. Without a `lock_path` (a distributed worker: the run's lock is
-        in Redis) there is nothing to take."""
-        if self.lock_path is None or self._lock is not None:
-            return True
-        path = Path(self.lock_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(path, "a")  # noqa: SIM115 - held open: the lock lasts while it is
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            # Who holds it, for a run stopped by it where the kernel's lock table is not read.
-            os.ftruncate(self._lock.fileno(), 0)
-            self._lock.write(f"{os.getpid()}\n")
-            self._lock.flush()
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            holder = lock_holder(path)
-            self.locked_out = (f"another crawl is running on this archive (lock {path},"
-                               f" {f'pid {holder}' if holder else 'its process unknown'})")
-            self.stats.set_value("dw/archive/locked", self.locked_out)
-            logger.error("Another crawl is running on this archive (lock %s held by %s); not"
-                         " starting a second one", path, f"pid {holder}" if holder else "a process")
-            return False
-        return True
-
-    def begin_run(self, arguments: dict) -> str | None:
-        """Everything a run does before its first request, in order; the reason to stop, or None.
-
-        A damaged or unusable archive (found when it was opened) stops it before the run lock is
-        taken; then the lock (`archive_locked`); then the archive is read, and this run's
-        `crawl_runs` row is written (`running`), earlier rows left `running` by a killed run
-        being marked killed (crawler/archive/runs.py). A distributed worker (no `lock_path`)
-        has no SQLite file to check or write.
-        """
+    def open(self) -> str | None:
+        """Take the run lock, check the archive and open it, before anything is fetched. None when
+        it is open; else the reason to close the spider, logged once: `archive_locked` (another
+        run holds it: `locked_out` and the stat `dw/archive/locked` say which lock and process),
+        `archive_error` (damaged or cannot be opened: `fail`ed)."""
+        if self.locked_out:
+            return "archive_locked"
         if self.error:
             return "archive_error"
-        if not self.take_run_lock():
+        try:
+            self.archive  # noqa: B018 - opened now, a bad path is reported before fetching
+        except ArchiveLocked as exc:
+            holder = f"pid {exc.pid}" if exc.pid else "its process unknown"
+            self.locked_out = f"another crawl is running on this archive (lock {exc.path}, {holder})"
+            self.stats.set_value("dw/archive/locked", self.locked_out)
+            logger.error("Another crawl is running on this archive (%s is locked by %s); not"
+                         " starting a second one", exc.path, holder)
             return "archive_locked"
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0, "cannot open")
+            return "archive_error"
+        return None
+
+    def begin_run(self, arguments: dict) -> str | None:
+        """Everything a run does before its first request, in order; the reason to stop, or None:
+        the run lock taken, the archive checked and opened (`open`: `archive_locked`,
+        `archive_error`), read (`count`), and this run's `crawl_runs` row written (`start_run`)."""
+        reason = self.open()
+        if reason:
+            return reason
         try:
             self.count()
-        except (sqlite3.Error, OSError):
+        except ArchiveUnavailable:
             return "archive_error"
-        if self.lock_path is None:
-            return None
+        return self.start_run(arguments)
+
+    def start_run(self, arguments: dict) -> str | None:
+        """Write this run's `crawl_runs` row (`running`), marking killed the earlier rows a killed
+        run left `running` (crawler/archive/runs.py); `archive_error` when it cannot be written."""
         try:
             self.run_id, killed = runs.start(
                 self.archive.db.conn, utc_now(),
@@ -214,14 +157,14 @@ class ArchiveExtension:
 
     def record_forced_stop(self) -> None:
         """The run was stopped by force (Ctrl-C twice) before it could decide its outcome: its
-        row says so, when no write was in progress. Never raises."""
+        row says so (`crawler.outcome.FORCED`), when no write was in progress. Never raises."""
         if self._archive is None or self.run_id is None or self.damaged:
             return
         if self._archive.db.conn.in_transaction:
             return  # the next run marks it killed
         try:
             runs.finish(self._archive.db.conn, self.run_id,
-                        {"finished_at": utc_now(), "finish_reason": "forced", "outcome": runs.FORCED})
+                        {"finished_at": utc_now(), "finish_reason": "forced", "outcome": FORCED.text})
         except sqlite3.Error as exc:
             logger.error("Could not record the forced stop in crawl_runs: %s", exc)
 
@@ -245,14 +188,13 @@ class ArchiveExtension:
             raise CloseSpider("archive_error") from None
 
     def count(self, table: str = "articles") -> int:
-        """Rows in one table; also proves the archive can be opened and read (else `fail`s)."""
+        """Rows in one table; also proves the archive can be read (else `fail`s and raises
+        `ArchiveUnavailable`)."""
         try:
             return self.archive.count(table)
         except (sqlite3.Error, OSError) as exc:
-            if integrity.is_damage(exc):
-                self.damaged = True
-            self.fail(self.describe(exc, "cannot read"), 0)
-            raise
+            reason = self._failed_on(exc, 0, "cannot read")
+            raise ArchiveUnavailable(reason) from exc
 
     def describe(self, exc: Exception, action: str | None = None) -> str:
         """An error opening or using the archive, in words that say what to do about it."""
@@ -262,11 +204,14 @@ class ArchiveExtension:
             return integrity.damaged_message(self.path, str(exc))
         return f"{action} {self.path}: {exc}" if action else str(exc)
 
-    def _failed_on(self, exc: Exception, lost: int) -> None:
-        """`fail` for an error from SQLite; a damaged archive is written to no more."""
+    def _failed_on(self, exc: Exception, lost: int, action: str | None = None) -> str:
+        """`fail` for an error from SQLite (or the file system); a damaged archive is written to
+        no more. The reason, in words (`describe`)."""
         if integrity.is_damage(exc):
             self.damaged = True
-        self.fail(self.describe(exc), lost)
+        reason = self.describe(exc, action)
+        self.fail(reason, lost)
+        return reason
 
     # -- what the crawl hands over ---------------------------------------------------------
 
@@ -358,12 +303,8 @@ class ArchiveExtension:
 
     def close(self) -> None:
         """Merge the search index's new segments and close the archive (at `engine_stopped`,
-        after every `spider_closed` handler). A failed merge loses nothing: the index stays
-        correct, with more segments, and the next run merges them."""
-        if self._lock is not None:
-            os.ftruncate(self._lock.fileno(), 0)  # no process id left behind
-            self._lock.close()  # releases the run lock
-            self._lock = None
+        after every `spider_closed` handler), then release the run lock. A failed merge loses
+        nothing: the index stays correct, with more segments, and the next run merges them."""
         if self._archive is not None:
             if not self.error:
                 try:
@@ -375,3 +316,4 @@ class ArchiveExtension:
                     logger.warning("Search index not merged (%s); the next run will", exc)
             self._archive.close()
             self._archive = None
+        self.lock.release()  # after the connection: see crawler/archive/lock.py

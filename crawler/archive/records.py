@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from itemadapter import ItemAdapter
 
-from crawler import dw
 from crawler.archive.schema import ARTICLE_COLUMNS, CONTENT_FIELDS, LIST_FIELDS
+from crawler.items import missing_required
 
 # The content fields of the first schema, hashed as a list in this order; stored hashes depend
 # on it. Fields added later are hashed by name and only when they hold something, so adding a
@@ -52,15 +52,23 @@ def _unstorable(value) -> str | None:
     return None
 
 
-def as_record(item) -> dict:
-    """An article item (`Article`, dict or any itemadapter type) as a shallow dict, hashed once.
+class Record(dict):
+    """One article as the archive takes it: a shallow dict of its fields and `content_hash`,
+    checked once (`as_record`); the archive writes a `Record` without checking it again."""
+
+
+def as_record(item) -> Record:
+    """An article item (`Article`, dict or any itemadapter type) as a `Record`, checked and
+    hashed once (a `Record` is returned as it is).
 
     Raises ValueError when it lacks the id (a DW content id, `dw.is_content_id`), URL or title
-    the archive keys and shows it by, or holds a value SQLite cannot store (an integer beyond
-    64 bits, a string with a lone surrogate).
+    the archive keys and shows it by (`items.missing_required`), or holds a value SQLite cannot
+    store (an integer beyond 64 bits, a string with a lone surrogate).
     """
-    record = dict(ItemAdapter(item).items()) if not isinstance(item, dict) else dict(item)
-    if not (dw.is_content_id(record.get("id")) and record.get("url") and record.get("title")):
+    if isinstance(item, Record):
+        return item
+    record = Record(ItemAdapter(item).items()) if not isinstance(item, dict) else Record(item)
+    if missing_required(record):
         raise ValueError(f"not archivable without id, url and title: {str(record.get('url'))[:200]!r}")
     reason = _unstorable(record)
     if reason:
@@ -70,7 +78,7 @@ def as_record(item) -> dict:
     return record
 
 
-def _row(record: dict) -> dict:
+def article_row(record: dict) -> dict:
     """The `articles` row of a record: every column, lists as JSON text."""
     row = {name: record.get(name) for name in ARTICLE_COLUMNS}
     for name in LIST_FIELDS:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-RUNNING = "running"
-KILLED = "killed: the run ended without recording its outcome (kill -9, power loss or a crash)"
-FORCED = "stopped by force before its end"
+from crawler.outcome import KILLED, RUNNING
 
 
 def _in_transaction(db: sqlite3.Connection, work: Callable[[], object]):
@@ -33,9 +31,9 @@ def start(db: sqlite3.Connection, started_at: str, arguments: str) -> tuple[int,
     """
     def work():
         marked = db.execute("UPDATE crawl_runs SET outcome = ?, finish_reason = 'killed'"
-                            " WHERE outcome = ?", [KILLED, RUNNING]).rowcount
+                            " WHERE outcome = ?", [KILLED.text, RUNNING.text]).rowcount
         cursor = db.execute("INSERT INTO crawl_runs (started_at, arguments, outcome)"
-                            " VALUES (?, ?, ?)", [started_at, arguments, RUNNING])
+                            " VALUES (?, ?, ?)", [started_at, arguments, RUNNING.text])
         return cursor.lastrowid, marked
 
     return _in_transaction(db, work)

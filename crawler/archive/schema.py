@@ -16,7 +16,6 @@ there gets its column (lists as JSON text) and its place in revisions without an
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 
@@ -25,16 +24,10 @@ import sqlite_utils
 from crawler import dw, items, search
 from crawler.items import Article
 
-# Article fields that say which article this is and when it was published, not what it says:
-# a change in them alone is no new version. `photo_agencies` follows from `images` and lives in
-# `article_agencies` (role `photo`) rather than in a column of its own.
-NOT_CONTENT = frozenset({"id", "url", "short_url", "language", "kind", "published_at",
-                         "modified_at", "photo_agencies",
-                         # where the page's response is kept, and which extractor read it
-                         "warc_file", "warc_offset", "extractor_version",
-                         # when that response was fetched: the archive's clock for versions
-                         "fetched_at"})
-NOT_COLUMNS = frozenset({"photo_agencies"})
+# Which Article fields are content and which are columns is declared on the fields themselves
+# (crawler/items.py: `NOT_CONTENT`, `NOT_A_COLUMN`); these sets are read off them.
+NOT_CONTENT = frozenset(items.ARTICLE_FIELDS) - frozenset(items.CONTENT_FIELDS)
+NOT_COLUMNS = frozenset(items.ARTICLE_FIELDS) - frozenset(items.COLUMN_FIELDS)
 ARCHIVE_COLUMNS = {"first_seen_at": str, "last_seen_at": str, "content_hash": str,
                    "etag": str, "last_modified": str}
 # Earlier archives kept a second full-text index (title, teaser, body) kept in sync by triggers;
@@ -49,11 +42,10 @@ def _column_type(annotation) -> type:
 
 
 _HINTS = typing.get_type_hints(Article)
-_FIELDS = [f.name for f in dataclasses.fields(Article)]
-ARTICLE_FIELDS = tuple(_FIELDS)
-CONTENT_FIELDS = tuple(name for name in _FIELDS if name not in NOT_CONTENT)
+ARTICLE_FIELDS = items.ARTICLE_FIELDS
+CONTENT_FIELDS = items.CONTENT_FIELDS
 LIST_FIELDS = tuple(name for name in items.LIST_FIELDS if name not in NOT_COLUMNS)
-ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in _FIELDS if name not in NOT_COLUMNS}
+ARTICLE_COLUMNS = {name: _column_type(_HINTS[name]) for name in items.COLUMN_FIELDS}
 ARTICLE_COLUMNS.update(ARCHIVE_COLUMNS)
 # A revision is one earlier version, whole. `seen_at`: until when it was the article's content
 # (the fetch time of the version after it), so revisions ordered by (seen_at, id) are in capture

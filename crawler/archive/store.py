@@ -17,17 +17,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from crawler import search
-from crawler.archive import history, schema
+from crawler import settings as defaults
+from crawler.archive import history, revisits, schema
 from crawler.archive.records import (
     Fetched,
     Stored,
-    _row,
+    article_row,
     as_record,
     utc_now,
 )
@@ -46,7 +47,8 @@ class Archive:
     size in SQLite pages (0: no cap).
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0, max_pages: int = 0):
+    def __init__(self, path: str | Path, *, timeout: float = defaults.ARCHIVE_TIMEOUT,
+                 max_pages: int = defaults.ARCHIVE_MAX_PAGES):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,6 +63,13 @@ class Archive:
         if max_pages:
             self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         schema.migrate(self.db)
+
+    @classmethod
+    def from_settings(cls, settings, path: str | Path | None = None) -> Archive:
+        """The archive at `path` (default: `ARCHIVE_PATH`) with the settings' `ARCHIVE_TIMEOUT`
+        and `ARCHIVE_MAX_PAGES`: how the crawl, the archive writer and re-extraction open it."""
+        return cls(path or settings.get("ARCHIVE_PATH"), timeout=settings.getfloat("ARCHIVE_TIMEOUT"),
+                   max_pages=settings.getint("ARCHIVE_MAX_PAGES"))
 
     def close(self) -> None:
         """Close the connection."""
@@ -80,20 +89,14 @@ class Archive:
             " WHERE id = ?", [article_id]).fetchone()
         return Stored(*row) if row else None
 
-    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
-        """(id, url) of recent articles to check again: hourly on day one, daily in week one."""
-        def ago(delta: timedelta) -> str:
-            return (now - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        day, hour, week = timedelta(days=1), timedelta(hours=1), timedelta(days=7)
+    def due_for_revisit(self, now: datetime, languages: list[str],
+                        limit: int = revisits.LIMIT) -> list[tuple]:
+        """(id, url) of recent articles in `languages` to check again (`crawler.archive.revisits`)."""
         marks = ",".join("?" * len(languages))
-        return self.db.execute(
-            f"SELECT id, url FROM articles WHERE language IN ({marks}) AND published_at >= ?"
-            " AND ((published_at >= ? AND last_seen_at < ?)"
-            " OR (published_at < ? AND last_seen_at < ?))"
-            " ORDER BY published_at DESC LIMIT ?",
-            [*languages, ago(week), ago(day), ago(hour), ago(day), ago(day), limit],
-        ).fetchall()
+        rows = self.db.execute(
+            f"SELECT id, published_at, last_seen_at, url FROM articles WHERE language IN ({marks})"
+            " AND published_at >= ?", [*languages, revisits.since(now)])
+        return revisits.due(now, rows, limit)
 
     def has_short_link(self, code: str) -> bool:
         """True when the short code is already recorded."""
@@ -125,14 +128,18 @@ class Archive:
         validators of articles archived earlier. `cause` is recorded on each revision the
         batch makes (`crawl`, `reextract`, `commoncrawl`, `cc-news`, `wayback`).
         Returns counts: `new`, `updated`, `unchanged`, `earlier` (older fetches kept as
-        earlier revisions), `short_links` (stored), `refused` (articles `as_record` refuses:
-        logged and left out, the rest of the batch written). Raises sqlite3.Error from SQLite.
+        earlier revisions), `filled` (of the updated and unchanged: articles whose empty
+        columns, such as one an upgrade added, got a value), `short_links` (stored), `refused`
+        (articles `as_record` refuses: logged and left out, the rest of the batch written; a
+        `Record` was checked when it was made and is not checked again). Raises sqlite3.Error
+        from SQLite.
         """
-        counts = {"new": 0, "updated": 0, "unchanged": 0, "earlier": 0, "short_links": 0, "refused": 0}
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "earlier": 0, "filled": 0, "short_links": 0,
+                  "refused": 0}
         records = []
         for article in articles:
             try:
-                records.append(as_record(article))
+                records.append(as_record(article))  # a Record as it is
             except ValueError as exc:
                 counts["refused"] += 1
                 logger.warning("Refusing an article: %s", exc)
@@ -173,7 +180,7 @@ class Archive:
         reindex: dict[int, dict] = {}  # only articles whose searchable text may have changed
         revisions, seen, older = [], [], []
         for record in records:
-            row = _row(record)
+            row = article_row(record)
             fetched = row["fetched_at"] = record.get("fetched_at") or seen_at
             old = current.get(row["id"])
             filled: list[str] = []
@@ -207,6 +214,7 @@ class Archive:
                 fetched = last
             row["last_seen_at"] = fetched
             counts[verdict] += 1
+            counts["filled"] += bool(filled)
             upserts[row["id"]] = current[row["id"]] = row
             relink[row["id"]] = record
             if verdict != "unchanged" or set(filled) & _SEARCHED:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import fcntl
 import json
 import logging
 import sqlite3
@@ -16,10 +15,11 @@ from pathlib import Path
 
 from crawler import dw
 from crawler.backfill.sources import SOURCES
+from crawler.outcome import EXIT_FAILED, OK, Outcome, failed
 
 logger = logging.getLogger("crawler.backfill")
 
-EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_FAILED, EXIT_STOPPED = 0, 2, 3, 130
+EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, 2, 130  # EXIT_FAILED (3): crawler.outcome
 
 
 class BadArgument(ValueError):
@@ -82,15 +82,15 @@ def job_from(args: argparse.Namespace, settings):
         "wayback_replay": settings.get("BACKFILL_WAYBACK_REPLAY"),
     }
     return Job(args.source, languages, since, until, crawls, endpoints,
-               settings.getint("BACKFILL_BATCH_SIZE", 50))
+               settings.getint("BACKFILL_BATCH_SIZE"))
 
 
 def intervals(job, settings) -> dict[str, float]:
     """The URL prefixes this job may request, each with its pace (seconds between requests)."""
-    delay = settings.getfloat("BACKFILL_DELAY", 1.0)
+    delay = settings.getfloat("BACKFILL_DELAY")
     e = job.endpoints
     if job.source == "wayback":
-        return {e["wayback_cdx"]: settings.getfloat("BACKFILL_WAYBACK_CDX_DELAY", 2.0),
+        return {e["wayback_cdx"]: settings.getfloat("BACKFILL_WAYBACK_CDX_DELAY"),
                 e["wayback_replay"]: delay}
     if job.source == "cc-news":
         return {e["commoncrawl_data"]: delay}
@@ -98,20 +98,20 @@ def intervals(job, settings) -> dict[str, float]:
     return {cdx: delay, e["commoncrawl_collinfo"]: delay, e["commoncrawl_data"]: delay}
 
 
-def outcome(counts: Counter, error: str | None) -> str:
-    """`ok`, or why the run did not do its job."""
+def outcome(counts: Counter, error: str | None) -> Outcome:
+    """The backfill's outcome (`crawler.outcome.Outcome`): ok, or why it did not do its job."""
     if error:
-        return f"the archive could not be written: {error}"
+        return failed(f"the archive could not be written: {error}")
     read_nothing = not (counts["listings/read"] or counts["skipped/listing_done_before"])
     if counts["listings/failed"] and read_nothing:
-        return "no index or listing could be read"
+        return failed("no index or listing could be read")
     if counts["found"] and not counts["fetched"]:
-        return f"{counts['found']} captures to fetch and none fetched"
+        return failed(f"{counts['found']} captures to fetch and none fetched")
     if counts["failed"] >= 3 and counts["failed"] > max(counts["fetched"], 1) // 2:
-        return f"most captures failed ({counts['failed']} of {counts['found'] or counts['fetched']})"
+        return failed(f"most captures failed ({counts['failed']} of {counts['found'] or counts['fetched']})")
     if counts["listings/failed"]:
-        return f"{counts['listings/failed']} listings could not be read"
-    return "ok"
+        return failed(f"{counts['listings/failed']} listings could not be read")
+    return OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from crawler import setting_names
     from crawler.archive import Archive, integrity, paths, utc_now
-    from crawler.archive.extension import run_lock_path
+    from crawler.archive.lock import ArchiveLocked, RunLock
     from crawler.backfill.client import PoliteClient
     from crawler.backfill.run import Backfill
-    from crawler.warc.capture import DEFAULT_MAX_SIZE, WarcFiles, warc_dir
+    from crawler.warc.capture import WarcFiles, warc_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse(argv)
@@ -145,24 +145,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dw backfill: bad argument: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
     archive_path = Path(settings.get("ARCHIVE_PATH"))
-    archive_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(f"{run_lock_path(archive_path)}.backfill", "a")  # noqa: SIM115 - held for the run
+    try:  # before anything is written or created, the lock's file too (the .recover line)
+        integrity.refuse_damaged(archive_path)
+    except sqlite3.Error as exc:
+        print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    # Not the archive's run lock: a backfill may run beside a crawl (the archive orders their
+    # writes by fetch time), but not beside another backfill.
+    lock = RunLock(archive_path, purpose="backfill")  # held until the process ends
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        lock.acquire()
+    except ArchiveLocked:
         print("dw backfill failed: another backfill is running on this archive", file=sys.stderr)
         return EXIT_FAILED
     counts: Counter = Counter()
     started, error, stopped = utc_now(), None, False
     client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
-                          retries=settings.getint("BACKFILL_RETRIES", 5),
-                          retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX", 600.0))
-    warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+                          retries=settings.getint("BACKFILL_RETRIES"),
+                          retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX"))
+    warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
                       {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
                       prefix=f"backfill-{job.source}")
     try:
-        integrity.refuse_damaged(archive_path)  # before anything is written (the .recover line)
-        archive = Archive(archive_path, timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0))
+        archive = Archive.from_settings(settings)
     except (sqlite3.Error, OSError) as exc:
         print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -174,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         error = str(exc)
     finally:
         warcs.close()
-    verdict = "stopped: you stopped it (Ctrl-C or SIGTERM)" if stopped else outcome(counts, error)
+    verdict = (Outcome("stopped", "stopped: you stopped it (Ctrl-C or SIGTERM)") if stopped
+               else outcome(counts, error))
     summary = {k: v for k, v in sorted(counts.items())}
     try:
         archive.record_run({
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             "arguments": json.dumps({"backfill": job.source, "lang": ",".join(job.languages),
                                      "since": str(job.since or ""), "until": str(job.until or ""),
                                      "crawl": ",".join(job.crawls)}),
-            "finish_reason": "shutdown" if stopped else "finished", "outcome": verdict,
+            "finish_reason": "shutdown" if stopped else "finished", "outcome": verdict.text,
             "found": counts["found"], "fetched": counts["fetched"], "not_modified": 0,
             "new": counts["new"], "updated": counts["updated"] + counts["earlier"],
             "unchanged": counts["unchanged"],
@@ -192,15 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("Could not record the run in crawl_runs: %s", exc)
     finally:
         archive.close()
-    logger.log(logging.INFO if verdict == "ok" else logging.ERROR, "Backfill %s (%s): %s",
+    logger.log(logging.INFO if verdict.ok else logging.ERROR, "Backfill %s (%s): %s",
                job.source, verdict, json.dumps(summary))
-    print(json.dumps({"outcome": verdict, **summary}))
+    print(json.dumps({"outcome": verdict.text, **summary}))
     if stopped:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return EXIT_STOPPED
-    if verdict != "ok":
+    if verdict.exit_code:
         print(f"dw backfill failed: {verdict}", file=sys.stderr)
-        return EXIT_FAILED
+        return verdict.exit_code
     return EXIT_OK
 
 

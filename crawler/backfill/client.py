@@ -14,9 +14,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import requests
+
+from crawler.dates import http_date
 
 logger = logging.getLogger("crawler.backfill")
 
@@ -43,12 +44,9 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
         return None
     if value.isdigit():
         return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    when = http_date(value)
+    if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 

@@ -3,7 +3,7 @@
 Every capture used is appended to the project's own WARC files (`backfill-<source>-*.warc.gz`
 in the crawl's WARC folder: Common Crawl's records byte for byte, a Wayback capture as a
 `response` record dated as captured), read back with `crawler.warc.read.read_payload`, and run
-through the crawl's extractor and normaliser (`crawler.warc.adapter.article_from_page`). The
+through the crawl's extractor and normaliser (`crawler.warc.reextract.article_from_page`). The
 article goes to the archive with its capture's date (`fetched_at`) and WARC location, so the
 archive's rule places it: newer than what is stored, an update; older, an earlier revision,
 with the source as its `cause`.
@@ -30,9 +30,10 @@ from crawler.archive import Archive, utc_now
 from crawler.backfill import sources
 from crawler.backfill.client import Failed, PoliteClient, Refused
 from crawler.backfill.sources import Capture, Query
-from crawler.warc.adapter import article_from_page
+from crawler.dates import to_utc
 from crawler.warc.capture import BUILDER, WarcFiles, gzip_member
 from crawler.warc.read import read_payload
+from crawler.warc.reextract import article_from_page
 
 logger = logging.getLogger("crawler.backfill")
 
@@ -336,13 +337,11 @@ def read_payload_dated(path: str, offset: int) -> tuple[bytes, str, str]:
     """`read_payload` and the record's WARC-Date (archive form)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    from crawler.warc.read import archive_date
-
     body, content_type = read_payload(path, offset)
     with open(path, "rb") as handle:
         handle.seek(offset)
         record = next(iter(ArchiveIterator(handle)))
-        when = archive_date(record.rec_headers.get_header("WARC-Date"))
+        when = to_utc(record.rec_headers.get_header("WARC-Date")) or ""
     return body, content_type, when
 
 

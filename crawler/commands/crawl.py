@@ -1,9 +1,10 @@
 """`scrapy crawl`, exiting non-zero when the run failed, so that cron and timers notice.
 
-Exit status: 0 the run's outcome (stat `dw/outcome`) is ok, or it stopped at a limit the user
-set (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT, _TIMEOUT, Ctrl-C once); 1 Scrapy could not start the
-crawl; 2 Scrapy's own usage errors; 3 the run failed, with the reason in one last line on
-stderr (`dw crawl failed: …`), which is all a cron mail holds when LOG_FILE is set.
+Exit status (`crawler.outcome.Outcome.exit_code`, judged by `CrawlSummary`): 0 the run's outcome
+is ok, or it stopped at a limit the user set (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT, _TIMEOUT, Ctrl-C
+once); 1 Scrapy could not start the crawl; 2 Scrapy's own usage errors; 3 the run failed or was
+degraded, with the reason in one last line on stderr (`dw crawl failed: …`), which is all a cron
+mail holds when LOG_FILE is set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from scrapy.exceptions import UsageError
 from crawler import setting_names
 from crawler.archive import ArchiveExtension, paths
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
-from crawler.extensions import EXIT_FAILED, exit_status
+from crawler.extensions import CrawlSummary
+from crawler.outcome import EXIT_FAILED, FORCED
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +74,18 @@ class Command(crawl.Command):
                       f" {errors[0]} (-s LOG_LEVEL=DEBUG shows where)", file=sys.stderr)
         if self.exitcode:
             return
-        outcome = crawler.stats.get_value("dw/outcome")
-        self.exitcode = exit_status(outcome)
-        if self.exitcode:
-            if outcome is None:  # Ctrl-C twice: no handler ran; the run's row says so
+        try:
+            summary = crawler.get_extension(CrawlSummary)
+        except RuntimeError:  # the crawl never got as far as its extensions
+            summary = None
+        outcome = summary.outcome if summary is not None else None
+        if outcome is None:  # never judged: stopped by force (Ctrl-C twice); the run's row says so
+            outcome = FORCED
+            if summary is not None:  # the extensions exist: the archive's too
                 crawler.get_extension(ArchiveExtension).record_forced_stop()
-            print(f"dw crawl failed: {outcome or 'stopped by force before its end'}", file=sys.stderr)
+        self.exitcode = outcome.exit_code
+        if self.exitcode:
+            print(f"dw crawl failed: {outcome}", file=sys.stderr)
 
 
 def check_settings(settings, opts) -> list[str]:

@@ -2,16 +2,16 @@
 
 Enabled in `ADDONS` for every crawl; it changes nothing unless `REDIS_URL` is set (any URL the
 redis client accepts: `redis://HOST:PORT/DB`, `rediss://...`, `unix:///path/redis.sock?db=N`).
-Settings of its own, all optional:
-
-    DW_REDIS_PREFIX        key prefix of this archive's cluster in Redis (default `dw`)
-    DW_HEARTBEAT_SECONDS   how often a worker renews its heartbeat (default 1.0)
-    DW_HEARTBEAT_TTL       seconds of silence after which a worker is taken for dead and the
-                           requests it held are queued again (default 10)
-    DW_WRITER_WAIT         seconds a worker waits for the archive writer's state (default 60)
+Settings of its own (defaults in crawler/settings.py): `DW_REDIS_PREFIX` (the key prefix of
+this archive's cluster in Redis), `DW_HEARTBEAT_SECONDS` (how often a worker renews its
+heartbeat), `DW_HEARTBEAT_TTL` (seconds of silence after which a worker is taken for dead and
+the requests it held are queued again), `DW_WRITER_WAIT` (seconds a worker waits for the
+archive writer's state).
 """
 
 from __future__ import annotations
+
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.distributed.claims import Keys
 
@@ -33,7 +33,7 @@ class Distributed:
     def update_settings(self, settings) -> None:
         if not settings.get("REDIS_URL"):
             return
-        keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
+        keys = Keys(settings.get("DW_REDIS_PREFIX"))
         for name, value in (
             ("SCHEDULER", "crawler.distributed.scheduler.ClusterScheduler"),
             ("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter"),
@@ -42,12 +42,14 @@ class Distributed:
             ("SCHEDULER_DUPEFILTER_KEY", keys.seen),
             # Without it the first worker to finish deletes the queue all workers share.
             ("SCHEDULER_PERSIST", True),
+            # Every admitted article goes to the shared queue at once: entries waiting in a
+            # worker's memory (crawler/spiders/listings.py) would die with a killed worker.
+            ("DW_REQUESTS_AHEAD", 0),
         ):
-            settings.set(name, value, "addon")
-        # Every admitted article goes to the shared queue at once: entries waiting in a worker's
-        # memory (crawler/spiders/listings.py) would die with a killed worker. Its default is in
-        # crawler/settings.py, so this must outrank the project's value (a -s still wins).
-        settings.set("DW_FEED_QUEUED", 0, "project")
+            # A default of crawler/settings.py (priority `project`) outranks an add-on's value:
+            # the worker's replaces it there; `-s NAME=...` on the command line still wins.
+            from_project = settings.getpriority(name) == SETTINGS_PRIORITIES["project"]
+            settings.set(name, value, "project" if from_project else "addon")
         extensions = settings["EXTENSIONS"]
         for name, order in EXTENSIONS.items():
             extensions[name] = order

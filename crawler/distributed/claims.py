@@ -21,6 +21,8 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+from crawler import settings as defaults
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 class Keys:
     """Every Redis key of one archive's cluster, under one prefix (`DW_REDIS_PREFIX`)."""
 
-    prefix: str = "dw"
+    prefix: str = defaults.DW_REDIS_PREFIX
 
     def __getattr__(self, name: str) -> str:  # only for the names listed in KEY_NAMES
         if name in KEY_NAMES:
@@ -175,7 +177,7 @@ class Cluster:
     heartbeat lasts: a worker silent that long is taken for dead and its requests re-queued.
     """
 
-    def __init__(self, server, keys: Keys, ttl: float = 10.0, worker: str | None = None):
+    def __init__(self, server, keys: Keys, ttl: float = defaults.DW_HEARTBEAT_TTL, worker: str | None = None):
         self.server = server
         self.keys = keys
         self.ttl_ms = int(ttl * 1000)

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from dataclasses import asdict
 from datetime import datetime
 
 import redis
 from scrapy_redis.connection import get_redis_from_settings
 
-from crawler.archive import ArchiveExtension, Stored
+from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored, revisits
 from crawler.distributed import state
 from crawler.distributed.claims import Keys
 
@@ -38,17 +37,18 @@ class RedisArchive(ArchiveExtension):
     def __init__(self, crawler):
         super().__init__(crawler)
         self.server = get_redis_from_settings(crawler.settings)  # connects on first use
-        self.keys = Keys(crawler.settings.get("DW_REDIS_PREFIX", "dw"))
+        self.keys = Keys(crawler.settings.get("DW_REDIS_PREFIX"))
         self.envelope: dict[str, str] = {}  # the run and worker ids, set when the worker joins
 
     @property
     def archive(self) -> RedisArchive:
-        """No SQLite file in a worker: the archive is the writer's, reached through Redis."""
+        """No SQLite file in a worker, nor its run lock: the archive is the writer's, reached
+        through Redis, and the run's lock is in Redis (crawler/distributed/claims.py)."""
         return self
 
-    @property
-    def lock_path(self) -> None:
-        """None: no lock file; the run's lock is in Redis (crawler/distributed/claims.py)."""
+    def start_run(self, arguments: dict) -> None:
+        """No `crawl_runs` row at start: a worker's row goes to the writer when it ends
+        (`record_run`), and the writer records the cluster's run."""
         return None
 
     # -- what the spider asks ------------------------------------------------------------
@@ -59,27 +59,29 @@ class RedisArchive(ArchiveExtension):
                   self.server.hmget(self.keys.article(article_id), state.STORED_FIELDS)]
         return Stored(*values) if any(v is not None for v in values) else None
 
-    def due_for_revisit(self, now: datetime, languages: list[str], limit: int = 5000) -> list[tuple]:
-        """(id, url) of recent articles to check again: the rule of `Archive.due_for_revisit`."""
+    def due_for_revisit(self, now: datetime, languages: list[str],
+                        limit: int = revisits.LIMIT) -> list[tuple]:
+        """(id, url) of recent articles to check again (`crawler.archive.revisits`)."""
         rows = []
         for language in languages:
             ids = self.server.zrangebyscore(self.keys.recent(language),
-                                            (now - state.REVISIT_WINDOW).timestamp(), "+inf")
+                                            (now - revisits.WINDOW).timestamp(), "+inf")
             pipe = self.server.pipeline(transaction=False)
             for article_id in ids:
                 pipe.hmget(self.keys.article(int(article_id)), "published_at", "last_seen_at", "url")
             for article_id, values in zip(ids, pipe.execute(), strict=True):
                 rows.append((int(article_id), *[state.text(v) for v in values]))
-        return state.due(now, rows, limit)
+        return revisits.due(now, rows, limit)
 
     def count(self, table: str = "articles") -> int:
-        """Articles in the archive as the writer last published; raises sqlite3.Error (as the
-        archive would) when Redis cannot be read, after `fail`ing the crawl."""
+        """Articles in the archive as the writer last published; raises `ArchiveUnavailable`
+        (from the `redis.RedisError`) when Redis cannot be read, after `fail`ing the crawl."""
         try:
             return int(self.server.hget(self.keys.state, table) or 0)
         except redis.RedisError as exc:
-            self.fail(f"cannot read the archive's state in Redis: {exc}", 0)
-            raise sqlite3.OperationalError(str(exc)) from exc
+            reason = f"cannot read the archive's state in Redis: {exc}"
+            self.fail(reason, 0)
+            raise ArchiveUnavailable(reason) from exc
 
     # -- what the crawl hands over: to Redis at once --------------------------------------
 

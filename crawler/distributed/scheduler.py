@@ -18,6 +18,7 @@ import itertools
 import logging
 
 import redis
+from scrapy.utils.request import request_from_dict
 from scrapy_redis.scheduler import Scheduler
 
 from crawler.distributed import state
@@ -85,7 +86,8 @@ class ClusterScheduler(Scheduler):
         if data is None:
             return None
         try:
-            request = self.queue._decode_request(data)
+            # As scrapy-redis's queue decodes it, through its public serializer.
+            request = request_from_dict(self.queue.serializer.loads(data), spider=self.spider)
         except Exception as exc:  # a request this spider cannot rebuild: counted, never retried
             logger.error("Dropping a queued request that cannot be decoded: %s", exc)
             self.stats.inc_value("dw/cluster/undecodable_requests")

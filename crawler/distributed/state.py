@@ -15,19 +15,17 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from crawler import health
-from crawler.archive import Archive, Fetched, utc_now
-from crawler.archive.extension import run_lock_path
+from crawler.archive import Archive, Fetched, revisits, utc_now
 from crawler.distributed.claims import Keys
+from crawler.items import missing_required
 
 logger = logging.getLogger(__name__)
 
 STORED_FIELDS = ("content_hash", "last_seen_at", "modified_at", "etag", "last_modified")
 STATE_FIELDS = (*STORED_FIELDS, "published_at", "language", "url")
-REVISIT_WINDOW = timedelta(days=7)  # Archive.due_for_revisit looks no further back
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 # -- what the worker's scheduler needs to know about requests and stats ----------------------
@@ -78,40 +76,7 @@ def text(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
-def due(now: datetime, rows: Iterable[tuple], limit: int) -> list[tuple[int, str]]:
-    """(id, url) of `rows` (id, published_at, last_seen_at, url) due again, newest first.
-
-    The same rule as `Archive.due_for_revisit`'s SQL: hourly on the day of publication, daily
-    in the week after (tests/test_distributed_state.py holds the two to the same answers).
-    """
-    def ago(delta: timedelta) -> str:
-        return (now - delta).strftime(STAMP)
-
-    week, day, hour = ago(REVISIT_WINDOW), ago(timedelta(days=1)), ago(timedelta(hours=1))
-    picked = [(published, article_id, url) for article_id, published, last_seen, url in rows
-              if published and last_seen and published >= week
-              and ((published >= day and last_seen < hour) or (published < day and last_seen < day))]
-    picked.sort(reverse=True)
-    return [(article_id, url) for _, article_id, url in picked[:limit]]
-
-
 # -- the writer's side -------------------------------------------------------------------------
-
-def open_archive(settings) -> Archive:
-    """The SQLite archive at `ARCHIVE_PATH`, as a single-process crawl opens it: checked first
-    (raises `integrity.ArchiveDamaged`, an sqlite3.Error, when damaged)."""
-    from crawler.archive import integrity
-
-    integrity.refuse_damaged(settings.get("ARCHIVE_PATH"))
-    return Archive(settings.get("ARCHIVE_PATH"),
-                   timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0),
-                   max_pages=settings.getint("ARCHIVE_MAX_PAGES", 0))
-
-
-def lock_path(settings) -> str:
-    """The run lock file a single-process crawl takes beside the archive (`ArchiveExtension.lock_path`)."""
-    return run_lock_path(settings.get("ARCHIVE_PATH"))
-
 
 def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]],
                 log_drops: bool = True) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
@@ -128,7 +93,7 @@ def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[s
         kind = item.get("kind") if isinstance(item, dict) else None
         data = item.get("data") if kind else None
         try:
-            if kind == "article" and isinstance(data["id"], int) and data["url"] and data["title"]:
+            if kind == "article" and isinstance(data, dict) and not missing_required(data):
                 articles.append(data)
             elif kind == "fetched":
                 fetches.append(Fetched(**data))
@@ -169,7 +134,7 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
             now: datetime | None = None, chunk: int = 2000) -> int:
     """Mirror the archive's state of `ids` (all articles when None) into Redis; returns how many."""
     now = now or datetime.now(UTC)
-    since = (now - REVISIT_WINDOW).strftime(STAMP)
+    since = revisits.since(now)
     cursor = _rows(archive, ids)
     done, languages = 0, set()
     while rows := _take(cursor, chunk):
@@ -192,7 +157,7 @@ def publish(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = No
         pipe.execute()
         done += len(rows)
     for language in languages:  # what left the revisit window since
-        server.zremrangebyscore(keys.recent(language), "-inf", f"({(now - REVISIT_WINDOW).timestamp()}")
+        server.zremrangebyscore(keys.recent(language), "-inf", f"({(now - revisits.WINDOW).timestamp()}")
     return done
 
 
@@ -229,7 +194,7 @@ def _drop_unarchived(server, archive: Archive, keys: list[bytes]) -> None:
 
 def mark_ready(server, keys: Keys, archive: Archive) -> None:
     """Record the archive's size and that the state in Redis is complete; trim old revisit entries."""
-    cutoff = (datetime.now(UTC) - REVISIT_WINDOW).timestamp()
+    cutoff = (datetime.now(UTC) - revisits.WINDOW).timestamp()
     for key in server.scan_iter(match=f"{keys.prefix}:recent:*"):
         server.zremrangebyscore(key, "-inf", f"({cutoff}")
     server.hset(keys.state, mapping={"ready": 1, "articles": archive.count(), "published_at": utc_now(),

@@ -25,7 +25,8 @@ from crawler import health
 from crawler.archive import ArchiveExtension, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
-from crawler.extensions import CrawlSummary, outcome, summarize
+from crawler.extensions import CrawlSummary
+from crawler.outcome import Run
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ class ClusterWorker:
         self.crawler = crawler
         self.stats = crawler.stats
         self.server = get_redis_from_settings(settings)  # connects on first use
-        self.keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
-        self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS", 1.0)
-        self.writer_wait = settings.getfloat("DW_WRITER_WAIT", 60.0)
-        self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0))
+        self.keys = Keys(settings.get("DW_REDIS_PREFIX"))
+        self.heartbeat = settings.getfloat("DW_HEARTBEAT_SECONDS")
+        self.writer_wait = settings.getfloat("DW_WRITER_WAIT")
+        self.cluster = Cluster(self.server, self.keys, ttl=settings.getfloat("DW_HEARTBEAT_TTL"))
         self.coverage_history: list[dict] = []  # earlier runs' field coverage, read on joining
         self.inflight: dict[str, object] = {}  # token -> the Request popped under it
         self.flushed: dict[str, int] = {}  # dw/* stats already added to the run's totals
@@ -219,7 +220,10 @@ class ClusterWorker:
             self._wake_call = reactor.callLater(min(0.5, self.heartbeat), self._wake)
 
     def _wake(self) -> None:
-        # The engine's own loop; without it (another Scrapy), its 5 s heartbeat does the same.
+        # Scrapy has no public way to run the engine's loop now: only its heartbeat, every 5 s
+        # (`ExecutionEngine._SLOT_HEARTBEAT_INTERVAL`), or a request handed to `engine.crawl`,
+        # which would push a popped request back to Redis. So the loop's own call, where this
+        # Scrapy has it; without it the heartbeat does the same, 5 s later.
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None and slot.closing is None and not self.closing:
             slot.nextcall.schedule()
@@ -267,27 +271,24 @@ class ClusterWorker:
 
 
 class ClusterSummary(CrawlSummary):
-    """`CrawlSummary`, its verdict taken on the run's totals (this worker's row keeps its own counts).
+    """`CrawlSummary`, judging the run's totals (this worker's row keeps its own counts).
 
-    Health (crawler/health.py) is judged here too, in each worker: the run's field coverage,
-    summed over its workers, against the coverage of earlier runs the writer published.
+    The same rules (`crawler.outcome`), health among them: the run's field coverage, summed
+    over its workers, against the coverage of earlier runs the writer published.
     """
 
-    def judge(self, reason: str, stats: dict, counts: dict[str, int], coverage: dict) -> str:
+    def run(self, reason: str, stats: dict) -> Run:
         worker = self.crawler.get_extension(ClusterWorker)
+        thresholds = health.Thresholds.from_settings(self.crawler.settings)
         if worker is None or worker.cluster.run is None:
-            return outcome(reason, stats, counts)  # never joined: there is no run to judge
+            return Run(reason, stats, thresholds=thresholds)  # never joined: no run to judge
         try:
             totals = worker.final_totals()
         except redis.RedisError as exc:
             logger.error("Cannot read the run's totals (%s); judging this worker alone", exc)
-            return outcome(reason, stats, counts)
+            return Run(reason, stats, thresholds=thresholds)
         merged = {k: v for k, v in stats.items() if not (k.startswith(COUNTED) and isinstance(v, int))}
         merged.update(totals)
-        cluster_counts = summarize(merged)
-        self.stats.set_value("dw/cluster/counts", cluster_counts)
-        verdict = outcome(reason, merged, cluster_counts)
-        if verdict == "ok":
-            verdict = health.judge_history(health.coverage(merged), worker.coverage_history,
-                                           self.crawler.settings) or "ok"
-        return verdict
+        run = Run(reason, merged, health.coverage(merged), lambda: worker.coverage_history, thresholds)
+        self.stats.set_value("dw/cluster/counts", run.counts)
+        return run

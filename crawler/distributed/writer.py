@@ -15,15 +15,15 @@ SIGINT, and with `--until-idle` once no item has come for that long and no worke
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import signal
 import sqlite3
 import time
 import uuid
-from pathlib import Path
 
+from crawler import settings as defaults
+from crawler.archive import Archive, ArchiveLocked, RunLock, integrity
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
 
@@ -41,8 +41,8 @@ return redis.call('LRANGE', KEYS[2], 0, -1)
 class ArchiveWriter:
     """Write the items of a distributed crawl into the archive, batch by batch."""
 
-    def __init__(self, server, keys: Keys, archive, *, batch_size: int = 100, ttl: float = 10.0,
-                 recent_runs: int = 5):
+    def __init__(self, server, keys: Keys, archive, *, batch_size: int = defaults.ARCHIVE_BATCH_SIZE,
+                 ttl: float = defaults.DW_HEARTBEAT_TTL, recent_runs: int = defaults.HEALTH_RECENT_RUNS):
         self.server = server
         self.keys = keys
         self.archive = archive
@@ -189,30 +189,45 @@ def main(settings, until_idle: float | None = None) -> int:
     if not settings.get("REDIS_URL"):
         logger.error("archive-writer needs -s REDIS_URL=redis://HOST:PORT/DB (or unix://PATH)")
         return 2
-    keys = Keys(settings.get("DW_REDIS_PREFIX", "dw"))
-    lock_file = Path(state.lock_path(settings))
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.error("A crawl or another writer holds %s; not starting", lock_file)
-            return 2
-        try:
-            server = get_redis_from_settings(settings)
-            server.ping()
-        except redis.RedisError as exc:
-            logger.error("Cannot reach Redis at %s: %s", settings.get("REDIS_URL"), exc)
-            return 2
-        try:
-            archive = state.open_archive(settings)
-        except sqlite3.Error as exc:
-            logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)
-            return 2
+    keys = Keys(settings.get("DW_REDIS_PREFIX"))
+    try:
+        server = get_redis_from_settings(settings)
+        server.ping()
+    except redis.RedisError as exc:
+        logger.error("Cannot reach Redis at %s: %s", settings.get("REDIS_URL"), exc)
+        return 2
+    path = settings.get("ARCHIVE_PATH")
+    lock = RunLock(path)  # the crawl's run lock: no single-process crawl writes beside the writer
+    try:
+        lock.acquire()
+    except ArchiveLocked:
+        logger.error("A crawl or another writer holds %s; not starting", path)
+        return 2
+    except OSError as exc:
+        logger.error("Cannot open the archive %s: %s", path, exc)
+        return 2
+    try:
+        return _write(settings, server, keys, until_idle)
+    finally:
+        lock.release()  # after the archive's connection is closed (crawler/archive/lock.py)
+
+
+def _write(settings, server, keys: Keys, until_idle: float | None) -> int:
+    import redis
+
+    try:
+        # Checked read-only under the run lock before it is opened for writing, as a crawl's is
+        # (an `integrity.ArchiveDamaged` says how to recover).
+        integrity.refuse_damaged(settings.get("ARCHIVE_PATH"))
+        archive = Archive.from_settings(settings)
+    except (sqlite3.Error, OSError) as exc:
+        logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)
+        return 2
+    try:
         writer = ArchiveWriter(server, keys, archive,
-                               batch_size=settings.getint("ARCHIVE_BATCH_SIZE", 100),
-                               ttl=settings.getfloat("DW_HEARTBEAT_TTL", 10.0),
-                               recent_runs=settings.getint("HEALTH_RECENT_RUNS", 5))
+                               batch_size=settings.getint("ARCHIVE_BATCH_SIZE"),
+                               ttl=settings.getfloat("DW_HEARTBEAT_TTL"),
+                               recent_runs=settings.getint("HEALTH_RECENT_RUNS"))
         if not writer.claim():
             logger.error("Another archive writer is running for this Redis (%s)", keys.writer)
             return 2
@@ -227,4 +242,5 @@ def main(settings, until_idle: float | None = None) -> int:
             with contextlib.suppress(redis.RedisError):
                 server.hdel(keys.state, "ready")  # the archive is anyone's again: the state may go stale
                 writer.release()
-            archive.close()
+    finally:
+        archive.close()

@@ -8,9 +8,11 @@ body HTML as `state_text`, read only when the page's markup has no body), `dom`
 (the current layout's stable hooks) or `old_layout` (`div.longText`, `ul.smallList`; which of
 the two is decided once, when the page is identified), and `meta` (the head's metadata). The
 table of which source is trusted for which field is `merge.TRUST`, and a source is read only
-when a field needs it; the cleaning rules are the
-one normaliser's (`crawler.extract.normalize`). Pages are parsed with lexbor (selectolax), about three
-times as fast as libxml2 on DW's pages.
+when a field needs it; every merged value named like an `Article` field becomes that field. The
+cleaning rules, and the fields computed from others, are the one normaliser's
+(`crawler.extract.normalize`). Pages are parsed with lexbor (selectolax), about three times as
+fast as libxml2 on DW's pages. Nothing here imports Scrapy, Twisted, SQLite or the pipelines
+(tests/test_normalize.py checks in a fresh interpreter).
 
 Run as `python -m crawler.extract PAGE.html [...] [--url URL]` to re-extract saved pages.
 """
@@ -21,9 +23,9 @@ from collections.abc import Mapping
 
 from crawler import dw
 from crawler.extract import dom, jsonld, merge, meta, old_layout, state
-from crawler.extract.normalize import missing_required, normalize
+from crawler.extract.normalize import normalize
 from crawler.extract.page import NotAnArticle, Page, decode, identify
-from crawler.items import Article
+from crawler.items import ARTICLE_FIELDS, Article, missing_required
 
 __all__ = ["NotAnArticle", "extract"]
 
@@ -51,16 +53,20 @@ class _Sources(Mapping):
         return len(self.readers)
 
 
-def _article(page: Page, fields: dict) -> Article:
-    article = Article(id=page.id, url=page.url, short_url=dw.short_url(page.id),
-                      language=page.language, kind=page.kind)
-    for name in ("title", "teaser", "published_at", "modified_at", "authors", "topics", "tags",
-                 "tag_ids", "body", "subheads", "credit_line", "agencies"):
-        if fields.get(name) is not None:
-            setattr(article, name, fields[name])
-    lead = fields.get("lead_image")
-    article.images = ([lead] if lead else []) + list(fields.get("inline_images") or [])
-    return article
+# Fields that identifying the page decides, whatever a source says.
+_IDENTITY = frozenset({"id", "url", "short_url", "language", "kind"})
+
+
+def _article(page: Page, merged: dict) -> Article:
+    """The article of an identified page from the merged fields: each merged value named like an
+    `Article` field (but the page's identity) is that field; the images are the lead image and
+    the body's."""
+    fields = {name: value for name, value in merged.items()
+              if name in ARTICLE_FIELDS and name not in _IDENTITY and value is not None}
+    lead = merged.get("lead_image")
+    fields["images"] = ([lead] if lead else []) + list(merged.get("inline_images") or [])
+    return Article(id=page.id, url=page.url, short_url=dw.short_url(page.id),
+                   language=page.language, kind=page.kind, **fields)
 
 
 def extract(page: bytes | str, url: str | None = None, *, encoding: str | None = None) -> Article:
@@ -78,7 +84,6 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     article = _article(parsed, merge.merge(found))
     article.normalized, article.unknown_agencies = normalize(article)
-    article.changed_since_normalized = False
     # A part of an image credit that is no known agency, picture service or name: a new form.
     parsed.warnings += [("unknown_photo_credit", f"{token!r} in the image credit {image['credit']!r}")
                         for image in article.images for token in dw.read_photo_credit(image["credit"])[1]]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from urllib.parse import urljoin
 
 from crawler import dw
+from crawler.dates import printed_day
 from crawler.extract.body import image, read_body
 from crawler.extract.nodes import children, first, inside, own_text, text
 from crawler.extract.page import Page
-from crawler.text import printed_day
 
 # Mid-2023 pages mark the aside itself; 2024-26 pages mark the section around it.
 _TAG_LINKS = ('aside[data-tracking-name="related-topics"] a[href]',

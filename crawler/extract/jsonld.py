@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from crawler import dw
 from crawler.extract.lenient_json import loads
 from crawler.extract.page import Page
-from crawler.text import to_utc, unescaped
+from crawler.text import unescaped
 
 ARTICLE_TYPES = frozenset({"NewsArticle", "Article", "ReportageNewsArticle", "LiveBlogPosting",
                            "AnalysisNewsArticle", "OpinionNewsArticle", "BackgroundNewsArticle"})
@@ -88,6 +88,6 @@ def read(page: Page) -> dict:
         return {}
     found = {"title": unescaped(node.get("headline")), "authors": _people(node)}
     for name, key in (("published_at", "datePublished"), ("modified_at", "dateModified")):
-        if to_utc(node.get(key)):
+        if page.date(node.get(key), f"JSON-LD {key}"):
             found[name] = node[key]
     return found

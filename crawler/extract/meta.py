@@ -7,7 +7,6 @@ import re
 
 from crawler.extract.nodes import first, text
 from crawler.extract.page import Page
-from crawler.text import to_utc
 
 _TITLE_SUFFIX = re.compile(r"\s*(?:\||–|-)\s*DW\s*(?:\||–|-)\s*[\d./-]+\s*$")
 
@@ -19,6 +18,6 @@ def read(page: Page) -> dict:
     keywords = metas.get("keywords") or metas.get("news_keywords") or ""
     found = {"title": _TITLE_SUFFIX.sub("", title) if title else None,
              "teaser": metas.get("og:description") or metas.get("description"),
-             "published_at": metas.get("date") if to_utc(metas.get("date")) else None,
+             "published_at": page.date(metas.get("date"), "meta date"),
              "topics": [k for k in keywords.split(",") if k.strip()]}
     return {name: value for name, value in found.items() if value}

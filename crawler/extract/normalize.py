@@ -1,38 +1,27 @@
-"""The one normaliser: every cleaning rule for an article's fields (the pipeline that counts
-what it changed is `pipelines.normalize`).
+"""The one normaliser: every cleaning rule for an article's fields, and every field computed
+from others (`DERIVED`).
 
-`normalize()` is a pure function of the item (no Scrapy, no I/O). The extractor applies it to
-what it read, so that `python -m crawler.extract` prints what the crawl stores, and records on
-the `Article` what it changed; the pipeline normalises only items nobody normalised yet (any
-other item type, or an `Article` made by hand) and counts, per field, how many articles a rule
-changed, wherever it ran (`dw/normalize/<field>`; all start at 0, so a rule that never fires
-shows 0). Normalising twice changes nothing the second time, so running it once is enough.
+`normalize()` is a pure function of the article (no Scrapy, no I/O). The extractor applies it
+to what it read, so that `python -m crawler.extract` prints what the crawl stores, and keeps on
+the `Article` what it changed; the pipeline (`pipelines.normalize`) only counts that, per field
+(`dw/normalize/<field>`; all start at 0, so a rule that never fires shows 0). Normalising twice
+changes nothing the second time.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from itemadapter import ItemAdapter
-
 from crawler import dw
-from crawler.text import clean_text, to_utc
+from crawler.dates import to_utc
+from crawler.text import clean_text
 
-REQUIRED = ("id", "url", "title")
 TEXT_FIELDS = ("title", "teaser", "credit_line", "language", "kind")
 NAME_LISTS = ("subheads", "authors", "topics")
 DATE_FIELDS = ("published_at", "modified_at")
 IMAGE_KEYS = ("url", "caption", "credit")
-# Every field a rule below can change: the names of the `dw/normalize/<field>` stats.
-NORMALIZED_FIELDS = (*TEXT_FIELDS, "body", *NAME_LISTS, "tags", "tag_ids", "agencies",
-                     *DATE_FIELDS, "id", "url", "short_url", "images", "photo_agencies")
-
-
-def missing_required(item: Any) -> list[str]:
-    """The required fields (id, url, title) an article lacks; the one place they are checked."""
-    adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
-    return [name for name in REQUIRED if not adapter.get(name)]
 
 
 def clean_body(value) -> str:
@@ -76,15 +65,32 @@ def _image(image: dict) -> dict:
     return {key: clean_text(image.get(key)) for key in IMAGE_KEYS}
 
 
+def _photo_agencies(article: dict) -> list[str]:
+    return list(dict.fromkeys(
+        name for image in article["images"] for name in dw.photo_agencies(image["credit"] or "")))
+
+
+# Fields computed from others, after the cleaning rules, from the cleaned values: name ->
+# function of the article (a dict of its cleaned fields). Each is `NOT_CONTENT` on the `Article`
+# (a change in how it is computed is no edit by DW; tests/test_normalize.py checks).
+DERIVED: dict[str, Callable[[dict], Any]] = {
+    "short_url": lambda article: dw.short_url(article["id"]),
+    "photo_agencies": _photo_agencies,
+}
+# Every field a rule here can change: the names of the `dw/normalize/<field>` stats.
+NORMALIZED_FIELDS = (*TEXT_FIELDS, "body", *NAME_LISTS, "tags", "tag_ids", "agencies",
+                     *DATE_FIELDS, "id", "url", "images", *DERIVED)
+
+
 def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
-    """Normalise an article (an `Article`, a dict or an `ItemAdapter`) in place.
+    """Normalise an article (an `Article`, or a dict of its fields) in place.
 
     Returns (changed, unknown): `changed` maps every name in `NORMALIZED_FIELDS` to 1 if its
     rule changed the value, else 0; `unknown` lists the agency tokens kept as printed.
     """
-    adapter = item if isinstance(item, ItemAdapter) else ItemAdapter(item)
-    before = {name: adapter.get(name) for name in NORMALIZED_FIELDS}
-    after = {name: clean_text(before[name]) for name in TEXT_FIELDS if name in adapter}
+    fields = item if isinstance(item, Mapping) else vars(item)  # a plain dataclass: its fields
+    before = {name: fields.get(name) for name in NORMALIZED_FIELDS}
+    after = {name: clean_text(before[name]) for name in TEXT_FIELDS if name in fields}
     after["body"] = clean_body(before["body"])
     for name in NAME_LISTS:
         after[name] = unique(before[name])
@@ -95,13 +101,12 @@ def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
         after[name] = to_utc(before[name])
     after["id"] = int(before["id"])
     after["url"] = dw.canonical_url(before["url"])
-    after["short_url"] = dw.short_url(after["id"])
     after["images"] = [_image(i) for i in before["images"] or [] if isinstance(i, dict)]
-    after["photo_agencies"] = list(dict.fromkeys(
-        name for image in after["images"] for name in dw.photo_agencies(image["credit"] or "")))
+    for name, compute in DERIVED.items():
+        after[name] = compute(after)
     changed = dict.fromkeys(NORMALIZED_FIELDS, 0)
     for name, value in after.items():
         if value != before[name]:
-            adapter[name] = value
+            fields[name] = value
             changed[name] = 1
     return changed, unknown

@@ -20,10 +20,11 @@ import re
 from urllib.parse import urljoin
 
 from crawler import dw
+from crawler.dates import printed_day
 from crawler.extract.body import image, read_body
 from crawler.extract.nodes import first, text
 from crawler.extract.page import Page
-from crawler.text import clean_text, printed_day
+from crawler.text import clean_text
 
 # Row labels in some of DW's languages, compared case-folded without a trailing colon.
 _AUTHOR_LABELS = {"yazar", "مؤلف", "الكاتب", "الكاتبة", "الكاتب/ة", "作者", "लेखक", "mwandishi",

@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom
 
 from crawler import dw
+from crawler.dates import UnknownZone, utc_stamp
 
 
 class NotAnArticle(Exception):
@@ -47,6 +48,18 @@ class Page:
     old_layout: bool  # `div.longText` / `div.col3` and no `<article>`: DW's layout until mid-2023
     warnings: list[tuple[str, str]] = field(default_factory=list)
     memo: dict = field(default_factory=dict)  # what one source finds once for its own readers
+
+    def date(self, value, where: str):
+        """`value` when it is a date `crawler.dates` can read (the normaliser makes it UTC), else
+        None; a date whose zone is unknown is never taken as UTC: it is a warning
+        (`unknown_zone`, naming `where` it was) and not used."""
+        if not isinstance(value, str) or not value.strip():
+            return None
+        try:
+            return value if utc_stamp(value)[0] else None
+        except UnknownZone as exc:
+            self.warnings.append(("unknown_zone", f"{where}: {exc}"))
+            return None
 
 
 def _utf8(body: bytes) -> str | None:

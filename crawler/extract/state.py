@@ -15,7 +15,7 @@ from crawler import dw
 from crawler.extract.body import read_body
 from crawler.extract.lenient_json import value_at
 from crawler.extract.page import Page
-from crawler.text import to_utc, unescaped
+from crawler.text import unescaped
 
 _MARKERS = ("window.__APP_STATE__", "window.__APOLLO_STATE__")
 _RECORD_TYPES = ("Article", "LiveBlog", "Liveblog")
@@ -162,7 +162,7 @@ def read(page: Page) -> dict:
              "authors": _people(record, refs), "topics": _topics(record),
              "lead_image": _lead_image(record, refs)}
     for name, key in (("published_at", "firstPublicationDate"), ("modified_at", "lastModifiedDate")):
-        if to_utc(record.get(key)):
+        if page.date(record.get(key), f"page state {key}"):
             found[name] = record[key]
     found["tags"], found["tag_ids"] = _tags(record, refs)
     return found

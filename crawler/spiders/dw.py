@@ -54,7 +54,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.origins = Origins.from_settings(crawler.settings)
-        spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH", 3)
+        spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH")
         # Connected before Scrapy's SpiderState extension, so that it saves what this sets.
         crawler.signals.connect(spider.remember_scheduled, signal=scrapy.signals.spider_closed)
         return spider
@@ -86,7 +86,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             logger.error("Bad argument: %s", self.argument_error)
             self.crawler.stats.set_value("dw/argument_error", self.argument_error)
             raise scrapy.exceptions.CloseSpider("bad_arguments")
-        # Damage found when the archive was opened, the run lock, this run's crawl_runs row.
+        # The run lock, the archive checked for damage and opened (by the archive pipeline
+        # already, when it is enabled), read, and this run's crawl_runs row written.
         stop = self.archive.begin_run(self.arguments)
         if stop:
             raise scrapy.exceptions.CloseSpider(stop)
@@ -108,7 +109,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             if "feeds" in self.sources and lang in dw.FEED_CHANNELS:
                 yield self.discovery_request(f"{dw.FEEDS}/rdf/{dw.FEED_CHANNELS[lang]}", "feeds",
                                              self.parse_feed)
-        async for request in self.feed_pending():
+        async for request in self.request_pending():
             yield request
 
     # -- discovery -----------------------------------------------------------------------

@@ -6,13 +6,13 @@ by `crawler.discovery`, without Scrapy.
 
 Memory stays flat with the crawl: a listing's entries are admitted (deduplicated, checked
 against the archive and the date range, counted) as it is read, but an admitted article waits
-as a small tuple in `pending`, not as a Request in Scrapy's queue; `feed_pending`, the tail of
+as a small tuple in `pending`, not as a Request in Scrapy's queue; `request_pending`, the tail of
 the spider's `start()`, turns them into requests only while the scheduler holds fewer than
-`DW_FEED_QUEUED` (48: three times the parallel requests, so the downloader never waits;
+`DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits;
 0 = no waiting: everything admitted is requested at once, as a distributed worker does, whose
 queue is in Redis and whose memory must hold nothing another worker would need).
 The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
-fewer than `DW_FEED_PENDING` (10,000) articles wait: what waits is bounded by one sitemap's
+fewer than `DW_PENDING_MAX` (10,000) articles wait: what waits is bounded by one sitemap's
 entries (at most 50,000 by the sitemap protocol), not by the site's size.
 """
 
@@ -45,12 +45,12 @@ class ListingCallbacks:
         self.pending = deque()
         self.listings = deque()
 
-    async def feed_pending(self) -> AsyncIterator:
+    async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
         listing is left to read and none waits; the end of the spider's `start()`."""
         engine = self.crawler.engine
-        queued = self.crawler.settings.getint("DW_FEED_QUEUED", 48) or float("inf")
-        most_pending = self.crawler.settings.getint("DW_FEED_PENDING", 10_000)
+        queued = self.crawler.settings.getint("DW_REQUESTS_AHEAD") or float("inf")
+        most_pending = self.crawler.settings.getint("DW_PENDING_MAX")
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
@@ -105,28 +105,28 @@ class ListingCallbacks:
         yield from self.released()
 
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
-        listing = self.read_listing(response, source)
+        # Relative locations in a feed are on www.dw.com, not on the feed's own host.
+        listing = self.read_listing(response, source, base=f"{dw.WWW}/")
         if listing is not None:
             self.from_entries(listing.entries, source, self.origins.real_url(response.url))
             yield from self.released()
 
     def released(self) -> Iterator[scrapy.Request]:
-        """With `DW_FEED_QUEUED = 0`, what a listing admitted, requested at once; else nothing
-        (`feed_pending` requests it when the scheduler runs low)."""
-        if self.crawler.settings.getint("DW_FEED_QUEUED", 48) > 0:
+        """With `DW_REQUESTS_AHEAD = 0`, what a listing admitted, requested at once; else nothing
+        (`request_pending` requests it when the scheduler runs low)."""
+        if self.crawler.settings.getint("DW_REQUESTS_AHEAD") > 0:
             return
         while self.listings:
             yield self.listings.popleft()
         while self.pending:
             yield self.article_request(*self.pending.popleft())
 
-    def read_listing(self, response, source: str) -> Listing | None:
-        """The response's sitemap or feed entries; None (counted, logged) when it is neither."""
+    def read_listing(self, response, source: str, base: str | None = None) -> Listing | None:
+        """The response's sitemap or feed entries; None (counted, logged) when it is neither.
+        Relative locations are read against `base`, by default the listing's own (real) URL."""
         try:
-            # Relative locations: a sitemap's are on its own host, a feed's on www.dw.com.
-            base = f"{dw.WWW}/" if source == "feeds" else self.origins.real_url(response.url)
             listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
-                                   base_url=base)
+                                   base_url=base or self.origins.real_url(response.url))
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)

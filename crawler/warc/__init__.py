@@ -1,2 +1,2 @@
 """WARC: every response captured as received (`capture`), read back (`read`), and the archive
-re-extracted from the captures (`reextract`, with `adapter` and `progress`)."""
+re-extracted from the captures (`reextract`)."""

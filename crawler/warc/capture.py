@@ -27,8 +27,9 @@ under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcpro
 value unchanged. A response that came another way (another download handler) has its head
 rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
 
-Settings: `WARC_ENABLED` (default True), `WARC_DIR` (default: the archive's own folder beside
-`ARCHIVE_PATH`, `data/dw.db-warc/` for the default archive), `WARC_MAX_SIZE` (bytes, default 1 GB).
+Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: the archive's own
+folder beside `ARCHIVE_PATH`, named after it, so `data/dw.db-warc/` for the default archive),
+`WARC_MAX_SIZE` (bytes per file).
 """
 
 from __future__ import annotations
@@ -52,13 +53,13 @@ from scrapy.utils.defer import deferred_from_coro
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.dates import to_utc
+from crawler.extract.version import extractor_version
 from crawler.items import Article
 from crawler.middlewares import Origins
-from crawler.warc.read import archive_date
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_SIZE = 1_000_000_000  # Heritrix's default: 1 GB per file
 # warcio compresses at 9. On a real 100 KB DW page level 3 takes 1.0 ms, 6 2.0 ms, 9 2.3 ms,
 # for files 28%, 26%, 26% of the page: capture's cost is mostly this.
 GZIP_LEVEL = 3
@@ -242,7 +243,7 @@ def warcinfo(settings) -> dict[str, str]:
         "format": "WARC File Format 1.1",
         "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
         "hostname": socket.gethostname(),
-        "http-header-user-agent": settings.get("USER_AGENT") or "",
+        "http-header-user-agent": settings.get("USER_AGENT"),
         "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         "description": "Responses as received (before content decoding); target URIs are the"
                        f" real DW URLs, fetched from {origins.www}, {origins.short}, {origins.feeds}",
@@ -263,9 +264,9 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        if not settings.getbool("WARC_ENABLED", True):
+        if not settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        files = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+        files = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
                           warcinfo(settings))
         middleware = cls(crawler, files, Origins.from_settings(settings))
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
@@ -282,7 +283,7 @@ class WarcCaptureMiddleware:
             self._fail(exc)
             raise IgnoreRequest(f"WARC capture failed: {exc}") from None
         request.meta["warc_file"], request.meta["warc_offset"] = path, offset
-        request.meta["fetched_at"] = archive_date(date)  # the archive's clock: the capture's date
+        request.meta["fetched_at"] = to_utc(date)  # the archive's clock: the capture's date
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
         return response
@@ -364,7 +365,7 @@ class WireHeadDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler):
         super().__init__(crawler)
-        if crawler.settings.getbool("WARC_ENABLED", True) and _LenientHTTPClientParser is not None:
+        if crawler.settings.getbool("WARC_ENABLED") and _LenientHTTPClientParser is not None:
             self._pool._factory = _WireHeadFactory
 
 
@@ -376,8 +377,6 @@ class WarcRecordMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from crawler.warc.adapter import extractor_version
-
         return cls(extractor_version())
 
     def _mark(self, item, response):

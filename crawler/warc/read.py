@@ -32,7 +32,6 @@ import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -40,6 +39,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecordLoader
+
+from crawler.dates import to_utc
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Entry:
     offset: int
     kind: str
     uri: str = ""
-    date: str = ""  # WARC-Date as the archive writes dates: `YYYY-MM-DDTHH:MM:SSZ`
+    date: str = ""  # WARC-Date as the archive writes dates (`crawler.dates`): `YYYY-MM-DDTHH:MM:SSZ`
     status: int | None = None
     content_type: str = ""
     problem: str = ""
@@ -75,18 +76,6 @@ def target_uri(value: str | None) -> str:
     return value
 
 
-def archive_date(value: str | None) -> str:
-    """A WARC-Date (`2026-11-29T14:45:47.123456Z`) in the archive's form, to the second."""
-    value = (value or "").strip()
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _entry(path: str, offset: int, record) -> Entry:
     headers = record.rec_headers
     http = record.http_headers
@@ -101,7 +90,7 @@ def _entry(path: str, offset: int, record) -> Entry:
 
     transfer = " ".join(header("Transfer-Encoding").lower().split())
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
-                 archive_date(headers.get_header("WARC-Date")), status, header("Content-Type"),
+                 to_utc(headers.get_header("WARC-Date")) or "", status, header("Content-Type"),
                  content_encoding=header("Content-Encoding").lower(),
                  chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer)
 

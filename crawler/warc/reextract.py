@@ -10,22 +10,25 @@ extractor and normaliser over every sound DW article response, in the order the 
 them (one worker process per core, while the files are read), and writes the results with
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
-whose content is unchanged is left alone. A record older than the one an article row was
-made from is not applied; one from other WARCs (another tool's, older than what the archive
-holds) is kept as an earlier revision in its place in time. Everything else (requests, sitemaps,
-feeds, redirects, other sites, damaged or truncated records) is counted by kind and skipped; the
-form each record's payload digest takes is counted too (`payload_digest/entity_body`, `as_sent`,
-`both`, `unmatched`, `unverifiable`: see crawler/warc/read.py).
+whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
+which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one
+an article row was made from is not applied; one from other WARCs (another tool's, older than
+what the archive holds) is kept as an earlier revision in its place in time. Everything else
+(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records) is counted by
+kind and skipped; the form each record's payload digest takes is counted too
+(`payload_digest/entity_body`, `as_sent`, `both`, `unmatched`, `unverifiable`: see
+crawler/warc/read.py).
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
 that its URLs are read as the dw.com URLs they stand for.
 
 Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the records
 done are kept in the archive's `reextract_progress` table until a run completes. Files are
 applied in capture order (the WARC-Date of each one's first record), whatever order they are
-given in. Exit status: 0 done, 2 nothing to read (a path that does not exist or is not a WARC,
-an `--origin` that is not an http(s) URL, an `--archive` that is empty, `:memory:` or a URI;
-nothing is created), 3 the archive cannot be written (damaged: found before anything is
-written, `integrity_check`, with the `.recover` line), 130 stopped.
+given in. It takes the archive's run lock, as a crawl does. Exit status: 0 done, 2 nothing to
+read (a path that does not exist or is not a WARC, an `--origin` that is not an http(s) URL, an
+`--archive` that is empty, `:memory:` or a URI; nothing is created), 3 the archive cannot be
+written (damaged: found before anything is written, `integrity_check`, with the `.recover`
+line; or a crawl or the archive writer holds it), 130 stopped.
 """
 
 from __future__ import annotations
@@ -38,31 +41,180 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from scrapy.utils.project import get_project_settings
+
 from crawler import dw
-from crawler.archive import integrity, paths
+from crawler.archive import Archive, ArchiveLocked, RunLock, as_record, integrity, paths
+from crawler.archive.records import article_row
+from crawler.extract import NotAnArticle, extract
+from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
-from crawler.warc.adapter import (
-    captures_of,
-    default_archive_and_warcs,
-    extract_record,
-    extractor_version,
-    open_archive,
-    quiet_worker,
-    stored_source,
-    write_articles,
-)
-from crawler.warc.progress import Checkpoint, progress
-from crawler.warc.read import Entry, in_capture_order, scan, unreadable, warc_files
+from crawler.warc.capture import warc_dir
+from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
 __all__ = ["extractor_version", "main", "run"]
 
 logger = logging.getLogger("crawler.reextract")
 
+CAUSE = "reextract"
+
+
+# -- a page -> the article as stored; the archive ----------------------------------------
+
+def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
+    """The normalised article dict of one page, or the kind of page it is when not an article.
+
+    Does what the crawl does to a fetched page: extract (which applies the one normaliser,
+    `crawler.extract.normalize`), keep `kind == "article"`, check and hash (`as_record`).
+    """
+    try:
+        article = extract(body, url=url, encoding=charset)
+    except NotAnArticle:
+        return "not_an_article"
+    if article.kind != "article":
+        return f"type/{article.kind}"
+    article.extractor_version = extractor_version()
+    return as_record(article.to_dict())
+
+
+def stored_source(archive, content_id: int) -> tuple | None:
+    """(content_hash, warc_file, warc_offset, last_seen_at, the names of its empty columns) of
+    an archived article, or None. A column is empty (NULL) when an upgrade added it after the
+    article was stored, or when the extractor of the time found nothing for it."""
+    cursor = archive.db.execute("SELECT * FROM articles WHERE id = ?", [content_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip((c[0] for c in cursor.description), row, strict=True))
+    empty = frozenset(name for name, value in values.items() if value is None)
+    return (values["content_hash"], values["warc_file"], values["warc_offset"],
+            values["last_seen_at"], empty)
+
+
+def fills(record: dict, empty: frozenset) -> bool:
+    """True when the article would give a value to one of the stored row's empty columns."""
+    return any(article_row(record).get(name) is not None for name in empty)
+
+
+def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
+    """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
+    revision with cause `reextract`), `unchanged`, `earlier` (older captures kept as earlier
+    revisions) and `filled` (empty columns given a value); each article carries its capture's
+    date (`fetched_at`)."""
+    # As the crawl does for each article it stores: its own short link.
+    links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
+    counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "filled")
+            if counts[name]}
+
+
+# -- the workers ---------------------------------------------------------------------------
+
+def quiet_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+
+
+def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
+    """In a worker: (entry with its payload, real URL) -> (the entry without its payload,
+    the article dict or the kind of page it was)."""
+    entry, url = task
+    light = replace(entry, payload=None)
+    try:
+        body = decode(entry)
+    except ValueError as exc:
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, "undecodable"
+    charset = entry.content_type.lower().partition("charset=")[2].split(";")[0].strip() or None
+    try:
+        return light, article_from_page(body, url, charset)
+    except Exception:  # noqa: BLE001 - one bad page must not end the run; it is counted
+        logger.exception("Extraction failed on %s (%s:%d)", url, entry.path, entry.offset)
+        return light, "extractor_error"
+
+
+# -- progress: what is done (to resume after a stop), what is shown meanwhile -----------------
+
+LOG_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
+PROGRESS_TABLE = "reextract_progress"
+SAVE_EVERY = 1.0  # seconds between checkpoint writes (a kill redoes at most this much)
+
+
+class Checkpoint:
+    """Records done by an unfinished run, in the archive; emptied when a run completes."""
+
+    def __init__(self, db, version: str):
+        self.db = db
+        self.version = version
+        table = db[PROGRESS_TABLE]
+        if not table.exists():
+            table.create({"warc_file": str, "warc_offset": int, "extractor_version": str},
+                         pk=("warc_file", "warc_offset"))
+        db.execute(f"DELETE FROM {PROGRESS_TABLE} WHERE extractor_version != ?", [version])
+        self.pending: list[tuple[str, int, str]] = []
+        self.saved_at = time.monotonic()
+
+    def done(self) -> set[tuple[str, int]]:
+        return set(self.db.execute(f"SELECT warc_file, warc_offset FROM {PROGRESS_TABLE}"))
+
+    def mark(self, path: str, offset: int) -> None:
+        self.pending.append((Path(path).name, offset, self.version))
+        if len(self.pending) >= 200 or time.monotonic() - self.saved_at >= SAVE_EVERY:
+            self.save()
+
+    def save(self) -> None:
+        self.saved_at = time.monotonic()
+        if self.pending:
+            self.db.conn.executemany(f"INSERT OR IGNORE INTO {PROGRESS_TABLE} VALUES (?, ?, ?)",
+                                     self.pending)
+            self.pending = []
+
+    def finish(self) -> None:
+        self.pending = []
+        self.db.execute(f"DELETE FROM {PROGRESS_TABLE}")
+
+
+def progress(results: Iterator, files: list[Path]) -> Iterator:
+    """Results, with a progress bar on a terminal, or a log line every LOG_EVERY seconds; both
+    give pages per second and an ETA, from how far into the files the results are."""
+    starts, total = {}, 0
+    for path in files:
+        starts[str(path)] = total
+        total += path.stat().st_size if path.exists() else 0
+    started = last = time.monotonic()
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc="re-extracting", smoothing=0.1)
+    try:
+        for n, result in enumerate(results, start=1):
+            yield result
+            entry = result[0]
+            done = starts.get(entry.path, 0) + entry.offset
+            now = time.monotonic()
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix_str(f"{n} pages, {n / max(now - started, 1e-6):.0f} pages/s",
+                                    refresh=False)
+            elif now - last >= LOG_EVERY:
+                last = now
+                rate, share = n / (now - started), done / total if total else 1.0
+                eta = (now - started) * (1 - share) / share if share else 0.0
+                logger.info("re-extracted %d pages (%.0f/s), %.0f%% of the WARC bytes,"
+                            " about %.0f s to go", n, rate, share * 100, eta)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# -- the run ---------------------------------------------------------------------------------
 
 def kind_of(entry: Entry, url: str) -> str:
     """`article` for a sound 200 HTML response of a DW article at `url`, else what it is."""
@@ -124,7 +276,7 @@ def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
     comparing its reading with the stored one would make revisions of the extractor's changes,
     not DW's). Records of other files are handed to the archive, whose rule places an older
     capture as an earlier revision."""
-    _, warc_file, warc_offset, _ = stored
+    _, warc_file, warc_offset, _, _ = stored
     source_date = dates.get((Path(warc_file).name, warc_offset)) if warc_file else None
     return source_date is not None and entry.date < source_date
 
@@ -184,15 +336,26 @@ class _Writer:
 
 
 def run(archive_path: Path, files: list[Path], workers: int,
-        real_url: Callable[[str], str] = lambda url: url) -> Counter:
-    """Re-extract `files` into the archive at `archive_path`; the counts of what happened.
+        real_url: Callable[[str], str] = lambda url: url, settings=None) -> Counter:
+    """Re-extract `files` into the archive at `archive_path`, opened under its run lock with the
+    project's settings (or `settings`); the counts of what happened.
 
-    Raises `sqlite3.Error` when the archive cannot be opened or written.
+    Raises `ArchiveLocked` when a crawl or the archive writer holds the archive, `sqlite3.Error`
+    (OSError) when it cannot be opened or written.
     """
+    lock = RunLock(archive_path)
+    lock.acquire()
+    try:
+        archive = Archive.from_settings(settings or get_project_settings(), archive_path)
+        return _run(archive, files, workers, real_url)
+    finally:
+        lock.release()  # after the archive's connection is closed (crawler/archive/lock.py)
+
+
+def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str]) -> Counter:
     scanned: Counter = Counter(files=len(files))
     counts: Counter = Counter()
     dates: dict[tuple[str, int], str] = {}
-    archive = open_archive(archive_path)
     checkpoint = Checkpoint(archive.db, extractor_version())
     writer = _Writer(archive, counts, checkpoint)
     try:
@@ -207,8 +370,9 @@ def run(archive_path: Path, files: list[Path], workers: int,
             result.update(warc_file=entry.path, warc_offset=entry.offset)
             stored = stored_source(archive, result["id"])
             if stored is not None and stored[0] == result["content_hash"]:
-                counts["unchanged"] += 1
-                result = None
+                if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
+                    counts["unchanged"] += 1
+                    result = None  # else a column an upgrade added, filled: no revision
             elif stored is not None and _earlier_own_capture(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
@@ -225,9 +389,20 @@ def run(archive_path: Path, files: list[Path], workers: int,
     return scanned + counts
 
 
+def captures_of(archive: Path, settings) -> tuple[Path, list[Path]]:
+    """(the captures folder of the archive at `archive`, every WARC file holding its captures):
+    its own folder (`WARC_DIR` when set), and the files of an older archive in the `warc/`
+    folder it may share with others that its articles name (`crawler.archive.paths.capture_files`).
+    Never another archive's. Read before the archive is opened for writing: it reads the archive
+    through a connection of its own (see crawler/archive/lock.py)."""
+    configured = settings.get("WARC_DIR")
+    return paths.captures_dir(archive, configured), paths.capture_files(archive, configured)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
-    archive_default, warc_default = default_archive_and_warcs()
+    settings = get_project_settings()
+    archive_default, warc_default = Path(settings.get("ARCHIVE_PATH")), warc_dir(settings)
     parser = argparse.ArgumentParser(prog="python -m crawler.reextract",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("warcs", nargs="*", type=Path, metavar="WARC",
@@ -263,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         files = in_capture_order(warc_files(args.warcs))
         where = ", ".join(map(str, args.warcs))
     else:  # the archive's own captures, never those of another archive beside it
-        folder, own = captures_of(args.archive)
+        folder, own = captures_of(args.archive, settings)
         files = in_capture_order(own)
         where = f"{folder} (the captures of {args.archive})"
     if not files:
@@ -277,11 +452,16 @@ def main(argv: list[str] | None = None) -> int:
         return url
 
     try:
-        counts = run(args.archive, files, args.workers, real_url)
+        counts = run(args.archive, files, args.workers, real_url, settings)
     except KeyboardInterrupt:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return 130
-    except sqlite3.Error as exc:
+    except ArchiveLocked as exc:
+        print(f"The archive {args.archive} is being written by a crawl or the archive writer (it is"
+              f" locked by {f'pid {exc.pid}' if exc.pid else 'another process'}); run this again"
+              " when it is done", file=sys.stderr)
+        return 3
+    except (sqlite3.Error, OSError) as exc:
         if integrity.is_damage(exc):  # a damaged page met mid-run
             print(integrity.damaged_message(args.archive, str(exc)), file=sys.stderr)
         else:

@@ -1,0 +1,241 @@
+"""A run's outcome as data, judged in one place for one process and for a cluster.
+
+`judge(run)` applies `RULES` in order to a `Run` (its finish reason, its `dw/*` stats, its field
+coverage and the coverage of earlier runs) and returns an `Outcome`: a status, the words stored
+in `crawl_runs.outcome` and the stat `dw/outcome`, and the exit status of `scrapy crawl`. The
+first rule that has a verdict decides; a run no rule objects to is ok. Plain Python, no Scrapy:
+`crawler.extensions.CrawlSummary` gathers a process's run, `crawler.distributed.worker.ClusterSummary`
+the cluster's totals, and both judge here; `crawler/commands/crawl.py` exits with
+`Outcome.exit_code`, never by reading the words.
+
+A new rule: a function `Run -> Outcome | None` in `RULES`, at the place its verdict should take
+precedence (a test in tests/test_outcome_rules.py with the stats that make it speak).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from crawler import health
+from crawler.arguments import LISTING_SOURCES
+
+EXIT_OK, EXIT_FAILED = 0, 3
+
+# Scrapy's finish reasons for a stop the user asked for: a limit set with `-s`, or Ctrl-C /
+# SIGTERM (Scrapy's graceful shutdown). Not failures: exit status 0, and the outcome says which.
+USER_LIMITS = {
+    "closespider_itemcount": "a limit you set: CLOSESPIDER_ITEMCOUNT",
+    "closespider_pagecount": "a limit you set: CLOSESPIDER_PAGECOUNT",
+    "closespider_timeout": "a limit you set: CLOSESPIDER_TIMEOUT",
+    "shutdown": "you stopped it: Ctrl-C or SIGTERM",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended. `status`: `ok`, `stopped` (at a limit the user set: not a failure),
+    `degraded` (field coverage fell: a new page layout?) or `failed` (or `running`: the row of a
+    run that has not ended, `RUNNING`); `text`: the outcome in words, as `crawl_runs.outcome`
+    stores it (`ok`, `stopped: shutdown (…)`, `degraded: …`, or why the run failed)."""
+
+    status: str
+    text: str
+
+    OK_STATUSES = frozenset({"ok", "stopped"})
+
+    @property
+    def exit_code(self) -> int:
+        """`scrapy crawl`'s exit status: 0 ok or stopped at the user's limit, 3 otherwise."""
+        return EXIT_OK if self.status in self.OK_STATUSES else EXIT_FAILED
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+OK = Outcome("ok", "ok")
+
+
+def failed(reason: str) -> Outcome:
+    return Outcome("failed", reason)
+
+
+# What a run's `crawl_runs` row says when no rule judged it (crawler/archive/runs.py): written
+# `running` when the run starts; marked killed by the next run when it never ended; stopped by
+# force (Ctrl-C twice) before its end, when no handler could judge it.
+RUNNING = Outcome("running", "running")
+KILLED = failed("killed: the run ended without recording its outcome (kill -9, power loss or a crash)")
+FORCED = failed("stopped by force before its end")
+
+
+def summarize(stats: Mapping[str, Any]) -> dict[str, int]:
+    """The crawl's headline counts from its `dw/*` stats (the columns of `crawl_runs`)."""
+    def total(prefix: str) -> int:
+        return sum(v for k, v in stats.items() if k.startswith(prefix) and isinstance(v, int))
+
+    return {
+        "found": stats.get("dw/found", 0),
+        "fetched": stats.get("dw/fetched", 0),
+        "not_modified": stats.get("dw/not_modified", 0),
+        "skipped": total("dw/skipped/"),
+        "new": stats.get("dw/articles/new", 0),
+        "updated": stats.get("dw/articles/updated", 0),
+        "unchanged": stats.get("dw/articles/unchanged", 0),
+        # Pages that failed, and fetched articles the archive could not store.
+        "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
+                   + stats.get("dw/archive/failed_articles", 0)),
+    }
+
+
+@dataclass
+class Run:
+    """What a run's outcome is judged on. `history` (the coverage earlier runs recorded, newest
+    first) is read only when a rule asks for it, through `read_history`: a run refused before it
+    began never opens the archive."""
+
+    finish_reason: str
+    stats: Mapping[str, Any]
+    coverage: dict = field(default_factory=dict)
+    read_history: Callable[[], list[dict]] = list
+    thresholds: health.Thresholds = field(default_factory=health.Thresholds)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        return summarize(self.stats)
+
+    @cached_property
+    def history(self) -> list[dict]:
+        return self.read_history()
+
+    @property
+    def listed_nothing(self) -> bool:
+        """Sitemaps and feeds were asked for and none listed a single entry (empty, unreadable or
+        in a dialect not understood): nothing was discovered, whatever else the run did."""
+        return bool(self.stats.get("dw/discovery/requested") and not self.stats.get("dw/discovery/entries"))
+
+
+# -- the rules, in the order they are applied --------------------------------------------------
+
+def bad_argument(run: Run) -> Outcome | None:
+    if run.stats.get("dw/argument_error"):
+        return failed(f"bad argument: {run.stats['dw/argument_error']}")
+    return None
+
+
+def archive_locked(run: Run) -> Outcome | None:
+    """Another run held the archive's run lock: the words say which lock and which process
+    (`another crawl is running on this archive (lock FILE, pid N)`, crawler/archive/extension.py)."""
+    if run.stats.get("dw/archive/locked"):
+        return failed(run.stats["dw/archive/locked"])
+    return None
+
+
+def archive_not_written(run: Run) -> Outcome | None:
+    if run.stats.get("dw/archive/error"):
+        return failed(f"the archive could not be written: {run.stats['dw/archive/error']}")
+    return None
+
+
+def stopped_by_an_error(run: Run) -> Outcome | None:
+    """Closed for any reason but its end or a limit the user set (`archive_locked`, ...)."""
+    if run.finish_reason not in USER_LIMITS and run.finish_reason != "finished":
+        return failed(f"stopped: {run.finish_reason}")
+    return None
+
+
+def every_listing_empty(run: Run) -> Outcome | None:
+    """When a listing was read and was empty, that is the reason, even if others could not be
+    fetched (a run the user cut short may simply not have got to the entries)."""
+    if run.listed_nothing and run.stats.get("dw/discovery/empty") and run.finish_reason not in USER_LIMITS:
+        return failed("no sitemap or feed listed any entry")
+    return None
+
+
+def no_listing_readable(run: Run) -> Outcome | None:
+    listings = tuple(f"dw/failed/{source}/" for source in LISTING_SOURCES)
+    source_failures = sum(v for k, v in run.stats.items() if k.startswith(listings) and isinstance(v, int))
+    if source_failures and not run.counts["found"] and not run.counts["skipped"]:
+        return failed("no sitemap or feed could be read")
+    return None
+
+
+def _most_lost(lost: int, of: int) -> Outcome | None:
+    """A run that lost more than half of its articles failed, at any size (1 of 1, 2 of 3)."""
+    if lost and 2 * lost > of:
+        return failed(f"most article requests failed ({lost} of {max(of, lost)})")
+    return None
+
+
+def most_requests_failed(run: Run) -> Outcome | None:
+    """More than half of what the run found was lost."""
+    return _most_lost(run.counts["failed"], run.counts["found"])
+
+
+def stopped_at_a_user_limit(run: Run) -> Outcome | None:
+    """Cut short on purpose: judged on what it tried, not what it found, and by no rule after
+    this one."""
+    if run.finish_reason in USER_LIMITS:
+        counts = run.counts
+        tried = counts["fetched"] + counts["not_modified"] + run.stats.get("dw/failed", 0)
+        return _most_lost(counts["failed"], tried) or Outcome(
+            "stopped", f"stopped: {run.finish_reason} ({USER_LIMITS[run.finish_reason]})")
+    return None
+
+
+def nothing_listed(run: Run) -> Outcome | None:
+    if run.listed_nothing:
+        return failed("no sitemap or feed listed any entry")
+    return None
+
+
+def none_fetched(run: Run) -> Outcome | None:
+    counts = run.counts
+    if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
+        return failed(f"{counts['found']} articles to fetch and none fetched")
+    return None
+
+
+def bodies_cut(run: Run) -> Outcome | None:
+    """An article body cut at the extractor's safety limit (crawler/extract/body.py,
+    `MAX_BLOCKS`): archived, but not whole, so the run did not do its job."""
+    cut = run.stats.get("dw/extract/body_truncated", 0)
+    if cut:
+        return failed(f"{cut} article bodies cut at the safety limit (see the warnings)")
+    return None
+
+
+def coverage_fell(run: Run) -> Outcome | None:
+    """Health: a field far below its share over earlier runs (crawler/health.py)."""
+    reason = health.degraded(run.coverage, run.history, run.thresholds)
+    return Outcome("degraded", reason) if reason else None
+
+
+RULES: list[Callable[[Run], Outcome | None]] = [
+    bad_argument,
+    archive_locked,
+    archive_not_written,
+    stopped_by_an_error,
+    every_listing_empty,
+    no_listing_readable,
+    stopped_at_a_user_limit,
+    nothing_listed,
+    none_fetched,
+    most_requests_failed,
+    bodies_cut,
+    coverage_fell,
+]
+
+
+def judge(run: Run, rules: list[Callable[[Run], Outcome | None]] | None = None) -> Outcome:
+    """The run's outcome: the verdict of the first rule that has one, else ok."""
+    for rule in RULES if rules is None else rules:
+        verdict = rule(run)
+        if verdict is not None:
+            return verdict
+    return OK

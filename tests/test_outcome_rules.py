@@ -1,0 +1,108 @@
+"""The outcome as data: each rule of `crawler.outcome` with the stats that make it speak, its
+status, its words and its exit status; the order in which they decide; a rule added."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.health import FIELDS
+from crawler.outcome import EXIT_FAILED, EXIT_OK, FORCED, KILLED, OK, RULES, RUNNING, Outcome, Run, judge
+
+FETCHED = {"dw/discovery/requested": 2, "dw/discovery/entries": 40, "dw/found": 40, "dw/fetched": 40,
+           "dw/articles/new": 40}
+FULL = dict.fromkeys(FIELDS, 1.0) | {"articles": 40}
+
+CASES = {
+    "ok": ("finished", FETCHED, "ok", "ok"),
+    "bad argument": ("bad_arguments", {"dw/argument_error": "lang: no such language 'xx'"},
+                     "failed", "bad argument: lang: no such language 'xx'"),
+    "archive not written": ("archive_error", FETCHED | {"dw/archive/error": "database or disk is full"},
+                            "failed", "the archive could not be written: database or disk is full"),
+    "closed by an error": ("archive_locked", {}, "failed", "stopped: archive_locked"),
+    "another run's lock": (
+        "archive_locked",
+        {"dw/archive/locked": "another crawl is running on this archive (lock /srv/dw/dw.db, pid 4242)"},
+        "failed", "another crawl is running on this archive (lock /srv/dw/dw.db, pid 4242)"),
+    "every listing empty": ("finished", {"dw/discovery/requested": 2, "dw/discovery/empty": 2},
+                            "failed", "no sitemap or feed listed any entry"),
+    "no listing readable": ("finished", {"dw/discovery/requested": 2, "dw/failed/news/http_404": 1,
+                                         "dw/failed/feeds/http_500": 1},
+                            "failed", "no sitemap or feed could be read"),
+    "a user's limit": ("closespider_itemcount", FETCHED, "stopped",
+                       "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),
+    "Ctrl-C": ("shutdown", {"dw/discovery/requested": 2, "dw/discovery/empty": 2}, "stopped",
+               "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)"),
+    "a user's limit, most of what it tried failed": (
+        "shutdown", FETCHED | {"dw/fetched": 2, "dw/failed": 4}, "failed",
+        "most article requests failed (4 of 6)"),
+    "nothing listed, none empty": ("finished", {"dw/discovery/requested": 2, "dw/found": 1, "dw/fetched": 1},
+                                   "failed", "no sitemap or feed listed any entry"),
+    "none fetched": ("finished", FETCHED | {"dw/fetched": 0}, "failed",
+                     "40 articles to fetch and none fetched"),
+    "most of what it found lost": ("finished", FETCHED | {"dw/found": 10, "dw/fetched": 4, "dw/failed": 6},
+                                   "failed", "most article requests failed (6 of 10)"),
+    "half lost is not most": ("finished", FETCHED | {"dw/found": 12, "dw/fetched": 6, "dw/failed": 6},
+                              "ok", "ok"),
+    "bodies cut at the safety limit": ("finished", FETCHED | {"dw/extract/body_truncated": 2}, "failed",
+                                       "2 article bodies cut at the safety limit (see the warnings)"),
+    "most lost, and a body cut": (
+        "finished",
+        FETCHED | {"dw/found": 10, "dw/fetched": 4, "dw/failed": 6, "dw/extract/body_truncated": 1},
+        "failed", "most article requests failed (6 of 10)"),
+    "a user's limit, and a body cut": (
+        "closespider_itemcount", FETCHED | {"dw/extract/body_truncated": 1}, "stopped",
+        "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),
+}
+
+
+@pytest.mark.parametrize("reason, stats, status, text", CASES.values(), ids=CASES.keys())
+def test_each_rule(reason, stats, status, text):
+    outcome = judge(Run(reason, stats, FULL, lambda: [FULL] * 3))
+    assert (outcome.status, outcome.text) == (status, text)
+    assert outcome.exit_code == (EXIT_OK if status in ("ok", "stopped") else EXIT_FAILED)
+
+
+def test_a_run_whose_coverage_fell_is_degraded_exit_3():
+    current = FULL | {"authors": 0.0}
+    outcome = judge(Run("finished", FETCHED, current, lambda: [FULL | {"authors": 0.8}] * 3))
+    assert outcome.status == "degraded" and outcome.exit_code == EXIT_FAILED
+    assert outcome.text == "degraded: authors on 0% of 40 articles, 80% over the last 3 runs"
+
+
+def test_a_cut_body_decides_before_the_coverage():
+    current = FULL | {"authors": 0.0}
+    outcome = judge(Run("finished", FETCHED | {"dw/extract/body_truncated": 1}, current,
+                        lambda: [FULL | {"authors": 0.8}] * 3))
+    assert (outcome.status, outcome.text) == (
+        "failed", "1 article bodies cut at the safety limit (see the warnings)")
+
+
+def test_the_rows_no_rule_judged():
+    # A run's row while it runs, one the next run found never ended, one stopped by force.
+    assert (RUNNING.status, RUNNING.text) == ("running", "running")
+    assert KILLED.text.startswith("killed: ") and KILLED.exit_code == EXIT_FAILED
+    assert (FORCED.text, FORCED.exit_code) == ("stopped by force before its end", EXIT_FAILED)
+
+
+def test_the_history_is_read_only_when_a_rule_needs_it():
+    read = []
+    judge(Run("bad_arguments", {"dw/argument_error": "x"}, read_history=lambda: read.append(1) or []))
+    assert read == []  # a refused run never opens the archive
+    judge(Run("finished", FETCHED, FULL, read_history=lambda: read.append(1) or []))
+    assert read == [1]
+
+
+def test_the_exit_status_is_the_outcomes_not_its_words():
+    # Words that read like a user's limit do not make a failure exit 0.
+    looks_stopped = Outcome("failed", "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)")
+    assert looks_stopped.exit_code == EXIT_FAILED and OK.exit_code == EXIT_OK
+
+
+def test_a_rule_is_added_where_its_verdict_should_decide():
+    def lost_most(run: Run) -> Outcome | None:  # e.g. a run that lost more than half of what it found
+        lost, found = run.stats.get("dw/lost", 0), run.counts["found"]
+        return Outcome("failed", f"lost {lost} of {found}") if lost * 2 > found else None
+
+    run = Run("finished", FETCHED | {"dw/lost": 30}, FULL)
+    assert judge(run) == OK
+    assert judge(run, [*RULES[:-1], lost_most, RULES[-1]]) == Outcome("failed", "lost 30 of 40")
