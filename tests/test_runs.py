@@ -73,3 +73,44 @@ def test_a_run_has_its_row_from_the_start_a_locked_run_says_who_holds_the_lock_a
     (killed, outcome, reason, finished), (latest, latest_outcome, latest_reason, _) = runs(db)
     assert (killed, reason, finished) == (1, "killed", None) and outcome.startswith("killed: ")
     assert (latest, latest_outcome, latest_reason) == (2, "ok", "finished")
+
+
+def test_the_lock_holder_named_is_the_run_holding_the_archive_never_a_sqlite_reader(tmp_path):
+    import sys
+
+    import pytest
+
+    from crawler.archive.lock import ArchiveLocked, RunLock, holder
+
+    db = tmp_path / "dw.db"
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    writer.commit()
+    reader = sqlite3.connect(db)  # as datasette does: SQLite's POSIX locks on the same file
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM t").fetchall()
+    inode = f":{os.stat(db).st_ino} "
+    with open("/proc/locks") as table:
+        assert any("POSIX" in line and inode in line for line in table)  # the reader's lock is there
+    assert holder(db) is None  # and it is no run lock
+
+    link = tmp_path / "elsewhere" / "link.db"
+    link.parent.mkdir()
+    link.hardlink_to(db)
+    run = subprocess.Popen(  # another process holds the run lock, as a crawl does
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb');"
+         " fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(120)", str(db)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline().strip() == "held"
+        assert holder(db) == holder(link) == run.pid  # by the file, whatever its name
+        with pytest.raises(ArchiveLocked) as refused:
+            RunLock(link).acquire()
+        assert (refused.value.path, refused.value.pid) == (os.path.realpath(link), run.pid)
+    finally:
+        run.kill()
+        run.wait(timeout=60)
+    assert holder(db) is None  # the kernel released it with the process
+    reader.close()
+    writer.close()
