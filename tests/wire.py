@@ -57,9 +57,13 @@ def http_date(moment: float) -> str:
     return formatdate(moment, usegmt=True)
 
 
+ALLOW_ALL = b"User-agent: *\nAllow: /\n"
+
+
 @contextlib.contextmanager
-def serving(responder: Responder) -> Iterator[Wire]:
-    """Serve on a free loopback port until the block ends; robots.txt allows everything."""
+def serving(responder: Responder, robots: bytes = ALLOW_ALL, robots_after: float = 0.0) -> Iterator[Wire]:
+    """Serve on a free loopback port until the block ends; `/robots.txt` is `robots` (allowing
+    everything unless given), sent `robots_after` seconds after it is asked for."""
     lock = threading.Lock()
     firsts: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -80,7 +84,8 @@ def serving(responder: Responder) -> Iterator[Wire]:
                 hit = Hit(path, now, counts[path], firsts.setdefault(path, now))
                 wire.hits.append(hit)
             if path == "/robots.txt":
-                data = response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")
+                time.sleep(robots_after)
+                data = response("200 OK", [("Content-Type", "text/plain")], robots)
             else:
                 data = responder(hit) or response("404 Not Found", [("Content-Type", "text/html")],
                                                   b"<html><body>404</body></html>")
