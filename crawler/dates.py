@@ -194,10 +194,20 @@ def newest(values: Iterable[str | None]) -> Reading:
     return reading
 
 
+# The shapes of an HTTP-date (RFC 9110 §5.6.7): a day, a month name, a year and a time of day,
+# in IMF-fixdate or RFC 850 order (`06 Nov 1994 08:49:37`, `06-Nov-94 08:49:37`) then a zone,
+# or asctime's (`Nov  6 08:49:37 1994`); a day name may come first. Leniently: one-digit days,
+# no seconds, any zone or offset the reader above reads.
+_HTTP_DATE = re.compile(
+    r"(?:[A-Za-z]+,?\s+)?(?:\d{1,2}(?:\s+|-)[A-Za-z]{3,9}\.?(?:\s+|-)(?:\d{4}|\d{2})\s+"
+    r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[A-Za-z0-9:+-]{1,12})?"
+    r"|[A-Za-z]{3,9}\s+\d{1,2}\s+\d{1,2}:\d{2}(?::\d{2})?\s+\d{4})", re.ASCII)
+
+
 def http_date(value: str) -> datetime | None:
     """An HTTP-date (RFC 9110 §5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware UTC
-    datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
-    unknown).
+    datetime; None when the text is no full date and time (`12:00`, `Dec 2026`, `Sat, 05 Dec
+    2026`, an ISO 8601 stamp), or names a zone not in `ZONES` (its instant is unknown).
 
     All three forms a recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
     obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year in the last 50
@@ -205,6 +215,8 @@ def http_date(value: str) -> datetime | None:
     names no zone); and, leniently, any zone or offset the RFC 822 reader above reads
     (`+0100`, `CET`, `UTC`).
     """
+    if not _HTTP_DATE.fullmatch(" ".join(value.split())):
+        return None
     try:
         stamp, _ = utc_stamp(value)
     except UnknownZone:
