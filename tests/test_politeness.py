@@ -17,31 +17,9 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.sitegen import render_article
 from tests.conftest import ROOT
 from tests.crawling import archived_ids, crawl, last_run
-from tests.wire import http_date as format_http_date
-from tests.wire import response, serving
-
-
-def article_page(content_id: int, lang: str = "en", slug: str = "story", **fields) -> bytes:
-    """A page in DW's current markup for one article."""
-    article = {"id": content_id, "language": lang, "slug": slug, "title": f"Story {content_id}",
-               "teaser": f"What story {content_id} is about.", "published_at": "2026-11-05T08:00:00Z",
-               "authors": ["Jane Example"], "blocks": [f"First paragraph of story {content_id}.",
-                                                      "Second paragraph of the story."]} | fields
-    return render_article(article).encode()
-
-
-def ok(content_id: int, **fields) -> bytes:
-    return response("200 OK", [("Content-Type", "text/html; charset=utf-8")],
-                    article_page(content_id, **fields))
-
-
-def content_id_of(path: str) -> int | None:
-    tail = path.split("?")[0].rsplit("/a-", 1)
-    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
-
+from tests.wire import content_id_of, ok, response, serving
 
 # -- robots.txt, for every request --------------------------------------------------------------
 
@@ -75,7 +53,8 @@ NOW = datetime(2026, 12, 5, 15, 58, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize("value", [
     "-10", "-1", "+5", "1.5", "4.0", "5 (seconds)", "5s", "1e3", "0x10", "٣", "３",  # no delay-seconds
-    "12:00", "15:58:40", "Dec 2026", "Sat, 05 Dec 2026", "05 Dec 2026", "2026-12-05T15:58:40Z",  # no full date
+    "12:00", "15:58:40", "Dec 2026", "Sat, 05 Dec 2026", "05 Dec 2026",  # no full date and time
+    "2026-12-05T15:58:40Z",
     "Sat, 05 Dec 2026 15:58:40 XYZ", "tomorrow at noon",
 ])
 def test_a_retry_after_that_is_neither_form_is_unreadable(value):

@@ -57,6 +57,30 @@ def http_date(moment: float) -> str:
     return formatdate(moment, usegmt=True)
 
 
+def article_page(content_id: int, lang: str = "en", slug: str = "story", **fields) -> bytes:
+    """A page in DW's current markup for one article (`fields` as `devtools.sitegen` takes them:
+    title, teaser, blocks, images with their credits, credit_line...)."""
+    from devtools.sitegen import render_article
+
+    article = {"id": content_id, "language": lang, "slug": slug, "title": f"Story {content_id}",
+               "teaser": f"What story {content_id} is about.", "published_at": "2026-11-05T08:00:00Z",
+               "authors": ["Jane Example"], "blocks": [f"First paragraph of story {content_id}.",
+                                                      "Second paragraph of the story."]} | fields
+    return render_article(article).encode()
+
+
+def ok(content_id: int, **fields) -> bytes:
+    """A 200 response with `article_page(content_id, **fields)`."""
+    return response("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                    article_page(content_id, **fields))
+
+
+def content_id_of(path: str) -> int | None:
+    """The content id of a `/.../a-{id}` path (a query ignored); None for any other path."""
+    tail = path.split("?")[0].rsplit("/a-", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
+
+
 ALLOW_ALL = b"User-agent: *\nAllow: /\n"
 
 
