@@ -149,6 +149,27 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         return await maybe_deferred_to_future(mine)
 
 
+class ContentCodingMiddleware:
+    """`identity` (RFC 9110 §8.4.1: no coding) left out of `Content-Encoding` before Scrapy's
+    HttpCompressionMiddleware (590) reads it, as browsers pass it over: Scrapy 2.19 stops
+    undoing codings at the first it does not know, so `gzip, identity` left the page gzipped.
+    Otherwise Scrapy's reading stands (every line, unknown values left as they are): the
+    crawl and a re-extraction of its WARC (`crawler.warc.read.content_codings`) read a page
+    alike."""
+
+    def process_response(self, request, response):
+        values = response.headers.getlist(b"Content-Encoding")
+        codings = [c.strip() for v in values for c in v.split(b",") if c.strip()]
+        if not any(c.lower() == b"identity" for c in codings):
+            return response
+        kept = [c for c in codings if c.lower() != b"identity"]
+        if kept:
+            response.headers[b"Content-Encoding"] = b", ".join(kept)
+        else:
+            del response.headers[b"Content-Encoding"]
+        return response
+
+
 @dataclass(frozen=True)
 class RetryAfter:
     """What a `Retry-After` header asks: `seconds` to wait, or why it cannot be followed."""

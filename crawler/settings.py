@@ -60,6 +60,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.ContentCodingMiddleware": 595,  # identity passed over, then Scrapy's 590
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
 SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
