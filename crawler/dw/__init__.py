@@ -18,6 +18,7 @@ from crawler.dw.credits import (
     parse_credit_line,
     photo_agencies,
     read_photo_credit,
+    strip_credit_label,
 )
 from crawler.dw.urls import (
     CONTENT_TYPES,
@@ -55,5 +56,6 @@ __all__ = [
     "WWW", "DwUrl", "article_url", "canonical_agencies", "canonical_agency", "canonical_url",
     "decode_short_code", "encode_short_code", "fetched_by_short_link", "image_url",
     "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line",
-    "parse_url", "photo_agencies", "read_photo_credit", "short_url", "unwrapped",
+    "parse_url", "photo_agencies", "read_photo_credit", "short_url", "strip_credit_label",
+    "unwrapped",
 ]  # fmt: skip
