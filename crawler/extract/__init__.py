@@ -55,7 +55,7 @@ def _article(page: Page, fields: dict) -> Article:
     article = Article(id=page.id, url=page.url, short_url=dw.short_url(page.id),
                       language=page.language, kind=page.kind)
     for name in ("title", "teaser", "published_at", "modified_at", "authors", "topics", "tags",
-                 "tag_ids", "body", "subheads", "credit_line", "agencies"):
+                 "tag_ids", "body", "subheads", "credit_line", "agencies", "related"):
         if fields.get(name) is not None:
             setattr(article, name, fields[name])
     lead = fields.get("lead_image")
