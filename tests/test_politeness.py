@@ -134,7 +134,7 @@ def test_unreadable_and_capped_retry_afters_are_counted_apart(unreadable_crawl):
 # -- a 429 slows the whole host; a stop during a wait is prompt ----------------------------------
 
 LIMITED = 79900041  # answers 429 with Retry-After: PAUSE to its first request
-OTHERS = range(79900042, 79900048)
+OTHERS = range(79900042, 79900047)
 PAUSE = 2
 GAP = 0.3  # DOWNLOAD_DELAY: the host's pace before the 429
 
