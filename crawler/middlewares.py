@@ -276,6 +276,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         waiting = request.meta.get("dw_retry_wait")
         paused = self.paused.get(self._slot_key(request), 0.0) if self.paused else 0.0
         until = max(waiting[0] if waiting else 0.0, paused)
+        if until > time.time():
+            logger.info("Waiting %.1f s before sending %s", until - time.time(), request.url)
         if until > time.time() and not await self._wait_until(until):
             self.crawler.stats.inc_value("dw/retry/left_for_next_run")
             logger.info("Stopping: %s is not sent; it waits in the queue (kept in a JOBDIR)", request.url)
