@@ -215,10 +215,20 @@ def to_utc(value) -> str | None:
         return None
 
 
+# The shapes of an HTTP-date (RFC 9110 §5.6.7): a day, a month name, a year and a time of day,
+# in IMF-fixdate or RFC 850 order (`06 Nov 1994 08:49:37`, `06-Nov-94 08:49:37`) then a zone,
+# or asctime's (`Nov  6 08:49:37 1994`); a day name may come first. Leniently: one-digit days,
+# no seconds, any zone or offset the reader above reads.
+_HTTP_DATE = re.compile(
+    r"(?:[A-Za-z]+,?\s+)?(?:\d{1,2}(?:\s+|-)[A-Za-z]{3,9}\.?(?:\s+|-)(?:\d{4}|\d{2})\s+"
+    r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[A-Za-z0-9:+-]{1,12})?"
+    r"|[A-Za-z]{3,9}\s+\d{1,2}\s+\d{1,2}:\d{2}(?::\d{2})?\s+\d{4})", re.ASCII)
+
+
 def http_date(value: str | bytes | None) -> datetime | None:
-    """An HTTP-date (RFC 9110, section 5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware
-    UTC datetime; None when the text is no date, or names a zone not in `ZONES` (its instant is
-    unknown). `Retry-After` may give seconds instead, which the caller reads first.
+    """An HTTP-date (RFC 9110 §5.6.7: `Retry-After`, `Date`, `Last-Modified`) as an aware UTC
+    datetime; None when the text is no full date and time (`12:00`, `Dec 2026`, `Sat, 05 Dec
+    2026`, an ISO 8601 stamp), or names a zone not in `ZONES` (its instant is unknown).
 
     All three forms a recipient must accept: IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the
     obsolete RFC 850 form `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year in the last 50
@@ -227,8 +237,10 @@ def http_date(value: str | bytes | None) -> datetime | None:
     """
     if isinstance(value, bytes):
         value = value.decode("latin-1")
+    if not isinstance(value, str) or not _HTTP_DATE.fullmatch(" ".join(value.split())):
+        return None
     stamp = to_utc(value)
-    if stamp is None or len(stamp) == 10:  # an HTTP-date always has a time
+    if stamp is None or len(stamp) <= 10:  # a bare day is no HTTP-date
         return None
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 

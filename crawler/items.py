@@ -48,6 +48,9 @@ class Article:
     credit_line: str | None = None
     agencies: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
+    # Other DW content the article links to as cross-links ("Read more: …" in the old layout),
+    # canonical URLs in page order; not part of the body.
+    related: list[str] = field(default_factory=list)
     # Agencies named in the images' credits (`Joseph Eid/AFP/Getty Images` -> AFP), derived
     # from `images` by the normaliser; the archive tags them with the role `photo`
     # (`article_agencies`) instead of keeping a column.

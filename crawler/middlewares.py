@@ -1,16 +1,21 @@
-"""Downloader middlewares: keep every request on the configured DW origins; back off on retry,
-as long as `Retry-After` asks (in seconds or as an HTTP-date)."""
+"""Downloader middlewares: keep every request on the configured DW origins; obey robots.txt for
+every request; back off on retry, as long as `Retry-After` asks (in seconds or as an HTTP-date)."""
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares import robotstxt
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from crawler import dw
@@ -113,6 +118,58 @@ class OriginMiddleware:
         return target
 
 
+class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, obeyed also by the requests made while robots.txt is
+    still being fetched.
+
+    Since Scrapy 2.13 (scrapy/scrapy#6802, "Refactor RobotsTxtMiddleware to use async def
+    process_request()") every such request awaits the one Deferred that the robots.txt
+    download fires, through `maybe_deferred_to_future`; that adds a callback returning None
+    to the Deferred's chain, so the first waiter gets the parser and every later one None,
+    which the middleware reads as "no robots.txt": allowed. (A reviewer's note on that pull
+    request, "Looks like this is not covered by the tests", is on that very line.) It is so in
+    Scrapy 2.19.0, the newest release, and on its main branch as of 2026-08-21; no issue or fix
+    upstream yet. Here each waiter gets a Deferred of its own, fired with the parser, which
+    the shared one hands on unchanged. Relies on Scrapy's `_parsers` (netloc -> parser, or the
+    Deferred of a robots.txt being fetched).
+    """
+
+    async def robot_parser(self, request):
+        netloc = urlparse_cached(request).netloc
+        pending = self._parsers.get(netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        mine: Deferred = Deferred()
+
+        def hand_on(parser):
+            mine.callback(parser)
+            return parser
+
+        pending.addCallback(hand_on)
+        return await maybe_deferred_to_future(mine)
+
+
+class ContentCodingMiddleware:
+    """`identity` (RFC 9110 §8.4.1: no coding) left out of `Content-Encoding` before Scrapy's
+    HttpCompressionMiddleware (590) reads it, as browsers pass it over: Scrapy 2.19 stops
+    undoing codings at the first it does not know, so `gzip, identity` left the page gzipped.
+    Otherwise Scrapy's reading stands (every line, unknown values left as they are): the
+    crawl and a re-extraction of its WARC (`crawler.warc.read.content_codings`) read a page
+    alike."""
+
+    def process_response(self, request, response):
+        values = response.headers.getlist(b"Content-Encoding")
+        codings = [c.strip() for v in values for c in v.split(b",") if c.strip()]
+        if not any(c.lower() == b"identity" for c in codings):
+            return response
+        kept = [c for c in codings if c.lower() != b"identity"]
+        if kept:
+            response.headers[b"Content-Encoding"] = b", ".join(kept)
+        else:
+            del response.headers[b"Content-Encoding"]
+        return response
+
+
 @dataclass(frozen=True)
 class RetryAfter:
     """What a `Retry-After` header asks: `seconds` to wait, or why it cannot be followed."""
@@ -121,50 +178,72 @@ class RetryAfter:
     asked: str  # the header's text, for the log
 
 
+_DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)  # RFC 9110 §10.2.3: delay-seconds = 1*DIGIT
+_MOST_SECONDS = 10**15  # a longer delay-seconds is read as this; it is capped anyway
+
+
 def retry_after(value: bytes | str | None, date: bytes | str | None = None,
                 now: datetime | None = None) -> RetryAfter | None:
     """The wait a `Retry-After` value asks for (RFC 9110 §10.2.3), in seconds (never negative).
 
-    Either form: delay-seconds (`120`) or an HTTP-date (`Sat, 05 Dec 2026 15:58:40 GMT`, and the
-    obsolete RFC 850 and asctime forms: `crawler.dates.http_date`). A date is measured from the
-    response's own `Date` header when it has a readable one (the server's clock, so that a
-    skewed clock on either side does not change the wait), else from `now` (default: the
-    clock); a date already past asks for no wait. None when there is no header;
-    `RetryAfter(None, ...)` when it is neither form.
+    Either form: delay-seconds, a non-negative integer in ASCII digits (`120`; one of any
+    length is read, however large, and capped by the caller), or a full HTTP-date (`Sat, 05 Dec
+    2026 15:58:40 GMT`, and the obsolete RFC 850 and asctime forms: `crawler.dates.http_date`).
+    A date is measured from the response's own `Date` header when it has a readable one (the
+    server's clock, so that a skewed clock on either side does not change the wait), else from
+    `now` (default: the clock); a date already past asks for no wait. None when there is no
+    header; `RetryAfter(None, ...)` when it is neither form (`-10`, `1.5`, `12:00`, `Dec 2026`,
+    `5 (seconds)`), as urllib3 and browsers take it.
     """
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     text = (value or "").strip()
     if not text:
         return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        moment = http_date(text)
-        if moment is None:
-            return RetryAfter(None, text)
-        if isinstance(date, bytes):
-            date = date.decode("latin-1")
-        reference = (http_date(date) if date else None) or now or datetime.now(UTC)
-        seconds = (moment - reference).total_seconds()
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # nan, inf: no wait to keep
+    if _DELAY_SECONDS.fullmatch(text):
+        digits = text.lstrip("0") or "0"
+        return RetryAfter(float(int(digits)) if len(digits) <= 15 else float(_MOST_SECONDS), text)
+    moment = http_date(text)
+    if moment is None:
         return RetryAfter(None, text)
-    return RetryAfter(max(seconds, 0.0), text)
+    if isinstance(date, bytes):
+        date = date.decode("latin-1")
+    reference = (http_date(date) if date else None) or now or datetime.now(UTC)
+    return RetryAfter(max((moment - reference).total_seconds(), 0.0), text)
+
+
+# A 429 at least doubles its host's delay between requests, to at least this (seconds).
+SLOWED_DELAY = 1.0
+_STOP_CHECK_SECONDS = 0.25  # how often a wait looks whether the crawl is stopping
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries, but waiting before each: `Retry-After` if given (up to
     `RETRY_BACKOFF_MAX`), else exponential (`RETRY_BACKOFF_BASE` × 2^retries).
 
-    Stats, each counted once the wait is over: `dw/retry/retry_after_honoured` (waited as
-    asked), `dw/retry/retry_after_capped` (asked for more than the cap: waited the cap);
-    `dw/retry/retry_after_unreadable` (neither form: our own schedule, logged).
+    The wait is kept in the retry's `meta` and waited when the retry comes back through here
+    on its way out, so nothing holds the download slot meanwhile. A 429 pauses the whole host
+    (its download slot) for the wait, not only the request that got it, and doubles the
+    host's delay between requests (at least
+    `SLOWED_DELAY`; AutoThrottle may lower it again as the host answers well): RFC 6585 §4, "too
+    many requests". A crawl asked to stop (SIGTERM, Ctrl-C) stops a retry's wait within a
+    quarter of a second: the request goes back to the scheduler (kept in a JOBDIR) unsent;
+    requests already in the host's download slot when a 429 came are sent when its pause
+    ends, as Scrapy's graceful stop sends what its downloader holds (a second Ctrl-C ends at
+    once).
+
+    Stats, each counted when the retry is sent after its wait: `dw/retry/retry_after_honoured`
+    (waited as asked), `dw/retry/retry_after_capped` (asked for more than the cap: waited the
+    cap); and `dw/retry/retry_after_unreadable` (neither form: our own schedule, logged),
+    `dw/retry/host_slowed` (a 429 paused its host and raised its delay),
+    `dw/retry/left_for_next_run` (a request not sent because the crawl stopped during its wait).
     """
 
     def __init__(self, settings):
         super().__init__(settings)
         self.base = settings.getfloat("RETRY_BACKOFF_BASE")
         self.cap = settings.getfloat("RETRY_BACKOFF_MAX")
+        self.paused: dict[str, float] = {}  # download slot -> time.time() until which it waits
 
     async def process_response(self, request, response):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
@@ -187,13 +266,56 @@ class BackoffRetryMiddleware(RetryMiddleware):
             delay, outcome = min(self.base * (2 ** retries), self.cap), None
         logger.info("HTTP %s from %s: retrying in %.1f s%s", response.status, request.url, delay,
                     f" (Retry-After: {asked.asked})" if outcome else "")
-        await self._wait(delay)
-        if outcome:
-            stats.inc_value(f"dw/retry/retry_after_{outcome}")
+        until = time.time() + delay
+        if response.status == 429:
+            self._slow_host(request, until)
+        retry.meta["dw_retry_wait"] = (until, outcome)
         return retry
 
-    async def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            from twisted.internet import reactor  # the one Scrapy installed
+    async def process_request(self, request):
+        waiting = request.meta.get("dw_retry_wait")
+        paused = self.paused.get(self._slot_key(request), 0.0) if self.paused else 0.0
+        until = max(waiting[0] if waiting else 0.0, paused)
+        if until > time.time():
+            logger.info("Waiting %.1f s before sending %s", until - time.time(), request.url)
+        if until > time.time() and not await self._wait_until(until):
+            self.crawler.stats.inc_value("dw/retry/left_for_next_run")
+            logger.info("Stopping: %s is not sent; it waits in the queue (kept in a JOBDIR)", request.url)
+            return request.replace(dont_filter=True)  # back to the scheduler, unsent
+        if waiting:
+            del request.meta["dw_retry_wait"]
+            if waiting[1]:
+                self.crawler.stats.inc_value(f"dw/retry/retry_after_{waiting[1]}")
+        return None
 
-            await maybe_deferred_to_future(deferLater(reactor, seconds))
+    def _slot_key(self, request) -> str:
+        return self.crawler.engine.downloader.get_slot_key(request)
+
+    def _slow_host(self, request, until: float) -> None:
+        """After a 429: no request to the host before `until` (time.time()), those already in
+        its download slot's queue included, and twice its delay between requests from then on."""
+        key = self._slot_key(request)
+        self.paused[key] = max(until, self.paused.get(key, 0.0))
+        slot = self.crawler.engine.downloader.slots.get(key)
+        if slot is not None:
+            # Scrapy's downloader sends a slot's next request no sooner than `delay` (less its
+            # jitter) after `lastseen` (time.monotonic()): moved on, the queue waits too.
+            slot.delay = min(max(2 * slot.delay, SLOWED_DELAY), self.cap)
+            resume = time.monotonic() + (until - time.time())
+            slot.lastseen = max(slot.lastseen, resume - slot.delay * (1 - slot.jitter))
+        self.crawler.stats.inc_value("dw/retry/host_slowed")
+        logger.info("HTTP 429 from %s: no request to it for %.1f s, then %.1f s between them", key,
+                    until - time.time(), slot.delay if slot is not None else SLOWED_DELAY)
+
+    def _stopping(self) -> bool:
+        return not self.crawler.crawling or not self.crawler.engine.running
+
+    async def _wait_until(self, until: float) -> bool:
+        """Wait until `until` (time.time()); False, at once, when the crawl is asked to stop."""
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        while (left := until - time.time()) > 0:
+            if self._stopping():
+                return False
+            await maybe_deferred_to_future(deferLater(reactor, min(left, _STOP_CHECK_SECONDS)))
+        return not self._stopping()

@@ -68,8 +68,12 @@ TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,
+    # Scrapy's, but obeyed by requests made while robots.txt is fetched (crawler/middlewares.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.ContentCodingMiddleware": 595,  # identity passed over, then Scrapy's 590
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
 SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}

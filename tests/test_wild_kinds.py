@@ -670,7 +670,7 @@ def _paragraph(html: str):
     '<p><strong>延伸阅读：</strong><a href="/zh/x/a-1">标题</a></p>',
     '<p><strong>Baca juga:</strong> <a href="/id/x/a-1">Judul</a></p>',
     '<p><strong>Czytaj także:</strong> <a href="/pl/x/a-1">Tytuł</a></p>',
-    '<p><strong>Okuyun:</strong> <a href="/tr/x/a-1">Başlık</a></p>',  # any short label with a colon
+    '<p><strong>Okuyun:</strong> <a href="/tr/x/a-1">Başlık</a></p>',  # DW's Turkish label
     '<p><strong>यह भी पढ़ें:</strong> <a href="/hi/x/a-1">शीर्षक</a></p>',
     '<p>Related: <a href="/en/climate/t-17292877">Climate</a></p>',
     '<p><strong>Read more:</strong> <a href="http://www.dw.de/x/a-1">An old link</a></p>',

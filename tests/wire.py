@@ -57,9 +57,37 @@ def http_date(moment: float) -> str:
     return formatdate(moment, usegmt=True)
 
 
+def article_page(content_id: int, lang: str = "en", slug: str = "story", **fields) -> bytes:
+    """A page in DW's current markup for one article (`fields` as `devtools.sitegen` takes them:
+    title, teaser, blocks, images with their credits, credit_line...)."""
+    from devtools.sitegen import render_article
+
+    article = {"id": content_id, "language": lang, "slug": slug, "title": f"Story {content_id}",
+               "teaser": f"What story {content_id} is about.", "published_at": "2026-11-05T08:00:00Z",
+               "authors": ["Jane Example"], "blocks": [f"First paragraph of story {content_id}.",
+                                                      "Second paragraph of the story."]} | fields
+    return render_article(article).encode()
+
+
+def ok(content_id: int, **fields) -> bytes:
+    """A 200 response with `article_page(content_id, **fields)`."""
+    return response("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                    article_page(content_id, **fields))
+
+
+def content_id_of(path: str) -> int | None:
+    """The content id of a `/.../a-{id}` path (a query ignored); None for any other path."""
+    tail = path.split("?")[0].rsplit("/a-", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
+
+
+ALLOW_ALL = b"User-agent: *\nAllow: /\n"
+
+
 @contextlib.contextmanager
-def serving(responder: Responder) -> Iterator[Wire]:
-    """Serve on a free loopback port until the block ends; robots.txt allows everything."""
+def serving(responder: Responder, robots: bytes = ALLOW_ALL, robots_after: float = 0.0) -> Iterator[Wire]:
+    """Serve on a free loopback port until the block ends; `/robots.txt` is `robots` (allowing
+    everything unless given), sent `robots_after` seconds after it is asked for."""
     lock = threading.Lock()
     firsts: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -80,7 +108,8 @@ def serving(responder: Responder) -> Iterator[Wire]:
                 hit = Hit(path, now, counts[path], firsts.setdefault(path, now))
                 wire.hits.append(hit)
             if path == "/robots.txt":
-                data = response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\nAllow: /\n")
+                time.sleep(robots_after)
+                data = response("200 OK", [("Content-Type", "text/plain")], robots)
             else:
                 data = responder(hit) or response("404 Not Found", [("Content-Type", "text/html")],
                                                   b"<html><body>404</body></html>")

@@ -58,6 +58,7 @@ class Listing:
 
     kind: str  # urlset, sitemapindex, rss, rdf, atom
     entries: list[Entry] = field(default_factory=list)
+    without_location: int = 0  # `<url>`s without a `loc`, items and entries without a usable link
 
 
 def local_name(element) -> str:
@@ -107,7 +108,8 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None) ->
     else:
         raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
     kind = SITEMAP_ROOTS.get(name) or FEED_ROOTS[name]
-    return Listing(kind, [e for e in entries if e.loc])
+    located = [e for e in entries if e.loc]
+    return Listing(kind, located, len(entries) - len(located))
 
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
@@ -162,12 +164,26 @@ def _sitemap_entry(url, bases: _Bases) -> Entry:
     return Entry(loc, _dates(found))
 
 
+# RFC 4287 §4.2.7.2: a link relation given as a name is the IRI of that name in IANA's registry;
+# either form names it.
+_IANA_RELATIONS = "http://www.iana.org/assignments/relation/"
+
+
+def link_relation(rel: str | None) -> str:
+    """An Atom `link`'s relation as a registered name: `alternate` when none is given (RFC 4287
+    §4.2.7.2), `alternate` too for `http://www.iana.org/assignments/relation/alternate`."""
+    rel = (rel or "").strip() or "alternate"
+    if rel.lower().startswith(_IANA_RELATIONS):
+        rel = rel[len(_IANA_RELATIONS):]
+    return rel.lower()
+
+
 def _feed_entry(item, bases: _Bases) -> Entry:
     link, content_id, found = "", None, {}
     for child in item:
         name = local_name(child)
         if name == "link":
-            rel = child.get("rel", "alternate")
+            rel = link_relation(child.get("rel"))
             if _text(child):
                 link = link or bases.resolve(child, _text(child))
             elif child.get("href") and rel == "alternate":

@@ -18,6 +18,7 @@ from crawler.dw.credits import (
     parse_credit_line,
     photo_agencies,
     read_photo_credit,
+    strip_credit_label,
 )
 from crawler.dw.urls import (
     CONTENT_TYPES,
@@ -38,6 +39,7 @@ from crawler.dw.urls import (
     canonical_url,
     decode_short_code,
     encode_short_code,
+    fetched_by_short_link,
     image_url,
     image_url_in,
     is_content_id,
@@ -48,11 +50,12 @@ from crawler.dw.urls import (
 )
 
 __all__ = [
-    "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS", "FEED_HOSTS",
-    "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PHOTO_SOURCES", "PUBLISHER_NAMES",
-    "RTL_LANGUAGES", "SHORTLINK", "SHORTLINK_HOSTS", "TRACKING_PARAMS", "WWW", "DwUrl",
-    "article_url", "canonical_agencies", "canonical_agency", "canonical_url", "decode_short_code",
-    "encode_short_code", "image_url", "image_url_in", "is_content_id", "is_dw_host", "is_person",
-    "parse_credit_line", "parse_url", "photo_agencies", "read_photo_credit", "short_url",
+    "AGENCIES", "AGENCY_NOTES", "CONTENT_TYPES", "DW_HOSTS", "FEEDS", "FEED_CHANNELS",
+    "FEED_HOSTS", "LANGUAGES", "MAX_CONTENT_ID", "NOT_PEOPLE", "OLD_HOSTS", "PHOTO_SOURCES",
+    "PUBLISHER_NAMES", "RTL_LANGUAGES", "SHORTLINK", "SHORTLINK_HOSTS", "TRACKING_PARAMS",
+    "WWW", "DwUrl", "article_url", "canonical_agencies", "canonical_agency", "canonical_url",
+    "decode_short_code", "encode_short_code", "fetched_by_short_link", "image_url",
+    "image_url_in", "is_content_id", "is_dw_host", "is_person", "parse_credit_line",
+    "parse_url", "photo_agencies", "read_photo_credit", "short_url", "strip_credit_label",
     "unwrapped",
 ]  # fmt: skip

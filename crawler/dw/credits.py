@@ -30,6 +30,8 @@ AGENCIES: dict[str, str] = {
     "Kyodo": "Kyodo News",
     "Yonhap": "Yonhap News Agency",
     "Europa Press": "Europa Press",
+    "Agência Brasil": "Agência Brasil",  # Brazil's public news agency (EBC)
+    "Prensa Latina": "Prensa Latina",  # Cuba's news agency
 }
 _AGENCY_ALIASES: dict[str, str] = {full.casefold(): name for name, full in AGENCIES.items()} | {
     name.casefold(): name for name in AGENCIES} | {
@@ -42,6 +44,14 @@ _AGENCY_ALIASES: dict[str, str] = {full.casefold(): name for name, full in AGENC
     # Arabic pages spell the agencies out: Reuters, AFP, dpa, AP, EFE.
     "رويترز": "Reuters", "أ ف ب": "AFP", "ا ف ب": "AFP", "د ب أ": "dpa", "د.ب.أ": "dpa",
     "أ ب": "AP", "إفي": "EFE",
+    # Agencies as other languages and their own picture services name them: Anadolu (Turkish
+    # name, picture service), Xinhua (French, Chinese, Russian, Arabic), dpa's picture service
+    # Zentralbild (`ZB`, `dpa-Zentralbild`).
+    "anadolu ajansı": "AA", "anadolu ajansi": "AA", "anadolu images": "AA", "anadolu agency": "AA",
+    "chine nouvelle": "Xinhua", "xinhua news agency": "Xinhua", "新华社": "Xinhua", "新華社": "Xinhua",
+    "синьхуа": "Xinhua", "شينخوا": "Xinhua",
+    "zb": "dpa", "zentralbild": "dpa", "dpa-zentralbild": "dpa", "dpa zentralbild": "dpa",
+    "agencia brasil": "Agência Brasil", "abr": "Agência Brasil",
 }  # fmt: skip
 # The publisher itself, printed among the sources and bylines of some pages: not an agency.
 PUBLISHER_NAMES = frozenset({"dw", "deutsche welle", "dw.com", "dw news"})
@@ -168,7 +178,7 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
 # `Jim Watson/AFP via Getty Images`, `REUTERS/Fabrizio Bensch`, `© Reuters`, `EPA-EFE/Filip
 # Singer`, `Jens Büttner/dpa-Zentralbild/picture alliance`, `picture-alliance/AP Photo/M. Name`,
 # `Li Xin/XinHua/dpa/picture alliance`, `Mikhail Sinitsyn/TASS/dpa/picture alliance`.
-# A credit is split into parts at `/`, `|`, `,`, `;`, brackets and the word `via`; a part is an
+# A credit is split into parts at `/`, `|`, `,`, `;`, colons, brackets and the word `via`; a part is an
 # agency (any printed form), a compound naming one (`dpa-Zentralbild`, `AP Photo`, `EPA-EFE`,
 # `ITAR-TASS`: the agency is the word printed as the agency prints it), a picture service or
 # source that is no news agency (`PHOTO_SOURCES`), or a person's name; anything else is an
@@ -187,17 +197,62 @@ PHOTO_SOURCES = frozenset({
     # who took it, when not named: a stringer (`STR/AFP`), a handout (`HO/AFP`), staff, a file photo
     "stringer", "str", "ho", "staff", "file", "file photo",
 })  # fmt: skip
-_CREDIT_PARTS = re.compile(r"\s*(?:[/|,;()\[\]]|\bvia\b)\s*", re.IGNORECASE)
+# The label DW prints before a picture credit, in its languages, case-folded: `Image: …`, `Bild:
+# …`, `صورة من: …` (Arabic pages: "picture from"), `ምስል፦ …` (Amharic, with the preface colon).
+PHOTO_CREDIT_LABELS = frozenset({
+    "image", "images", "bild", "foto", "fotos", "photo", "photos", "imagen", "imagem", "fotografia",
+    "fotografía", "fotoğraf", "görsel", "zdjęcie", "fotografija", "slika", "imagine", "φωτογραφία",
+    "εικόνα", "фото", "снимка", "фотографија", "фотографія", "світлина", "صورة", "صورة من",
+    "الصورة", "عکس", "عكس", "عکس از", "تصویر", "تصوير", "انځور", "ምስል", "फोटो", "फ़ोटो", "तस्वीर",
+    "छवि", "ছবি", "picha", "hoto", "gambar", "图片", "图像", "圖片", "圖像", "照片", "图片来源",
+    "圖片來源", "credit", "credits", "source", "quelle", "fuente", "fonte",
+})  # fmt: skip
+# Colons of the scripts DW writes in: ASCII, full-width and small (CJK), Ethiopic (wordspace,
+# colon, preface colon), the modifier letter colon.
+CREDIT_LABEL_COLONS = ":：﹕︓፡፥፦꞉"
+_CREDIT_LABEL = re.compile(rf"^\s*(?P<label>[^{CREDIT_LABEL_COLONS}/|(),]{{1,30}}?)\s*"
+                           rf"[{CREDIT_LABEL_COLONS}]\s*")
+
+
+def strip_credit_label(credit: str) -> str:
+    """A picture credit without the label printed before it (`Image: `, `صورة من: `, `ምስል፦ `):
+    a label of `PHOTO_CREDIT_LABELS`, or any one word, before a colon of any script; never a
+    word that names the credit's source (`Reuters: …`, `Getty: …` keep theirs)."""
+    m = _CREDIT_LABEL.match(credit)
+    if not m:
+        return credit
+    label = " ".join(m["label"].split()).casefold()
+    if label in PHOTO_CREDIT_LABELS or (
+            len(label.split()) == 1 and canonical_agency(label) is None and label not in PHOTO_SOURCES):
+        return credit[m.end():]
+    return credit
+
+
+# A colon left after the label is stripped also parts a credit (`Reuters: Fabrizio Bensch`).
+_CREDIT_PARTS = re.compile(rf"\s*(?:[/|,;()\[\]{CREDIT_LABEL_COLONS}]|\bvia\b)\s*", re.IGNORECASE)
 _COPYRIGHT = re.compile(r"^(?:(?:©|\(c\)|copyright\b:?|(?:photo|foto|image|bild)\s*:)\s*)+(?:\d{4}\b)?\s*",
                         re.IGNORECASE)
 _COMPOUND_SPLIT = re.compile(r"[\s\-–]+")
 _LICENCE = re.compile(r"^(?:cc\b|creative commons)", re.IGNORECASE)
 # Words that make a part an organisation, not a person's name ("SOPA Images", "Press Service").
+# In the languages agencies and offices name themselves in: `Anadolu Ajansı`, `Agência Brasil`,
+# `Prensa Latina`, `Iranian Presidency`, `وكالة الأنباء`.
 _SOURCE_WORDS = frozenset({
     "images", "image", "photo", "photos", "foto", "fotos", "pictures", "picture", "press", "presse",
     "wire", "agency", "agentur", "news", "media", "service", "services", "pool", "tv", "archive",
     "archiv", "studio", "office", "ministry", "ministerium", "government", "police", "polizei",
     "army", "forces", "handout", "museum", "institute", "institut", "university", "universität",
+    # agency, press, news
+    "ajansı", "ajansi", "ajans", "agência", "agencia", "agence", "agenzia", "agencja", "agentschap",
+    "агентство", "агенція", "وكالة", "خبرگزاری", "通讯社", "通訊社", "prensa", "imprensa", "stampa",
+    "basın", "pressedienst", "noticias", "notícias", "nouvelles", "notizie", "haber", "haberleri",
+    "новости", "новини", "nachrichten", "أنباء", "الأنباء", "خبر",
+    # offices of state
+    "presidency", "presidencia", "presidência", "présidence", "presidenza", "präsidialamt",
+    "cumhurbaşkanlığı", "kremlin", "ministerio", "ministério", "ministère", "ministero",
+    "bakanlığı", "министерство", "gobierno", "governo", "gouvernement", "regierung", "hükümeti",
+    "bureau", "büro", "oficina", "gabinete", "cabinet", "parliament", "parlament", "embassy",
+    "botschaft", "military", "navy", "militär", "armée", "ejército", "ordu",
 })  # fmt: skip
 _NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "del", "della", "dos", "du",
                              "la", "le", "al", "el", "bin", "ibn", "ter", "ten", "zu", "y", "e"})
@@ -237,7 +292,7 @@ def read_photo_credit(credit: str | None) -> tuple[list[str], list[str]]:
     """
     agencies: list[str] = []
     unknown: list[str] = []
-    credit = _COPYRIGHT.sub("", " ".join((credit or "").split()))
+    credit = _COPYRIGHT.sub("", strip_credit_label(" ".join((credit or "").split())))
     for part in _CREDIT_PARTS.split(credit):
         part = _COPYRIGHT.sub("", part.strip()).strip(" .:-–")
         if not part:

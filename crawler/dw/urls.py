@@ -110,6 +110,22 @@ class DwUrl:
     language: str | None = None
     slug: str | None = None
     code: str | None = None
+    old_host: bool = False  # on www.dw.de or www.dw-world.de
+
+
+def fetched_by_short_link(target: DwUrl) -> str | None:
+    """The short code through which content found at `target` is fetched, or None when its
+    own URL is fetched: the one rule for every URL found (given with `urls=`, listed in a
+    sitemap or feed). A URL on an old host (`www.dw.de/{slug}/a-{id}`, 2012-15;
+    `www.dw-world.de/dw/article/0,,{id},00.html`, until 2011; FACTS.md) is on no origin and
+    names no language, but its id is the content id of today: `p.dw.com/p/{code}` redirects to
+    where the content is now. A short link is fetched as such; other content than articles is
+    not fetched at all."""
+    if target.kind == "shortlink":
+        return target.code
+    if target.kind == "article" and (target.old_host or target.language is None):
+        return encode_short_code(target.id)
+    return None
 
 
 def parse_url(url: str) -> DwUrl | None:
@@ -136,7 +152,7 @@ def parse_url(url: str) -> DwUrl | None:
         m = _OLD_ARTICLE_PATH.search(path)
         if m:
             content_id = _content_id(m["id"])
-            return DwUrl(kind="article", id=content_id) if content_id else None
+            return DwUrl(kind="article", id=content_id, old_host=True) if content_id else None
     if host not in DW_HOSTS and host not in OLD_HOSTS:
         return None
     m = _CONTENT_PATH.match(path)
@@ -154,7 +170,8 @@ def parse_url(url: str) -> DwUrl | None:
     content_id = _content_id(m["id"])
     if content_id is None:
         return None
-    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=content_id, language=lang, slug=slug)
+    return DwUrl(kind=CONTENT_TYPES[m["type"]], id=content_id, language=lang, slug=slug,
+                 old_host=host in OLD_HOSTS)
 
 
 # A Wayback Machine capture's address: `/web/{14-digit timestamp}{flag like id_}/{original URL}`.

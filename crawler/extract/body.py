@@ -4,15 +4,12 @@ old layout."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from crawler import dw
 from crawler.extract.nodes import children, first, first_child, lines, own_text, text
 from crawler.text import clean_text
 
-# "Image: …", "Bild: …", "Foto: …", "Imagen: …", "Фото: …": a label is one word then a colon.
-_CREDIT_LABEL = re.compile(r"^[^\s:：]{1,20}\s*[:：]\s*")
 # A safety limit, far above any article: DW's longest (hearing transcripts, lists of names) have
 # a few thousand blocks. Reached, the body is cut there and the page's warnings say so
 # (`body_truncated`: counted as dw/extract/body_truncated, and the run's outcome is not ok).
@@ -26,8 +23,8 @@ def image(el) -> dict | None:
     if caption_el is not None:
         credit = text(first(caption_el, "small"))
         caption = clean_text("".join(own_text(caption_el, skip_tag="small")))
-    if credit:
-        credit = _CREDIT_LABEL.sub("", credit, count=1)
+    if credit:  # without DW's label, "Image: …", "صورة من: …" (crawler/dw/credits.py)
+        credit = dw.strip_credit_label(credit)
     url = None
     for img in el.css("img, source"):
         attributes = img.attributes

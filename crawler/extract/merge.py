@@ -19,6 +19,7 @@ TRUST: dict[str, tuple[str, ...]] = {
     "tags": ("state", "dom", "old_layout"),
     "body": ("dom", "state_text", "old_layout"),
     "lead_image": ("old_layout", "dom", "state"),
+    "related": ("old_layout",),
 }
 # Fields that come with another, from the source that gave it.
 COMES_WITH: dict[str, tuple[str, ...]] = {

@@ -5,22 +5,25 @@ a `ul.smallList` labelled rows (Date/Datum, Author/Autorin/Autor, Keywords/Schla
 Permalink). The labels are localised, so rows are also read by what they hold: a row's value
 becomes the byline only when it reads as people, never when it is a date, a place or a desk.
 
-Inside `div.longText` the old layout set cross-links to other stories as paragraphs of their
-own: `<p><strong>Read more: </strong><a href="/en/…/a-123">Title</a></p>`, "Lesen Sie auch:",
-"Leia também:", "اقرأ أيضا:" and so on in every language. They are links, not the article's
-words, and are left out of the body: a paragraph is one when all it holds besides links to DW
-pages is a short label ending in a colon (at most five words), or a label DW prints
-(`READ_MORE`) with or without one; or when it is one such link whose own text begins with that
-label.
+Inside `div.longText` the old layout set cross-links to other stories as blocks of their own:
+`<p><strong>Read more: </strong><a href="/en/…/a-123">Title</a></p>`, several in one paragraph
+(`<br>` between them), the label in one paragraph and the links in the next or in a list,
+"Lesen Sie auch:", "Leia também:", "اقرأ أيضا", "ተጨማሪ ያንብቡ፦" and so on in every language. A
+block is DW's fixed label (`READ_MORE`) and links to DW content, with nothing else outside the
+links but separators of any script, conjunctions and dates (`cross_links`). They are links, not
+the article's words: left out of the body, and kept as the article's `related` URLs. A label
+DW does not print ("Scholz said:", "Update:", "Important:") is text, and so is its link.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import urljoin
 
 from crawler import dw
 from crawler.dates import printed_day
+from crawler.dw.credits import CREDIT_LABEL_COLONS
 from crawler.extract.body import image, read_body
 from crawler.extract.nodes import first, text
 from crawler.extract.page import Page
@@ -109,67 +112,157 @@ READ_MORE = frozenset({
     "siehe auch", "lea también", "lee también", "leer más", "lea más", "más información", "leia também",
     "leia mais", "saiba mais", "lire aussi", "à lire aussi", "lire également", "читайте также",
     "читайте еще", "читайте ещё", "читайте також", "читайте більше", "czytaj także", "czytaj też",
-    "czytaj więcej", "przeczytaj także", "ayrıca okuyun", "bunu da okuyun", "daha fazla oku",
+    "czytaj więcej", "przeczytaj także", "ayrıca okuyun", "bunu da okuyun", "okuyun", "daha fazla oku",
     "اقرأ أيضا", "اقرأ أيضاً", "إقرأ أيضا", "إقرأ أيضاً", "اقرأ المزيد", "بیشتر بخوانید",
     "همچنین بخوانید", "بیشتر بخوانيد", "延伸阅读", "延伸閱讀", "相关阅读", "相關閱讀", "阅读更多",
-    "baca juga", "soma pia", "soma zaidi", "karanta", "यह भी पढ़ें", "इसे भी पढ़ें", "और पढ़ें",
-    "یہ بھی پڑھیے", "یہ بھی پڑھیں", "مزید پڑھیے", "আরো পড়ুন", "আরও পড়ুন", "διαβάστε επίσης",
+    "baca juga", "soma pia", "soma zaidi", "karanta", "karanta kuma", "यह भी पढ़ें", "इसे भी पढ़ें",
+    "और पढ़ें", "یہ بھی پڑھیے", "یہ بھی پڑھیں", "مزید پڑھیے", "আরো পড়ুন", "আরও পড়ুন", "διαβάστε επίσης",
     "διαβάστε ακόμη", "citiți și", "citiţi şi", "citește și", "pročitajte još", "pročitajte i",
     "pročitajte više", "прочитајте још", "прочитајте и", "прочитајте повеќе", "прочетете още",
     "прочетете също", "още по темата", "lexoni edhe", "lexo edhe", "lexoni më shumë", "ተጨማሪ ያንብቡ",
     "نور ولولئ", "دا هم ولولئ",
+    # the old layout's links to a video or audio item
+    "watch video", "video ansehen", "listen to audio", "audio anhören",
 })  # fmt: skip
-_LABEL = re.compile(r"^(?P<label>[^:：]{1,40}?)\s*[:：]\s*(?P<rest>.*)$", re.DOTALL)
-# What may stand between the links of one cross-link paragraph.
-_BETWEEN_LINKS = re.compile(r"[\s|,;/•·–—+]+|\b(?:and|und|y|e|et|и|і|i|ve|و)\b")
+# Words that may stand between the links of one cross-link paragraph ("A, B and C").
+_CONJUNCTIONS = frozenset({"and", "und", "y", "e", "et", "и", "і", "i", "ve", "و", "oraz", "și",
+                           "şi", "dhe", "na", "da", "और", "এবং", "和", "及", "και", "ou", "or", "oder"})
 
 
-def _links_to_dw(paragraph) -> list:
-    links = paragraph.css("a")
+def _words(text: str) -> list[str]:
+    """The words of a piece of text, case-folded: punctuation, symbols (arrows, `»`, `>>`),
+    spaces and controls of every script are separators (`:`, `：`, `፦`, `、`, `-`, `–`, `،`)."""
+    return "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in text).casefold().split()
+
+
+def _decoration(words: list[str]) -> bool:
+    """Nothing but what stands between cross-links: separators (gone already), conjunctions and
+    numbers (a date after a headline, a video's duration)."""
+    return all(word in _CONJUNCTIONS or word.isdigit() for word in words)
+
+
+def _segments(node) -> tuple[list[str], list]:
+    """The text of `node` outside its links, cut at each link (so `["Read more: ", " | ", ""]` for
+    `Read more: <a>A</a> | <a>B</a>`), and the links."""
+    segments, links, current = [], [], []
+
+    def walk(element):
+        for child in element.iter(include_text=True):
+            if child.tag == "a":
+                segments.append("".join(current))
+                current.clear()
+                links.append(child)
+            elif child.tag == "-text":
+                current.append(child.text_content or "")
+            elif child.tag not in ("script", "style", "-comment"):
+                walk(child)
+
+    walk(node)
+    segments.append("".join(current))
+    return segments, links
+
+
+def _to_dw(links: list) -> list[str] | None:
+    """The canonical URLs of links that all lead to DW content; None when one leads elsewhere."""
+    urls = []
     for link in links:
         href = (link.attributes.get("href") or "").strip()
-        if not href or dw.parse_url(urljoin(dw.WWW + "/", href)) is None:
-            return []
-    return links
+        url = urljoin(dw.WWW + "/", href) if href else ""
+        if not url or dw.parse_url(url) is None:
+            return None
+        urls.append(dw.canonical_url(url))
+    return urls
 
 
-def _label(text: str) -> str | None:
-    """The label a cross-link paragraph's own text makes, or None when that text is more."""
-    text = " ".join(text.split())
-    m = _LABEL.match(text)
-    if m and not _BETWEEN_LINKS.sub("", m["rest"]) and len(m["label"].split()) <= 5:
-        return m["label"]
-    bare = _BETWEEN_LINKS.sub(" ", text).strip(" .…»>→").casefold()
-    return bare if bare in READ_MORE else None
+def _is_label(words: list[str]) -> bool:
+    return " ".join(words) in READ_MORE
 
 
-def _in_link(node, paragraph) -> bool:
-    top = paragraph.mem_id
-    node = node.parent
-    while node is not None and node.mem_id != top:
-        if node.tag == "a":
-            return True
-        node = node.parent
-    return False
+def cross_links(node) -> list[str] | None:
+    """The DW URLs a cross-link block (see the module doc) links to, or None when `node` is text.
+
+    A cross-link block holds links to DW content and, outside them, nothing but DW's labels
+    (`READ_MORE`: "Read more:", "Mehr zum Thema:", "اقرأ أيضا", in every language DW writes)
+    and what separates entries: punctuation and symbols of any script, line breaks,
+    conjunctions, a date or duration. At least one label stands before the links, or the one
+    link's own text begins with one. A sentence around a link ("Scholz said: <a>…</a>", "Update:
+    <a>…</a>", "Mehr zum Thema Renten: <a>…</a>") is text, whatever its length.
+    """
+    segments, links = _segments(node)
+    urls = _to_dw(links) if links else None
+    if not urls:
+        return None
+    labels = 0
+    for segment in segments:
+        words = _words(segment)
+        if _is_label(words):
+            labels += 1
+        elif not _decoration(words):
+            return None
+    if labels:
+        return urls
+    # Only links: one whose own text begins with a label, `<a>Read more: What the operators get</a>`.
+    first = links[0].text(deep=True)
+    head = re.split(f"[{CREDIT_LABEL_COLONS}]", first, maxsplit=1)
+    return urls if len(links) == 1 and len(head) == 2 and _is_label(_words(head[0])) else None
+
+
+def _label_only(node) -> bool:
+    """A paragraph holding nothing but a cross-link label (`<p><b>Read more:</b></p>`)."""
+    segments, links = _segments(node)
+    return not links and _is_label(_words(segments[0]))
+
+
+def _link_block(node) -> list[str] | None:
+    """The DW URLs of an element holding only links to DW content, apart from what may separate
+    them (a `<p>` or a list after a label paragraph); None otherwise."""
+    segments, links = _segments(node)
+    urls = _to_dw(links) if links else None
+    return urls if urls and all(_decoration(_words(segment)) for segment in segments) else None
+
+
+def _next_element(node):
+    sibling = node.next
+    while sibling is not None and (sibling.tag == "-comment" or (
+            sibling.tag == "-text" and not (sibling.text_content or "").strip())):
+        sibling = sibling.next
+    return sibling
 
 
 def is_cross_link(paragraph) -> bool:
-    """True for a "Read more: <a>…</a>" paragraph (see the module doc)."""
-    links = _links_to_dw(paragraph)
-    if not links:
-        return False
-    own = "".join(node.text_content or "" for node in paragraph.traverse(include_text=True)
-                  if node.tag == "-text" and not _in_link(node, paragraph))
-    if own.strip():
-        return _label(own) is not None
-    first = " ".join(links[0].text(deep=True).split())
-    m = _LABEL.match(first)
-    return len(links) == 1 and m is not None and m["label"].casefold() in READ_MORE
+    """True for a "Read more: <a>…</a>" paragraph (`cross_links`)."""
+    return cross_links(paragraph) is not None
+
+
+def remove_cross_links(container) -> list[str]:
+    """Take the cross-link blocks out of a body container; the DW URLs they link to, in page
+    order, once each. A block is a paragraph (`cross_links`), or a paragraph holding only a
+    label followed by a paragraph or list holding only links."""
+    related: list[str] = []
+    doomed: list = []
+    taken: set[int] = set()
+    for paragraph in container.css("p"):
+        if paragraph.mem_id in taken:  # the links of a label paragraph before it
+            continue
+        urls = cross_links(paragraph)
+        block = [paragraph]
+        if urls is None and _label_only(paragraph):
+            following = _next_element(paragraph)
+            if following is not None and following.tag in ("p", "ul", "ol", "div"):
+                urls = _link_block(following)
+                block.append(following)
+        if urls is not None:
+            doomed += block
+            taken.update(node.mem_id for node in block)
+            related += [url for url in urls if url not in related]
+    for node in doomed:  # after the walk: a node taken out is never visited again
+        node.decompose()
+    return related
 
 
 def read(page: Page) -> dict:
-    """title, teaser, published_at (a day), authors, topics and tags (the keywords), lead_image
-    and the body fields."""
+    """title, teaser, published_at (a day), authors, topics and tags (the keywords), lead_image,
+    the body fields, and `related`: the DW URLs its cross-links lead to."""
     doc = page.doc
     column = first(doc, 'div[class="col3"]')
     rows = _rows(doc, page.language)
@@ -183,8 +276,6 @@ def read(page: Page) -> dict:
         found["lead_image"] = lead
     container = first(doc, 'div[class="longText"]')
     if container is not None:
-        for paragraph in container.css("p"):
-            if is_cross_link(paragraph):
-                paragraph.decompose()
+        found["related"] = remove_cross_links(container)
         found |= read_body(container, page.warnings)
     return {name: value for name, value in found.items() if value}

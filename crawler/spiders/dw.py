@@ -120,31 +120,41 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.count("skipped/not_dw_url")
             logger.warning("Skipping %r: not a DW article URL or short link", url)
             return
-        if target.kind == "shortlink":
-            yield from self.from_short_link(target.code, target.id)
-        elif target.language is None:
-            # dw.de and dw-world.de URLs carry the id but no language: ask the short link.
-            yield from self.from_short_link(dw.encode_short_code(target.id), target.id)
+        code = dw.fetched_by_short_link(target)
+        if code is not None:  # a short link, or an old host's URL: asked where it is now
+            yield from self.from_short_link(code, target.id)
         else:
             yield from self.schedule(url, "urls", None)
 
-    def from_short_link(self, code: str, content_id: int) -> Iterator[scrapy.Request]:
+    def from_short_link(self, code: str, content_id: int, source: str = "short_links",
+                        stamp: str | None = None, changed_at: str | None = None) -> Iterator[scrapy.Request]:
+        """The request for a short link (given, or standing for an old host's URL that a listing
+        named, with that entry's `source` and dates): none when the id is scheduled already, or
+        archived and not changed since (`changed_at`), or dated out of the range asked for."""
         self.count("found/short_links")
         if content_id in self.scheduled:
             self.count("skipped/short_link_already_scheduled")
             self.archive.record_short_link(code, content_id)
             return
-        if not self.refresh and self.archive.stored(content_id) is not None:
+        stored = None if self.refresh else self.archive.stored(content_id)
+        if stored is not None and (not changed_at or stored.last_seen_at >= changed_at):
             self.count("skipped/short_link_already_archived")
             self.archive.record_short_link(code, content_id)
             return
+        day = (stamp or "")[:10]
+        if stamp and ((self.since and day < self.since) or (self.until and day > self.until)):
+            self.count("skipped/out_of_date_range")
+            return
         url = f"{dw.SHORTLINK}/p/{code}"
         yield scrapy.Request(self.on_origin(url), callback=self.parse_short_link,
-                             errback=self.on_error, cb_kwargs={"code": code}, dont_filter=True,
+                             errback=self.on_error, dont_filter=True,
+                             cb_kwargs={"code": code, "source": source, "stamp": stamp,
+                                        "changed_at": changed_at},
                              meta={"dont_redirect": True, "source": "short_links", "dw_url": url,
                                    "handle_httpstatus_list": [301, 302, 303, 307, 308]})
 
-    def parse_short_link(self, response, code: str):
+    def parse_short_link(self, response, code: str, source: str = "short_links",
+                         stamp: str | None = None, changed_at: str | None = None):
         location = response.headers.get(b"Location", b"").decode("utf-8", "replace")
         if response.status not in (301, 302, 303, 307, 308) or not location:
             self.count("failed/short_link_no_redirect")
@@ -162,7 +172,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             logger.info("Short link %s leads to a %s, not an article: %s", code, kind, target_url)
             return
         self.archive.record_short_link(code, target.id)
-        yield from self.schedule(target_url, "short_links", None)
+        yield from self.schedule(target_url, source, stamp, changed_at=changed_at)
 
     # -- scheduling ----------------------------------------------------------------------
 
@@ -258,10 +268,15 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.count(f"skipped/type/{article.kind}")
             return None
         if article.id != content_id:
-            logger.info("%s serves article %s, not %s", url, article.id, content_id)
             if article.id in self.scheduled:
-                self.count("skipped/already_scheduled")
+                # The article asked for is gone (merged into, or replaced by, one this run has
+                # anyway): lost, so that the run's outcome sees it.
+                self.count("failed/article/serves_another_article")
+                self.count("failed")
+                logger.warning("%s serves article %s, not %s, and %s is this run's already: article"
+                               " %s is not archived", url, article.id, content_id, article.id, content_id)
                 return None
+            logger.info("%s serves article %s, not %s", url, article.id, content_id)
             self.scheduled.add(article.id)
         article.fetched_at = _fetched_at(response)
         # Bookkeeping goes to the archive directly; the article is the page's one item.

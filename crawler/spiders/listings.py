@@ -88,7 +88,7 @@ class ListingCallbacks:
         real = self.origins.real_url(response.url)
         self.sitemaps_seen.add(real)
         if listing.kind != "sitemapindex":
-            self.from_entries(listing.entries, source, real)
+            yield from self.from_entries(listing.entries, source, real)
             yield from self.released()
             return
         for entry in listing.entries:
@@ -108,7 +108,7 @@ class ListingCallbacks:
         # Relative locations in a feed are on www.dw.com, not on the feed's own host.
         listing = self.read_listing(response, source, base=f"{dw.WWW}/")
         if listing is not None:
-            self.from_entries(listing.entries, source, self.origins.real_url(response.url))
+            yield from self.from_entries(listing.entries, source, self.origins.real_url(response.url))
             yield from self.released()
 
     def released(self) -> Iterator[scrapy.Request]:
@@ -131,6 +131,11 @@ class ListingCallbacks:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
             return None
+        if listing.without_location:
+            self.count("discovery/entry_without_link", listing.without_location)
+            logger.warning("%d entries of the %s %s at %s have no usable link (loc, link, rdf:about,"
+                           " permalink guid): not followed", listing.without_location, source,
+                           listing.kind, self.origins.real_url(response.url))
         if not listing.entries:
             self.count("discovery/empty")
             self.count(f"discovery/empty/{source}")
@@ -138,8 +143,9 @@ class ListingCallbacks:
                            self.origins.real_url(response.url))
         return listing
 
-    def from_entries(self, entries: list[Entry], source: str, where: str) -> None:
-        """Admit a listing's article entries into `pending` (see the module doc)."""
+    def from_entries(self, entries: list[Entry], source: str, where: str) -> Iterator[scrapy.Request]:
+        """Admit a listing's article entries into `pending` (see the module doc); the requests
+        for the short links of entries on old hosts (`dw.fetched_by_short_link`), at once."""
         self.count("discovery/entries", len(entries))
         for entry in entries:
             # Each entry on its own: one that cannot be used never costs the rest of the listing.
@@ -149,11 +155,14 @@ class ListingCallbacks:
                 self.count("discovery/bad_entry")
                 logger.warning("Skipping the entry %.200r in %s: %s", entry.loc, where, exc)
                 continue
-            if admitted is not None:
+            if isinstance(admitted, tuple):
                 self.pending.append(admitted)
+            elif admitted is not None:
+                yield from admitted
 
-    def from_entry(self, entry: Entry, source: str, where: str) -> tuple | None:
-        """One listing entry admitted (see `admit`), its dates read (unusable ones counted)."""
+    def from_entry(self, entry: Entry, source: str, where: str):
+        """One listing entry admitted (see `admit`), its dates read (unusable ones counted); or,
+        for an old host's URL, the requests for its short link."""
         dates = newest(value for _, value in entry.dates)
         for zone in dates.unknown_zones:
             self.count("dates/unknown_zone")
@@ -164,9 +173,14 @@ class ListingCallbacks:
             logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
         if dates.no_zone:
             self.count("dates/no_zone_taken_as_utc", dates.no_zone)
-        if entry.content_id:
-            target = dw.parse_url(entry.loc)
-            if target is not None and entry.content_id.isdigit() and target.id != int(entry.content_id):
+        target = dw.parse_url(entry.loc)
+        if entry.content_id and target is not None:
+            if entry.content_id.isdigit() and target.id != int(entry.content_id):
                 logger.warning("Feed item %s says content id %s; using the URL's", entry.loc,
                                entry.content_id)
+        code = dw.fetched_by_short_link(target) if target is not None else None
+        if code is not None:
+            self.count("discovery/via_short_link")
+            logger.info("%s in %s is fetched through its short link %s", entry.loc, where, code)
+            return list(self.from_short_link(code, target.id, source, dates.first, dates.stamp))
         return self.admit(entry.loc, source, dates.first, changed_at=dates.stamp)

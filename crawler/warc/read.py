@@ -28,15 +28,14 @@ import base64
 import binascii
 import gzip
 import hashlib
+import io
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from io import BytesIO
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import ChunkedDataReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecordLoader
 
@@ -85,8 +84,10 @@ def _entry(path: str, offset: int, record) -> Entry:
             status = int(http.get_statuscode())
         except (TypeError, ValueError):
             status = None
-    def header(name: str) -> str:
-        return (http.get_header(name) or "") if http is not None else ""
+    def header(name: str) -> str:  # every line of it, as one comma-separated list (RFC 9110 §5.3)
+        if http is None:
+            return ""
+        return ", ".join(v for k, v in http.headers if k.lower() == name.lower() and v.strip())
 
     transfer = " ".join(header("Transfer-Encoding").lower().split())
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
@@ -170,7 +171,7 @@ class _DigestLoader(ArcWarcRecordLoader):
 
 
 def _codings(header: str) -> list[str]:
-    return [c.strip() for c in header.split(",") if c.strip() and c.strip() != "identity"]
+    return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -190,8 +191,82 @@ def _unbrotli(data: bytes) -> bytes:
     return brotli.decompress(data)
 
 
-_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "x-deflate": _inflate,
-             "br": _unbrotli}
+def _unzstd(data: bytes) -> bytes:
+    # Scrapy asks servers for zstd too, and reads it with the standard library's module
+    # (Python 3.14) or its backport, a dependency of Scrapy's.
+    try:
+        from compression import zstd
+    except ImportError:
+        from backports import zstd
+
+    return zstd.decompress(data)
+
+
+# The content codings Scrapy's HttpCompressionMiddleware undoes (2.19: gzip, x-gzip, deflate,
+# br, zstd), and so the crawl's pages were read through.
+_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": _unbrotli,
+             "zstd": _unzstd}
+
+
+def content_codings(values: Iterable[str | bytes]) -> tuple[list[str], list[str]]:
+    """The `Content-Encoding` header lines as (to undo, left as they are), read as Scrapy's
+    HttpCompressionMiddleware reads them: every line, each a comma-separated list, any case;
+    the codings are undone from the last applied (RFC 9110 §8.4.1) while they are ones Scrapy
+    undoes (`_DECODERS`); the first that is not (`none`, `utf-8`, `binary`, a typo) stops it,
+    and it and those applied before it are left as they are, as Scrapy leaves them (the body is
+    what the server sent under them: mostly, a mislabelled plain page). `identity` (no coding)
+    is passed over wherever it stands, as browsers do. `to undo` is in the order to undo them.
+    """
+    codings = [c for value in values
+               for c in _codings(value.decode("latin-1") if isinstance(value, bytes) else value)]
+    undo: list[str] = []
+    while codings and codings[-1] in _DECODERS:
+        undo.append(codings.pop())
+    return undo, codings
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def dechunk(data: bytes) -> bytes:
+    """The body of a chunked transfer coding (RFC 9112 §7.1): each chunk's size line (hex, with
+    or without chunk extensions `;name=value`) and data, up to the last chunk (`0`), whose
+    trailer section is not part of the body and is dropped. Lines may end in CRLF or a bare LF.
+    A body that ends after a whole chunk without the last one is taken as it is (a connection
+    closed early). Raises `ValueError` when the framing breaks.
+    """
+    out, position = [], 0
+    while position < len(data):
+        end = data.find(b"\n", position)
+        if end < 0:
+            raise ValueError("a chunk size line without its line end")
+        size = data[position:end].rstrip(b"\r").split(b";", 1)[0].strip(b" \t")
+        if not size or not _HEX.issuperset(size) or len(size) > 16:
+            raise ValueError(f"not a chunk size: {data[position:end][:20]!r}")
+        position, length = end + 1, int(size, 16)
+        if length == 0:
+            return b"".join(out)  # the trailer section (and the final CRLF) follows
+        chunk = data[position:position + length]
+        if len(chunk) < length:
+            raise ValueError(f"a chunk of {length} bytes holds {len(chunk)}")
+        out.append(chunk)
+        position += length
+        if data.startswith(b"\r\n", position):
+            position += 2
+        elif data.startswith(b"\n", position):
+            position += 1
+        else:
+            raise ValueError("no line end after a chunk's data")
+    return b"".join(out)
+
+
+def _dechunked(data: bytes) -> bytes:
+    # A body labelled chunked that does not even begin as chunks is taken as sent, as warcio
+    # and browsers take it; one whose framing breaks later cannot be read.
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").split(b";", 1)[0].strip(b" \t")
+    if not first or not _HEX.issuperset(first):
+        return data
+    return dechunk(data)
 
 
 def _undo(data: bytes, codings: list[str]) -> bytes:
@@ -199,14 +274,17 @@ def _undo(data: bytes, codings: list[str]) -> bytes:
     when one is unknown or the data is not in it."""
     for coding in reversed(codings):
         if coding == "chunked":
-            data = ChunkedDataReader(BytesIO(data)).read()  # lenient: unframed data is kept
+            try:
+                data = _dechunked(data)
+            except ValueError as exc:
+                raise ValueError(f"cannot undo the chunked coding: {exc}") from None
             continue
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise ValueError(f"unsupported coding {coding!r}")
         try:
             data = decoder(data)
-        except Exception as exc:  # noqa: BLE001 - zlib, gzip, brotli each raise their own
+        except Exception as exc:  # noqa: BLE001 - zlib, gzip, brotli, zstd each raise their own
             raise ValueError(f"cannot undo the {coding} coding: {type(exc).__name__}: {exc}") from None
     return data
 
@@ -255,16 +333,19 @@ def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str
 
 
 def decode(entry: Entry) -> bytes:
-    """The entry's payload without its transfer codings (chunked framing) and content codings
-    (gzip, x-gzip, deflate with or without zlib's wrapper, br: what Scrapy asks servers for;
-    several, in the order applied).
+    """The entry's payload as the crawl's callback got it: without its transfer codings
+    (chunked framing, trailers and extensions included) and without the content codings Scrapy
+    undoes (`content_codings`: every `Content-Encoding` line; gzip, x-gzip, deflate with or
+    without zlib's wrapper, br, zstd; several, in the order applied; unknown ones left, as
+    Scrapy leaves them).
 
     Raises `ValueError` when it cannot be decoded.
     """
     data = entry.payload or b""
     try:
         data = _undo(data, _codings(entry.transfer_encoding))
-        return _undo(data, _codings(entry.content_encoding))
+        undo, _ = content_codings([entry.content_encoding])
+        return _undo(data, list(reversed(undo)))
     except ValueError as exc:
         raise ValueError(f"cannot decode the payload: {exc}") from None
 
@@ -272,7 +353,10 @@ def decode(entry: Entry) -> bytes:
 def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) -> Iterator[Entry]:
     """Every record of one WARC file, in order; damage is reported as an Entry, never raised.
 
-    Records for which `keep(entry)` is true carry their payload.
+    Records for which `keep(entry)` is true carry their payload. A file gzipped as a whole (one
+    gzip member holding every record, as `gzip file.warc` makes it, rather than one member a
+    record) is read through, as FastWARC reads it (warcio's ArchiveIterator stops at its second
+    record); its offsets are then those in the ungzipped file.
     """
     path = str(path)
     try:
@@ -282,10 +366,61 @@ def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) 
         return
     with handle:
         gzipped = handle.read(3) == _GZIP_MAGIC
+        stream = _ungzipped(handle) if gzipped and gzipped_as_one(handle) else handle
+        gzipped = gzipped and stream is handle
         start = 0
         while start is not None:
-            handle.seek(start)
-            start = yield from _scan_from(path, handle, gzipped, keep)
+            stream.seek(start)
+            start = yield from _scan_from(path, stream, gzipped, keep)
+
+
+_WHOLE_FILE_BUFFER = 1 << 20  # read back cheaply: the end of the last record, a damaged one
+
+
+def _ungzipped(handle):
+    handle.seek(0)
+    return io.BufferedReader(gzip.GzipFile(fileobj=handle, mode="rb"), buffer_size=_WHOLE_FILE_BUFFER)
+
+
+def gzipped_as_one(handle) -> bool:
+    """True when the file's first gzip member holds more than its first record (a WARC gzipped
+    as a whole). Reads the first member up to a little past that record's end."""
+    handle.seek(0)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    head, total, end = b"", 0, None
+    while not inflater.eof:
+        data = inflater.unconsumed_tail or handle.read(1 << 16)
+        if not data:
+            return False  # cut short: the reader reports it
+        try:
+            out = inflater.decompress(data, 1 << 16)
+        except zlib.error:
+            return False
+        if end is None:
+            head += out
+            end = _first_record_end(head)
+            if end is None and len(head) > 1 << 20:
+                return False  # no WARC head: not for this to judge
+        else:
+            head = head[-64:] + out  # only what lies past the end is looked at
+        total += len(out)
+        if end is not None and total > end and head[-(total - end):].strip():
+            return True
+    return False
+
+
+def _first_record_end(head: bytes) -> int | None:
+    """Where the first record ends in the ungzipped bytes that begin with it, once its WARC
+    head is in `head` (its Content-Length), else None."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        at = head.find(separator)
+        if at >= 0:
+            for line in head[:at].splitlines():
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                    return at + len(separator) + int(value.strip())
+            return None
+    return None
 
 
 def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
@@ -307,6 +442,13 @@ def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
     except Exception as exc:  # noqa: BLE001 - any parse failure is damage, reported and skipped
         problem = f"{type(exc).__name__}: {str(exc)[:60]!a}"
         resume = _next_start(handle, position + 1, gzipped)
+        if "non-chunked gzip" in str(exc):  # warcio's words for it
+            # A gzip member after the first holding several records (a file gzipped as a whole
+            # is read as one stream, see `scan`): those after its first have no offset of
+            # their own to be read back at, and are skipped, counted.
+            yield Entry(path, position, "damaged", problem="a gzip member holding several records:"
+                        " those after its first are not read (gzip each record, or the whole file)")
+            return resume
         # Nothing sound after it: the file ends inside this record (a crawl killed mid-write).
         yield Entry(path, position, "damaged" if resume else "truncated", problem=problem)
         return resume
@@ -336,15 +478,16 @@ def _next_start(handle, position: int, gzipped: bool) -> int | None:
 
 
 def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
-    """The HTTP payload of the response record at `offset`, decoded as `decode` does, and its
-    Content-Type.
+    """The HTTP payload of the response record at `offset` (in the ungzipped file, for one
+    gzipped as a whole), decoded as `decode` does, and its Content-Type.
 
     Raises `ValueError` when there is no sound response record there.
     """
     with open(path, "rb") as handle:
-        handle.seek(offset)
+        stream = _ungzipped(handle) if handle.read(3) == _GZIP_MAGIC and gzipped_as_one(handle) else handle
+        stream.seek(offset)
         try:
-            record = next(iter(ArchiveIterator(handle)))
+            record = next(iter(ArchiveIterator(stream)))
         except (StopIteration, Exception) as exc:  # noqa: BLE001 - reported as ValueError
             raise ValueError(f"no record at {path}:{offset}: {exc}") from None
         if record.rec_type != "response" or record.http_headers is None:
