@@ -59,7 +59,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments
 from datasette.handle_exception import handle_exception as datasette_error_page
-from datasette.utils import MultiParams, escape_sqlite, tilde_decode, tilde_encode, urlsafe_components
+from datasette.utils import MultiParams, escape_sqlite, tilde_decode, tilde_encode
 from datasette.utils.asgi import AsgiStream, NotFound, Request
 from datasette.views.base import DatasetteError
 from datasette.views.table import TableView

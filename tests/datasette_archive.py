@@ -147,7 +147,7 @@ def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]
     return ids
 
 
-def generated(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
+def generated_once(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
     """`generated_archive` once per test session (a few seconds): (path, ids)."""
     if "generated" not in _BUILT:
         path = tmp_path_factory.mktemp("generated") / "gen.db"
@@ -162,17 +162,18 @@ def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
     return _BUILT["archive"]
 
 
-def datasette_for(db: Path) -> Datasette:
-    """An in-process datasette with the project's metadata, templates and plugins."""
+def datasette_for(db: Path, **settings) -> Datasette:
+    """An in-process datasette with the project's metadata, templates and plugins (and
+    datasette `settings` beyond `make serve`'s)."""
     return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
                      template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
-                     settings={"suggest_facets": False, "max_csv_mb": 0})
+                     settings={"suggest_facets": False, "max_csv_mb": 0, **settings})
 
 
-def get(db: Path, path: str, status: int = 200):
+def get(db: Path, path: str, status: int = 200, **settings):
     """A GET through datasette's own client; the response (asserted to have `status`)."""
     async def fetch():
-        ds = datasette_for(db)
+        ds = datasette_for(db, **settings)
         await ds.invoke_startup()
         return await ds.client.get(path)
 
