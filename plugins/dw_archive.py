@@ -93,8 +93,7 @@ def dw_agency_note(name: str | None) -> str | None:
 def prepare_connection(conn):
     conn.create_function("dw_agency", 1, dw_agency, deterministic=True)
     conn.create_function("dw_agency_note", 1, dw_agency_note, deterministic=True)
-    conn.create_function("dw_names_agency", 3, lambda typed, name, full_name: names_agency(typed, name, full_name),
-                         deterministic=True)
+    conn.create_function("dw_names_agency", 3, names_agency, deterministic=True)
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
     conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
@@ -186,7 +185,8 @@ def site_links(datasette) -> list[tuple[str, str]]:
     urls, name = datasette.urls, archives[0]
     return [("Articles", urls.table(name, "articles")), ("Agencies", urls.database(name) + "/agency"),
             ("Charts", urls.path("-/dashboards/archive")),
-            ("Saved queries", urls.database(name) + "#queries"), ("Every table", urls.database(name) + "#tables")]
+            ("Saved queries", urls.database(name) + "#queries"),
+            ("Every table", urls.database(name) + "#tables")]
 
 
 READER_TABLES = ("articles", "agencies", "revisions", "crawl_runs", "short_links", "authors")

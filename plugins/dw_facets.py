@@ -76,8 +76,8 @@ class JoinedArrayFacet(ArrayFacet):
                 argument = {f"{column}__arraycontains": value}
                 # An agency asked in any printed form (`rtr`) is this value (`Reuters`) once
                 # plugins/dw_views.py resolved it.
-                selected = ((f"{column}__arraycontains", value) in pairs
-                            or (column == "agencies" and value in self.request.scope.get("dw_agency_names", ())))
+                resolved = self.request.scope.get("dw_agency_names", ()) if column == "agencies" else ()
+                selected = (f"{column}__arraycontains", value) in pairs or value in resolved
                 if selected:  # every filter naming this agency, in whatever form it was typed
                     kept = [(k, v) for k, v in pairs if not (
                         k == f"{column}__arraycontains"

@@ -112,7 +112,8 @@ def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]
             printed = [PRINTED_FORMS.get(name, [name])[(n // 7) % len(PRINTED_FORMS.get(name, [name]))]
                        for name in names]
             agencies, _ = canonical_agencies(printed)
-            day = GENERATED_START + timedelta(days=n % GENERATED_DAYS, hours=6 + 6 * ((n // GENERATED_DAYS) % 3))
+            day = GENERATED_START + timedelta(days=n % GENERATED_DAYS,
+                                              hours=6 + 6 * ((n // GENERATED_DAYS) % 3))
             published = day.strftime("%Y-%m-%dT%H:%M:%SZ")
             if n % 97 == 5:
                 published = published[:10]  # a page that gives only the day

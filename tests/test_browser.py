@@ -11,7 +11,15 @@ import pytest
 
 from tests.browser import Browser, chromium, datasette
 from tests.crawling import query
-from tests.datasette_archive import EDITED, NEW_PICTURE, PICTURE_EDITED, SEED, SPEC, edited_archive, generated_once
+from tests.datasette_archive import (
+    EDITED,
+    NEW_PICTURE,
+    PICTURE_EDITED,
+    SEED,
+    SPEC,
+    edited_archive,
+    generated_once,
+)
 from tests.test_extract_sample import AGENCIES
 
 ARTICLES = {a["id"]: a for a in SPEC["articles"]}
@@ -199,19 +207,17 @@ def _each_chart_counts_every_article(browser, base, archive_db) -> None:
         a.language, count(*) from articles a where {WINDOW} group by 1, 2""")}
     _check_largest_and_others(drawn, counted, "other languages")
     # Articles per day from each agency, and each agency's share of a language's credits.
-    _check_largest_and_others(_drawn(browser, "per-day-agency", ("day (UTC)", "agency")),
-                              {(d, g): n for d, g, n in query(archive_db, CREDITS.format("substr(a.published_at, 1, 10)"))},
-                              "other agencies")
-    _check_largest_and_others(_drawn(browser, "agency-by-language", ("language", "agency")),
-                              {(lang, g): n for lang, g, n in query(archive_db, CREDITS.format("a.language"))},
-                              "other agencies")
+    for chart, keys, place in (("per-day-agency", ("day (UTC)", "agency"), "substr(a.published_at, 1, 10)"),
+                               ("agency-by-language", ("language", "agency"), "a.language")):
+        counted = {(p, g): n for p, g, n in query(archive_db, CREDITS.format(place))}
+        _check_largest_and_others(_drawn(browser, chart, keys), counted, "other agencies")
     # Every series named in the legend, A to Z whatever the case, the others last.
     legend = browser.evaluate("""[...document.querySelectorAll(
         '#chart-agency-by-language g.role-legend-label text')].map(t => t.textContent)""")
     named = sorted({agency for _, agency in _drawn(browser, "agency-by-language", ("language", "agency"))})
     assert sorted(legend) == named
-    assert [a for a in legend if a != "other agencies"] == sorted((a for a in legend if a != "other agencies"),
-                                                                  key=str.lower)
+    own = [a for a in legend if a != "other agencies"]
+    assert own == sorted(own, key=str.lower)
     assert "⚠" not in browser.evaluate("""[...document.querySelectorAll('.chart-tooltip')]
         .filter(e => getComputedStyle(e).visibility === 'visible').map(e => e.innerText).join('')""")
 
@@ -277,7 +283,8 @@ def test_the_charts_at_420_pixels_name_every_series_whole(browser, generated_sit
                 const card = document.querySelector('#card-{chart}').getBoundingClientRect();
                 return [...document.querySelectorAll('#chart-{chart} g.role-legend-label text')].map(t => {{
                     const r = t.getBoundingClientRect();
-                    return [t.textContent, r.left >= card.left - 1 && r.right <= card.right + 1 && r.width > 0];
+                    const inside = r.left >= card.left - 1 && r.right <= card.right + 1;
+                    return [t.textContent, inside && r.width > 0];
                 }});
             }})()""")
             assert seen and all(inside for _, inside in seen), [t for t, inside in seen if not inside]
