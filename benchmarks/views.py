@@ -2,7 +2,8 @@
 
 The views as `make serve` starts them (data/metadata.yml, plugins/, data/templates), asked
 through datasette's own client: the list (`/<db>/articles`, with its default facets), a
-reading view, a search, and the agency facet on its own. Each answer must be a 200 within
+reading view, a search, the list of one agency, the agency facet on its own, and that agency's
+streamed CSV (every row once, its seconds). Each answer must be a 200 within
 datasette's default limits (1 s per SQL query, 200 ms per facet): a query that ran out of time
 is an error page; a facet that did is left out of the page (datasette 0.65's JSON has no
 `facets_timed_out`), so "ok" also means every facet the metadata asks for is there.
@@ -29,9 +30,13 @@ VIEWS = {
     # The same place in Chinese, inside an unspaced headline (one article in 1,000).
     "search, Chinese word": "/{db}/articles?_search=%E5%96%80%E5%9C%9F%E7%A9%86",
     "search, words in every article": "/{db}/articles?_search=Bundestag+Klima",
+    # The list of one agency's stories, the agency as printed (every generated article names it):
+    # read through article_agencies (plugins/dw_views.py), not json_each over every row.
+    "agency filter": "/{db}/articles?agencies__arraycontains=afp",
 }
 # The JSON twins that say whether a facet ran out of time.
 _CHECKS = {"list": "/{db}/articles.json", "search": "/{db}/articles.json?_search=Khartoum",
+           "agency filter": "/{db}/articles.json?agencies__arraycontains=afp",
            "search, Chinese word": "/{db}/articles.json?_search=%E5%96%80%E5%9C%9F%E7%A9%86",
            "search, words in every article": "/{db}/articles.json?_search=Bundestag+Klima"}
 
@@ -91,6 +96,14 @@ async def _time_views(path: Path, article_id: int, repeats: int) -> dict:
     times.sort()
     out["agency facet ms"] = times[len(times) // 2] * 1000
     out["agency facet ok"] = not timed_out
+    # The list's CSV of that agency, streamed whole (headlines only, to time the paging, not the
+    # writing of text): every article once is the proof of work.
+    started = time.perf_counter()
+    response = await ds.client.get(f"/{db}/articles.csv?agencies__arraycontains=afp&_stream=on&_col=title")
+    out["agency CSV export s"] = time.perf_counter() - started
+    ids = [line.split(",", 1)[0] for line in response.text.splitlines()[1:]]
+    out["agency CSV export rows"] = len(ids)
+    out["agency CSV export ok"] = response.status_code == 200 and len(ids) == len(set(ids))
     return out
 
 

@@ -64,7 +64,7 @@ import Stemmer
 from sqlite_utils import Database
 
 from crawler.dw import AGENCIES
-from crawler.dw.credits import printed_forms
+from crawler.dw.credits import canonical_agency, printed_forms
 
 TABLE = "articles_search"
 # Searchable columns, in bm25 weight order: a hit in the headline counts most. `forms` holds
@@ -445,7 +445,18 @@ def match_query(query: str, languages: Iterable[str] | None = None, *, stems: bo
     an article of that stemmer's language (`stems=False`: not). A "quoted phrase" is that
     phrase, folded and unstemmed, in the text columns. FTS5 operators are taken as words.
     "" when nothing typed holds a word.
+
+    What a reader typed that names an agency as a whole (crawler/dw/credits.py's
+    `canonical_agency`: `أ ف ب`, `The Associated Press`, `agencia lusa`) finds every story
+    the agency supplied (its canonical name in `agencies`), and that phrase in the text.
     """
+    agency = canonical_agency(query) if '"' not in query else None
+    if agency is not None:
+        typed = _WORD.findall(fold(query))
+        names = _quoted(" ".join(_WORD.findall(fold(agency))))
+        if typed:
+            return f"({{{' '.join(TEXT_COLUMNS)}}}: {_quoted(' '.join(typed))}) OR (agencies: {names})"
+        return f"agencies: {names}"
     clauses = []
     for term in _terms(query):
         if term.startswith('"'):

@@ -8,7 +8,9 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   gets that description, its saved queries and the dashboards' charts, whatever its file is
   called. This edits datasette's metadata dict in place (`_metadata_local`, datasette 0.65).
 - SQL functions: `dw_agency(text)` the canonical agency name of any printed form (`rtr`,
-  `reuters`, `Associated Press`), `dw_agency_note(name)` why one has no full name,
+  `reuters`, `Associated Press`), `dw_names_agency(typed, name, full_name)` whether what a
+  reader typed names that agency of the archive (crawler/dw/credits.py's one resolver: `OTS`
+  names `ots`, `agencia lusa` names Lusa), `dw_agency_note(name)` why one has no full name,
   `dw_content_id(text)` the content id in a short code, short
   link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
   MATCH expression for what a reader typed, `dw_snippet(text, typed, language)` the passage of a
@@ -22,7 +24,9 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
 - The site's navigation on every page (`dw_site_links()`: the list, agencies, charts, saved
   queries of the first archive served), error pages included.
 - Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages),
-  `dw_facet_order`, `dw_tables_first`.
+  `dw_facet_order`, `dw_query_pairs`; globals `dw_site_links`, `dw_is_archive`,
+  `dw_reader_tables` (home and database pages), `dw_query_limit` and `dw_search_total` (saved
+  queries that stop at their own limit).
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ import weakref
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from markupsafe import Markup, escape
 
 from crawler import search
+from crawler.arguments import clean_pasted_url
 from crawler.dw import (
     AGENCY_NOTES,
     MAX_CONTENT_ID,
@@ -47,6 +53,7 @@ from crawler.dw import (
     is_content_id,
     parse_url,
 )
+from crawler.dw.credits import names_agency
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +63,12 @@ _CODE = re.compile(r"^[0-9A-Za-z]{1,12}$")
 
 
 def dw_content_id(text: str | None) -> int | None:
-    """The content id named by a short code (`18axi`), a short link or an article URL; else None."""
+    """The content id named by a short code (`18axi`), a short link or an article URL as pasted
+    (in quotes or angle brackets, with sentence punctuation after it: crawler/arguments.py's
+    `clean_pasted_url`, as the crawler reads `urls=`); else None."""
     if not text:
         return None
-    text = unquote(text.strip()).split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    text = clean_pasted_url(unquote(text)).split("?", 1)[0].split("#", 1)[0].rstrip("/")
     if text.isdigit():
         value = int(text) if len(text) <= len(str(MAX_CONTENT_ID)) else None
     elif _CODE.match(text):
@@ -84,6 +93,7 @@ def dw_agency_note(name: str | None) -> str | None:
 def prepare_connection(conn):
     conn.create_function("dw_agency", 1, dw_agency, deterministic=True)
     conn.create_function("dw_agency_note", 1, dw_agency_note, deterministic=True)
+    conn.create_function("dw_names_agency", 3, names_agency, deterministic=True)
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
     conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
@@ -126,8 +136,45 @@ def prepare_jinja2_environment(env, datasette):
     env.filters["from_json"] = _from_json
     env.filters["dw_dir"] = lambda language: "rtl" if language in RTL_LANGUAGES else "ltr"
     env.filters["dw_facet_order"] = _facet_order
-    env.filters["dw_tables_first"] = _tables_first
+    env.filters["dw_query_pairs"] = lambda query_string: parse_qsl(query_string or "", keep_blank_values=True)
     env.globals["dw_site_links"] = lambda: site_links(datasette)
+    env.globals["dw_is_archive"] = lambda name: name in (_ARCHIVES.get(datasette) or ())
+    env.globals["dw_query_limit"] = query_limit
+    env.globals["dw_table_description"] = lambda database, table: (
+        datasette.table_metadata(database, table).get("description"))
+
+    async def reader_tables(database: str) -> list[str]:
+        """The archive's tables a reader opens, in READER_TABLES order, then the others shown."""
+        db = datasette.get_database(database)
+        names = await db.table_names()
+        hidden = set(await db.hidden_table_names())
+        return ([t for t in READER_TABLES if t in names]
+                + sorted((t for t in names if t not in READER_TABLES and t not in hidden), key=str.lower))
+
+    async def search_total(database: str, typed: str | None) -> int | None:
+        """How many articles the saved search's words match; None past SEARCH_COUNT_LIMIT_MS."""
+        if not search.has_words(typed):
+            return None
+        try:
+            result = await datasette.get_database(database).execute(
+                f"select count(*) from {search.TABLE} where {search.TABLE} match dw_match(:q)", {"q": typed},
+                custom_time_limit=SEARCH_COUNT_LIMIT_MS)
+        except QueryInterrupted:
+            return None
+        return result.first()[0]
+
+    env.globals["dw_reader_tables"] = reader_tables
+    env.globals["dw_search_total"] = search_total
+
+
+SEARCH_COUNT_LIMIT_MS = 500
+_LIMIT = re.compile(r"\blimit\s+(\d+)\s*$", re.I)
+
+
+def query_limit(sql: str | None) -> int | None:
+    """The row limit a saved query's SQL ends with (`... limit 100`), or None."""
+    found = _LIMIT.search(sql or "")
+    return int(found[1]) if found else None
 
 
 def site_links(datasette) -> list[tuple[str, str]]:
@@ -138,16 +185,11 @@ def site_links(datasette) -> list[tuple[str, str]]:
     urls, name = datasette.urls, archives[0]
     return [("Articles", urls.table(name, "articles")), ("Agencies", urls.database(name) + "/agency"),
             ("Charts", urls.path("-/dashboards/archive")),
-            ("Saved queries", urls.database(name) + "#queries"), ("Every table", urls.database(name))]
+            ("Saved queries", urls.database(name) + "#queries"),
+            ("Every table", urls.database(name) + "#tables")]
 
 
 READER_TABLES = ("articles", "agencies", "revisions", "crawl_runs", "short_links", "authors")
-
-
-def _tables_first(tables: list[dict]) -> list[dict]:
-    """The home page's tables: the reader's first (articles, agencies, ...), then the rest."""
-    order = {name: i for i, name in enumerate(READER_TABLES)}
-    return sorted(tables, key=lambda t: order.get(t["name"], len(order)))
 
 
 # Filters whose value is an agency name: read any printed form as the canonical name.

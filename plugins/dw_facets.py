@@ -11,10 +11,14 @@ those of the `array` facet. Configured in data/metadata.yml as `- dw_array: agen
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+
+from crawler.dw.credits import names_agency
 
 # column of `articles` -> (join table, its name column, which of its rows)
 JOINED = {"agencies": ("article_agencies", "agency", "role = 'text'"),
@@ -32,12 +36,13 @@ def facet_sql(column: str, selection_sql: str, limit: int, filtered: bool = True
             f" where {where} group by value order by count desc, value limit {limit}")
 
 
-def filters_rows(args) -> bool:
-    """Whether a table page's arguments select some rows only: a column filter (`language=en`,
-    `agencies__arraycontains=AFP`), a search, `_where` or `_through`. (Its SQL always has a
-    `where`: the first page's ordering token of plugins/dw_export.py, which every row passes.)"""
+def filters_rows(pairs) -> bool:
+    """Whether a table page's query-string pairs select some rows only: a column filter
+    (`language=en`, `agencies__arraycontains=AFP`), a search, `_where` or `_through`. (Its SQL
+    always has a `where`: the first page's ordering token of plugins/dw_views.py, which every
+    row passes.)"""
     return any(not key.startswith("_") or key.startswith("_search") or key in ("_where", "_through")
-               for key in args)
+               for key, _ in pairs)
 
 
 class JoinedArrayFacet(ArrayFacet):
@@ -60,7 +65,7 @@ class JoinedArrayFacet(ArrayFacet):
             try:
                 rows = await self.ds.execute(
                     self.database,
-                    facet_sql(column, self.sql, size + 1, filters_rows(self.request.args)), self.params,
+                    facet_sql(column, self.sql, size + 1, filters_rows(pairs)), self.params,
                     truncate=False, custom_time_limit=self.ds.setting("facet_time_limit_ms"))
             except QueryInterrupted:
                 timed_out.append(column)
@@ -69,9 +74,17 @@ class JoinedArrayFacet(ArrayFacet):
             for row in rows.rows[:size]:
                 value = str(row["value"])
                 argument = {f"{column}__arraycontains": value}
-                selected = (f"{column}__arraycontains", value) in pairs
-                path = (path_with_removed_args(self.request, argument) if selected
-                        else path_with_added_args(self.request, argument))
+                # An agency asked in any printed form (`rtr`) is this value (`Reuters`) once
+                # plugins/dw_views.py resolved it.
+                resolved = self.request.scope.get("dw_agency_names", ()) if column == "agencies" else ()
+                selected = (f"{column}__arraycontains", value) in pairs or value in resolved
+                if selected:  # every filter naming this agency, in whatever form it was typed
+                    kept = [(k, v) for k, v in pairs if not (
+                        k == f"{column}__arraycontains"
+                        and (v == value or (column == "agencies" and names_agency(v, value))))]
+                    path = self.request.path + ("?" + urlencode(kept) if kept else "")
+                else:
+                    path = path_with_added_args(self.request, argument)
                 values.append({"value": value, "label": value, "count": row["count"],
                                "toggle_url": self.ds.absolute_url(self.request, path),
                                "selected": selected})

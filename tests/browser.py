@@ -48,10 +48,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def datasette(archive: Path, timeout: float = 60) -> Iterator[str]:
-    """`datasette serve ARCHIVE` with the project's metadata, templates and plugins; its base URL."""
+def datasette(archive: Path, timeout: float = 60, **settings) -> Iterator[str]:
+    """`datasette serve ARCHIVE` with the project's metadata, templates and plugins (and
+    datasette `settings`, such as `default_allow_sql="off"`); its base URL."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(archive), *VIEWS,
+    more = [arg for name, value in settings.items() for arg in ("--setting", name, str(value))]
+    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(archive), *VIEWS, *more,
                                "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -176,9 +178,20 @@ class Browser:
                            return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; }})
             .map(e => e.innerText.trim())""")
 
-    def screenshot(self, path: Path) -> None:
-        """The first screen as a PNG."""
-        data = self.call("Page.captureScreenshot", format="png")["data"]
+    def resize(self, width: int, height: int) -> None:
+        """The page's viewport as a screen of `width` x `height` CSS pixels (reload to lay out)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)
+
+    def screenshot(self, path: Path, whole_page: bool = False) -> None:
+        """The first screen as a PNG, or the whole page (`whole_page`: as tall as its content)."""
+        if whole_page:
+            width, height = self.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                             clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})["data"]
+        else:
+            data = self.call("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
@@ -194,15 +207,18 @@ class Browser:
         self.profile.cleanup()
 
 
-# The README's pictures: name, path under the server, an element to wait for; or a page and the
-# link on it to follow first.
+# The README's pictures: name, path under the server, elements to wait for (every one); or a
+# page and the link on it to follow first; and whether the picture is the whole page.
+CHARTS_DRAWN = ", ".join(f"#chart-{c} svg g.mark-{m} path" for c, m in (
+    ("per-day-agency", "rect"), ("per-day-language", "rect"), ("agency-by-language", "rect"),
+    ("crawl-runs", "symbol")))
 SCREENSHOTS = [
-    ("list", "/dw/articles", "table.dw-list"),
-    ("reading-view", "/dw/articles/16825046", "article.dw-article"),
-    ("agency", "/dw/agency?agency=rtr", ".dw-counts"),
-    ("charts", "/-/dashboards/archive", "#chart-per-day-agency canvas, #chart-per-day-agency svg"),
-    ("search", "/dw/articles?_search=Reuters", ".dw-hit"),
-    ("revision", ("/dw/articles/16825046", ".dw-versions a[href*='/revisions/']"), "table.diff"),
+    ("list", "/dw/articles", ["table.dw-list"], False),
+    ("reading-view", "/dw/articles/16825046", ["article.dw-article"], False),
+    ("agency", "/dw/agency?agency=rtr", [".dw-counts"], False),
+    ("charts", "/-/dashboards/archive", CHARTS_DRAWN.split(", "), True),
+    ("search", "/dw/articles?_search=Reuters", [".dw-hit"], False),
+    ("revision", ("/dw/articles/16825046", ".dw-versions a[href*='/revisions/']"), ["table.diff"], False),
 ]
 
 
@@ -225,20 +241,23 @@ def main(argv: list[str] | None = None) -> int:
         database = args.archive.stem
         with datasette(args.archive) as base:
             browser = Browser(binary)
+            failed = 0
             try:
-                for name, path, selector in SCREENSHOTS:
+                for name, path, selectors, whole_page in SCREENSHOTS:
                     path, follow = path if isinstance(path, tuple) else (path, None)
                     browser.open(base + path.replace("/dw/", f"/{database}/", 1))
                     if follow:
                         browser.open(browser.evaluate(f"document.querySelector({json.dumps(follow)}).href"))
-                    if not browser.wait_for(selector):
-                        print(f"{name}: {selector} did not appear", file=sys.stderr)
+                    missing = [s for s in selectors if not browser.wait_for(s)]
+                    if missing:
+                        print(f"{name}: {', '.join(missing)} did not appear", file=sys.stderr)
+                        failed += 1
                         continue
-                    browser.screenshot(args.outdir / f"{name}.png")
+                    browser.screenshot(args.outdir / f"{name}.png", whole_page=whole_page)
                     print(args.outdir / f"{name}.png")
             finally:
                 browser.close()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ NEW_PICTURE = {"url": "https://static.dw.com/image/79010107_6.jpg",
 SEED_TEASER_BEFORE = next(a["teaser"] for a in SPEC["articles"] if a["id"] == SEED)
 SEED_TEASER_AFTER = SEED_TEASER_BEFORE.replace("Over 20 soldiers", "At least 20 soldiers")
 
-_BUILT: dict[str, tuple[Path, list[str]]] = {}
+_BUILT: dict[str, tuple] = {}
 
 
 def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
@@ -60,37 +60,100 @@ def build_edited_archive(folder: Path) -> tuple[Path, list[str]]:
         return db, mirror.article_pages()
 
 
-def generated_archive(path: Path, articles: int = 5000, timestamps: int = 40) -> dict[str, set[int]]:
+# How the generated archive's credit lines print each agency (DW's spellings, Arabic ones too);
+# every printed form of a known agency is read back to its canonical name by the crawler's own
+# crawler/dw/credits.py, the unknown ones are kept as printed.
+PRINTED_FORMS = {
+    "Reuters": ["rtr", "Reuters", "REUTERS", "رويترز"],
+    "AFP": ["AFP", "afp", "أ ف ب", "ا ف ب"],
+    "dpa": ["dpa", "د ب أ", "د.ب.أ"],
+    "AP": ["AP", "The Associated Press"],
+    "Lusa": ["Lusa", "Agência Lusa"],
+    "ots": ["ots"],
+}
+OTHER_AGENCIES = ["EFE", "KNA", "epd", "dts", "Yonhap", "Europa Press", "Xinhua", "SID", "ANSA",
+                  "TASS", "Interfax", "AA", "IRNA", "PTI", "Kyodo", "KUNA", "APA", "Belga", "PAP",
+                  "CTK", "MTI", "BTA", "HINA", "STA", "SDA", "NTB", "Notimex", "Prensa Latina", "ATS",
+                  "Ritzau"]
+# Cells a spreadsheet would run as a formula, and list items holding the list separator.
+FORMULA_TITLES = {10: "=1+1", 11: "+++ Live: the talks +++", 12: "-Dash", 13: "@handle"}
+FORMULA_TEASER = (14, '=HYPERLINK("http://example.invalid","click")')
+ODD_AUTHORS = ["Smith; Jones", '"Quoted" Name']
+GENERATED_DAYS = 75
+GENERATED_START = datetime(2026, 8, 20, tzinfo=UTC)
+ARABIC_WORD = "الألمانية"
+
+
+def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]:
     """An archive of `articles` generated articles written by the archive itself
-    (`Archive.write_batch`, as the crawl writes), published at only `timestamps` distinct
-    times, so that many share one; every third credits Reuters (its credit line prints `rtr`
-    or `Reuters`), every fifth AFP. Returns the ids by agency (and "all")."""
-    start = datetime(2026, 11, 1, 6, tzinfo=UTC)
-    ids: dict[str, set[int]] = {"all": set(), "Reuters": set(), "AFP": set()}
+    (`Archive.write_batch`, as the crawl writes), in DW's 31 languages over GENERATED_DAYS days,
+    published at three times a day only, so that about 90 share each timestamp (a few with a bare
+    date or none). Every third credits Reuters, every fifth AFP, every other one more agency
+    (dpa, AP, Lusa, ots and 30 others), each printed in turn in each of its forms
+    (PRINTED_FORMS). Arabic headlines hold ARABIC_WORD; a few cells start as spreadsheet
+    formulas or hold the list separator; every 101st article has no short link.
+
+    Returns ids: "all", "ar", "no short link", each agency's canonical name (as stored), and
+    each printed form as `printed:<form>`."""
+    from crawler.dw import LANGUAGES
+    from crawler.dw.credits import canonical_agencies
+
+    ids: dict[str, set[int]] = {"all": set(), "ar": set(), "no short link": set()}
+    thirds = [*(name for name in PRINTED_FORMS if name not in ("Reuters", "AFP")), *OTHER_AGENCIES]
     archive = Archive(path)
     try:
         batch = []
         for n in range(articles):
             article_id = 80_000_000 + n * 7  # not in the order of publication
-            agencies = (["Reuters"] if n % 3 == 0 else []) + (["AFP"] if n % 5 == 0 else [])
-            printed = [("rtr" if n % 2 else name) if name == "Reuters" else name for name in agencies]
-            published = start + timedelta(hours=(n * 13) % timestamps)
-            batch.append({
-                "id": article_id, "url": f"https://www.dw.com/en/story-{n}/a-{article_id}",
-                "short_url": f"https://p.dw.com/p/{encode_short_code(article_id)}", "language": "en",
-                "title": f"Generated story {n}", "teaser": f"Teaser {n}", "body": f"Body of story {n}.",
-                "published_at": published.strftime("%Y-%m-%dT%H:%M:%SZ"), "authors": ["A. Writer"],
-                "credit_line": f"xy/ab ({', '.join(printed)})" if printed else None, "agencies": agencies})
+            language = LANGUAGES[n % len(LANGUAGES)]
+            names = (["Reuters"] if n % 3 == 0 else []) + (["AFP"] if n % 5 == 0 else [])
+            if n % 2:
+                names.append(thirds[(n // 2) % len(thirds)])
+            printed = [PRINTED_FORMS.get(name, [name])[(n // 7) % len(PRINTED_FORMS.get(name, [name]))]
+                       for name in names]
+            agencies, _ = canonical_agencies(printed)
+            day = GENERATED_START + timedelta(days=n % GENERATED_DAYS,
+                                              hours=6 + 6 * ((n // GENERATED_DAYS) % 3))
+            published = day.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if n % 97 == 5:
+                published = published[:10]  # a page that gives only the day
+            elif n % 89 == 7:
+                published = None
+            title = (f"الحكومة {ARABIC_WORD} تقرر {n}" if language == "ar"
+                     else FORMULA_TITLES.get(n, f"Generated story {n}"))
+            record = {
+                "id": article_id, "url": f"https://www.dw.com/{language}/story-{n}/a-{article_id}",
+                "short_url": None if n % 101 == 0 else f"https://p.dw.com/p/{encode_short_code(article_id)}",
+                "language": language, "title": title,
+                "teaser": FORMULA_TEASER[1] if n == FORMULA_TEASER[0] else f"Teaser {n}",
+                "body": f"Body of story {n}.", "published_at": published,
+                "authors": ODD_AUTHORS if n % 50 == 0 else (["A. Writer"] if n % 2 else []),
+                "credit_line": f"xy/ab ({', '.join(printed)})" if printed else None, "agencies": agencies}
+            batch.append(record)
             ids["all"].add(article_id)
+            if language == "ar":
+                ids["ar"].add(article_id)
+            if record["short_url"] is None:
+                ids["no short link"].add(article_id)
             for name in agencies:
-                ids[name].add(article_id)
-            if len(batch) == 1000:
+                ids.setdefault(name, set()).add(article_id)
+            for form in printed:
+                ids.setdefault(f"printed:{form}", set()).add(article_id)
+            if len(batch) == 2000:
                 archive.write_batch(batch)
                 batch = []
         archive.write_batch(batch)
     finally:
         archive.close()
     return ids
+
+
+def generated_once(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
+    """`generated_archive` once per test session (a few seconds): (path, ids)."""
+    if "generated" not in _BUILT:
+        path = tmp_path_factory.mktemp("generated") / "gen.db"
+        _BUILT["generated"] = (path, generated_archive(path))
+    return _BUILT["generated"]
 
 
 def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
@@ -100,17 +163,18 @@ def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
     return _BUILT["archive"]
 
 
-def datasette_for(db: Path) -> Datasette:
-    """An in-process datasette with the project's metadata, templates and plugins."""
+def datasette_for(db: Path, **settings) -> Datasette:
+    """An in-process datasette with the project's metadata, templates and plugins (and
+    datasette `settings` beyond `make serve`'s)."""
     return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
                      template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
-                     settings={"suggest_facets": False, "max_csv_mb": 0})
+                     settings={"suggest_facets": False, "max_csv_mb": 0, **settings})
 
 
-def get(db: Path, path: str, status: int = 200):
+def get(db: Path, path: str, status: int = 200, **settings):
     """A GET through datasette's own client; the response (asserted to have `status`)."""
     async def fetch():
-        ds = datasette_for(db)
+        ds = datasette_for(db, **settings)
         await ds.invoke_startup()
         return await ds.client.get(path)
 

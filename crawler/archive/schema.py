@@ -84,6 +84,9 @@ TABLES: dict[str, tuple[dict, dict]] = {
 }
 INDEXES = [
     ("articles", ["published_at"]), ("articles", ["language", "published_at"]),
+    # The order of datasette's list, its pages and exports (newest first, then by id): each page
+    # read straight off this index, whatever the archive's size (plugins/dw_views.py).
+    ("articles", [sqlite_utils.db.DescIndex("published_at"), "id"]),
     ("articles", ["last_seen_at"]), ("article_agencies", ["agency", "role"]),
     ("article_authors", ["author"]), ("short_links", ["article_id"]),
     ("revisions", ["article_id", "seen_at"]),

@@ -6,6 +6,7 @@ Source of the facts: `../shared/dw/FACTS.md` ("The closing credit line").
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 # Agencies: canonical name -> full name; and the forms they are printed in.
@@ -69,11 +70,37 @@ _ORGANISATION_WORDS = frozenset({
 _WORD = re.compile(r"[^\W\d_]+")
 
 
+def agency_key(text: str) -> str:
+    """How agency names are compared: blanks collapsed, case, outer dots and accents ignored
+    (Latin accents, Arabic hamza marks: `agencia lusa` is `Agência Lusa`, `د ب ا` is `د ب أ`),
+    a leading English article dropped (`The Associated Press` is `Associated Press`)."""
+    key = " ".join(text.split()).strip(".").casefold()
+    key = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
+    return key[4:] if key.startswith("the ") else key
+
+
+_AGENCY_KEYS = {agency_key(form): name for form, name in _AGENCY_ALIASES.items()}
+
+
 def canonical_agency(token: str) -> str | None:
-    """The canonical name of a printed agency token, or None when it is not a known agency.
-    A leading English article is not part of the name (`The Associated Press` is AP)."""
-    key = " ".join(token.split()).strip(".").casefold()
-    return _AGENCY_ALIASES.get(key) or (_AGENCY_ALIASES.get(key[4:]) if key.startswith("the ") else None)
+    """The canonical name of a printed agency token, or None when it is not a known agency;
+    compared as `agency_key` compares (`the Associated Press`, `agencia lusa`, `ا ف ب`)."""
+    return _AGENCY_KEYS.get(agency_key(token))
+
+
+def names_agency(typed: str | None, name: str, full_name: str | None = None) -> bool:
+    """Whether what a reader typed names the agency an archive holds as `name` (with
+    `full_name`): a known agency's printed form, in any case or accents, names its canonical
+    name; any other text names an agency whose name or full name it equals as `agency_key`
+    compares (`OTS` names `ots`). The one resolver of the archive's views (list filter, agency
+    page, saved queries)."""
+    if not typed or not typed.strip():
+        return False
+    canonical = canonical_agency(typed)
+    if canonical is not None:
+        return canonical == name
+    key = agency_key(typed)
+    return key == agency_key(name) or (full_name is not None and key == agency_key(full_name))
 
 
 def printed_forms(name: str) -> list[str]:
