@@ -406,12 +406,12 @@ SQLITE_WORDS = ("unterminated string", "fts5", "syntax error", "too large to con
 @pytest.mark.parametrize("path,status,words", [
     # A search holding no word (a control character, punctuation) is no search: the list is
     # every article (as for `""`, tests/test_wild_input.py); the saved search finds nothing.
-    ("/dw/articles?_search=%00", 200, "31 rows"),
+    ("/dw/articles?_search=%00", 200, "31 articles"),
     ("/dw/articles.json?_search=%00", 200, '"filtered_table_rows_count": 31'),
-    ("/dw/articles?_search_title=%00", 200, "31 rows"),
+    ("/dw/articles?_search_title=%00", 200, "31 articles"),
     ("/dw/search?q=%00", 200, "Nothing in the archive matches what was asked"),
     ("/dw/search.json?q=%00", 200, '"rows": []'),
-    ("/dw/articles?_search=%21%21%21", 200, "31 rows"),
+    ("/dw/articles?_search=%21%21%21", 200, "31 articles"),
     ("/dw/short_link_lookup?code=" + "9" * 40, 200, "No archived article has this short link"),
     ("/dw/short_link_lookup.json?code=" + "9" * 40, 200, '"rows": []'),
     ("/dw/short_link_lookup?code=https://p.dw.com/p/" + "z" * 30, 200,
