@@ -8,6 +8,8 @@ import calendar
 import fcntl
 import json
 import logging
+import os
+import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -15,11 +17,21 @@ from datetime import date
 from pathlib import Path
 
 from crawler import dw
-from crawler.backfill.sources import SOURCES
+from crawler.backfill.sources import CRAWL_ID, SOURCES
 
 logger = logging.getLogger("crawler.backfill")
 
 EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_FAILED, EXIT_STOPPED = 0, 2, 3, 130
+STOPPED = "stopped: you stopped it (Ctrl-C or SIGTERM)"
+
+# The settings backfill reads, with the least each may be (numbers) or what each must be.
+_FLOATS = {"BACKFILL_DELAY": 0.0, "BACKFILL_WAYBACK_CDX_DELAY": 0.0, "BACKFILL_BACKOFF": 0.0,
+           "BACKFILL_RETRY_AFTER_MAX": 0.0, "BACKFILL_TIMEOUT": 0.001, "BACKFILL_PROGRESS_INTERVAL": 0.001,
+           "ARCHIVE_TIMEOUT": 0.0}
+_INTS = {"BACKFILL_RETRIES": 0, "BACKFILL_BREAKER": 1, "BACKFILL_BATCH_SIZE": 1,
+         "BACKFILL_WAYBACK_SETTLE_DAYS": 0, "BACKFILL_CC_NEWS_SETTLE_DAYS": 0, "WARC_MAX_SIZE": 1}
+_ENDPOINTS = ("BACKFILL_COMMONCRAWL_CDX", "BACKFILL_COMMONCRAWL_DATA", "BACKFILL_WAYBACK_CDX",
+              "BACKFILL_WAYBACK_REPLAY")
 
 
 class BadArgument(ValueError):
@@ -48,19 +60,45 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_settings(settings) -> None:
+    """Raise BadArgument naming the first backfill setting that is not a usable value."""
+    for name, least in {**_FLOATS, **_INTS}.items():
+        read = settings.getint if name in _INTS else settings.getfloat
+        try:
+            value = read(name)
+        except (TypeError, ValueError):
+            raise BadArgument(f"-s {name}={settings.get(name)!r}: not a number") from None
+        if value < least:
+            raise BadArgument(f"-s {name}={settings.get(name)!r}: at least {least}")
+    for name in (*_ENDPOINTS, "BACKFILL_COMMONCRAWL_COLLINFO"):
+        value = str(settings.get(name) or "")
+        if name == "BACKFILL_COMMONCRAWL_COLLINFO" and not value:
+            continue  # beside the CDX index
+        scheme, sep, rest = value.partition("://")
+        if not (sep and scheme.lower() in ("http", "https") and rest.split("/", 1)[0]):
+            raise BadArgument(f"-s {name}={value!r}: an http(s) URL of the archive")
+    if "{crawl}" not in settings.get("BACKFILL_COMMONCRAWL_CDX"):
+        raise BadArgument(f"-s BACKFILL_COMMONCRAWL_CDX={settings.get('BACKFILL_COMMONCRAWL_CDX')!r}:"
+                          " a URL template with {crawl} where the crawl id goes")
+
+
 def job_from(args: argparse.Namespace, settings):
     """The `Job` the arguments ask for; raises BadArgument saying which is wrong."""
+    from crawler.backfill.client import origin_of
     from crawler.backfill.run import Job
 
     if args.source not in SOURCES:
         raise BadArgument(f"source {args.source!r}: one of {', '.join(SOURCES)}")
-    languages = (list(dw.LANGUAGES) if args.lang == "all"
-                 else [x.strip() for x in args.lang.split(",") if x.strip()])
+    parts = [x.strip() for x in args.lang.split(",")]
+    languages = list(dw.LANGUAGES) if args.lang.strip() == "all" else parts
     unknown = [x for x in languages if x not in dw.LANGUAGES]
     if unknown or not languages:
-        raise BadArgument(f"--lang {args.lang!r}: {', '.join(unknown) or 'empty'} is no DW language")
+        shown = ", ".join(repr(x) if not x else x for x in unknown) or "empty"
+        raise BadArgument(f"--lang {args.lang!r}: {shown} is no DW language (use e.g. en,de or all)")
     since, until = (_day(args.since) if args.since else None), (_day(args.until) if args.until else None)
     if args.month:
+        if args.since or args.until:
+            raise BadArgument("--month with --since or --until: give one or the other")
         try:
             year, month = map(int, args.month.split("-"))
             since = date(year, month, 1)
@@ -71,26 +109,41 @@ def job_from(args: argparse.Namespace, settings):
         raise BadArgument(f"--since {since} is after --until {until}")
     if args.source == "cc-news" and not (since and until):
         raise BadArgument("cc-news reads whole months: give --month, or --since and --until")
-    crawls = [c.strip() for c in args.crawl.split(",") if c.strip()]
-    if args.source == "commoncrawl" and not crawls:
-        raise BadArgument("commoncrawl: name the crawls (--crawl CC-MAIN-2024-10,...) or --crawl all")
+    crawls = [c.strip() for c in args.crawl.split(",")]
+    crawls = [c for c in crawls if c] if args.crawl.strip() else []
+    if args.source != "commoncrawl" and args.crawl.strip():
+        raise BadArgument(f"--crawl names Common Crawl's crawls: only for commoncrawl, not {args.source}")
+    if args.source == "commoncrawl":
+        if not crawls:
+            raise BadArgument("commoncrawl: name the crawls (--crawl CC-MAIN-2024-10,...) or --crawl all")
+        if crawls != ["all"]:
+            wrong = [c for c in args.crawl.split(",") if not CRAWL_ID.fullmatch(c.strip())]
+            if wrong:
+                raise BadArgument(f"--crawl {args.crawl!r}: {wrong[0].strip()!r} is no crawl id"
+                                  " (CC-MAIN-YYYY-WW, or all)")
+    cdx = settings.get("BACKFILL_COMMONCRAWL_CDX")
     endpoints = {
-        "commoncrawl_collinfo": settings.get("BACKFILL_COMMONCRAWL_COLLINFO"),
-        "commoncrawl_cdx": settings.get("BACKFILL_COMMONCRAWL_CDX"),
+        "commoncrawl_collinfo": settings.get("BACKFILL_COMMONCRAWL_COLLINFO")
+        or f"{origin_of(cdx)}/collinfo.json",
+        "commoncrawl_cdx": cdx,
         "commoncrawl_data": settings.get("BACKFILL_COMMONCRAWL_DATA"),
         "wayback_cdx": settings.get("BACKFILL_WAYBACK_CDX"),
         "wayback_replay": settings.get("BACKFILL_WAYBACK_REPLAY"),
     }
+    settle = {"wayback": settings.getint("BACKFILL_WAYBACK_SETTLE_DAYS"),
+              "cc-news": settings.getint("BACKFILL_CC_NEWS_SETTLE_DAYS")}.get(args.source, 0)
     return Job(args.source, languages, since, until, crawls, endpoints,
-               settings.getint("BACKFILL_BATCH_SIZE", 50))
+               batch_size=settings.getint("BACKFILL_BATCH_SIZE"),
+               progress_interval=settings.getfloat("BACKFILL_PROGRESS_INTERVAL"),
+               settle_days=settle, retries=settings.getint("BACKFILL_RETRIES"))
 
 
 def intervals(job, settings) -> dict[str, float]:
     """The URL prefixes this job may request, each with its pace (seconds between requests)."""
-    delay = settings.getfloat("BACKFILL_DELAY", 1.0)
+    delay = settings.getfloat("BACKFILL_DELAY")
     e = job.endpoints
     if job.source == "wayback":
-        return {e["wayback_cdx"]: settings.getfloat("BACKFILL_WAYBACK_CDX_DELAY", 2.0),
+        return {e["wayback_cdx"]: settings.getfloat("BACKFILL_WAYBACK_CDX_DELAY"),
                 e["wayback_replay"]: delay}
     if job.source == "cc-news":
         return {e["commoncrawl_data"]: delay}
@@ -98,20 +151,32 @@ def intervals(job, settings) -> dict[str, float]:
     return {cdx: delay, e["commoncrawl_collinfo"]: delay, e["commoncrawl_data"]: delay}
 
 
-def outcome(counts: Counter, error: str | None) -> str:
+def outcome(counts: Counter, error: str | None, unavailable: str | None = None) -> str:
     """`ok`, or why the run did not do its job."""
     if error:
         return f"the archive could not be written: {error}"
+    if unavailable:
+        return (f"stopped: {unavailable}; what was not fetched is fetched by the next run"
+                " (run again later)")
     read_nothing = not (counts["listings/read"] or counts["skipped/listing_done_before"])
     if counts["listings/failed"] and read_nothing:
         return "no index or listing could be read"
     if counts["found"] and not counts["fetched"]:
         return f"{counts['found']} captures to fetch and none fetched"
-    if counts["failed"] >= 3 and counts["failed"] > max(counts["fetched"], 1) // 2:
-        return f"most captures failed ({counts['failed']} of {counts['found'] or counts['fetched']})"
+    if counts["failed"] and 2 * counts["failed"] > max(counts["found"], counts["failed"]):
+        return f"most captures failed ({counts['failed']} of {max(counts['found'], counts['failed'])})"
+    problems = []
     if counts["listings/failed"]:
-        return f"{counts['listings/failed']} listings could not be read"
-    return "ok"
+        problems.append(f"{counts['listings/failed']} listings could not be read")
+    if counts["files/failed"]:
+        problems.append(f"{counts['files/failed']} WARC files could not be read to their end")
+    return "; ".join(problems) or "ok"
+
+
+def lock_path(archive_path: Path) -> str:
+    """The backfill's own lock beside the archive (`data/dw.db.backfill.lock`): not the crawl's run
+    lock, so that a crawl may run beside a long backfill, but only one backfill at a time."""
+    return f"{os.path.realpath(archive_path)}.backfill.lock"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,10 +184,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from crawler import setting_names
     from crawler.archive import Archive, integrity, paths, utc_now
-    from crawler.archive.extension import run_lock_path
-    from crawler.backfill.client import PoliteClient
-    from crawler.backfill.run import Backfill
-    from crawler.warc.capture import DEFAULT_MAX_SIZE, WarcFiles, warc_dir
+    from crawler.backfill.client import PoliteClient, Unavailable
+    from crawler.backfill.run import Backfill, Stopper
+    from crawler.warc.capture import WarcFiles, warc_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = parse(argv)
@@ -132,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             name, sep, value = pair.partition("=")
             if not sep:
                 raise BadArgument(f"-s {pair!r}: write NAME=VALUE")
-            settings.set(name, value, priority="cmdline")
+            settings.set(name.strip(), value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
         # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py).
@@ -140,41 +204,73 @@ def main(argv: list[str] | None = None) -> int:
                    or paths.problem(settings.get("ARCHIVE_PATH")))
         if refused:
             raise BadArgument(refused)
+        check_settings(settings)
         job = job_from(args, settings)
     except BadArgument as exc:
         print(f"dw backfill: bad argument: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
+    counts: Counter = Counter()
+
+    def give_up(why: str) -> int:  # before the archive is open: no crawl_runs row can be written
+        print(json.dumps({"outcome": why}))
+        print(f"dw backfill failed: {why}", file=sys.stderr)
+        return EXIT_FAILED
+
     archive_path = Path(settings.get("ARCHIVE_PATH"))
-    archive_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(f"{run_lock_path(archive_path)}.backfill", "a")  # noqa: SIM115 - held for the run
+    try:
+        archive_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path(archive_path), "a+")  # noqa: SIM115 - held for the run
+    except OSError as exc:
+        return give_up(f"the archive could not be written: cannot use {archive_path}: {exc}")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print("dw backfill failed: another backfill is running on this archive", file=sys.stderr)
-        return EXIT_FAILED
-    counts: Counter = Counter()
-    started, error, stopped = utc_now(), None, False
-    client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
-                          retries=settings.getint("BACKFILL_RETRIES", 5),
-                          retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX", 600.0))
-    warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
-                      {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
-                      prefix=f"backfill-{job.source}")
+        lock.seek(0)
+        holder = lock.read().strip()
+        return give_up(f"another backfill is running on this archive (pid {holder or 'unknown'})")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    stopper = Stopper()
+    signal.signal(signal.SIGINT, stopper)
+    signal.signal(signal.SIGTERM, stopper)  # as Ctrl-C: what is in hand is written, the run recorded
+    started, error, stopped, unavailable = utc_now(), None, False, None
     try:
+        client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
+                              retries=settings.getint("BACKFILL_RETRIES"),
+                              backoff=settings.getfloat("BACKFILL_BACKOFF"),
+                              retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX"),
+                              timeout=settings.getfloat("BACKFILL_TIMEOUT"),
+                              breaker=settings.getint("BACKFILL_BREAKER"))
+        warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
+                          {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
+                          prefix=f"backfill-{job.source}")
         integrity.refuse_damaged(archive_path)  # before anything is written (the .recover line)
-        archive = Archive(archive_path, timeout=settings.getfloat("ARCHIVE_TIMEOUT", 30.0))
-    except (sqlite3.Error, OSError) as exc:
-        print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        archive = Archive(archive_path, timeout=settings.getfloat("ARCHIVE_TIMEOUT"))
+    except KeyboardInterrupt:
+        return give_up(STOPPED)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        return give_up(f"the archive could not be written: cannot open {archive_path}: {exc}")
     try:
-        Backfill(job, archive, client, warcs, counts).run()
+        Backfill(job, archive, client, warcs, counts, stopper).run()
     except KeyboardInterrupt:
         stopped = True
+    except Unavailable as exc:
+        unavailable = f"{exc.origin} kept failing ({exc.failures} requests in a row, {exc.reason})"
+        logger.error("Stopping: %s", unavailable)
     except sqlite3.Error as exc:
         error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the last net: one line, counted, the run recorded
+        counts["failed/internal"] += 1
+        error = f"an unexpected {type(exc).__name__}: {exc}"
+        logger.error("Backfill stopped by %s", error)
+        logger.debug("Where:", exc_info=True)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the account of the run is written whole
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         warcs.close()
-    verdict = "stopped: you stopped it (Ctrl-C or SIGTERM)" if stopped else outcome(counts, error)
+    verdict = STOPPED if stopped else outcome(counts, error, unavailable)
     summary = {k: v for k, v in sorted(counts.items())}
     try:
         archive.record_run({
