@@ -57,7 +57,7 @@ def _store_site(root: Path, access_log: Path | None, faults: Path | None):
         def __init__(self):
             super().__init__()
             self.files = Files(str(root))
-            self.failed: dict[str, int] = {}
+            self.failed: dict[tuple[str, str], int] = {}
 
         def render(self, request):
             path = request.path.decode("latin-1")
@@ -131,11 +131,11 @@ def _store_site(root: Path, access_log: Path | None, faults: Path | None):
             spec_text = json.loads(faults.read_text()).get(path)
             if not spec_text:
                 return None
-            spec = dict(word.split("=", 1) for word in spec_text.split())
-            done = self.failed.get(path, 0)
+            spec = dict((word.split("=", 1) + [""])[:2] for word in spec_text.split())
+            done = self.failed.get((path, spec_text), 0)  # a new spec for the path counts afresh
             if done >= int(spec.get("times", 1)):
                 return None
-            self.failed[path] = done + 1
+            self.failed[path, spec_text] = done + 1
             return spec
 
     site = server.Site(Store())

@@ -163,8 +163,9 @@ def outcome(counts: Counter, error: str | None, unavailable: str | None = None) 
         return "no index or listing could be read"
     if counts["found"] and not counts["fetched"]:
         return f"{counts['found']} captures to fetch and none fetched"
-    if counts["failed"] and 2 * counts["failed"] > max(counts["found"], counts["failed"]):
-        return f"most captures failed ({counts['failed']} of {max(counts['found'], counts['failed'])})"
+    tried = counts["found"] + counts["failed/cdx_row"]  # a row naming no capture failed as well
+    if counts["failed"] and 2 * counts["failed"] > max(tried, counts["failed"]):
+        return f"most captures failed ({counts['failed']} of {max(tried, counts['failed'])})"
     problems = []
     if counts["listings/failed"]:
         problems.append(f"{counts['listings/failed']} listings could not be read")

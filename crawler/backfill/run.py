@@ -99,12 +99,12 @@ class Job:
         return f"{','.join(sorted(self.languages))}|{self.since or ''}|{self.until or ''}"
 
 
-def covers(done_for: str, wanted: str) -> bool:
+def covers(done_for: str, wanted: str, languages: bool = True) -> bool:
     """True when a unit read for the scope `done_for` holds everything the scope `wanted` asks:
-    its languages and at least its range (an empty bound is none)."""
+    at least its range (an empty bound is none) and, with `languages`, its languages."""
     have_langs, have_since, have_until = done_for.split("|")
     want_langs, want_since, want_until = wanted.split("|")
-    return (set(want_langs.split(",")) <= set(have_langs.split(","))
+    return ((not languages or set(want_langs.split(",")) <= set(have_langs.split(",")))
             and (not have_since or (bool(want_since) and have_since <= want_since))
             and (not have_until or (bool(want_until) and have_until >= want_until)))
 
@@ -148,7 +148,7 @@ def check_record(data: bytes, expect_uri: str | None = None) -> Checked:
     except zlib.error as exc:
         raise Broken(f"not a gzip member ({exc})") from None
     if not decompressor.eof:
-        raise Broken("a gzip member cut short")
+        raise Broken("a gzip member cut short", again=True)
     if decompressor.unused_data.strip(b"\x00\r\n "):
         raise Broken("more than one gzip member")
     try:
@@ -174,7 +174,7 @@ def check_record(data: bytes, expect_uri: str | None = None) -> Checked:
     except Exception as exc:  # noqa: BLE001 - a head that does not parse
         raise Broken(f"no HTTP response in the record ({type(exc).__name__})") from None
     if getattr(record.raw_stream, "limit", 0) > 0:
-        raise Broken("its block is cut short")
+        raise Broken("its block is cut short", again=True)
     if status != 200:
         raise Skip(f"http_{status}")
     content_type = http.get_header("Content-Type") or ""
@@ -269,6 +269,10 @@ class Backfill:
         rows = self.archive.db.execute(
             f"SELECT scope, position, cursor, done FROM {PROGRESS} WHERE source = ? AND unit = ?",
             [self.job.source, name]).fetchall()
+        if scoped:  # done when the units done for this range, together, hold its languages
+            done = [r for r in rows if r[3] and covers(r[0], self.job.scope, languages=False)]
+            if set(self.job.languages) <= {lang for r in done for lang in r[0].split("|")[0].split(",")}:
+                return 0, None, True
         rows = [r for r in rows if (covers(r[0], self.job.scope) if scoped else r[0] == "")]
         if any(r[3] for r in rows):
             done = next(r for r in rows if r[3])
@@ -630,11 +634,12 @@ class Backfill:
     def read_news_file(self, url: str, position: int) -> None:
         stream, response = open_stream(self.client, url, position, self.counts)
         self.reading = (url, stream)
+        hold = None  # where the first record to fetch again begins: no position saved past it
         try:
             for passing in passing_records(stream, self.counts, self.due):
                 here = position + passing.offset
                 if passing.uri is None:  # a checkpoint: every record before this one is handled
-                    self.flush(lambda here=here: self.mark(url, scoped=True, position=here))
+                    self.flush(lambda at=min(here, hold or here): self.mark(url, scoped=True, position=at))
                     continue
                 when = archive_date(passing.date)
                 why = self.admit(passing.uri, when)
@@ -653,16 +658,22 @@ class Backfill:
                     self.counts[f"skipped/{exc}"] += 1
                     self.pending.append((None, None, key))
                     continue
-                except Broken as exc:  # the file's own bytes: reading it again would not change them
-                    self.failed(f"{when} {passing.uri}", str(exc), again=False)
-                    self.pending.append((None, None, key))
+                except Broken as exc:
+                    self.failed(f"{when} {passing.uri}", str(exc), again=exc.again)
+                    if exc.again:  # cut short: the file is read again from here by the next run
+                        hold = here if hold is None else hold
+                    else:  # the file's own bytes: reading it again would not change them
+                        self.pending.append((None, None, key))
                     continue
                 self.counts["fetched"] += 1
                 self.take(checked, key)
                 if len(self.pending) >= self.job.batch_size or self.due():
                     # everything before this record is handled, and this one is in the batch
-                    self.flush(lambda here=here: self.mark(url, scoped=True, position=here))
+                    self.flush(lambda at=min(here, hold or here): self.mark(url, scoped=True, position=at))
             self.client.succeeded(url)
+            if hold is not None:
+                self.flush(lambda: self.mark(url, scoped=True, position=hold))
+                raise Damaged(f"a record at byte {hold} was cut short")
             self.flush(lambda: self.mark(url, scoped=True, done=True))
         finally:
             self.reading = None

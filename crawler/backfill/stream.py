@@ -179,7 +179,7 @@ def open_stream(client: PoliteClient, url: str, position: int, counts: Counter) 
 
 def passing_records(stream: WarcStream, counts: Counter, checkpoint_due: Callable[[], bool],
                     hosts: frozenset[str] = dw.DW_HOSTS) -> Iterator[Passing]:
-    """Each `response` record of the WARC stream whose target is on one of `hosts`, and, when
+    """Each `response` (or `revisit`) record of the WARC stream whose target is on one of `hosts`, and, when
     `checkpoint_due()` says so, the next record whatever its host (a position to save); the
     others skipped as they pass. Counts `records` (responses seen). Raises `StreamBroken`,
     `Damaged` (at the end, or where FastWARC stopped)."""
@@ -188,8 +188,8 @@ def passing_records(stream: WarcStream, counts: Counter, checkpoint_due: Callabl
         stream.record_starts(record.stream_pos)
         return host_of(record.headers.get("WARC-Target-URI", "")) in hosts or checkpoint_due()
 
-    records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=False,
-                              func_filter=keep, fsspec_args=False)
+    records = ArchiveIterator(stream, record_types=WarcRecordType.response | WarcRecordType.revisit,
+                              parse_http=False, func_filter=keep, fsspec_args=False)
     try:
         for record in records:
             uri = record.headers.get("WARC-Target-URI", "").strip().strip("<>").strip()
