@@ -4,7 +4,8 @@
 instead of a response, as a crawler writes for content it has seen). `write_warc(path, pages)`
 writes them as WARC/1.0 `response` records (each followed by its `request` and a `metadata`
 record, as Common Crawl's CC-NEWS files hold them), one gzip member per record, and returns
-where each response's member is (offset, length: what a CDX line says). `dw_pages()` gives the real DW pages at hand (the sample site, and
+where each response's member is (offset, length: what a CDX line says). `dw_pages()` gives the
+real DW pages at hand (the sample site, and
 `../shared/dw/pages/` when present) with their dw.com URLs; `other_host_pages()` pages of other
 news sites.
 """

@@ -49,7 +49,8 @@ def cdx(rows: list[dict], resume_key: str | None = None) -> Answer:
 
 def cdx_lines(rows: list[dict]) -> Answer:
     """Common Crawl's (and pywb's) `output=json`: one JSON object per line."""
-    return Answer(200, "".join(json.dumps(r) + "\n" for r in rows).encode(), {"Content-Type": "text/x-ndjson"})
+    body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    return Answer(200, body, {"Content-Type": "text/x-ndjson"})
 
 
 def serve_file(path: Path, request: Request, ignore_range: bool = False) -> Answer:

@@ -207,7 +207,9 @@ def test_any_order_and_batching_of_fetches_gives_the_history_in_time_order(tmp_p
     runs = folded(fetches)
     # every version is one run of equal content, in time order, until the next run began,
     # each with the capture of its first fetch
-    assert [(t, s) for t, s, _, _ in revisions] == [(t, day(runs[i + 1][1])) for i, (t, _) in enumerate(runs[:-1])]
+    assert [(t, s) for t, s, _, _ in revisions] == [(t, day(runs[i + 1][1]))
+                                                    for i, (t, _) in enumerate(runs[:-1])]
     assert [(f, o) for _, _, f, o in revisions] == [(day(at), at) for _, at in runs[:-1]]
-    assert (row["title"], row["fetched_at"], row["warc_offset"]) == (runs[-1][0], day(runs[-1][1]), runs[-1][1])
+    last, since = runs[-1]
+    assert (row["title"], row["fetched_at"], row["warc_offset"]) == (last, day(since), since)
     assert (row["first_seen_at"], row["last_seen_at"]) == (day(min(fetches)[0]), day(max(fetches)[0]))

@@ -227,7 +227,8 @@ def test_an_identical_capture_at_another_time_is_a_sighting_that_restores_an_und
     assert query(db, "SELECT title, first_seen_at, last_seen_at FROM articles") == [
         (a, "2020-04-01T00:00:00Z", "2020-06-01T00:00:00Z")]
     assert query(db, "SELECT title, seen_at, fetched_at FROM revisions ORDER BY seen_at") == [
-        (a, "2020-05-01T00:00:00Z", "2020-04-01T00:00:00Z"), (b, "2020-06-01T00:00:00Z", "2020-05-01T00:00:00Z")]
+        (a, "2020-05-01T00:00:00Z", "2020-04-01T00:00:00Z"),
+        (b, "2020-06-01T00:00:00Z", "2020-05-01T00:00:00Z")]
 
 
 @needs_pywb
@@ -246,7 +247,8 @@ def test_older_captures_backfilled_after_a_newer_crawl_keep_their_own_time_and_r
     code, counts, err = backfill(db, "wayback", "--since", "2025-01-01", "--until", "2025-06-30",
                                  *wayback_settings(origin, "f8"))
     assert code == 0, err[-2000:]
-    revisions = query(db, "SELECT title, seen_at, fetched_at, warc_file, cause FROM revisions ORDER BY seen_at")
+    revisions = query(db, "SELECT title, seen_at, fetched_at, warc_file, cause FROM revisions"
+                          " ORDER BY seen_at")
     assert [r[:3] for r in revisions] == [
         (crawled["title"], "2025-06-01T00:00:00Z", "2025-01-01T00:00:00Z"),
         ("Storm warnings issued across northern Italy", "2026-12-01T06:00:00Z", "2025-06-01T00:00:00Z")]
@@ -382,7 +384,8 @@ def kept_uris(warc_dir: Path, source: str) -> list[str]:
     return [e.uri for e in entries if e.kind == "response"]
 
 
-def test_cc_news_applies_the_languages_range_and_articles_only_and_keeps_only_what_it_archives(news, tmp_path):
+def test_cc_news_applies_the_languages_range_and_articles_only_and_keeps_only_what_it_archives(news,
+                                                                                                 tmp_path):
     root, _ = news
     de = {n: f"de/{slug}/a-{n}" for n, slug in (
         (79020001, "bundesregierung-einigt-sich-auf-haushalt"), (79020002, "lokfuehrer-streiken-erneut"),
@@ -469,7 +472,8 @@ def test_a_cc_news_download_cut_or_stalled_is_resumed_from_its_position(news, tm
         assert code == 0, err[-2000:]
         assert counts["retry/stream_broken"] == 1 and counts["files/done"] == 2
         assert {i for (i,) in query(db, "SELECT id FROM articles")} == dw_ids(pages())
-        log = [line.split() for line in (tmp_path / "access.log").read_text().splitlines() if line.split()[1] == path]
+        log = [line.split() for line in (tmp_path / "access.log").read_text().splitlines()
+               if line.split()[1] == path]
         assert [row[2] for row in log] == ["200", "206"] and int(log[1][3][6:-1]) > 0  # resumed, not redone
         # stalled and given up (no retries): the position is kept; the next run resumes there
         # from a server that ignores Range (it reads up to the position and drops it)
@@ -491,9 +495,8 @@ def test_a_cc_news_download_cut_or_stalled_is_resumed_from_its_position(news, tm
 def test_progress_is_logged_and_the_position_saved_on_a_clock_and_sigterm_stops_like_ctrl_c(news, tmp_path):
     root, _ = news
     late = [warcgen.Page(p.url, "2024-06-20T10:00:00Z", p.body) for p in site_pages()[:4]]
-    files = news_month(root, "2024-06", {"CC-NEWS-20240601000000-00001.warc.gz":
-                                         list(warcgen.other_host_pages(300, "2024-06-20T10:00:00Z", size=8000))
-                                         + late})  # DW only at the end
+    others = list(warcgen.other_host_pages(300, "2024-06-20T10:00:00Z", size=8000))
+    files = news_month(root, "2024-06", {"CC-NEWS-20240601000000-00001.warc.gz": others + late})  # DW last
     path = "/" + files[0].relative_to(root).as_posix()
     size = files[0].stat().st_size
     faults = tmp_path / "faults.json"
@@ -503,7 +506,8 @@ def test_progress_is_logged_and_the_position_saved_on_a_clock_and_sigterm_stops_
         command = [sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-06", "--lang", "all",
                    "--archive", str(db), "-s", "BACKFILL_DELAY=0", "-s", "BACKFILL_PROGRESS_INTERVAL=0.3",
                    "-s", f"BACKFILL_COMMONCRAWL_DATA={store}", "-s", f"WARC_DIR={tmp_path / 'warc'}"]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
         deadline, position = time.monotonic() + 60, 0
         while not position and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.1)
@@ -517,7 +521,8 @@ def test_progress_is_logged_and_the_position_saved_on_a_clock_and_sigterm_stops_
         assert "Traceback" not in err
         assert json.loads(out.strip().splitlines()[-1])["outcome"].startswith("stopped")
         assert last_run(db)["outcome"].startswith("stopped")
-        assert re.search(r"backfill cc-news: .* 0 fetched .*reading CC-NEWS-20240601000000-00001\.warc\.gz", err)
+        assert re.search(r"backfill cc-news: .* 0 fetched .*reading CC-NEWS-20240601000000-00001\.warc\.gz",
+                         err)
         faults.write_text("{}")
         code, counts, err = backfill(db, "cc-news", "--month", "2024-06", "--lang", "all",
                                      "-s", f"BACKFILL_COMMONCRAWL_DATA={store}")
@@ -565,7 +570,8 @@ def wayback_fake(fake: FakeArchive, captures: list[warcgen.Page], *, down=lambda
     fake.routes["/cdx"] = cdx_answer
     fake.prefixes["/web/"] = replay
     fake.log.clear()
-    return ["-s", f"BACKFILL_WAYBACK_CDX={fake.origin}/cdx", "-s", f"BACKFILL_WAYBACK_REPLAY={fake.origin}/web"]
+    return ["-s", f"BACKFILL_WAYBACK_CDX={fake.origin}/cdx",
+            "-s", f"BACKFILL_WAYBACK_REPLAY={fake.origin}/web"]
 
 
 def en_site_pages(at: str) -> list[warcgen.Page]:
@@ -637,7 +643,8 @@ def test_wayback_follows_resumption_keys_where_the_server_does_not_page(fake, tm
 
 
 MALFORMED = {  # what a CDX server may answer: (body, status), exit status, the count that says so
-    "cut-off JSON": ((b'[["urlkey","timestamp","original"],\n["com,dw)/en/x/a-1","2021010', 200), 3, "listings/failed"),
+    "cut-off JSON": ((b'[["urlkey","timestamp","original"],\n["com,dw)/en/x/a-1","2021010', 200), 3,
+                     "listings/failed"),
     "plain-text CDX": ((b"com,dw)/en/x/a-79010001 20240201100000 https://www.dw.com/en/x/a-79010001 text/html"
                         b" 200 AAAA 1000\n", 200), 3, "listings/failed"),
     "an HTML page": ((b"<html><body>Down for maintenance</body></html>", 200), 3, "listings/failed"),
@@ -720,7 +727,8 @@ def commoncrawl_fake(fake: FakeArchive, warc: Path, rows: list[dict], *, ignore_
         if "showNumPages" in request.query:
             return Answer(200, json.dumps({"pages": 1, "pageSize": 5, "blocks": 1}).encode())
         if request.query.get("url") != "www.dw.com/en/":
-            return Answer(404, json.dumps({"message": "No Captures found for: " + request.query["url"]}).encode())
+            message = {"message": "No Captures found for: " + request.query["url"]}
+            return Answer(404, json.dumps(message).encode())
         return cdx_lines(rows)
 
     fake.prefixes["/CC-MAIN-"] = index
@@ -732,7 +740,8 @@ def commoncrawl_fake(fake: FakeArchive, warc: Path, rows: list[dict], *, ignore_
             "-s", f"BACKFILL_COMMONCRAWL_DATA={fake.origin}/data"]
 
 
-def test_commoncrawl_checks_each_record_before_keeping_it_and_fetches_failures_again(fake, crawl_files, tmp_path):
+def test_commoncrawl_checks_each_record_before_keeping_it_and_fetches_failures_again(fake, crawl_files,
+                                                                                     tmp_path):
     warc, rows, good = crawl_files
     state = {"ignore_range": True}
     settings = commoncrawl_fake(fake, warc, rows, ignore_range=lambda: state["ignore_range"])
@@ -765,7 +774,8 @@ def test_a_listing_that_is_not_there_is_a_failure_not_an_empty_one(fake, crawl_f
     assert code == 3 and counts["outcome"] == "no index or listing could be read", counts
     # a CC-NEWS month the store has no list of files for (or a wrong endpoint): not done
     for data in (fake.origin, f"{fake.origin}/typo"):
-        code, counts, err = backfill(db, "cc-news", "--month", "2023-02", "-s", f"BACKFILL_COMMONCRAWL_DATA={data}")
+        code, counts, err = backfill(db, "cc-news", "--month", "2023-02",
+                                     "-s", f"BACKFILL_COMMONCRAWL_DATA={data}")
         assert code == 3 and counts["outcome"] == "no index or listing could be read", counts
     assert query(db, "SELECT count(*) FROM backfill_progress WHERE done") == [(0,)]
 
@@ -775,7 +785,8 @@ def test_crawl_all_asks_the_list_of_crawls_beside_the_configured_index_only(fake
     settings = commoncrawl_fake(fake, warc, rows, collinfo=("CC-MAIN-2024-05", "CC-MAIN-2024-10"))
     db = tmp_path / "dw.db"
     with catch_all() as (env, connections):
-        code, counts, err = backfill(db, "commoncrawl", "--crawl", "all", "--month", "2024-02", *settings, env=env)
+        code, counts, err = backfill(db, "commoncrawl", "--crawl", "all", "--month", "2024-02", *settings,
+                                     env=env)
     assert connections == []
     assert code == 0, err[-2000:]
     assert {r[0] for r in fake.log} >= {"/collinfo.json", "/CC-MAIN-2024-05-index", "/CC-MAIN-2024-10-index"}
@@ -808,7 +819,8 @@ def test_the_client_never_requests_off_its_origins():
     assert counts["failed/network"] == 1
 
 
-BAD = [["wayback", "--lang", "xx"], ["wayback", "--lang", "en,"], ["cc-news", "--lang", "en"], ["commoncrawl"],
+BAD = [["wayback", "--lang", "xx"], ["wayback", "--lang", "en,"], ["cc-news", "--lang", "en"],
+       ["commoncrawl"],
        ["wayback", "--since", "2024-02-01", "--until", "2024-01-01"], ["gopher"],
        ["wayback", "--crawl", "CC-MAIN-2024-10"], ["commoncrawl", "--crawl", "CC-MAIN-2021-1O"],
        ["wayback", "-s", "BACKFILL_TIMEOUT=abc"], ["wayback", "-s", "BACKFILL_RETRIES=-1"],
@@ -847,7 +859,8 @@ def as_captured(html: str) -> tuple[str, str]:
     """(href, time shown) of a page's "as captured" link."""
     from html import unescape
 
-    found = re.search(r'class="dw-as-captured" href="([^"]+)">(?:This version )?as captured ([^<]+) UTC<', html)
+    found = re.search(r'class="dw-as-captured" href="([^"]+)">(?:This version )?as captured ([^<]+) UTC<',
+                      html)
     assert found, html[:3000]
     return unescape(found[1]), found[2]
 
@@ -862,15 +875,15 @@ def test_as_captured_links_replay_the_url_captured_at_its_time_on_the_configured
     work, origin, _ = pywb
     db = tmp_path / "dw.db"
     for collection in ("dw", "slug"):
-        code, _, err = backfill(db, "wayback", "--lang", "en", "--since", "2023-01-01", "--until", "2024-12-31",
-                                *wayback_settings(origin, collection))
+        code, _, err = backfill(db, "wayback", "--lang", "en", "--since", "2023-01-01",
+                                "--until", "2024-12-31", *wayback_settings(origin, collection))
         assert code == 0, err[-2000:]
     own = sorted((tmp_path / "warc").glob("*.warc.gz"))
     with running_pywb({"dw": own}, root=tmp_path / "replay") as replay:
         monkeypatch.setenv("DW_REPLAY", f"{replay}/dw")  # the replay is a setting, not the template's
         link, when = as_captured(get(db, f"/dw/articles/{EDITED}").text)
-        assert (link, when) == (f"{replay}/dw/20240130100000/{dw.WWW}/en/eu-leaders-agree-on-new-climate-target"
-                                f"/a-{EDITED}", "2024-01-30 10:00")
+        assert (link, when) == (f"{replay}/dw/20240130100000/{dw.WWW}/en/"
+                                f"eu-leaders-agree-on-new-climate-target/a-{EDITED}", "2024-01-30 10:00")
         raw = urllib.request.urlopen(link.replace("/https:", "id_/https:", 1), timeout=30)
         assert raw.headers["Memento-Datetime"] == "Tue, 30 Jan 2024 10:00:00 GMT"
         assert b"EU leaders agree on new climate target for 2040" in raw.read()
@@ -880,7 +893,8 @@ def test_as_captured_links_replay_the_url_captured_at_its_time_on_the_configured
         # captured under an older slug: the link is to the URL captured, which pywb has
         link, when = as_captured(get(db, "/dw/articles/79010005").text)
         assert link == f"{replay}/dw/20231201093000/{dw.WWW}/en/old-slug-of-pension-debate/a-79010005"
-        assert b"pension" in urllib.request.urlopen(link.replace("/https:", "id_/https:", 1), timeout=30).read()
+        raw = urllib.request.urlopen(link.replace("/https:", "id_/https:", 1), timeout=30)
+        assert b"pension" in raw.read()
         # an earlier version links to its own capture
         ((revision,),) = query(db, "SELECT id FROM revisions WHERE article_id = ?", EDITED)
         link, when = as_captured(get(db, f"/dw/revisions/{revision}").text)
@@ -908,7 +922,8 @@ def test_make_replay_replays_warc_files_written_after_it_started_and_stops_pywb_
         while later.url.encode() not in seen and time.monotonic() < deadline:
             time.sleep(0.5)
             with contextlib.suppress(OSError):
-                seen = urllib.request.urlopen(f"http://127.0.0.1:{port}/dw/cdx?url={later.url}", timeout=10).read()
+                index = f"http://127.0.0.1:{port}/dw/cdx?url={later.url}"
+                seen = urllib.request.urlopen(index, timeout=10).read()
         assert later.url.encode() in seen, "the new WARC file was never replayed"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

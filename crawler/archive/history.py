@@ -154,7 +154,8 @@ def place(current: Mapping, revisions: Sequence[Mapping], sightings: Sequence[Si
     """
     article_id = current["id"]
     versions = versions_of(current, revisions)
-    known = sorted({*sightings, *implied_sightings(current, revisions)}, key=lambda s: (s.at, s.warc_file is None))
+    known = sorted({*sightings, *implied_sightings(current, revisions)},
+                   key=lambda s: (s.at, s.warc_file is None))
     digest = row["content_hash"]
     capture = {k: row.get(k) for k in CAPTURE_KEYS}
     capture["fetched_at"] = fetched_at
@@ -199,7 +200,8 @@ def place(current: Mapping, revisions: Sequence[Mapping], sightings: Sequence[Si
         placement.article.update(again.capture)
         return placement
     following = versions[index + 1]
-    placement.update.append((version.row["id"], {"seen_at": fetched_at, "changed": changed(version.row, row)}))
+    placement.update.append((version.row["id"], {"seen_at": fetched_at,
+                                                 "changed": changed(version.row, row)}))
     if resumes is None:
         if following.content_hash == digest:  # the next version, seen sooner than known
             placement.update[-1][1]["changed"] = version.row["changed"]

@@ -274,8 +274,9 @@ class Archive:
         if not rows:
             return
         ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
         have = {r[0] for r in self.db.execute(
-            f"SELECT DISTINCT article_id FROM sightings WHERE article_id IN ({','.join('?' * len(ids))})", ids)}
+            f"SELECT DISTINCT article_id FROM sightings WHERE article_id IN ({marks})", ids)}
         for row in rows:
             if row["id"] in have:
                 continue

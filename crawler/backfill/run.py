@@ -192,7 +192,8 @@ def same_url(a: str, b: str) -> bool:
     """True when two URLs name the same page: equal, or the same DW page in any of its forms."""
     if a == b:
         return True
-    return bool(dw.parse_url(a)) and dw.parse_url(a) == dw.parse_url(b) and dw.canonical_url(a) == dw.canonical_url(b)
+    page = dw.parse_url(a)
+    return page is not None and page == dw.parse_url(b) and dw.canonical_url(a) == dw.canonical_url(b)
 
 
 class Stopper:
@@ -304,8 +305,9 @@ class Backfill:
     def forget_pages(self, query: Query) -> None:
         """Clear the page marks of a listing that can still grow: the next run reads it again."""
         key = query.key
-        self.archive.db.execute(f"DELETE FROM {PROGRESS} WHERE source = ? AND unit != ? AND substr(unit, 1, ?) = ?",
-                                [self.job.source, key, len(key), key])
+        self.archive.db.execute(
+            f"DELETE FROM {PROGRESS} WHERE source = ? AND unit != ? AND substr(unit, 1, ?) = ?",
+            [self.job.source, key, len(key), key])
 
     def captured(self, url: str, timestamp: str) -> bool:
         """True when this capture (URL and time) was handled before."""
@@ -332,7 +334,8 @@ class Backfill:
         reading = ""
         if self.reading:
             name, stream = self.reading
-            reading = f", reading {name.rsplit('/', 1)[-1]} ({stream.pos / 1e6:.1f} MB, {c['records']} records seen)"
+            reading = (f", reading {name.rsplit('/', 1)[-1]} ({stream.pos / 1e6:.1f} MB,"
+                       f" {c['records']} records seen)")
         return (f"backfill {self.job.source}: {c['listings/read']} listings read, {c['found']} captures"
                 f" found, {c['fetched']} fetched ({c['fetched'] / max(now - self.started, 1e-6):.2f}/s),"
                 f" {c['new']} new, {c['updated']} updated, {c['earlier']} earlier, {c['unchanged']}"
@@ -354,8 +357,8 @@ class Backfill:
     def failed(self, what: str, reason: str, again: bool) -> None:
         self.counts["failed"] += 1
         self.counts[f"failed/capture/{reason.split(' (')[0].split(':')[0][:40]}"] += 1
-        logger.warning("Capture %s failed: %s (%s)", what, reason,
-                       "fetched again by the next run" if again else "its stored bytes are at fault: not fetched again")
+        logger.warning("Capture %s failed: %s (%s)", what, reason, "fetched again by the next run" if again
+                       else "its stored bytes are at fault: not fetched again")
 
     # -- CDX: Wayback, Common Crawl ----------------------------------------------------------
 
@@ -639,7 +642,8 @@ class Backfill:
             for passing in passing_records(stream, self.counts, self.due):
                 here = position + passing.offset
                 if passing.uri is None:  # a checkpoint: every record before this one is handled
-                    self.flush(lambda at=min(here, hold or here): self.mark(url, scoped=True, position=at))
+                    at = here if hold is None else min(here, hold)
+                    self.flush(lambda at=at: self.mark(url, scoped=True, position=at))
                     continue
                 when = archive_date(passing.date)
                 why = self.admit(passing.uri, when)
@@ -669,7 +673,8 @@ class Backfill:
                 self.take(checked, key)
                 if len(self.pending) >= self.job.batch_size or self.due():
                     # everything before this record is handled, and this one is in the batch
-                    self.flush(lambda at=min(here, hold or here): self.mark(url, scoped=True, position=at))
+                    at = here if hold is None else min(here, hold)
+                    self.flush(lambda at=at: self.mark(url, scoped=True, position=at))
             self.client.succeeded(url)
             if hold is not None:
                 self.flush(lambda: self.mark(url, scoped=True, position=hold))

@@ -18,7 +18,7 @@ import http.client
 import io
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -70,8 +70,9 @@ class WarcStream:
     def __init__(self, raw, skip: int = 0, expected: int | None = None):
         self.raw, self.skip, self.expected = raw, skip, expected
         self.pos = 0  # bytes handed to the reader
-        self.tail = bytearray()  # what was handed on since `tail_start` (the last record's start)
-        self.tail_start = 0
+        # (offset, bytes) handed on since the last record began
+        self.chunks: deque[tuple[int, bytes]] = deque()
+        self.last_record = 0  # where the last record seen began
         self.ended = False
 
     def read(self, size: int = -1) -> bytes:
@@ -86,8 +87,11 @@ class WarcStream:
             raise StreamBroken(f"{type(exc).__name__}: {exc}") from None
         if not data:
             self.ended = True
+        chunks = self.chunks
+        chunks.append((self.pos, data))
+        while len(chunks) > 1 and chunks[1][0] <= self.last_record:  # no copy: whole reads dropped
+            chunks.popleft()
         self.pos += len(data)
-        self.tail += data
         return data
 
     def tell(self) -> int:
@@ -95,19 +99,20 @@ class WarcStream:
 
     def record_starts(self, position: int) -> None:
         """A record begins at `position`: everything before it was read whole."""
-        if position > self.tail_start:
-            del self.tail[: position - self.tail_start]
-            self.tail_start = position
+        self.last_record = position
 
     def problem_at_end(self) -> str | None:
         """Why the stream, read as far as the WARC reader went, did not end with whole records:
         data left unread (the reader stopped at damage), fewer bytes than announced, or a last
         record cut short; None when it ended well."""
         if not self.ended and self.read(1 << 16):
-            return f"reading stopped at byte {self.tail_start} of the file: damaged data after it"
+            return f"reading stopped at byte {self.last_record} of the file: damaged data after it"
         if self.expected is not None and self.pos < self.expected:
             return f"the answer ended after {self.pos} of {self.expected} bytes"
-        return whole_records(bytes(self.tail))
+        if not self.chunks:
+            return None
+        tail = b"".join(data for _, data in self.chunks)
+        return whole_records(tail[max(self.last_record - self.chunks[0][0], 0):])
 
 
 def whole_records(data: bytes) -> str | None:
