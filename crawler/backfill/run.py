@@ -730,8 +730,8 @@ class Backfill:
             links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
             written = self.archive.write_batch(articles, links, cause=self.job.source,
                                                also=lambda: self._write_marks(marks, captures))
-        for verdict in ("new", "updated", "unchanged", "earlier", "refused"):
-            self.counts[verdict] += written[verdict]
+            for verdict in ("new", "updated", "unchanged", "earlier", "refused"):
+                self.counts[verdict] += written[verdict]
 
 
 def _create_tables(archive: Archive) -> None:
