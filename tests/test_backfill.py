@@ -372,16 +372,18 @@ def test_a_run_killed_mid_file_resumes_from_where_it_was(news, tmp_path):
     assert resumed[-1][2] == "206" and resumed[-1][3].startswith("bytes=")
     assert int(resumed[-1][3].removeprefix("bytes=").rstrip("-")) >= position
     assert query(db, "SELECT article_id FROM revisions") == [(EDITED,)]
+    kept = kept_uris(tmp_path / "warc", "cc-news", dated=True)  # killed mid-run: nothing kept twice
+    assert len(kept) == len(set(kept)) == len(pages()) + 1
 
 
-def kept_uris(warc_dir: Path, source: str) -> list[str]:
-    """The target URIs of the records in the project's own backfill WARCs of `source`; every
-    record read whole (no damage)."""
+def kept_uris(warc_dir: Path, source: str, dated: bool = False) -> list:
+    """The target URIs (with `dated`, and WARC-Dates) of the records in the project's own
+    backfill WARCs of `source`; every record read whole (no damage)."""
     from crawler.warc.read import scan
 
     entries = [e for f in sorted(warc_dir.glob(f"backfill-{source}-*.warc.gz")) for e in scan(f)]
     assert not [e for e in entries if e.kind in ("damaged", "truncated")]
-    return [e.uri for e in entries if e.kind == "response"]
+    return [(e.uri, e.date) if dated else e.uri for e in entries if e.kind == "response"]
 
 
 def test_cc_news_applies_the_languages_range_and_articles_only_and_keeps_only_what_it_archives(news,
