@@ -201,4 +201,4 @@ def test_backfill_refuses_a_damaged_archive_before_asking_anything(crawled, tmp_
     line = run.stderr.strip().splitlines()[-1]
     assert "the archive is damaged (" in line and line.endswith(
         f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"), line
-    assert {k: v for k, v in snapshot(folder).items() if not k.endswith(".backfill")} == before
+    assert {k: v for k, v in snapshot(folder).items() if not k.endswith(".backfill.lock")} == before

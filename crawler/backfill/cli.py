@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the account of the run is written whole
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         warcs.close()
+    if counts["listings/read"] and not counts["captures/listed"] and not stopped:
+        # pywb answers a collection it does not have as it answers one with nothing in the range
+        logger.warning("The listings read named no capture at all: check the range, the languages"
+                       " and the endpoints (%s)", ", ".join(sorted(set(job.endpoints.values()))))
     verdict = STOPPED if stopped else outcome(counts, error, unavailable)
     summary = {k: v for k, v in sorted(counts.items())}
     try:
