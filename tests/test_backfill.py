@@ -856,6 +856,19 @@ def test_the_backfill_lock_is_among_the_files_git_ignores():
     assert ignored.returncode == 0
 
 
+def test_a_second_backfill_is_refused_naming_the_one_that_holds_the_lock(tmp_path):
+    from crawler.archive.lock import RunLock
+
+    db = tmp_path / "dw.db"
+    with RunLock(db, purpose="backfill") as held:  # this test's process stands for the first backfill
+        code, counts, err = backfill(db, "wayback", "-s", "BACKFILL_WAYBACK_CDX=http://127.0.0.1:9/cdx",
+                                     "-s", "BACKFILL_WAYBACK_REPLAY=http://127.0.0.1:9/web")
+    assert code == 3, err[-2000:]
+    assert counts == {"outcome": "another backfill is running on this archive"
+                                 f" (lock {held.path}, pid {os.getpid()})"}
+    assert err.strip().splitlines()[-1] == f"dw backfill failed: {counts['outcome']}"
+    assert not db.exists()  # refused before the archive was opened
+
 
 # -- replay: pywb over the archive's own WARCs, linked from the reading view ------------------------
 

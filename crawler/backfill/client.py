@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 import requests
 
+from crawler import settings as defaults
 from crawler.dates import http_date
 
 logger = logging.getLogger("crawler.backfill")
@@ -77,8 +78,10 @@ class PoliteClient:
     interval of its origin)."""
 
     def __init__(self, intervals: dict[str, float], counts: Counter, *, user_agent: str,
-                 retries: int = 5, backoff: float = 2.0, retry_after_max: float = 600.0,
-                 timeout: float = 60.0, breaker: int = 5, sleep: Callable[[float], None] = time.sleep):
+                 retries: int = defaults.BACKFILL_RETRIES, backoff: float = defaults.BACKFILL_BACKOFF,
+                 retry_after_max: float = defaults.BACKFILL_RETRY_AFTER_MAX,
+                 timeout: float = defaults.BACKFILL_TIMEOUT, breaker: int = defaults.BACKFILL_BREAKER,
+                 sleep: Callable[[float], None] = time.sleep):
         self.intervals = {prefix.rstrip("/"): float(s) for prefix, s in intervals.items()}
         self.origins = {origin_of(prefix) for prefix in self.intervals}
         self.counts = counts

@@ -44,6 +44,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 
 from crawler import dw
+from crawler import settings as defaults
 from crawler.archive import Archive, utc_now
 from crawler.backfill import sources
 from crawler.backfill.client import Failed, PoliteClient, Refused
@@ -80,10 +81,10 @@ class Job:
     until: date | None
     crawls: list[str] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
-    batch_size: int = 50
-    progress_interval: float = 10.0
-    settle_days: int = 0
-    retries: int = 5
+    batch_size: int = defaults.BACKFILL_BATCH_SIZE
+    progress_interval: float = defaults.BACKFILL_PROGRESS_INTERVAL
+    settle_days: int = 0  # the source's BACKFILL_*_SETTLE_DAYS (cli.job_from)
+    retries: int = defaults.BACKFILL_RETRIES
 
     def in_range(self, fetched_at: str) -> bool:
         day = fetched_at[:10]
