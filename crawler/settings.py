@@ -59,7 +59,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
-SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
+SPIDER_MIDDLEWARES = {
+    # Outermost: an exception from any callback or spider middleware is a counted failure.
+    "crawler.spiders.failures.CountedFailures": 10,
+    "crawler.warc.capture.WarcRecordMiddleware": 950,
+}
 # Scrapy's HTTP/1.1 handler, also keeping each response head as the server sent it, for WARC.
 DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
                      "https": "crawler.warc.capture.WireHeadDownloadHandler"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from crawler.archive import ArchiveExtension
+from pipelines.base import dropped_on_error
 
 
 class ArchivePipeline:
@@ -29,7 +30,10 @@ class ArchivePipeline:
             self.archive.fail(self.archive.describe(exc, "cannot open"), 0)
 
     def process_item(self, item):
-        self.archive.store_article(item)
+        try:
+            self.archive.store_article(item)
+        except Exception as exc:  # noqa: BLE001 - counted (dw/failed/pipeline/<Error>), not lost unseen
+            raise dropped_on_error(self.archive.stats, exc, item) from None
         return item
 
     def close_spider(self):
