@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 from crawler.archive import ArchiveExtension
-from pipelines.base import dropped_on_error
 
 
 class ArchivePipeline:
@@ -30,10 +29,7 @@ class ArchivePipeline:
             self.archive.fail(self.archive.describe(exc, "cannot open"), 0)
 
     def process_item(self, item):
-        try:
-            self.archive.store_article(item)
-        except Exception as exc:  # noqa: BLE001 - counted (dw/failed/pipeline/<Error>), not lost unseen
-            raise dropped_on_error(self.archive.stats, exc, item) from None
+        self.archive.store_article(item)
         return item
 
     def close_spider(self):

@@ -93,7 +93,8 @@ def with_deep_json_ld(depth: int) -> Callable[[dict, str], str]:
 def with_deep_state(depth: int) -> Callable[[dict, str], str]:
     """The page state's content record holding an array nested `depth` deep."""
     def make(article: dict, page: str) -> str:
-        return page.replace('"__typename": "Article",', f'"__typename": "Article", "x": {deep_json(depth)},', 1)
+        marker = '"__typename": "Article",'
+        return page.replace(marker, f'{marker} "x": {deep_json(depth)},', 1)
     return make
 
 

@@ -100,6 +100,7 @@ def broken_json(draw):
 
 
 KINDS = ("deep", "attribute", "json", "text")
+ANCHORS = re.compile(r"<body>|<main>|rich-text t1r94ulj\">|<h1 [^>]*>|</p>")  # where insertions go
 
 
 @st.composite
@@ -117,7 +118,7 @@ def hostile(draw, first: str | None = None):
         where = draw(st.integers(0, 1000))
 
         def step(page: str, insert=insert, where=where) -> str:
-            anchors = [m.end() for m in re.finditer(r"<body>|<main>|rich-text t1r94ulj\">|<h1 [^>]*>|</p>", page)]
+            anchors = [m.end() for m in ANCHORS.finditer(page)]
             at = anchors[where % len(anchors)]
             return page[:at] + insert + page[at:]
         steps.append(step)
