@@ -78,6 +78,7 @@ ITEM_PIPELINES = {
 # (crawler/distributed); without it the add-on changes nothing.
 ADDONS = {"crawler.distributed.addon.Distributed": 0}
 EXTENSIONS = {
+    "crawler.spiders.jobdir.JobDirGuard": 0,  # a JOBDIR a killed run left is not trusted
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
     "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
