@@ -25,7 +25,7 @@ from crawler import health
 from crawler.archive import ArchiveExtension, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
-from crawler.extensions import CrawlSummary, outcome, summarize
+from crawler.extensions import EXIT_OK, CrawlSummary, exit_status, outcome, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +226,17 @@ class ClusterWorker:
 
     # -- stopping ----------------------------------------------------------------------------
 
+    def unarchived(self) -> int:
+        """Items in Redis the writer has not archived yet, once it had `DW_WRITER_WAIT` seconds
+        to archive them (asked at the end of the run: a running writer takes a moment, a hung or
+        stopped one never does). Raises RedisError."""
+        deadline = time.monotonic() + self.writer_wait
+        while True:
+            waiting = self.server.llen(self.keys.items) + self.server.llen(self.keys.writing)
+            if not waiting or time.monotonic() >= deadline:
+                return waiting
+            time.sleep(0.1)
+
     def final_totals(self) -> dict[str, int]:
         """The run's totals, this worker's last counts included."""
         self.release_finished()
@@ -290,4 +301,14 @@ class ClusterSummary(CrawlSummary):
         if verdict == "ok":
             verdict = health.judge_history(health.coverage(merged), worker.coverage_history,
                                            self.crawler.settings) or "ok"
+        if exit_status(verdict) == EXIT_OK:
+            # The run's job is an archive holding what it fetched: not done while its items wait.
+            try:
+                waiting = worker.unarchived()
+            except redis.RedisError as exc:
+                return f"the run's items may not be archived: Redis cannot be read ({exc})"
+            if waiting:
+                self.stats.set_value("dw/cluster/unarchived_items", waiting)
+                return (f"items not archived yet: {waiting} items wait in Redis for the archive writer"
+                        f" after {worker.writer_wait:.0f} s (is `scrapy archive-writer` running?)")
         return verdict
