@@ -582,7 +582,7 @@ def captured(tmp_path_factory):
     urls = ",".join(f"https://www.dw.com/en/x/a-{cid}" for cid in HEADS)
     with serving(respond) as wire:
         run = crawl(wire, work / "dw.db", "-a", f"urls={urls}")
-    return run, work / "dw.db", sorted((work / "warc").glob("*.warc.gz"))
+    return run, work / "dw.db", sorted((work / "dw.db-warc").glob("*.warc.gz"))
 
 
 def _blocks(files: list[Path]) -> dict[str, bytes]:

@@ -14,6 +14,7 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
+from crawler.warc.limits import TooLarge
 from crawler.warc.read import Entry, decode
 
 logger = logging.getLogger("crawler.reextract")
@@ -122,6 +123,9 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     light = replace(entry, payload=None)
     try:
         body = decode(entry)
+    except TooLarge as exc:  # a bomb: refused at the crawl's own size limit
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, "too_large"
     except ValueError as exc:
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "undecodable"

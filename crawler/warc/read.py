@@ -8,6 +8,10 @@ damaged, and reading resumes at the next gzip member (or `WARC/1.x` line, uncomp
 stored; `decode(entry)` removes its transfer and content codings.
 `read_payload(path, offset)` returns one response's HTTP payload, content-decoded.
 
+Sizes are bounded as in a crawl (`DOWNLOAD_MAXSIZE`, crawler/warc/limits.py): a payload kept
+over it is reported as an Entry of kind `too_large` and never held in memory, and decoding stops
+(`limits.TooLarge`) once a content coding inflates past it: a gzip bomb is refused, not read.
+
 Digests (WARC 1.1 §5.8, §5.9, §6.3.2): `WARC-Block-Digest` is over the whole block, HTTP head
 included: when it holds, the record is whole. `WARC-Payload-Digest` is over the payload, which
 for HTTP is the entity body: the bytes after the head *with transfer codings removed* (chunked
@@ -18,8 +22,9 @@ only; both forms are accepted here, and `Entry.payload_digest` says which one ma
 `unmatched`, or empty when there is none to check). A payload digest that matches neither form
 damages the record only when there is no block digest to vouch for it. A digest is read in any
 RFC 4648 encoding (base32, hex, base64) and for any algorithm hashlib has (`sha1`, `SHA-256`,
-`sha512`, `md5`); one that cannot be checked (an unknown algorithm) is not held against the
-record (`unverifiable`).
+`sha512`, `md5`); one that cannot be checked (an unknown algorithm, or a payload over the size
+limit, which is not held to be hashed in its two forms) is not held against the record
+(`unverifiable`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ import binascii
 import gzip
 import hashlib
 import logging
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -40,6 +44,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecordLoader
+
+from crawler.warc import limits
 
 logger = logging.getLogger(__name__)
 
@@ -184,41 +190,15 @@ def _codings(header: str) -> list[str]:
     return [c.strip() for c in header.split(",") if c.strip() and c.strip() != "identity"]
 
 
-def _gunzip(data: bytes) -> bytes:
-    return gzip.decompress(data)  # every member, as browsers and Scrapy read them
-
-
-def _inflate(data: bytes) -> bytes:
-    try:
-        return zlib.decompress(data)  # deflate as RFC 9110 defines it: zlib's format
-    except zlib.error:
-        return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as many servers send it
-
-
-def _unbrotli(data: bytes) -> bytes:
-    import brotli  # Scrapy's own dependency: it asks servers for br
-
-    return brotli.decompress(data)
-
-
-_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "x-deflate": _inflate,
-             "br": _unbrotli}
-
-
-def _undo(data: bytes, codings: list[str]) -> bytes:
+def _undo(data: bytes, codings: list[str], max_size: int = 0) -> bytes:
     """`data` with the codings removed, the last applied first (RFC 9110 §8.4.1); ValueError
-    when one is unknown or the data is not in it."""
+    when one is unknown or the data is not in it, `limits.TooLarge` (a ValueError) when a
+    content coding inflates past `max_size` (0: no limit; crawler/warc/limits.py decodes)."""
     for coding in reversed(codings):
         if coding == "chunked":
             data = ChunkedDataReader(BytesIO(data)).read()  # lenient: unframed data is kept
             continue
-        decoder = _DECODERS.get(coding)
-        if decoder is None:
-            raise ValueError(f"unsupported coding {coding!r}")
-        try:
-            data = decoder(data)
-        except Exception as exc:  # noqa: BLE001 - zlib, gzip, brotli each raise their own
-            raise ValueError(f"cannot undo the {coding} coding: {type(exc).__name__}: {exc}") from None
+        data = limits.decode(data, coding, max_size)
     return data
 
 
@@ -243,18 +223,27 @@ def _payload_form(record, entry: Entry, payload: bytes) -> str:
     return "as_sent" if as_sent else "unmatched"
 
 
-def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str]:
+def _soundness(record, entry: Entry, keep: bool, max_size: int = 0) -> tuple[str, bytes | None, str]:
     """Read the rest of the record: ('' if whole and its digests hold, else what is wrong; the
-    payload when `keep`; which form of payload digest matched)."""
+    payload when `keep`; which form of payload digest matched). A payload over `max_size` bytes
+    (0: no limit) is not held in memory: a kept one is `too large`, a digest over one is not
+    checked (`unverifiable`)."""
     stream = record.raw_stream
     check_payload = bool(record.rec_headers.get_header("WARC-Payload-Digest"))
-    parts = []
+    parts, size, held = [], 0, keep or check_payload
     while chunk := stream.read(1 << 16):
-        if keep or check_payload:
+        size += len(chunk)
+        if held and max_size and size > max_size:
+            held, parts = False, []  # read on to the end for the block digest, holding nothing
+        if held:
             parts.append(chunk)
     payload = b"".join(parts)
     if getattr(stream, "limit", 0) > 0:
         return f"truncated: {stream.limit} bytes missing", None, ""
+    if (keep or check_payload) and not held:
+        if keep:
+            return f"too large: a payload of {size} bytes, over {max_size} (DOWNLOAD_MAXSIZE)", None, ""
+        return "", None, "unverifiable"
     block = stream.digest if isinstance(stream, _HashingReader) else None
     if block is not None and stream.hasher is not None and not block.matches(stream.hasher.digest()):
         return f"block digest failed: {block.value}", None, ""
@@ -265,25 +254,31 @@ def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str
     return "", payload if keep else None, form
 
 
-def decode(entry: Entry) -> bytes:
+def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
     """The entry's payload without its transfer codings (chunked framing) and content codings
-    (gzip, x-gzip, deflate with or without zlib's wrapper, br: what Scrapy asks servers for;
-    several, in the order applied).
+    (gzip, x-gzip, deflate with or without zlib's wrapper, br, zstd: what Scrapy asks servers
+    for; several, in the order applied).
 
-    Raises `ValueError` when it cannot be decoded.
+    Raises `ValueError` when it cannot be decoded, `limits.TooLarge` (a ValueError) when it
+    inflates past `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, the crawl's limit; 0: none).
     """
     data = entry.payload or b""
     try:
         data = _undo(data, _codings(entry.transfer_encoding))
-        return _undo(data, _codings(entry.content_encoding))
+        return _undo(data, _codings(entry.content_encoding), max_size)
+    except limits.TooLarge:
+        raise
     except ValueError as exc:
         raise ValueError(f"cannot decode the payload: {exc}") from None
 
 
-def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) -> Iterator[Entry]:
+def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False,
+         max_size: int = limits.MAX_SIZE) -> Iterator[Entry]:
     """Every record of one WARC file, in order; damage is reported as an Entry, never raised.
 
-    Records for which `keep(entry)` is true carry their payload.
+    Records for which `keep(entry)` is true carry their payload; one whose payload is over
+    `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, what a crawl refuses) is an Entry of kind
+    `too_large` instead, never held in memory.
     """
     path = str(path)
     try:
@@ -296,10 +291,10 @@ def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) 
         start = 0
         while start is not None:
             handle.seek(start)
-            start = yield from _scan_from(path, handle, gzipped, keep)
+            start = yield from _scan_from(path, handle, gzipped, keep, max_size)
 
 
-def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
+def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool], max_size: int):
     """Records from the handle's position; on damage, the position to resume at (or None)."""
     iterator = ArchiveIterator(handle, check_digests=True)
     iterator.loader = _DigestLoader(verify_http=False, arc2warc=False)  # ArchiveIterator's own
@@ -307,10 +302,11 @@ def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
     try:
         for record in iterator:
             entry = _entry(path, iterator.offset, record)
-            problem, payload, form = _soundness(record, entry, keep(entry))
+            problem, payload, form = _soundness(record, entry, keep(entry), max_size)
             offset = iterator.get_record_offset()  # valid only once the body was read
             if problem:
-                kind = "truncated" if problem.startswith("truncated") else "damaged"
+                kind = ("truncated" if problem.startswith("truncated")
+                        else "too_large" if problem.startswith("too large") else "damaged")
                 yield Entry(path, offset, kind, entry.uri, entry.date, problem=problem)
             else:
                 yield replace(entry, offset=offset, payload=payload, payload_digest=form)
@@ -346,11 +342,12 @@ def _next_start(handle, position: int, gzipped: bool) -> int | None:
         base += len(chunk)
 
 
-def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
+def read_payload(path: str | Path, offset: int, max_size: int = limits.MAX_SIZE) -> tuple[bytes, str]:
     """The HTTP payload of the response record at `offset`, decoded as `decode` does, and its
     Content-Type.
 
-    Raises `ValueError` when there is no sound response record there.
+    Raises `ValueError` when there is no sound response record there, or when the payload, as
+    stored or decoded, is over `max_size` bytes (`limits.TooLarge`).
     """
     with open(path, "rb") as handle:
         handle.seek(offset)
@@ -360,9 +357,12 @@ def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
             raise ValueError(f"no record at {path}:{offset}: {exc}") from None
         if record.rec_type != "response" or record.http_headers is None:
             raise ValueError(f"{path}:{offset} is a {record.rec_type} record, not a response")
-        entry = replace(_entry(str(path), offset, record), payload=record.raw_stream.read())
+        payload = record.raw_stream.read(max_size + 1 if max_size else -1)
+        if max_size and len(payload) > max_size:
+            raise limits.TooLarge("the stored payload", len(payload), max_size)
+        entry = replace(_entry(str(path), offset, record), payload=payload)
         try:
-            body = decode(entry)
+            body = decode(entry, max_size)
         except ValueError as exc:
             raise ValueError(f"cannot decode {path}:{offset}: {exc}") from None
         return body, entry.content_type
