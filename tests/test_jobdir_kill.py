@@ -59,7 +59,6 @@ def kill_after(mirror: Mirror, command: list[str], pages: int) -> None:
 # Each trial: the runs before the last, each killed after that many article requests, or
 # stopped cleanly by a page limit ("stop").
 TRIALS = {
-    "killed early": [3],
     "killed mid-way": [18],
     "killed, then the resumed run killed too": [14, 8],
     "stopped cleanly, then the resumed run killed": ["stop", 8],
