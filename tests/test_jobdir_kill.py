@@ -116,7 +116,8 @@ def test_a_second_crawl_on_a_job_directory_in_use_is_refused(slow_site, tmp_path
         finally:
             first.terminate()
             first.wait(timeout=60)
-    assert second.returncode != 0
-    assert "another crawl is using the job directory" in second.stderr.splitlines()[-1]
+    assert second.returncode == 3
+    last = second.stderr.splitlines()[-1]
+    assert last == f"dw crawl failed: another crawl is using the job directory {job}"
     assert not (tmp_path / "two.db").exists()
     assert os.path.exists(job / "requests.queue")  # the first run's queue was left alone

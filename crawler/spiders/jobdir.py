@@ -17,7 +17,7 @@ says so (`dw/jobdir/discarded_requests`: the records the queue held, as far as t
 counted; a warning naming what could not be recovered), and starts the job afresh: sitemaps and
 feeds are read on every run and the archive holds what was stored before the kill, so the run
 fetches what is missing and nothing it already has. A second run on the same `JOBDIR` while one
-runs is refused before it starts (`JobDirInUse`).
+runs is refused before it starts (`JobDirInUse`: exit status 3, crawler/commands/crawl.py).
 """
 
 from __future__ import annotations
