@@ -90,7 +90,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ContentCodingMiddleware": 595,  # identity passed over, then Scrapy's 590
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
-SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
+SPIDER_MIDDLEWARES = {
+    # Outermost: an exception from any callback or spider middleware is a counted failure.
+    "crawler.spiders.failures.CountedFailures": 10,
+    "crawler.warc.capture.WarcRecordMiddleware": 950,
+}
 # Scrapy's HTTP/1.1 handler, also keeping each response head as the server sent it, for WARC.
 DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
                      "https": "crawler.warc.capture.WireHeadDownloadHandler"}
@@ -110,6 +114,7 @@ DW_HEARTBEAT_SECONDS = 1.0  # how often a worker renews its heartbeat
 DW_HEARTBEAT_TTL = 10.0  # seconds of silence after which a worker (or the writer) is taken for dead
 DW_WRITER_WAIT = 60.0  # seconds a worker waits for the archive writer's state
 EXTENSIONS = {
+    "crawler.spiders.jobdir.JobDirGuard": 0,  # a JOBDIR a killed run left is not trusted
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
     "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
