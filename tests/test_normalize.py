@@ -98,6 +98,21 @@ def test_a_derived_field_is_never_content():
     assert not set(DERIVED) & set(CONTENT_FIELDS), "mark it NOT_CONTENT in crawler/items.py"
 
 
+def test_a_derived_field_reads_any_field_and_the_ones_computed_before_it(monkeypatch):
+    # ARCHITECTURE.md's recipe: "a dict of all its fields": `related` has no cleaning rule,
+    # `short_url` is computed before; neither raises KeyError.
+    monkeypatch.setitem(DERIVED, "related_count", lambda article: len(article["related"]))
+    monkeypatch.setitem(DERIVED, "short_code", lambda article: article["short_url"].rsplit("/", 1)[-1])
+    fields = extract(PAGE.read_bytes()).to_dict()
+    fields.pop("short_url")
+    fields["related"] = ["https://www.dw.com/en/a/a-1", "https://www.dw.com/en/b/a-2"]
+    changed, _ = normalize(fields)
+    assert fields["related_count"] == 2
+    assert fields["short_url"] == "https://p.dw.com/p/" + fields["short_code"]
+    # Filled for the first time: no value a rule changed, so no `dw/normalize/<field>` count.
+    assert changed["related_count"] == changed["short_code"] == changed["short_url"] == 0
+
+
 def test_extraction_imports_no_scrapy_twisted_sqlite_or_pipelines():
     # itemadapter imports Scrapy whenever it is installed: the normaliser does without it.
     code = ("import crawler.extract, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in"

@@ -84,3 +84,20 @@ def test_a_computed_field_flows_and_is_no_content(tmp_path):
     words = len(got["extracted"]["body"].split())
     assert words > 10 and got["extracted"]["words"] == words
     assert got["stored"]["words"] == words and "words" not in got["content"]
+
+
+def test_every_column_of_the_articles_table_is_described_for_its_readers():
+    # The recipe's last step for a field: datasette's column descriptions and the README's
+    # `articles` row name every column the archive has.
+    import yaml
+
+    from crawler.archive.schema import ARCHIVE_COLUMNS, ARTICLE_COLUMNS
+
+    columns = set(ARTICLE_COLUMNS) | set(ARCHIVE_COLUMNS)
+    metadata = yaml.safe_load((ROOT / "data" / "metadata.yml").read_text(encoding="utf-8"))
+    described = metadata["databases"]["dw"]["tables"]["articles"]["columns"]
+    row = next(line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `articles` |"))
+    assert {"id", "body", "fetched_at", "etag"} <= columns  # the schema is read
+    assert sorted(columns - set(described)) == []
+    assert sorted(name for name in columns if f"`{name}`" not in row) == []

@@ -58,3 +58,18 @@ def test_the_distributed_add_on_outranks_the_projects_defaults():
     worker = project_crawler(REDIS_URL="redis://127.0.0.1:9/0")
     assert worker.settings.getint("DW_REQUESTS_AHEAD") == 0
     assert worker.settings.get("SCHEDULER") == "crawler.distributed.scheduler.ClusterScheduler"
+
+
+def test_every_setting_of_the_project_is_in_the_readme():
+    # A setting users cannot find is one they cannot set: each name crawler/settings.py adds to
+    # Scrapy's is named in the README, less those of installed packages (SPIDERMON_*).
+    from importlib import metadata
+
+    from crawler import setting_names
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    packages = {name.upper() for name in metadata.packages_distributions()}
+    own = {name for name in setting_names.project_names() - setting_names.scrapy_names()
+           if name.split("_")[0] not in packages}
+    assert len(own) > 30 and "ARCHIVE_PATH" in own  # the scan finds what it looks for
+    assert sorted(name for name in own if f"`{name}`" not in readme) == []

@@ -70,9 +70,10 @@ def _photo_agencies(article: dict) -> list[str]:
         name for image in article["images"] for name in dw.photo_agencies(image["credit"] or "")))
 
 
-# Fields computed from others, after the cleaning rules, from the cleaned values: name ->
-# function of the article (a dict of its cleaned fields). Each is `NOT_CONTENT` on the `Article`
-# (a change in how it is computed is no edit by DW; tests/test_normalize.py checks).
+# Fields computed from others, after the cleaning rules, in this order: name -> function of the
+# article (a dict of all its fields, the cleaned values where a rule cleaned them, and the fields
+# computed before it). Each is `NOT_CONTENT` on the `Article` (a change in how it is computed is
+# no edit by DW; tests/test_normalize.py checks).
 DERIVED: dict[str, Callable[[dict], Any]] = {
     "short_url": lambda article: dw.short_url(article["id"]),
     "photo_agencies": _photo_agencies,
@@ -89,7 +90,7 @@ def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
     rule changed the value, else 0; `unknown` lists the agency tokens kept as printed.
     """
     fields = item if isinstance(item, Mapping) else vars(item)  # a plain dataclass: its fields
-    before = {name: fields.get(name) for name in NORMALIZED_FIELDS}
+    before = {name: fields.get(name) for name in (*NORMALIZED_FIELDS, *DERIVED)}
     after = {name: clean_text(before[name]) for name in TEXT_FIELDS if name in fields}
     after["body"] = clean_body(before["body"])
     for name in NAME_LISTS:
@@ -102,11 +103,13 @@ def normalize(item: Any) -> tuple[dict[str, int], list[str]]:
     after["id"] = int(before["id"])
     after["url"] = dw.canonical_url(before["url"])
     after["images"] = [_image(i) for i in before["images"] or [] if isinstance(i, dict)]
+    whole = {**fields, **after}
     for name, compute in DERIVED.items():
-        after[name] = compute(after)
-    changed = dict.fromkeys(NORMALIZED_FIELDS, 0)
+        after[name] = whole[name] = compute(whole)
+    changed = dict.fromkeys((*NORMALIZED_FIELDS, *DERIVED), 0)
     for name, value in after.items():
         if value != before[name]:
             fields[name] = value
-            changed[name] = 1
+            # A computed field filled in for the first time is no value a rule changed.
+            changed[name] = int(name not in DERIVED or before[name] is not None)
     return changed, unknown
