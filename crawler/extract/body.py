@@ -107,17 +107,18 @@ def _blocks(container, skip=None) -> Iterator[tuple[str, object]]:
         if tag == "-text" or tag == "br":
             run.append(el)
             continue
-        if tag == "-comment":
+        if tag == "-comment" or tag in NOT_TEXT:  # nothing shown: text on either side runs on
             continue
         classes = set((el.attributes.get("class") or "").split())
-        if classes & AD_CLASSES or tag in NOT_TEXT:
-            continue
-        if tag in INLINE and not _holds_blocks(el):
+        inline = tag in INLINE and not _holds_blocks(el)
+        if inline and not classes & AD_CLASSES:
             run.append(el)
             continue
-        if run:
+        if run and not inline:  # a block ends the text before it
             yield from _run(run)
             run = []
+        if classes & AD_CLASSES:
+            continue
         if tag in HEADINGS:
             value = text(el)
             if value:
