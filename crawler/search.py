@@ -140,15 +140,29 @@ def _class(test, astral: str = "") -> str:
 # one), private use, the variation selectors and tags beyond the BMP. Underscores and letter
 # apostrophes (ʼ ʻ ʹ, typed as ') are made separators first (`_SEPARATORS`, one character for
 # one, so offsets in the stored text stay).
+def _astral(category: str) -> str:
+    """Regex ranges of the characters of one category beyond the BMP (few, for format characters)."""
+    ranges, start = [], None
+    for cp in range(0x10000, 0x110001):
+        inside = cp <= 0x10FFFF and unicodedata.category(chr(cp)) == category
+        if inside and start is None:
+            start = cp
+        elif not inside and start is not None:
+            ranges.append(f"{chr(start)}-{chr(cp - 1)}")
+            start = None
+    return "".join(ranges)
+
+
+_ASTRAL_FORMATS = _astral("Cf")
 _WORD = re.compile("[\\w" + _class(lambda c, cp: c[0] == "M" or c == "Co" or (c == "Cf" and cp != 0x200B),
-                                   "\U000e0000-\U000e0fff\U000f0000-\U0010ffff") + "]+")
+                                   _ASTRAL_FORMATS + "\U000e0000-\U000e0fff\U000f0000-\U0010ffff") + "]+")
 _SEPARATORS = str.maketrans({"_": " ", "\u02bc": "'", "\u02bb": "'", "\u02b9": "'"})
 # Folded away inside a word: format characters (direction marks and isolates, U+061C, soft
 # hyphen, word joiner, byte-order mark, tags) but ZWNJ (a boundary in Arabic script, removed
 # elsewhere) and ZWJ (part of Indic spellings, removed after them); variation selectors (the
 # standardized ones, the ideographic ones, Mongolian's); the keycap mark of emoji.
 _INVISIBLE = re.compile("[" + _class(lambda c, cp: c == "Cf" and cp not in (0x200C, 0x200D))
-                        + "\ufe00-\ufe0f\u180b-\u180f\u20e3\U000e0000-\U000e0fff]")
+                        + _ASTRAL_FORMATS + "\ufe00-\ufe0f\u180b-\u180f\u20e3\U000e0000-\U000e0fff]")
 _ASCII_WORD = re.compile("[a-z0-9]+")
 # Han (with CJK compatibility ideographs and extensions), kana, Hangul: one token per character.
 _CJK = re.compile("[\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"
@@ -187,6 +201,11 @@ _SPELLED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "å": "aa", "ø": 
                           "\u06d0": "\u06cc", "\u06cd": "\u06cc", "\u06c1": "\u0647",
                           "\u06be": "\u0647", "\u06c2": "\u0647"})
 _SPELLED_LETTERS = re.compile("[äöüåøđ\u06d0\u06cd\u06c1\u06be\u06c2]")
+# What a typed word holding such a letter may be printed as where a writer lacked it: Latin
+# letters as two, Urdu's heh forms as ه (no letter of Urdu); never Pashto's ې ۍ as ی (a letter).
+_TYPED_WITHOUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "å": "aa", "ø": "oe", "đ": "dj",
+                                "\u06c1": "\u0647", "\u06be": "\u0647", "\u06c2": "\u0647"})
+_TYPED_WITHOUT_LETTERS = re.compile("[äöüåøđ\u06c1\u06be\u06c2]")
 # In a typed phrase, what stands for such a letter, folded, and the letters it may stand for.
 _STAND_INS = (("ae", ("a",)), ("oe", ("o",)), ("ue", ("u",)), ("aa", ("a",)), ("dj", ("d",)),
               (_YEH, ("\u06d0", "\u06cd")), (_HEH, ("\u06c1", "\u06be")))
@@ -758,11 +777,21 @@ def _without_article(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
     return out if out != tokens else None
 
 
-def _keyboard(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The tokens as typed on a keyboard without their letters (see `_SPELLED`): what an article
-    printing them so holds in its text; None when the same."""
-    out = tuple(_fold_part(t.translate(_SPELLED)) if _SPELLED_LETTERS.search(t) else t for t in tokens)
-    return out if out != tokens else None
+def _keyboard(words: list[list[_Unit]]) -> tuple[str, ...] | None:
+    """The typed words as an article printing them without letters its writer lacked holds them
+    in its text (`_TYPED_WITHOUT`: `München` printed `Muenchen`); None when the same."""
+    out, changed = [], False
+    for units in words:
+        for unit in units:
+            if unit.cjk or not _TYPED_WITHOUT_LETTERS.search("".join(unit.parts)):
+                out += unit.tokens
+                continue
+            changed = True
+            if len(unit.tokens) == 1:
+                out.append(_fold_part(unit.parts[0].translate(_TYPED_WITHOUT)))
+            else:
+                out += [_fold_part(t.translate(_TYPED_WITHOUT)) for t in unit.tokens]
+    return tuple(out) if changed else None
 
 
 def _term(text: str, quoted: bool, languages: Iterable[str] | None, stems: bool) -> _Term:
@@ -776,8 +805,9 @@ def _term(text: str, quoted: bool, languages: Iterable[str] | None, stems: bool)
         alts.append(_Alt(tokens))
         if _arabic_allowed(languages) and (bare := _without_article(tokens)) is not None:
             alts.append(_Alt(bare, tags=(ARABIC,)))
-        if (typed := _keyboard(tokens)) is not None:
-            alts.append(_Alt(typed, scope="text"))
+
+    if (typed := _keyboard(words)) is not None:
+        alts.append(_Alt(typed, scope="text"))
     if len(spellings[0]) > 1:  # a phrase: its words as printed with the letters typed as two
         alts += [_Alt(tokens, proof=proof) for tokens, proof in _spelled_as_typed(spellings[0])]
     units = words[0]
