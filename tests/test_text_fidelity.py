@@ -361,7 +361,10 @@ def crawled(tmp_path_factory):
     with served(site, folder / "access.log") as mirror:
         from tests.crawling import crawl
         run = crawl(mirror, db, "-a", f"urls={urls}", timeout=300)
-    return db, run
+        first = last_run(db)
+        # Again: the article cut at the limit is fetched again, the whole ones are up to date.
+        again = crawl(mirror, db, "-a", f"urls={urls}", timeout=300)
+    return db, run, first, again
 
 
 def stored(db, article_id: int) -> dict:
@@ -372,7 +375,7 @@ def stored(db, article_id: int) -> dict:
 
 
 def test_persian_half_spaces_and_bengali_joiners_are_stored_as_printed(crawled):
-    db, _ = crawled
+    db, *_ = crawled
     persian = stored(db, 79100161)
     assert persian["title"] == "ایران می\u200cخواهد مذاکرات هسته\u200cای را ادامه دهد"
     assert persian["teaser"] == "رئیس\u200cجمهور ایران روز چهارشنبه سخن گفت."
@@ -382,7 +385,7 @@ def test_persian_half_spaces_and_bengali_joiners_are_stored_as_printed(crawled):
 
 
 def test_very_long_articles_are_whole_with_their_credit_line(crawled):
-    db, _ = crawled
+    db, *_ = crawled
     hearing = stored(db, 79100181)
     assert hearing["body"].count("\n\n") + 1 == 6000 and hearing["credit_line"] == "kms/ccp (AP, dpa)"
     assert json.loads(hearing["agencies"]) == ["AP", "dpa"]
@@ -391,11 +394,20 @@ def test_very_long_articles_are_whole_with_their_credit_line(crawled):
 
 
 def test_a_body_over_the_limit_is_cut_with_a_warning_a_stat_and_a_run_not_ok(crawled):
-    db, run = crawled
+    db, run, outcome, _ = crawled
     over = stored(db, OVER_LIMIT_ID)
     assert over["body"].count("\n\n") + 1 == body_module.MAX_BLOCKS and over["credit_line"] is None
     assert "body_truncated" in run.stderr and f"a-{OVER_LIMIT_ID}" in run.stderr
-    outcome = last_run(db)
     assert outcome["stats"]["dw/extract/body_truncated"] == 1
     assert outcome["outcome"] != "ok" and "cut at the safety limit" in outcome["outcome"]
     assert run.returncode == 3
+
+
+def test_a_body_cut_at_the_limit_is_marked_in_its_row_and_fetched_again(crawled):
+    db, _, _, again = crawled
+    marked = dict(query(db, "SELECT id, body_truncated FROM articles WHERE id IN (?, ?)", OVER_LIMIT_ID, 79100181))
+    assert marked == {OVER_LIMIT_ID: 1, 79100181: 0}
+    stats = last_run(db)["stats"]
+    assert stats["dw/refetched/body_truncated"] == 1 and stats["dw/skipped/archived_up_to_date"] == 4
+    assert stats["dw/extract/body_truncated"] == 1  # reported again, not taken as archived
+    assert again.returncode == 3
