@@ -303,6 +303,8 @@ MARKUPS = {
     "address": ("<address>Postfach 1234</address>", ["Postfach 1234"]),
     "list item of paragraphs": ("<ol><li><p>Erster Schritt</p><p>Zweiter Satz</p></li></ol>",
                                 ["Erster Schritt\nZweiter Satz"]),
+    "an old-layout picture box": ('<div class="picBox"><img src="https://static.dw.com/image/79010198_404.jpg" '
+                                  'alt=""><p>Die Bildunterschrift</p></div>', []),  # its caption: the image's
     "not text": ("<script>var x = 1;</script><style>p{}</style><iframe src='/v'>Fallback</iframe>"
                  "<div class='advertisement'><span>Advertisement</span></div><!-- c -->", []),
 }

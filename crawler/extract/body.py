@@ -93,6 +93,8 @@ def _blocks(container, skip=None) -> Iterator[tuple[str, object]]:
     run: list = []
     skipped = skip.mem_id if skip is not None else None
     for el in container.iter(include_text=True):
+        if skipped is not None and el.mem_id == skipped:  # before the `p` case: a picBox's caption is one
+            continue
         tag = el.tag
         if tag == "p":  # most blocks: one paragraph each
             if run:
@@ -101,8 +103,6 @@ def _blocks(container, skip=None) -> Iterator[tuple[str, object]]:
             value = lines(el)
             if value:
                 yield "paragraph", value
-            continue
-        if skipped is not None and el.mem_id == skipped:
             continue
         if tag == "-text" or tag == "br":
             run.append(el)
