@@ -71,10 +71,16 @@ $(PYWB)/.installed: devtools/pywb-requirements.txt
 
 # pywb on loopback over the archive's own WARC files (data/dw.db-warc/, and the warc/ beside it
 # of an archive made before each had its own): each page as captured, at
-# http://127.0.0.1:8090/dw/{timestamp}/{url}; the reading view links "as captured" here.
+# http://127.0.0.1:8090/dw/{timestamp}/{url}. Files a crawl or backfill writes meanwhile are
+# replayed within REPLAY_INTERVAL seconds; Ctrl-C or SIGTERM stops pywb with it.
+# `make serve` links the reading view's "as captured" to REPLAY (another port, or a shared
+# replay: `make serve REPLAY=https://replay.example.org/dw`).
 REPLAY_PORT ?= 8090
+REPLAY_INTERVAL ?= 5
+REPLAY ?= http://127.0.0.1:$(REPLAY_PORT)/dw
 replay: $(STAMP) pywb
-	$(BIN)/python -m devtools.archives replay "$(ARCHIVE)-warc" $(wildcard $(dir $(ARCHIVE))warc) --port $(REPLAY_PORT)
+	$(BIN)/python -m devtools.archives replay "$(ARCHIVE)-warc" $(wildcard $(dir $(ARCHIVE))warc) \
+	  --port $(REPLAY_PORT) --interval $(REPLAY_INTERVAL)
 
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
@@ -89,7 +95,7 @@ DATASETTE_VIEWS := --metadata data/metadata.yml --template-dir data/templates --
                    --setting suggest_facets off --setting max_csv_mb 0
 
 serve: $(STAMP)
-	$(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --setting default_allow_sql $(ALLOW_SQL) \
+	DW_REPLAY="$(REPLAY)" $(BIN)/datasette serve $(ARCHIVE) $(DATASETTE_VIEWS) --setting default_allow_sql $(ALLOW_SQL) \
 	  --host $(HOST) --port $(PORT)
 
 # The README's pictures (docs/*.png): the sample site crawled, edited, crawled again, in Chromium.

@@ -8,9 +8,11 @@ them, about 1% DW article pages) and read three ways, each from the start to the
 
 - FastWARC's bare iteration: `ArchiveIterator(file, parse_http=False)`, every record, nothing
   read (the floor: decompression and WARC header parsing);
-- backfill's filter (`crawler.backfill.stream.filter_records`, what `cc-news` runs on the HTTP
-  body): response records only, `WARC-Target-URI` host checked before the block is read, each
-  DW response's block read, checked for status 200 and kept as a gzip member;
+- backfill's filter (what `cc-news` runs on the HTTP body: `crawler.backfill.stream.WarcStream`
+  and `passing_records`, then `crawler.backfill.run.check_record`): response records only,
+  `WARC-Target-URI` host checked before the block is read, the bytes since the last record
+  kept to find a cut-off end, each DW response's block read, kept as a gzip member and
+  checked (one whole record, status 200, its page decoded);
 - warcio's `ArchiveIterator` doing the same filtering (the other library the issue names).
 
 Records per second are the file's records (all types) over the median elapsed seconds; the
@@ -80,11 +82,14 @@ def fastwarc_bare(path: Path) -> int:
 
 def backfill_filter(path: Path) -> tuple[int, int]:
     """(responses seen, DW responses kept) by backfill's own filter."""
-    from crawler.backfill.stream import filter_records
+    from crawler.backfill.run import check_record
+    from crawler.backfill.stream import WarcStream, passing_records
 
     counts: Counter = Counter()
+    kept = 0
     with open(path, "rb") as handle:
-        kept = sum(1 for _ in filter_records(handle, counts))
+        for passing in passing_records(WarcStream(handle), counts, lambda: False):
+            kept += check_record(passing.read()).body.startswith(b"<")
     return counts["records"], kept
 
 

@@ -130,9 +130,38 @@ _URL_CHARS = r"[^\s<>\"'«»‹›“”‘’()\[\]{}`]"
 _EMBEDDED = re.compile(rf"(?:https?:)?//{_URL_CHARS}+|{_HOST}/{_URL_CHARS}*", re.IGNORECASE)
 
 
+# A URL file is read up to these sizes, so that `urls=@/dev/zero` (or any huge or endless file)
+# is refused at once instead of filling memory: a million URLs fit in 64 MiB, and no URL, even
+# pasted inside a line of Markdown, comes near 64 KiB.
+MAX_URL_FILE = 64 * 1024 * 1024
+MAX_URL_LINE = 64 * 1024
+
+
+def read_url_file(path: str) -> list[str]:
+    """The lines of a URL file (UTF-8, a BOM allowed), read within `MAX_URL_FILE` bytes and
+    `MAX_URL_LINE` bytes a line; ArgumentError when it cannot be read or is over either."""
+    lines, size = [], 0
+    try:
+        with open(path, "rb") as handle:
+            while line := handle.readline(MAX_URL_LINE + 1):
+                if len(line) > MAX_URL_LINE and not line.endswith(b"\n"):
+                    raise ArgumentError(f"the URL file {path} has a line longer than"
+                                        f" {MAX_URL_LINE // 1024} KiB (line {len(lines) + 1}):"
+                                        " not a list of URLs")
+                size += len(line)
+                if size > MAX_URL_FILE:
+                    raise ArgumentError(f"the URL file {path} is larger than"
+                                        f" {MAX_URL_FILE // 2**20} MiB: split it into several runs")
+                lines.append(line)
+        return b"".join(lines).decode("utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ArgumentError(f"cannot read the URL file {path}: {reason}") from None
+
+
 def read_urls(value: str | None) -> list[str]:
     """URLs separated by commas, semicolons or blanks, or `@FILE` with one URL per line (blank
-    lines and # comments skipped).
+    lines and # comments skipped; read within `MAX_URL_FILE` and `MAX_URL_LINE`).
 
     Each is cleaned as people paste them (`clean_pasted_url`); what is not a DW URL stays as
     given, for the spider to count and skip.
@@ -140,12 +169,7 @@ def read_urls(value: str | None) -> list[str]:
     if not value:
         return []
     if value.startswith("@"):
-        try:
-            with open(value[1:], encoding="utf-8-sig") as handle:
-                lines = handle.read().splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise ArgumentError(f"cannot read the URL file {value[1:]}: {reason}") from None
+        lines = read_url_file(value[1:])
         raw = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     else:
         raw = _URL_START.split(value)

@@ -54,6 +54,11 @@ class CrawlSummary:
         return Run(reason, stats, health.coverage(stats), self._recent_coverage,
                    health.Thresholds.from_settings(self.crawler.settings))
 
+    def verdict(self, run: Run) -> Outcome:
+        """The run's outcome: `crawler.outcome.judge` (a distributed worker adds what only the
+        cluster knows: crawler/distributed/worker.py)."""
+        return judge(run)
+
     def _recent_coverage(self) -> list[dict]:
         lang = (getattr(self.crawler.spider, "arguments", None) or {}).get("lang") or ""
         runs = self.crawler.settings.getint("HEALTH_RECENT_RUNS")
@@ -68,7 +73,7 @@ class CrawlSummary:
         archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         stats = self.stats.get_stats()
         run = self.run(reason, stats)
-        self.outcome = outcome = judge(run)
+        self.outcome = outcome = self.verdict(run)
         self.stats.set_value("dw/outcome", outcome.text)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
                    if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}

@@ -34,16 +34,30 @@ DW_PENDING_MAX = 10_000
 # and the seconds between two requests to each (Common Crawl asks for no more than about one
 # request a second; the Wayback Machine's CDX API allows 30 a minute). Point them at a pywb on
 # loopback to backfill from it instead.
-BACKFILL_COMMONCRAWL_COLLINFO = "https://index.commoncrawl.org/collinfo.json"
 BACKFILL_COMMONCRAWL_CDX = "https://index.commoncrawl.org/{crawl}-index"
+# The list of Common Crawl's crawls (`--crawl all`, and the check of named crawls); empty: the
+# `collinfo.json` beside the CDX index (the same origin as BACKFILL_COMMONCRAWL_CDX).
+BACKFILL_COMMONCRAWL_COLLINFO = ""
 BACKFILL_COMMONCRAWL_DATA = "https://data.commoncrawl.org"
 BACKFILL_WAYBACK_CDX = "https://web.archive.org/cdx/search/cdx"
 BACKFILL_WAYBACK_REPLAY = "https://web.archive.org/web"
 BACKFILL_DELAY = 1.0  # seconds between two requests to one origin
 BACKFILL_WAYBACK_CDX_DELAY = 2.0
 BACKFILL_RETRIES = 5  # retries of a 429 / 5xx / network failure, after Retry-After or a backoff
+BACKFILL_BACKOFF = 2.0  # seconds before the first retry without Retry-After; doubled each time
 BACKFILL_RETRY_AFTER_MAX = 600.0  # seconds: a longer Retry-After is waited this long, then retried
+BACKFILL_TIMEOUT = 60.0  # seconds without a byte from an archive before the request is retried
+# Requests to one archive that failed in a row (each after its retries) before the run stops:
+# an archive that keeps answering 503 is left alone, and what was not fetched is fetched by the
+# next run. Each failed request also doubles the pace's interval for that archive until one succeeds.
+BACKFILL_BREAKER = 5
 BACKFILL_BATCH_SIZE = 50
+BACKFILL_PROGRESS_INTERVAL = 10.0  # seconds between progress lines (and saved positions in a WARC)
+# Days after a range's end before its listing is taken as complete and not read again: the
+# Wayback Machine indexes captures days to weeks after they are made; a CC-NEWS month's list
+# of files grows until its last files are written, just after the month.
+BACKFILL_WAYBACK_SETTLE_DAYS = 30
+BACKFILL_CC_NEWS_SETTLE_DAYS = 2
 
 # Politeness: identify ourselves, obey robots.txt, adapt to the server's speed.
 USER_AGENT = "dw-archive/0.1 (news archive crawler; +https://github.com/dw-archive/dw-archive)"
@@ -76,7 +90,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ContentCodingMiddleware": 595,  # identity passed over, then Scrapy's 590
     "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
 }
-SPIDER_MIDDLEWARES = {"crawler.warc.capture.WarcRecordMiddleware": 950}
+SPIDER_MIDDLEWARES = {
+    # Outermost: an exception from any callback or spider middleware is a counted failure.
+    "crawler.spiders.failures.CountedFailures": 10,
+    "crawler.warc.capture.WarcRecordMiddleware": 950,
+}
 # Scrapy's HTTP/1.1 handler, also keeping each response head as the server sent it, for WARC.
 DOWNLOAD_HANDLERS = {"http": "crawler.warc.capture.WireHeadDownloadHandler",
                      "https": "crawler.warc.capture.WireHeadDownloadHandler"}
@@ -96,6 +114,7 @@ DW_HEARTBEAT_SECONDS = 1.0  # how often a worker renews its heartbeat
 DW_HEARTBEAT_TTL = 10.0  # seconds of silence after which a worker (or the writer) is taken for dead
 DW_WRITER_WAIT = 60.0  # seconds a worker waits for the archive writer's state
 EXTENSIONS = {
+    "crawler.spiders.jobdir.JobDirGuard": 0,  # a JOBDIR a killed run left is not trusted
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
     "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py

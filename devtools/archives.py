@@ -2,15 +2,20 @@
 
 - `running_store(root)`: a plain static file server (Twisted's `File`, which answers `Range`
   requests) standing for `data.commoncrawl.org`: WARC files and `warc.paths.gz` listings. An
-  access log gets `METHOD PATH STATUS RANGE TIME` lines; a faults file (JSON: path -> `"status=429
-  retry-after=1 times=1"`, or `"stall-after=BYTES"`: that much of the file, then a stall) makes
-  a path fail the first `times` requests.
+  access log gets `METHOD PATH STATUS RANGE TIME` lines; a faults file (JSON: path -> a spec,
+  read at each request) makes a path misbehave for its first `times` requests (default 1):
+  `"status=429 retry-after=1"` answers that; `"stall-after=BYTES"` sends that much of the file,
+  then nothing, ever; `"cut-after=BYTES"` that much, then closes the connection; `"rate=BYTES"`
+  sends the file at that many bytes a second; `"ignore-range"` answers a `Range` request with
+  the whole file (200), as some servers do.
 - `running_pywb(warcs)`: a real pywb (`wayback`, from `.venv-pywb`, `make pywb`) over one
   collection holding the given WARC files (linked, not copied, and indexed with `wb-manager`);
   its CDX server is `{origin}/{collection}/cdx`, raw captures `{origin}/{collection}/{ts}id_/{url}`.
+- `replay(folders)` (`make replay`): pywb over the WARC folders until SIGINT or SIGTERM, new
+  and grown files indexed by pywb's auto-indexing as they appear; pywb never outlives it.
 
     python -m devtools.archives store --root DIR [--port N] [--access-log F] [--faults F]
-    python -m devtools.archives replay [WARC|DIR ...] [--port 8090]   # pywb, until Ctrl-C
+    python -m devtools.archives replay [WARC|DIR ...] [--port 8090] [--interval 5]   # until Ctrl-C/SIGTERM
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -51,18 +57,17 @@ def _store_site(root: Path, access_log: Path | None, faults: Path | None):
         def __init__(self):
             super().__init__()
             self.files = Files(str(root))
-            self.failed: dict[str, int] = {}
+            self.failed: dict[tuple[str, str], int] = {}
 
         def render(self, request):
             path = request.path.decode("latin-1")
             spec = self.fault(path)
             status = 200
-            if spec and "stall-after" in spec:  # the first bytes, then nothing more, ever
-                data = (root / path.lstrip("/")).read_bytes()[: int(spec["stall-after"])]
-                request.setHeader(b"Content-Length", str((root / path.lstrip("/")).stat().st_size).encode())
-                request.write(data)
-                self.log(request, path, 200)
-                return server.NOT_DONE_YET
+            if spec and ("stall-after" in spec or "cut-after" in spec or "rate" in spec):
+                return self.send_faulty(request, path, spec)
+            if spec and "ignore-range" in spec:
+                request.requestHeaders.removeHeader(b"range")
+                spec = None
             if spec:
                 status = int(spec.get("status", 503))
                 request.setResponseCode(status)
@@ -78,6 +83,42 @@ def _store_site(root: Path, access_log: Path | None, faults: Path | None):
             self.log(request, path, status)
             return body
 
+        def send_faulty(self, request, path: str, spec: dict):
+            """The whole file announced, then: its first `stall-after` bytes and nothing more,
+            ever; its first `cut-after` bytes and the connection closed; or all of it at `rate`
+            bytes a second. `Range` is honoured (206) unless `ignore-range` is in the spec."""
+            from twisted.internet import reactor
+
+            data = (root / path.lstrip("/")).read_bytes()
+            rng = (request.getHeader(b"Range") or b"").decode("latin-1")
+            start = 0
+            if rng.startswith("bytes=") and "ignore-range" not in spec:
+                first, _, last = rng[6:].partition("-")
+                start, end = int(first), int(last) if last else len(data) - 1
+                request.setResponseCode(206)
+                request.setHeader(b"Content-Range", f"bytes {start}-{end}/{len(data)}".encode())
+                data = data[start:end + 1]
+            request.setHeader(b"Content-Length", str(len(data)).encode())
+            self.log(request, path, 206 if start else 200)
+            if "stall-after" in spec:
+                request.write(data[: int(spec["stall-after"])])
+            elif "cut-after" in spec:
+                request.write(data[: int(spec["cut-after"])])
+                reactor.callLater(0.05, request.transport.loseConnection)
+            else:
+                rate, step = int(spec["rate"]), max(int(spec["rate"]) // 20, 1)
+
+                def send(at: int = 0) -> None:
+                    if request.finished or request._disconnected:
+                        return
+                    request.write(data[at:at + step])
+                    if at + step < len(data):
+                        reactor.callLater(step / rate, send, at + step)
+                    else:
+                        request.finish()
+                send()
+            return server.NOT_DONE_YET
+
         def log(self, request, path: str, status: int) -> None:
             if access_log:
                 rng = (request.getHeader(b"Range") or b"-").decode("latin-1").replace(" ", "")
@@ -90,11 +131,11 @@ def _store_site(root: Path, access_log: Path | None, faults: Path | None):
             spec_text = json.loads(faults.read_text()).get(path)
             if not spec_text:
                 return None
-            spec = dict(word.split("=", 1) for word in spec_text.split())
-            done = self.failed.get(path, 0)
+            spec = dict((word.split("=", 1) + [""])[:2] for word in spec_text.split())
+            done = self.failed.get((path, spec_text), 0)  # a new spec for the path counts afresh
             if done >= int(spec.get("times", 1)):
                 return None
-            self.failed[path] = done + 1
+            self.failed[path, spec_text] = done + 1
             return spec
 
     site = server.Site(Store())
@@ -144,8 +185,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pywb_root(root: Path, collections: dict[str, list[Path]]) -> Path:
-    """A pywb directory at `root` with each collection's WARC files linked and indexed."""
+def pywb_root(root: Path, collections: dict[str, list[Path]], index: bool = True) -> Path:
+    """A pywb directory at `root` with each collection's WARC files linked (and, with `index`,
+    indexed now; else pywb's auto-indexing indexes them)."""
     for name, warcs in collections.items():
         archive = root / "collections" / name / "archive"
         if not archive.exists():
@@ -153,28 +195,54 @@ def pywb_root(root: Path, collections: dict[str, list[Path]]) -> Path:
                            capture_output=True)
         for old in archive.iterdir():
             old.unlink()
-        for warc in warcs:
-            (archive / warc.name).symlink_to(warc.resolve())
-        subprocess.run([str(PYWB_BIN / "wb-manager"), "reindex", name], cwd=root, check=True,
-                       capture_output=True)
+        shutil.rmtree(root / "collections" / name / "indexes", ignore_errors=True)
+        (root / "collections" / name / "indexes").mkdir()
+        link_new(archive, warcs)
+        if index:
+            subprocess.run([str(PYWB_BIN / "wb-manager"), "reindex", name], cwd=root, check=True,
+                           capture_output=True)
     return root
+
+
+def link_new(archive: Path, warcs: list[Path]) -> list[Path]:
+    """Link into a collection's `archive` folder the WARC files not linked yet; the new ones."""
+    linked = []
+    for warc in warcs:
+        link = archive / warc.name
+        if not link.is_symlink() and not link.exists():
+            link.symlink_to(warc.resolve())
+            linked.append(warc)
+    return linked
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to send it SIGTERM when its parent dies (a
+    `make replay` killed however it is killed leaves no pywb behind)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @contextlib.contextmanager
 def running_pywb(collections: dict[str, list[Path]], root: Path | None = None,
-                 port: int | None = None) -> Iterator[str]:
-    """A real pywb on loopback over `collections` (name -> WARC files); yields its origin."""
+                 port: int | None = None, autoindex: int = 0) -> Iterator[str]:
+    """A real pywb on loopback over `collections` (name -> WARC files); yields its origin. With
+    `autoindex` (seconds), pywb indexes the files of its collections' folders itself, files
+    linked there later (`link_new`) and files that grew too, every that many seconds."""
     if not pywb_installed():
         raise RuntimeError("pywb is not installed: make pywb")
     with contextlib.ExitStack() as stack:
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pywb-")))
         root.mkdir(parents=True, exist_ok=True)
-        pywb_root(root, collections)
+        pywb_root(root, collections, index=not autoindex)
         port = port or free_port()
-        process = subprocess.Popen([str(PYWB_BIN / "wayback"), "-b", "127.0.0.1", "-p", str(port),
-                                    "-d", str(root)], cwd=root, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        command = [str(PYWB_BIN / "wayback"), "-b", "127.0.0.1", "-p", str(port), "-d", str(root)]
+        if autoindex:
+            command += ["--autoindex", "--auto-interval", str(autoindex)]
+        process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=_die_with_parent)
         stack.callback(_stop, process)
         origin = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -189,6 +257,42 @@ def running_pywb(collections: dict[str, list[Path]], root: Path | None = None,
         yield origin
 
 
+def replay(folders: list[Path], root: Path, port: int, interval: int) -> int:
+    """pywb over the WARC files in `folders` until SIGINT or SIGTERM, linking the files that
+    appear there meanwhile (a crawl or backfill running beside it) every `interval` seconds."""
+    from crawler.warc.read import warc_files
+
+    def found() -> list[Path]:
+        return [f.resolve() for f in warc_files(folders) if f.exists()]
+
+    files = found()
+    if not files:
+        print(f"No WARC files in {', '.join(map(str, folders))}: crawl first (make demo)", file=sys.stderr)
+        return 2
+    if not pywb_installed():
+        print("pywb is not installed: make pywb", file=sys.stderr)
+        return 2
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # as Ctrl-C: pywb is stopped with it
+    archive = root.resolve() / "collections" / "dw" / "archive"
+    try:
+        with running_pywb({"dw": files}, root=root.resolve(), port=port, autoindex=interval) as origin:
+            print(f"pywb replaying {len(files)} WARC files on {origin}/dw/ (new files in"
+                  f" {', '.join(map(str, folders))} within {interval} s; Ctrl-C stops it)", flush=True)
+            while True:
+                time.sleep(interval)
+                for new in link_new(archive, found()):
+                    print(f"replaying {new.name} too", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(root / "collections" / "dw" / "indexes", ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.archives")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,10 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     store.add_argument("--port", type=int, default=8095)
     store.add_argument("--access-log", type=Path)
     store.add_argument("--faults", type=Path)
-    replay = sub.add_parser("replay", help="pywb over WARC files, until Ctrl-C")
-    replay.add_argument("warcs", nargs="*", type=Path, default=[Path("data/dw.db-warc")])
-    replay.add_argument("--port", type=int, default=8090)
-    replay.add_argument("--root", type=Path, default=Path("data/replay"))
+    replaying = sub.add_parser("replay", help="pywb over WARC files, until Ctrl-C or SIGTERM")
+    replaying.add_argument("warcs", nargs="*", type=Path, default=[Path("data/dw.db-warc")])
+    replaying.add_argument("--port", type=int, default=8090)
+    replaying.add_argument("--root", type=Path, default=Path("data/replay"))
+    replaying.add_argument("--interval", type=int, default=5,
+                        help="seconds between looks for new or grown WARC files")
     args = parser.parse_args(argv)
     if args.command == "store":
         from twisted.internet import reactor
@@ -210,22 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"store of {args.root} on http://127.0.0.1:{port.getHost().port}", flush=True)
         reactor.run()
         return 0
-    from crawler.warc.read import warc_files
-
-    files = [f.resolve() for f in warc_files(args.warcs) if f.exists()]
-    if not files:
-        print(f"No WARC files in {', '.join(map(str, args.warcs))}: crawl first (make demo)", file=sys.stderr)
-        return 2
-    if not pywb_installed():
-        print("pywb is not installed: make pywb", file=sys.stderr)
-        return 2
-    with running_pywb({"dw": files}, root=args.root.resolve(), port=args.port) as origin:
-        print(f"pywb replaying {len(files)} WARC files on {origin}/dw/ (Ctrl-C stops it)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    shutil.rmtree(args.root / "collections" / "dw" / "indexes", ignore_errors=True)
-    return 0
+    return replay(args.warcs, args.root, args.port, args.interval)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Faults, for testing what a crawl survives, are switched on per path by a JSON fi
 (`--faults FILE`, re-read when it changes) mapping a request path to a spec such as
 `"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
 the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
-bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=gzip`.
+bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=E` (a `Content-Encoding`
+header; the file holds the body so encoded: `gzip`, `br`, ...).
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ class Mirror(resource.Resource):
         for header, key in ((b"Location", "location"), (b"Content-Type", "content-type")):
             if fault and key in fault:
                 request.setHeader(header, fault[key].encode())
-        if fault and fault.get("encoding") == "gzip":
-            request.setHeader(b"Content-Encoding", b"gzip")
+        if fault and fault.get("encoding"):  # the file holds the body so encoded
+            request.setHeader(b"Content-Encoding", fault["encoding"].encode())
         request.setResponseCode(status)
         if self.log:
             self.log.write(f"{request.method.decode()} {raw_path} {status}\n")
@@ -138,7 +139,12 @@ class Mirror(resource.Resource):
     def _misbehave(self, request, body: bytes, fault: dict):
         from twisted.internet import reactor
 
+        gone = []
+        request.notifyFinish().addErrback(gone.append)  # the client left (a killed crawl)
+
         def send():
+            if gone:
+                return
             if "truncate" in fault:
                 request.setHeader(b"Content-Length", str(len(body)).encode())
                 request.write(body[: len(body) // 2])

@@ -1,9 +1,11 @@
 """WARC files like the web archives' own, for tests, demos and benchmarks (not installed).
 
-`Page` is one capture: URL, WARC-Date, body, Content-Type. `write_warc(path, pages)` writes them
-as WARC/1.0 `response` records (each followed by its `request` and a `metadata` record, as
-Common Crawl's CC-NEWS files hold them), one gzip member per record, and returns the offset of
-each response's member. `dw_pages()` gives the real DW pages at hand (the sample site, and
+`Page` is one capture: URL, WARC-Date, body, Content-Type (and `revisit` for a revisit record
+instead of a response, as a crawler writes for content it has seen). `write_warc(path, pages)`
+writes them as WARC/1.0 `response` records (each followed by its `request` and a `metadata`
+record, as Common Crawl's CC-NEWS files hold them), one gzip member per record, and returns
+where each response's member is (offset, length: what a CDX line says). `dw_pages()` gives the
+real DW pages at hand (the sample site, and
 `../shared/dw/pages/` when present) with their dw.com URLs; `other_host_pages()` pages of other
 news sites.
 """
@@ -40,6 +42,7 @@ class Page:
     body: bytes
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
+    revisit: bool = False
 
 
 def dw_pages(date: str = "2024-01-30T10:00:00Z") -> list[Page]:
@@ -87,9 +90,15 @@ def records(page: Page, writer: WARCWriter, level: int = 3) -> list[bytes]:
                                                   ("Content-Length", str(len(page.body)))],
                             protocol="HTTP/1.1")
     digest = hashlib.sha1(page.url.encode() + page.date.encode()).hexdigest()
-    response = writer.create_warc_record(page.url, "response", payload=io.BytesIO(page.body),
-                                         length=len(page.body), http_headers=http,
-                                         warc_headers_dict={"WARC-Date": page.date})
+    if page.revisit:
+        response = writer.create_warc_record(
+            page.url, "revisit", http_headers=http,
+            warc_headers_dict={"WARC-Date": page.date, "WARC-Refers-To-Target-URI": page.url,
+                               "WARC-Profile": "http://netpreserve.org/warc/1.0/revisit/identical-payload-digest"})
+    else:
+        response = writer.create_warc_record(page.url, "response", payload=io.BytesIO(page.body),
+                                             length=len(page.body), http_headers=http,
+                                             warc_headers_dict={"WARC-Date": page.date})
     host = page.url.split("/")[2]
     request = writer.create_warc_record(
         page.url, "request", http_headers=StatusAndHeaders(
@@ -104,15 +113,17 @@ def records(page: Page, writer: WARCWriter, level: int = 3) -> list[bytes]:
     return [_member(r, writer, level) for r in (response, request, metadata)]
 
 
-def write_warc(path: Path, pages: Iterable[Page], level: int = 3) -> list[int]:
-    """Write `pages` to a new `.warc.gz` at `path`; the offset of each page's response record."""
+def write_warc(path: Path, pages: Iterable[Page], level: int = 3) -> list[tuple[int, int]]:
+    """Write `pages` to a new `.warc.gz` at `path`; (offset, length) of each page's response
+    (or revisit) record's gzip member."""
     writer = WARCWriter(None, gzip=False, warc_version="1.0")
-    offsets = []
+    where = []
     with open(path, "wb") as out:
         info = writer.create_warcinfo_record(path.name, {"software": "dw-archive devtools/warcgen"})
         out.write(_member(info, writer, level))
         for page in pages:
-            offsets.append(out.tell())
-            for member in records(page, writer, level):
+            members = records(page, writer, level)
+            where.append((out.tell(), len(members[0])))
+            for member in members:
                 out.write(member)
-    return offsets
+    return where

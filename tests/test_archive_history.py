@@ -121,33 +121,95 @@ def test_rereading_the_capture_of_the_stored_version_is_a_reading_not_an_older_f
     assert revisions == [("Read badly", day(3), "reextract")]
 
 
+# -- what the tester found (tester-backfill.md 6, 7, 8) ---------------------------------------
+
+def test_identical_fetches_in_one_batch_move_the_last_sighting(archive):
+    counts = archive.write_batch([version("Same", day(2)), version("Same", day(20))])
+    assert (counts["new"], counts["unchanged"]) == (1, 1)
+    row = archive.db["articles"].get(BASE["id"])
+    assert (row["first_seen_at"], row["last_seen_at"]) == (day(2), day(20))
+
+
+def test_an_edit_undone_later_is_the_current_version_in_any_order(tmp_path):
+    fetches = [("A", day(4)), ("B", day(5)), ("A", day(6))]
+    for n, order in enumerate(([0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1])):
+        archive = Archive(tmp_path / f"{n}.db")
+        for i in order:
+            archive.write_batch([version(*fetches[i])], cause="wayback")
+        revisions, row = timeline(archive)
+        archive.close()
+        assert row["title"] == "A" and (row["first_seen_at"], row["last_seen_at"]) == (day(4), day(6))
+        assert [(t, s) for t, s, _ in revisions] == [("A", day(5)), ("B", day(6))], order
+
+
+def test_older_captures_learnt_after_a_newer_crawl_keep_their_own_capture(tmp_path):
+    def capture(title, at, offset):
+        return version(title, at, warc_file=f"/w/{offset}.warc.gz", warc_offset=offset)
+
+    for n, order in enumerate(((1, 2), (2, 1))):
+        archive = Archive(tmp_path / f"{n}.db")
+        archive.write_batch([capture("V", day(25), 25)])  # the crawl
+        older = {1: capture("V", day(1), 1), 2: capture("Edited", day(6), 6)}
+        for which in order:
+            archive.write_batch([older[which]], cause="wayback")
+        rows = archive.db.execute("SELECT title, seen_at, fetched_at, warc_offset FROM revisions"
+                                  " ORDER BY seen_at, id").fetchall()
+        article = archive.db["articles"].get(BASE["id"])
+        archive.close()
+        assert rows == [("V", day(6), day(1), 1), ("Edited", day(25), day(6), 6)], order
+        assert (article["title"], article["fetched_at"], article["warc_offset"]) == ("V", day(25), 25)
+        assert (article["first_seen_at"], article["last_seen_at"]) == (day(1), day(25))
+
+
+def test_an_archive_without_sightings_keeps_what_its_versions_prove(archive):
+    archive.write_batch([version("One", day(1), warc_file="/w/a", warc_offset=1)])
+    archive.write_batch([version("Two", day(9), warc_file="/w/b", warc_offset=9)])
+    archive.db.execute("DELETE FROM sightings")  # as an archive made before they were kept
+    archive.write_batch([version("Two", day(5))], cause="wayback")  # Two seen sooner
+    archive.write_batch([version("Other", day(7))], cause="wayback")  # inside Two: Two resumes at 9
+    revisions, row = timeline(archive)
+    assert [(t, s) for t, s, _ in revisions] == [("One", day(5)), ("Two", day(7)), ("Other", day(9))]
+    assert row["title"] == "Two" and (row["fetched_at"], row["warc_offset"]) == (day(9), 9)
+
+
 # -- the invariants, over fetches in any order -------------------------------------------------
 
-fetches = st.lists(st.tuples(st.integers(1, 28), st.sampled_from("ABC")), min_size=1, max_size=7,
+fetches = st.lists(st.tuples(st.integers(1, 28), st.sampled_from("ABC")), min_size=1, max_size=8,
                    unique_by=lambda fetch: fetch[0])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fetches=fetches, order=st.randoms(use_true_random=False))
-def test_any_order_of_fetches_keeps_the_newest_current_and_every_content_in_time(tmp_path, fetches, order):
+def folded(fetches: list[tuple[int, str]]) -> list[tuple[str, int]]:
+    """The history the fetches make, told in time order: (content, day of its first fetch) of
+    each run of equal content."""
+    runs = []
+    for at, title in sorted(fetches):
+        if not runs or runs[-1][0] != title:
+            runs.append((title, at))
+    return runs
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fetches=fetches, order=st.randoms(use_true_random=False), cuts=st.lists(st.integers(1, 7), max_size=3))
+def test_any_order_and_batching_of_fetches_gives_the_history_in_time_order(tmp_path, fetches, order, cuts):
     applied = list(fetches)
     order.shuffle(applied)
-    archive = Archive(tmp_path / f"h{abs(hash(tuple(applied)))}.db")
+    bounds = sorted({0, len(applied), *[c for c in cuts if c < len(applied)]})
+    archive = Archive(tmp_path / f"h{abs(hash((tuple(applied), tuple(bounds))))}.db")
     try:
-        for at, title in applied:
-            archive.write_batch([version(title, day(at))])
-        revisions, row = timeline(archive)
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            archive.write_batch([version(title, day(at), warc_file=f"/w/{at}.warc.gz", warc_offset=at)
+                                 for at, title in applied[lo:hi]])
+        revisions = archive.db.execute("SELECT title, seen_at, fetched_at, warc_offset FROM revisions"
+                                       " ORDER BY seen_at, id").fetchall()
+        row = archive.db["articles"].get(BASE["id"])
     finally:
         archive.close()
-    newest = max(fetches)
-    assert row["title"] == newest[1]
-    assert (row["first_seen_at"], row["last_seen_at"]) == (day(min(fetches)[0]), day(newest[0]))
-    seen = [s for _, s, _ in revisions]
-    assert seen == sorted(seen) and all(row["first_seen_at"] <= s <= row["last_seen_at"] for s in seen)
-    titles = [t for t, _, _ in revisions] + [row["title"]]
-    assert set(titles) == {title for _, title in fetches}  # no content lost, none made up
-    assert all(a != b for a, b in zip(titles, titles[1:], strict=False))  # each step is a change
-    if applied == sorted(fetches):  # in time order: exactly the history as it happened
-        expected = [title for i, (_, title) in enumerate(sorted(fetches))
-                    if i == 0 or title != sorted(fetches)[i - 1][1]]
-        assert titles == expected
+    runs = folded(fetches)
+    # every version is one run of equal content, in time order, until the next run began,
+    # each with the capture of its first fetch
+    assert [(t, s) for t, s, _, _ in revisions] == [(t, day(runs[i + 1][1]))
+                                                    for i, (t, _) in enumerate(runs[:-1])]
+    assert [(f, o) for _, _, f, o in revisions] == [(day(at), at) for _, at in runs[:-1]]
+    last, since = runs[-1]
+    assert (row["title"], row["fetched_at"], row["warc_offset"]) == (last, day(since), since)
+    assert (row["first_seen_at"], row["last_seen_at"]) == (day(min(fetches)[0]), day(max(fetches)[0]))

@@ -160,5 +160,6 @@ def test_a_second_run_at_once_exits_at_once_with_a_clear_message(mirror, tmp_pat
         f" pid {os.getpid()})")
     assert [p for p in mirror.paths() if p != "/robots.txt"] == []
     assert crawl(mirror, db, "-a", "lang=en").returncode == 0  # released: the next run works
-    report("two crawls at once on one archive", "the second exits at once, exit 3, clear message",
+    report(f"two crawls at once on one archive (named {named})",
+           "the second exits at once, exit 3, clear message",
            "exit 3, 'another crawl is running on this archive (lock …, pid N)', no request")

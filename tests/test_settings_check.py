@@ -106,9 +106,11 @@ def test_an_unknown_option_is_named(mirror, tmp_path, option, said):
 def test_make_crawl_with_an_empty_archive_says_why_and_names_the_crawls_status(mirror, tmp_path):
     origins = " ".join(f"-s {name}={mirror.origin}"
                        for name in ("DW_ORIGIN", "DW_SHORTLINK_ORIGIN", "DW_FEED_ORIGIN"))
+    # As typed at a shell: not a sub-make of `make test` (MAKELEVEL would make it "make[1]").
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     run = subprocess.run(["make", "--no-print-directory", "crawl", "ARCHIVE=",
                           f"ARGS=-a lang=en {origins}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     lines = run.stderr.strip().splitlines()
     # GNU make ends with its own status 2 whatever the recipe's: the crawl's 3 is in its line.
     assert run.returncode == 2

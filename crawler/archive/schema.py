@@ -6,6 +6,7 @@ there gets its column (lists as JSON text) and its place in revisions without an
     articles          one row per DW content id: every Article field, plus when it was first and
                       last seen, its content hash and the HTTP validators of its last fetch
     revisions         the whole previous version of an article's content fields, one row per edit
+    sightings         every time an article was seen: when, its content hash, where its response is kept
     authors, article_authors     people who wrote it, in byline order
     agencies, article_agencies   news agencies, role `text` (credit line) or `photo` (image credit)
     images            an article's pictures, in page order
@@ -76,6 +77,13 @@ TABLES: dict[str, tuple[dict, dict]] = {
     "short_links": ({"code": str, "article_id": int},
                     {"pk": "code", "foreign_keys": [("article_id", "articles", "id")]}),
     "revisions": (REVISION_COLUMNS, {"pk": "id", "foreign_keys": [("article_id", "articles", "id")]}),
+    # Every time an article was seen (a fetch, a 304, a backfilled capture): the history is
+    # these in time order with runs of equal content folded (crawler/archive/history.py), so
+    # it does not depend on the order in which they arrive. `warc_file`/`warc_offset`: where
+    # that response is kept (NULL for a 304); `cause`: who saw it.
+    "sightings": ({"id": int, "article_id": int, "fetched_at": str, "content_hash": str,
+                   "warc_file": str, "warc_offset": int, "cause": str},
+                  {"pk": "id", "foreign_keys": [("article_id", "articles", "id")]}),
     "crawl_runs": ({"id": int, "started_at": str, "finished_at": str, "arguments": str,
                     "finish_reason": str, "outcome": str, "found": int, "fetched": int,
                     "not_modified": int, "new": int, "updated": int, "unchanged": int,
@@ -92,6 +100,7 @@ INDEXES = [
     ("article_authors", ["author"]), ("short_links", ["article_id"]),
     ("revisions", ["article_id", "seen_at"]),
 ]
+UNIQUE_INDEXES = [("sightings", ["article_id", "fetched_at", "content_hash"])]
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -110,6 +119,8 @@ def migrate(db: sqlite_utils.Database) -> None:
                     table.add_column(column, kind)
     for table, columns in INDEXES:
         db[table].create_index(columns, if_not_exists=True)
+    for table, columns in UNIQUE_INDEXES:
+        db[table].create_index(columns, unique=True, if_not_exists=True)
     old_table, old_triggers = _OLD_FTS
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [old_table]).fetchone():
         with db.atomic():

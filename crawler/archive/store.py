@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -116,7 +116,7 @@ class Archive:
 
     def write_batch(self, articles: Iterable, short_links: Iterable[tuple[str, int]] = (),
                     fetches: Iterable[Fetched] = (), seen_at: str | None = None,
-                    cause: str = "crawl") -> dict[str, int]:
+                    cause: str = "crawl", also: Callable[[], None] | None = None) -> dict[str, int]:
         """Store a batch in one transaction; all of it, or (on any error) none of it.
 
         `articles` are normalised article items or dicts (see `as_record`; an `etag` and
@@ -125,8 +125,10 @@ class Archive:
         missing): one fetched before the article's `last_seen_at` never replaces its content
         (see the module's docstring); `short_links` are (code, article id) pairs, stored when
         the article is archived; `fetches` mark 304s as seen (at their `fetched_at`) and keep
-        validators of articles archived earlier. `cause` is recorded on each revision the
-        batch makes (`crawl`, `reextract`, `commoncrawl`, `cc-news`, `wayback`).
+        validators of articles archived earlier. `cause` is recorded on each revision and
+        sighting the batch makes (`crawl`, `reextract`, `commoncrawl`, `cc-news`, `wayback`).
+        `also`, when given, runs inside the same transaction (a writer's own bookkeeping, such
+        as what it has done, committed with the articles or not at all).
         Returns counts: `new`, `updated`, `unchanged`, `earlier` (older fetches kept as
         earlier revisions), `filled` (of the updated and unchanged: articles whose empty
         columns, such as one an upgrade added, got a value), `short_links` (stored), `refused`
@@ -148,13 +150,18 @@ class Archive:
         def work():
             self._write_articles(records, seen_at, counts, cause)
             for fetch in fetches:
+                at = fetch.fetched_at or seen_at
+                if fetch.not_modified:  # a sighting of the current version, when it is the newest
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO sightings (article_id, fetched_at, content_hash, cause)"
+                        " SELECT id, ?, content_hash, ? FROM articles WHERE id = ?"
+                        " AND ? >= coalesce(last_seen_at, '')", [at, cause, fetch.article_id, at])
                 self.db.execute(
                     "UPDATE articles SET etag = coalesce(?, etag),"
                     " last_modified = coalesce(?, last_modified),"
                     " last_seen_at = CASE WHEN ? THEN max(coalesce(last_seen_at, ''), ?)"
                     " ELSE last_seen_at END WHERE id = ?",
-                    [fetch.etag, fetch.last_modified, fetch.not_modified,
-                     fetch.fetched_at or seen_at, fetch.article_id])
+                    [fetch.etag, fetch.last_modified, fetch.not_modified, at, fetch.article_id])
                 counts["unchanged"] += fetch.not_modified
             for code, article_id in short_links:
                 # Only for an archived article: a short link never dangles.
@@ -163,25 +170,34 @@ class Archive:
                     " WHERE id = ? ON CONFLICT(code) DO UPDATE SET article_id = excluded.article_id",
                     [code, article_id])
                 counts["short_links"] += cursor.rowcount
+            if also is not None:
+                also()
 
         self._in_transaction(work)
         return counts
 
     def _write_articles(self, records: list[dict], seen_at: str, counts: dict[str, int],
                         cause: str) -> None:
-        """Decide new / updated / unchanged / earlier against the archive as it is now, then write."""
+        """Decide new / updated / unchanged / earlier against the archive as it is now, then write.
+
+        An article's fetches in one batch are taken in time order (arrival order within one
+        second), each against the state the ones before it left; every fetch is a sighting.
+        """
         if not records:
             return
         ids = list({r["id"] for r in records})
         current = {row["id"]: row for row in self.db.query(
             f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)}
+        self._keep_implied_sightings(list(current.values()))
         upserts: dict[int, dict] = {}
         relink: dict[int, dict] = {}
         reindex: dict[int, dict] = {}  # only articles whose searchable text may have changed
-        revisions, seen, older = [], [], []
+        revisions, seen, older, sightings, reread = [], {}, [], [], []
+        records = sorted(records, key=lambda r: r.get("fetched_at") or seen_at)  # stable
         for record in records:
             row = article_row(record)
             fetched = row["fetched_at"] = record.get("fetched_at") or seen_at
+            sighting = _sighting(row, cause)  # this fetch, with its own capture
             old = current.get(row["id"])
             filled: list[str] = []
             if old is None:
@@ -202,15 +218,29 @@ class Archive:
                 changed = [f for f in CONTENT_FIELDS if old.get(f) is not None and old[f] != row[f]]
                 filled = [c for c, v in row.items() if v is not None and old.get(c) is None]
                 if old["content_hash"] == row["content_hash"] and not filled:
-                    seen.append((last, row["etag"], row["last_modified"], row["id"]))
+                    if row["id"] in upserts:  # written by this batch: the row still to write moves
+                        upserts[row["id"]].update(last_seen_at=last, etag=row["etag"],
+                                                  last_modified=row["last_modified"])
+                    else:
+                        seen[row["id"]] = (last, row["etag"], row["last_modified"], row["id"])
                     counts["unchanged"] += 1
                     current[row["id"]] = {**old, "last_seen_at": last}
+                    sightings.append(sighting)
                     continue
+                if _same_capture(old, row) and old["content_hash"] != row["content_hash"]:
+                    (since,) = self.db.execute("SELECT max(seen_at) FROM revisions WHERE article_id = ?",
+                                               [row["id"]]).fetchone()
+                    reread.append((row["id"], old["content_hash"], row["content_hash"],
+                                   since or old["first_seen_at"] or ""))
                 if changed:
                     verdict = "updated"
                     revisions.append(history.revision_row(row["id"], old, fetched, row, cause))
                 else:
                     verdict = "unchanged"
+                    # The same content: the version keeps the first capture of it.
+                    for column in history.CAPTURE_KEYS:
+                        if old.get(column) is not None:
+                            row[column] = old[column]
                 fetched = last
             row["last_seen_at"] = fetched
             counts[verdict] += 1
@@ -219,18 +249,51 @@ class Archive:
             relink[row["id"]] = record
             if verdict != "unchanged" or set(filled) & _SEARCHED:
                 reindex[row["id"]] = record
-        if seen:
-            self.db.conn.executemany(
-                "UPDATE articles SET last_seen_at = max(coalesce(last_seen_at, ''), ?), etag = ?,"
-                " last_modified = ? WHERE id = ?", seen)
+            sightings.append(sighting)
         if upserts:
             self.db["articles"].upsert_all(list(upserts.values()), pk="id")
             self._replace_links(relink)
             search.index_rows(self.db, reindex.values())
+        if seen:  # after the upserts: an article new in this batch may have been seen again in it
+            self.db.conn.executemany(
+                "UPDATE articles SET last_seen_at = max(coalesce(last_seen_at, ''), ?), etag = ?,"
+                " last_modified = ? WHERE id = ?", list(seen.values()))
         if revisions:
             self.db["revisions"].insert_all(revisions)
+        for article_id, before, after, since in reread:
+            # A newer reading of the capture the current version came from: the sightings of
+            # that version read as the new content now.
+            self.db.execute("UPDATE OR REPLACE sightings SET content_hash = ? WHERE article_id = ?"
+                            " AND content_hash = ? AND fetched_at >= ?", [after, article_id, before, since])
+        self._add_sightings(sightings)
         for row in older:
             self._place_older(row, cause, counts)
+
+    def _add_sightings(self, sightings: list[dict]) -> None:
+        if sightings:
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO sightings (article_id, fetched_at, content_hash, warc_file,"
+                " warc_offset, cause) VALUES (:article_id, :fetched_at, :content_hash, :warc_file,"
+                " :warc_offset, :cause)", sightings)
+
+    def _keep_implied_sightings(self, rows: list[dict]) -> None:
+        """For articles archived before sightings were kept: record the sightings their versions
+        imply (`history.implied_sightings`) before anything moves them."""
+        if not rows:
+            return
+        ids = [row["id"] for row in rows]
+        marks = ",".join("?" * len(ids))
+        have = {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT article_id FROM sightings WHERE article_id IN ({marks})", ids)}
+        for row in rows:
+            if row["id"] in have:
+                continue
+            revisions = list(self.db.query(
+                "SELECT * FROM revisions WHERE article_id = ? ORDER BY seen_at, id", [row["id"]]))
+            self._add_sightings([
+                {"article_id": row["id"], "fetched_at": s.at, "content_hash": s.content_hash,
+                 "warc_file": s.warc_file, "warc_offset": s.warc_offset, "cause": "implied"}
+                for s in history.implied_sightings(row, revisions) if s.at])
 
     def _place_older(self, row: dict, cause: str, counts: dict[str, int]) -> None:
         """Keep a fetch older than its article's `last_seen_at` in its place in the article's
@@ -238,16 +301,22 @@ class Archive:
         current = next(self.db.query("SELECT * FROM articles WHERE id = ?", [row["id"]]))
         revisions = list(self.db.query(
             "SELECT * FROM revisions WHERE article_id = ? ORDER BY seen_at, id", [row["id"]]))
-        placement = history.place(current, revisions, row, row["fetched_at"], cause)
+        sightings = [history.Sighting(*r) for r in self.db.execute(
+            "SELECT fetched_at, content_hash, warc_file, warc_offset FROM sightings WHERE article_id = ?",
+            [row["id"]])]
+        placement = history.place(current, revisions, sightings, row, row["fetched_at"], cause)
         counts[placement.verdict] += 1
-        if placement.first_seen_at:
-            self.db.execute("UPDATE articles SET first_seen_at = min(first_seen_at, ?) WHERE id = ?",
-                            [placement.first_seen_at, row["id"]])
-        for revision_id, seen_at, changed in placement.update:
-            self.db.execute("UPDATE revisions SET seen_at = ?, changed = ? WHERE id = ?",
-                            [seen_at, changed, revision_id])
+        article = dict(placement.article)
+        if "first_seen_at" in article:
+            article["first_seen_at"] = min(current["first_seen_at"] or article["first_seen_at"],
+                                           article["first_seen_at"])
+        if article:
+            self.db["articles"].update(row["id"], article)
+        for revision_id, columns in placement.update:
+            self.db["revisions"].update(revision_id, columns)
         if placement.insert:
             self.db["revisions"].insert_all(placement.insert)
+        self._add_sightings([_sighting(row, cause)])
         if placement.verdict == "earlier":
             logger.info("Article %s: a fetch of %s older than the stored version is kept as an"
                         " earlier revision (%s)", row["id"], row["fetched_at"], cause)
@@ -308,6 +377,13 @@ class Archive:
                 self._in_transaction(lambda: self.db["crawl_runs"].insert(run))
             finally:
                 self.db.execute(f"PRAGMA max_page_count = {self.max_pages}")
+
+
+def _sighting(row: dict, cause: str) -> dict:
+    """The `sightings` row of a fetched article row."""
+    return {"article_id": row["id"], "fetched_at": row["fetched_at"],
+            "content_hash": row["content_hash"], "warc_file": row.get("warc_file"),
+            "warc_offset": row.get("warc_offset"), "cause": cause}
 
 
 def _same_capture(stored: dict, row: dict) -> bool:

@@ -13,13 +13,18 @@ older capture becomes an earlier revision (`cause` the source) and never replace
 `--month 2024-01` is `--since 2024-01-01 --until 2024-01-31`; `cc-news` needs a range.
 
 Requests go only to the archives' origins (settings `BACKFILL_*`, overridable with `-s`), one at
-a time, at each origin's pace, waiting out `Retry-After`. Stopped, it resumes where it was: the
-CDX pages and WARC files done (and the offset reached in a WARC) are kept in the archive. A
-second run of the same closed range requests nothing.
+a time, at each origin's pace, waiting out `Retry-After`; an archive that keeps failing stops the
+run (`BACKFILL_BREAKER`). Stopped (Ctrl-C, SIGTERM, a kill), it resumes where it was: the units
+of work done (CDX pages and queries, CC-NEWS listings and files, for the languages and range
+read, and the position reached in a WARC) are kept in the archive with the articles they
+account for; a capture that failed is fetched again by the next run. A second run of the same
+settled range requests nothing.
 
-Exit status: 0 done (the outcome `ok`), 2 a bad argument (nothing opened or requested), 3 the
-run did not do its job (no listing could be read, the archive could not be written, most
-captures failed; the reason on the last line), 130 stopped. Each run adds a `crawl_runs` row.
+Exit status: 0 done (the outcome `ok`), 2 a bad argument or setting (nothing opened or
+requested), 3 the run did not do its job (a listing or WARC file could not be read, the archive
+could not be written, most captures failed, an archive kept failing; the reason on the last
+line), 130 stopped. Each run adds a `crawl_runs` row; the last line of stdout is its counts as
+JSON.
 """
 
 from crawler.backfill.cli import main

@@ -7,6 +7,7 @@ import argparse
 import calendar
 import json
 import logging
+import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -14,12 +15,23 @@ from datetime import date
 from pathlib import Path
 
 from crawler import dw
-from crawler.backfill.sources import SOURCES
-from crawler.outcome import EXIT_FAILED, OK, Outcome, failed
+from crawler.backfill.sources import CRAWL_ID, SOURCES
+from crawler.outcome import OK, Outcome, failed
 
 logger = logging.getLogger("crawler.backfill")
 
-EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, 2, 130  # EXIT_FAILED (3): crawler.outcome
+EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, 2, 130  # a failed run: its Outcome's exit_code (3)
+# The user's stop: not a failure, but its own exit status (130, as a shell gives Ctrl-C).
+STOPPED = Outcome("stopped", "stopped: you stopped it (Ctrl-C or SIGTERM)")
+
+# The settings backfill reads, with the least each may be (numbers) or what each must be.
+_FLOATS = {"BACKFILL_DELAY": 0.0, "BACKFILL_WAYBACK_CDX_DELAY": 0.0, "BACKFILL_BACKOFF": 0.0,
+           "BACKFILL_RETRY_AFTER_MAX": 0.0, "BACKFILL_TIMEOUT": 0.001, "BACKFILL_PROGRESS_INTERVAL": 0.001,
+           "ARCHIVE_TIMEOUT": 0.0}
+_INTS = {"BACKFILL_RETRIES": 0, "BACKFILL_BREAKER": 1, "BACKFILL_BATCH_SIZE": 1,
+         "BACKFILL_WAYBACK_SETTLE_DAYS": 0, "BACKFILL_CC_NEWS_SETTLE_DAYS": 0, "WARC_MAX_SIZE": 1}
+_ENDPOINTS = ("BACKFILL_COMMONCRAWL_CDX", "BACKFILL_COMMONCRAWL_DATA", "BACKFILL_WAYBACK_CDX",
+              "BACKFILL_WAYBACK_REPLAY")
 
 
 class BadArgument(ValueError):
@@ -48,19 +60,45 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_settings(settings) -> None:
+    """Raise BadArgument naming the first backfill setting that is not a usable value."""
+    for name, least in {**_FLOATS, **_INTS}.items():
+        read = settings.getint if name in _INTS else settings.getfloat
+        try:
+            value = read(name)
+        except (TypeError, ValueError):
+            raise BadArgument(f"-s {name}={settings.get(name)!r}: not a number") from None
+        if value < least:
+            raise BadArgument(f"-s {name}={settings.get(name)!r}: at least {least}")
+    for name in (*_ENDPOINTS, "BACKFILL_COMMONCRAWL_COLLINFO"):
+        value = str(settings.get(name) or "")
+        if name == "BACKFILL_COMMONCRAWL_COLLINFO" and not value:
+            continue  # beside the CDX index
+        scheme, sep, rest = value.partition("://")
+        if not (sep and scheme.lower() in ("http", "https") and rest.split("/", 1)[0]):
+            raise BadArgument(f"-s {name}={value!r}: an http(s) URL of the archive")
+    if "{crawl}" not in settings.get("BACKFILL_COMMONCRAWL_CDX"):
+        raise BadArgument(f"-s BACKFILL_COMMONCRAWL_CDX={settings.get('BACKFILL_COMMONCRAWL_CDX')!r}:"
+                          " a URL template with {crawl} where the crawl id goes")
+
+
 def job_from(args: argparse.Namespace, settings):
     """The `Job` the arguments ask for; raises BadArgument saying which is wrong."""
+    from crawler.backfill.client import origin_of
     from crawler.backfill.run import Job
 
     if args.source not in SOURCES:
         raise BadArgument(f"source {args.source!r}: one of {', '.join(SOURCES)}")
-    languages = (list(dw.LANGUAGES) if args.lang == "all"
-                 else [x.strip() for x in args.lang.split(",") if x.strip()])
+    parts = [x.strip() for x in args.lang.split(",")]
+    languages = list(dw.LANGUAGES) if args.lang.strip() == "all" else parts
     unknown = [x for x in languages if x not in dw.LANGUAGES]
     if unknown or not languages:
-        raise BadArgument(f"--lang {args.lang!r}: {', '.join(unknown) or 'empty'} is no DW language")
+        shown = ", ".join(repr(x) if not x else x for x in unknown) or "empty"
+        raise BadArgument(f"--lang {args.lang!r}: {shown} is no DW language (use e.g. en,de or all)")
     since, until = (_day(args.since) if args.since else None), (_day(args.until) if args.until else None)
     if args.month:
+        if args.since or args.until:
+            raise BadArgument("--month with --since or --until: give one or the other")
         try:
             year, month = map(int, args.month.split("-"))
             since = date(year, month, 1)
@@ -71,18 +109,33 @@ def job_from(args: argparse.Namespace, settings):
         raise BadArgument(f"--since {since} is after --until {until}")
     if args.source == "cc-news" and not (since and until):
         raise BadArgument("cc-news reads whole months: give --month, or --since and --until")
-    crawls = [c.strip() for c in args.crawl.split(",") if c.strip()]
-    if args.source == "commoncrawl" and not crawls:
-        raise BadArgument("commoncrawl: name the crawls (--crawl CC-MAIN-2024-10,...) or --crawl all")
+    crawls = [c.strip() for c in args.crawl.split(",")]
+    crawls = [c for c in crawls if c] if args.crawl.strip() else []
+    if args.source != "commoncrawl" and args.crawl.strip():
+        raise BadArgument(f"--crawl names Common Crawl's crawls: only for commoncrawl, not {args.source}")
+    if args.source == "commoncrawl":
+        if not crawls:
+            raise BadArgument("commoncrawl: name the crawls (--crawl CC-MAIN-2024-10,...) or --crawl all")
+        if crawls != ["all"]:
+            wrong = [c for c in args.crawl.split(",") if not CRAWL_ID.fullmatch(c.strip())]
+            if wrong:
+                raise BadArgument(f"--crawl {args.crawl!r}: {wrong[0].strip()!r} is no crawl id"
+                                  " (CC-MAIN-YYYY-WW, or all)")
+    cdx = settings.get("BACKFILL_COMMONCRAWL_CDX")
     endpoints = {
-        "commoncrawl_collinfo": settings.get("BACKFILL_COMMONCRAWL_COLLINFO"),
-        "commoncrawl_cdx": settings.get("BACKFILL_COMMONCRAWL_CDX"),
+        "commoncrawl_collinfo": settings.get("BACKFILL_COMMONCRAWL_COLLINFO")
+        or f"{origin_of(cdx)}/collinfo.json",
+        "commoncrawl_cdx": cdx,
         "commoncrawl_data": settings.get("BACKFILL_COMMONCRAWL_DATA"),
         "wayback_cdx": settings.get("BACKFILL_WAYBACK_CDX"),
         "wayback_replay": settings.get("BACKFILL_WAYBACK_REPLAY"),
     }
+    settle = {"wayback": settings.getint("BACKFILL_WAYBACK_SETTLE_DAYS"),
+              "cc-news": settings.getint("BACKFILL_CC_NEWS_SETTLE_DAYS")}.get(args.source, 0)
     return Job(args.source, languages, since, until, crawls, endpoints,
-               settings.getint("BACKFILL_BATCH_SIZE"))
+               batch_size=settings.getint("BACKFILL_BATCH_SIZE"),
+               progress_interval=settings.getfloat("BACKFILL_PROGRESS_INTERVAL"),
+               settle_days=settle, retries=settings.getint("BACKFILL_RETRIES"))
 
 
 def intervals(job, settings) -> dict[str, float]:
@@ -98,20 +151,29 @@ def intervals(job, settings) -> dict[str, float]:
     return {cdx: delay, e["commoncrawl_collinfo"]: delay, e["commoncrawl_data"]: delay}
 
 
-def outcome(counts: Counter, error: str | None) -> Outcome:
-    """The backfill's outcome (`crawler.outcome.Outcome`): ok, or why it did not do its job."""
+def outcome(counts: Counter, error: str | None, unavailable: str | None = None) -> Outcome:
+    """The backfill's outcome (`crawler.outcome.Outcome`): ok, or why it did not do its job
+    (failed, exit status 3). `error`: the archive could not be written; `unavailable`: an
+    archive kept failing and the run stopped early (`client.Unavailable`)."""
     if error:
         return failed(f"the archive could not be written: {error}")
+    if unavailable:
+        return failed(f"stopped: {unavailable}; what was not fetched is fetched by the next run"
+                      " (run again later)")
     read_nothing = not (counts["listings/read"] or counts["skipped/listing_done_before"])
     if counts["listings/failed"] and read_nothing:
         return failed("no index or listing could be read")
     if counts["found"] and not counts["fetched"]:
         return failed(f"{counts['found']} captures to fetch and none fetched")
-    if counts["failed"] >= 3 and counts["failed"] > max(counts["fetched"], 1) // 2:
-        return failed(f"most captures failed ({counts['failed']} of {counts['found'] or counts['fetched']})")
+    tried = counts["found"] + counts["failed/cdx_row"]  # a row naming no capture failed as well
+    if counts["failed"] and 2 * counts["failed"] > max(tried, counts["failed"]):
+        return failed(f"most captures failed ({counts['failed']} of {max(tried, counts['failed'])})")
+    problems = []
     if counts["listings/failed"]:
-        return failed(f"{counts['listings/failed']} listings could not be read")
-    return OK
+        problems.append(f"{counts['listings/failed']} listings could not be read")
+    if counts["files/failed"]:
+        problems.append(f"{counts['files/failed']} WARC files could not be read to their end")
+    return failed("; ".join(problems)) if problems else OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     from crawler import setting_names
     from crawler.archive import Archive, integrity, paths, utc_now
     from crawler.archive.lock import ArchiveLocked, RunLock
-    from crawler.backfill.client import PoliteClient
-    from crawler.backfill.run import Backfill
+    from crawler.backfill.client import PoliteClient, Unavailable
+    from crawler.backfill.run import Backfill, Stopper
     from crawler.warc.capture import WarcFiles, warc_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -132,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             name, sep, value = pair.partition("=")
             if not sep:
                 raise BadArgument(f"-s {pair!r}: write NAME=VALUE")
-            settings.set(name, value, priority="cmdline")
+            settings.set(name.strip(), value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
         # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py).
@@ -140,47 +202,76 @@ def main(argv: list[str] | None = None) -> int:
                    or paths.problem(settings.get("ARCHIVE_PATH")))
         if refused:
             raise BadArgument(refused)
+        check_settings(settings)
         job = job_from(args, settings)
     except BadArgument as exc:
         print(f"dw backfill: bad argument: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
-    archive_path = Path(settings.get("ARCHIVE_PATH"))
-    try:  # before anything is written or created, the lock's file too (the .recover line)
-        integrity.refuse_damaged(archive_path)
-    except sqlite3.Error as exc:
-        print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    # Not the archive's run lock: a backfill may run beside a crawl (the archive orders their
-    # writes by fetch time), but not beside another backfill.
-    lock = RunLock(archive_path, purpose="backfill")  # held until the process ends
-    try:
-        lock.acquire()
-    except ArchiveLocked:
-        print("dw backfill failed: another backfill is running on this archive", file=sys.stderr)
-        return EXIT_FAILED
     counts: Counter = Counter()
-    started, error, stopped = utc_now(), None, False
-    client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
-                          retries=settings.getint("BACKFILL_RETRIES"),
-                          retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX"))
-    warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
-                      {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
-                      prefix=f"backfill-{job.source}")
+    archive_path = Path(settings.get("ARCHIVE_PATH"))
+    # Not the archive's run lock: a backfill may run beside a crawl (the archive orders their
+    # writes by fetch time), but not beside another backfill (`<archive>.backfill.lock`).
+    lock = RunLock(archive_path, purpose="backfill")
+
+    def give_up(verdict: Outcome) -> int:  # before the archive is open: no crawl_runs row
+        lock.release()
+        print(json.dumps({"outcome": verdict.text}))
+        if verdict is STOPPED:
+            print("Stopped before anything was fetched.", file=sys.stderr)
+            return EXIT_STOPPED
+        print(f"dw backfill failed: {verdict}", file=sys.stderr)
+        return verdict.exit_code
+
+    stopper = Stopper()
+    signal.signal(signal.SIGINT, stopper)
+    signal.signal(signal.SIGTERM, stopper)  # as Ctrl-C: what is in hand is written, the run recorded
+    started, error, stopped, unavailable = utc_now(), None, False, None
     try:
+        # Before anything is written or created, the lock's file too (the .recover line).
+        integrity.refuse_damaged(archive_path)
+        lock.acquire()
+        client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
+                              retries=settings.getint("BACKFILL_RETRIES"),
+                              backoff=settings.getfloat("BACKFILL_BACKOFF"),
+                              retry_after_max=settings.getfloat("BACKFILL_RETRY_AFTER_MAX"),
+                              timeout=settings.getfloat("BACKFILL_TIMEOUT"),
+                              breaker=settings.getint("BACKFILL_BREAKER"))
+        warcs = WarcFiles(warc_dir(settings), settings.getint("WARC_MAX_SIZE"),
+                          {"software": "dw-archive backfill", "description": f"captures from {job.source}"},
+                          prefix=f"backfill-{job.source}")
         archive = Archive.from_settings(settings)
-    except (sqlite3.Error, OSError) as exc:
-        print(f"dw backfill failed: cannot open {archive_path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return give_up(STOPPED)
+    except ArchiveLocked as exc:
+        holder = f"pid {exc.pid}" if exc.pid else "its process unknown"
+        return give_up(failed(f"another backfill is running on this archive (lock {exc.path}, {holder})"))
+    except integrity.ArchiveDamaged as exc:
+        return give_up(failed(str(exc)))
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        return give_up(failed(f"the archive could not be written: cannot open {archive_path}: {exc}"))
     try:
-        Backfill(job, archive, client, warcs, counts).run()
+        Backfill(job, archive, client, warcs, counts, stopper).run()
     except KeyboardInterrupt:
         stopped = True
+    except Unavailable as exc:
+        unavailable = f"{exc.origin} kept failing ({exc.failures} requests in a row, {exc.reason})"
+        logger.error("Stopping: %s", unavailable)
     except sqlite3.Error as exc:
         error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the last net: one line, counted, the run recorded
+        counts["failed/internal"] += 1
+        error = f"an unexpected {type(exc).__name__}: {exc}"
+        logger.error("Backfill stopped by %s", error)
+        logger.debug("Where:", exc_info=True)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the account of the run is written whole
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         warcs.close()
-    verdict = (Outcome("stopped", "stopped: you stopped it (Ctrl-C or SIGTERM)") if stopped
-               else outcome(counts, error))
+    if counts["listings/read"] and not counts["captures/listed"] and not stopped:
+        # pywb answers a collection it does not have as it answers one with nothing in the range
+        logger.warning("The listings read named no capture at all: check the range, the languages"
+                       " and the endpoints (%s)", ", ".join(sorted(set(job.endpoints.values()))))
+    verdict = STOPPED if stopped else outcome(counts, error, unavailable)
     summary = {k: v for k, v in sorted(counts.items())}
     try:
         archive.record_run({
@@ -198,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("Could not record the run in crawl_runs: %s", exc)
     finally:
         archive.close()
+        lock.release()  # after the connection is closed (crawler/archive/lock.py)
     logger.log(logging.INFO if verdict.ok else logging.ERROR, "Backfill %s (%s): %s",
                job.source, verdict, json.dumps(summary))
     print(json.dumps({"outcome": verdict.text, **summary}))

@@ -2,9 +2,15 @@
 
 `PoliteClient.get(url)` refuses a URL on no configured origin (`Refused`), waits until the
 origin's interval since the last request has passed, and retries a 429, 500, 502, 503 or 504 or
-a network failure: after `Retry-After` when the answer gives one (seconds or an HTTP date,
-RFC 9110 §10.2.3; never longer than `retry_after_max`), else after an exponential backoff.
-After `retries` retries it raises `Failed`. Counts go to the `Counter` it is given.
+a network failure (a refused or cut connection, no byte for `timeout` seconds): after
+`Retry-After` when the answer gives one (seconds or an HTTP date, RFC 9110 §10.2.3; never
+longer than `retry_after_max`), else after an exponential backoff (`backoff`, doubled each
+time). After `retries` retries it raises `Failed`.
+
+A circuit breaker per origin: each request that failed after its retries doubles that origin's
+interval until a request succeeds, and `breaker` failed requests in a row raise `Unavailable`:
+the run stops instead of spending a backoff on every capture of an archive that is down; what
+it did not fetch is fetched by the next run. Counts go to the `Counter` it is given.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from datetime import UTC, datetime
 
 import requests
 
+from crawler import settings as defaults
 from crawler.dates import http_date
 
 logger = logging.getLogger("crawler.backfill")
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+_SLOWEST = 300.0  # seconds: the longest interval the breaker slows an origin to
 
 
 class Refused(Exception):
@@ -34,6 +42,14 @@ class Failed(Exception):
     def __init__(self, url: str, reason: str):
         super().__init__(f"{url}: {reason}")
         self.url, self.reason = url, reason
+
+
+class Unavailable(Exception):
+    """An archive origin whose last `failures` requests all failed after their retries."""
+
+    def __init__(self, origin: str, failures: int, reason: str):
+        super().__init__(f"{origin}: {failures} requests in a row failed ({reason})")
+        self.origin, self.failures, self.reason = origin, failures, reason
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -62,14 +78,17 @@ class PoliteClient:
     interval of its origin)."""
 
     def __init__(self, intervals: dict[str, float], counts: Counter, *, user_agent: str,
-                 retries: int = 5, backoff: float = 2.0, retry_after_max: float = 600.0,
-                 timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep):
+                 retries: int = defaults.BACKFILL_RETRIES, backoff: float = defaults.BACKFILL_BACKOFF,
+                 retry_after_max: float = defaults.BACKFILL_RETRY_AFTER_MAX,
+                 timeout: float = defaults.BACKFILL_TIMEOUT, breaker: int = defaults.BACKFILL_BREAKER,
+                 sleep: Callable[[float], None] = time.sleep):
         self.intervals = {prefix.rstrip("/"): float(s) for prefix, s in intervals.items()}
         self.origins = {origin_of(prefix) for prefix in self.intervals}
         self.counts = counts
         self.retries, self.backoff, self.retry_after_max = retries, backoff, retry_after_max
-        self.timeout, self.sleep = timeout, sleep
+        self.timeout, self.breaker, self.sleep = timeout, breaker, sleep
         self.next_allowed: dict[str, float] = {}
+        self.failures: Counter = Counter()  # origin -> requests failed in a row
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
 
@@ -87,7 +106,8 @@ class PoliteClient:
     def get(self, url: str, *, headers: dict | None = None, stream: bool = False) -> requests.Response:
         """The answer to GET `url`: any status but the retried ones (the caller judges it).
 
-        Raises `Refused` for a URL off the configured origins, `Failed` after the retries.
+        Raises `Refused` for a URL off the configured origins, `Failed` after the retries,
+        `Unavailable` when this was the origin's `breaker`-th failed request in a row.
         """
         if not self.allowed(url):
             self.counts["blocked/off_origin"] += 1
@@ -105,6 +125,7 @@ class PoliteClient:
             else:
                 self.counts["requests"] += 1
                 if response.status_code not in RETRIED_STATUSES:
+                    self.succeeded(url)
                     return response
                 reason = f"http_{response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"))
@@ -119,7 +140,26 @@ class PoliteClient:
             logger.info("%s from %s: retrying in %.1f s", reason, url, wait)
             self.sleep(wait)
         self.counts[f"failed/{reason}"] += 1
+        self.failed(url, reason)
         raise Failed(url, reason)
+
+    def succeeded(self, url: str) -> None:
+        """The origin answered (a body read to its end, for a streamed one): its pace is back."""
+        self.failures[origin_of(url)] = 0
+
+    def failed(self, url: str, reason: str) -> None:
+        """One more request to the origin failed after its retries (also a stream cut while read):
+        slow the origin down, and stop the run at the breaker's count."""
+        origin = origin_of(url)
+        self.failures[origin] += 1
+        n = self.failures[origin]
+        for prefix in self.intervals:
+            if origin_of(prefix) == origin:
+                self.next_allowed[prefix] = time.monotonic() + min(
+                    max(self.intervals[prefix], self.backoff) * 2 ** n, _SLOWEST)
+        if n >= self.breaker:
+            self.counts["failed/unavailable"] += 1
+            raise Unavailable(origin, n, reason)
 
     def _pace(self, key: str) -> None:
         now = time.monotonic()

@@ -21,6 +21,7 @@ from crawler.archive import ArchiveExtension, paths
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
 from crawler.extensions import CrawlSummary
 from crawler.outcome import EXIT_FAILED, FORCED
+from crawler.spiders.jobdir import JobDirInUse
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ class Command(crawl.Command):
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed or errors:
             self.exitcode = 1
-            if errors:  # a setting naming a missing component, an add-on that fails: one line
+            if errors and isinstance(errors[0], JobDirInUse):  # refused, as by the archive's lock
+                self.exitcode = EXIT_FAILED
+                print(f"dw crawl failed: {errors[0]}", file=sys.stderr)
+            elif errors:  # a setting naming a missing component, an add-on that fails: one line
                 logger.debug("Scrapy could not start the crawl", exc_info=errors[0])
                 print(f"dw crawl failed: Scrapy could not start the crawl: {type(errors[0]).__name__}:"
                       f" {errors[0]} (-s LOG_LEVEL=DEBUG shows where)", file=sys.stderr)

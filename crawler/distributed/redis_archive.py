@@ -121,7 +121,11 @@ class RedisArchive(ArchiveExtension):
         try:
             self.push([("run", run)])
         except redis.RedisError as exc:
-            logger.error("Could not hand this worker's run to the archive writer: %s", exc)
+            # Its counts are not lost with it: the writer records the run as failed, and the row
+            # is here, in the worker's log.
+            logger.error("Could not hand this worker's run to the archive writer: %s; its crawl_runs"
+                         " row: %s", exc, json.dumps({k: v for k, v in run.items() if k != "stats"},
+                                                     default=str))
 
     def push(self, items: list[tuple[str, object]]) -> None:
         """RPUSH `(kind, data)` items as JSON, in order and in one command; raises RedisError."""

@@ -26,7 +26,7 @@ from crawler.archive import ArchiveExtension, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
 from crawler.extensions import CrawlSummary
-from crawler.outcome import Run
+from crawler.outcome import EXIT_OK, Outcome, Run, failed
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +230,17 @@ class ClusterWorker:
 
     # -- stopping ----------------------------------------------------------------------------
 
+    def unarchived(self) -> int:
+        """Items in Redis the writer has not archived yet, once it had `DW_WRITER_WAIT` seconds
+        to archive them (asked at the end of the run: a running writer takes a moment, a hung or
+        stopped one never does). Raises RedisError."""
+        deadline = time.monotonic() + self.writer_wait
+        while True:
+            waiting = self.server.llen(self.keys.items) + self.server.llen(self.keys.writing)
+            if not waiting or time.monotonic() >= deadline:
+                return waiting
+            time.sleep(0.1)
+
     def final_totals(self) -> dict[str, int]:
         """The run's totals, this worker's last counts included."""
         self.release_finished()
@@ -292,3 +303,21 @@ class ClusterSummary(CrawlSummary):
         run = Run(reason, merged, health.coverage(merged), lambda: worker.coverage_history, thresholds)
         self.stats.set_value("dw/cluster/counts", run.counts)
         return run
+
+    def verdict(self, run: Run) -> Outcome:
+        """The rules' verdict; a run they find ok (or stopped at the user's limit) whose items
+        still wait in Redis after `DW_WRITER_WAIT` failed: the run's job is an archive holding
+        what it fetched (stat `dw/cluster/unarchived_items`)."""
+        verdict = super().verdict(run)
+        worker = self.crawler.get_extension(ClusterWorker)
+        if verdict.exit_code != EXIT_OK or worker is None or worker.cluster.run is None:
+            return verdict
+        try:
+            waiting = worker.unarchived()
+        except redis.RedisError as exc:
+            return failed(f"the run's items may not be archived: Redis cannot be read ({exc})")
+        if waiting:
+            self.stats.set_value("dw/cluster/unarchived_items", waiting)
+            return failed(f"items not archived yet: {waiting} items wait in Redis for the archive"
+                          f" writer after {worker.writer_wait:.0f} s (is `scrapy archive-writer` running?)")
+        return verdict

@@ -10,6 +10,13 @@ in one transaction and publishes the new state of the ids written; only then is 
 dropped from Redis, so a writer killed mid-batch loses nothing (the next one writes it again;
 writing an article twice leaves it unchanged). It stops after the batch in hand on SIGTERM or
 SIGINT, and with `--until-idle` once no item has come for that long and no worker runs.
+
+Every item carries when its page was fetched (`fetched_at`), and the archive applies its rule
+to the writer's batches as to a crawl's: an item written late (a writer that hung or was down
+while a single-process crawl stored a newer fetch) never replaces newer content, it becomes an
+earlier revision, and `last_seen_at` never goes back. A writer that loses Redis records, for
+each cluster run it was writing, a `crawl_runs` row saying so (`finish_reason` `redis_error`):
+the run's workers cannot hand over their own rows without Redis.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ import time
 import uuid
 
 from crawler import settings as defaults
-from crawler.archive import Archive, ArchiveLocked, RunLock, integrity
+from crawler.archive import Archive, ArchiveLocked, RunLock, integrity, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
+from crawler.outcome import failed
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,9 @@ class ArchiveWriter:
         self.pending_links: list[tuple[str, int]] = []
         self.totals = {"batches": 0, "items": 0, "new": 0, "updated": 0, "unchanged": 0, "runs": 0,
                        "dropped": 0}
+        # Cluster runs seen (the run hash, items' envelopes): id -> started_at, arguments, state,
+        # items written, workers' rows written; what a writer that loses Redis records.
+        self.runs: dict[str, dict] = {}
         self._take = server.register_script(_TAKE)
 
     def stop(self, signum=None, frame=None) -> None:
@@ -100,6 +111,46 @@ class ArchiveWriter:
                 return batch
             time.sleep(LINGER / 5)
 
+    def watch_run(self) -> None:
+        """Note the cluster's current run (its id, start, arguments, state). Raises RedisError."""
+        info = {state.text(k): state.text(v) for k, v in self.server.hgetall(self.keys.run).items()}
+        if info.get("id"):
+            run = self._run(info["id"])
+            run.update({k: info[k] for k in ("started_at", "arguments", "state") if k in info})
+
+    def _run(self, run_id: str) -> dict:
+        return self.runs.setdefault(run_id, {"items": 0, "rows": 0, "state": "active"})
+
+    def _note(self, items: list) -> None:
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("run"), str):
+                run = self._run(item["run"])
+                run["items"] += 1
+                run["rows"] += item.get("kind") == "run"
+
+    def record_lost_runs(self, error: Exception) -> int:
+        """Lost Redis: a `crawl_runs` row for each run seen still under way (its workers cannot
+        hand over their own rows now). Returns how many were recorded; never raises."""
+        recorded = 0
+        for run_id, run in self.runs.items():
+            if run["state"] != "active" and run["rows"]:
+                continue  # finished, its workers' rows written
+            row = {"started_at": run.get("started_at") or utc_now(), "finished_at": utc_now(),
+                   "arguments": run.get("arguments") or "{}", "finish_reason": "redis_error",
+                   "outcome": failed(f"the archive writer lost Redis ({error}) while cluster run"
+                                     f" {run_id} was under way; {run['items']} of its items were"
+                                     f" archived and {run['rows']} of its workers' rows: the rest"
+                                     " are in Redis or lost").text,
+                   "stats": json.dumps({"dw/cluster/run": run_id, "dw/cluster/redis_error": str(error),
+                                        "dw/cluster/items_archived": run["items"],
+                                        "dw/cluster/worker_rows": run["rows"]}, sort_keys=True)}
+            try:
+                self.archive.record_run(row)
+                recorded += 1
+            except sqlite3.Error as exc:
+                logger.error("Could not record run %s in crawl_runs: %s", run_id, exc)
+        return recorded
+
     def write(self, raw: list[bytes]) -> None:
         """Write one batch and publish the state of what it touched; raises sqlite3.Error."""
         items = []
@@ -120,6 +171,7 @@ class ArchiveWriter:
         pipe.hincrby(self.keys.state, "articles", counts.get("new", 0))
         pipe.delete(self.keys.writing)
         pipe.execute()
+        self._note(items)
         self.totals["batches"] += 1
         self.totals["items"] += len(raw)
         for name in ("new", "updated", "unchanged", "runs", "dropped"):
@@ -156,6 +208,7 @@ class ArchiveWriter:
         idle_since = None
         while not self.stopping:
             self.keep_alive()
+            self.watch_run()
             batch = self.take(wait)
             if batch:
                 idle_since = None
@@ -237,6 +290,9 @@ def _write(settings, server, keys: Keys, until_idle: float | None) -> int:
             return writer.run(until_idle)
         except redis.RedisError as exc:
             logger.error("Lost Redis: %s; the batch in hand stays there for the next writer", exc)
+            recorded = writer.record_lost_runs(exc)
+            if recorded:
+                logger.error("Recorded %d cluster run(s) under way as failed in crawl_runs", recorded)
             return 1
         finally:
             with contextlib.suppress(redis.RedisError):

@@ -76,13 +76,20 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     charset the HTTP `Content-Type` header declares (or that header's whole value). What reading
     the page noticed (an unreadable JSON-LD block, a JSON-LD object for another story, bytes
     decoded as U+FFFD, a part of an image credit that is no known agency or name) is in
-    `article.warnings` as (kind, detail) pairs, not in its fields.
+    `article.warnings` as (kind, detail) pairs, not in its fields. A page too costly to read
+    (nested deeper than `page.MAX_DEPTH`, or deeper than the readers' recursion) is refused
+    with a `NotAnArticle` whose `kind` is `too_deep`.
     """
     text, warnings, utf8 = decode(page, encoding)
     parsed = identify(text, url, utf8=utf8)
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
-    article = _article(parsed, merge.merge(found))
+    try:
+        merged = merge.merge(found)
+    except RecursionError:  # markup nested deeper than the readers' recursion goes
+        raise NotAnArticle("the page nests its elements too deeply to read", id=parsed.id,
+                           url=parsed.url, kind="too_deep") from None
+    article = _article(parsed, merged)
     article.normalized, article.unknown_agencies = normalize(article)
     # A part of an image credit that is no known agency, picture service or name: a new form.
     parsed.warnings += [("unknown_photo_credit", f"{token!r} in the image credit {image['credit']!r}")

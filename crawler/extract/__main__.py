@@ -1,6 +1,7 @@
 """`python -m crawler.extract PAGE.html [...] [--url URL] [--encoding CHARSET]` (or `dw-extract`):
 print each page's article as one JSON object a line, normalised as the crawl stores it; what
-reading a page noticed goes to stderr. Exit 1 if any page is not an article."""
+reading a page noticed goes to stderr. Exit 1 if any page is not an article (a file larger than
+a crawl would fetch, 16 MiB, is not read)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import sys
 
 from crawler.extract import NotAnArticle, extract
+from crawler.settings import DOWNLOAD_MAXSIZE as MAX_PAGE  # no page a crawl fetches is larger
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.paths:
         try:
             with open(path, "rb") as handle:
-                article = extract(handle.read(), url=args.url, encoding=args.encoding)
+                page = handle.read(MAX_PAGE + 1)  # /dev/zero, a huge file: refused, not read whole
+            if len(page) > MAX_PAGE:
+                raise NotAnArticle(f"larger than {MAX_PAGE} bytes (DOWNLOAD_MAXSIZE): not read")
+            article = extract(page, url=args.url, encoding=args.encoding)
         except NotAnArticle as exc:
             result = exc.to_dict()
         except OSError as exc:

@@ -19,13 +19,17 @@ ARTICLE_TYPES = frozenset({"NewsArticle", "Article", "ReportageNewsArticle", "Li
                            "AnalysisNewsArticle", "OpinionNewsArticle", "BackgroundNewsArticle"})
 
 
-def _walk(data) -> Iterator[dict]:
+def _walk(data, depth: int = 0) -> Iterator[dict]:
+    """The objects of a JSON-LD block: top-level ones, in lists and in `@graph`s, 8 levels deep
+    at most (a graph nests one or two; deeper is no JSON-LD a page means)."""
+    if depth > 8:
+        return
     if isinstance(data, list):
         for item in data:
-            yield from _walk(item)
+            yield from _walk(item, depth + 1)
     elif isinstance(data, dict):
         yield data
-        yield from _walk(data.get("@graph", []))
+        yield from _walk(data.get("@graph", []), depth + 1)
 
 
 def _is_article(node: dict) -> bool:

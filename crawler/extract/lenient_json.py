@@ -50,9 +50,13 @@ def _repaired(text: str) -> str:
 
 
 def loads(raw: str, warnings: list | None = None):
-    """The value of a JSON text with the slips above; raises ValueError when it cannot be read.
+    """The value of a JSON text with the slips above; raises ValueError when it cannot be read
+    (also when it nests deeper than Python's recursion goes).
     Lone surrogates replaced, counted in `warnings` ((kind, detail) pairs) when given."""
-    return _clean(_loads(raw), warnings)
+    try:
+        return _clean(_loads(raw), warnings)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
 
 
 def _loads(raw: str):
@@ -70,8 +74,12 @@ def _loads(raw: str):
 
 
 def value_at(text: str, start: int, warnings: list | None = None):
-    """The JSON value beginning at `start` (after any whitespace) in `text`; ValueError if none.
+    """The JSON value beginning at `start` (after any whitespace) in `text`; ValueError if none
+    (or nested too deeply).
     Lone surrogates replaced, counted in `warnings` when given (as `loads`)."""
     while start < len(text) and text[start].isspace():
         start += 1
-    return _clean(DECODER.raw_decode(text, start)[0], warnings)
+    try:
+        return _clean(DECODER.raw_decode(text, start)[0], warnings)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None

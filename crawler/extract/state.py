@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 from crawler import dw
 from crawler.extract.body import read_body
 from crawler.extract.lenient_json import value_at
-from crawler.extract.page import Page
+from crawler.extract.page import NotAnArticle, Page, refuse_costly
 from crawler.text import unescaped
 
 _MARKERS = ("window.__APP_STATE__", "window.__APOLLO_STATE__")
@@ -172,5 +172,10 @@ def read_text(page: Page) -> dict:
     """The body fields from the record's `text` (HTML): read only when the DOM has no body."""
     html = _record(page)[0].get("text")
     if isinstance(html, str) and html.strip():
+        try:
+            refuse_costly(html, "the page state's text")
+        except NotAnArticle as exc:
+            page.warnings.append(("state_unreadable", exc.reason))
+            return {}
         return read_body(LexborHTMLParser(html).body, page.warnings)
     return {}

@@ -27,9 +27,13 @@ under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcpro
 value unchanged. A response that came another way (another download handler) has its head
 rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
 
+A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
+it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/warc/limits.py,
+the codings read as `crawler.warc.read.content_codings` reads them).
+
 Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: the archive's own
 folder beside `ARCHIVE_PATH`, named after it, so `data/dw.db-warc/` for the default archive),
-`WARC_MAX_SIZE` (bytes per file).
+`WARC_MAX_SIZE` (bytes per file), `DOWNLOAD_MAXSIZE` (Scrapy's).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ from crawler.dates import to_utc
 from crawler.extract.version import extractor_version
 from crawler.items import Article
 from crawler.middlewares import Origins
+from crawler.warc import limits
+from crawler.warc.read import content_codings
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +266,7 @@ class WarcCaptureMiddleware:
         self.files = files
         self.origins = origins
         self.failed = False
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -275,6 +282,7 @@ class WarcCaptureMiddleware:
     def process_response(self, request, response):
         if self.failed:
             raise IgnoreRequest("WARC capture failed: the response is not kept, so not used")
+        self._refuse_too_large(request, response)
         url = self.origins.real_url(response.url)
         try:
             # In the reactor's thread: handing it to a thread costs more CPU than it saves.
@@ -287,6 +295,23 @@ class WarcCaptureMiddleware:
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
         return response
+
+    def _refuse_too_large(self, request, response) -> None:
+        """Raise IgnoreRequest, storing nothing, for a body that inflates past `DOWNLOAD_MAXSIZE`:
+        Scrapy's HttpCompressionMiddleware refuses it after this middleware would have stored it
+        (a gzip bomb: 291 KB kept, 200 MB when read back). Counted as `dw/warc/refused_too_large`;
+        the request fails as Scrapy's own refusal does (`too_large`)."""
+        undo, _ = content_codings(response.headers.getlist(b"Content-Encoding"))
+        if not undo or request.method == "HEAD":
+            return
+        max_size = request.meta.get("download_maxsize", self.max_size)
+        size = limits.decoded_size_exceeds(response.body, undo, max_size)
+        if size is None:
+            return
+        self.stats.inc_value("dw/warc/refused_too_large")
+        raise IgnoreRequest(f"Ignored {response.url}: its body ({len(response.body)} B as received,"
+                            f" {size} B inflated so far) exceeded DOWNLOAD_MAXSIZE ({max_size} B);"
+                            " not captured")
 
     def _capture(self, url: str, request, response) -> tuple[str, str, int, str]:
         head = response.headers.pop(WIRE_HEAD, None)

@@ -8,6 +8,10 @@ damaged, and reading resumes at the next gzip member (or `WARC/1.x` line, uncomp
 stored; `decode(entry)` removes its transfer and content codings.
 `read_payload(path, offset)` returns one response's HTTP payload, content-decoded.
 
+Sizes are bounded as in a crawl (`DOWNLOAD_MAXSIZE`, crawler/warc/limits.py): a payload kept
+over it is reported as an Entry of kind `too_large` and never held in memory, and decoding stops
+(`limits.TooLarge`) once a content coding inflates past it: a gzip bomb is refused, not read.
+
 Digests (WARC 1.1 §5.8, §5.9, §6.3.2): `WARC-Block-Digest` is over the whole block, HTTP head
 included: when it holds, the record is whole. `WARC-Payload-Digest` is over the payload, which
 for HTTP is the entity body: the bytes after the head *with transfer codings removed* (chunked
@@ -18,8 +22,9 @@ only; both forms are accepted here, and `Entry.payload_digest` says which one ma
 `unmatched`, or empty when there is none to check). A payload digest that matches neither form
 damages the record only when there is no block digest to vouch for it. A digest is read in any
 RFC 4648 encoding (base32, hex, base64) and for any algorithm hashlib has (`sha1`, `SHA-256`,
-`sha512`, `md5`); one that cannot be checked (an unknown algorithm) is not held against the
-record (`unverifiable`).
+`sha512`, `md5`); one that cannot be checked (an unknown algorithm, or a payload over the size
+limit, which is not held to be hashed in its two forms) is not held against the record
+(`unverifiable`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecordLoader
 
 from crawler.dates import to_utc
+from crawler.warc import limits
 
 logger = logging.getLogger(__name__)
 
@@ -174,45 +180,11 @@ def _codings(header: str) -> list[str]:
     return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
 
 
-def _gunzip(data: bytes) -> bytes:
-    return gzip.decompress(data)  # every member, as browsers and Scrapy read them
-
-
-def _inflate(data: bytes) -> bytes:
-    try:
-        return zlib.decompress(data)  # deflate as RFC 9110 defines it: zlib's format
-    except zlib.error:
-        return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as many servers send it
-
-
-def _unbrotli(data: bytes) -> bytes:
-    import brotli  # Scrapy's own dependency: it asks servers for br
-
-    return brotli.decompress(data)
-
-
-def _unzstd(data: bytes) -> bytes:
-    # Scrapy asks servers for zstd too, and reads it with the standard library's module
-    # (Python 3.14) or its backport, a dependency of Scrapy's.
-    try:
-        from compression import zstd
-    except ImportError:
-        from backports import zstd
-
-    return zstd.decompress(data)
-
-
-# The content codings Scrapy's HttpCompressionMiddleware undoes (2.19: gzip, x-gzip, deflate,
-# br, zstd), and so the crawl's pages were read through.
-_DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": _unbrotli,
-             "zstd": _unzstd}
-
-
 def content_codings(values: Iterable[str | bytes]) -> tuple[list[str], list[str]]:
     """The `Content-Encoding` header lines as (to undo, left as they are), read as Scrapy's
     HttpCompressionMiddleware reads them: every line, each a comma-separated list, any case;
     the codings are undone from the last applied (RFC 9110 §8.4.1) while they are ones Scrapy
-    undoes (`_DECODERS`); the first that is not (`none`, `utf-8`, `binary`, a typo) stops it,
+    undoes (`limits.DECODERS`); the first that is not (`none`, `utf-8`, `binary`, a typo) stops it,
     and it and those applied before it are left as they are, as Scrapy leaves them (the body is
     what the server sent under them: mostly, a mislabelled plain page). `identity` (no coding)
     is passed over wherever it stands, as browsers do. `to undo` is in the order to undo them.
@@ -220,7 +192,7 @@ def content_codings(values: Iterable[str | bytes]) -> tuple[list[str], list[str]
     codings = [c for value in values
                for c in _codings(value.decode("latin-1") if isinstance(value, bytes) else value)]
     undo: list[str] = []
-    while codings and codings[-1] in _DECODERS:
+    while codings and codings[-1] in limits.DECODERS:
         undo.append(codings.pop())
     return undo, codings
 
@@ -269,9 +241,10 @@ def _dechunked(data: bytes) -> bytes:
     return dechunk(data)
 
 
-def _undo(data: bytes, codings: list[str]) -> bytes:
+def _undo(data: bytes, codings: list[str], max_size: int = 0) -> bytes:
     """`data` with the codings removed, the last applied first (RFC 9110 §8.4.1); ValueError
-    when one is unknown or the data is not in it."""
+    when one is unknown or the data is not in it, `limits.TooLarge` (a ValueError) when a
+    content coding inflates past `max_size` (0: no limit; crawler/warc/limits.py decodes)."""
     for coding in reversed(codings):
         if coding == "chunked":
             try:
@@ -279,13 +252,7 @@ def _undo(data: bytes, codings: list[str]) -> bytes:
             except ValueError as exc:
                 raise ValueError(f"cannot undo the chunked coding: {exc}") from None
             continue
-        decoder = _DECODERS.get(coding)
-        if decoder is None:
-            raise ValueError(f"unsupported coding {coding!r}")
-        try:
-            data = decoder(data)
-        except Exception as exc:  # noqa: BLE001 - zlib, gzip, brotli, zstd each raise their own
-            raise ValueError(f"cannot undo the {coding} coding: {type(exc).__name__}: {exc}") from None
+        data = limits.decode(data, coding, max_size)
     return data
 
 
@@ -310,18 +277,27 @@ def _payload_form(record, entry: Entry, payload: bytes) -> str:
     return "as_sent" if as_sent else "unmatched"
 
 
-def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str]:
+def _soundness(record, entry: Entry, keep: bool, max_size: int = 0) -> tuple[str, bytes | None, str]:
     """Read the rest of the record: ('' if whole and its digests hold, else what is wrong; the
-    payload when `keep`; which form of payload digest matched)."""
+    payload when `keep`; which form of payload digest matched). A payload over `max_size` bytes
+    (0: no limit) is not held in memory: a kept one is `too large`, a digest over one is not
+    checked (`unverifiable`)."""
     stream = record.raw_stream
     check_payload = bool(record.rec_headers.get_header("WARC-Payload-Digest"))
-    parts = []
+    parts, size, held = [], 0, keep or check_payload
     while chunk := stream.read(1 << 16):
-        if keep or check_payload:
+        size += len(chunk)
+        if held and max_size and size > max_size:
+            held, parts = False, []  # read on to the end for the block digest, holding nothing
+        if held:
             parts.append(chunk)
     payload = b"".join(parts)
     if getattr(stream, "limit", 0) > 0:
         return f"truncated: {stream.limit} bytes missing", None, ""
+    if (keep or check_payload) and not held:
+        if keep:
+            return f"too large: a payload of {size} bytes, over {max_size} (DOWNLOAD_MAXSIZE)", None, ""
+        return "", None, "unverifiable"
     block = stream.digest if isinstance(stream, _HashingReader) else None
     if block is not None and stream.hasher is not None and not block.matches(stream.hasher.digest()):
         return f"block digest failed: {block.value}", None, ""
@@ -332,31 +308,37 @@ def _soundness(record, entry: Entry, keep: bool) -> tuple[str, bytes | None, str
     return "", payload if keep else None, form
 
 
-def decode(entry: Entry) -> bytes:
+def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
     """The entry's payload as the crawl's callback got it: without its transfer codings
     (chunked framing, trailers and extensions included) and without the content codings Scrapy
     undoes (`content_codings`: every `Content-Encoding` line; gzip, x-gzip, deflate with or
     without zlib's wrapper, br, zstd; several, in the order applied; unknown ones left, as
     Scrapy leaves them).
 
-    Raises `ValueError` when it cannot be decoded.
+    Raises `ValueError` when it cannot be decoded, `limits.TooLarge` (a ValueError) when it
+    inflates past `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, the crawl's limit; 0: none).
     """
     data = entry.payload or b""
     try:
-        data = _undo(data, _codings(entry.transfer_encoding))
+        data = _undo(data, _codings(entry.transfer_encoding), max_size)
         undo, _ = content_codings([entry.content_encoding])
-        return _undo(data, list(reversed(undo)))
+        return _undo(data, list(reversed(undo)), max_size)
+    except limits.TooLarge:
+        raise
     except ValueError as exc:
         raise ValueError(f"cannot decode the payload: {exc}") from None
 
 
-def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) -> Iterator[Entry]:
+def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False,
+         max_size: int = limits.MAX_SIZE) -> Iterator[Entry]:
     """Every record of one WARC file, in order; damage is reported as an Entry, never raised.
 
-    Records for which `keep(entry)` is true carry their payload. A file gzipped as a whole (one
-    gzip member holding every record, as `gzip file.warc` makes it, rather than one member a
-    record) is read through, as FastWARC reads it (warcio's ArchiveIterator stops at its second
-    record); its offsets are then those in the ungzipped file.
+    Records for which `keep(entry)` is true carry their payload; one whose payload is over
+    `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, what a crawl refuses) is an Entry of kind
+    `too_large` instead, never held in memory. A file gzipped as a whole (one gzip member
+    holding every record, as `gzip file.warc` makes it, rather than one member a record) is read
+    through, as FastWARC reads it (warcio's ArchiveIterator stops at its second record); its
+    offsets are then those in the ungzipped file.
     """
     path = str(path)
     try:
@@ -371,7 +353,7 @@ def scan(path: str | Path, keep: Callable[[Entry], bool] = lambda entry: False) 
         start = 0
         while start is not None:
             stream.seek(start)
-            start = yield from _scan_from(path, stream, gzipped, keep)
+            start = yield from _scan_from(path, stream, gzipped, keep, max_size)
 
 
 _WHOLE_FILE_BUFFER = 1 << 20  # read back cheaply: the end of the last record, a damaged one
@@ -423,7 +405,7 @@ def _first_record_end(head: bytes) -> int | None:
     return None
 
 
-def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
+def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool], max_size: int):
     """Records from the handle's position; on damage, the position to resume at (or None)."""
     iterator = ArchiveIterator(handle, check_digests=True)
     iterator.loader = _DigestLoader(verify_http=False, arc2warc=False)  # ArchiveIterator's own
@@ -431,10 +413,11 @@ def _scan_from(path: str, handle, gzipped: bool, keep: Callable[[Entry], bool]):
     try:
         for record in iterator:
             entry = _entry(path, iterator.offset, record)
-            problem, payload, form = _soundness(record, entry, keep(entry))
+            problem, payload, form = _soundness(record, entry, keep(entry), max_size)
             offset = iterator.get_record_offset()  # valid only once the body was read
             if problem:
-                kind = "truncated" if problem.startswith("truncated") else "damaged"
+                kind = ("truncated" if problem.startswith("truncated")
+                        else "too_large" if problem.startswith("too large") else "damaged")
                 yield Entry(path, offset, kind, entry.uri, entry.date, problem=problem)
             else:
                 yield replace(entry, offset=offset, payload=payload, payload_digest=form)
@@ -477,11 +460,12 @@ def _next_start(handle, position: int, gzipped: bool) -> int | None:
         base += len(chunk)
 
 
-def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
+def read_payload(path: str | Path, offset: int, max_size: int = limits.MAX_SIZE) -> tuple[bytes, str]:
     """The HTTP payload of the response record at `offset` (in the ungzipped file, for one
     gzipped as a whole), decoded as `decode` does, and its Content-Type.
 
-    Raises `ValueError` when there is no sound response record there.
+    Raises `ValueError` when there is no sound response record there, or when the payload, as
+    stored or decoded, is over `max_size` bytes (`limits.TooLarge`).
     """
     with open(path, "rb") as handle:
         stream = _ungzipped(handle) if handle.read(3) == _GZIP_MAGIC and gzipped_as_one(handle) else handle
@@ -492,9 +476,12 @@ def read_payload(path: str | Path, offset: int) -> tuple[bytes, str]:
             raise ValueError(f"no record at {path}:{offset}: {exc}") from None
         if record.rec_type != "response" or record.http_headers is None:
             raise ValueError(f"{path}:{offset} is a {record.rec_type} record, not a response")
-        entry = replace(_entry(str(path), offset, record), payload=record.raw_stream.read())
+        payload = record.raw_stream.read(max_size + 1 if max_size else -1)
+        if max_size and len(payload) > max_size:
+            raise limits.TooLarge("the stored payload", len(payload), max_size)
+        entry = replace(_entry(str(path), offset, record), payload=payload)
         try:
-            body = decode(entry)
+            body = decode(entry, max_size)
         except ValueError as exc:
             raise ValueError(f"cannot decode {path}:{offset}: {exc}") from None
         return body, entry.content_type

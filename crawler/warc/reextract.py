@@ -57,6 +57,7 @@ from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
 from crawler.warc.capture import warc_dir
+from crawler.warc.limits import TooLarge
 from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
 __all__ = ["extractor_version", "main", "run"]
@@ -128,6 +129,9 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     light = replace(entry, payload=None)
     try:
         body = decode(entry)
+    except TooLarge as exc:  # a bomb: refused at the crawl's own size limit (DOWNLOAD_MAXSIZE)
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, "too_large"
     except ValueError as exc:
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "undecodable"
