@@ -238,7 +238,7 @@ def _hong_kong_to_simplified(char: str) -> str:
     return converter.convert(char)
 
 
-@functools.lru_cache(maxsize=None)  # bounded by the CJK characters there are
+@functools.cache  # bounded by the CJK characters there are
 def _simplified(char: str) -> str:
     """One Han character as simplified Chinese: OpenCC's Hong Kong and traditional tables (which
     know the variant characters, 衞 峯 綫), then ICU's Traditional-Simplified; itself when either
@@ -300,7 +300,9 @@ _BENGALI_LETTERS = str.maketrans({
 
 def _indic_composed(word: str, script: str) -> str:
     pattern = _INDIC_COMPOSED[script]
-    return pattern.sub(lambda m: _INDIC_COMPOSITION[script][m.group(0)], word) if pattern.search(word) else word
+    if not pattern.search(word):
+        return word
+    return pattern.sub(lambda m: _INDIC_COMPOSITION[script][m.group(0)], word)
 
 
 def _hindi(word: str) -> str:

@@ -11,8 +11,8 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   `reuters`, `Associated Press`), `dw_names_agency(typed, name, full_name)` whether what a
   reader typed names that agency of the archive (crawler/dw/credits.py's one resolver: `OTS`
   names `ots`, `agencia lusa` names Lusa), `dw_agency_note(name)` why one has no full name,
-  `dw_content_id(text)` the content id in a short code, short
-  link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text[, languages])` its
+  `dw_content_id(text)` the content id in a short code, short link or article URL as pasted,
+  `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text[, languages])` its
   MATCH expression for what a reader typed (stemmed only in the languages named, if any),
   `dw_exact(text[, languages])` the one without stems (the ranking's first tier),
   `dw_in_languages(language, languages)` whether a language is one named (all when none),
@@ -173,7 +173,8 @@ def prepare_jinja2_environment(env, datasette):
         try:
             result = await datasette.get_database(database).execute(
                 f"select count(*) from {search.TABLE} s join articles a on a.id = s.rowid"
-                f" where {search.TABLE} match dw_match(:q, :language) and dw_in_languages(a.language, :language)",
+                f" where {search.TABLE} match dw_match(:q, :language)"
+                " and dw_in_languages(a.language, :language)",
                 {"q": typed, "language": language or ""}, custom_time_limit=SEARCH_COUNT_LIMIT_MS)
         except QueryInterrupted:
             return None

@@ -68,9 +68,11 @@ ZWNJ, ZWJ = "\u200c", "\u200d"
     # Greek
     ("αθηνα", "Αθήνα", None), ("σοφος", "σοφός", None), ("ΣΟΦΟΣ", "σοφός", None), ("Ελλαδα", "ΕΛΛΆΔΑ", None),
     # Turkish dotted and dotless i, both cases
-    ("istanbul", "İstanbul", None), ("ISIK", "ışık", None), ("Işık", "isik", None), ("İSTANBUL", "istanbul", None),
+    ("istanbul", "İstanbul", None), ("ISIK", "ışık", None), ("Işık", "isik", None),
+    ("İSTANBUL", "istanbul", None),
     # Latin letters that do not decompose, and those that do
-    ("lodz", "Łódź", None), ("Dakovic", "Đaković", None), ("oresund", "Øresund", None), ("aeble", "Æble", None),
+    ("lodz", "Łódź", None), ("Dakovic", "Đaković", None), ("oresund", "Øresund", None),
+    ("aeble", "Æble", None),
     ("strasse", "Straße", None), ("STRASSE", "straße", None), ("oeuvre", "Œuvre", None),
     ("barna", "ɓarna", None), ("dan", "ɗan", None), ("kasa", "ƙasa", None),  # Hausa hooked letters
     ("lokfuhrer", "Lokführer", None), ("sao paulo", "São Paulo", None), ("cafe", "Café", None),
@@ -252,7 +254,8 @@ def test_a_word_as_printed_in_a_body_ranks_above_a_stem_in_a_headline():
         {"id": 2, "language": "en", "title": "Talks in Jeddah",
          "body": "The army and the RSF met again. " * 20 + "Sudan's war goes on."},
         {"id": 3, "language": "fr", "title": "Un bon début", "body": "Le club a gagné."},
-        {"id": 4, "language": "de", "title": "Beethoven-Jahr", "body": "Konzerte im ganzen Jahr. " * 20 + "Bonn feiert."},
+        {"id": 4, "language": "de", "title": "Beethoven-Jahr",
+         "body": "Konzerte im ganzen Jahr. " * 20 + "Bonn feiert."},
     ], replace=False)
     by_bm25 = [row[0] for row in db.execute(
         f"SELECT rowid FROM {search.TABLE} WHERE {search.TABLE} MATCH ? ORDER BY {search.bm25()}",
@@ -331,7 +334,8 @@ def test_hindi_and_bengali_spellings_are_found_either_way(index, typed, ids):
     ("Muenchen", {31, 49}), ("München", {31, 32, 49}),  # ü as printed, or typed ue
     ("Munchen", {31, 32}),  # `ue` is ü only where ü is printed
     ("Juergen", set()),  # ... so a `Jurgen` printed without it is not found as Juergen
-    ('"Muenchen"', {31, 49}), ('"München"', {31, 32, 49}), ('"Gespraeche ueber"', {31}), ('"Gespräche über"', {31}), ('"gesprache uber"', {31}),
+    ('"Muenchen"', {31, 49}), ('"München"', {31, 32, 49}),
+    ('"Gespraeche ueber"', {31}), ('"Gespräche über"', {31}), ('"gesprache uber"', {31}),
     ('"Markus Soeder"', {28}), ('"Novak Djokovic"', {28}),
     ("грунтовий", {33}), ("ґрунтовий", {33}),
     ("线路", {34}), ("卫生", {34}), ("面包", {34}), ("葛城", {35}), ("德国", {35}),
@@ -350,7 +354,8 @@ def test_words_beside_format_characters_and_emoji_are_found(index, typed, ids):
 @pytest.mark.parametrize("article,typed", [
     (13, "seçim"), (12, "Sudan"), (14, "بین المللی"), (14, "بینالمللی"), (15, f"بین{ZWNJ}المللی"),
     (18, "غیر ملکی"), (19, "غیر ملکی"), (17, "غیر ملکی"), (42, "ولس مشر"), (42, "ورسید"), (28, "Soeder"),
-    (28, '"Novak Djokovic"'), (31, '"Gespraeche ueber"'), (36, "Berlin"), (36, "2026"), (37, "Lahore"), (38, "Party"),
+    (28, '"Novak Djokovic"'), (31, '"Gespraeche ueber"'), (36, "Berlin"), (36, "2026"), (37, "Lahore"),
+    (38, "Party"),
     (41, "خانۀ"), (44, "السودان"), (25, "कानून"), (26, "উৎসব"), (35, "葛城"), (34, "线路"), (33, "грунтовий"),
     (1, "Bonn"), (20, "سود"),
 ])  # fmt: skip
@@ -395,8 +400,8 @@ def _typed_as(word: str, how: int) -> str:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(words=st.lists(st.sampled_from(_PRINTED), min_size=1, max_size=6), language=st.sampled_from(_LANGUAGES),
-       pick=st.integers(0, 5), how=st.integers(0, 20))
+@given(words=st.lists(st.sampled_from(_PRINTED), min_size=1, max_size=6),
+       language=st.sampled_from(_LANGUAGES), pick=st.integers(0, 5), how=st.integers(0, 20))
 def test_highlights_and_matches_agree(words, language, pick, how):
     text = " ".join(words)
     typed = _typed_as(words[pick % len(words)], how)
@@ -462,7 +467,8 @@ ARTICLES = [
     {"id": 2, "url": "https://www.dw.com/de/x/a-2", "language": "de", "title": "Lokführer streiken erneut",
      "teaser": "Der Ausstand trifft Pendler", "body": "Mehr dazu.", "credit_line": "jj/kle (afp, rtr)",
      "authors": ["Anna Weber"], "agencies": ["AFP", "Reuters"]},
-    {"id": 3, "url": "https://www.dw.com/en/x/a-3", "language": "en", "title": "Pope calls for ceasefire in Sudan",
+    {"id": 3, "url": "https://www.dw.com/en/x/a-3", "language": "en",
+     "title": "Pope calls for ceasefire in Sudan",
      "teaser": "", "body": "The Pope spoke on Sunday.", "credit_line": "kle/jj (kna, dpa)",
      "authors": [], "agencies": ["KNA", "dpa"]},
 ]

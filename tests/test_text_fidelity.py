@@ -133,7 +133,8 @@ def block(draw) -> Block:
     if kind == "li":
         items = draw(st.lists(lines_of(), min_size=1, max_size=3))
         tag = draw(st.sampled_from(["ul", "ol"]))
-        return Block(f"<{tag}>" + "".join(f"<li>{h}</li>" for h, _ in items) + f"</{tag}>", [t for _, t in items])
+        return Block(f"<{tag}>" + "".join(f"<li>{h}</li>" for h, _ in items) + f"</{tag}>",
+                     [t for _, t in items])
     if kind == "blockquote":
         found = draw(st.lists(line(), min_size=1, max_size=3))
         return Block("<blockquote>" + "".join(f"<p>{h}</p>" for h, _ in found) + "</blockquote>",
@@ -296,15 +297,18 @@ MARKUPS = {
                                           ["Vorher", "mittendrin", "nachher"]),
     "pull-quote": ("<figure><blockquote>Wir schaffen das</blockquote><figcaption>Angela Merkel</figcaption>"
                    "</figure>", ["Wir schaffen das", "Angela Merkel"]),
-    "quote with an id": ("<blockquote data-id='123'><p>Zitat mit data-id</p></blockquote>", ["Zitat mit data-id"]),
+    "quote with an id": ("<blockquote data-id='123'><p>Zitat mit data-id</p></blockquote>",
+                         ["Zitat mit data-id"]),
     "details": ("<details><summary>Mehr</summary><p>Versteckter Absatz</p></details>",
                 ["Mehr", "Versteckter Absatz"]),
     "center": ("<center>Zentrierter Text</center>", ["Zentrierter Text"]),
     "address": ("<address>Postfach 1234</address>", ["Postfach 1234"]),
     "list item of paragraphs": ("<ol><li><p>Erster Schritt</p><p>Zweiter Satz</p></li></ol>",
                                 ["Erster Schritt\nZweiter Satz"]),
-    "an old-layout picture box": ('<div class="picBox"><img src="https://static.dw.com/image/79010198_404.jpg" '
-                                  'alt=""><p>Die Bildunterschrift</p></div>', []),  # its caption: the image's
+    # a picture box: its caption is the image's, not the body's
+    "an old-layout picture box": ('<div class="picBox"><img alt="" '
+                                  'src="https://static.dw.com/image/79010198_404.jpg">'
+                                  "<p>Die Bildunterschrift</p></div>", []),
     "not text": ("<script>var x = 1;</script><style>p{}</style><iframe src='/v'>Fallback</iframe>"
                  "<div class='advertisement'><span>Advertisement</span></div><!-- c -->", []),
 }
@@ -407,7 +411,8 @@ def test_a_body_over_the_limit_is_cut_with_a_warning_a_stat_and_a_run_not_ok(cra
 
 def test_a_body_cut_at_the_limit_is_marked_in_its_row_and_fetched_again(crawled):
     db, _, _, again = crawled
-    marked = dict(query(db, "SELECT id, body_truncated FROM articles WHERE id IN (?, ?)", OVER_LIMIT_ID, 79100181))
+    marked = dict(query(db, "SELECT id, body_truncated FROM articles WHERE id IN (?, ?)",
+                        OVER_LIMIT_ID, 79100181))
     assert marked == {OVER_LIMIT_ID: 1, 79100181: 0}
     stats = last_run(db)["stats"]
     assert stats["dw/refetched/body_truncated"] == 1 and stats["dw/skipped/archived_up_to_date"] == 4
