@@ -63,6 +63,10 @@ class Article:
     # record's WARC-Date (a crawl's capture, a re-extracted or backfilled capture). The archive
     # orders versions by it and never replaces a version with an older fetch.
     fetched_at: str | None = field(default=None, metadata=NOT_CONTENT)
+    # True when the body was cut at the extractor's safety limit (crawler/extract/body.py
+    # MAX_BLOCKS): the stored body is not the whole article, and the next run fetches the page
+    # again (and reports the cut again) instead of taking the archived article as up to date.
+    body_truncated: bool = field(default=False, metadata=NOT_CONTENT)
 
     def __post_init__(self) -> None:
         # Not fields (never stored or printed): the extractor's report on this page, which the

@@ -1,41 +1,56 @@
 """The archive's search index: which text of an article is searchable, and how every script is
 folded, segmented and stemmed so that a word is found as its readers type it.
 
-One FTS5 table, `articles_search`, one row per article (rowid = the article id). Its columns hold
-the *folded* text (`fold`) of the headline, teaser, body, credit line, authors and the agencies
-the credit line names (canonical and full names: "Reuters" finds a credit line printing `rtr` or
-رويترز), and `forms`: the other forms under which the article's words are found (their stems,
-see below). Every way in folds what a reader typed with the same code: `match_query` (datasette's
-list search, the saved `search` query through `dw_match`), `spans` and `snippet` (highlights in
-the original text). The README's "Search" section says per script what is done and what is not.
+One FTS5 table, `articles_search`, one row per article (rowid = the article id). Its text columns
+hold the *tokens* of the headline, teaser, body, credit line, authors and the agencies the
+credit line names (canonical and full names: "Reuters" finds a credit line printing `rtr` or
+رويترز), folded (see below) and separated by single spaces, so that FTS5's tokenizer splits
+exactly where this module does. Two more columns hold what is never shown: `spellings`, the
+other spellings under which the article's words are found as typed (ä typed ae, a half-spaced
+word typed joined), and `forms`, the stems of its words under a tag token for the stemmer.
 
-Folding (`fold`), word by word, the same for the index and the query (Lucene's analyzers are the
-anchor: ICU folding, ASCII folding, Persian and Arabic normalisation, Greek and Turkish
-lower-casing, CJK analysis):
+Every way in analyses what a reader typed with the same code: `match_query` (datasette's list
+search, the saved `search` query through `dw_match`), `exact_query` (the ranking's first tier),
+`spans` and `snippet` (highlights and passages cut from the stored text). The README's "Search
+in every script" says per script what is done and what is not.
 
-- NFKC (presentation forms, full-width letters, ligatures), Unicode case folding (ß -> ss,
-  final ς -> σ, İ -> i), the combining diacritics of Latin, Greek and Cyrillic letters removed
-  (é -> e, ά -> α, ё -> е, й -> и), the Latin letters that do not decompose (ł đ ø æ œ ı ɓ ɗ ƙ ...)
-  to ASCII with ICU's Latin-ASCII transliterator, every decimal digit (Arabic-Indic, Persian,
-  Devanagari, Bengali) as 0-9.
-- Perso-Arabic: harakat, tatweel and hamza marks removed; alef forms as ا; ی ى ئ ې ۍ ے as ي;
-  ک ڪ as ك; ة ہ ۀ ە ھ as ه; ؤ as و; ګ as گ; the Arabic article and the one-letter words joined
-  to it (ال, وال, فال, بال, كال, لل) dropped; ZWNJ and ZWJ removed (a word is found typed with or
-  without its half-space; its parts are in `forms`, so typed with a space too).
-- Han, kana and Hangul: one token per character, simplified Chinese for traditional (ICU's
-  Traditional-Simplified, character by character, so index and query agree); a word of any
-  length typed in a query is the phrase of its characters, so it is found inside an unspaced
-  sentence, and a simplified spelling finds the traditional text and the reverse.
-- Indic scripts (Devanagari, Bengali): vowel signs and viramas stay in the word (FTS5's own
-  tokenizer cuts words at them: `categories 'L* N* Co M*'` keeps them).
+Analysis, word by word (Lucene's analyzers are the anchor: ICU folding, ASCII folding, the
+Arabic, Persian, Hindi, Bengali and Indic normalisers, Greek and Turkish lower-casing, the
+Persian analyzer's half-space, CJK analysis):
+
+- A word is a run of letters, digits, combining marks and format characters; emoji, symbols,
+  punctuation, apostrophes (`ʼ` too) and underscores separate words. Format characters (the
+  direction marks and isolates, U+061C, soft hyphen, word joiner, tags) and variation
+  selectors are folded away inside a word: they never join onto it or split it.
+- NFKC, Unicode case folding (ß -> ss, ς -> σ, İ -> i), the combining accents of Latin, Greek and
+  Cyrillic letters removed (é -> e, ά -> α, ё -> е, й -> и), ґ as г, the Latin letters that do
+  not decompose (ł đ ø æ œ ı ɓ ...) to ASCII with ICU's Latin-ASCII, every decimal digit as 0-9.
+- Arabic script: harakat, tatweel and hamza marks removed; alef forms as ا; ی ى ئ as ي; ک ڪ as
+  ك; ة ۀ ە ۃ as ه (ۂ as ہ, ۓ as ے); ؤ as و; ګ as گ. The distinct letters of Urdu and Pashto stay
+  distinct (ہ ھ ے ې ۍ). A half-space (ZWNJ) is a word boundary, as in Lucene's Persian
+  analyzer, and the joined word is one of its `spellings`; the ezafe written ه‌ی is ۀ. The
+  Arabic article (ال, وال, بال, فال, كال, لل) is dropped in Arabic-language articles only.
+- Devanagari and Bengali: Lucene's Indic composition, then its Hindi normaliser (nukta, chandra
+  and candrabindu, dead n, viramas, long and short vowels) or Bengali normaliser (chandrabindu,
+  long vowels, khanda ta, ja- and ba-phala, sh, na, ra, visarga); vowel signs stay in the word.
+- Han, kana and Hangul: one token per character, simplified Chinese for traditional and for the
+  Hong Kong and Taiwan variant characters (OpenCC's character tables, then ICU's
+  Traditional-Simplified, character by character, so index and query agree); a word typed is
+  the phrase of its characters, so it is found inside an unspaced sentence.
+
+Spellings: a word holding ä ö ü å ø đ is also indexed as typed without them (ae oe ue aa oe dj),
+a Pashto word holding ې ۍ as typed with ی, an Urdu word holding ہ ھ as typed with ه: one way
+only, so that `Soeder` finds Söder but `Muenchen` typed never turns every `ue` into ü, and
+`پہر` does not find `پھر`.
 
 Stemming (Snowball, via PyStemmer): the words of an article in a language with a Snowball
-stemmer (`STEMMERS`) add their stems to `forms`, those not already a word of the article, after
-a tag token for the stemmer. A query word then matches the word itself, or, for each stemmer of
-its script (or of the language the reader filtered by), its stem in an article of that
-stemmer's language: `strike` finds *strikes*, `striking` finds *strike*, `Wahl` finds *Wahlen*,
-and an English word is not matched through the Turkish stemmer in English articles. A "quoted
-phrase" matches only those words in that order, folded, never stemmed.
+stemmer (`STEMMERS`) add their stems to `forms` (those not already among its tokens) after a tag
+token for the stemmer. A query word then matches (1) the word itself, folded, in the text or
+its spellings, and failing that (2) its stem by each stemmer of the languages the reader named,
+or, when none is named, of every stemmer of its script, each only in articles of that stemmer's
+language: a multilingual Lucene index queried across its per-language fields does the same
+when the query's language is unknown. Matches of the first kind rank above those of the second
+(`exact_query`). A "quoted phrase" is matched unstemmed.
 
 Writes go through `index_rows`, which the archive calls once per written batch (one executemany
 of deletes, one of inserts). FTS5's automerge is off (`automerge=0`, kept in the index's config):
@@ -55,11 +70,14 @@ import itertools
 import json
 import re
 import sqlite3
+import sys
 import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 import icu
+import opencc
 import Stemmer
 from sqlite_utils import Database
 
@@ -67,13 +85,15 @@ from crawler.dw import AGENCIES
 from crawler.dw.credits import canonical_agency, printed_forms
 
 TABLE = "articles_search"
-# Searchable columns, in bm25 weight order: a hit in the headline counts most. `forms` holds
-# stems and other forms of the article's words (never shown: snippets come from the text).
-COLUMNS: tuple[str, ...] = ("title", "teaser", "body", "credit_line", "authors", "agencies", "forms")
-TEXT_COLUMNS: tuple[str, ...] = COLUMNS[:-1]
-WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0, 1.0)
-# Folding is done here, in Python; FTS5's tokenizer only splits the folded text into words, and
-# keeps combining marks inside them (Devanagari and Bengali vowel signs, viramas).
+# Searchable columns, in bm25 weight order: a hit in the headline counts most. `spellings` and
+# `forms` are never shown (snippets come from the stored text).
+COLUMNS: tuple[str, ...] = ("title", "teaser", "body", "credit_line", "authors", "agencies",
+                            "spellings", "forms")
+TEXT_COLUMNS: tuple[str, ...] = COLUMNS[:6]
+WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0)
+# The text is tokenized here, in Python, and stored as tokens separated by spaces; FTS5's
+# tokenizer only splits at those spaces (it keeps combining marks inside a word: Devanagari and
+# Bengali vowel signs, viramas).
 TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'"
 
 # DW's languages (crawler/dw/urls.py) that Snowball stems, and its algorithm for each.
@@ -94,32 +114,56 @@ _SCRIPT_STEMMERS = (
     (re.compile("[\u0900-\u097f]"), ("hindi",)),
 )
 # A token in `forms` that says which stemmer made the stems after it (a private-use character,
-# which no typed word holds, then the algorithm's name).
+# which no typed word keeps, then the algorithm's name). Arabic's also marks an article in
+# Arabic, whose words are indexed without their article.
 _TAG = "\ue000"
+ARABIC = "arabic"
 
 
-def _word_ranges() -> str:
-    """A regex character class body: every character FTS5's tokenizer (`categories 'L* N* Co M*'`)
-    takes as part of a word, and the joiners ZWNJ, ZWJ."""
+def _class(test, astral: str = "") -> str:
+    """A regex character class body of the BMP characters for which `test(category, cp)` holds,
+    then `astral` (ranges beyond the BMP, given by hand: a long list of them is slow to match)."""
     ranges, start = [], None
     for cp in range(0x10001):
-        category = unicodedata.category(chr(cp)) if cp < 0x10000 else "Cn"
-        inside = category[0] in "LNM" or category == "Co" or cp in (0x200C, 0x200D)
+        inside = cp < 0x10000 and test(unicodedata.category(chr(cp)), cp)
         if inside and start is None:
             start = cp
         elif not inside and start is not None:
             last = cp - 1
             ranges.append(re.escape(chr(start)) + (f"-{re.escape(chr(last))}" if last > start else ""))
             start = None
-    # Beyond the BMP (CJK extensions, historic scripts, emoji) every character counts as a word
-    # character: one range keeps the pattern fast (a list of astral ranges is tried one by
-    # one for every space), and FTS5's tokenizer still drops what is no letter.
-    return "".join(ranges) + "\U00010000-\U0010ffff"
+    return "".join(ranges) + astral
 
 
-# A word as FTS5's tokenizer sees one (letters, digits, private use, marks), plus the joiners
-# inside it (folding removes them).
-_WORD = re.compile(f"[{_word_ranges()}]+")
+# A word: letters and digits (`\w`: every script's, beyond the BMP too), combining marks, format
+# characters but the zero-width space (an invisible word boundary: crawler/text.py keeps it as
+# one), private use, the variation selectors and tags beyond the BMP. Underscores and letter
+# apostrophes (ʼ ʻ ʹ, typed as ') are made separators first (`_SEPARATORS`, one character for
+# one, so offsets in the stored text stay).
+def _astral(category: str) -> str:
+    """Regex ranges of the characters of one category beyond the BMP (few, for format characters)."""
+    ranges, start = [], None
+    for cp in range(0x10000, 0x110001):
+        inside = cp <= 0x10FFFF and unicodedata.category(chr(cp)) == category
+        if inside and start is None:
+            start = cp
+        elif not inside and start is not None:
+            ranges.append(f"{chr(start)}-{chr(cp - 1)}")
+            start = None
+    return "".join(ranges)
+
+
+_ASTRAL_FORMATS = _astral("Cf")
+_WORD = re.compile("[\\w" + _class(lambda c, cp: c[0] == "M" or c == "Co" or (c == "Cf" and cp != 0x200B),
+                                   _ASTRAL_FORMATS + "\U000e0000-\U000e0fff\U000f0000-\U0010ffff") + "]+")
+_SEPARATORS = str.maketrans({"_": " ", "\u02bc": "'", "\u02bb": "'", "\u02b9": "'"})
+# Folded away inside a word: format characters (direction marks and isolates, U+061C, soft
+# hyphen, word joiner, byte-order mark, tags) but ZWNJ (a boundary in Arabic script, removed
+# elsewhere) and ZWJ (part of Indic spellings, removed after them); variation selectors (the
+# standardized ones, the ideographic ones, Mongolian's); the keycap mark of emoji.
+_INVISIBLE = re.compile("[" + _class(lambda c, cp: c == "Cf" and cp not in (0x200C, 0x200D))
+                        + _ASTRAL_FORMATS + "\ufe00-\ufe0f\u180b-\u180f\u20e3\U000e0000-\U000e0fff]")
+_ASCII_WORD = re.compile("[a-z0-9]+")
 # Han (with CJK compatibility ideographs and extensions), kana, Hangul: one token per character.
 _CJK = re.compile("[\u1100-\u11ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c"
                   "\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f"
@@ -128,30 +172,46 @@ _CJK_RUN = re.compile(_CJK.pattern + "+")
 # Combining diacritics of Latin, Greek and Cyrillic letters (Indic and Arabic marks are not here).
 _DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _LATIN_LEFT = re.compile("[\u00c0-\u02af\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff]")
-# Letter apostrophes (Hausa ʼ, Uzbek ʻ) are typed as ': both are word breaks.
-_APOSTROPHES = str.maketrans({"\u02bc": "'", "\u02bb": "'", "\u02b9": "'"})
 _DIGITS = {cp: str(unicodedata.decimal(chr(cp))) for cp in range(0x80, 0x20000)
            if unicodedata.category(chr(cp)) == "Nd"}
+_CYRILLIC = {"ґ": "г"}  # the Ukrainian letter the Soviet spelling wrote г, as ICU folds й as и
 
-# Perso-Arabic: harakat and Quranic marks (U+064B-U+065F, U+0670, U+06D6-U+06ED), tatweel.
+# Arabic script: harakat and Quranic marks (U+064B-U+065F, hamza above and below among them,
+# U+0670, U+06D6-U+06ED), tatweel.
 _ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_LETTERS = str.maketrans({
     "\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",  # أ إ آ ٱ -> ا
     "\u0649": "\u064a", "\u06cc": "\u064a", "\u0626": "\u064a",  # ى ی ئ -> ي
-    "\u06d0": "\u064a", "\u06cd": "\u064a", "\u06d2": "\u064a", "\u06d3": "\u064a",  # ې ۍ ے ۓ -> ي
     "\u06a9": "\u0643", "\u06aa": "\u0643",  # ک ڪ -> ك
-    "\u0629": "\u0647", "\u06c1": "\u0647", "\u06c0": "\u0647", "\u06d5": "\u0647",  # ة ہ ۀ ە -> ه
-    "\u06be": "\u0647", "\u06c3": "\u0647",  # ھ ۃ -> ه
+    "\u0629": "\u0647", "\u06c0": "\u0647", "\u06d5": "\u0647", "\u06c3": "\u0647",  # ة ۀ ە ۃ -> ه
+    "\u06c2": "\u06c1", "\u06d3": "\u06d2",  # ۂ -> ہ, ۓ -> ے (their hamza is a mark)
     "\u0624": "\u0648",  # ؤ -> و
     "\u06ab": "\u06af",  # ګ -> گ
 })  # fmt: skip
-_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 # The article and the one-letter words that join it: ال, وال, فال, بال, كال, and لل (= ل + ال).
 _ARTICLE = re.compile("^(?:[وفبك]?ال|لل)")
 _JOINERS = re.compile("[\u200c\u200d]")
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+ZWNJ = "\u200c"
+_HEH, _YEH = "\u0647", "\u064a"
 
-_local = threading.local()  # ICU transliterators and Snowball stemmers are not thread-safe
+# Other spellings a word is indexed under (one way: see the module doc): Latin letters typed as
+# two, Pashto's yeh forms typed as ی, Urdu's heh forms typed as ه.
+_SPELLED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "å": "aa", "ø": "oe", "đ": "dj",
+                          "\u06d0": "\u06cc", "\u06cd": "\u06cc", "\u06c1": "\u0647",
+                          "\u06be": "\u0647", "\u06c2": "\u0647"})
+_SPELLED_LETTERS = re.compile("[äöüåøđ\u06d0\u06cd\u06c1\u06be\u06c2]")
+# What a typed word holding such a letter may be printed as where a writer lacked it: Latin
+# letters as two, Urdu's heh forms as ه (no letter of Urdu); never Pashto's ې ۍ as ی (a letter).
+_TYPED_WITHOUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "å": "aa", "ø": "oe", "đ": "dj",
+                                "\u06c1": "\u0647", "\u06be": "\u0647", "\u06c2": "\u0647"})
+_TYPED_WITHOUT_LETTERS = re.compile("[äöüåøđ\u06c1\u06be\u06c2]")
+# In a typed phrase, what stands for such a letter, folded, and the letters it may stand for.
+_STAND_INS = (("ae", ("a",)), ("oe", ("o",)), ("ue", ("u",)), ("aa", ("a",)), ("dj", ("d",)),
+              (_YEH, ("\u06d0", "\u06cd")), (_HEH, ("\u06c1", "\u06be")))
+_STAND_IN = re.compile("|".join(re.escape(typed) for typed, _ in _STAND_INS))
+
+_local = threading.local()  # ICU, OpenCC and Snowball objects are not thread-safe
 
 
 def _transliterator(name: str):
@@ -171,123 +231,312 @@ def _stemmer(algorithm: str):
     return stemmers[algorithm]
 
 
-@functools.lru_cache(maxsize=4096)
+def _hong_kong_to_simplified(char: str) -> str:
+    converter = getattr(_local, "hk2s", None)
+    if converter is None:
+        converter = _local.hk2s = opencc.OpenCC("hk2s")
+    return converter.convert(char)
+
+
+@functools.cache  # bounded by the CJK characters there are
 def _simplified(char: str) -> str:
-    out = _transliterator("Traditional-Simplified").transliterate(char)
-    return out if len(out) == 1 else char
+    """One Han character as simplified Chinese: OpenCC's Hong Kong and traditional tables (which
+    know the variant characters, 衞 峯 綫), then ICU's Traditional-Simplified; itself when either
+    gives more than one character."""
+    out = _hong_kong_to_simplified(char)
+    out = out if len(out) == 1 else char
+    folded = _transliterator("Traditional-Simplified").transliterate(out)
+    return folded if len(folded) == 1 else out
 
 
-@functools.lru_cache(maxsize=200_000)
-def _fold_letters(word: str) -> str:
-    """One word, case-folded already (no CJK in it), with its letters folded; may be ""."""
-    if word.isascii():
+# -- Indic normalisation (Lucene's IndicNormalizer, HindiNormalizer, BengaliNormalizer) ----------
+
+# Decomposed spellings composed (Unicode 5.2's South Asian scripts chapter, as Lucene's
+# IndicNormalizer lists them); the nukta letters are left to the normalisers, which drop nukta.
+_DEVANAGARI_COMPOSED = (
+    ("\u0905\u093e\u0945", "\u0911"), ("\u0905\u093e\u0946", "\u0912"), ("\u0905\u093e\u0947", "\u0913"),
+    ("\u0905\u093e\u0948", "\u0914"), ("\u0905\u093e", "\u0906"), ("\u0905\u0945", "\u0972"),
+    ("\u0905\u0946", "\u0904"), ("\u0905\u0949", "\u0911"), ("\u0905\u094a", "\u0912"),
+    ("\u0905\u094b", "\u0913"), ("\u0905\u094c", "\u0914"), ("\u0906\u0945", "\u0911"),
+    ("\u0906\u0946", "\u0912"), ("\u0906\u0947", "\u0913"), ("\u0906\u0948", "\u0914"),
+    ("\u0909\u0941", "\u090a"), ("\u090f\u0945", "\u090d"), ("\u090f\u0946", "\u090e"),
+    ("\u090f\u0947", "\u0910"), ("\u093e\u0945", "\u0949"), ("\u093e\u0946", "\u094a"),
+    ("\u093e\u0947", "\u094b"), ("\u093e\u0948", "\u094c"),
+)  # fmt: skip
+_BENGALI_COMPOSED = (
+    ("\u0985\u09be", "\u0986"), ("\u09a4\u09cd\u200d", "\u09ce"), ("\u09c7\u09be", "\u09cb"),
+    ("\u09c7\u09d7", "\u09cc"), ("\u09a1\u09bc", "\u09dc"), ("\u09a2\u09bc", "\u09dd"),
+    ("\u09af\u09bc", "\u09df"),
+)  # fmt: skip
+_INDIC_COMPOSED = {script: re.compile("|".join(re.escape(k) for k, _ in table))
+                   for script, table in (("deva", _DEVANAGARI_COMPOSED), ("beng", _BENGALI_COMPOSED))}
+_INDIC_COMPOSITION = {script: dict(table) for script, table in
+                      (("deva", _DEVANAGARI_COMPOSED), ("beng", _BENGALI_COMPOSED))}
+# Hindi (Pingali and Varma, with Larkey et al.'s additions): dead n before a virama as anusvara,
+# candrabindu as anusvara, nukta dropped (and the nukta letters as their base), ZWJ and ZWNJ and
+# viramas dropped, chandra and short vowels as the plain ones, long vowels as short.
+_HINDI_DEAD_N = re.compile("\u0928\u094d")
+_HINDI = str.maketrans({
+    "\u0901": "\u0902", "\u093c": None, "\u0929": "\u0928", "\u0931": "\u0930", "\u0934": "\u0933",
+    "\u0958": "\u0915", "\u0959": "\u0916", "\u095a": "\u0917", "\u095b": "\u091c", "\u095c": "\u0921",
+    "\u095d": "\u0922", "\u095e": "\u092b", "\u095f": "\u092f", "\u200d": None, "\u200c": None,
+    "\u094d": None, "\u0945": "\u0947", "\u0946": "\u0947", "\u0949": "\u094b", "\u094a": "\u094b",
+    "\u090d": "\u090f", "\u090e": "\u090f", "\u0911": "\u0913", "\u0912": "\u0913", "\u0972": "\u0905",
+    "\u0906": "\u0905", "\u0908": "\u0907", "\u090a": "\u0909", "\u0960": "\u090b", "\u0961": "\u090c",
+    "\u0910": "\u090f", "\u0914": "\u0913", "\u0940": "\u093f", "\u0942": "\u0941", "\u0944": "\u0943",
+    "\u0963": "\u0962", "\u0948": "\u0947", "\u094c": "\u094b",
+})  # fmt: skip
+_DEVANAGARI = re.compile("[\u0900-\u097f]")
+_BENGALI = re.compile("[\u0980-\u09ff]")
+_B_VIRAMA, _B_YA, _B_BA, _B_KA, _B_SSA = "\u09cd", "\u09af", "\u09ac", "\u0995", "\u09b7"
+# Bengali letters folded one for one (UzZaman and Khan, as Lucene's BengaliNormalizer): long i
+# and u as short, nga as anusvara, the three sibilants as one, nna as na, rra and rha as ra,
+# khanda ta as ta; chandrabindu dropped.
+_BENGALI_LETTERS = str.maketrans({
+    "\u0981": None, "\u09c0": "\u09bf", "\u09c2": "\u09c1", "\u0999": "\u0982", "\u09b6": "\u09b8",
+    "\u09b7": "\u09b8", "\u09a3": "\u09a8", "\u09dc": "\u09b0", "\u09dd": "\u09b0", "\u09ce": "\u09a4",
+})  # fmt: skip
+
+
+def _indic_composed(word: str, script: str) -> str:
+    pattern = _INDIC_COMPOSED[script]
+    if not pattern.search(word):
         return word
-    word = _JOINERS.sub("", word).translate(_DIGITS)
-    word = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFD", word)))
-    if _ARABIC_SCRIPT.search(word):
-        word = _ARABIC_MARKS.sub("", word).translate(_ARABIC_LETTERS)
-        stripped = _ARTICLE.sub("", word, count=1)
-        if len(stripped) >= 2:
-            word = stripped
-    if _LATIN_LEFT.search(word):
-        word = _transliterator("Latin-ASCII").transliterate(word).lower()
-    return word
+    return pattern.sub(lambda m: _INDIC_COMPOSITION[script][m.group(0)], word)
+
+
+def _hindi(word: str) -> str:
+    """A Devanagari word as Lucene's Indic and Hindi normalisers leave it."""
+    word = _indic_composed(word, "deva")
+    return _HINDI_DEAD_N.sub("\u0902", word).translate(_HINDI)
+
+
+def _bengali(word: str) -> str:
+    """A Bengali word as Lucene's Indic and Bengali normalisers leave it (ZWJ and ZWNJ, which
+    only choose a glyph once khanda ta is composed, dropped first)."""
+    chars = list(_JOINERS.sub("", _indic_composed(word, "beng")))
+    out: list[str] = []
+    i = 0
+    while i < len(chars):
+        char = chars[i]
+        nxt = chars[i + 1] if i + 1 < len(chars) else ""
+        if char == _B_KA and nxt == _B_VIRAMA and i + 2 < len(chars) and chars[i + 2] == _B_SSA:
+            out.append("\u0996")  # khio (ka, virama, ssa) as kha
+            i += 3
+            continue
+        if char == _B_YA and out and out[-1] == _B_VIRAMA:  # ja-phala
+            out.pop()
+            if len(out) == 1:  # the word's first consonant: its vowel e, an aa after it dropped
+                out.append("\u09c7")
+                if nxt == "\u09be":
+                    i += 1
+            i += 1
+            continue
+        if char == _B_BA and out and out[-1] == _B_VIRAMA:  # ba-phala
+            if len(out) == 2 or (len(out) >= 5 and out[-3] == _B_VIRAMA):
+                out.pop()
+            elif len(out) >= 2:
+                out[-1] = out[-2]  # the consonant before doubled
+            i += 1
+            continue
+        if char == "\u0983":  # visarga: a final one as ha (short words) or dropped, else doubling
+            if i == len(chars) - 1:
+                if len(chars) <= 3:
+                    out.append("\u09b9")
+            else:
+                out.append(nxt)
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out).translate(_BENGALI_LETTERS)
+
+
+# -- words --------------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=200_000)
-def _stem(word: str, algorithm: str) -> str:
-    """The folded stem of a case-folded word (stemmed before its accents are folded away); ""
-    when it is shorter than two letters (a stem `e` of `EU` would match nearly everything)."""
-    stem = _fold_letters(_stemmer(algorithm).stemWord(_JOINERS.sub("", word)))
+def _fold_part(part: str, strip_article: bool = False) -> str:
+    """One part of a word (case-folded, NFKC, no CJK, no ZWNJ in Arabic script) with its letters
+    folded; may be "". `strip_article`: the Arabic article dropped (an article in Arabic)."""
+    if part.isascii():
+        return part
+    part = part.translate(_DIGITS)
+    if _DEVANAGARI.search(part):
+        part = _hindi(part)
+    if _BENGALI.search(part):
+        part = _bengali(part)
+    part = _JOINERS.sub("", part)
+    part = unicodedata.normalize("NFC", _DIACRITICS.sub("", unicodedata.normalize("NFD", part)))
+    if _ARABIC_SCRIPT.search(part):
+        part = _ARABIC_MARKS.sub("", part).translate(_ARABIC_LETTERS)
+        if strip_article:
+            stripped = _ARTICLE.sub("", part, count=1)
+            if len(stripped) >= 2:
+                part = stripped
+    if "ґ" in part:
+        part = part.translate(str.maketrans(_CYRILLIC))
+    if _LATIN_LEFT.search(part):
+        part = _transliterator("Latin-ASCII").transliterate(part).lower()
+    return part
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem(part: str, algorithm: str) -> str:
+    """The folded stem of a case-folded word part (stemmed before its letters are folded); ""
+    when shorter than two letters (a stem `e` of `EU` would match nearly everything)."""
+    stem = _fold_part(_stemmer(algorithm).stemWord(_JOINERS.sub("", part)), algorithm == ARABIC)
     return stem if len(stem) >= 2 else ""
 
 
-def _cjk(run: str) -> str:
-    return " ".join(_simplified(c) for c in run)
+@dataclass(frozen=True)
+class _Unit:
+    """What one printed unit of a word is indexed as: a word without CJK, or one Han, kana or
+    Hangul character, or a run of other letters inside a CJK word. `start`, `end`: its offsets
+    in the word; `tokens`: its folded tokens, in order (more than one where a ZWNJ splits it);
+    `spellings`: its other spellings; `parts`: the case-folded parts its stems are made from (a
+    half-spaced word's parts, then the whole word without its half-spaces)."""
+
+    start: int
+    end: int
+    tokens: tuple[str, ...]
+    spellings: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+    cjk: bool = False
 
 
-def _segments(word: str) -> Iterable[tuple[bool, str]]:
-    """(is CJK, text) parts of one word: runs of Han, kana, Hangul and of the rest."""
+def _segments(word: str) -> Iterator[tuple[bool, int, int]]:
+    """(is CJK, start, end) of each run of Han, kana, Hangul and of the rest in one word."""
     start = 0
     for match in _CJK_RUN.finditer(word):
         if match.start() > start:
-            yield False, word[start:match.start()]
-        yield True, match.group(0)
+            yield False, start, match.start()
+        yield True, match.start(), match.end()
         start = match.end()
     if start < len(word):
-        yield False, word[start:]
-
-
-def _prepare(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return text.translate(_APOSTROPHES) if not text.isascii() else text
-
-
-def _analyze(text: str | None, algorithm: str | None = None, forms: set | None = None,
-             words: set | None = None) -> str:
-    """`text` folded word by word (the rest kept); each word's other forms added to `forms` (its
-    stem by `algorithm`, the parts a ZWNJ separates, German umlauts as ae/oe/ue), each folded
-    word to `words`."""
-    if not text:
-        return ""
-    text = _prepare(text)
-    if text.isascii():  # folded, an ASCII word is itself in lower case: one pass in C
-        text = text.lower()
-        if forms is not None:
-            for word in set(_WORD.findall(text)):
-                words.add(word)
-                forms.update(_word(word, algorithm)[2])
-        return text
-    if forms is None:
-        return _WORD.sub(lambda match: _word(match.group(0), None)[0], text)
-
-    seen: dict[str, tuple] = {}
-
-    def each(match: re.Match) -> str:
-        word = match.group(0)
-        entry = seen[word] = _word(word, algorithm)
-        return entry[0]
-
-    text = _WORD.sub(each, text)
-    for _, found, other in seen.values():  # once per distinct word
-        words.update(found)
-        forms.update(other)
-    return text
+        yield False, start, len(word)
 
 
 @functools.lru_cache(maxsize=200_000)
-def _word(word: str, algorithm: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """One word as indexed: (its folded text, its folded words, their other forms)."""
-    if not _CJK.search(word):
-        return _fold_word(word, algorithm)
-    folded, found, other = [], [], []
-    for cjk, part in _segments(word):
+def _units(word: str, strip_article: bool = False) -> tuple[_Unit, ...]:
+    """The units of one word as `_WORD` finds it in the text (see `_Unit`)."""
+    if word.isascii():
+        lower = word.lower()
+        return (_Unit(0, len(word), (lower,), (), (lower,)),)
+    units = []
+    for cjk, start, end in _segments(word):
         if cjk:
-            folded.append(_cjk(part))
+            for at in range(start, end):
+                char = unicodedata.normalize("NFKC", word[at])
+                units.append(_Unit(at, at + 1, (_simplified(char),), cjk=True))
             continue
-        text, words, forms = _fold_word(part, algorithm)
-        folded.append(text)
-        found += words
-        other += forms
-    return " ".join(folded), tuple(found), tuple(other)
+        text = word[start:end]
+        unit = _other_unit(text, strip_article)
+        if unit is not None:  # its offsets without the invisible characters at either end
+            units.append(_Unit(start + _lead(text), end - _trail(text), *unit))
+    return tuple(units)
 
 
-def _fold_word(word: str, algorithm: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    lower = word.casefold()
-    folded = _fold_letters(lower)
-    forms = []
-    if algorithm:
-        forms.append(_stem(lower, algorithm))  # "" when shorter than two letters
-    if "\u200c" in lower:
-        forms += [_fold_letters(part) for part in lower.split("\u200c") if part]
-    if algorithm == "german" and not lower.isascii():
-        forms.append(_fold_letters(lower.translate(_UMLAUTS)))
-    return folded, (folded,), tuple(forms)
+def _lead(text: str) -> int:
+    n = 0
+    while n < len(text) and _INVISIBLE.match(text, n):
+        n += 1
+    return n
 
 
-def fold(text: str | None) -> str:
-    """`text` as it is indexed and searched (see the module doc); "" for None."""
-    return _analyze(text)
+def _trail(text: str) -> int:
+    n = 0
+    while n < len(text) and _INVISIBLE.match(text, len(text) - n - 1):
+        n += 1
+    return n
+
+
+def _other_unit(text: str, strip_article: bool) -> tuple | None:
+    """(tokens, spellings, parts) of a run of non-CJK word characters; None when it holds none
+    (only format characters, variation selectors)."""
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
+    if ZWNJ in text and _ARABIC_SCRIPT.search(text):
+        parts = [p for p in text.split(ZWNJ) if p]
+    else:
+        parts = [text]
+    tokens, spellings, kept, every = [], [], [], []
+    for part in parts:
+        folded = _fold_part(part, strip_article)
+        if not folded:
+            continue
+        every.append(folded)
+        # The ezafe written ه‌ی: a lone yeh after a heh is the heh's, as ۀ is.
+        if folded == _YEH and tokens and tokens[-1].endswith(_HEH):
+            continue
+        tokens.append(folded)
+        kept.append(part)
+        if _SPELLED_LETTERS.search(part):
+            spelled = _fold_part(part.translate(_SPELLED), strip_article)
+            if spelled != folded:
+                spellings.append(spelled)
+    if not tokens:
+        return None
+    if len(every) > 1:
+        spellings.append("".join(every))  # the word typed without its half-spaces
+        kept.append("".join(parts))  # and stemmed as one word too
+    return tuple(tokens), tuple(spellings), tuple(kept)
+
+
+def _words(text: str) -> Iterator[re.Match]:
+    """The words of a text (see `_WORD`)."""
+    return _WORD.finditer(text.translate(_SEPARATORS))
+
+
+def _analyze(text: str | None, language: str | None = None, sink: _Sink | None = None) -> str:
+    """`text` as indexed: its tokens separated by spaces; each token, spelling and stem (by
+    `language`'s stemmer) also put in `sink` when given."""
+    if not text:
+        return ""
+    if text.isascii():  # an ASCII word is its own token in lower case: one pass in C
+        tokens = _ASCII_WORD.findall(text.lower())
+        if sink is not None:
+            sink.ascii(tokens)
+        return " ".join(tokens)
+    strip_article = language == "ar"
+    tokens: list[str] = []
+    for match in _words(text):
+        for unit in _units(match.group(0), strip_article):
+            tokens += unit.tokens
+            if sink is not None:
+                sink.add(unit)
+    return " ".join(tokens)
+
+
+class _Sink:
+    """The tokens, spellings and stems of one article's words, as `search_row` collects them."""
+
+    def __init__(self, algorithm: str | None):
+        self.algorithm = algorithm
+        self.tokens: set[str] = set()
+        self.spellings: set[str] = set()
+        self.stems: set[str] = set()
+        self.seen: set = set()
+
+    def ascii(self, tokens: list[str]) -> None:
+        new = set(tokens) - self.tokens
+        self.tokens |= new
+        if self.algorithm:
+            self.stems.update(_stem(token, self.algorithm) for token in new)
+
+    def add(self, unit: _Unit) -> None:
+        if unit in self.seen:
+            return
+        self.seen.add(unit)
+        self.tokens.update(unit.tokens)
+        self.spellings.update(unit.spellings)
+        if self.algorithm and not unit.cjk:
+            self.stems.update(_stem(part, self.algorithm) for part in unit.parts)
+
+
+def fold(text: str | None, language: str | None = None) -> str:
+    """`text` as it is indexed and searched, its tokens separated by spaces (see the module doc);
+    `language` the article's (Arabic drops the article); "" for None."""
+    return _analyze(text, language)
 
 
 def _as_list(value) -> list:
@@ -300,18 +549,22 @@ def _as_list(value) -> list:
 
 
 def search_row(article: Mapping) -> dict[str, str]:
-    """The folded text of each searchable column of one article (a dict as the archive stores
-    it, with its `language`), and its `forms`."""
-    algorithm = STEMMERS.get(article.get("language") or "")
-    forms: set[str] = set()
-    words: set[str] = set()
-    row = {name: _analyze(article.get(name), algorithm, forms, words)
-           for name in ("title", "teaser", "body")}
-    row["credit_line"] = fold(article.get("credit_line"))
-    row["authors"] = fold(", ".join(str(name) for name in _as_list(article.get("authors"))))
-    row["agencies"] = fold(", ".join(_agency_text(name) for name in _as_list(article.get("agencies"))))
-    extra = sorted(form for form in forms - words if form)
-    row["forms"] = " ".join(([_TAG + algorithm] if algorithm else []) + extra)
+    """The tokens of each searchable column of one article (a dict as the archive stores it,
+    with its `language`), its `spellings` and its `forms`."""
+    language = article.get("language") or None
+    algorithm = STEMMERS.get(language or "")
+    sink = _Sink(algorithm)
+    row = {name: _analyze(article.get(name), language, sink) for name in ("title", "teaser", "body")}
+    others = _Sink(None)
+    row["credit_line"] = _analyze(article.get("credit_line"), language, others)
+    row["authors"] = _analyze(", ".join(str(name) for name in _as_list(article.get("authors"))),
+                              language, others)
+    row["agencies"] = _analyze(", ".join(_agency_text(name) for name in _as_list(article.get("agencies"))),
+                               language, others)
+    tokens = sink.tokens | others.tokens
+    row["spellings"] = " ".join(sorted((sink.spellings | others.spellings) - tokens))
+    stems = sorted(stem for stem in sink.stems - tokens if stem)
+    row["forms"] = " ".join(([_TAG + algorithm] if algorithm else []) + stems)
     return row
 
 
@@ -321,6 +574,9 @@ def _agency_text(name) -> str:
     words = [f for f in printed_forms(str(name)) if re.fullmatch(r"\w+", f) and f != str(name).casefold()]
     full = AGENCIES.get(name, name)
     return " ".join([str(name)] + ([f"({full})"] if full != name else []) + words)
+
+
+# -- the table ------------------------------------------------------------------------------
 
 
 def create(db: Database) -> None:
@@ -414,7 +670,28 @@ def index_rows(db: Database, articles: Iterable[Mapping], *, replace: bool = Tru
 
 # -- what a reader typed ----------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class _Alt:
+    """One way a term matches: the phrase `tokens` (one token: a word) in `scope` ("exact": the
+    text columns, and `spellings` for one token; "text": the text columns only; "stem": any
+    column), only in articles tagged with one of `tags` (their stemmer's) when there are any,
+    and holding each spelling of `proof`."""
+
+    tokens: tuple[str, ...]
+    scope: str = "exact"
+    tags: tuple[str, ...] = ()
+    proof: tuple[str, ...] = ()
+
+
+# A term: its alternatives (any one matches). A clause: its options, each a list of terms (all
+# of them match). A query: its clauses (all of them match).
+_Term = tuple[_Alt, ...]
+_Clause = tuple[tuple[_Term, ...], ...]
+
 _PHRASE = re.compile(r'\s+|(".*?")')
+_MAX_ALTERNATIVES = 8  # ways one typed phrase or word is spelled, at most
+_MAX_RUN = 3  # Perso-Arabic words typed apart that are also tried joined, at most
 
 
 def _terms(query: str) -> list[str]:
@@ -422,6 +699,11 @@ def _terms(query: str) -> list[str]:
     if query.count('"') % 2:
         query += '"'
     return [t for t in _PHRASE.split(query) if t and t != '""']
+
+
+def _typed_units(text: str) -> list[list[_Unit]]:
+    """The units of each word typed."""
+    return [list(_units(match.group(0))) for match in _words(text)]
 
 
 def _algorithms(word: str, languages: Iterable[str] | None) -> tuple[str, ...]:
@@ -433,66 +715,247 @@ def _algorithms(word: str, languages: Iterable[str] | None) -> tuple[str, ...]:
     return ()
 
 
+def _arabic_allowed(languages: Iterable[str] | None) -> bool:
+    return languages is None or "ar" in languages
+
+
+def _spelled_as_typed(tokens: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The printed forms a typed phrase may stand for (see `_STAND_INS`): (tokens, the typed
+    tokens that must be an article's spellings), at most `_MAX_ALTERNATIVES`."""
+    choices = []
+    for token in tokens:
+        options = [(token, ())]
+        spots = list(_STAND_IN.finditer(token))[:3]
+        for chosen in itertools.product(*[[None, *dict(_STAND_INS)[m.group(0)]] for m in spots]):
+            if all(c is None for c in chosen):
+                continue
+            out, at = [], 0
+            for match, printed in zip(spots, chosen, strict=True):
+                out += [token[at:match.start()], match.group(0) if printed is None else printed]
+                at = match.end()
+            options.append(("".join(out) + token[at:], (token,)))
+        choices.append(options)
+    found = []
+    for combination in itertools.product(*choices):
+        if len(found) == _MAX_ALTERNATIVES:
+            break
+        proof = tuple(p for _, proofs in combination for p in proofs)
+        if proof:
+            found.append((tuple(t for t, _ in combination), proof))
+    return found
+
+
+def _joined(words: list[list[_Unit]]) -> list[tuple[str, ...]]:
+    """The typed words' tokens with the half-spaced words joined, and with adjacent Perso-Arabic
+    words joined (a word typed apart that is printed as one), at most `_MAX_ALTERNATIVES`."""
+    pieces: list[list[tuple[str, ...]]] = []
+    for units in words:
+        options = [tuple(t for u in units for t in u.tokens)]
+        if any(len(u.tokens) > 1 for u in units):
+            options.append(tuple("".join(u.tokens) for u in units))
+        pieces.append(options)
+    found = []
+    arabic = [all(_ARABIC_SCRIPT.search(t) for option in options for t in option) for options in pieces]
+    for combination in itertools.product(*pieces):
+        for glue in itertools.product((False, True), repeat=max(0, len(combination) - 1)):
+            if len(found) == _MAX_ALTERNATIVES:
+                return found
+            if any(g and not (arabic[n] and arabic[n + 1] and len(combination[n]) == 1
+                              and len(combination[n + 1]) == 1) for n, g in enumerate(glue)):
+                continue
+            tokens = list(combination[0])
+            for n, g in enumerate(glue):
+                if g:
+                    tokens[-1] += combination[n + 1][0]
+                else:
+                    tokens += combination[n + 1]
+            found.append(tuple(tokens))
+    return found
+
+
+def _without_article(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The tokens as an article in Arabic holds them (the article dropped); None when the same."""
+    out = tuple(_fold_part(t, True) if _ARABIC_SCRIPT.search(t) else t for t in tokens)
+    return out if out != tokens else None
+
+
+def _keyboard(words: list[list[_Unit]]) -> tuple[str, ...] | None:
+    """The typed words as an article printing them without letters its writer lacked holds them
+    in its text (`_TYPED_WITHOUT`: `München` printed `Muenchen`); None when the same."""
+    out, changed = [], False
+    for units in words:
+        for unit in units:
+            if unit.cjk or not _TYPED_WITHOUT_LETTERS.search("".join(unit.parts)):
+                out += unit.tokens
+                continue
+            changed = True
+            if len(unit.tokens) == 1:
+                out.append(_fold_part(unit.parts[0].translate(_TYPED_WITHOUT)))
+            else:
+                out += [_fold_part(t.translate(_TYPED_WITHOUT)) for t in unit.tokens]
+    return tuple(out) if changed else None
+
+
+def _term(text: str, quoted: bool, languages: Iterable[str] | None, stems: bool) -> _Term:
+    """The alternatives of one typed word or "quoted phrase" (see `_Alt`)."""
+    words = [units for units in _typed_units(text) if units]
+    if not words:
+        return ()
+    alts: list[_Alt] = []
+    spellings = _joined(words)
+    for tokens in spellings:
+        alts.append(_Alt(tokens))
+        if _arabic_allowed(languages) and (bare := _without_article(tokens)) is not None:
+            alts.append(_Alt(bare, tags=(ARABIC,)))
+
+    if (typed := _keyboard(words)) is not None:
+        alts.append(_Alt(typed, scope="text"))
+    if len(spellings[0]) > 1:  # a phrase: its words as printed with the letters typed as two
+        alts += [_Alt(tokens, proof=proof) for tokens, proof in _spelled_as_typed(spellings[0])]
+    units = words[0]
+    if stems and not quoted and len(words) == 1 and len(units) == 1 and not units[0].cjk:
+        part = units[0].parts[-1]  # a half-spaced word: stemmed as one word
+        word = _fold_part(part)
+        by_stem: dict[str, list[str]] = {}
+        algorithms = _algorithms(word, languages)
+        for algorithm in algorithms:
+            stem = _stem(part, algorithm)
+            if stem:
+                by_stem.setdefault(stem, []).append(algorithm)
+        # The word typed may itself be the stem of the article's words (`seçim` of `seçimler`,
+        # which Snowball's Turkish stems to `seç`).
+        if len(word) >= 2:
+            by_stem.setdefault(word, []).extend(a for a in algorithms if a not in by_stem[word])
+        alts += [_Alt((stem,), scope="stem", tags=tuple(tags)) for stem, tags in by_stem.items()]
+    return tuple(dict.fromkeys(alts))
+
+
+def _clauses(query: str, languages: Iterable[str] | None, stems: bool) -> list[_Clause]:
+    """What a reader typed as clauses (see `_Term`): each word and phrase a term; consecutive
+    Perso-Arabic words also as one word, joined (printed without the space typed)."""
+    clauses: list[_Clause] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if not run:
+            return
+        for start in range(0, len(run), _MAX_RUN):
+            chunk = run[start:start + _MAX_RUN]
+            options = []
+            for glue in itertools.product((False, True), repeat=len(chunk) - 1):
+                groups, current = [], chunk[0]
+                for word, g in zip(chunk[1:], glue, strict=True):
+                    if g:
+                        current += word
+                    else:
+                        groups.append(current)
+                        current = word
+                groups.append(current)
+                terms = tuple(_term(g, False, languages, stems) for g in groups)
+                if all(terms):
+                    options.append(terms)
+            if options:
+                clauses.append(tuple(options))
+        run.clear()
+
+    for text in _terms(query):
+        quoted = text.startswith('"')
+        if not quoted and _ARABIC_SCRIPT.search(text) and len(list(_words(text))) == 1:
+            run.append(text)
+            continue
+        close_run()
+        term = _term(text.strip('"') if quoted else text, quoted, languages, stems)
+        if term:
+            clauses.append(((term,),))
+    close_run()
+    return clauses
+
+
 def _quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def match_query(query: str, languages: Iterable[str] | None = None, *, stems: bool = True) -> str:
-    """An FTS5 MATCH expression for what a reader typed, folded as the index is.
+_TEXT = "{" + " ".join(TEXT_COLUMNS) + "}"
+_TEXT_AND_SPELLINGS = "{" + " ".join((*TEXT_COLUMNS, "spellings")) + "}"
 
-    Words are ANDed; each matches itself folded or, for a single word (no CJK), its stem by
-    each Snowball stemmer of its script (or of `languages`, DW language codes, when given) in
-    an article of that stemmer's language (`stems=False`: not). A "quoted phrase" is that
-    phrase, folded and unstemmed, in the text columns. FTS5 operators are taken as words.
-    "" when nothing typed holds a word.
+
+def _render_alt(alt: _Alt) -> str:
+    phrase = _quoted(" ".join(alt.tokens))
+    if alt.scope == "stem":
+        expression = phrase
+    elif alt.scope == "exact" and len(alt.tokens) == 1:
+        expression = f"{_TEXT_AND_SPELLINGS}: {phrase}"
+    else:
+        expression = f"{_TEXT}: {phrase}"
+    conditions = [expression] + [f"spellings: {_quoted(p)}" for p in alt.proof]
+    if alt.tags:
+        tags = " OR ".join(_quoted(_TAG + tag) for tag in alt.tags)
+        conditions.append(f"forms: ({tags})" if len(alt.tags) > 1 else f"forms: {tags}")
+    return conditions[0] if len(conditions) == 1 else "(" + " AND ".join(conditions) + ")"
+
+
+def _render(clauses: list[_Clause]) -> str:
+    def any_of(parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def all_of(parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    rendered = [any_of([all_of([any_of([_render_alt(a) for a in term]) for term in option])
+                        for option in clause]) for clause in clauses]
+    return " AND ".join(rendered)
+
+
+def match_query(query: str, languages: Iterable[str] | None = None, *, stems: bool = True) -> str:
+    """An FTS5 MATCH expression for what a reader typed, analysed as the index is.
+
+    Words are ANDed; each matches itself folded (in the text columns or `spellings`) or, for a
+    single word (no CJK), its stem by each Snowball stemmer of `languages` (DW language codes),
+    or when None of its script, in an article of that stemmer's language (`stems=False`: no
+    stems, which is `exact_query`). A word in Arabic script also matches without its article in
+    articles in Arabic. A "quoted phrase" is that phrase, unstemmed. FTS5 operators are taken as
+    words. "" when nothing typed holds a word.
 
     What a reader typed that names an agency as a whole (crawler/dw/credits.py's
     `canonical_agency`: `أ ف ب`, `The Associated Press`, `agencia lusa`) finds every story
     the agency supplied (its canonical name in `agencies`), and that phrase in the text.
     """
+    languages = list(languages) if languages is not None else None
     agency = canonical_agency(query) if '"' not in query else None
     if agency is not None:
-        typed = _WORD.findall(fold(query))
-        names = _quoted(" ".join(_WORD.findall(fold(agency))))
+        typed = fold(query).split()
+        names = _quoted(fold(agency))
         if typed:
-            return f"({{{' '.join(TEXT_COLUMNS)}}}: {_quoted(' '.join(typed))}) OR (agencies: {names})"
+            return f"({_TEXT}: {_quoted(' '.join(typed))}) OR (agencies: {names})"
         return f"agencies: {names}"
-    clauses = []
-    for term in _terms(query):
-        if term.startswith('"'):
-            folded = fold(term.strip('"'))
-            if _WORD.search(folded):
-                phrase = _quoted(" ".join(_WORD.findall(folded)))
-                clauses.append(f"{{{' '.join(TEXT_COLUMNS)}}}: {phrase}" if stems else phrase)
-            continue
-        folded = fold(term)
-        words = _WORD.findall(folded)
-        if not words:
-            continue
-        exact = _quoted(" ".join(words))
-        raw = _WORD.findall(_prepare(term))
-        by_stem: dict[str, list[str]] = {}
-        if stems and len(words) == 1 and len(raw) == 1 and not _CJK.search(raw[0]):
-            lower = raw[0].casefold()
-            for algorithm in _algorithms(words[0], languages):
-                stem = _stem(lower, algorithm)
-                if stem and stem != words[0]:
-                    by_stem.setdefault(stem, []).append(_quoted(_TAG + algorithm))
-        # The stem anywhere in an article of a language whose stemmer gives it: the tag of
-        # that stemmer in `forms`.
-        alternatives = [f"({_quoted(stem)} AND forms: ({' OR '.join(tags)}))"
-                        for stem, tags in by_stem.items()]
-        clauses.append(f"({' OR '.join([exact, *alternatives])})" if alternatives else exact)
-    return " AND ".join(clauses)
+    return _render(_clauses(query, languages, stems))
+
+
+def exact_query(query: str, languages: Iterable[str] | None = None) -> str:
+    """`match_query` without stems: the articles that match what a reader typed as printed
+    (folded, in its other spellings), which rank above those matched through a stem."""
+    return match_query(query, languages, stems=False)
 
 
 # An empty phrase: a valid FTS5 expression that matches no row (an empty MATCH is an error).
 MATCH_NOTHING = '""'
 
 
-def match_or_nothing(query: str | None) -> str:
-    """`match_query`, or `MATCH_NOTHING` when the reader typed no search words (`""`, blanks)."""
-    return match_query(query or "") or MATCH_NOTHING
+def languages_named(value: str | None) -> list[str] | None:
+    """DW language codes a reader named (`de`, `de fr`, `de,fr`), or None for none."""
+    found = [code for code in re.split(r"[\s,]+", value or "") if code]
+    return found or None
+
+
+def match_or_nothing(query: str | None, languages: str | None = None) -> str:
+    """`match_query` (stemmed only in `languages`, codes as `languages_named` reads them, when
+    any), or `MATCH_NOTHING` when the reader typed no search words (`""`, blanks)."""
+    return match_query(query or "", languages_named(languages)) or MATCH_NOTHING
+
+
+def exact_or_nothing(query: str | None, languages: str | None = None) -> str:
+    """`exact_query`, or `MATCH_NOTHING` (see `match_or_nothing`)."""
+    return exact_query(query or "", languages_named(languages)) or MATCH_NOTHING
 
 
 def has_words(query: str | None) -> bool:
@@ -500,65 +963,69 @@ def has_words(query: str | None) -> bool:
     return bool(match_query(query or ""))
 
 
+def tier(alias: str = "s", parameter: str = ":dw_exact") -> str:
+    """SQL: 0 for a row of `articles_search` (as `alias`) that `exact_query` (bound to
+    `parameter`) matches, 1 for one matched through a stem only."""
+    return f"{alias}.rowid not in (select rowid from {TABLE} where {TABLE} match {parameter})"
+
+
+def bm25(weights: Iterable[float] = WEIGHTS) -> str:
+    """SQL: FTS5's bm25 of a matched row of `articles_search`, the columns weighted."""
+    return f"bm25({TABLE}, {', '.join(str(w) for w in weights)})"
+
+
+def order_by(alias: str = "s", parameter: str = ":dw_exact") -> str:
+    """The ORDER BY terms of a ranked search over `articles_search` (as `alias`): the articles
+    matching `exact_query` (bound to `parameter`) first, then by bm25 (`WEIGHTS`)."""
+    return f"{tier(alias, parameter)}, {bm25()}"
+
+
 # -- where the words are in the text, for highlights and snippets ---------------------------
 
 
 def spans(text: str | None, query: str | None, language: str | None = None) -> list[tuple[int, int]]:
-    """(start, end) character offsets in `text` (as stored) of what `query` finds, folded and
-    stemmed as `match_query` matches it: each word whose folded form or stem (by the Snowball
-    stemmer of `language`) is a query word's, and each run of Han, kana or Hangul the query
-    names; in text order, not overlapping."""
+    """(start, end) character offsets in `text` (as stored, an article in `language`) of what
+    `query` finds, analysed and matched as `match_query` matches it: each printed word, or Han,
+    kana or Hangul character, that a term's alternative matches there (its tokens, a phrase of
+    them, one of its spellings, its stem by the article's stemmer, the article dropped in an
+    article in Arabic); in text order, adjacent ones joined, not overlapping."""
     if not text or not query:
         return []
     algorithm = STEMMERS.get(language or "")
-    plain: set[str] = set()
-    stemmed: set[str] = set()
-    runs: set[str] = set()
-    for term in _terms(query):
-        for word in _WORD.findall(_prepare(term.strip('"'))):
-            for cjk, part in _segments(word):
-                if cjk:
-                    runs.add("".join(_simplified(c) for c in part))
-                    continue
-                lower = part.casefold()
-                plain.add(_fold_letters(lower))
-                if algorithm and not term.startswith('"'):
-                    stemmed.add(_stem(lower, algorithm))
-    stemmed.discard("")  # a stem too short to search by
-    found = []
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        keys = _keys(word, algorithm if stemmed else None)
-        if keys is not None:
-            if keys[0] in plain or keys[1] in stemmed:
-                found.append(match.span())
+    alts = [alt for clause in _clauses(query, [language] if language else None, True)
+            for option in clause for term in option for alt in term
+            if not alt.tags or algorithm in alt.tags]
+    if not alts:
+        return []
+    strip_article = language == "ar"
+    units: list[tuple[int, int, _Unit]] = []
+    for match in _words(text):
+        for unit in _units(match.group(0), strip_article):
+            units.append((match.start() + unit.start, match.start() + unit.end, unit))
+    stream = [(token, n) for n, (_, _, unit) in enumerate(units) for token in unit.tokens]
+    tokens = [token for token, _ in stream]
+    hit: set[int] = set()
+    for alt in alts:
+        size = len(alt.tokens)
+        if alt.scope == "stem":
+            stem = alt.tokens[0]
+            hit.update(n for n, (_, _, unit) in enumerate(units)
+                       if stem in unit.tokens or stem in unit.spellings
+                       or (algorithm and stem in (_stem(p, algorithm) for p in unit.parts)))
             continue
-        simplified = "".join(_simplified(c) if _CJK.match(c) else c.casefold() for c in word)
-        for run in runs:
-            at = simplified.find(run)
-            while at >= 0:
-                found.append((match.start() + at, match.start() + at + len(run)))
-                at = simplified.find(run, at + len(run))
-        for cjk, part in _segments(word):  # Latin inside a CJK run: `Tesla特斯拉`
-            if not cjk and _fold_letters(part.casefold()) in plain:
-                at = word.find(part)
-                found.append((match.start() + at, match.start() + at + len(part)))
-    found.sort()
+        for at in range(len(tokens) - size + 1):
+            if tokens[at:at + size] == list(alt.tokens):
+                hit.update(stream[k][1] for k in range(at, at + size))
+        if size == 1 and alt.scope == "exact":
+            hit.update(n for n, (_, _, unit) in enumerate(units) if alt.tokens[0] in unit.spellings)
     merged: list[tuple[int, int]] = []
-    for start, end in found:
-        if merged and start < merged[-1][1]:
-            continue
-        merged.append((start, end))
+    for n in sorted(hit):
+        start, end, _ = units[n]
+        if merged and start <= merged[-1][1] and units[n][2].cjk:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        elif not merged or start >= merged[-1][1]:
+            merged.append((start, end))
     return merged
-
-
-@functools.lru_cache(maxsize=200_000)
-def _keys(word: str, algorithm: str | None) -> tuple[str, str] | None:
-    """A stored word's folded form and stem (by `algorithm`, else ""); None for a CJK word."""
-    if _CJK.search(word):
-        return None
-    lower = _prepare(word).casefold()
-    return _fold_letters(lower), (_stem(lower, algorithm) if algorithm else "")
 
 
 def snippet(text: str | None, query: str | None, language: str | None = None, *, open: str = "[",
@@ -594,6 +1061,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("archive")
     parser.add_argument("--search", metavar="WORDS", help="print the best matches (id, language,"
                         " headline, passage) of these words, as datasette's search finds them")
+    parser.add_argument("--language", metavar="CODES", help="stem only in these DW languages"
+                        " (`de`, `de,fr`) and list only their articles")
     parser.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
     db = Database(sqlite3.connect(args.archive, isolation_level=None))
@@ -601,12 +1070,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.search is None:
             print(f"{rebuild(db)} articles indexed for search in {args.archive}")
             return 0
-        weights = ", ".join(str(w) for w in WEIGHTS)
+        languages = languages_named(args.language) or []
+        codes = {f"language{n}": code for n, code in enumerate(languages)}
+        where = f" AND a.language IN ({', '.join(':' + name for name in codes)})" if codes else ""
         rows = db.execute(
             f"SELECT a.id, a.language, a.title, a.teaser, a.body FROM {TABLE} s"
-            f" JOIN articles a ON a.id = s.rowid WHERE {TABLE} MATCH ?"
-            f" ORDER BY bm25({TABLE}, {weights}) LIMIT ?",
-            [match_or_nothing(args.search), args.limit]).fetchall()
+            f" JOIN articles a ON a.id = s.rowid WHERE {TABLE} MATCH :dw_match{where}"
+            f" ORDER BY {order_by()}, a.id LIMIT :limit",
+            {"dw_match": match_or_nothing(args.search, args.language),
+             "dw_exact": exact_or_nothing(args.search, args.language), "limit": args.limit,
+             **codes}).fetchall()
         for article_id, language, title, teaser, body in rows:
             passage = next(filter(None, (snippet(text, args.search, language)
                                          for text in (body, teaser, title))), "")
@@ -617,4 +1090,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

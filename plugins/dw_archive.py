@@ -11,10 +11,13 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   `reuters`, `Associated Press`), `dw_names_agency(typed, name, full_name)` whether what a
   reader typed names that agency of the archive (crawler/dw/credits.py's one resolver: `OTS`
   names `ots`, `agencia lusa` names Lusa), `dw_agency_note(name)` why one has no full name,
-  `dw_content_id(text)` the content id in a short code, short
-  link or article URL as pasted, `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text)` its
-  MATCH expression for what a reader typed, `dw_snippet(text, typed, language)` the passage of a
-  stored text where those words are, marked `[…]`.
+  `dw_content_id(text)` the content id in a short code, short link or article URL as pasted,
+  `dw_fold(text)` the search folding of crawler/search.py, `dw_match(text[, languages])` its
+  MATCH expression for what a reader typed (stemmed only in the languages named, if any),
+  `dw_exact(text[, languages])` the one without stems (the ranking's first tier),
+  `dw_in_languages(language, languages)` whether a language is one named (all when none),
+  `dw_snippet(text, typed, language)` the passage of a stored text where those words are,
+  marked `[…]`.
 - Cells: `crawl_runs.stats` folded under its count of entries; an agency's name links to its page
   and one without a full name says why (crawler/dw/credits.py's AGENCY_NOTES).
 - Cells of the saved queries: an article's id and headline link to its reading view, a
@@ -97,8 +100,19 @@ def prepare_connection(conn):
     conn.create_function("dw_content_id", 1, dw_content_id, deterministic=True)
     conn.create_function("dw_fold", 1, search.fold, deterministic=True)
     conn.create_function("dw_match", 1, search.match_or_nothing, deterministic=True)
+    conn.create_function("dw_match", 2, search.match_or_nothing, deterministic=True)
+    conn.create_function("dw_exact", 1, search.exact_or_nothing, deterministic=True)
+    conn.create_function("dw_exact", 2, search.exact_or_nothing, deterministic=True)
+    conn.create_function("dw_in_languages", 2, in_languages, deterministic=True)
     conn.create_function("dw_snippet", 3, lambda text, q, language: search.snippet(text, q, language),
                          deterministic=True)
+
+
+def in_languages(language: str | None, named: str | None) -> bool:
+    """Whether an article's language is one a reader named (`de`, `de fr`, `de,fr`); every
+    language when none is named."""
+    codes = search.languages_named(named)
+    return codes is None or language in codes
 
 
 _ARCHIVES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> archive names
@@ -151,14 +165,17 @@ def prepare_jinja2_environment(env, datasette):
         return ([t for t in READER_TABLES if t in names]
                 + sorted((t for t in names if t not in READER_TABLES and t not in hidden), key=str.lower))
 
-    async def search_total(database: str, typed: str | None) -> int | None:
-        """How many articles the saved search's words match; None past SEARCH_COUNT_LIMIT_MS."""
+    async def search_total(database: str, typed: str | None, language: str | None = None) -> int | None:
+        """How many articles the saved search's words match (in the languages named, if any);
+        None past SEARCH_COUNT_LIMIT_MS."""
         if not search.has_words(typed):
             return None
         try:
             result = await datasette.get_database(database).execute(
-                f"select count(*) from {search.TABLE} where {search.TABLE} match dw_match(:q)", {"q": typed},
-                custom_time_limit=SEARCH_COUNT_LIMIT_MS)
+                f"select count(*) from {search.TABLE} s join articles a on a.id = s.rowid"
+                f" where {search.TABLE} match dw_match(:q, :language)"
+                " and dw_in_languages(a.language, :language)",
+                {"q": typed, "language": language or ""}, custom_time_limit=SEARCH_COUNT_LIMIT_MS)
         except QueryInterrupted:
             return None
         return result.first()[0]

@@ -5,9 +5,13 @@ every script, ranked, with snippets.
   show the words); datasette's own search (metadata: `fts_table: articles_search`, `fts_pk: id`)
   turns them into a MATCH expression with `escape_fts(...)`, which on an archive's connections is
   crawler/search.py's `match_or_nothing` (the folded words, their stems). A search without words
-  (`""`, blanks) is dropped: the list is unfiltered.
+  (`""`, blanks) is dropped: the list is unfiltered. Filtered to languages (`language=`,
+  `language__in=`), the list holds only their articles, which only their stemmers' stems can
+  match (each stem is tagged with its language).
 - `dw_ranked(query)` for the articles page: the rows datasette selected (search and any filters
-  or facets), the 50 best by bm25 with the passage that matched, cut from the article's stored
+  or facets), the 50 best (those matching the words as printed first, then those matched
+  through a stem, by bm25 within each; stemmed only in the languages filtered to, if any)
+  with the passage that matched, cut from the article's stored
   text and marked by `search.snippet` (the same folding); None (the page stays newest first,
   and says why) when that takes longer than RANKING_TIME_LIMIT_MS.
 """
@@ -69,6 +73,15 @@ def asgi_wrapper():
     return wrap
 
 
+def _languages_filtered(args) -> list[str] | None:
+    """The languages the list is filtered to (`language=de`, `language__exact=de`,
+    `language__in=de,fr`), or None: the search then stems only in those."""
+    found = [*args.getlist("language"), *args.getlist("language__exact")]
+    for value in args.getlist("language__in"):
+        found += [code.strip() for code in value.split(",")]
+    return [code for code in found if code] or None
+
+
 def _shown(value: str | None) -> str | None:
     """A column's text as a reader sees it: a JSON list (authors, agencies) as `a, b`."""
     if value and value.startswith("["):
@@ -93,22 +106,25 @@ def extra_template_vars(view_name, table, database, datasette, request):
         """The best matches among the rows of datasette's table query `query` (sql, params);
         None when ranking them takes longer than RANKING_TIME_LIMIT_MS."""
         typed = request.scope.get("dw_search_typed") or request.args.get("_search")
-        match = search.match_query(typed or "")
+        languages = _languages_filtered(request.args)
+        match = search.match_query(typed or "", languages)
         if not match:
             return []
         sql = query["sql"]
         # datasette's table SQL ends "... [order by ...] limit N"; its rows are what to rank.
         selected = sql[: sql.rindex(" limit ")]
-        weights = ", ".join(str(w) for w in search.WEIGHTS)
-        # Rank first, then cut snippets from the best rows' stored text only.
+        # Rank first (the words as printed, then through a stem; bm25 within each), then cut
+        # snippets from the best rows' stored text only.
         ranked_sql = f"""
             with best as (
-              select s.rowid as id, bm25({search.TABLE}, {weights}) as score from {search.TABLE} s
+              select s.rowid as id, {search.tier()} as tier, {search.bm25()} as score
+              from {search.TABLE} s
               where {search.TABLE} match :dw_match and s.rowid in (select id from ({selected}))
-              order by score limit {RANKED_LIMIT})
+              order by tier, score, id limit {RANKED_LIMIT})
             select a.id, a.published_at, a.language, a.title, {", ".join(f"a.{c}" for c in SNIPPET_FROM)}
-            from best join articles a on a.id = best.id order by best.score"""
-        params = dict(query.get("params") or {}, dw_match=match)
+            from best join articles a on a.id = best.id order by best.tier, best.score, best.id"""
+        params = dict(query.get("params") or {}, dw_match=match,
+                      dw_exact=search.exact_query(typed or "", languages) or search.MATCH_NOTHING)
         try:
             results = await datasette.get_database(database).execute(
                 ranked_sql, params, custom_time_limit=RANKING_TIME_LIMIT_MS)

@@ -95,6 +95,12 @@ class Stored:
     modified_at: str | None
     etag: str | None = None
     last_modified: str | None = None
+    # The body was cut at the extractor's safety limit: never up to date (fetched again).
+    body_truncated: bool = False
+
+    def __post_init__(self) -> None:
+        # From SQLite an integer, from Redis (crawler/distributed) its text.
+        self.body_truncated = self.body_truncated in (True, 1, "1")
 
 
 @dataclass(frozen=True)

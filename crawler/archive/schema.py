@@ -37,9 +37,10 @@ _OLD_FTS = ("articles_fts", ("articles_ai", "articles_ad", "articles_au"))
 
 
 def _column_type(annotation) -> type:
-    """The SQLite affinity of an Article field: int for ints, text for the rest (lists as JSON)."""
+    """The SQLite affinity of an Article field: int for ints and booleans (0, 1), text for the
+    rest (lists as JSON)."""
     kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return int if int in kinds else str
+    return int if int in kinds or bool in kinds else str
 
 
 _HINTS = typing.get_type_hints(Article)

@@ -85,8 +85,8 @@ class Archive:
     def stored(self, article_id: int) -> Stored | None:
         """What is archived for one article id, or None."""
         row = self.db.execute(
-            "SELECT content_hash, last_seen_at, modified_at, etag, last_modified FROM articles"
-            " WHERE id = ?", [article_id]).fetchone()
+            "SELECT content_hash, last_seen_at, modified_at, etag, last_modified, body_truncated"
+            " FROM articles WHERE id = ?", [article_id]).fetchone()
         return Stored(*row) if row else None
 
     def due_for_revisit(self, now: datetime, languages: list[str],

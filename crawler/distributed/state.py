@@ -24,7 +24,7 @@ from crawler.items import missing_required
 
 logger = logging.getLogger(__name__)
 
-STORED_FIELDS = ("content_hash", "last_seen_at", "modified_at", "etag", "last_modified")
+STORED_FIELDS = ("content_hash", "last_seen_at", "modified_at", "etag", "last_modified", "body_truncated")
 STATE_FIELDS = (*STORED_FIELDS, "published_at", "language", "url")
 
 

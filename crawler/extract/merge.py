@@ -24,7 +24,7 @@ TRUST: dict[str, tuple[str, ...]] = {
 # Fields that come with another, from the source that gave it.
 COMES_WITH: dict[str, tuple[str, ...]] = {
     "tags": ("tag_ids",),
-    "body": ("subheads", "credit_line", "agencies", "inline_images"),
+    "body": ("subheads", "credit_line", "agencies", "inline_images", "body_truncated"),
 }
 # Where the headline the reader sees is, to undo a shortened structured headline.
 SHOWN_TITLE = ("dom", "old_layout")

@@ -30,43 +30,65 @@ def first_child(node, tag: str):
 
 
 _SPACE = re.compile(r"\s+")
+_SPACE_IN_LINE = re.compile(r"[^\S\n]+")
 # Elements whose text runs on in the line around them (HTML's phrasing content); every other
 # element starts and ends a line, so that the words on either side of it stay apart.
-_INLINE = frozenset(
+INLINE = frozenset(
     "a abbr acronym b bdi bdo big cite code data del dfn em font i img ins kbd label mark nobr q"
     " rb rp rt rtc ruby s samp small span strike strong sub sup time tt u var wbr -text".split())
-_NO_TEXT = frozenset("script style template noscript iframe object svg math button select".split())
+_INLINE = INLINE
+# Elements whose text is never what a reader reads as the page's text: code, styles, templates,
+# the fallbacks of embedded players, frames and scripts, drawings, formulas, form controls.
+NOT_TEXT = frozenset("script style template noscript iframe object embed svg math button select"
+                     " textarea video audio canvas".split())
+_NO_TEXT = NOT_TEXT
 # Elements that break a block's text into lines or hide text (a fast test before the walk).
-_BREAKS = ("br, p, div, li, ul, ol, dl, dt, dd, h1, h2, h3, h4, h5, h6, blockquote, table, tr, td,"
-           " th, pre, section, article, aside, header, footer, figure, figcaption, hr, address,"
-           " script, style, template, noscript, iframe, object, svg, math, button, select")
+_BREAKS = frozenset(
+    "br p div li ul ol dl dt dd h1 h2 h3 h4 h5 h6 blockquote table tr td th pre section article"
+    " aside header footer figure figcaption hr address script style template noscript iframe"
+    " object svg math button select".split())
+_BREAKS = _BREAKS | NOT_TEXT | frozenset("caption thead tbody tfoot main nav center details summary".split())
 
 
-def _walk(node, skip_tag: str | None, skip_class: str | None) -> Iterator[str]:
-    for child in node.iter(include_text=True):
+def _walk(node, skip_tag: str | None, skip_class: str | None, pre: bool = False) -> Iterator[str]:
+    yield from walk_nodes(node.iter(include_text=True), skip_tag, skip_class, pre)
+
+
+def walk_nodes(nodes, skip_tag: str | None = None, skip_class: str | None = None,
+               pre: bool = False) -> Iterator[str]:
+    """The text of a run of sibling nodes, as pieces: a line break (`\\n`) where a `<br>` or a
+    block element breaks it; what is no text (`script`, `style`, comments...) left out, and the
+    subtrees of one tag or one class; inside `pre`, the source's line breaks kept."""
+    for child in nodes:
         tag = child.tag
         if tag == "-text":
-            yield _SPACE.sub(" ", child.text())  # a line break in the HTML source is a space
+            text = child.text()
+            # A line break in the HTML source is a space, but in preformatted text.
+            yield _SPACE_IN_LINE.sub(" ", text.replace("\r\n", "\n")) if pre else _SPACE.sub(" ", text)
         elif tag == "br":
             yield "\n"
         elif tag in _NO_TEXT or tag == skip_tag or tag == "-comment" or (
                 skip_class and skip_class in (child.attributes.get("class") or "").split()):
             continue
         elif tag in _INLINE:
-            yield from _walk(child, skip_tag, skip_class)
+            yield from _walk(child, skip_tag, skip_class, pre)
         else:
             yield "\n"
-            yield from _walk(child, skip_tag, skip_class)
+            yield from _walk(child, skip_tag, skip_class, pre or tag == "pre")
             yield "\n"
 
 
 def _has_breaks(node) -> bool:
-    """Whether an element below `node` breaks its text into lines or hides text (lexbor's
-    selector matches an element itself too, so each child is asked)."""
+    """Whether an element below `node` breaks its text into lines or hides text: a child that
+    is no inline element, or one of `_BREAKS` anywhere inside an inline child (its elements
+    walked here: a CSS query, its selector parsed each time, cost more than the few nodes)."""
     for child in node.iter():
-        if child.tag == "-comment":
+        tag = child.tag
+        if tag == "-comment":
             continue
-        if child.tag not in _INLINE or child.css_first(_BREAKS) is not None:
+        if tag not in _INLINE:
+            return True
+        if child.child is not None and any(inner.tag in _BREAKS for inner in child.traverse()):
             return True
     return False
 
@@ -81,9 +103,10 @@ def lines(node) -> str | None:
     """The node's text with its line boundaries (`<br>`, nested blocks) as `\\n`, or None."""
     if node is None:
         return None
-    if not _has_breaks(node):  # inline markup only: one line, lexbor's own text
+    pre = node.tag == "pre"
+    if not pre and not _has_breaks(node):  # inline markup only: one line, lexbor's own text
         return clean_text(node.text(deep=True, separator=""))
-    return clean_text("".join(_walk(node, None, None)), lines=True)
+    return clean_text("".join(_walk(node, None, None, pre)), lines=True)
 
 
 def text(node) -> str | None:

@@ -62,7 +62,8 @@ def _tags(names, ids) -> tuple[list[str], list[int]]:
 
 
 def _image(image: dict) -> dict:
-    return {key: clean_text(image.get(key)) for key in IMAGE_KEYS}
+    """An image's URL, caption and credit cleaned; a line break in the caption (a `<br>`) kept."""
+    return {key: clean_text(image.get(key), lines=key == "caption") for key in IMAGE_KEYS}
 
 
 def _photo_agencies(article: dict) -> list[str]:

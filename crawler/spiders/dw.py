@@ -137,7 +137,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.archive.record_short_link(code, content_id)
             return
         stored = None if self.refresh else self.archive.stored(content_id)
-        if stored is not None and (not changed_at or stored.last_seen_at >= changed_at):
+        if stored is not None and not stored.body_truncated and (
+                not changed_at or stored.last_seen_at >= changed_at):
             self.count("skipped/short_link_already_archived")
             self.archive.record_short_link(code, content_id)
             return
@@ -214,10 +215,14 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         etag = last_modified = None
         if not self.refresh:
             stored = self.archive.stored(target.id)
-            if stored is not None and not revisit and (not changed_at or stored.last_seen_at >= changed_at):
+            if stored is not None and stored.body_truncated:
+                # Archived cut at the safety limit: fetched again in full, not conditionally,
+                # so that the run reads (and reports) the whole page again.
+                self.count("refetched/body_truncated")
+            elif stored is not None and not revisit and (not changed_at or stored.last_seen_at >= changed_at):
                 self.count("skipped/archived_up_to_date")
                 return None
-            if stored is not None:
+            elif stored is not None:
                 etag, last_modified = stored.etag, stored.last_modified
         self.scheduled.add(target.id)
         self.count("found")
