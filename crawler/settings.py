@@ -65,6 +65,9 @@ RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled for each fur
 RETRY_BACKOFF_MAX = 60.0  # and never longer than this, whatever Retry-After asks
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control: an HTTP server on localhost that runs the Python code sent to it
+# (for Scrapy's MCP server), on by default. Off, as the telnet console is.
+REMOTE_CONTROL_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,35 @@ def mirror(tmp_path):
         yield Mirror(origin, log)
 
 
+# The reliability table's rows (mode, expected, observed), as the tests that observed them
+# reported them. With pytest-xdist those tests run in worker processes: each row travels to the
+# process that prints the summary in its test's report (`user_properties`), as without xdist.
+RELIABILITY_ROWS: list[tuple[str, str, str]] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    module = sys.modules.get("tests.test_reliability")
+    rows = getattr(module, "REPORT", None)
+    if rows:  # rows reported since the last report (a module fixture's in its first test's setup)
+        report.user_properties.append(("reliability", list(rows)))
+        rows.clear()
+    return report
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == "reliability":
+            RELIABILITY_ROWS.extend(tuple(row) for row in value)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the reliability table (mode, expected, observed) when those tests ran."""
-    try:
-        from tests.test_reliability import REPORT
-    except ImportError:
-        return
-    if not REPORT:
+    if not RELIABILITY_ROWS:
         return
     terminalreporter.section("reliability: fault modes")
     terminalreporter.write_line("| mode | expected outcome | observed |")
     terminalreporter.write_line("|---|---|---|")
-    for mode, expected, observed in REPORT:
+    for mode, expected, observed in RELIABILITY_ROWS:
         terminalreporter.write_line(f"| {mode} | {expected} | {observed} |")
