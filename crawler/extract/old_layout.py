@@ -227,8 +227,8 @@ def _cross_links(segments: list[str], links: list) -> list[str] | None:
     return urls if len(links) == 1 and len(head) == 2 and _is_label(_words(head[0])) else None
 
 
-# A letter or digit (str.isalnum; each is a word character of `_words`: L or N).
-_ALNUM = re.compile(r"[^\W_]+")
+# ASCII letters and digits (each is a word character of `_words`), as bytes for bytes.translate.
+_ASCII_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _LONGEST_LABEL = max(map(len, READ_MORE))
 
 
@@ -237,9 +237,10 @@ def _label_only(segments: list[str], links: list) -> bool:
     (`<p><b>Read more:</b></p>`)."""
     if links:
         return False
-    # More letters and digits than the longest label: a paragraph of text (its words, case-folded
-    # and joined, are at least that long), not read word by word.
-    if sum(map(len, _ALNUM.findall(segments[0]))) > _LONGEST_LABEL:
+    # More ASCII letters and digits than the longest label has characters: a paragraph of text
+    # (its words, case-folded and joined, are at least that long), not read word by word.
+    data = segments[0].encode("utf-8", "surrogatepass")
+    if len(data) - len(data.translate(None, _ASCII_ALNUM)) > _LONGEST_LABEL:
         return False
     return _is_label(_words(segments[0]))
 

@@ -72,17 +72,17 @@ def _record(page: Page) -> tuple[dict, object]:
 
 def _locate(page: Page) -> tuple[dict, object]:
     text = page.text
-    start = text.find("window.__APOLLO_STATE__")
-    if start >= 0:
+    apollo = text.find("window.__APOLLO_STATE__")
+    if apollo >= 0:
         # Apollo's cache is keyed "Type:id": decode that record alone, and others on demand.
-        refs = _LazyRecords(text, start, page.warnings, surrogates=not page.decoded)
+        refs = _LazyRecords(text, apollo, page.warnings, surrogates=not page.decoded)
         for kind in _RECORD_TYPES:
             record = refs.get(f"{kind}:{page.id}")
             if isinstance(record, dict):
                 return record, refs
     unreadable = None
     for marker in _MARKERS:
-        start = text.find(marker)
+        start = apollo if marker == "window.__APOLLO_STATE__" else text.find(marker)
         while start >= 0:
             try:
                 state = value_at(text, text.find("=", start) + 1, page.warnings,
