@@ -208,9 +208,9 @@ def cross_links(node) -> list[str] | None:
 
 
 def _cross_links(segments: list[str], links: list) -> list[str] | None:
-    """`cross_links` of a node's segments and links (`_segments`)."""
-    urls = _to_dw(links) if links else None
-    if not urls:
+    """`cross_links` of a node's segments and links (`_segments`): the text outside the links
+    is read first, since it rules out a paragraph of text at once; the links' URLs after."""
+    if not links:
         return None
     labels = 0
     for segment in segments:
@@ -219,6 +219,9 @@ def _cross_links(segments: list[str], links: list) -> list[str] | None:
             labels += 1
         elif not _decoration(words):
             return None
+    urls = _to_dw(links)
+    if not urls:
+        return None
     if labels:
         return urls
     # Only links: one whose own text begins with a label, `<a>Read more: What the operators get</a>`.
