@@ -30,15 +30,23 @@ def needs_shared(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} is not here")
 
 
-@pytest.fixture
-def mirror(tmp_path):
-    """The bundled sample site, served on loopback with an access log."""
+@pytest.fixture(scope="module")
+def _sample_site_mirror(tmp_path_factory):
     from devtools.mirror import running_mirror
     from tests.crawling import Mirror
 
-    log = tmp_path / "access.log"
+    log = tmp_path_factory.mktemp("mirror") / "access.log"
     with running_mirror(ROOT / "data" / "sample-site", log) as origin:
         yield Mirror(origin, log)
+
+
+@pytest.fixture
+def mirror(_sample_site_mirror):
+    """The bundled sample site (read-only), served on loopback with an access log that holds
+    this test's requests only. One server per module: starting one costs a Python process."""
+    _sample_site_mirror.clear()
+    yield _sample_site_mirror
+    _sample_site_mirror.clear()
 
 
 # The reliability table's rows (mode, expected, observed), as the tests that observed them
