@@ -244,7 +244,9 @@ def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
     pipeline.open_spider()
     for path in (SEED, GERMAN, ARABIC):
         pipeline.process_item(sample(path))
-    crawler.get_extension(ArchiveExtension).record_short_link("018axi", 16825046)
+    extension = crawler.get_extension(ArchiveExtension)
+    extension.record_short_link("018axi", 16825046)
+    extension.written()  # the batches handed to the writer's thread are written (not the buffer)
     reader = Archive(tmp_path / "dw.db")
     assert reader.count("articles") == 2  # one full batch of two is written, one waits
     pipeline.close_spider()

@@ -37,9 +37,10 @@ _INLINE = frozenset(
     " rb rp rt rtc ruby s samp small span strike strong sub sup time tt u var wbr -text".split())
 _NO_TEXT = frozenset("script style template noscript iframe object svg math button select".split())
 # Elements that break a block's text into lines or hide text (a fast test before the walk).
-_BREAKS = ("br, p, div, li, ul, ol, dl, dt, dd, h1, h2, h3, h4, h5, h6, blockquote, table, tr, td,"
-           " th, pre, section, article, aside, header, footer, figure, figcaption, hr, address,"
-           " script, style, template, noscript, iframe, object, svg, math, button, select")
+_BREAKS = frozenset(
+    "br p div li ul ol dl dt dd h1 h2 h3 h4 h5 h6 blockquote table tr td th pre section article"
+    " aside header footer figure figcaption hr address script style template noscript iframe"
+    " object svg math button select".split())
 
 
 def _walk(node, skip_tag: str | None, skip_class: str | None) -> Iterator[str]:
@@ -61,12 +62,16 @@ def _walk(node, skip_tag: str | None, skip_class: str | None) -> Iterator[str]:
 
 
 def _has_breaks(node) -> bool:
-    """Whether an element below `node` breaks its text into lines or hides text (lexbor's
-    selector matches an element itself too, so each child is asked)."""
+    """Whether an element below `node` breaks its text into lines or hides text: a child that
+    is no inline element, or one of `_BREAKS` anywhere inside an inline child (its elements
+    walked here: a CSS query, its selector parsed each time, cost more than the few nodes)."""
     for child in node.iter():
-        if child.tag == "-comment":
+        tag = child.tag
+        if tag == "-comment":
             continue
-        if child.tag not in _INLINE or child.css_first(_BREAKS) is not None:
+        if tag not in _INLINE:
+            return True
+        if child.child is not None and any(inner.tag in _BREAKS for inner in child.traverse()):
             return True
     return False
 
