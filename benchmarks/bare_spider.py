@@ -18,7 +18,8 @@ class BareSpider(scrapy.Spider):
 
     name = "bare"
     custom_settings = {
-        "EXTENSIONS_BASE": {k: v for k, v in default_settings.EXTENSIONS_BASE.items() if k not in NEVER_LOADED},
+        "EXTENSIONS_BASE": {k: v for k, v in default_settings.EXTENSIONS_BASE.items()
+                            if k not in NEVER_LOADED},
         "DOWNLOADER_MIDDLEWARES_BASE": {k: v for k, v in default_settings.DOWNLOADER_MIDDLEWARES_BASE.items()
                                         if k not in NEVER_LOADED},
     }

@@ -271,7 +271,14 @@ class ArchiveExtension:
         self.last_flush = time.monotonic()
         if self._writer is not None and self._writer.results:
             self.collect()
-        if self.error or not (self.articles or self.short_links or self.not_modified):
+        if self.error:
+            # A batch failed while these waited in the buffer: never written, counted so (as the
+            # articles handed over after the failure are, in `store_article`).
+            if self.articles:
+                self.stats.inc_value("dw/archive/failed_articles", len(self.articles))
+            self.articles, self.short_links, self.not_modified = [], [], []
+            return
+        if not (self.articles or self.short_links or self.not_modified):
             return
         batch = Batch(self.articles, self.short_links, self.not_modified)
         self.articles, self.short_links, self.not_modified = [], [], []
