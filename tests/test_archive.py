@@ -272,9 +272,15 @@ def test_a_failed_batch_stops_writing_and_every_article_after_it_is_counted_not_
     german = as_row(sample(GERMAN))
     small = [sample(SEED), sample(ARABIC)]
     huge = [Article(**dict(german, id=79020100 + n, body="Ausstand " * 300_000)) for n in range(2)]
+    # Another connection holds the write lock: the writer's thread waits at the first batch
+    # (within ARCHIVE_TIMEOUT) until all are handed over and one more article is buffered.
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
     for item in small + huge:  # a batch that fits, then one (5 MiB) that cannot
         pipeline.process_item(item)
     pipeline.process_item(sample(GERMAN))  # buffered
+    holder.execute("COMMIT")
+    holder.close()
     extension.written()  # the failure comes back while that one waits in the buffer
     assert extension.error and "database or disk is full" in extension.error
     assert len(extension.articles) == 1  # still buffered: the failure was collected, not submitted
