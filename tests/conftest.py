@@ -49,6 +49,25 @@ def mirror(_sample_site_mirror):
     _sample_site_mirror.clear()
 
 
+# The modules whose tests take longest, longest first (their tests' seconds in `make test`, summed, on a
+# 2-core machine, all tests of the module summed): `make test` hands whole modules to its workers
+# in collection order, so these go first and the run does not end waiting for one of them.
+LONGEST_MODULES = [
+    "test_backfill", "test_distributed", "test_reliability", "test_jobdir_kill", "test_damage",
+    "test_readme", "test_datasette", "test_archive_runs", "test_capture_limits", "test_outcomes",
+    "test_backup", "test_hostile_property", "test_kill", "test_captures", "test_crawl_jobs_and_urls",
+    "test_wild_input", "test_distributed_faults", "test_text_fidelity", "test_incremental",
+    "test_distributed_writer",
+]
+
+
+def pytest_collection_modifyitems(items):
+    """The longest modules first (`LONGEST_MODULES`), the others after in their usual order;
+    tests within a module keep theirs."""
+    rank = {name: n for n, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 # The reliability table's rows (mode, expected, observed), as the tests that observed them
 # reported them. With pytest-xdist those tests run in worker processes: each row travels to the
 # process that prints the summary in its test's report (`user_properties`), as without xdist.
