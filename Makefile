@@ -17,7 +17,7 @@ PEERS  := benchmarks/.venv-peers
 # (scrapy-redis needs redis >= 5): it gets an environment of its own.
 PYWB   := .venv-pywb
 
-.PHONY: install demo test serve screenshots crawl backup restore bench lint icu browser wget redis pywb replay clean
+.PHONY: install demo test test-packages serve screenshots crawl backup restore bench lint icu browser wget redis pywb replay clean
 
 install: $(STAMP)
 
@@ -85,8 +85,30 @@ replay: $(STAMP) pywb
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo --archive $(ARCHIVE)
 
-test: $(STAMP) browser wget redis pywb
-	$(BIN)/python -m pytest
+# The Debian packages the tests use (ICU's headers for PyICU, chromium, wget, redis-server):
+# those missing are installed together, with one apt-get update, before the environments that
+# need them; then .venv and .venv-pywb are installed side by side (-j2).
+test:
+	@$(MAKE) --no-print-directory test-packages
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(PYWB)/.installed
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=20
+
+# The suite across every core (pytest-xdist, one worker per core): a module's tests on one worker
+# (loadscope), so that a crawl they share through a module-scoped fixture runs once; the modules
+# handed out in the order tests/conftest.py puts them, the longest first (no reordering by count),
+# so that no long module starts last. `make test PYTEST_PARALLEL=` runs it in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadscope --no-loadscope-reorder
+
+test-packages:
+	@missing=""; \
+	  pkg-config --exists icu-i18n 2>/dev/null || missing="$$missing libicu-dev pkg-config"; \
+	  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v wget >/dev/null 2>&1 || missing="$$missing wget"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  [ -z "$$missing" ] || \
+	  { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+	  echo "not installed:$$missing (the tests that need them are skipped and say so; PyICU needs libicu-dev)"
 
 # datasette with the archive's views (list, reading view, agencies, charts, search) for an archive
 # of any file name: `make serve ARCHIVE=any/path.db PORT=8002`.
@@ -123,8 +145,10 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt
 	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
 	touch $@
 
+# `make bench BENCH=--large` also measures the crawl's memory at 200,000 articles (an hour more).
+BENCH ?=
 bench: $(STAMP) $(PEERS)/.installed redis
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH)
 	$(BIN)/python -m benchmarks.warc
 	$(BIN)/python -m benchmarks.distributed
 	$(BIN)/python -m benchmarks.backfill

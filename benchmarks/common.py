@@ -10,10 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
 
 
-def median_time(fn, repeats: int) -> float:
-    """Median wall seconds of `fn()` over `repeats` runs."""
+def median_time(fn, repeats: int, setup=None) -> float:
+    """Median wall seconds of `fn()` over `repeats` runs; `setup()`, untimed, before each."""
     times = []
     for _ in range(repeats):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

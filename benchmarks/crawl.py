@@ -34,7 +34,7 @@ SHARED = {"CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "LOG_
           "AUTOTHROTTLE_ENABLED": False}
 # The floor's own settings: the project's values where they bear on speed.
 FLOOR = {**SHARED, "CONCURRENT_ITEMS": project_settings.CONCURRENT_ITEMS, "ROBOTSTXT_OBEY": True,
-         "COOKIES_ENABLED": False, "TELNETCONSOLE_ENABLED": False,
+         "COOKIES_ENABLED": False, "TELNETCONSOLE_ENABLED": False, "REMOTE_CONTROL_ENABLED": False,
          "DOWNLOAD_TIMEOUT": project_settings.DOWNLOAD_TIMEOUT}
 CRAWL = [arg for name, value in SHARED.items() for arg in ("-s", f"{name}={value}")]
 
@@ -57,6 +57,12 @@ class Run:
 
     def ok(self) -> int:
         return sum(1 for _, status in self.requests if status == 200)
+
+
+def remove_archive(archive: Path) -> None:
+    """An earlier run's archive, its WAL and its captures folder (`<archive>-warc/`)."""
+    for leftover in archive.parent.glob(archive.name + "*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
 
 def generated_site(count: int) -> Path:
@@ -140,8 +146,7 @@ def bench_crawl(count: int, repeats: int) -> dict:
     firsts, seconds, floors = [], [], []
     for n in range(repeats):
         archive = WORK / f"crawl-{n}.db"
-        for leftover in WORK.glob(f"crawl-{n}.db*"):
-            leftover.unlink()
+        remove_archive(archive)
         first = crawl_once(site, archive, log)
         firsts.append(first)
         seconds.append(crawl_once(site, archive, log))  # unchanged site: incremental
@@ -185,8 +190,7 @@ def bench_memory(sizes: list[int]) -> dict:
     for count in sizes:
         site = generated_site(count)
         archive = WORK / f"memory-{count}.db"
-        for leftover in WORK.glob(f"memory-{count}.db*"):
-            leftover.unlink()
+        remove_archive(archive)
         ours = crawl_once(site, archive, log)
         floor = floor_once(site, log, ours.paths())
         out[str(count)] = {
@@ -196,4 +200,5 @@ def bench_memory(sizes: list[int]) -> dict:
             "bare Scrapy s": floor.seconds,
             "floor requests (mirror log)": len(floor.requests),
         }
+        remove_archive(archive)  # at 200k, a gigabyte of captures
     return out

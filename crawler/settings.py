@@ -7,6 +7,8 @@ takes these constants as its defaults. A new setting: a line here, with its defa
 means, read with `settings.getint("NAME")` (or `get`, `getfloat`, `getbool`) and no fallback.
 """
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 BOT_NAME = "dw-archive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -79,6 +81,22 @@ RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled for each fur
 RETRY_BACKOFF_MAX = 60.0  # and never longer than this, whatever Retry-After asks
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control: an HTTP server on localhost that runs the Python code sent to it
+# (for Scrapy's MCP server), on by default. Off, as the telnet console is.
+REMOTE_CONTROL_ENABLED = False
+# Those three components, off by the settings above, are also left out of Scrapy's lists of its
+# own, so that their modules are never imported: every `scrapy crawl` starts a quarter of a
+# second sooner (aiohttp, twisted.conch, tldextract). Naming them `None` in EXTENSIONS or
+# DOWNLOADER_MIDDLEWARES would still import them (Scrapy loads each key it is given); to use
+# one, name it there with its order, and turn its setting on.
+_never_loaded = frozenset({"scrapy.extensions.telnet.TelnetConsole",
+                           "scrapy.extensions.remote_control.RemoteControl",
+                           "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"})
+EXTENSIONS_BASE = {name: order for name, order in _scrapy_defaults.EXTENSIONS_BASE.items()
+                   if name not in _never_loaded}
+DOWNLOADER_MIDDLEWARES_BASE = {name: order for name, order
+                               in _scrapy_defaults.DOWNLOADER_MIDDLEWARES_BASE.items()
+                               if name not in _never_loaded}
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OriginMiddleware": 50,

@@ -35,6 +35,21 @@ def _clean_line(value: str) -> str:
     return value
 
 
+# Texts cleaned lately, per mode, and what each became; a cleaned text is its own entry (cleaning
+# is idempotent). An article's texts are cleaned by the source that reads them and again by the
+# merge and the normaliser: those later cleanings are look-ups (the same string object: its
+# hash is cached, and identity compares first). Emptied when full.
+_CLEANED: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
+_CLEANED_MAX = 4096
+_MISSING = object()
+
+
+def forget_cleaned() -> None:
+    """Empty the memory of texts cleaned lately (for benchmarks that time pages as met afresh)."""
+    for cache in _CLEANED:
+        cache.clear()
+
+
 def clean_text(value, *, lines: bool = False) -> str | None:
     """NFC; the characters listed above dropped; every run of whitespace (NBSP, line breaks too)
     one space; trimmed; None when nothing is left.
@@ -44,6 +59,20 @@ def clean_text(value, *, lines: bool = False) -> str | None:
     """
     if not isinstance(value, str):
         return None
+    cache = _CLEANED[lines]
+    cleaned = cache.get(value, _MISSING)
+    if cleaned is not _MISSING:
+        return cleaned
+    cleaned = _clean(value, lines)
+    if len(cache) >= _CLEANED_MAX:
+        cache.clear()
+    cache[value] = cleaned
+    if cleaned is not None:
+        cache[cleaned] = cleaned
+    return cleaned
+
+
+def _clean(value: str, lines: bool) -> str | None:
     if not value.isascii():  # ASCII is NFC already and holds no character to drop
         value = _DROPPED.sub("", unicodedata.normalize("NFC", value))
     if lines:

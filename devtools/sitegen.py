@@ -265,7 +265,7 @@ def synthetic_spec(count: int, seed: int = 1) -> dict:
             "topics": ["News", "World"], "blocks": paragraphs[:4] + ["## " + words[0].title()] + paragraphs[4:],
             "credit_line": "ab/cd (AFP, dpa, Reuters)",
             "images": [{"url": f"https://static.dw.com/image/{70_000_000 + n}_6.jpg",
-                        "caption": "A picture", "credit": "Someone/AP/picture alliance"}],
+                        "caption": "A picture", "credit": "Anna Weber/AP/picture alliance"}],
         })
     return {"articles": articles, "others": []}
 

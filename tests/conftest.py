@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,27 +30,74 @@ def needs_shared(path: Path):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} is not here")
 
 
-@pytest.fixture
-def mirror(tmp_path):
-    """The bundled sample site, served on loopback with an access log."""
+@pytest.fixture(scope="module")
+def _sample_site_mirror(tmp_path_factory):
     from devtools.mirror import running_mirror
     from tests.crawling import Mirror
 
-    log = tmp_path / "access.log"
+    log = tmp_path_factory.mktemp("mirror") / "access.log"
     with running_mirror(ROOT / "data" / "sample-site", log) as origin:
         yield Mirror(origin, log)
 
 
+@pytest.fixture
+def mirror(_sample_site_mirror):
+    """The bundled sample site (read-only), served on loopback with an access log that holds
+    this test's requests only. One server per module: starting one costs a Python process."""
+    _sample_site_mirror.clear()
+    yield _sample_site_mirror
+    _sample_site_mirror.clear()
+
+
+# The modules whose tests take longest, longest first (the seconds their tests took in one
+# `make test` on the 2-core machine, setup included: 105 for test_reliability down to 12): `make
+# test` hands whole modules to its workers in collection order, so these go first and the run
+# does not end waiting for one of them.
+LONGEST_MODULES = [
+    "test_reliability", "test_backfill", "test_datasette", "test_wild_input", "test_distributed",
+    "test_archive_runs", "test_outcomes", "test_discovery_crawl", "test_damage", "test_crawl",
+    "test_jobdir_kill", "test_readme", "test_backup", "test_politeness", "test_crawl_jobs_and_urls",
+    "test_wild_kinds", "test_warc", "test_distributed_faults", "test_capture_limits",
+    "test_distributed_writer",
+]
+
+
+def pytest_collection_modifyitems(items):
+    """The longest modules first (`LONGEST_MODULES`), the others after in their usual order;
+    tests within a module keep theirs."""
+    rank = {name: n for n, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+# The reliability table's rows (mode, expected, observed), as the tests that observed them
+# reported them. With pytest-xdist those tests run in worker processes: each row travels to the
+# process that prints the summary in its test's report (`user_properties`), as without xdist.
+RELIABILITY_ROWS: list[tuple[str, str, str]] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    module = sys.modules.get("tests.test_reliability")
+    rows = getattr(module, "REPORT", None)
+    if rows:  # rows reported since the last report (a module fixture's in its first test's setup)
+        report.user_properties.append(("reliability", list(rows)))
+        rows.clear()
+    return report
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == "reliability":
+            RELIABILITY_ROWS.extend(tuple(row) for row in value)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the reliability table (mode, expected, observed) when those tests ran."""
-    try:
-        from tests.test_reliability import REPORT
-    except ImportError:
-        return
-    if not REPORT:
+    if not RELIABILITY_ROWS:
         return
     terminalreporter.section("reliability: fault modes")
     terminalreporter.write_line("| mode | expected outcome | observed |")
     terminalreporter.write_line("|---|---|---|")
-    for mode, expected, observed in REPORT:
+    for mode, expected, observed in RELIABILITY_ROWS:
         terminalreporter.write_line(f"| {mode} | {expected} | {observed} |")

@@ -244,13 +244,54 @@ def test_archive_pipeline_writes_in_batches_and_on_close(crawler, tmp_path):
     pipeline.open_spider()
     for path in (SEED, GERMAN, ARABIC):
         pipeline.process_item(sample(path))
-    crawler.get_extension(ArchiveExtension).record_short_link("018axi", 16825046)
+    extension = crawler.get_extension(ArchiveExtension)
+    extension.record_short_link("018axi", 16825046)
+    extension.written()  # the batches handed to the writer's thread are written (not the buffer)
     reader = Archive(tmp_path / "dw.db")
     assert reader.count("articles") == 2  # one full batch of two is written, one waits
     pipeline.close_spider()
     assert reader.count("articles") == 3
     assert reader.has_short_link("018axi")
     assert crawler.stats.get_value("dw/articles/new") == 3
+
+
+def test_a_failed_batch_stops_writing_and_every_article_after_it_is_counted_not_stored(tmp_path):
+    # The batches go to the writer's thread: the one that fails the disk is rolled back, nothing
+    # after it is written, and every article handed over is either archived or counted failed:
+    # those queued behind it, one still buffered when its failure came back, one handed after.
+    path = tmp_path / "dw.db"
+    Archive(path).close()
+    pages = Archive(path).db.execute("PRAGMA page_count").fetchone()[0]
+    crawler = project_crawler(ARCHIVE_PATH=str(path), ARCHIVE_BATCH_SIZE=2, ARCHIVE_MAX_PAGES=pages + 800,
+                              EXTENSIONS={"crawler.archive.ArchiveExtension": 100})
+    crawler.stats.open_spider()
+    crawler.engine = crawler._create_engine()  # Scrapy's own, with no spider open: nothing to close
+    pipeline = ArchivePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    extension = crawler.get_extension(ArchiveExtension)
+    german = as_row(sample(GERMAN))
+    small = [sample(SEED), sample(ARABIC)]
+    huge = [Article(**dict(german, id=79020100 + n, body="Ausstand " * 300_000)) for n in range(2)]
+    # Another connection holds the write lock: the writer's thread waits at the first batch
+    # (within ARCHIVE_TIMEOUT) until all are handed over and one more article is buffered.
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    for item in small + huge:  # a batch that fits, then one (5 MiB) that cannot
+        pipeline.process_item(item)
+    pipeline.process_item(sample(GERMAN))  # buffered
+    holder.execute("COMMIT")
+    holder.close()
+    extension.written()  # the failure comes back while that one waits in the buffer
+    assert extension.error and "database or disk is full" in extension.error
+    assert len(extension.articles) == 1  # still buffered: the failure was collected, not submitted
+    pipeline.process_item(Article(**dict(german, id=79020200)))  # handed over after the failure
+    pipeline.close_spider()
+    extension.close()
+    stats = crawler.stats
+    assert Archive(path).count("articles") == 2
+    assert stats.get_value("dw/articles/new") == 2
+    assert stats.get_value("dw/archive/failed_articles") == 4  # the failed batch of 2, then 1 and 1
+    assert Archive(path).check() == []
 
 
 def test_an_older_archive_gains_the_new_columns(tmp_path):

@@ -102,8 +102,14 @@ def test_after_a_kill_the_next_run_fetches_exactly_what_is_missing(slow_site, tm
 
 
 def test_a_second_crawl_on_a_job_directory_in_use_is_refused(slow_site, tmp_path):
-    site, faults = slow_site
+    site, _ = slow_site
     job, log = tmp_path / "job", tmp_path / "access.log"
+    # Article pages answering after 2 s: the first crawl (one request at a time) is still under
+    # way after 80 s, however long the second takes to start on a loaded machine (at 0.05 s the
+    # first could end before the second looked at the job directory).
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"/" + rel.removesuffix(".html"): "delay=2"
+                                  for rel in index_site(site).values()}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
         first = subprocess.Popen(crawl_command(origin, tmp_path / "one.db", "-a", LANGS,

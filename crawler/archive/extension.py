@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import time
 from datetime import datetime
 
@@ -20,9 +21,14 @@ from crawler.archive import integrity, runs
 from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
+from crawler.archive.writer import Batch, BatchWriter
 from crawler.outcome import FORCED
 
 logger = logging.getLogger(__name__)
+
+# Batches that may wait for the writer's thread (crawler/archive/writer.py) before the crawl
+# waits for it: enough to ride out a slow commit, few enough that a SIGKILL loses little.
+WRITE_AHEAD = 4
 
 
 class ArchiveUnavailable(Exception):
@@ -40,9 +46,11 @@ class ArchiveExtension:
     Everything the crawl learns for the archive goes through here: articles (from the item
     pipeline), HTTP validators, 304s and short links (from the spider). A batch is written in
     one transaction every `ARCHIVE_BATCH_SIZE` articles or `ARCHIVE_BATCH_SECONDS` seconds, and
-    at the end of the crawl. If a batch cannot be written, the crawl stops (reason
-    `archive_error`), `dw/archive/error` says why, and every article not stored is counted in
-    `dw/archive/failed_articles`.
+    at the end of the crawl, by a writer thread with its own connection (`BatchWriter`: the
+    reactor's thread goes on meanwhile; at most `WRITE_AHEAD` batches wait for it; its counts
+    are applied here by `collect`, and `flush` returns once everything handed over is written).
+    If a batch cannot be written, the crawl stops (reason `archive_error`), `dw/archive/error`
+    says why, and every article not stored is counted in `dw/archive/failed_articles`.
     """
 
     def __init__(self, crawler):
@@ -54,6 +62,7 @@ class ArchiveExtension:
         self.batch_size = settings.getint("ARCHIVE_BATCH_SIZE")
         self.batch_seconds = settings.getfloat("ARCHIVE_BATCH_SECONDS")
         self._archive: Archive | None = None
+        self._writer: BatchWriter | None = None  # started with the first batch
         self.articles: list[dict] = []
         self.short_links: list[tuple[str, int]] = []
         self.not_modified: list[Fetched] = []
@@ -160,7 +169,7 @@ class ArchiveExtension:
         row says so (`crawler.outcome.FORCED`), when no write was in progress. Never raises."""
         if self._archive is None or self.run_id is None or self.damaged:
             return
-        if self._archive.db.conn.in_transaction:
+        if self._archive.db.conn.in_transaction or (self._writer is not None and self._writer.busy):
             return  # the next run marks it killed
         try:
             runs.finish(self._archive.db.conn, self.run_id,
@@ -217,6 +226,8 @@ class ArchiveExtension:
 
     def store_article(self, item) -> None:
         """Buffer one normalised article item for the next batch (content hash computed here)."""
+        if self._writer is not None and self._writer.results:
+            self.collect()
         try:
             record = as_record(item)
         except ValueError as exc:  # one bad article never costs its batch
@@ -252,30 +263,78 @@ class ArchiveExtension:
     def _maybe_flush(self) -> None:
         if (len(self.articles) >= self.batch_size
                 or time.monotonic() - self.last_flush >= self.batch_seconds):
-            self.flush()
+            self.submit()
+
+    def submit(self) -> None:
+        """Hand what is buffered to the writer's thread as one batch (one transaction), without
+        waiting for it to be written; blocks while `WRITE_AHEAD` batches wait."""
+        self.last_flush = time.monotonic()
+        if self._writer is not None and self._writer.results:
+            self.collect()
+        if self.error:
+            # A batch failed while these waited in the buffer: never written, counted so (as the
+            # articles handed over after the failure are, in `store_article`).
+            if self.articles:
+                self.stats.inc_value("dw/archive/failed_articles", len(self.articles))
+            self.articles, self.short_links, self.not_modified = [], [], []
+            return
+        if not (self.articles or self.short_links or self.not_modified):
+            return
+        batch = Batch(self.articles, self.short_links, self.not_modified)
+        self.articles, self.short_links, self.not_modified = [], [], []
+        try:
+            writer = self._writer or self._start_writer()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, len(batch.articles))
+            return
+        writer.submit(batch)
 
     def flush(self) -> None:
-        """Write what is buffered in one transaction; on failure keep the archive as it was."""
-        self.last_flush = time.monotonic()
-        if self.error or not (self.articles or self.short_links or self.not_modified):
-            return
-        articles, self.articles = self.articles, []
-        not_modified, self.not_modified = self.not_modified, []
-        links = self.short_links
-        try:
-            archive = self.archive
-            counts = archive.write_batch(articles, links, not_modified)
-            # A short link whose article is not archived yet waits for a later batch.
-            self.short_links = [link for link in links if not archive.has_short_link(link[0])]
-        except (sqlite3.Error, OSError) as exc:
-            self._failed_on(exc, len(articles))
-            return
-        if counts.get("refused"):
-            self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
-        for verdict in ("new", "updated", "unchanged", "earlier"):
-            if counts[verdict]:
-                self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
-        logger.debug("Archived a batch: %s", counts)
+        """Write what is buffered in one transaction, and wait until every batch handed over is
+        written; on failure keep the archive as it was (see `collect`)."""
+        self.submit()
+        if self._writer is not None:
+            self._writer.drain()
+            self.collect()
+
+    def written(self) -> None:
+        """Wait until the batches handed over are written (what is buffered stays buffered)."""
+        if self._writer is not None:
+            self._writer.drain()
+            self.collect()
+
+    def _start_writer(self) -> BatchWriter:
+        self.archive  # noqa: B018 - opened (locked, checked, migrated) here first, in this thread
+        settings = self.crawler.settings
+        self._writer = BatchWriter(lambda: Archive.from_settings(settings), WRITE_AHEAD, self._notify)
+        return self._writer
+
+    def _notify(self) -> None:
+        """From the writer's thread: have the reactor's thread collect the results soon (when
+        one runs; else they are collected at the next call, or when drained)."""
+        reactor = sys.modules.get("twisted.internet.reactor")
+        if reactor is not None and getattr(reactor, "running", False):
+            reactor.callFromThread(self.collect)
+
+    def collect(self) -> None:
+        """Apply what the writer's thread did, in order, in this (the crawl's) thread: the counts
+        of the batches written; a failed batch stops the crawl (`fail`), its articles and those
+        of the batches queued behind it counted as not stored."""
+        writer = self._writer
+        while writer is not None and writer.results:
+            result = writer.results.popleft()
+            if result[0] == "written":
+                counts = result[1]
+                if counts.get("refused"):
+                    self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
+                for verdict in ("new", "updated", "unchanged", "earlier"):
+                    if counts[verdict]:
+                        self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
+                logger.debug("Archived a batch: %s", counts)
+            elif result[0] == "failed":
+                self._failed_on(result[1], result[2])
+            else:  # lost: queued behind a failed batch
+                self.stats.inc_value("dw/archive/failed_articles", result[1])
 
     def fail(self, error: str, lost: int) -> None:
         """Stop the crawl: fetching on is pointless when nothing can be stored."""
@@ -296,15 +355,20 @@ class ArchiveExtension:
     def spider_closed(self, spider, reason) -> None:
         """Write the last batch; report short links whose article never came."""
         self.flush()
-        if self.short_links and not self.error:
-            self.stats.inc_value("dw/short_links/unresolved", len(self.short_links))
+        unresolved = self._writer.pending_links if self._writer is not None else self.short_links
+        if unresolved and not self.error:
+            self.stats.inc_value("dw/short_links/unresolved", len(unresolved))
             logger.warning("%d short links point at articles not in the archive: %s",
-                           len(self.short_links), [code for code, _ in self.short_links][:20])
+                           len(unresolved), [code for code, _ in unresolved][:20])
 
     def close(self) -> None:
         """Merge the search index's new segments and close the archive (at `engine_stopped`,
         after every `spider_closed` handler), then release the run lock. A failed merge loses
         nothing: the index stays correct, with more segments, and the next run merges them."""
+        if self._writer is not None:  # everything handed over written, its connection closed
+            self._writer.stop()
+            self.collect()
+            self._writer = None
         if self._archive is not None:
             if not self.error:
                 try:

@@ -97,6 +97,10 @@ class RedisArchive(ArchiveExtension):
         super().record_short_link(code, article_id)
         self.flush()
 
+    def submit(self) -> None:
+        """As `flush`: a worker hands its items over at once (no writer thread here)."""
+        self.flush()
+
     def flush(self) -> None:
         """Push what is buffered to the writer's list in one command; counts are the writer's.
 

@@ -5,6 +5,7 @@ Source of every fact: `../shared/dw/FACTS.md` ("Content URLs", "Short links").
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -128,6 +129,9 @@ def fetched_by_short_link(target: DwUrl) -> str | None:
     return None
 
 
+# A page names its own URL several times (canonical link, og:url, JSON-LD), and pages share their
+# topic and image links: both readers below are pure functions of the string, remembered.
+@functools.lru_cache(maxsize=16384)
 def parse_url(url: str) -> DwUrl | None:
     """Recognise a dw.com, dw.de, dw-world.de or p.dw.com URL; None for anything else, and for
     an id (or short code) beyond `MAX_CONTENT_ID` or of 0."""
@@ -197,6 +201,7 @@ def unwrapped(url: str) -> str:
     return re.sub(r"^(https?):/+", r"\1://", original, flags=re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=16384)
 def canonical_url(url: str) -> str:
     """`https://www.dw.com/...`, percent-encoded as DW prints it, without tracking parameters."""
     cleaned = url_query_cleaner(url.strip(), TRACKING_PARAMS, remove=True, keep_fragments=False)

@@ -82,6 +82,7 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     """
     text, warnings, utf8 = decode(page, encoding)
     parsed = identify(text, url, utf8=utf8)
+    parsed.decoded = not isinstance(page, str)
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
     try:

@@ -55,7 +55,7 @@ def _own_object(page: Page) -> dict | None:
     objects: list[dict] = []
     for script in page.doc.css('script[type="application/ld+json"]'):
         try:
-            data = loads(script.text() or "", page.warnings)
+            data = loads(script.text() or "", page.warnings, surrogates=not page.decoded)
         except ValueError as exc:
             page.warnings.append(("ld_unreadable", f"a JSON-LD block cannot be read: {exc}"))
             continue

@@ -35,6 +35,17 @@ def _without_lone_surrogates(value, replaced: list[int]):
     return value
 
 
+# What a JSON text holding a lone surrogate must contain: a `\uD800`-`\uDFFF` escape, or such a
+# character itself (only a text given as `str` can: one decoded from bytes never does). Values
+# of a text without either (nearly all) are not walked one by one.
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogates(text: str, start: int, end: int, raw: bool) -> bool:
+    return bool(_SURROGATE_ESCAPE.search(text, start, end) or (raw and _SURROGATE.search(text, start, end)))
+
+
 def _clean(value, warnings: list | None):
     replaced = [0]
     value = _without_lone_surrogates(value, replaced)
@@ -49,12 +60,16 @@ def _repaired(text: str) -> str:
     return _TRAILING_COMMA.sub(r"\1", text)
 
 
-def loads(raw: str, warnings: list | None = None):
+def loads(raw: str, warnings: list | None = None, *, surrogates: bool = True):
     """The value of a JSON text with the slips above; raises ValueError when it cannot be read
     (also when it nests deeper than Python's recursion goes).
-    Lone surrogates replaced, counted in `warnings` ((kind, detail) pairs) when given."""
+    Lone surrogates replaced, counted in `warnings` ((kind, detail) pairs) when given.
+    `surrogates=False`: `raw` holds no surrogate code point itself (it was decoded from bytes);
+    its escapes are still read."""
     try:
-        return _clean(_loads(raw), warnings)
+        value = _loads(raw)
+        raw = raw or ""
+        return _clean(value, warnings) if _may_hold_surrogates(raw, 0, len(raw), surrogates) else value
     except RecursionError:
         raise ValueError("nested too deeply to read") from None
 
@@ -73,13 +88,14 @@ def _loads(raw: str):
             raise first_error from None
 
 
-def value_at(text: str, start: int, warnings: list | None = None):
+def value_at(text: str, start: int, warnings: list | None = None, *, surrogates: bool = True):
     """The JSON value beginning at `start` (after any whitespace) in `text`; ValueError if none
     (or nested too deeply).
-    Lone surrogates replaced, counted in `warnings` when given (as `loads`)."""
+    Lone surrogates replaced, counted in `warnings` when given (as `loads`, `surrogates` too)."""
     while start < len(text) and text[start].isspace():
         start += 1
     try:
-        return _clean(DECODER.raw_decode(text, start)[0], warnings)
+        value, end = DECODER.raw_decode(text, start)
+        return _clean(value, warnings) if _may_hold_surrogates(text, start, end, surrogates) else value
     except RecursionError:
         raise ValueError("nested too deeply to read") from None

@@ -129,10 +129,26 @@ _CONJUNCTIONS = frozenset({"and", "und", "y", "e", "et", "и", "і", "i", "ve", 
                            "şi", "dhe", "na", "da", "और", "এবং", "和", "及", "και", "ou", "or", "oder"})
 
 
+class _Separators(dict):
+    """str.translate's table: every character of categories P, S, Z, C to a space, the rest
+    kept; filled as characters are met (a table of every code point would cost its import)."""
+
+    def __missing__(self, code: int):
+        char = chr(code)
+        value = self[code] = " " if unicodedata.category(char)[0] in "PSZC" else char
+        return value
+
+
+_SEPARATORS = _Separators()
+_ASCII_WORD = re.compile(r"[a-z0-9]+")  # an ASCII letter or digit is L or N; all else P, S, Z, C
+
+
 def _words(text: str) -> list[str]:
     """The words of a piece of text, case-folded: punctuation, symbols (arrows, `»`, `>>`),
     spaces and controls of every script are separators (`:`, `：`, `፦`, `、`, `-`, `–`, `،`)."""
-    return "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in text).casefold().split()
+    if text.isascii():
+        return _ASCII_WORD.findall(text.lower())
+    return text.translate(_SEPARATORS).casefold().split()
 
 
 def _decoration(words: list[str]) -> bool:
@@ -188,9 +204,13 @@ def cross_links(node) -> list[str] | None:
     link's own text begins with one. A sentence around a link ("Scholz said: <a>…</a>", "Update:
     <a>…</a>", "Mehr zum Thema Renten: <a>…</a>") is text, whatever its length.
     """
-    segments, links = _segments(node)
-    urls = _to_dw(links) if links else None
-    if not urls:
+    return _cross_links(*_segments(node))
+
+
+def _cross_links(segments: list[str], links: list) -> list[str] | None:
+    """`cross_links` of a node's segments and links (`_segments`): the text outside the links
+    is read first, since it rules out a paragraph of text at once; the links' URLs after."""
+    if not links:
         return None
     labels = 0
     for segment in segments:
@@ -199,6 +219,9 @@ def cross_links(node) -> list[str] | None:
             labels += 1
         elif not _decoration(words):
             return None
+    urls = _to_dw(links)
+    if not urls:
+        return None
     if labels:
         return urls
     # Only links: one whose own text begins with a label, `<a>Read more: What the operators get</a>`.
@@ -207,10 +230,22 @@ def cross_links(node) -> list[str] | None:
     return urls if len(links) == 1 and len(head) == 2 and _is_label(_words(head[0])) else None
 
 
-def _label_only(node) -> bool:
-    """A paragraph holding nothing but a cross-link label (`<p><b>Read more:</b></p>`)."""
-    segments, links = _segments(node)
-    return not links and _is_label(_words(segments[0]))
+# ASCII letters and digits (each is a word character of `_words`), as bytes for bytes.translate.
+_ASCII_ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_LONGEST_LABEL = max(map(len, READ_MORE))
+
+
+def _label_only(segments: list[str], links: list) -> bool:
+    """A paragraph (its `_segments`) holding nothing but a cross-link label
+    (`<p><b>Read more:</b></p>`)."""
+    if links:
+        return False
+    # More ASCII letters and digits than the longest label has characters: a paragraph of text
+    # (its words, case-folded and joined, are at least that long), not read word by word.
+    data = segments[0].encode("utf-8", "surrogatepass")
+    if len(data) - len(data.translate(None, _ASCII_ALNUM)) > _LONGEST_LABEL:
+        return False
+    return _is_label(_words(segments[0]))
 
 
 def _link_block(node) -> list[str] | None:
@@ -244,9 +279,10 @@ def remove_cross_links(container) -> list[str]:
     for paragraph in container.css("p"):
         if paragraph.mem_id in taken:  # the links of a label paragraph before it
             continue
-        urls = cross_links(paragraph)
+        segments, links = _segments(paragraph)  # walked once for both tests
+        urls = _cross_links(segments, links)
         block = [paragraph]
-        if urls is None and _label_only(paragraph):
+        if urls is None and _label_only(segments, links):
             following = _next_element(paragraph)
             if following is not None and following.tag in ("p", "ul", "ol", "div"):
                 urls = _link_block(following)

@@ -25,8 +25,9 @@ _TOPIC_TYPES = ("AutoTopic", "Topic")
 class _LazyRecords:
     """Top-level records of an Apollo state in the page's text, decoded when first asked for."""
 
-    def __init__(self, text: str, start: int, warnings: list | None = None):
+    def __init__(self, text: str, start: int, warnings: list | None = None, surrogates: bool = True):
         self.text, self.start, self.cache, self.warnings = text, start, {}, warnings
+        self.surrogates = surrogates  # whether `text` may hold surrogate code points (`value_at`)
 
     def get(self, key: str, default=None):
         if key not in self.cache:
@@ -35,7 +36,8 @@ class _LazyRecords:
             value = None
             if at >= 0:
                 try:
-                    value = value_at(self.text, at + len(needle), self.warnings)
+                    value = value_at(self.text, at + len(needle), self.warnings,
+                                     surrogates=self.surrogates)
                 except ValueError:
                     value = None
             self.cache[key] = value
@@ -70,20 +72,21 @@ def _record(page: Page) -> tuple[dict, object]:
 
 def _locate(page: Page) -> tuple[dict, object]:
     text = page.text
-    start = text.find("window.__APOLLO_STATE__")
-    if start >= 0:
+    apollo = text.find("window.__APOLLO_STATE__")
+    if apollo >= 0:
         # Apollo's cache is keyed "Type:id": decode that record alone, and others on demand.
-        refs = _LazyRecords(text, start, page.warnings)
+        refs = _LazyRecords(text, apollo, page.warnings, surrogates=not page.decoded)
         for kind in _RECORD_TYPES:
             record = refs.get(f"{kind}:{page.id}")
             if isinstance(record, dict):
                 return record, refs
     unreadable = None
     for marker in _MARKERS:
-        start = text.find(marker)
+        start = apollo if marker == "window.__APOLLO_STATE__" else text.find(marker)
         while start >= 0:
             try:
-                state = value_at(text, text.find("=", start) + 1, page.warnings)
+                state = value_at(text, text.find("=", start) + 1, page.warnings,
+                                 surrogates=not page.decoded)
             except ValueError as exc:
                 state, unreadable = None, exc
             record = _find(state, lambda d: str(d.get("id")) == str(page.id)

@@ -98,7 +98,12 @@ def gzip_member(record) -> bytes:
         writer = _local.writer = WARCWriter(None, gzip=False, warc_version="1.1")
     writer.out = buffer = BytesIO()
     writer.write_record(record)
-    return zlib.compress(buffer.getvalue(), GZIP_LEVEL, 31)  # wbits 31: a gzip member
+    data = buffer.getvalue()
+    # A gzip member (16 + window bits) with a window just larger than the record: deflate sets up
+    # state for its whole window, which for a 32 KiB window costs more than compressing a small
+    # request record; the bytes compress as with the largest window (deflate never looks further
+    # back than the record, nor within 262 bytes of the window's end).
+    return zlib.compress(data, GZIP_LEVEL, 16 + min(15, max(9, (len(data) + 262).bit_length())))
 
 
 class WarcFiles:
