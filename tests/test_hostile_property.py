@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.extract import NotAnArticle, extract
+from crawler.settings import DOWNLOAD_MAXSIZE
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from devtools.sitegen import render_article, url_of
@@ -176,7 +177,10 @@ def test_a_crawl_of_hostile_pages_archives_or_counts_each_and_never_stalls(tmp_p
     spec = articles(len(makers) + 2)
     made = {a["id"]: make(render_article(a)) for a, make in zip(spec[1:], makers, strict=False)}
     write_hostile_site(tmp / "site", spec, {i: (lambda article, page: made[article["id"]]) for i in made})
-    expected = {a["id"]: read(made[a["id"]], a) for a in spec[1:-1]}
+    # A page over the crawl's DOWNLOAD_MAXSIZE is cancelled by the download, before any
+    # extraction: counted as too large, not read.
+    expected = {a["id"]: "too_large" if len(made[a["id"]]) > DOWNLOAD_MAXSIZE else read(made[a["id"]], a)
+                for a in spec[1:-1]}
     db = tmp / "dw.db"
     with running_mirror(tmp / "site", tmp / "access.log") as origin:
         run = measured(crawl_command(origin, db, "-a", "lang=en", "-s", "ROBOTSTXT_OBEY=False"))
@@ -190,6 +194,8 @@ def test_a_crawl_of_hostile_pages_archives_or_counts_each_and_never_stalls(tmp_p
     assert {i for i, verdict in expected.items() if verdict == "article"} <= archived
     refused = sum(1 for verdict in expected.values() if verdict == "refused")
     assert stats.get("dw/failed/not_an_article", 0) == refused
+    too_large = sum(1 for verdict in expected.values() if verdict == "too_large")
+    assert stats.get("dw/failed/article/too_large", 0) == too_large
     assert stats["dw/fetched"] == len(archived) + refused
     assert not any(k.startswith(("dw/failed/extraction", "dw/failed/pipeline")) for k in stats)
     assert run.returncode == (3 if 2 * refused > len(spec) else 0), run.stderr[-2000:]
