@@ -24,6 +24,8 @@ in the way); 3 the archive or the backup is damaged, or a copy failed (the line 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -31,6 +33,7 @@ import sys
 from pathlib import Path
 
 from crawler.archive import integrity, paths
+from crawler.outcome import RUNNING
 
 EXIT_REFUSED, EXIT_FAILED = 2, 3
 
@@ -53,8 +56,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _snapshot(source: Path, target: Path, journal_mode: str) -> None:
-    """Copy the SQLite file `source` into `target` (replaced atomically), checked."""
+def _snapshot(source: Path, target: Path, journal_mode: str, restoring: bool = False) -> None:
+    """Copy the SQLite file `source` into `target` (replaced atomically), checked. `restoring`:
+    the copy's `running` runs were running when the backup was taken (`IN_PROGRESS`)."""
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
@@ -62,6 +66,8 @@ def _snapshot(source: Path, target: Path, journal_mode: str) -> None:
         writer = sqlite3.connect(partial)
         try:
             reader.backup(writer)  # pages=-1: one step, one read transaction, consistent
+            if restoring:
+                _mark_in_progress(writer)
             writer.execute(f"PRAGMA journal_mode = {journal_mode}")
         finally:
             writer.close()
@@ -76,6 +82,21 @@ def _snapshot(source: Path, target: Path, journal_mode: str) -> None:
         Path(f"{target}{leftover}").unlink(missing_ok=True)
     os.replace(partial, target)
     _fsync(target.parent)
+
+
+IN_PROGRESS = ("in progress when backed up: this archive holds what the run had written by"
+               " then, and the run went on in the archive that was backed up")
+
+
+def _mark_in_progress(db: sqlite3.Connection) -> None:
+    """A restored archive's `running` rows were runs in progress when the backup was taken: said
+    so, rather than left for the next run to call them killed."""
+    try:
+        with db:
+            db.execute("UPDATE crawl_runs SET outcome = ?, finish_reason = 'backed_up'"
+                       " WHERE outcome = ?", [IN_PROGRESS, RUNNING.text])
+    except sqlite3.OperationalError:  # no crawl_runs table: nothing ran
+        pass
 
 
 def _copy_captures(files: list[Path], folder: Path) -> tuple[int, int]:
@@ -116,23 +137,96 @@ def _counts(db: Path) -> str:
 
 def save(archive: Path, folder: Path, configured: str | None = None) -> str:
     """Back up `archive` and its captures into `folder`; one line saying what was done.
-    Raises Refused, integrity.ArchiveDamaged, sqlite3.Error, OSError."""
+    Raises Refused, integrity.ArchiveDamaged, sqlite3.Error, OSError.
+
+    Refused, before anything is written: a source that is no archive (`integrity.refuse`), a
+    damaged one (a damaged `-wal` too: SQLite's copy would quietly lack what follows the bad
+    frame), a folder inside the archive's captures, and a folder that holds the backup of another
+    archive (`<name>.backup-of` says whose; a backup made before it existed is the same
+    archive's when its runs are all in the archive). Two backups into one folder at once: the
+    second is refused (the folder is locked)."""
     why = paths.problem(archive, "ARCHIVE")
     if why:
         raise Refused(why)
-    if not archive.is_file() or archive.stat().st_size == 0:
+    if not archive.exists() or (archive.is_file() and archive.stat().st_size == 0):
         raise Refused(f"no archive at {archive}")
     if folder.exists() and not folder.is_dir():
         raise Refused(f"BACKUP={folder} is a file; give a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    captures_of_archive = paths.captures_dir(archive, configured).resolve()
+    for captures in (captures_of_archive, paths.legacy_captures_dir(archive).resolve()):
+        if folder.resolve() == captures or captures in folder.resolve().parents:
+            raise Refused(f"BACKUP={folder} is inside the archive's captures folder {captures}/;"
+                          " give a folder outside what the backup protects")
     target = folder / archive.name
     if target.resolve() == archive.resolve():
         raise Refused(f"BACKUP={folder} is the archive's own folder; give another")
-    _snapshot(archive, target, "DELETE")  # one self-contained file: no -wal to forget
-    captures = folder / (archive.name + paths.CAPTURES_SUFFIX)
-    copied, kept = _copy_captures(paths.capture_files(archive, configured), captures)
+    integrity.refuse(archive)  # no regular file, not an archive, damaged: before it is opened
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):
+        _refuse_another_archives(archive, target)
+        _snapshot(archive, target, "DELETE")  # one self-contained file: no -wal to forget
+        _write_record(target, archive)
+        captures = folder / (archive.name + paths.CAPTURES_SUFFIX)
+        copied, kept = _copy_captures(paths.capture_files(archive, configured), captures)
     return (f"Backed up {archive} ({_counts(target)}) to {target}; captures: {_files(copied)}"
             f" copied, {kept} already there, in {captures}/")
+
+
+RECORD_SUFFIX = ".backup-of"  # beside the backup's file: the archive it is a backup of
+
+
+def _record(target: Path) -> Path:
+    return target.with_name(target.name + RECORD_SUFFIX)
+
+
+def _write_record(target: Path, archive: Path) -> None:
+    record = _record(target)
+    partial = record.with_name(f".{record.name}.partial-{os.getpid()}")
+    partial.write_text(f"{archive.resolve()}\n", encoding="utf-8")
+    os.replace(partial, record)
+
+
+def _runs(db: Path) -> set[tuple]:
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return set(conn.execute("SELECT id, started_at FROM crawl_runs"))
+    finally:
+        conn.close()
+
+
+def _refuse_another_archives(archive: Path, target: Path) -> None:
+    """Refused when `target` is the backup of an archive other than `archive`."""
+    record = _record(target)
+    if record.is_file():
+        of = record.read_text(encoding="utf-8").strip()
+        if of != str(archive.resolve()):
+            raise Refused(f"{target} is the backup of another archive, {of}; a backup of"
+                          f" {archive} never replaces it: give another BACKUP folder")
+        return
+    if not target.exists():
+        return
+    try:  # made before backups said whose they are: the same archive's if its runs are all here
+        same = _runs(target) <= _runs(archive)
+    except sqlite3.Error:
+        same = False
+    if not same:
+        raise Refused(f"{target} is a backup of another archive (its runs are not in {archive});"
+                      " give another BACKUP folder, or move it aside")
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """The backup folder, locked (flock on the folder itself: no file made) while one backup
+    writes into it; Refused when another one is."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(f"another backup is writing into {folder}; try again when it is done") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def restore(source: Path, archive: Path, configured: str | None = None) -> str:
@@ -155,7 +249,7 @@ def restore(source: Path, archive: Path, configured: str | None = None) -> str:
         raise integrity.ArchiveDamaged(source, problems)
     archive.parent.mkdir(parents=True, exist_ok=True)
     counts = _counts(source)
-    _snapshot(source, archive, "WAL")
+    _snapshot(source, archive, "WAL", restoring=True)
     saved = source.with_name(source.name + paths.CAPTURES_SUFFIX)
     files = (sorted(p for pattern in paths.WARC_PATTERNS for p in saved.glob(pattern))
              if saved.is_dir() else [])

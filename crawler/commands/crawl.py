@@ -96,7 +96,7 @@ def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
     a `-s` setting or an ARCHIVE_PATH that would make SQLite keep the archive in memory
     (crawler/setting_names.py, crawler/archive/paths.py); the unknown names passed on."""
-    refused, passed_on = setting_names.check(setting_names.given_names(opts.set or []))
+    refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or paths.problem(settings.get("ARCHIVE_PATH"))
     if refused:
         fail(f"bad setting: {refused}")

@@ -1,0 +1,261 @@
+"""An operator's slips that reach the archive's file, refused through the real commands before
+anything is written: a damaged write-ahead log (committed transactions after a bad frame, which
+SQLite would drop for good at the next checkpoint), a file that is no dw-archive archive (another
+application's database, a WARC, a FIFO), an emptied archive whose captures show what it held,
+and backups that would replace another archive's backup or nest in the archive's own captures.
+
+Each asserts the exit status, the last line, and the archive's folder (and the backup's) byte for
+byte as it was. One crawl of the sample site's English articles is shared by the module.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from crawler.archive import backup, integrity
+from devtools.mirror import running_mirror
+from tests.conftest import ROOT
+from tests.crawling import Mirror, crawl
+from tests.test_outcomes import last_line, snapshot
+
+TRANSACTIONS = 30  # committed while the writer's -wal was never checkpointed
+BAD_FRAME = 10
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    """The sample site's English articles, crawled once for the module: dw.db and dw.db-warc/."""
+    folder = tmp_path_factory.mktemp("crawled")
+    log = tmp_path_factory.mktemp("log") / "access.log"
+    with running_mirror(ROOT / "data" / "sample-site", log) as origin:
+        run = crawl(Mirror(origin, log), folder / "dw.db", "-a", "lang=en")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not Path(f"{folder / 'dw.db'}-wal").exists()
+    return folder
+
+
+def python(*args: str) -> subprocess.CompletedProcess:
+    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=180)
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    return run
+
+
+def runs_seen(db: Path) -> int:
+    """crawl_runs rows SQLite itself reads from `db` and its -wal, from a copy (never the file)."""
+    with_copy = db.parent.parent / f"seen-{db.parent.name}"
+    shutil.rmtree(with_copy, ignore_errors=True)
+    with_copy.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copy(f"{db}{suffix}", with_copy / f"dw.db{suffix}")
+    conn = sqlite3.connect(with_copy / "dw.db")
+    try:
+        return conn.execute("SELECT count(*) FROM crawl_runs").fetchone()[0]
+    finally:
+        conn.close()
+        shutil.rmtree(with_copy)
+
+
+def dead_writers_archive(crawled: Path, folder: Path) -> Path:
+    """`folder/dw.db` as a writer left it when it died: the crawled archive with TRANSACTIONS
+    committed transactions (runs) still in its -wal, never checkpointed."""
+    live = folder.parent / f"{folder.name}-live"
+    shutil.copytree(crawled, live)
+    conn = sqlite3.connect(live / "dw.db", isolation_level=None)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    for n in range(TRANSACTIONS):
+        conn.execute("INSERT INTO crawl_runs (started_at, finished_at, outcome) VALUES (?, ?, 'ok')",
+                     [f"2026-12-05T10:{n:02d}:00Z", f"2026-12-05T10:{n:02d}:30Z"])
+    shutil.copytree(live, folder)  # while it is open: the -wal holds every transaction
+    conn.close()
+    shutil.rmtree(live)
+    return folder / "dw.db"
+
+
+def flip_in_frame(db: Path, frame: int) -> None:
+    """One bit of one WAL frame's page flipped (frame numbers from 1, as SQLite's)."""
+    wal = Path(f"{db}-wal")
+    data = bytearray(wal.read_bytes())
+    page_size = struct.unpack(">I", data[8:12])[0]
+    data[32 + (frame - 1) * (24 + page_size) + 24 + 200] ^= 0x10
+    wal.write_bytes(bytes(data))
+
+
+def test_a_damaged_wal_is_refused_by_crawl_reextract_backfill_and_backup(crawled, mirror, tmp_path):
+    db = dead_writers_archive(crawled, tmp_path / "wal")
+    before_damage = runs_seen(db)
+    kept = tmp_path / "kept"  # a good backup of this archive, taken before the damage
+    saved = python("-m", "crawler.archive.backup", "save", str(db), str(kept))
+    assert saved.returncode == 0, saved.stderr
+    flip_in_frame(db, BAD_FRAME)
+    # The premise: SQLite alone reads up to the bad frame and drops every transaction after it.
+    assert runs_seen(db) < before_damage - TRANSACTIONS // 2
+    folder, backup_before = snapshot(db.parent), snapshot(kept)
+
+    said = "its write-ahead log dw.db-wal is damaged at frame 10 of "
+    recover = f"; run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"
+    run = crawl(mirror, db, "-a", "lang=en")
+    assert run.returncode == 3, run.stderr[-2000:]
+    assert last_line(run).startswith(
+        f"dw crawl failed: the archive could not be written: the archive is damaged ({said}")
+    assert last_line(run).endswith(recover)
+    assert snapshot(db.parent) == folder and mirror.paths() == []  # nothing checkpointed
+
+    again = python("-m", "crawler.reextract", "--archive", str(db))
+    assert again.returncode == 3
+    assert last_line(again).startswith(f"the archive is damaged ({said}"), last_line(again)
+    assert last_line(again).endswith(recover)
+
+    backfill = python("-m", "crawler.backfill", "cc-news", "--month", "2024-01", "--archive", str(db),
+                      "-s", "BACKFILL_COMMONCRAWL_DATA=http://127.0.0.1:9")
+    assert backfill.returncode == 3 and said in last_line(backfill), last_line(backfill)
+
+    refused = python("-m", "crawler.archive.backup", "save", str(db), str(kept))
+    assert refused.returncode == 3
+    assert last_line(refused).startswith(f"save: the archive is damaged ({said}")
+    assert last_line(refused).endswith("; the previous backup was kept")
+    assert snapshot(kept) == backup_before  # the good backup, all its runs, as it was
+    assert snapshot(db.parent) == folder
+
+
+def test_wal_damage_is_committed_frames_after_a_bad_one(crawled, tmp_path):
+    db = dead_writers_archive(crawled, tmp_path / "wal")
+    assert integrity.wal_damage(db) is None
+    pristine = Path(f"{db}-wal").read_bytes()
+    frames = (len(pristine) - 32) // (24 + struct.unpack(">I", pristine[8:12])[0])
+    flip_in_frame(db, frames)  # the last frame: a write torn by the crash, which SQLite drops
+    assert integrity.wal_damage(db) is None
+    for frame in (1, BAD_FRAME, frames - 1):
+        Path(f"{db}-wal").write_bytes(pristine)
+        flip_in_frame(db, frame)
+        said = integrity.wal_damage(db)
+        assert said is not None and f"damaged at frame {frame} of {frames}:" in said, (frame, said)
+    Path(f"{db}-wal").write_bytes(pristine[:-100])  # cut inside its last frame: a torn end
+    assert integrity.wal_damage(db) is None
+
+
+def test_what_is_no_archive_is_refused_and_left_as_it_was(crawled, mirror, tmp_path):
+    app = tmp_path / "app" / "app.db"  # another application's database
+    app.parent.mkdir()
+    with sqlite3.connect(app) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+    warc = tmp_path / "warc" / "x.warc.gz"  # a capture named as the archive
+    warc.parent.mkdir()
+    shutil.copy(sorted((crawled / "dw.db-warc").glob("*.warc.gz"))[0], warc)
+    emptied = tmp_path / "emptied" / "dw.db"  # `: > dw.db`, or a full disk: its captures remain
+    shutil.copytree(crawled, emptied.parent)
+    emptied.write_bytes(b"")
+    fifo = tmp_path / "fifo" / "dw.db"  # opened, it would block the crawl for ever
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    cases = [
+        (app, f"{app} is a SQLite database but not a dw-archive archive (its tables: users; no"
+              " articles or crawl_runs table); give the archive's file"),
+        (warc, f"{warc} is not a SQLite archive (it does not begin with SQLite's header)"),
+        (emptied, f"the archive {emptied} is empty but its captures folder {emptied}-warc/ holds"
+                  " 1 WARC file: restore a backup (make restore) or rebuild it with"
+                  f" `python -m crawler.reextract --archive {emptied}`"),
+        (fifo, f"bad setting: ARCHIVE_PATH={fifo} is a FIFO (named pipe), not a regular file"),
+    ]
+    before = {path: snapshot(path.parent) for path, _ in cases}
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda case: crawl(mirror, case[0], "-a", "lang=en", timeout=90), cases))
+    for (path, said), run in zip(cases, runs, strict=True):
+        assert run.returncode == 3, (path, run.stderr[-1500:])
+        assert last_line(run).startswith("dw crawl failed: "), last_line(run)
+        assert said in last_line(run), last_line(run)
+        assert snapshot(path.parent) == before[path], path  # no tables added, no -warc/ made
+    assert sorted(p.name for p in fifo.parent.iterdir()) == ["dw.db"]
+    assert mirror.paths() == []
+
+
+def test_a_backup_never_replaces_another_archives_nor_nests_in_the_captures(crawled, tmp_path):
+    first, second, folder = tmp_path / "x1" / "dw.db", tmp_path / "x2" / "dw.db", tmp_path / "bk"
+    shutil.copytree(crawled, first.parent)
+    second.parent.mkdir()
+    shutil.copy(first, second)
+    with sqlite3.connect(second) as conn:  # another archive of the same file name
+        conn.execute("DELETE FROM crawl_runs WHERE id > 1")
+        conn.execute("INSERT INTO crawl_runs (started_at, outcome) VALUES ('2026-01-01T00:00:00Z', 'ok')")
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    made = subprocess.run(["make", "--no-print-directory", "-s", "backup", f"ARCHIVE={first}",
+                           f"BACKUP={folder}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert made.returncode == 0, made.stderr
+    assert (folder / "dw.db.backup-of").read_text() == f"{first.resolve()}\n"
+    kept = snapshot(folder)
+
+    other = subprocess.run(["make", "--no-print-directory", "-s", "backup", f"ARCHIVE={second}",
+                            f"BACKUP={folder}"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert other.returncode == 2  # make's own status for the backup's refusal
+    assert f"save: {folder}/dw.db is the backup of another archive, {first.resolve()}; a backup of" \
+           f" {second} never replaces it: give another BACKUP folder" in other.stderr, other.stderr
+    assert snapshot(folder) == kept  # x1's backup and captures, nothing of x2's mixed in
+
+    archive_before = snapshot(first.parent)
+    nested = python("-m", "crawler.archive.backup", "save", str(first), str(first) + "-warc")
+    assert nested.returncode == 2
+    assert last_line(nested) == (
+        f"save: BACKUP={first}-warc is inside the archive's captures folder {first.resolve()}-warc/;"
+        " give a folder outside what the backup protects")
+    assert snapshot(first.parent) == archive_before
+
+
+def test_backups_made_before_they_named_their_archive(crawled, tmp_path):
+    archive, folder = tmp_path / "a" / "dw.db", tmp_path / "bk"
+    shutil.copytree(crawled, archive.parent)
+    backup.save(archive, folder)
+    (folder / "dw.db.backup-of").unlink()  # as an older version left it
+    backup.save(archive, folder)  # its runs are all in the archive: the same archive's
+    (folder / "dw.db.backup-of").unlink()
+    with sqlite3.connect(folder / "dw.db") as conn:  # a run the archive never had: another's
+        conn.execute("INSERT INTO crawl_runs (started_at, outcome) VALUES ('2020-01-01T00:00:00Z', 'ok')")
+    conn.close()
+    with pytest.raises(backup.Refused, match="is a backup of another archive"):
+        backup.save(archive, folder)
+
+
+def test_two_backups_into_one_folder_at_once(crawled, tmp_path):
+    archive, folder = tmp_path / "a" / "dw.db", tmp_path / "bk"
+    shutil.copytree(crawled, archive.parent)
+    folder.mkdir()
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a backup writing into it holds it
+        with pytest.raises(backup.Refused, match="another backup is writing into"):
+            backup.save(archive, folder)
+    finally:
+        os.close(fd)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_restored_run_in_progress_says_so(crawled, tmp_path):
+    archive, folder, restored = tmp_path / "a" / "dw.db", tmp_path / "bk", tmp_path / "r" / "dw.db"
+    shutil.copytree(crawled, archive.parent)
+    with sqlite3.connect(archive) as conn:  # a crawl writing when the backup is taken
+        conn.execute("INSERT INTO crawl_runs (started_at, outcome)"
+                     " VALUES ('2026-12-05T11:00:00Z', 'running')")
+    conn.close()
+    assert python("-m", "crawler.archive.backup", "save", str(archive), str(folder)).returncode == 0
+    run = python("-m", "crawler.archive.backup", "restore", str(folder), str(restored))
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(restored) as conn:
+        rows = conn.execute("SELECT outcome, finish_reason FROM crawl_runs WHERE started_at ="
+                            " '2026-12-05T11:00:00Z'").fetchall()
+    conn.close()
+    assert rows == [(backup.IN_PROGRESS, "backed_up")]
+    assert backup.IN_PROGRESS.startswith("in progress when backed up")
