@@ -164,7 +164,47 @@ def damage(path: str | os.PathLike, pragma: str = "integrity_check", limit: int 
     found = _check(file, "immutable=1", pragma, limit)
     if _in_use(wal) or _stamp(file) != before:  # a writer came meanwhile: read it properly
         found = _check(file, "mode=ro", pragma, limit)
-    return found
+    if found or pragma != "integrity_check":
+        return found
+    return search_index_damage(file)
+
+
+SEARCH_INDEX = "articles_search"  # crawler/search.py's FTS5 table
+
+
+def search_index_damage(path: str | os.PathLike) -> str | None:
+    """What FTS5's own `integrity-check` reports wrong with the archive's search index, or None
+    when it is sound, absent, or cannot be asked. `PRAGMA integrity_check` (before SQLite 3.44)
+    does not look inside an FTS5 index: its pages are table rows to it, and a damaged index
+    answers searches wrongly and spreads with every write.
+
+    FTS5 runs the check as an INSERT, which a read-only connection refuses: it is asked in a
+    transaction that is rolled back, so nothing is written; and only when no `-wal` is in use
+    (closing the last connection to the file would otherwise checkpoint it), so the file is left
+    byte for byte as it was, and the `-wal`/`-shm` this connection made are gone when it closes.
+    """
+    file = Path(path)
+    if _in_use(Path(f"{file}-wal")):
+        return None  # a writer has it open, or died: not asked (see above)
+    try:
+        conn = sqlite3.connect(file, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN")
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [SEARCH_INDEX]).fetchone():
+            return None
+        conn.execute(f"INSERT INTO {SEARCH_INDEX} ({SEARCH_INDEX}, rank) VALUES ('integrity-check', 0)")
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            return None
+        return (f"its search index {SEARCH_INDEX}: {exc}; the articles are sound: rebuild the index"
+                f" from them with `python -m crawler.search {file}`")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+    return None
 
 
 def refuse_damaged(path: str | os.PathLike) -> None:
