@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from scrapy.commands import crawl
@@ -66,7 +67,17 @@ class Command(crawl.Command):
                 lambda task: task.cancelled() or not task.exception() or errors.append(task.exception()))
         else:  # CrawlerProcess: a Deferred
             started.addErrback(lambda failure: errors.append(failure.value))
-        self.crawler_process.start()
+        try:
+            self.crawler_process.start()
+        except KeyboardInterrupt:
+            # Ctrl-C once more after the reactor stopped (Scrapy's handlers gone, Python's back):
+            # the run is over and its outcome decided; it, not the signal, gives the status.
+            pass
+        finally:
+            # From here the outcome decides the status: a later Ctrl-C or SIGTERM while the
+            # process ends must not turn it into an undocumented 130 (or 143).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self.crawler_process.bootstrap_failed or errors:
             self.exitcode = 1
             if errors and isinstance(errors[0], JobDirInUse):  # refused, as by the archive's lock
