@@ -259,3 +259,103 @@ def test_a_restored_run_in_progress_says_so(crawled, tmp_path):
     conn.close()
     assert rows == [(backup.IN_PROGRESS, "backed_up")]
     assert backup.IN_PROGRESS.startswith("in progress when backed up")
+
+
+def damage_search_index(db: Path) -> None:
+    """Bytes in the middle of the search index's largest block changed through SQL: the b-trees
+    stay sound (`PRAGMA integrity_check` says ok), the FTS5 index inside them does not."""
+    with sqlite3.connect(db) as conn:
+        rowid, block = conn.execute("SELECT id, block FROM articles_search_data"
+                                    " ORDER BY length(block) DESC LIMIT 1").fetchone()
+        block = bytearray(block)
+        middle = len(block) // 2
+        block[middle:middle + 16] = bytes(b ^ 0x5A for b in block[middle:middle + 16])
+        conn.execute("UPDATE articles_search_data SET block = ? WHERE id = ?", [bytes(block), rowid])
+    conn.close()
+
+
+def test_a_damaged_search_index_is_refused_though_integrity_check_passes(crawled, mirror, tmp_path):
+    folder = tmp_path / "fts"
+    shutil.copytree(crawled, folder)
+    db = folder / "dw.db"
+    damage_search_index(db)
+    assert not Path(f"{db}-wal").exists()
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?immutable=1", uri=True)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # SQLite's own: blind
+    conn.close()
+    before = snapshot(folder)
+    run = crawl(mirror, db, "-a", "lang=en")
+    assert run.returncode == 3, run.stderr[-2000:]
+    assert last_line(run).startswith("dw crawl failed: the archive could not be written: the archive"
+                                     " is damaged (its search index articles_search: "), last_line(run)
+    assert f"rebuild the index from them with `python -m crawler.search {db}`" in last_line(run)
+    assert snapshot(folder) == before and mirror.paths() == []
+    # The advice works: rebuilt from the articles, the archive is sound and the crawl runs.
+    rebuilt = python("-m", "crawler.search", str(db))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert integrity.damage(db) is None
+
+
+def test_make_demo_never_writes_into_an_archive_it_did_not_make(crawled, tmp_path):
+    from devtools.demo import not_the_demos
+
+    site = ROOT / "data" / "sample-site"
+    assert not_the_demos(crawled / "dw.db", site) is None  # the sample site's articles only
+    operators = tmp_path / "data" / "dw.db"  # an operator's archive at the demo's default path
+    shutil.copytree(crawled, operators.parent)
+    with sqlite3.connect(operators) as conn:
+        conn.execute("INSERT INTO articles (id, url, language, title) VALUES"
+                     " (70000001, 'https://www.dw.com/en/x/a-70000001', 'en', 'Not a sample')")
+    conn.close()
+    before = snapshot(operators.parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    run = subprocess.run(["make", "--no-print-directory", "-s", "demo", f"ARCHIVE={operators}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 2, run.stderr  # make's status for the demo's refusal (2)
+    assert run.stderr.strip().splitlines()[0] == (
+        f"demo: {operators} holds 1 article not from the sample site (e.g. 70000001): the demo"
+        " never writes into an archive it did not make; give it its own: make demo"
+        " ARCHIVE=data/demo.db")
+    assert "Mirror of" not in run.stdout  # refused before the mirror or the crawl started
+    assert snapshot(operators.parent) == before
+
+
+def test_ctrl_c_again_after_the_outcome_is_recorded_keeps_its_status(mirror, tmp_path):
+    import signal
+    import time
+
+    from devtools.demo import crawl_command
+
+    db = tmp_path / "dw.db"
+    process = subprocess.Popen(
+        crawl_command(mirror.origin, db, "-a", "lang=en", "-a", "sources=news",
+                      "-s", "DOWNLOAD_DELAY=0.5", "-s", "CONCURRENT_REQUESTS=1"),
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def outcome() -> str | None:
+        try:
+            conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT outcome FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not mirror.article_pages() and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None and mirror.article_pages(), "the crawl never reached an article"
+    process.send_signal(signal.SIGINT)  # graceful
+    while time.monotonic() < deadline and outcome() in (None, "running") and process.poll() is None:
+        time.sleep(0.005)
+    # The outcome is recorded: Ctrl-C again and again, through every step of the process's end.
+    while process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.002)
+    stderr = process.stderr.read()
+    process.wait()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert outcome() == "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)"
+    assert process.returncode == 0, stderr[-2000:]  # what the recorded outcome says, never 130
