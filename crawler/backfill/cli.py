@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from crawler import dw
+from crawler.arguments import ArgumentError, parse_languages
 from crawler.backfill.sources import CRAWL_ID, SOURCES
 from crawler.outcome import OK, Outcome, failed
 
@@ -89,12 +89,12 @@ def job_from(args: argparse.Namespace, settings):
 
     if args.source not in SOURCES:
         raise BadArgument(f"source {args.source!r}: one of {', '.join(SOURCES)}")
-    parts = [x.strip() for x in args.lang.split(",")]
-    languages = list(dw.LANGUAGES) if args.lang.strip() == "all" else parts
-    unknown = [x for x in languages if x not in dw.LANGUAGES]
-    if unknown or not languages:
-        shown = ", ".join(repr(x) if not x else x for x in unknown) or "empty"
-        raise BadArgument(f"--lang {args.lang!r}: {shown} is no DW language (use e.g. en,de or all)")
+    try:  # the crawl's rule (crawler/arguments.py): `en,` is `en`, `,` is refused
+        languages = parse_languages(args.lang) if args.lang.strip() else []
+    except ArgumentError as exc:
+        raise BadArgument(f"--lang {args.lang!r}: {exc}") from None
+    if not languages:
+        raise BadArgument(f"--lang {args.lang!r}: no language (use e.g. en,de or all)")
     since, until = (_day(args.since) if args.since else None), (_day(args.until) if args.until else None)
     if args.month:
         if args.since or args.until:
