@@ -359,3 +359,48 @@ def test_ctrl_c_again_after_the_outcome_is_recorded_keeps_its_status(mirror, tmp
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
     assert outcome() == "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)"
     assert process.returncode == 0, stderr[-2000:]  # what the recorded outcome says, never 130
+
+
+@pytest.mark.parametrize(("value", "languages"), [
+    ("en,", ["en"]), (" en , de ,", ["en", "de"]), ("EN", ["en"]), ("de,,en", ["de", "en"]),
+    (",", None), (" , ", None), ("en,xx", None),
+])
+def test_one_rule_for_language_lists_in_crawl_and_backfill(value, languages):
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.arguments import ArgumentError, parse_languages
+    from crawler.backfill.cli import BadArgument, job_from, parse
+
+    args = parse(["cc-news", "--month", "2024-01", "--lang", value])
+    if languages is None:
+        with pytest.raises(ArgumentError):
+            parse_languages(value)
+        with pytest.raises(BadArgument):
+            job_from(args, get_project_settings())
+    else:
+        assert parse_languages(value) == languages
+        assert job_from(args, get_project_settings()).languages == languages
+
+
+def test_a_refused_backup_leaves_nothing_beside_a_damaged_archive(crawled, tmp_path):
+    folder, kept = tmp_path / "archive", tmp_path / "bk"
+    shutil.copytree(crawled, folder)
+    db = folder / "dw.db"
+    assert python("-m", "crawler.archive.backup", "save", str(db), str(kept)).returncode == 0
+    data = bytearray(db.read_bytes())
+    data[5 * 4096:8 * 4096] = bytes(3 * 4096)  # three pages zeroed
+    db.write_bytes(bytes(data))
+    for leftover in ("-wal", "-shm"):  # the good backup's reading left these: a clean start
+        Path(f"{db}{leftover}").unlink(missing_ok=True)
+    before, backup_before = snapshot(folder), snapshot(kept)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    run = subprocess.run(["make", "--no-print-directory", "-s", "backup", f"ARCHIVE={db}",
+                          f"BACKUP={kept}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env=env)
+    assert run.returncode == 2  # make's status; the backup's own is 3
+    line = next(line for line in run.stderr.splitlines() if line.startswith("save: "))
+    assert line.startswith("save: the archive is damaged (") and line.endswith(
+        f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`; the previous backup was kept"), line
+    assert "Error 3" in run.stderr.strip().splitlines()[-1]
+    assert snapshot(folder) == before  # no -wal, no -shm left beside it
+    assert snapshot(kept) == backup_before
