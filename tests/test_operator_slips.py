@@ -404,3 +404,21 @@ def test_a_refused_backup_leaves_nothing_beside_a_damaged_archive(crawled, tmp_p
     assert "Error 3" in run.stderr.strip().splitlines()[-1]
     assert snapshot(folder) == before  # no -wal, no -shm left beside it
     assert snapshot(kept) == backup_before
+
+
+def test_a_backup_is_never_replaced_by_a_copy_holding_less(crawled, tmp_path):
+    archive, folder = tmp_path / "a" / "dw.db", tmp_path / "bk"
+    shutil.copytree(crawled, archive.parent)
+    older = tmp_path / "older.db"
+    shutil.copy(archive, older)
+    with sqlite3.connect(archive) as conn:  # a run after the older copy was taken
+        conn.execute("INSERT INTO crawl_runs (started_at, outcome) VALUES ('2026-12-05T12:00:00Z', 'ok')")
+    conn.close()
+    assert python("-m", "crawler.archive.backup", "save", str(archive), str(folder)).returncode == 0
+    shutil.copy(older, archive)  # the archive put back from an older copy
+    kept = snapshot(folder)
+    run = python("-m", "crawler.archive.backup", "save", str(archive), str(folder))
+    assert run.returncode == 2
+    assert last_line(run).startswith(f"save: {folder}/dw.db holds 1 run that {archive} does not"), \
+        last_line(run)
+    assert snapshot(folder) == kept

@@ -202,16 +202,21 @@ def _refuse_another_archives(archive: Path, target: Path) -> None:
         if of != str(archive.resolve()):
             raise Refused(f"{target} is the backup of another archive, {of}; a backup of"
                           f" {archive} never replaces it: give another BACKUP folder")
-        return
     if not target.exists():
         return
-    try:  # made before backups said whose they are: the same archive's if its runs are all here
-        same = _runs(target) <= _runs(archive)
+    try:  # every run the backup holds is in the archive: the archive is it, or grew from it
+        missing = len(_runs(target) - _runs(archive))
     except sqlite3.Error:
-        same = False
-    if not same:
+        missing = None
+    if missing is None or (missing and not record.is_file()):
+        # Made before backups said whose they are (or unreadable): another archive's.
         raise Refused(f"{target} is a backup of another archive (its runs are not in {archive});"
                       " give another BACKUP folder, or move it aside")
+    if missing:  # this archive's, but fuller than the archive is now: never replaced by less
+        raise Refused(f"{target} holds {missing} run{'s' if missing != 1 else ''} that {archive}"
+                      " does not (the archive was replaced by an older copy, or lost them): a"
+                      " backup is never replaced by a copy holding less; move it aside if you"
+                      " mean to")
 
 
 @contextlib.contextmanager
