@@ -3,8 +3,12 @@
     python -m crawler.archive.backup save ARCHIVE FOLDER       # make backup  [ARCHIVE=… BACKUP=…]
     python -m crawler.archive.backup restore FOLDER ARCHIVE    # make restore [BACKUP=… ARCHIVE=…]
 
-`save` writes FOLDER/<name> (`backup/dw.db` for `data/dw.db`) and FOLDER/<name>-warc/ (its
-captures). The archive is copied with SQLite's backup API in one step, under one read
+`save` writes FOLDER/<name> (`backup/dw.db` for `data/dw.db`), FOLDER/<name>-warc/ (its
+captures) and FOLDER/<name>.backup-of (the archive's full path: whose backup it is). It never
+replaces the backup of another archive, nor one holding runs the archive does not (a copy
+holding less), and refuses a FOLDER inside the archive's captures; the source is checked first
+as a crawl checks it (`integrity.refuse`: no archive, a damaged `-wal` or file), read-only.
+The archive is copied with SQLite's backup API in one step, under one read
 transaction: a consistent snapshot of every committed batch, the ones still in `-wal` too,
 while a crawl goes on writing (WAL: the crawl is not held up). `cp data/dw.db` is not that:
 it misses what is in `-wal` and can copy a page half-written. The copy is checked
