@@ -422,3 +422,17 @@ def test_a_backup_is_never_replaced_by_a_copy_holding_less(crawled, tmp_path):
     assert last_line(run).startswith(f"save: {folder}/dw.db holds 1 run that {archive} does not"), \
         last_line(run)
     assert snapshot(folder) == kept
+
+
+def test_a_backup_of_what_is_no_archive_is_refused(tmp_path):
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = snapshot(tmp_path)
+    run = python("-m", "crawler.archive.backup", "save", str(app), str(tmp_path / "bk"))
+    assert run.returncode == 3
+    assert last_line(run) == (f"save: {app} is a SQLite database but not a dw-archive archive (its"
+                              " tables: users; no articles or crawl_runs table); give the archive's"
+                              " file; the previous backup was kept")
+    assert snapshot(tmp_path) == before

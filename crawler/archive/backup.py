@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    except integrity.ArchiveDamaged as exc:
+    except integrity.ArchiveRefused as exc:  # damaged, or no archive
         kept = " the previous backup was kept" if args.command == "save" else " nothing restored"
         print(f"{args.command}: {exc};{kept}", file=sys.stderr)
         return EXIT_FAILED

@@ -9,6 +9,12 @@ that comparison shows. An archive written on top of such damage spreads it (an i
 makes updates miss rows), so the run is refused, with the recipe to recover what can be
 (`sqlite3 … .recover`). What it costs, at 1k to 1M articles: the README, benchmarks/README.md.
 
+Before it, and before SQLite opens the file at all: `not_an_archive` (a FIFO, a device, a file
+that is no SQLite database, another application's database) and `wal_damage` (a `-wal` whose
+committed frames after a bad one SQLite would silently drop). After it, when it passes:
+`search_index_damage`, FTS5's own check of the search index, which `integrity_check` (before
+SQLite 3.44) does not look inside. `refuse` runs them all.
+
 Reading never creates or changes a file: with no `-wal` beside the archive (no writer has it
 open, none died mid-run) the file is read as `immutable` (no locks, no `-shm`); if a writer
 touched it meanwhile, or a `-wal` exists, it is read again through SQLite's normal read-only
