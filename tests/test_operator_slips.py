@@ -436,3 +436,21 @@ def test_a_backup_of_what_is_no_archive_is_refused(tmp_path):
                               " tables: users; no articles or crawl_runs table); give the archive's"
                               " file; the previous backup was kept")
     assert snapshot(tmp_path) == before
+
+
+def test_a_run_in_progress_in_the_backup_is_the_same_run_when_it_ends(crawled, tmp_path):
+    archive, folder = tmp_path / "a" / "dw.db", tmp_path / "bk"
+    shutil.copytree(crawled, archive.parent)
+    with sqlite3.connect(archive) as conn:  # a crawl writing when the first backup is taken
+        run_id = conn.execute("INSERT INTO crawl_runs (started_at, outcome)"
+                              " VALUES ('2026-12-05T11:00:01Z', 'running')").lastrowid
+    conn.close()
+    backup.save(archive, folder)
+    with sqlite3.connect(archive) as conn:  # it ends: its row rewritten, its own start time
+        conn.execute("UPDATE crawl_runs SET started_at = '2026-12-05T11:00:00Z', outcome = 'ok'"
+                     " WHERE id = ?", [run_id])
+    conn.close()
+    assert backup.save(archive, folder).startswith(f"Backed up {archive} (")
+    with sqlite3.connect(folder / "dw.db") as conn:
+        assert conn.execute("SELECT outcome FROM crawl_runs WHERE id = ?", [run_id]).fetchone() == ("ok",)
+    conn.close()

@@ -190,12 +190,23 @@ def _write_record(target: Path, archive: Path) -> None:
     os.replace(partial, record)
 
 
-def _runs(db: Path) -> set[tuple]:
+def _runs(db: Path) -> dict[int, tuple[str, str]]:
+    """{id: (started_at, outcome)} of the `crawl_runs` rows of the SQLite file `db`."""
     conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return set(conn.execute("SELECT id, started_at FROM crawl_runs"))
+        return {row[0]: (row[1], row[2])
+                for row in conn.execute("SELECT id, started_at, outcome FROM crawl_runs")}
     finally:
         conn.close()
+
+
+def _runs_missing(backup: Path, archive: Path) -> int:
+    """How many of the backup's runs the archive does not hold: by id and start time, or by id
+    alone for a run still `running` in the backup (its row is rewritten when it ends, its start
+    time from the run's own clock)."""
+    have = _runs(archive)
+    return sum(1 for run_id, (started_at, outcome) in _runs(backup).items()
+               if run_id not in have or (outcome != RUNNING.text and have[run_id][0] != started_at))
 
 
 def _refuse_another_archives(archive: Path, target: Path) -> None:
@@ -209,7 +220,7 @@ def _refuse_another_archives(archive: Path, target: Path) -> None:
     if not target.exists():
         return
     try:  # every run the backup holds is in the archive: the archive is it, or grew from it
-        missing = len(_runs(target) - _runs(archive))
+        missing = _runs_missing(target, archive)
     except sqlite3.Error:
         missing = None
     if missing is None or (missing and not record.is_file()):
