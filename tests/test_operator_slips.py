@@ -142,6 +142,14 @@ def test_wal_damage_is_committed_frames_after_a_bad_one(crawled, tmp_path):
         assert said is not None and f"damaged at frame {frame} of {frames}:" in said, (frame, said)
     Path(f"{db}-wal").write_bytes(pristine[:-100])  # cut inside its last frame: a torn end
     assert integrity.wal_damage(db) is None
+    header = bytearray(pristine)
+    header[28] ^= 1  # the header's own checksum: SQLite ignores the whole log
+    Path(f"{db}-wal").write_bytes(bytes(header))
+    assert "is damaged at its header:" in integrity.wal_damage(db)
+    header = bytearray(pristine)
+    header[0] ^= 0xFF  # its magic number
+    Path(f"{db}-wal").write_bytes(bytes(header))
+    assert "has a damaged header" in integrity.wal_damage(db)
 
 
 def test_what_is_no_archive_is_refused_and_left_as_it_was(crawled, mirror, tmp_path):

@@ -27,6 +27,7 @@ import os
 import sqlite3
 import stat
 import struct
+import time
 from pathlib import Path
 
 _DAMAGE_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary result codes)
@@ -284,6 +285,21 @@ def wal_checksum(data: bytes, seed: tuple[int, int], big_endian: bool) -> tuple[
 
 def wal_damage(path: str | os.PathLike) -> str | None:
     """What is wrong with the archive's write-ahead log (`<path>-wal`), in words; None when it is
+    absent, empty, or every committed frame SQLite would read is there (`_wal_damage`).
+
+    Read twice when the first read finds damage: a writer beside this process (a backfill runs
+    beside a crawl) writes a frame's header and its page apart, and a read between the two can
+    see a frame half-written with a whole one after it. Damage is what both reads find."""
+    found = _wal_damage(path)
+    if found is None:
+        return None
+    time.sleep(0.05)
+    again = _wal_damage(path)
+    return again[1] if again is not None and again[0] == found[0] else None
+
+
+def _wal_damage(path: str | os.PathLike) -> tuple[int, str] | None:
+    """What is wrong with the archive's write-ahead log (`<path>-wal`), in words; None when it is
     absent, empty, or every committed frame SQLite would read is there.
 
     Damage: a frame of the current WAL (its salts) fails its checksum, yet a later commit frame
@@ -305,8 +321,8 @@ def wal_damage(path: str | os.PathLike) -> str | None:
         rest = handle.seek(0, 2) - WAL_HEADER
         if magic not in _WAL_MAGIC or not (512 <= page_size <= 65536 and page_size & (page_size - 1) == 0):
             if rest >= FRAME_HEADER:
-                return (f"its write-ahead log {wal.name} has a damaged header and {rest} bytes of"
-                        " frames SQLite will not read; keep a copy of it")
+                return -1, (f"its write-ahead log {wal.name} has a damaged header and {rest} bytes"
+                            " of frames SQLite will not read; keep a copy of it")
             return None
         big_endian = magic == _WAL_MAGIC[1]
         frames = rest // (FRAME_HEADER + page_size)
@@ -327,7 +343,7 @@ def wal_damage(path: str | os.PathLike) -> str | None:
                 lost += 1
         if failed is not None and lost:
             where = "its header" if failed == 0 else f"frame {failed} of {frames}"
-            return (f"its write-ahead log {wal.name} is damaged at {where}: {lost} committed"
-                    f" transaction{'s' if lost != 1 else ''} after it would be lost; keep a copy"
-                    f" of {wal.name} before anything opens the archive")
+            return failed, (f"its write-ahead log {wal.name} is damaged at {where}: {lost}"
+                            f" committed transaction{'s' if lost != 1 else ''} after it would be"
+                            f" lost; keep a copy of {wal.name} before anything opens the archive")
     return None
