@@ -90,10 +90,14 @@ def check_names(names: Iterable[str]) -> None:
 
 
 def parse_languages(value: str | None) -> list[str]:
-    """`en,de` or `all` as a list of DW path prefixes."""
+    """`en,de` or `all` as a list of DW path prefixes; the one rule for the crawl's `-a lang=` and
+    the backfill's `--lang`: case and spaces ignored, empty items too (`en,` is `en`), but a list
+    with no language at all (`,`) is refused. Raises ArgumentError."""
     if not value or value.strip() == "all":
         return list(dw.LANGUAGES) if value else ["en"]
     langs = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not langs:
+        raise ArgumentError(f"no language in {value!r}; give e.g. en,de or all")
     unknown = [lang for lang in langs if lang not in dw.LANGUAGES]
     if unknown:
         raise ArgumentError(f"unknown language {', '.join(unknown)}; DW has {' '.join(dw.LANGUAGES)}")

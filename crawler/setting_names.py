@@ -64,16 +64,32 @@ def own_prefixes() -> frozenset[str]:
 def check(names: Iterable[str]) -> tuple[str | None, list[str]]:
     """(why the first refused name is refused, e.g. `unknown setting ARCHIVE_PTH; did you mean
     ARCHIVE_PATH?`, or None; the unknown names passed on, for the caller to log once logging is
-    set up)."""
+    set up). `names`: setting names as given, or whole `NAME=VALUE` pairs.
+
+    Names are compared as Scrapy stores them, exactly, so a name that is a known one but for its
+    case or surrounding spaces (`archive_path`, `"ARCHIVE_PATH "`) is refused: Scrapy would keep
+    it as another setting, and the crawl would write into the default archive. A spider argument
+    given as a setting (`-s lang=de`) is refused with the `-a` form.
+    """
+    from crawler.arguments import NAMES as SPIDER_ARGUMENTS
+
     known = known_names()
     passed_on = []
-    for name in names:
+    for given in names:
+        name, _, value = given.partition("=")
         if name in known:
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=CLOSE)
+        key = name.strip().upper()
+        if key in known:
+            return f"unknown setting {name!r}; did you mean {key}?", passed_on
+        if name.strip().lower() in SPIDER_ARGUMENTS:
+            argument = name.strip().lower()
+            return (f"{argument} is a spider argument, not a setting; give it as"
+                    f" -a {argument}={value or 'VALUE'}"), passed_on
+        close = difflib.get_close_matches(key, known, n=1, cutoff=CLOSE)
         if close:
             return f"unknown setting {name}; did you mean {close[0]}?", passed_on
-        word = name.split("_")[0]
+        word = key.split("_")[0]
         if word in own_prefixes():
             same = sorted(n for n in project_names() if n.startswith(f"{word}_"))
             return f"unknown setting {name} (dw-archive's {word}_ settings: {', '.join(same)})", passed_on
@@ -89,5 +105,5 @@ def warn_passed_on(names: Iterable[str]) -> None:
 
 
 def given_names(pairs: Iterable[str]) -> list[str]:
-    """The names of `-s NAME=VALUE` pairs, as given."""
-    return [pair.split("=", 1)[0].strip() for pair in pairs]
+    """The names of `-s NAME=VALUE` pairs, as given (spaces kept: Scrapy keeps them)."""
+    return [pair.split("=", 1)[0] for pair in pairs]

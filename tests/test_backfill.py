@@ -821,7 +821,7 @@ def test_the_client_never_requests_off_its_origins():
     assert counts["failed/network"] == 1
 
 
-BAD = [["wayback", "--lang", "xx"], ["wayback", "--lang", "en,"], ["cc-news", "--lang", "en"],
+BAD = [["wayback", "--lang", "xx"], ["wayback", "--lang", ","], ["cc-news", "--lang", "en"],
        ["commoncrawl"],
        ["wayback", "--since", "2024-02-01", "--until", "2024-01-01"], ["gopher"],
        ["wayback", "--crawl", "CC-MAIN-2024-10"], ["commoncrawl", "--crawl", "CC-MAIN-2021-1O"],

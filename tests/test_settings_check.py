@@ -46,10 +46,13 @@ ARCHIVE_PATHS = [  # (value, what the one line says)
     ("file:dw.db?mode=memory&cache=shared",
      "ARCHIVE_PATH=file:dw.db?mode=memory&cache=shared is a URI, not a file path"),
     (".", "ARCHIVE_PATH=. is a folder; give the archive's file in it, e.g. ARCHIVE_PATH=dw.db"),
+    # From $(cat file) or a quoted line end: SQLite would make a file named "dw.db\n".
+    ("dw.db\n", "ARCHIVE_PATH='dw.db\\n' holds a control character"),
 ]
 
 
-@pytest.mark.parametrize(("value", "said"), ARCHIVE_PATHS, ids=[v or "empty" for v, _ in ARCHIVE_PATHS])
+@pytest.mark.parametrize(("value", "said"), ARCHIVE_PATHS,
+                         ids=[v.strip() or "empty" for v, _ in ARCHIVE_PATHS])
 def test_an_archive_path_that_keeps_nothing_is_refused_before_anything(mirror, tmp_path, value, said):
     run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", f"ARCHIVE_PATH={value}")
     assert run.returncode == 3
@@ -65,6 +68,9 @@ TYPOS = [  # (setting given, what the one line says)
     ("DW_ORGIN=http://127.0.0.1:9", "unknown setting DW_ORGIN; did you mean DW_ORIGIN?"),
     ("WARC_FOLDER=captures", "unknown setting WARC_FOLDER (dw-archive's WARC_ settings: WARC_DIR,"
                              " WARC_ENABLED, WARC_MAX_SIZE)"),
+    # A known name but for its case: Scrapy keeps it as another setting, the default archive used.
+    ("archive_path=elsewhere.db", "unknown setting 'archive_path'; did you mean ARCHIVE_PATH?"),
+    ("lang=de", "lang is a spider argument, not a setting; give it as -a lang=de"),
 ]
 
 
@@ -125,6 +131,9 @@ def test_make_crawl_with_an_empty_archive_says_why_and_names_the_crawls_status(m
     ("", True), ("  ", True), (None, True), (":memory:", True), ("file:kept.db", True),
     ("FILE:x.db?mode=memory", True), ("new/", True), ("data/dw.db", False), ("dw", False),
     ("/srv/dw/dw.db", False), ("archive:2026.db", False), ("memory.db", False),
+    (":MEMORY:", True), (" :Memory:", True), ("dw.db\n", True), ("dw\r.db", True), ("d\x1bw.db", True),
+    ("dw\x7f.db", True), ("/dev/null", True), ("/dev/zero", True), ("/dev/stdin", True),
+    ("Café/dw.db", False),
 ])
 def test_archive_path_problem(value, refused):
     from crawler.archive import paths
@@ -132,7 +141,29 @@ def test_archive_path_problem(value, refused):
     said = paths.problem(value)
     assert (said is not None) == refused
     if refused:
-        assert said.startswith(f"ARCHIVE_PATH={value or ''} ")
+        assert said.startswith(f"ARCHIVE_PATH={value or ''} ") or said.startswith(
+            f"ARCHIVE_PATH={value!r} holds a control character")
+
+
+def test_a_fifo_socket_or_device_is_no_archive_and_is_never_opened(tmp_path):
+    import socket
+
+    from crawler.archive import integrity, paths
+
+    os.mkfifo(tmp_path / "fifo.db")  # opened, it would block for ever (no writer)
+    (tmp_path / "null.db").symlink_to("/dev/null")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock.db"))
+    try:
+        for name, kind in [("fifo.db", "a FIFO (named pipe)"), ("null.db", "a character device"),
+                           ("sock.db", "a socket")]:
+            said = f"is {kind}, not a regular file"
+            assert said in paths.problem(tmp_path / name)
+            assert said in integrity.not_an_archive(tmp_path / name)
+            assert integrity.damage(tmp_path / name) is None  # returns: nothing opened
+    finally:
+        server.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.db", "null.db", "sock.db"]
 
 
 @pytest.mark.parametrize(("names", "said"), [
@@ -144,6 +175,18 @@ def test_archive_path_problem(value, refused):
                         " HEALTH_MIN_ARTICLES, HEALTH_MIN_BASELINE, HEALTH_RECENT_RUNS)"),
     # Other components' settings, not near one we know: passed on.
     (["SCHEDULER_PERSIST", "DUPEFILTER_KEY", "SPIDERMON_FIELD_COVERAGE_RULES", "REDIS_PARAMS"], None),
+    # A known name but for its case or surrounding spaces (as `-s NAME=VALUE` or the name alone).
+    (["archive_path"], "unknown setting 'archive_path'; did you mean ARCHIVE_PATH?"),
+    (["Archive_Path=x.db"], "unknown setting 'Archive_Path'; did you mean ARCHIVE_PATH?"),
+    (["ARCHIVE_PATH =x.db"], "unknown setting 'ARCHIVE_PATH '; did you mean ARCHIVE_PATH?"),
+    ([" DW_ORIGIN=x"], "unknown setting ' DW_ORIGIN'; did you mean DW_ORIGIN?"),
+    (["log_level=DEBUG"], "unknown setting 'log_level'; did you mean LOG_LEVEL?"),
+    (["archive_pth=x"], "unknown setting archive_pth; did you mean ARCHIVE_PATH?"),
+    # Spider arguments given as settings: the -a form, with the value given.
+    (["lang=de"], "lang is a spider argument, not a setting; give it as -a lang=de"),
+    (["LANG=de,en"], "lang is a spider argument, not a setting; give it as -a lang=de,en"),
+    ([" urls=@list.txt"], "urls is a spider argument, not a setting; give it as -a urls=@list.txt"),
+    (["since"], "since is a spider argument, not a setting; give it as -a since=VALUE"),
 ])
 def test_setting_names_check(names, said):
     assert setting_names.check(names)[0] == said

@@ -17,7 +17,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.archive import integrity, runs
+from crawler.archive import integrity, paths, runs
 from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
@@ -93,6 +93,13 @@ class ArchiveExtension:
         if self._archive is None:
             if self.damaged:
                 raise integrity.ArchiveDamaged(self.path, "found when the run started")
+            # Before the lock (the archive's own file: a FIFO would block it): what is no
+            # archive, and an emptied archive whose captures show what it held.
+            why = integrity.not_an_archive(self.path) or paths.lost_archive(
+                self.path, self.crawler.settings.get("WARC_DIR"))
+            if why:
+                self.damaged = True
+                raise integrity.NotAnArchive(why)
             self.lock.acquire()
             started = time.perf_counter()
             problems = integrity.damage(self.path)
@@ -207,7 +214,7 @@ class ArchiveExtension:
 
     def describe(self, exc: Exception, action: str | None = None) -> str:
         """An error opening or using the archive, in words that say what to do about it."""
-        if isinstance(exc, integrity.ArchiveDamaged):
+        if isinstance(exc, integrity.ArchiveRefused):
             return str(exc)
         if integrity.is_damage(exc):
             return integrity.damaged_message(self.path, str(exc))

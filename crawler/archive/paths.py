@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 CAPTURES_SUFFIX = "-warc"
@@ -36,14 +37,60 @@ def problem(value: str | os.PathLike | None, name: str = "ARCHIVE_PATH") -> str 
     if not text.strip():
         return (f"{shown} is empty (an unset shell variable?); give the archive's file, e.g."
                 f" {name}=data/dw.db")
-    if text.strip() == ":memory:" or text.startswith(":memory:"):
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        return (f"{name}={text!r} holds a control character (a line end from $(cat file)?); give"
+                " the archive's file")
+    if text.strip().lower().startswith(":memory:"):  # `:MEMORY:` is a file to SQLite: a slip
         return f"{shown} is SQLite's in-memory database: nothing would be kept; give the archive's file"
     if text.lower().startswith("file:"):
         return (f"{shown} is a URI, not a file path: SQLite may open it in memory or as a temporary"
                 " database, and nothing would be kept; give the archive's file")
     if os.path.isdir(text) or text.endswith(("/", os.sep)):
         return f"{shown} is a folder; give the archive's file in it, e.g. {name}={Path(text) / 'dw.db'}"
+    try:
+        mode = os.stat(text).st_mode  # never opened: a FIFO blocks, a device gets a -journal
+    except OSError:
+        return None  # absent (a new archive), or opening it says why
+    if not stat.S_ISREG(mode):
+        from crawler.archive.integrity import file_kind
+
+        return f"{shown} is {file_kind(mode)}, not a regular file; give the archive's file"
     return None
+
+
+def lost_archive(archive: str | os.PathLike, configured: str | os.PathLike | None = None) -> str | None:
+    """Why writing a new archive at `archive` would hide one that was there, in one line; None
+    when it would not. An archive that is absent or empty (0 bytes: `: > dw.db`, a full disk)
+    while its own captures folder holds WARC files has lost what those captures show: a crawl
+    would start it afresh and nothing would say so. (`WARC_DIR`, `configured`, may be shared:
+    not asked.)"""
+    if configured or problem(archive):
+        return None
+    file = Path(archive)
+    try:
+        if file.stat().st_size:
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    if _in_use(Path(f"{file}-wal")):
+        return None  # its content is in the -wal still
+    folder = captures_dir(archive)
+    warcs = _warcs_in(folder)
+    if not warcs:
+        return None
+    state = "empty" if file.exists() else "missing"
+    return (f"the archive {file} is {state} but its captures folder {folder}/ holds"
+            f" {len(warcs)} WARC file{'s' if len(warcs) != 1 else ''}: restore a backup (make"
+            f" restore) or rebuild it with `python -m crawler.reextract --archive {file}`")
+
+
+def _in_use(wal: Path) -> bool:
+    try:
+        return wal.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def captures_dir(archive: str | os.PathLike, configured: str | os.PathLike | None = None) -> Path:

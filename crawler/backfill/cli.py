@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from crawler import dw
+from crawler.arguments import ArgumentError, parse_languages
 from crawler.backfill.sources import CRAWL_ID, SOURCES
 from crawler.outcome import OK, Outcome, failed
 
@@ -89,12 +89,12 @@ def job_from(args: argparse.Namespace, settings):
 
     if args.source not in SOURCES:
         raise BadArgument(f"source {args.source!r}: one of {', '.join(SOURCES)}")
-    parts = [x.strip() for x in args.lang.split(",")]
-    languages = list(dw.LANGUAGES) if args.lang.strip() == "all" else parts
-    unknown = [x for x in languages if x not in dw.LANGUAGES]
-    if unknown or not languages:
-        shown = ", ".join(repr(x) if not x else x for x in unknown) or "empty"
-        raise BadArgument(f"--lang {args.lang!r}: {shown} is no DW language (use e.g. en,de or all)")
+    try:  # the crawl's rule (crawler/arguments.py): `en,` is `en`, `,` is refused
+        languages = parse_languages(args.lang) if args.lang.strip() else []
+    except ArgumentError as exc:
+        raise BadArgument(f"--lang {args.lang!r}: {exc}") from None
+    if not languages:
+        raise BadArgument(f"--lang {args.lang!r}: no language (use e.g. en,de or all)")
     since, until = (_day(args.since) if args.since else None), (_day(args.until) if args.until else None)
     if args.month:
         if args.since or args.until:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
         # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py).
-        refused = (setting_names.check(setting_names.given_names(args.settings))[0]
+        refused = (setting_names.check(args.settings)[0]
                    or paths.problem(settings.get("ARCHIVE_PATH")))
         if refused:
             raise BadArgument(refused)
@@ -228,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     started, error, stopped, unavailable = utc_now(), None, False, None
     try:
         # Before anything is written or created, the lock's file too (the .recover line).
-        integrity.refuse_damaged(archive_path)
+        integrity.refuse(archive_path)
+        lost = paths.lost_archive(archive_path, settings.get("WARC_DIR"))
+        if lost:
+            raise integrity.NotAnArchive(lost)
         lock.acquire()
         client = PoliteClient(intervals(job, settings), counts, user_agent=settings.get("USER_AGENT"),
                               retries=settings.getint("BACKFILL_RETRIES"),
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArchiveLocked as exc:
         holder = f"pid {exc.pid}" if exc.pid else "its process unknown"
         return give_up(failed(f"another backfill is running on this archive (lock {exc.path}, {holder})"))
-    except integrity.ArchiveDamaged as exc:
+    except integrity.ArchiveRefused as exc:
         return give_up(failed(str(exc)))
     except (sqlite3.Error, OSError, ValueError) as exc:
         return give_up(failed(f"the archive could not be written: cannot open {archive_path}: {exc}"))

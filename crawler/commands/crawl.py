@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from scrapy.commands import crawl
@@ -66,7 +67,17 @@ class Command(crawl.Command):
                 lambda task: task.cancelled() or not task.exception() or errors.append(task.exception()))
         else:  # CrawlerProcess: a Deferred
             started.addErrback(lambda failure: errors.append(failure.value))
-        self.crawler_process.start()
+        try:
+            self.crawler_process.start()
+        except KeyboardInterrupt:
+            # Ctrl-C once more after the reactor stopped (Scrapy's handlers gone, Python's back):
+            # the run is over and its outcome decided; it, not the signal, gives the status.
+            pass
+        finally:
+            # From here the outcome decides the status: a later Ctrl-C or SIGTERM while the
+            # process ends must not turn it into an undocumented 130 (or 143).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self.crawler_process.bootstrap_failed or errors:
             self.exitcode = 1
             if errors and isinstance(errors[0], JobDirInUse):  # refused, as by the archive's lock
@@ -96,7 +107,7 @@ def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
     a `-s` setting or an ARCHIVE_PATH that would make SQLite keep the archive in memory
     (crawler/setting_names.py, crawler/archive/paths.py); the unknown names passed on."""
-    refused, passed_on = setting_names.check(setting_names.given_names(opts.set or []))
+    refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or paths.problem(settings.get("ARCHIVE_PATH"))
     if refused:
         fail(f"bad setting: {refused}")

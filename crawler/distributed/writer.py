@@ -271,7 +271,7 @@ def _write(settings, server, keys: Keys, until_idle: float | None) -> int:
     try:
         # Checked read-only under the run lock before it is opened for writing, as a crawl's is
         # (an `integrity.ArchiveDamaged` says how to recover).
-        integrity.refuse_damaged(settings.get("ARCHIVE_PATH"))
+        integrity.refuse(settings.get("ARCHIVE_PATH"))
         archive = Archive.from_settings(settings)
     except (sqlite3.Error, OSError) as exc:
         logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)

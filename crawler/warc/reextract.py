@@ -434,9 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     if problems:  # before the archive is opened: a typo never creates an empty archive
         print(problems[0], file=sys.stderr)
         return 2
-    damage = integrity.damage(args.archive)  # before anything is written, as a crawl does
-    if damage:
-        print(integrity.damaged_message(args.archive, damage), file=sys.stderr)
+    try:  # before anything is written, as a crawl does: no archive, a damaged one or its -wal
+        integrity.refuse(args.archive)
+    except integrity.ArchiveRefused as exc:
+        print(exc, file=sys.stderr)
         return 3
     if args.warcs:
         files = in_capture_order(warc_files(args.warcs))
