@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -374,6 +375,88 @@ def test_a_run_killed_mid_file_resumes_from_where_it_was(news, tmp_path):
     assert query(db, "SELECT article_id FROM revisions") == [(EDITED,)]
     kept = kept_uris(tmp_path / "warc", "cc-news", dated=True)  # killed mid-run: nothing kept twice
     assert len(kept) == len(set(kept)) == len(pages()) + 1
+
+
+def gzip_member_at(path: Path, offset: int) -> bytes:
+    """The whole gzip member (one WARC record) that begins at `offset` in `path`."""
+    data = path.read_bytes()[offset:]
+    inflater = zlib.decompressobj(31)
+    inflater.decompress(data)
+    assert inflater.eof
+    return data[:len(data) - len(inflater.unused_data)]
+
+
+def test_records_a_killed_run_left_past_the_committed_end_are_dropped_and_nothing_else(news, tmp_path):
+    """What a SIGKILL between appending a batch to the WARC and committing it leaves, made
+    without a kill: records past the end the archive committed, in the run's file and in a file
+    registered but never committed. The next run drops them; the crawl's files and backfill
+    files the archive does not register are left byte for byte."""
+    from crawler.warc.capture import WarcFiles
+    from crawler.warc.read import scan
+
+    root, _ = news
+    db, warcs = tmp_path / "dw.db", tmp_path / "warc"
+    tables = ("articles", "revisions", "sightings", "backfill_captures", "backfill_progress")
+
+    def archived() -> dict:
+        return {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+
+    with running_store(root, tmp_path / "access.log") as store:
+        code, _, err = news_run(db, store)
+        assert code == 0, err[-2000:]
+        [kept] = warcs.glob("backfill-cc-news-*.warc.gz")
+        committed, before = kept.read_bytes(), archived()
+        (offset,) = query(db, "SELECT warc_offset FROM articles WHERE id = ?", EDITED)[0]
+        copy = gzip_member_at(kept, offset)
+        with kept.open("ab") as handle:  # the killed run's own file, past its committed end
+            handle.write(copy)
+
+        def register(path: Path) -> None:  # as a run registers its file before creating it
+            with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+                conn.execute("INSERT INTO backfill_warcs (file, committed_end) VALUES (?, 0)", [path.name])
+
+        never_committed = WarcFiles(warcs, 1 << 30, {"software": "test"}, prefix="backfill-cc-news",
+                                    before_open=register)
+        never_committed.serial = 7  # another name than the run's file
+        never_committed.append([copy])
+        never_committed.close()
+        assert never_committed.path.exists()
+        # files the archive does not register, each with the extra record: left as they are
+        foreign = {warcs / "backfill-cc-news-20200101000000-1-00001.warc.gz": committed + copy,  # older
+                   warcs / "dw-20240130000000-1-00001.warc.gz": committed + copy}  # the crawl's own
+        for path, content in foreign.items():
+            path.write_bytes(content)
+
+        code, counts, err = news_run(db, store)
+        assert code == 0, err[-2000:]
+        assert counts.get("requests", 0) == 0  # nothing fetched again: all of it was committed
+        entries = list(scan(kept))
+        uris = [(e.uri, e.date) for e in entries if e.kind == "response"]
+        assert len(uris) == len(set(uris)) == len(pages()) + 1  # each capture kept once
+        assert kept.read_bytes() == committed
+        assert not never_committed.path.exists()
+        assert all(path.read_bytes() == content for path, content in foreign.items())
+        assert archived() == before
+        assert counts["dropped_uncommitted_records"] == 2
+        assert f"{kept.name}: dropped 1 records" in err
+        # every record the archive points at is still there, whole
+        responses = {e.offset for e in entries if e.kind == "response"}
+        pointed = query(db, "SELECT warc_file, warc_offset FROM articles UNION SELECT warc_file, warc_offset"
+                            " FROM revisions")
+        assert pointed and all(Path(f).name == kept.name and o in responses for f, o in pointed)
+
+        code, counts, err = news_run(db, store)  # nothing left to drop
+        assert code == 0 and "dropped_uncommitted_records" not in counts, err[-2000:]
+        # records past the committed end that the archive points at since (as re-extraction
+        # leaves them when it runs before the next backfill) are kept
+        with kept.open("ab") as handle:
+            handle.write(copy)
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("UPDATE sightings SET warc_offset = ? WHERE id = (SELECT min(id) FROM sightings)",
+                         [len(committed)])
+        code, counts, err = news_run(db, store)
+        assert code == 0 and "dropped_uncommitted_records" not in counts, err[-2000:]
+        assert counts["warc/uncommitted_kept"] == 1 and kept.read_bytes() == committed + copy
 
 
 def kept_uris(warc_dir: Path, source: str, dated: bool = False) -> list:

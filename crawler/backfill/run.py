@@ -24,6 +24,16 @@ for (`Archive.write_batch(also=...)`), the WARC records appended just before it:
   CDX unit's name holds them already (the query's URL, with its endpoint). A listing that
   can still grow (a range that has not ended `BACKFILL_*_SETTLE_DAYS` ago) is never done: its
   pages are read again by the next run, the captures already handled are not fetched again.
+- `backfill_warcs`: each WARC file a backfill wrote (by name, in the archive's captures folder)
+  and its committed end: the bytes of it that the archive accounts for. A file is registered
+  (end 0) in a transaction of its own before it is created, and its end moves with each batch
+  in the batch's transaction. A run killed after appending a batch and before committing it
+  leaves records past that end which the archive never recorded, and which the next run fetches
+  and appends again: so each run first cuts every registered file back to its committed end (a
+  file whose end is 0 is removed), under the backfill lock, before it writes anything
+  (`drop_uncommitted`, counted as `dropped_uncommitted_records`). WARC files the archive does
+  not register (the crawl's own, an older archive's, other tools') are never touched, nor is a
+  record the archive points at (re-extracted after the kill): that tail is kept.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import threading
 import time
 import zlib
@@ -38,6 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import requests
 from warcio.archiveiterator import ArchiveIterator
@@ -66,6 +78,7 @@ logger = logging.getLogger("crawler.backfill")
 
 PROGRESS = "backfill_progress"
 CAPTURES = "backfill_captures"
+WARCS = "backfill_warcs"
 _HTTP_PROTOCOLS = ["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3"]
 
 
@@ -248,7 +261,8 @@ class Reporter:
 
 
 class Backfill:
-    """Run a `Job` into an open `Archive`, with a `PoliteClient` and the WARC folder for copies."""
+    """Run a `Job` into an open `Archive`, with a `PoliteClient` and the WARC folder for copies
+    (whose new files it registers in the archive before they are created: `register_warc`)."""
 
     def __init__(self, job: Job, archive: Archive, client: PoliteClient, warcs: WarcFiles,
                  counts: Counter, stopper: Stopper | None = None):
@@ -262,6 +276,7 @@ class Backfill:
         self.reading: tuple[str, object] | None = None  # the WARC being streamed, for the progress line
         self.collinfo: list[dict] | None = None
         _create_tables(archive)
+        warcs.before_open = self.register_warc
 
     # -- progress --------------------------------------------------------------------------
 
@@ -316,12 +331,80 @@ class Backfill:
         return self.archive.db.execute(f"SELECT 1 FROM {CAPTURES} WHERE url = ? AND timestamp = ?",
                                        [url, timestamp]).fetchone() is not None
 
+    # -- the project's WARC files -----------------------------------------------------------
+
+    def register_warc(self, path: Path) -> None:
+        """Record a new WARC file (committed end 0) in a transaction of its own, before it is
+        created: whatever it holds until a batch commits is dropped by the next run."""
+        self.archive.write_batch([], also=lambda: self._commit_end(path.name, 0))
+
+    def _commit_end(self, name: str, end: int) -> None:
+        self.archive.db.execute(
+            f"INSERT INTO {WARCS} (file, committed_end, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(file) DO UPDATE SET committed_end = excluded.committed_end,"
+            " updated_at = excluded.updated_at", [name, end, utc_now()])
+
+    def drop_uncommitted(self) -> None:
+        """Cut each registered WARC file in the captures folder back to its committed end (a
+        file whose end is 0 is removed): the records past it were appended by a run killed before
+        it committed them, and are fetched again. Call under the backfill lock, before writing.
+        A file shorter than its committed end is logged and left as it is."""
+        db = self.archive.db
+        for name, end in db.execute(f"SELECT file, committed_end FROM {WARCS}").fetchall():
+            path = self.warcs.directory / name
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:  # moved elsewhere, or (end 0) never created
+                if not end:
+                    db.execute(f"DELETE FROM {WARCS} WHERE file = ?", [name])
+                continue
+            if size == end:
+                continue
+            if size < end:
+                self.counts["warc/shorter_than_committed"] += 1
+                logger.error("%s holds %d bytes, fewer than the %d the archive committed: records"
+                             " the archive points at are missing (cut, or restored from an older copy)",
+                             path, size, end)
+                continue
+            if self._points_past(name, end):  # recorded since, by another writer: kept, whatever it costs
+                self.counts["warc/uncommitted_kept"] += 1
+                logger.warning("%s: the records past what the backfill committed (byte %d) are kept: the"
+                               " archive points at them (re-extracted since); they may be kept twice",
+                               path, end)
+                db.execute(f"UPDATE {WARCS} SET committed_end = ?, updated_at = ? WHERE file = ?",
+                           [size, utc_now(), name])
+                continue
+            with open(path, "r+b") as handle:
+                handle.seek(end)
+                dropped = _records_from(handle)
+                if end:
+                    handle.truncate(end)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if not end:
+                path.unlink()
+                db.execute(f"DELETE FROM {WARCS} WHERE file = ?", [name])
+            self.counts["dropped_uncommitted_records"] += dropped
+            logger.warning("%s: dropped %d records (%d bytes) past what the archive committed, left"
+                           " by a run stopped before committing them (%s); they are fetched again",
+                           path, dropped, size - end, "file removed" if not end else f"cut to {end} bytes")
+
+    def _points_past(self, name: str, end: int) -> bool:
+        """True when an article, revision or sighting points at a record of the WARC file `name`
+        at or past byte `end` (as `crawler.reextract` leaves it when it read them)."""
+        suffix = f"/{name}"
+        return any(self.archive.db.execute(
+            f"SELECT 1 FROM {table} WHERE (warc_file = ? OR substr(warc_file, -?) = ?) AND warc_offset >= ?"
+            " LIMIT 1", [name, len(suffix), suffix, end]).fetchone()
+            for table in ("articles", "revisions", "sightings"))
+
     # -- the run ---------------------------------------------------------------------------
 
     def run(self) -> None:
         """Do the job; counts in `self.counts`. Raises sqlite3.Error when the archive cannot be
         written, `Unavailable` when an archive stopped answering, KeyboardInterrupt when stopped
         (each after writing what is in hand)."""
+        self.drop_uncommitted()
         with Reporter(self.job.progress_interval, self.progress_line):
             try:
                 if self.job.source == "cc-news":
@@ -708,8 +791,9 @@ class Backfill:
         self.pending.append((checked, result, key))
 
     def flush(self, also: Callable[[], None] | None = None) -> None:
-        """Append the records in hand to the WARC and write their articles, the captures handled
-        and the progress marks (and `also`'s) to the archive in one transaction."""
+        """Append the records in hand to the WARC and write their articles, the captures handled,
+        the progress marks (and `also`'s) and the WARC file's new committed end to the archive in
+        one transaction."""
         if also is not None:
             also()
         pending, marks = self.pending, self.marks
@@ -718,9 +802,10 @@ class Backfill:
         self.pending, self.marks = [], []
         with self.stopper.critical():
             members = [checked.member for checked, _, _ in pending if checked is not None]
-            articles = []
+            articles, end = [], None
             if members:
                 warc_file, offset = self.warcs.append(members)
+                end = (Path(warc_file).name, offset + sum(map(len, members)))
                 for checked, article, _ in pending:
                     if checked is None:
                         continue
@@ -730,10 +815,26 @@ class Backfill:
                     offset += len(checked.member)
             captures = [key for _, _, key in pending if key]
             links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
-            written = self.archive.write_batch(articles, links, cause=self.job.source,
-                                               also=lambda: self._write_marks(marks, captures))
+            def bookkeeping() -> None:
+                self._write_marks(marks, captures)
+                if end is not None:
+                    self._commit_end(*end)
+
+            written = self.archive.write_batch(articles, links, cause=self.job.source, also=bookkeeping)
             for verdict in ("new", "updated", "unchanged", "earlier", "refused"):
                 self.counts[verdict] += written[verdict]
+
+
+def _records_from(handle) -> int:
+    """The WARC records (warcinfo left out) from where `handle` is to the file's end; a last
+    one the kill cut short is counted."""
+    count = 0
+    try:
+        for record in ArchiveIterator(handle):
+            count += record.rec_type != "warcinfo"
+    except Exception:  # noqa: BLE001 - warcio raises its own for a member cut short
+        count += 1
+    return count
 
 
 def _create_tables(archive: Archive) -> None:
@@ -751,4 +852,6 @@ def _create_tables(archive: Archive) -> None:
         db[CAPTURES].create({"url": str, "timestamp": str, "digest": str, "source": str},
                             pk=("url", "timestamp"))
         db[CAPTURES].create_index(["url", "digest"])
+    if not db[WARCS].exists():
+        db[WARCS].create({"file": str, "committed_end": int, "updated_at": str}, pk="file")
 

@@ -44,6 +44,7 @@ import os
 import socket
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.client import responses as REASONS
 from io import BytesIO
@@ -111,9 +112,12 @@ class WarcFiles:
 
     `append(members)` writes gzip members and returns (file path, offset of the first); the
     bytes are handed to the operating system before it returns. Safe to call from threads.
+    `before_open(path)`, when given, is called with each new file's path before the file is
+    created (a writer that must know of a file before anything is in it: the backfill).
     """
 
-    def __init__(self, directory: Path, max_size: int, info: dict[str, str], prefix: str = "dw"):
+    def __init__(self, directory: Path, max_size: int, info: dict[str, str], prefix: str = "dw",
+                 before_open: Callable[[Path], None] | None = None):
         self.directory = Path(directory)
         self.max_size = max_size
         self.info = info
@@ -123,6 +127,7 @@ class WarcFiles:
         self.path: Path | None = None
         self.handle = None
         self.lock = threading.Lock()
+        self.before_open = before_open
 
     def append(self, members: list[bytes]) -> tuple[str, int]:
         with self.lock:
@@ -151,6 +156,8 @@ class WarcFiles:
         self.serial += 1
         name = f"{self.prefix}-{self.stamp}-{os.getpid()}-{self.serial:05d}.warc.gz"
         self.path = self.directory / name
+        if self.before_open is not None:
+            self.before_open(self.path)
         self.handle = open(self.path, "xb")
         self.handle.write(gzip_member(BUILDER.create_warcinfo_record(name, self.info)))
         self.handle.flush()
