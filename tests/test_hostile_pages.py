@@ -12,6 +12,8 @@ tests/faulty.py), each time and memory bound.
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pytest
 
@@ -26,6 +28,7 @@ from tests.hostile import (
     with_deep_divs_before_article,
     with_deep_json_ld,
     with_deep_state,
+    with_many_attributes,
     write_hostile_site,
 )
 
@@ -35,6 +38,9 @@ DEEP_JSON = {IDS[1]: with_deep_json_ld(900), IDS[2]: with_deep_json_ld(1000),
              IDS[3]: with_deep_json_ld(100_000), IDS[4]: with_deep_state(900), IDS[5]: with_deep_state(5000)}
 TOO_DEEP = {IDS[6]: with_deep_divs_before_article(100_000), IDS[7]: with_deep_body("div", 2049)}
 CALLBACK_FAULTS, PIPELINE_FAULTS = [IDS[8], IDS[9]], [IDS[10]]
+# Each took lexbor 10 s and more to parse (the first, the tester's 2.4 MB page, minutes).
+TOO_COSTLY = {IDS[11]: with_many_attributes(300_000), IDS[12]: with_many_attributes(50_000),
+              IDS[13]: with_many_attributes(150_000, distinct_elements=True)}
 
 
 def faulty_settings(callback_ids: list[int], pipeline_ids: list[int]) -> list[str]:
@@ -50,7 +56,7 @@ def faulty_settings(callback_ids: list[int], pipeline_ids: list[int]) -> list[st
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile-pages")
-    write_hostile_site(tmp / "site", SPEC, {**DEEP_JSON, **TOO_DEEP})
+    write_hostile_site(tmp / "site", SPEC, {**DEEP_JSON, **TOO_DEEP, **TOO_COSTLY})
     db = tmp / "dw.db"
     with running_mirror(tmp / "site", tmp / "access.log") as origin:
         run = measured(crawl_command(origin, db, "-a", "lang=en",
@@ -83,6 +89,28 @@ def test_a_page_too_deep_to_read_is_refused_and_counted(crawled):
     assert "elements deep (more than 2048): refused before parsing" in run.stderr
 
 
+def test_a_page_with_too_many_attributes_is_refused_and_counted(crawled):
+    run, db = crawled
+    stats = last_run(db)["stats"]
+    assert stats["dw/failed/not_an_article/too_costly"] == len(TOO_COSTLY)
+    assert not set(TOO_COSTLY) & archived_ids(db)
+    assert "holds 300000 attributes on one element (more than 256): refused before parsing" in run.stderr
+    assert re.search(r"holds 1500\d\d attributes \(more than 100000\)", run.stderr)  # and the page's own
+
+
+def test_reextract_skips_and_counts_the_costly_pages_of_the_crawls_captures(crawled, tmp_path):
+    _, db = crawled
+    run = measured([sys.executable, "-m", "crawler.reextract", "--archive", str(tmp_path / "new.db"),
+                    "--workers", "1", str(db) + "-warc"], timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = json.loads(run.stdout)
+    assert counts["skipped/not_an_article/too_costly"] == len(TOO_COSTLY)
+    assert counts["skipped/not_an_article/too_deep"] == len(TOO_DEEP)
+    assert counts["new"] == len(SPEC) - len(TOO_DEEP) - len(TOO_COSTLY)
+    # The 300,000-attribute page alone kept reextract busy past 90 s before.
+    assert run.seconds < 60 and run.peak_mib < 600, (run.seconds, run.peak_mib)
+
+
 def test_exceptions_in_the_callback_and_the_pipelines_are_counted_failures(crawled):
     run, db = crawled
     row = last_run(db)
@@ -90,13 +118,14 @@ def test_exceptions_in_the_callback_and_the_pipelines_are_counted_failures(crawl
     assert stats["dw/failed/extraction/KeyError"] == len(CALLBACK_FAULTS)
     assert stats["dw/failed/pipeline/ZeroDivisionError"] == len(PIPELINE_FAULTS)
     lost = len(CALLBACK_FAULTS) + len(PIPELINE_FAULTS)
-    assert stats["dw/failed"] == lost and row["failed"] == lost + len(TOO_DEEP)
+    assert stats["dw/failed"] == lost and row["failed"] == lost + len(TOO_DEEP) + len(TOO_COSTLY)
     for content_id in CALLBACK_FAULTS + PIPELINE_FAULTS:
         assert f"a-{content_id} (" in run.stderr  # one line naming the article and the error
     assert run.stderr.count("Article lost while handling") == lost
-    # Every other article is archived; the run lost 5 of 24: ok.
-    assert archived_ids(db) == set(IDS) - set(TOO_DEEP) - set(CALLBACK_FAULTS) - set(PIPELINE_FAULTS)
-    assert (row["outcome"], run.returncode) == ("ok", 0)
+    # Every other article is archived.
+    assert archived_ids(db) == (set(IDS) - set(TOO_DEEP) - set(TOO_COSTLY) - set(CALLBACK_FAULTS)
+                                - set(PIPELINE_FAULTS))
+    assert (row["outcome"], run.returncode) == ("ok", 0)  # 8 of 24 lost: ok
 
 
 def test_a_run_that_loses_most_of_its_articles_to_exceptions_fails(tmp_path):

@@ -23,7 +23,8 @@ from crawler.dates import UnknownZone, utc_stamp
 
 class NotAnArticle(Exception):
     """The page is not a DW article; `reason` says why, `id`/`url` say what it was if known,
-    `kind` names a refusal counted apart (`too_deep`: a page too costly to read), else None."""
+    `kind` names a refusal counted apart (`too_deep`, `too_costly`: a page too costly to read),
+    else None."""
 
     def __init__(self, reason: str, id: int | None = None, url: str | None = None,
                  kind: str | None = None):
@@ -181,14 +182,56 @@ def nesting_depth(html: str) -> int:
     return deepest
 
 
+# Attributes a page may hold. lexbor (and lxml: libxml2 alike) checks each new attribute of an
+# element against those before it, and keeps attribute names in a table that slows as it fills:
+# one `<p>` with 20,000 distinct attributes takes 0.6 s to parse, 40,000 7.6 s; 200,000 distinct
+# names spread over as many elements 8.1 s. Real DW pages (../shared/dw/pages, data/sample-site)
+# hold at most 7 attributes on one element, 1,555 in all and 59 distinct names (counted as below:
+# tags inside scripts and comments included), so the limits leave a wide margin. Within them a
+# parse costs at most a few hundredths of a second more (tests/test_hostile_property.py).
+MAX_ATTRIBUTES_PER_ELEMENT = 256
+MAX_ATTRIBUTES = 100_000
+MAX_ATTRIBUTE_NAMES = 1_000
+# A start tag and the text of its attributes, as HTML's tokenizer reads them: a quote delimits a
+# value only after `=`, and `>` inside a quoted value does not end the tag. Possessive, so linear.
+_START_TAG = re.compile(r"""<[A-Za-z][^\t\n\f\r />]*+"""
+                        r"""((?:[^>=]++|=[\t\n\f\r ]*+(?:"[^"]*+"?|'[^']*+'?)?+)*+)""")
+# One attribute (its name captured) in such text.
+_ATTRIBUTE = re.compile(r"""[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r /=>]*+)"""
+                        r"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"[^"]*+"?|'[^']*+'?|[^\t\n\f\r >]*+))?+""")
+
+
+def attribute_counts(html: str) -> tuple[int, int, int]:
+    """(the most attributes on one element, attributes in all, distinct attribute names) of
+    `html`, from its start tags alone (an upper bound: tags in scripts and comments count too);
+    linear, without parsing."""
+    regions = _START_TAG.findall(html)
+    # An attribute takes at least two characters of a tag's text but the last, so only a tag
+    # text longer than twice the limit can hold more; only those are counted one by one.
+    widest = max((len(_ATTRIBUTE.findall(region)) for region in regions
+                  if len(region) > 2 * MAX_ATTRIBUTES_PER_ELEMENT), default=0)
+    names = _ATTRIBUTE.findall(" ".join(regions).lower())
+    return widest, len(names), len(set(names))
+
+
 def refuse_costly(html: str, what: str = "the page") -> None:
-    """Raise `NotAnArticle` (kind `too_deep`) when `html` nests more than `MAX_DEPTH` elements
-    deep. A page with fewer tags than that cannot, so most pages are not even scanned."""
+    """Raise `NotAnArticle` when `html` would be too costly to parse: kind `too_deep` when it
+    nests more than `MAX_DEPTH` elements deep (a page with fewer tags than that cannot, so most
+    pages are not scanned for it), kind `too_costly` when one element holds more than
+    `MAX_ATTRIBUTES_PER_ELEMENT` attributes, the page more than `MAX_ATTRIBUTES`, or more than
+    `MAX_ATTRIBUTE_NAMES` distinct names. One linear scan each, before parsing."""
     if html.count("<") > MAX_DEPTH:
         depth = nesting_depth(html)
         if depth > MAX_DEPTH:
             raise NotAnArticle(f"{what} nests {depth} elements deep (more than {MAX_DEPTH}):"
                                " refused before parsing, too costly to read", kind="too_deep")
+    widest, total, distinct = attribute_counts(html)
+    for count, limit, name in ((widest, MAX_ATTRIBUTES_PER_ELEMENT, "attributes on one element"),
+                               (total, MAX_ATTRIBUTES, "attributes"),
+                               (distinct, MAX_ATTRIBUTE_NAMES, "distinct attribute names")):
+        if count > limit:
+            raise NotAnArticle(f"{what} holds {count} {name} (more than {limit}): refused before"
+                               " parsing, too costly to read", kind="too_costly")
 
 
 def _metas(doc) -> dict[str, str]:

@@ -267,7 +267,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             article = extract(response.body, url=url, encoding=_header(response, b"Content-Type"))
         except NotAnArticle as exc:
             self.count("failed/not_an_article")
-            if exc.kind:  # refused for a reason counted apart: `too_deep`
+            if exc.kind:  # refused for a reason counted apart: `too_deep`, `too_costly`
                 self.count(f"failed/not_an_article/{exc.kind}")
             logger.warning("No article in %s: %s", url, exc.reason)
             return None

@@ -77,8 +77,8 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     """
     try:
         article = extract(body, url=url, encoding=charset)
-    except NotAnArticle:
-        return "not_an_article"
+    except NotAnArticle as exc:  # counted by kind when refused for one (`too_deep`, `too_costly`)
+        return f"not_an_article/{exc.kind}" if exc.kind else "not_an_article"
     if article.kind != "article":
         return f"type/{article.kind}"
     article.extractor_version = extractor_version()
