@@ -3,7 +3,8 @@
 
 A hostile page is a DW article page with some of: elements nested thousands deep, attributes of
 megabytes, hundreds of thousands of attributes on one element or of distinct names, its bytes
-in another encoding (declared, mislabelled or broken), its JSON-LD or page state cut, garbled or nested past Python's recursion, control characters and lone surrogates.
+in another encoding (declared, mislabelled or broken), its JSON-LD or page state cut, garbled
+or nested past Python's recursion, control characters and lone surrogates.
 Whatever the page, the extractor returns an article or refuses it with `NotAnArticle` (never
 another exception), within a time bound; the crawl archives it or counts why not (never a
 traceback, never an uncounted loss), and no page stalls it.
