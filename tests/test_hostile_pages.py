@@ -20,6 +20,7 @@ import pytest
 from crawler import settings as project
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
+from devtools.sitegen import url_of
 from tests.crawling import archived_ids, last_run, query
 from tests.hostile import (
     articles,
@@ -139,3 +140,51 @@ def test_a_run_that_loses_most_of_its_articles_to_exceptions_fails(tmp_path):
     assert run.returncode == 3
     assert last_run(db)["outcome"] == "most article requests failed (2 of 3)"
     assert run.stderr.rstrip().splitlines()[-1] == "dw crawl failed: most article requests failed (2 of 3)"
+
+
+# -- a page naming another article: never written over it (tester's finding 3) ---------------
+
+@pytest.fixture(scope="module")
+def hijack(tmp_path_factory):
+    """Article `kept` crawled alone; then a run of two pages: one fetched at `forged`'s URL whose
+    first canonical link (and headline) names `kept`, one at `long`'s URL whose first canonical
+    link is 4 MB long and ends in `a-1`."""
+    tmp = tmp_path_factory.mktemp("hijack")
+    kept, forged, long = articles(3, first_id=81_000_000)
+
+    def naming_kept(article: dict, page: str) -> str:
+        page = page.replace(article["title"], "HIJACKED " + article["title"])
+        return page.replace("<head>", f'<head><link rel="canonical" href="{url_of(kept)}">', 1)
+
+    def absurd(article: dict, page: str) -> str:
+        href = "https://www.dw.com/en/" + "x" * 4_000_000 + "/a-1"
+        return page.replace("<head>", f'<head><link rel="canonical" href="{href}">', 1)
+    write_hostile_site(tmp / "site", [kept, forged, long], {forged["id"]: naming_kept, long["id"]: absurd})
+    db = tmp / "dw.db"
+    with running_mirror(tmp / "site", tmp / "access.log") as origin:
+        first = measured(crawl_command(origin, db, "-a", f"urls={url_of(kept)}"))
+        assert first.returncode == 0, first.stderr[-2000:]
+        run = measured(crawl_command(origin, db, "-a", f"urls={url_of(forged)},{url_of(long)}"))
+    return run, db, kept, forged, long
+
+
+def test_a_page_naming_another_archived_article_is_a_counted_failure_and_replaces_nothing(hijack):
+    run, db, kept, forged, long = hijack
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert run.seconds < 90 and run.peak_mib < 600, (run.seconds, run.peak_mib)
+    row = last_run(db)
+    assert row["stats"]["dw/failed/article/ids_disagree"] == 1 and row["failed"] == 1
+    assert f"Article {forged['id']} is not archived: the page at" in run.stderr
+    # The article named keeps its text, with no revision; the forged page is archived as neither.
+    assert query(db, "SELECT title FROM articles WHERE id = ?", kept["id"]) == [(kept["title"],)]
+    assert query(db, "SELECT count(*) FROM revisions") == [(0,)]
+    assert not any("HIJACKED" in title for (title,) in query(db, "SELECT title FROM articles"))
+    assert forged["id"] not in archived_ids(db)
+
+
+def test_an_absurdly_long_canonical_link_is_not_trusted(hijack):
+    run, db, kept, forged, long = hijack
+    # Archived under the id of the URL it was fetched from, never as article 1.
+    assert archived_ids(db) == {kept["id"], long["id"]}
+    assert query(db, "SELECT url FROM articles WHERE id = ?", long["id"]) == [(url_of(long),)]
+    assert last_run(db)["stats"]["dw/extract/canonical_too_long"] == 1

@@ -255,15 +255,30 @@ def _absolute(url: str, given: str | None) -> str:
     return dw.unwrapped(url)
 
 
-def _page_url(doc, metas: dict, given: str | None) -> tuple[str | None, str]:
+# A page URL longer than this is not trusted (DW's are under 300 characters; the sitemap
+# protocol allows 2,048): a 4 MB canonical link once named another article.
+MAX_PAGE_URL = 2048
+
+
+def _page_url(doc, metas: dict, given: str | None, warnings: list) -> tuple[str | None, str]:
     for link in doc.css('link[rel~="canonical"]'):
         href = link.attributes.get("href")
         if href and href.strip():
-            return _absolute(href, given), "canonical link"
+            if len(href.strip()) <= MAX_PAGE_URL:
+                return _absolute(href, given), "canonical link"
+            warnings.append(("canonical_too_long", f"a canonical link of {len(href.strip()):,}"
+                                                   f" characters (more than {MAX_PAGE_URL:,}) is not trusted"))
+            break
     og = metas.get("og:url")
-    if og:
+    if og and len(og) <= MAX_PAGE_URL:
         return _absolute(og, given), "og:url"
     return (dw.unwrapped(given) if given else None), "given URL"
+
+
+def _given_id(given: str | None) -> int | None:
+    """The id of the article or live blog at the URL the page was fetched from, if it names one."""
+    target = dw.parse_url(dw.unwrapped(given)) if given and len(given) <= MAX_PAGE_URL else None
+    return target.id if target is not None and target.kind in ("article", "live") else None
 
 
 def _html_language(doc) -> str | None:
@@ -284,16 +299,25 @@ def identify(text: str, given_url: str | None = None, *, utf8: bytes | None = No
     if doc.root is None:
         raise NotAnArticle("not HTML: nothing to parse", url=given_url)
     metas = _metas(doc)
-    page_url, where = _page_url(doc, metas, given_url)
+    warnings: list[tuple[str, str]] = []
+    page_url, where = _page_url(doc, metas, given_url, warnings)
     target = dw.parse_url(page_url) if page_url else None
     if target is None:
         if page_url:
-            raise NotAnArticle(f"not a DW content page: {where} is {page_url}", url=page_url)
+            raise NotAnArticle(f"not a DW content page: {where} is {page_url[:300]}", url=page_url[:300])
         raise NotAnArticle("not a DW page: no canonical URL (pass --url for a saved page)")
     canonical = dw.canonical_url(page_url)
     if target.kind not in ("article", "live"):
         raise NotAnArticle(f"not an article: {target.kind} page", id=target.id, url=canonical)
+    given_id = _given_id(given_url)
+    if given_id is not None and given_id != target.id:
+        # DW redirects a moved article's URL to the new one, whose page names itself: a page
+        # fetched at one article's URL that names another is not trusted as either.
+        raise NotAnArticle(f"the page at {given_url} names article {target.id} ({where}), not"
+                           f" {given_id}: the ids disagree, so it is archived as neither",
+                           id=given_id, url=given_url, kind="ids_disagree")
     old_layout = (doc.css_first("article") is None
                   and doc.css_first('div[class="longText"], div[class="col3"]') is not None)
     return Page(text=text, doc=doc, metas=metas, id=target.id, url=canonical, kind=target.kind,
-                language=target.language or _html_language(doc), old_layout=old_layout)
+                language=target.language or _html_language(doc), old_layout=old_layout,
+                warnings=warnings)

@@ -266,6 +266,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         try:
             article = extract(response.body, url=url, encoding=_header(response, b"Content-Type"))
         except NotAnArticle as exc:
+            if exc.kind == "ids_disagree":  # another article's page, or a forged one: lost
+                self.count("failed/article/ids_disagree")
+                self.count("failed")
+                logger.warning("Article %s is not archived: %s", content_id, exc.reason)
+                return None
             self.count("failed/not_an_article")
             if exc.kind:  # refused for a reason counted apart: `too_deep`, `too_costly`
                 self.count(f"failed/not_an_article/{exc.kind}")
