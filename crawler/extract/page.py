@@ -267,7 +267,7 @@ def _page_url(doc, metas: dict, given: str | None, warnings: list) -> tuple[str 
             if len(href.strip()) <= MAX_PAGE_URL:
                 return _absolute(href, given), "canonical link"
             warnings.append(("canonical_too_long", f"a canonical link of {len(href.strip()):,}"
-                                                   f" characters (more than {MAX_PAGE_URL:,}) is not trusted"))
+                             f" characters (more than {MAX_PAGE_URL:,}) is not trusted"))
             break
     og = metas.get("og:url")
     if og and len(og) <= MAX_PAGE_URL:
