@@ -57,7 +57,7 @@ from crawler.backfill.stream import (
     open_stream,
     passing_records,
 )
-from crawler.dates import to_utc
+from crawler.dates import in_the_future, to_utc
 from crawler.warc.capture import BUILDER, WarcFiles, gzip_member
 from crawler.warc.read import Entry, decode, target_uri
 from crawler.warc.reextract import article_from_page
@@ -350,6 +350,8 @@ class Backfill:
             return kind
         if not fetched_at or not self.job.in_range(fetched_at):
             return "out_of_range"
+        if in_the_future(fetched_at):  # would stay the newest fetch for ever
+            return "future_date"
         return None
 
     def listing_failed(self, why: str) -> None:
@@ -732,7 +734,7 @@ class Backfill:
             links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
             written = self.archive.write_batch(articles, links, cause=self.job.source,
                                                also=lambda: self._write_marks(marks, captures))
-            for verdict in ("new", "updated", "unchanged", "earlier", "refused"):
+            for verdict in ("new", "updated", "unchanged", "earlier", "older", "refused"):
                 self.counts[verdict] += written[verdict]
 
 

@@ -53,6 +53,7 @@ from scrapy.utils.project import get_project_settings
 from crawler import dw
 from crawler.archive import Archive, ArchiveLocked, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
+from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
@@ -112,7 +113,7 @@ def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "filled")
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled")
             if counts[name]}
 
 
@@ -263,6 +264,11 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                 if entry.problem:
                     logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
                                    entry.offset, entry.problem)
+                continue
+            if in_the_future(entry.date):  # would stay the newest fetch for ever
+                counts["skipped/future_date"] += 1
+                logger.warning("Skipping the response for %s at %s:%d: its WARC-Date %s is in the"
+                               " future", url, entry.path, entry.offset, entry.date)
                 continue
             key = (Path(entry.path).name, entry.offset)
             dates[key] = entry.date
