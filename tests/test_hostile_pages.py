@@ -12,6 +12,7 @@ tests/faulty.py), each time and memory bound.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 
@@ -188,3 +189,21 @@ def test_an_absurdly_long_canonical_link_is_not_trusted(hijack):
     assert archived_ids(db) == {kept["id"], long["id"]}
     assert query(db, "SELECT url FROM articles WHERE id = ?", long["id"]) == [(url_of(long),)]
     assert last_run(db)["stats"]["dw/extract/canonical_too_long"] == 1
+
+
+def test_reextract_finds_the_captures_of_an_archive_given_through_another_name(hijack, tmp_path):
+    _, db, kept, _, long = hijack
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "dw.db").symlink_to(db)
+    run = measured([sys.executable, "-m", "crawler.reextract", "--archive", str(tmp_path / "sub" / "dw.db"),
+                    "--workers", "1"], timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]  # was: "No WARC files in .../sub/dw.db-warc"
+    counts = json.loads(run.stdout)
+    assert counts["unchanged"] == 2 and counts["skipped/not_an_article/ids_disagree"] == 1
+    # A hard link's captures folder cannot be known from the file: the error says where to look.
+    os.link(db, tmp_path / "hard.db")
+    run = measured([sys.executable, "-m", "crawler.reextract", "--archive", str(tmp_path / "hard.db"),
+                    "--workers", "1"], timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert f"is one of 2 names of one file (hard links). Its articles name captures in {db}-warc" in run.stderr
+    assert f"python -m crawler.reextract --archive {tmp_path / 'hard.db'} {db}-warc" in run.stderr

@@ -44,6 +44,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -409,6 +410,25 @@ def captures_of(archive: Path, settings) -> tuple[Path, list[Path]]:
     return paths.captures_dir(archive, configured), paths.capture_files(archive, configured)
 
 
+def _captures_named_elsewhere(archive: Path) -> str:
+    """A hint for an archive whose captures folder is not beside the name given (another name of
+    the file, a hard link, or a moved archive): the folders its articles name that hold WARC
+    files, and how to give them; "" when there are none."""
+    try:
+        with closing(sqlite3.connect(f"file:{archive.resolve()}?mode=ro", uri=True)) as db:
+            named = [row[0] for row in db.execute(
+                "SELECT DISTINCT warc_file FROM articles WHERE warc_file IS NOT NULL LIMIT 1000")]
+    except sqlite3.Error:
+        return ""
+    folders = sorted({str(Path(name).parent) for name in named if Path(name).is_file()})
+    if not folders:
+        return ""
+    links = archive.stat().st_nlink
+    names = f"; {archive} is one of {links} names of one file (hard links)" if links > 1 else ""
+    return (f"{names}. Its articles name captures in {', '.join(folders)}: give them, as in"
+            f" python -m crawler.reextract --archive {archive} {' '.join(folders)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
     settings = get_project_settings()
@@ -448,11 +468,13 @@ def main(argv: list[str] | None = None) -> int:
         files = in_capture_order(warc_files(args.warcs))
         where = ", ".join(map(str, args.warcs))
     else:  # the archive's own captures, never those of another archive beside it
-        folder, own = captures_of(args.archive, settings)
+        # Beside the archive's real file when it is given through a symbolic link.
+        folder, own = captures_of(args.archive.resolve(), settings)
         files = in_capture_order(own)
         where = f"{folder} (the captures of {args.archive})"
     if not files:
-        print(f"No WARC files in {where}", file=sys.stderr)
+        print(f"No WARC files in {where}{_captures_named_elsewhere(args.archive) if not args.warcs else ''}",
+              file=sys.stderr)
         return 2
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
