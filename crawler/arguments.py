@@ -21,8 +21,10 @@ archive not opened.
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -47,10 +49,17 @@ class Arguments:
 
     languages: list[str]
     urls: list[str] = field(default_factory=list)
+    url_file: str | None = None  # `urls=@FILE`: its URLs are read as the crawl asks for them
     sources: list[str] = field(default_factory=lambda: list(SOURCES))
     since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None
     refresh: bool = False
+
+    def given_urls(self) -> Iterator[str]:
+        """The URLs given, those of a URL file read line by line as they are asked for."""
+        yield from self.urls
+        if self.url_file is not None:
+            yield from url_file_urls(self.url_file)
 
 
 def parse_arguments(lang: str | None = None, sources: str | None = None, urls: str | None = None,
@@ -66,15 +75,20 @@ def parse_arguments(lang: str | None = None, sources: str | None = None, urls: s
     if given_empty:
         raise ArgumentError(f"{given_empty[0]}= is empty; give it a value or leave it out")
     languages = parse_languages(lang)
-    given = read_urls(urls)
-    if urls:
-        given = usable_urls(given, urls)
+    url_file = urls[1:] if urls and urls.startswith("@") else None
+    if url_file is not None:  # read lazily by the spider (`Arguments.given_urls`); checked now
+        check_url_file(url_file)
+        given: list[str] = []
+        usable_urls(url_file_urls(url_file), urls)
+    else:
+        given = usable_urls(read_urls(urls), urls) if urls else []
     if refresh not in (None, "all", "none"):
         raise ArgumentError(f"refresh={refresh!r}: use refresh=all")
     first, last = parse_day(since, "since"), parse_day(until, "until")
     if first and last and first > last:
         raise ArgumentError(f"since={first} is after until={last}: no article falls in that range")
-    return Arguments(languages=languages, urls=given, sources=parse_sources(sources, bool(given)),
+    return Arguments(languages=languages, urls=given, url_file=url_file,
+                     sources=parse_sources(sources, bool(given) or url_file is not None),
                      since=first, until=last, refresh=refresh == "all")
 
 
@@ -141,31 +155,59 @@ MAX_URL_FILE = 64 * 1024 * 1024
 MAX_URL_LINE = 64 * 1024
 
 
-def read_url_file(path: str) -> list[str]:
-    """The lines of a URL file (UTF-8, a BOM allowed), read within `MAX_URL_FILE` bytes and
-    `MAX_URL_LINE` bytes a line; ArgumentError when it cannot be read or is over either."""
-    lines, size = [], 0
+def check_url_file(path: str) -> None:
+    """Check a URL file before it is read: a regular file (a named pipe or a device could block
+    or never end), within `MAX_URL_FILE` bytes, UTF-8 (a BOM allowed), no line over
+    `MAX_URL_LINE` bytes; ArgumentError saying which is not so. One pass in C over the bytes:
+    about a second for 64 MiB."""
     try:
-        with open(path, "rb") as handle:
-            while line := handle.readline(MAX_URL_LINE + 1):
-                if len(line) > MAX_URL_LINE and not line.endswith(b"\n"):
-                    raise ArgumentError(f"the URL file {path} has a line longer than"
-                                        f" {MAX_URL_LINE // 1024} KiB (line {len(lines) + 1}):"
-                                        " not a list of URLs")
-                size += len(line)
-                if size > MAX_URL_FILE:
-                    raise ArgumentError(f"the URL file {path} is larger than"
-                                        f" {MAX_URL_FILE // 2**20} MiB: split it into several runs")
-                lines.append(line)
-        return b"".join(lines).decode("utf-8-sig").splitlines()
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise ArgumentError(f"the URL file {path} is not a regular file (a named pipe, a device"
+                                " or a folder): write the URLs to a file and give that")
+        if status.st_size > MAX_URL_FILE:
+            raise ArgumentError(f"the URL file {path} is larger than {MAX_URL_FILE // 2**20} MiB:"
+                                " split it into several runs")
+        for line in _file_lines(path):
+            line.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ArgumentError(f"cannot read the URL file {path}: {reason}") from None
 
 
+def _file_lines(path: str) -> Iterator[bytes]:
+    """The lines of a URL file as bytes (the BOM dropped), within the limits; ArgumentError past
+    either (the file may have grown since it was checked)."""
+    size = 0
+    with open(path, "rb") as handle:
+        while line := handle.readline(MAX_URL_LINE + 1):
+            if len(line) > MAX_URL_LINE and not line.endswith(b"\n"):
+                raise ArgumentError(f"the URL file {path} has a line longer than"
+                                    f" {MAX_URL_LINE // 1024} KiB: not a list of URLs")
+            if size == 0 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            size += len(line)
+            if size > MAX_URL_FILE:
+                raise ArgumentError(f"the URL file {path} is larger than"
+                                    f" {MAX_URL_FILE // 2**20} MiB: split it into several runs")
+            yield line
+
+
+def url_file_urls(path: str) -> Iterator[str]:
+    """The URLs of a URL file (`check_url_file`ed), one a line, cleaned as `read_urls` cleans
+    them (blank lines and # comments skipped), read as they are asked for: a run of a million
+    URLs sends its first request at once."""
+    for raw in _file_lines(path):
+        line = raw.decode("utf-8", "replace")
+        if line.strip() and not line.lstrip().startswith("#"):
+            url = clean_pasted_url(line)
+            if url:
+                yield url
+
+
 def read_urls(value: str | None) -> list[str]:
     """URLs separated by commas, semicolons or blanks, or `@FILE` with one URL per line (blank
-    lines and # comments skipped; read within `MAX_URL_FILE` and `MAX_URL_LINE`).
+    lines and # comments skipped; checked by `check_url_file`).
 
     Each is cleaned as people paste them (`clean_pasted_url`); what is not a DW URL stays as
     given, for the spider to count and skip.
@@ -173,11 +215,9 @@ def read_urls(value: str | None) -> list[str]:
     if not value:
         return []
     if value.startswith("@"):
-        lines = read_url_file(value[1:])
-        raw = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    else:
-        raw = _URL_START.split(value)
-    return [clean_pasted_url(u) for u in raw if clean_pasted_url(u)]
+        check_url_file(value[1:])
+        return list(url_file_urls(value[1:]))
+    return [clean_pasted_url(u) for u in _URL_START.split(value) if clean_pasted_url(u)]
 
 
 # Wrappers people paste around a URL: quotes (straight, curly, guillemets), angle brackets
@@ -210,12 +250,16 @@ def clean_pasted_url(value: str) -> str:
     return url
 
 
-def usable_urls(urls: list[str], given: str) -> list[str]:
-    """`urls` unchanged when at least one names a DW article or short link; else ArgumentError."""
+def usable_urls(urls: Iterable[str], given: str) -> list[str] | None:
+    """`urls` unchanged (None for an iterator: read until the first usable one) when at least
+    one names a DW article or short link; else ArgumentError."""
+    count, first = 0, None
     for url in urls:
+        count += 1
+        first = first if first is not None else url
         target = dw.parse_url(url)
         if target is not None and target.kind in ("article", "shortlink"):
-            return urls
-    shown = f" (first: {urls[0][:80]!r})" if urls else ""
-    raise ArgumentError(f"urls={given[:80]!r}: none of the {len(urls)} URLs given is a DW article"
+            return urls if isinstance(urls, list) else None
+    shown = f" (first: {first[:80]!r})" if first is not None else ""
+    raise ArgumentError(f"urls={given[:80]!r}: none of the {count} URLs given is a DW article"
                         f" URL or short link{shown}")

@@ -277,3 +277,23 @@ def _valid_day(year: int, month: int, day: int) -> str | None:
         return date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+# A capture dated later than now by more than this is refused wherever capture dates are read
+# (re-extraction's WARC-Date, backfill's capture times): clocks differ by seconds, not by more,
+# and a fetch dated in the future would stay "the newest" for ever (no later fetch replaces it).
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+def in_the_future(fetched_at: str | None, now: datetime | None = None) -> bool:
+    """Whether a capture's date (the archive's form, `2026-11-29T14:03:00Z`, or any form
+    `utc_stamp` reads) is later than `now` (default: the clock) plus `FUTURE_TOLERANCE`.
+    A date that cannot be read is not in the future (its reader judges it)."""
+    stamp = to_utc(fetched_at)
+    if not stamp or len(stamp) < 20:
+        return False
+    try:
+        when = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return when > (now or datetime.now(UTC)) + FUTURE_TOLERANCE

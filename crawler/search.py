@@ -694,8 +694,33 @@ _MAX_ALTERNATIVES = 8  # ways one typed phrase or word is spelled, at most
 _MAX_RUN = 3  # Perso-Arabic words typed apart that are also tried joined, at most
 
 
+# What one search reads of what a reader typed: its first 64 words (a Han, kana or Hangul
+# character counts as one word), within its first 2,000 characters; the rest is left out (the
+# list's page says so). Each word costs an FTS5 term, and finding the words in the matched
+# articles' text for snippets and highlights runs in datasette's event loop, where a query of
+# 1,000 repeated words once blocked every other request for over a minute.
+MAX_QUERY_WORDS = 64
+MAX_QUERY_CHARACTERS = 2000
+
+
+def searched(query: str) -> tuple[str, bool]:
+    """(the part of `query` a search reads, whether anything with words was left out): `query`
+    up to its `MAX_QUERY_WORDS`th word, within `MAX_QUERY_CHARACTERS`."""
+    kept = query[:MAX_QUERY_CHARACTERS]
+    cut = len(query) > MAX_QUERY_CHARACTERS and any(True for _ in _words(query[MAX_QUERY_CHARACTERS:]))
+    count = 0
+    for match in _words(kept):
+        for unit in _units(match.group(0)):
+            count += len(unit.tokens)
+            if count > MAX_QUERY_WORDS:
+                return kept[:match.start() + unit.start], True
+    return kept, cut
+
+
 def _terms(query: str) -> list[str]:
-    """The words and "quoted phrases" of what a reader typed (an unpaired quote closed)."""
+    """The words and "quoted phrases" of what a reader typed (an unpaired quote closed), its
+    first `MAX_QUERY_WORDS` words (`searched`)."""
+    query = searched(query)[0]
     if query.count('"') % 2:
         query += '"'
     return [t for t in _PHRASE.split(query) if t and t != '""']
@@ -757,12 +782,15 @@ def _joined(words: list[list[_Unit]]) -> list[tuple[str, ...]]:
     found = []
     arabic = [all(_ARABIC_SCRIPT.search(t) for option in options for t in option) for options in pieces]
     for combination in itertools.product(*pieces):
-        for glue in itertools.product((False, True), repeat=max(0, len(combination) - 1)):
+        # Only where two one-token Perso-Arabic words meet may they be joined: the other gaps
+        # are never tried (2 ** words ways to try on a long phrase otherwise).
+        gaps = [n for n in range(len(combination) - 1) if arabic[n] and arabic[n + 1]
+                and len(combination[n]) == 1 and len(combination[n + 1]) == 1]
+        for chosen in itertools.product((False, True), repeat=len(gaps)):
             if len(found) == _MAX_ALTERNATIVES:
                 return found
-            if any(g and not (arabic[n] and arabic[n + 1] and len(combination[n]) == 1
-                              and len(combination[n + 1]) == 1) for n, g in enumerate(glue)):
-                continue
+            joins = {n for n, g in zip(gaps, chosen, strict=True) if g}
+            glue = [n in joins for n in range(len(combination) - 1)]
             tokens = list(combination[0])
             for n, g in enumerate(glue):
                 if g:
@@ -903,7 +931,7 @@ def _render(clauses: list[_Clause]) -> str:
 
     rendered = [any_of([all_of([any_of([_render_alt(a) for a in term]) for term in option])
                         for option in clause]) for clause in clauses]
-    return " AND ".join(rendered)
+    return " AND ".join(dict.fromkeys(rendered))  # a word typed twice is one condition
 
 
 def match_query(query: str, languages: Iterable[str] | None = None, *, stems: bool = True) -> str:
@@ -1002,22 +1030,39 @@ def spans(text: str | None, query: str | None, language: str | None = None) -> l
     for match in _words(text):
         for unit in _units(match.group(0), strip_article):
             units.append((match.start() + unit.start, match.start() + unit.end, unit))
+    # One pass over the text builds where each token, spelling and stem is; each alternative is
+    # then looked up, never compared with every token (linear in the text, whatever the query).
     stream = [(token, n) for n, (_, _, unit) in enumerate(units) for token in unit.tokens]
     tokens = [token for token, _ in stream]
+    at_token: dict[str, list[int]] = {}
+    for at, token in enumerate(tokens):
+        at_token.setdefault(token, []).append(at)
+    by_spelling: dict[str, list[int]] = {}
+    for n, (_, _, unit) in enumerate(units):
+        for spelling in unit.spellings:
+            by_spelling.setdefault(spelling, []).append(n)
+    by_stem: dict[str, list[int]] | None = None
     hit: set[int] = set()
-    for alt in alts:
+    for alt in dict.fromkeys(alts):
         size = len(alt.tokens)
         if alt.scope == "stem":
             stem = alt.tokens[0]
-            hit.update(n for n, (_, _, unit) in enumerate(units)
-                       if stem in unit.tokens or stem in unit.spellings
-                       or (algorithm and stem in (_stem(p, algorithm) for p in unit.parts)))
+            if by_stem is None:
+                by_stem = {}
+                for n, (_, _, unit) in enumerate(units):
+                    found = {*unit.tokens, *unit.spellings}
+                    if algorithm and not unit.cjk:
+                        found.update(_stem(p, algorithm) for p in unit.parts)
+                    for key in found:
+                        by_stem.setdefault(key, []).append(n)
+            hit.update(by_stem.get(stem, ()))
             continue
-        for at in range(len(tokens) - size + 1):
-            if tokens[at:at + size] == list(alt.tokens):
+        wanted = list(alt.tokens)
+        for at in at_token.get(wanted[0], ()):
+            if size == 1 or tokens[at:at + size] == wanted:
                 hit.update(stream[k][1] for k in range(at, at + size))
         if size == 1 and alt.scope == "exact":
-            hit.update(n for n, (_, _, unit) in enumerate(units) if alt.tokens[0] in unit.spellings)
+            hit.update(by_spelling.get(alt.tokens[0], ()))
     merged: list[tuple[int, int]] = []
     for n in sorted(hit):
         start, end, _ = units[n]

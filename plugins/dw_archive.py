@@ -28,7 +28,7 @@ Loaded with `datasette serve ARCHIVE --metadata data/metadata.yml --template-dir
   queries of the first archive served), error pages included.
 - Jinja filters for the templates: `from_json`, `dw_dir` (rtl for DW's right-to-left languages),
   `dw_facet_order`, `dw_query_pairs`; globals `dw_site_links`, `dw_is_archive`,
-  `dw_reader_tables` (home and database pages), `dw_query_limit` and `dw_search_total` (saved
+  `dw_reader_tables` (home and database pages), `dw_query_limit`, `dw_search_cut` and `dw_search_total` (saved
   queries that stop at their own limit).
 """
 
@@ -182,9 +182,20 @@ def prepare_jinja2_environment(env, datasette):
 
     env.globals["dw_reader_tables"] = reader_tables
     env.globals["dw_search_total"] = search_total
+    env.globals["dw_search_cut"] = search_cut
 
 
 SEARCH_COUNT_LIMIT_MS = 500
+
+
+def search_cut(typed: str | None) -> str:
+    """A sentence saying which words of a search were left out (`crawler.search.searched`), or ""."""
+    kept, cut = search.searched(typed or "")
+    if not cut:
+        return ""
+    return (f"Only the first {search.MAX_QUERY_WORDS} words of a search are searched"
+            f" (within {search.MAX_QUERY_CHARACTERS:,} characters): this one searched"
+            f" “{kept.strip()}”, and the words after it were left out.")
 _LIMIT = re.compile(r"\blimit\s+(\d+)\s*$", re.I)
 
 

@@ -129,7 +129,8 @@ def extra_template_vars(view_name, table, database, datasette, request):
             results = await datasette.get_database(database).execute(
                 ranked_sql, params, custom_time_limit=RANKING_TIME_LIMIT_MS)
         except QueryInterrupted:
-            logger.warning("ranking %r took too long; the list stays newest first", typed)
+            logger.warning("ranking %r took too long; the list stays newest first",
+                           search.searched(typed or "")[0])
             return None
         hits = []
         for row in results.rows:

@@ -111,3 +111,15 @@ def with_deep_divs_before_article(depth: int) -> Callable[[dict, str], str]:
     def make(article: dict, page: str) -> str:
         return page.replace('<body><div id="root">', '<body>' + nested("div", depth) + '<div id="root">', 1)
     return make
+
+
+def with_many_attributes(count: int, distinct_elements: bool = False) -> Callable[[dict, str], str]:
+    """`count` empty attributes, distinct, on one `<p>` in the body (300,000 make the tester's
+    2.4 MB page); or, with `distinct_elements`, `count` `<i>` elements each with an attribute of
+    its own name."""
+    def make(article: dict, page: str) -> str:
+        marker = 'class="c17j8gzx rich-text t1r94ulj">'
+        markup = ("".join(f'<i n{n}="">x</i>' for n in range(count)) if distinct_elements
+                  else "<p " + " ".join(f"a{n}" for n in range(count)) + ">x</p>")
+        return page.replace(marker, marker + markup, 1)
+    return make

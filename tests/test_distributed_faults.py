@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -81,6 +82,12 @@ def test_items_a_hung_writer_held_never_replace_a_newer_fetch(tmp_path):
     earlier = query(db, "SELECT article_id, title, fetched_at FROM revisions ORDER BY article_id")
     assert [(r[0], r[1]) for r in earlier] == [(a["id"], a["title"].removeprefix("Edited: ")) for a in spec]
     assert all(r[2] <= old_fetch for r in earlier)
+    # Every item the writer applied is counted: the stale articles as earlier revisions.
+    done = next(line for line in (tmp_path / "back.log").read_text().splitlines()
+                if "Archive writer done: " in line)
+    totals = ast.literal_eval(done.split("Archive writer done: ", 1)[1])
+    assert totals["articles"] == totals["earlier"] == len(spec), totals
+    assert totals["items"] == sum(totals[k] for k in ("articles", "fetches", "links", "runs", "dropped"))
     outcomes = [o for (o,) in query(db, "SELECT outcome FROM crawl_runs ORDER BY id")]
     assert outcomes[0] == "ok"  # the single-process crawl; the worker's row came with its items
     assert outcomes[1].startswith("items not archived yet: ")

@@ -2,8 +2,9 @@
 `scrapy crawl dw` against the mirror (a few in one crawl).
 
 A hostile page is a DW article page with some of: elements nested thousands deep, attributes of
-megabytes, its bytes in another encoding (declared, mislabelled or broken), its JSON-LD or page
-state cut, garbled or nested past Python's recursion, control characters and lone surrogates.
+megabytes, hundreds of thousands of attributes on one element or of distinct names, its bytes
+in another encoding (declared, mislabelled or broken), its JSON-LD or page state cut, garbled
+or nested past Python's recursion, control characters and lone surrogates.
 Whatever the page, the extractor returns an article or refuses it with `NotAnArticle` (never
 another exception), within a time bound; the crawl archives it or counts why not (never a
 traceback, never an uncounted loss), and no page stalls it.
@@ -63,6 +64,28 @@ def huge_attribute(draw) -> str:
     return f'<{tag} {name}="{value}">'
 
 
+@st.composite
+def many_attributes(draw) -> str:
+    """Markup costly by its attributes: many on one element (distinct, repeated, quoted as
+    HTML's tokenizer reads names, separated by `/`), or many distinct names over many elements;
+    counts around the limits (`crawler.extract.page`) and far past them."""
+    how = draw(st.sampled_from(["one-element", "repeated-name", "names-over-elements"]))
+    if how == "names-over-elements":
+        count = draw(st.sampled_from([200_000, 60_000, 1001, 1000, 300]))
+        per = draw(st.sampled_from([1, 3, 256]))
+        return "".join(f'<i {" ".join(f"n{n}-{k}" for k in range(per))}>x</i>'
+                       for n in range(count // per))
+    count = draw(st.sampled_from([300_000, 40_000, 5000, 257, 256, 20]))
+    name = draw(st.sampled_from(["a{n}", '"a{n}', "'a{n}", "=a{n}", "data-x{n}", "a"]))
+    if how == "repeated-name":
+        name = "a"
+    value = draw(st.sampled_from(["", '=""', "=v", "='>'", '="x y"']))
+    separator = draw(st.sampled_from([" ", "/", "\n", ""])) if value in ('=""', "='>'") else \
+        draw(st.sampled_from([" ", "/", "\n"]))
+    tag = draw(st.sampled_from(["p", "div", "img", "a", "meta", "svg"]))
+    return f"<{tag} " + separator.join(name.format(n=n) + value for n in range(count)) + ">x"
+
+
 def _json_part(page: str, which: str) -> tuple[int, int]:
     marker = '<script type="application/ld+json">' if which == "ld" else "window.__APP_STATE__="
     start = page.index(marker) + len(marker)
@@ -101,14 +124,14 @@ def broken_json(draw):
     return apply
 
 
-KINDS = ("deep", "attribute", "json", "text")
+KINDS = ("deep", "attribute", "attributes", "json", "text")
 ANCHORS = re.compile(r"<body>|<main>|rich-text t1r94ulj\">|<h1 [^>]*>|</p>")  # where insertions go
 
 
 @st.composite
 def hostile(draw, first: str | None = None):
     """A way to make any generated article page hostile: `make(page) -> bytes`; its first change
-    of the kind `first` when given (`deep`, `attribute`, `json`, `text`)."""
+    of the kind `first` when given (`deep`, `attribute`, `attributes`, `json`, `text`)."""
     steps = []
     for n in range(draw(st.integers(1, 3))):
         kind = first if n == 0 and first else draw(st.sampled_from(KINDS))
@@ -116,7 +139,7 @@ def hostile(draw, first: str | None = None):
             steps.append(draw(broken_json()))
             continue
         insert = (draw(deep_markup()) if kind == "deep" else draw(huge_attribute()) if kind == "attribute"
-                  else draw(ODD_TEXT))
+                  else draw(many_attributes()) if kind == "attributes" else draw(ODD_TEXT))
         where = draw(st.integers(0, 1000))
 
         def step(page: str, insert=insert, where=where) -> str:
@@ -199,6 +222,15 @@ def test_a_crawl_of_hostile_pages_archives_or_counts_each_and_never_stalls(tmp_p
     assert stats["dw/fetched"] == len(archived) + refused
     assert not any(k.startswith(("dw/failed/extraction", "dw/failed/pipeline")) for k in stats)
     assert run.returncode == (3 if 2 * refused > len(spec) else 0), run.stderr[-2000:]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hostile("attributes"))
+def test_attribute_heavy_pages_are_read_or_refused_in_bounded_time(make):
+    page = make(PAGE)
+    started = time.process_time()
+    read(page)
+    assert time.process_time() - started < PAGE_SECONDS
 
 
 def test_a_100000_level_page_is_refused_before_parsing_in_milliseconds():

@@ -334,7 +334,7 @@ class ArchiveExtension:
                 counts = result[1]
                 if counts.get("refused"):
                     self.stats.inc_value("dw/archive/refused_articles", counts["refused"])
-                for verdict in ("new", "updated", "unchanged", "earlier"):
+                for verdict in ("new", "updated", "unchanged", "earlier", "older"):
                     if counts[verdict]:
                         self.stats.inc_value(f"dw/articles/{verdict}", counts[verdict])
                 logger.debug("Archived a batch: %s", counts)

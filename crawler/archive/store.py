@@ -129,15 +129,17 @@ class Archive:
         sighting the batch makes (`crawl`, `reextract`, `commoncrawl`, `cc-news`, `wayback`).
         `also`, when given, runs inside the same transaction (a writer's own bookkeeping, such
         as what it has done, committed with the articles or not at all).
-        Returns counts: `new`, `updated`, `unchanged`, `earlier` (older fetches kept as
-        earlier revisions), `filled` (of the updated and unchanged: articles whose empty
-        columns, such as one an upgrade added, got a value), `short_links` (stored), `refused`
+        Returns counts: `new`, `updated`, `unchanged` (the content stored), `earlier` (older
+        fetches kept as earlier revisions), `older` (older fetches of an earlier version's
+        content, other than the stored one's: kept as sightings in their time), `filled` (of
+        the updated and unchanged: articles whose empty columns, such as one an upgrade added,
+        got a value), `short_links` (stored), `refused`
         (articles `as_record` refuses: logged and left out, the rest of the batch written; a
         `Record` was checked when it was made and is not checked again). Raises sqlite3.Error
         from SQLite.
         """
-        counts = {"new": 0, "updated": 0, "unchanged": 0, "earlier": 0, "filled": 0, "short_links": 0,
-                  "refused": 0}
+        counts = {"new": 0, "updated": 0, "unchanged": 0, "earlier": 0, "older": 0, "filled": 0,
+                  "short_links": 0, "refused": 0}
         records = []
         for article in articles:
             try:
@@ -305,7 +307,9 @@ class Archive:
             "SELECT fetched_at, content_hash, warc_file, warc_offset FROM sightings WHERE article_id = ?",
             [row["id"]])]
         placement = history.place(current, revisions, sightings, row, row["fetched_at"], cause)
-        counts[placement.verdict] += 1
+        # Never "unchanged" when the content differs from the stored version's.
+        counts["older" if placement.verdict == "unchanged" and row["content_hash"] != current["content_hash"]
+               else placement.verdict] += 1
         article = dict(placement.article)
         if "first_seen_at" in article:
             article["first_seen_at"] = min(current["first_seen_at"] or article["first_seen_at"],

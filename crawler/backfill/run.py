@@ -69,7 +69,7 @@ from crawler.backfill.stream import (
     open_stream,
     passing_records,
 )
-from crawler.dates import to_utc
+from crawler.dates import in_the_future, to_utc
 from crawler.warc.capture import BUILDER, WarcFiles, gzip_member
 from crawler.warc.read import Entry, decode, target_uri
 from crawler.warc.reextract import article_from_page
@@ -433,6 +433,8 @@ class Backfill:
             return kind
         if not fetched_at or not self.job.in_range(fetched_at):
             return "out_of_range"
+        if in_the_future(fetched_at):  # would stay the newest fetch for ever
+            return "future_date"
         return None
 
     def listing_failed(self, why: str) -> None:
@@ -821,7 +823,7 @@ class Backfill:
                     self._commit_end(*end)
 
             written = self.archive.write_batch(articles, links, cause=self.job.source, also=bookkeeping)
-            for verdict in ("new", "updated", "unchanged", "earlier", "refused"):
+            for verdict in ("new", "updated", "unchanged", "earlier", "older", "refused"):
                 self.counts[verdict] += written[verdict]
 
 

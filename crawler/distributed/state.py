@@ -82,7 +82,8 @@ def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[s
                 log_drops: bool = True) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
     """Write decoded items in one transaction, then record the runs among them.
 
-    Returns (counts of new/updated/unchanged/runs/dropped, ids written, short links still
+    Returns (counts of new/updated/unchanged/earlier/older/refused, of the items by kind
+    (articles/fetches/links/runs/dropped), ids written, short links still
     waiting for their article). An item no worker would send (no id, URL or title; unknown
     kind) is logged and dropped. Raises `sqlite3.Error` with the archive as it was.
     """
@@ -108,7 +109,10 @@ def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[s
             if log_drops:
                 logger.error("Dropping an item the archive cannot take: %.300r", item)
     counts = archive.write_batch(articles, links, fetches)
-    counts["dropped"] = dropped
+    # Every item, by kind: articles are also counted by what the archive made of them (new,
+    # updated, unchanged, earlier, older, refused).
+    counts.update(dropped=dropped, articles=len(articles), fetches=len(fetches),
+                  links=len(links) - len(pending_links))
     written = {a["id"] for a in articles} | {f.article_id for f in fetches}
     waiting = [link for link in links if not archive.has_short_link(link[0])]
     counts["runs"] = 0

@@ -61,8 +61,10 @@ class ArchiveWriter:
         self.cluster = Cluster(server, keys, ttl=ttl)
         self.stopping = False
         self.pending_links: list[tuple[str, int]] = []
-        self.totals = {"batches": 0, "items": 0, "new": 0, "updated": 0, "unchanged": 0, "runs": 0,
-                       "dropped": 0}
+        # Every item taken is counted by kind (items = articles + fetches + links + runs +
+        # dropped), and every article by what the archive made of it (a stale one: earlier, older).
+        self.totals = dict.fromkeys(("batches", "items", "articles", "fetches", "links", "runs", "dropped",
+                                     "new", "updated", "unchanged", "earlier", "older", "refused"), 0)
         # Cluster runs seen (the run hash, items' envelopes): id -> started_at, arguments, state,
         # items written, workers' rows written; what a writer that loses Redis records.
         self.runs: dict[str, dict] = {}
@@ -174,7 +176,7 @@ class ArchiveWriter:
         self._note(items)
         self.totals["batches"] += 1
         self.totals["items"] += len(raw)
-        for name in ("new", "updated", "unchanged", "runs", "dropped"):
+        for name in self.totals.keys() - {"batches", "items"}:
             self.totals[name] += counts.get(name, 0)
         logger.debug("Wrote a batch of %d items: %s", len(raw), counts)
 

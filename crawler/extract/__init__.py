@@ -78,7 +78,8 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     decoded as U+FFFD, a part of an image credit that is no known agency or name) is in
     `article.warnings` as (kind, detail) pairs, not in its fields. A page too costly to read
     (nested deeper than `page.MAX_DEPTH`, or deeper than the readers' recursion) is refused
-    with a `NotAnArticle` whose `kind` is `too_deep`.
+    with a `NotAnArticle` whose `kind` is `too_deep`; one with too many attributes (the limits
+    in `crawler.extract.page`), `too_costly`.
     """
     text, warnings, utf8 = decode(page, encoding)
     parsed = identify(text, url, utf8=utf8)

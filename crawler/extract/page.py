@@ -23,7 +23,8 @@ from crawler.dates import UnknownZone, utc_stamp
 
 class NotAnArticle(Exception):
     """The page is not a DW article; `reason` says why, `id`/`url` say what it was if known,
-    `kind` names a refusal counted apart (`too_deep`: a page too costly to read), else None."""
+    `kind` names a refusal counted apart (`too_deep`, `too_costly`: a page too costly to read),
+    else None."""
 
     def __init__(self, reason: str, id: int | None = None, url: str | None = None,
                  kind: str | None = None):
@@ -186,14 +187,56 @@ def nesting_depth(html: str) -> int:
     return deepest
 
 
+# Attributes a page may hold. lexbor (and lxml: libxml2 alike) checks each new attribute of an
+# element against those before it, and keeps attribute names in a table that slows as it fills:
+# one `<p>` with 20,000 distinct attributes takes 0.6 s to parse, 40,000 7.6 s; 200,000 distinct
+# names spread over as many elements 8.1 s. Real DW pages (../shared/dw/pages, data/sample-site)
+# hold at most 7 attributes on one element, 1,555 in all and 59 distinct names (counted as below:
+# tags inside scripts and comments included), so the limits leave a wide margin. Within them a
+# parse costs at most a few hundredths of a second more (tests/test_hostile_property.py).
+MAX_ATTRIBUTES_PER_ELEMENT = 256
+MAX_ATTRIBUTES = 100_000
+MAX_ATTRIBUTE_NAMES = 1_000
+# A start tag and the text of its attributes, as HTML's tokenizer reads them: a quote delimits a
+# value only after `=`, and `>` inside a quoted value does not end the tag. Possessive, so linear.
+_START_TAG = re.compile(r"""<[A-Za-z][^\t\n\f\r />]*+"""
+                        r"""((?:[^>=]++|=[\t\n\f\r ]*+(?:"[^"]*+"?|'[^']*+'?)?+)*+)""")
+# One attribute (its name captured) in such text.
+_ATTRIBUTE = re.compile(r"""[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r /=>]*+)"""
+                        r"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"[^"]*+"?|'[^']*+'?|[^\t\n\f\r >]*+))?+""")
+
+
+def attribute_counts(html: str) -> tuple[int, int, int]:
+    """(the most attributes on one element, attributes in all, distinct attribute names) of
+    `html`, from its start tags alone (an upper bound: tags in scripts and comments count too);
+    linear, without parsing."""
+    regions = _START_TAG.findall(html)
+    # An attribute takes at least two characters of a tag's text but the last, so only a tag
+    # text longer than twice the limit can hold more; only those are counted one by one.
+    widest = max((len(_ATTRIBUTE.findall(region)) for region in regions
+                  if len(region) > 2 * MAX_ATTRIBUTES_PER_ELEMENT), default=0)
+    names = _ATTRIBUTE.findall(" ".join(regions).lower())
+    return widest, len(names), len(set(names))
+
+
 def refuse_costly(html: str, what: str = "the page") -> None:
-    """Raise `NotAnArticle` (kind `too_deep`) when `html` nests more than `MAX_DEPTH` elements
-    deep. A page with fewer tags than that cannot, so most pages are not even scanned."""
+    """Raise `NotAnArticle` when `html` would be too costly to parse: kind `too_deep` when it
+    nests more than `MAX_DEPTH` elements deep (a page with fewer tags than that cannot, so most
+    pages are not scanned for it), kind `too_costly` when one element holds more than
+    `MAX_ATTRIBUTES_PER_ELEMENT` attributes, the page more than `MAX_ATTRIBUTES`, or more than
+    `MAX_ATTRIBUTE_NAMES` distinct names. One linear scan each, before parsing."""
     if html.count("<") > MAX_DEPTH:
         depth = nesting_depth(html)
         if depth > MAX_DEPTH:
             raise NotAnArticle(f"{what} nests {depth} elements deep (more than {MAX_DEPTH}):"
                                " refused before parsing, too costly to read", kind="too_deep")
+    widest, total, distinct = attribute_counts(html)
+    for count, limit, name in ((widest, MAX_ATTRIBUTES_PER_ELEMENT, "attributes on one element"),
+                               (total, MAX_ATTRIBUTES, "attributes"),
+                               (distinct, MAX_ATTRIBUTE_NAMES, "distinct attribute names")):
+        if count > limit:
+            raise NotAnArticle(f"{what} holds {count} {name} (more than {limit}): refused before"
+                               " parsing, too costly to read", kind="too_costly")
 
 
 def _metas(doc) -> dict[str, str]:
@@ -217,15 +260,30 @@ def _absolute(url: str, given: str | None) -> str:
     return dw.unwrapped(url)
 
 
-def _page_url(doc, metas: dict, given: str | None) -> tuple[str | None, str]:
+# A page URL longer than this is not trusted (DW's are under 300 characters; the sitemap
+# protocol allows 2,048): a 4 MB canonical link once named another article.
+MAX_PAGE_URL = 2048
+
+
+def _page_url(doc, metas: dict, given: str | None, warnings: list) -> tuple[str | None, str]:
     for link in doc.css('link[rel~="canonical"]'):
         href = link.attributes.get("href")
         if href and href.strip():
-            return _absolute(href, given), "canonical link"
+            if len(href.strip()) <= MAX_PAGE_URL:
+                return _absolute(href, given), "canonical link"
+            warnings.append(("canonical_too_long", f"a canonical link of {len(href.strip()):,}"
+                             f" characters (more than {MAX_PAGE_URL:,}) is not trusted"))
+            break
     og = metas.get("og:url")
-    if og:
+    if og and len(og) <= MAX_PAGE_URL:
         return _absolute(og, given), "og:url"
     return (dw.unwrapped(given) if given else None), "given URL"
+
+
+def _given_id(given: str | None) -> int | None:
+    """The id of the article or live blog at the URL the page was fetched from, if it names one."""
+    target = dw.parse_url(dw.unwrapped(given)) if given and len(given) <= MAX_PAGE_URL else None
+    return target.id if target is not None and target.kind in ("article", "live") else None
 
 
 def _html_language(doc) -> str | None:
@@ -246,16 +304,25 @@ def identify(text: str, given_url: str | None = None, *, utf8: bytes | None = No
     if doc.root is None:
         raise NotAnArticle("not HTML: nothing to parse", url=given_url)
     metas = _metas(doc)
-    page_url, where = _page_url(doc, metas, given_url)
+    warnings: list[tuple[str, str]] = []
+    page_url, where = _page_url(doc, metas, given_url, warnings)
     target = dw.parse_url(page_url) if page_url else None
     if target is None:
         if page_url:
-            raise NotAnArticle(f"not a DW content page: {where} is {page_url}", url=page_url)
+            raise NotAnArticle(f"not a DW content page: {where} is {page_url[:300]}", url=page_url[:300])
         raise NotAnArticle("not a DW page: no canonical URL (pass --url for a saved page)")
     canonical = dw.canonical_url(page_url)
     if target.kind not in ("article", "live"):
         raise NotAnArticle(f"not an article: {target.kind} page", id=target.id, url=canonical)
+    given_id = _given_id(given_url)
+    if given_id is not None and given_id != target.id:
+        # DW redirects a moved article's URL to the new one, whose page names itself: a page
+        # fetched at one article's URL that names another is not trusted as either.
+        raise NotAnArticle(f"the page at {given_url} names article {target.id} ({where}), not"
+                           f" {given_id}: the ids disagree, so it is archived as neither",
+                           id=given_id, url=given_url, kind="ids_disagree")
     old_layout = (doc.css_first("article") is None
                   and doc.css_first('div[class="longText"], div[class="col3"]') is not None)
     return Page(text=text, doc=doc, metas=metas, id=target.id, url=canonical, kind=target.kind,
-                language=target.language or _html_language(doc), old_layout=old_layout)
+                language=target.language or _html_language(doc), old_layout=old_layout,
+                warnings=warnings)

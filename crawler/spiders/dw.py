@@ -6,6 +6,7 @@ Arguments (`-a name=value`) are read by `crawler.arguments`; sitemaps and feeds 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -20,9 +21,10 @@ from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
 from crawler.items import Article
 from crawler.middlewares import Origins
-from crawler.spiders.listings import ListingCallbacks
+from crawler.spiders.listings import _FEED_POLL_SECONDS, ListingCallbacks
 
 logger = logging.getLogger(__name__)
+_BREATHE_EVERY = 100  # given or due URLs read between two turns of the reactor
 
 
 class DwSpider(ListingCallbacks, scrapy.Spider):
@@ -44,7 +46,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         except ArgumentError as exc:
             self.argument_error = str(exc)
             args = Arguments(languages=[], sources=[])
-        self.languages, self.urls, self.sources = args.languages, args.urls, args.sources
+        self.languages, self.given, self.sources = args.languages, args, args.sources
         self.since, self.until, self.refresh = args.since, args.until, args.refresh
         self.scheduled: set[int] = set()
         self.from_job: set[int] = set()  # ids a stopped run left queued in JOBDIR
@@ -94,13 +96,17 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         # Resumed from a JOBDIR: those articles' requests are in its queue already.
         self.from_job = set(getattr(self, "state", {}).get("scheduled", ()))
         self.scheduled.update(self.from_job)
-        for url in self.urls:
+        for n, url in enumerate(self.given.given_urls(), 1):
             for result in self.from_given_url(url):
                 yield result
+            if n % _BREATHE_EVERY == 0 and not await self.breathe():
+                return
         if "revisits" in self.sources:
-            for _, url in self.archive.due_for_revisit(datetime.now(UTC), self.languages):
+            for n, (_, url) in enumerate(self.archive.due_for_revisit(datetime.now(UTC), self.languages), 1):
                 for request in self.schedule(url, "revisits", None, revisit=True):
                     yield request
+                if n % _BREATHE_EVERY == 0 and not await self.breathe():
+                    return
         for lang in self.languages:
             if "news" in self.sources:
                 yield self.discovery_request(f"{dw.WWW}/{lang}/news-sitemap.xml", "news")
@@ -111,6 +117,19 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
                                              self.parse_feed)
         async for request in self.request_pending():
             yield request
+
+    async def breathe(self) -> bool:
+        """Between the requests of a long list given (a URL file of a million lines): let the
+        reactor run (Scrapy pulls from `start()` without pausing while its downloader is full,
+        so no request went out and no time limit fired until the whole list was read), and
+        wait while the scheduler holds `DW_REQUESTS_AHEAD` requests; False once the engine
+        stops (CLOSESPIDER_TIMEOUT, a signal): the rest of the list is not read."""
+        engine = self.crawler.engine
+        ahead = self.crawler.settings.getint("DW_REQUESTS_AHEAD") or float("inf")
+        await asyncio.sleep(0)
+        while engine.running and engine.spider is not None and len(engine.scheduler) >= ahead:
+            await asyncio.sleep(_FEED_POLL_SECONDS)
+        return engine.running and engine.spider is not None
 
     # -- discovery -----------------------------------------------------------------------
 
@@ -266,8 +285,13 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         try:
             article = extract(response.body, url=url, encoding=_header(response, b"Content-Type"))
         except NotAnArticle as exc:
+            if exc.kind == "ids_disagree":  # another article's page, or a forged one: lost
+                self.count("failed/article/ids_disagree")
+                self.count("failed")
+                logger.warning("Article %s is not archived: %s", content_id, exc.reason)
+                return None
             self.count("failed/not_an_article")
-            if exc.kind:  # refused for a reason counted apart: `too_deep`
+            if exc.kind:  # refused for a reason counted apart: `too_deep`, `too_costly`
                 self.count(f"failed/not_an_article/{exc.kind}")
             logger.warning("No article in %s: %s", url, exc.reason)
             return None

@@ -44,6 +44,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +54,7 @@ from scrapy.utils.project import get_project_settings
 from crawler import dw
 from crawler.archive import Archive, ArchiveLocked, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
+from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
@@ -77,8 +79,8 @@ def article_from_page(body: bytes, url: str, charset: str | None) -> dict | str:
     """
     try:
         article = extract(body, url=url, encoding=charset)
-    except NotAnArticle:
-        return "not_an_article"
+    except NotAnArticle as exc:  # counted by kind when refused for one (`too_deep`, `too_costly`)
+        return f"not_an_article/{exc.kind}" if exc.kind else "not_an_article"
     if article.kind != "article":
         return f"type/{article.kind}"
     article.extractor_version = extractor_version()
@@ -112,7 +114,7 @@ def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
     counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "filled")
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled")
             if counts[name]}
 
 
@@ -264,6 +266,11 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                     logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
                                    entry.offset, entry.problem)
                 continue
+            if in_the_future(entry.date):  # would stay the newest fetch for ever
+                counts["skipped/future_date"] += 1
+                logger.warning("Skipping the response for %s at %s:%d: its WARC-Date %s is in the"
+                               " future", url, entry.path, entry.offset, entry.date)
+                continue
             key = (Path(entry.path).name, entry.offset)
             dates[key] = entry.date
             counts["article_responses"] += 1
@@ -403,6 +410,25 @@ def captures_of(archive: Path, settings) -> tuple[Path, list[Path]]:
     return paths.captures_dir(archive, configured), paths.capture_files(archive, configured)
 
 
+def _captures_named_elsewhere(archive: Path) -> str:
+    """A hint for an archive whose captures folder is not beside the name given (another name of
+    the file, a hard link, or a moved archive): the folders its articles name that hold WARC
+    files, and how to give them; "" when there are none."""
+    try:
+        with closing(sqlite3.connect(f"file:{archive.resolve()}?mode=ro", uri=True)) as db:
+            named = [row[0] for row in db.execute(
+                "SELECT DISTINCT warc_file FROM articles WHERE warc_file IS NOT NULL LIMIT 1000")]
+    except sqlite3.Error:
+        return ""
+    folders = sorted({str(Path(name).parent) for name in named if Path(name).is_file()})
+    if not folders:
+        return ""
+    links = archive.stat().st_nlink
+    names = f"; {archive} is one of {links} names of one file (hard links)" if links > 1 else ""
+    return (f"{names}. Its articles name captures in {', '.join(folders)}: give them, as in"
+            f" python -m crawler.reextract --archive {archive} {' '.join(folders)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
     settings = get_project_settings()
@@ -443,11 +469,13 @@ def main(argv: list[str] | None = None) -> int:
         files = in_capture_order(warc_files(args.warcs))
         where = ", ".join(map(str, args.warcs))
     else:  # the archive's own captures, never those of another archive beside it
-        folder, own = captures_of(args.archive, settings)
+        # Beside the archive's real file when it is given through a symbolic link.
+        folder, own = captures_of(args.archive.resolve(), settings)
         files = in_capture_order(own)
         where = f"{folder} (the captures of {args.archive})"
     if not files:
-        print(f"No WARC files in {where}", file=sys.stderr)
+        print(f"No WARC files in {where}{_captures_named_elsewhere(args.archive) if not args.warcs else ''}",
+              file=sys.stderr)
         return 2
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
