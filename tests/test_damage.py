@@ -202,3 +202,22 @@ def test_backfill_refuses_a_damaged_archive_before_asking_anything(crawled, tmp_
     assert "the archive is damaged (" in line and line.endswith(
         f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"), line
     assert snapshot(folder) == before  # not even the backfill's lock file
+
+
+def test_a_schema_whose_text_is_damaged_is_damage_not_a_traceback(tmp_path):
+    # Seen once in the random test: a damaged byte in a table's name in sqlite_master makes
+    # SQLite's own message invalid UTF-8; the checks before writing must say "damaged".
+    from crawler.archive import integrity
+
+    archive = tmp_path / "dw.db"
+    conn = sqlite3.connect(archive)
+    conn.execute("CREATE TABLE articles (id)")
+    conn.execute("CREATE TABLE crawl_runs (id)")
+    conn.commit()
+    conn.close()
+    data = bytearray(archive.read_bytes())
+    data[data.index(b"crawl_runs") + 2] = 0x82
+    archive.write_bytes(bytes(data))
+    assert integrity.not_an_archive(archive) is None  # not "not an archive": damaged
+    assert integrity.damage(archive)
+    assert integrity.search_index_damage(archive) is None

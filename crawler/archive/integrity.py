@@ -112,7 +112,7 @@ def _tables(file: Path) -> set[str] | None:
     conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     try:
         return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):  # the latter in SQLite's message: a damaged schema
         return None
     finally:
         conn.close()
@@ -202,6 +202,8 @@ def search_index_damage(path: str | os.PathLike) -> str | None:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [SEARCH_INDEX]).fetchone():
             return None
         conn.execute(f"INSERT INTO {SEARCH_INDEX} ({SEARCH_INDEX}, rank) VALUES ('integrity-check', 0)")
+    except UnicodeDecodeError:  # in SQLite's message: a damaged schema, which integrity_check says
+        return None
     except sqlite3.DatabaseError as exc:
         if not is_damage(exc):
             return None
