@@ -156,7 +156,8 @@ CANONICALS = {
                 ["https://web.archive.org/web/20130610120000/http://www.dw.de/syrian/a-16825046"]),
     "wayback id_, path only": ("/web/20130610120000id_/http://www.dw.de/syrian/a-16825046",
                                ["https://web.archive.org/web/20130610120000/http://www.dw.de/syrian/a-16825046"]),
-    "relative, old host given": ("a-16825046", ["http://www.dw.de/syrian/a-1"]),
+    # (the URL given names the same article: one naming another is refused, ids_disagree)
+    "relative, old host given": ("a-16825046", ["http://www.dw.de/syrian/a-16825046"]),
 }
 
 
