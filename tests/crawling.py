@@ -90,3 +90,15 @@ def article_count(archive: Path) -> int:
             return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def crawled_sample_site(tmp_path_factory, languages: str) -> Path:
+    """A folder holding dw.db and dw.db-warc/: the sample site's articles of `languages`
+    (`-a lang=`), crawled through the mirror and closed cleanly (no -wal left)."""
+    folder = tmp_path_factory.mktemp("crawled")
+    log = tmp_path_factory.mktemp("log") / "access.log"
+    with running_mirror(ROOT / "data" / "sample-site", log) as origin:
+        run = crawl(Mirror(origin, log), folder / "dw.db", "-a", f"lang={languages}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not Path(f"{folder / 'dw.db'}-wal").exists()  # closed cleanly: one file
+    return folder

@@ -21,7 +21,7 @@ import pytest
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl
+from tests.crawling import Mirror, crawl, crawled_sample_site
 from tests.test_outcomes import last_line, snapshot
 
 PAGE = 4096
@@ -31,13 +31,7 @@ SEEDS = range(20)
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
     """The sample site's German and English articles, crawled once for the module."""
-    folder = tmp_path_factory.mktemp("crawled")
-    log = tmp_path_factory.mktemp("log") / "access.log"
-    with running_mirror(ROOT / "data" / "sample-site", log) as origin:
-        run = crawl(Mirror(origin, log), folder / "dw.db", "-a", "lang=en,de")
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert not Path(f"{folder / 'dw.db'}-wal").exists()  # closed cleanly: one file
-    return folder
+    return crawled_sample_site(tmp_path_factory, "en,de")
 
 
 def reports(path: Path, pragma: str) -> bool:

@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 
 from crawler.archive import backup, integrity
-from devtools.mirror import running_mirror
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl
+from tests.crawling import crawl, crawled_sample_site
 from tests.test_outcomes import last_line, snapshot
 
 TRANSACTIONS = 30  # committed while the writer's -wal was never checkpointed
@@ -35,13 +34,7 @@ BAD_FRAME = 10
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
     """The sample site's English articles, crawled once for the module: dw.db and dw.db-warc/."""
-    folder = tmp_path_factory.mktemp("crawled")
-    log = tmp_path_factory.mktemp("log") / "access.log"
-    with running_mirror(ROOT / "data" / "sample-site", log) as origin:
-        run = crawl(Mirror(origin, log), folder / "dw.db", "-a", "lang=en")
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert not Path(f"{folder / 'dw.db'}-wal").exists()
-    return folder
+    return crawled_sample_site(tmp_path_factory, "en")
 
 
 def python(*args: str) -> subprocess.CompletedProcess:

@@ -103,13 +103,22 @@ def not_an_archive(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _tables(file: Path) -> set[str] | None:
-    mode = "mode=ro" if _in_use(Path(f"{file}-wal")) else "immutable=1"
+def _reading(file: Path, mode: str) -> sqlite3.Connection | None:
+    """A connection that only reads `file` (`mode`: `mode=ro` or `immutable=1`), or None when
+    SQLite cannot open it. A damaged page can hold any bytes, and SQLite quotes them in what it
+    reports: text is decoded with U+FFFD for what is not UTF-8."""
     try:
         conn = sqlite3.connect(f"{file.resolve().as_uri()}?{mode}", uri=True)
     except sqlite3.Error:
         return None
     conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    return conn
+
+
+def _tables(file: Path) -> set[str] | None:
+    conn = _reading(file, "mode=ro" if _in_use(Path(f"{file}-wal")) else "immutable=1")
+    if conn is None:
+        return None
     try:
         return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except (sqlite3.Error, UnicodeDecodeError):  # the latter in SQLite's message: a damaged schema
@@ -239,12 +248,9 @@ def _stamp(file: Path) -> tuple:
 
 
 def _check(file: Path, mode: str, pragma: str, limit: int) -> str | None:
-    try:
-        conn = sqlite3.connect(f"{file.resolve().as_uri()}?{mode}", uri=True)
-    except sqlite3.Error:
+    conn = _reading(file, mode)
+    if conn is None:
         return None
-    # A damaged page can hold any bytes, and SQLite quotes them in what it reports.
-    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     try:
         rows = [row[0] for row in conn.execute(f"PRAGMA {pragma}({int(limit)})")]
     except UnicodeDecodeError:  # in the error message itself: a damaged schema
