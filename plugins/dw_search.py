@@ -114,12 +114,15 @@ def extra_template_vars(view_name, table, database, datasette, request):
         # datasette's table SQL ends "... [order by ...] limit N"; its rows are what to rank.
         selected = sql[: sql.rindex(" limit ")]
         # Rank first (the words as printed, then through a stem; bm25 within each), then cut
-        # snippets from the best rows' stored text only.
+        # snippets from the best rows' stored text only. `+s.rowid`: the selected ids filter
+        # the one full-text scan; as a plain `s.rowid in (...)` SQLite hands them to FTS5 as
+        # rowid lookups, one whole MATCH evaluated per selected row (580 ms for 1,000 rows of
+        # a 1M archive, 2 ms this way).
         ranked_sql = f"""
             with best as (
               select s.rowid as id, {search.tier()} as tier, {search.bm25()} as score
               from {search.TABLE} s
-              where {search.TABLE} match :dw_match and s.rowid in (select id from ({selected}))
+              where {search.TABLE} match :dw_match and +s.rowid in (select id from ({selected}))
               order by tier, score, id limit {RANKED_LIMIT})
             select a.id, a.published_at, a.language, a.title, {", ".join(f"a.{c}" for c in SNIPPET_FROM)}
             from best join articles a on a.id = best.id order by best.tier, best.score, best.id"""

@@ -436,15 +436,17 @@ def test_operators_are_words(index):
 
 def test_a_word_matches_its_stem_only_in_articles_of_the_stemmers_language():
     got = search.match_query("striking", ["en"])
-    assert '("strike" AND forms: "\ue000english")' in got and "german" not in got
-    assert "forms" not in search.match_query("striking", ["zh"])
-    assert "forms" not in search.exact_query("striking")
+    # the stem among the article's own stems, or printed in an article in English
+    assert 'stems: "\ue000english\ue000strike"' in got and "german" not in got
+    assert '"strike" AND stems: "\ue000english")' in got
+    assert "stems" not in search.match_query("striking", ["zh"])
+    assert "stems" not in search.exact_query("striking")
 
 
-def test_spellings_and_forms_hold_other_spellings_and_stems_not_in_the_text():
+def test_spellings_and_stems_hold_other_spellings_and_stems_not_in_the_text():
     row = search.search_row({"language": "de", "title": "Wahlen in München", "body": "Die Wahl"})
     assert row["spellings"].split() == ["muenchen"]
-    assert row["forms"].split() == ["\ue000german", "munch"]  # wahl: a word already
+    assert row["stems"].split() == ["\ue000german", "\ue000german\ue000munch"]  # wahl: a word already
     row = search.search_row({"language": "fa-ir", "title": f"ایران می{ZWNJ}خواهد"})
     assert row["title"].split() == ["ايران", "مي", "خواهد"] and row["spellings"] == "ميخواهد"
     assert search.search_row({"language": "zh", "title": "德国"}) | {"title": ""} == dict.fromkeys(
