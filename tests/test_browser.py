@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import struct
 from datetime import date, timedelta
 from urllib.parse import quote
@@ -395,3 +397,24 @@ def test_the_lists_export_links_are_in_sight(browser, site):
     assert exports and "CSV" in exports[0] and "JSON" in exports[0]
     assert f"{len([a for a in SPEC['articles'] if 'Reuters' in AGENCIES.get(a['credit_line'], [])])}" \
         in exports[0]
+
+
+def test_a_line_break_inside_a_paragraph_or_caption_is_shown(browser, archive_db, tmp_path):
+    """A `<br>` DW printed inside a paragraph or a caption is stored as a \\n (the extractor keeps
+    it, tests/test_text_fidelity.py); the reading view shows it as a line break, not a space."""
+    copy = tmp_path / "dw.db"
+    with sqlite3.connect(archive_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:
+        body, images = conn.execute("select body, images from articles where id = ?", [SEED]).fetchone()
+        lines = "Kyiv, 5 December\nBerlin, 6 December"
+        pictures = json.loads(images)
+        pictures[0]["caption"] = "First line of the caption\nSecond line"
+        conn.execute("update articles set body = ?, images = ? where id = ?",
+                     [lines + "\n\n" + body, json.dumps(pictures), SEED])
+    with datasette(copy) as base:
+        browser.open(f"{base}/dw/articles/{SEED}")
+        shown = browser.evaluate("[...document.querySelectorAll('article.dw-article p, figcaption')]"
+                                 ".map(e => e.innerText)")
+    assert lines in shown
+    assert any(text.startswith("First line of the caption\nSecond line") for text in shown)
