@@ -23,6 +23,16 @@ reads safely; errors in words.
   through its primary-key index, so a page costs what its rows cost whatever the archive's
   size. The same clause serves the list, its count and facets, its CSV, its JSON and every
   `next_url`.
+- **A search read in the cheaper order.** The articles list's `?_search=` is read here, not by
+  datasette's own search filter, with the same clause but for one character: datasette writes
+  `id in (select rowid from articles_search where ... match escape_fts(:search))`, which SQLite
+  answers by looking up every matching article and sorting them all: 7 ms for a word in 1,000
+  articles of 1M, over datasette's 1 s for a word in most of them (833,000 lookups). From
+  `COMMON_MATCHES` matches on (counted first, at most that many), the clause is written
+  `+id in (...)`: SQLite then reads the list in its own order (the `published_at` index) and
+  keeps the rows the search matched, stopping at the page's end. Its description, the page's
+  search box and every link are datasette's; `_searchmode=raw` and `_search_<column>` stay
+  datasette's own.
 - **CSV a spreadsheet reads.** The articles CSV has the reader's columns (`EXPORT_COLUMNS`)
   unless `_col`/`_nocol` name others. JSON list columns (`authors`, `agencies`, ...) are written
   `AP; AFP` (an item holding `;` or starting with `"` is quoted, `"Smith; Jones"; Ann Lee`, so
@@ -88,6 +98,9 @@ JOIN_FILTERS = {f"{column}__array{op}": (column, op == "contains")
                 for column in ("agencies", "authors") for op in ("contains", "notcontains")}
 JOIN_TABLES = {"agencies": ("article_agencies", "agency", " and g.role = 'text'"),
                "authors": ("article_authors", "author", "")}
+# From this many matches of a search, the list is read in its own order (see the module doc):
+# where lookups of each match and a sort cost more than a scan of the sort index to the page's end.
+COMMON_MATCHES = 10_000
 # Tables keyed by a name, listed A to Z whatever the case when one page holds them all
 # (data/metadata.yml gives it pages of 1,000): table -> its name column.
 CASE_INSENSITIVE_TABLES = {"agencies": "name"}
@@ -175,11 +188,23 @@ class ReaderRequest(Request):
         self.join_filters, self.default_columns, self.extra = join_filters, default_columns, extra or {}
 
     @property
+    def search(self) -> str | None:
+        """The articles list's `_search` this plugin reads (`search_clause`), or None."""
+        if not self.join_filters:
+            return None
+        pairs = parse_qs(self.query_string, keep_blank_values=True)
+        if "_searchmode" in pairs or any(key.startswith("_search_") for key in pairs):
+            return None
+        return (pairs.get("_search") or [None])[0]
+
+    @property
     def args(self):
         pairs = parse_qs(self.query_string, keep_blank_values=True)
         if self.join_filters:
             for key in JOIN_FILTERS:
                 pairs.pop(key, None)
+            if self.search is not None:
+                pairs.pop("_search", None)
         if self.default_columns and "_col" not in pairs and "_nocol" not in pairs:
             pairs["_col"] = [c for c in self.default_columns if c != "id"]  # datasette adds the key
         for key, value in self.extra.items():
@@ -379,6 +404,28 @@ def filters_from_request(request, database, table, datasette):
                                extra_context={"dw_join_filters": described})
 
     return join_clauses
+
+
+@hookimpl(specname="filters_from_request")
+def search_clause(request, database, table, datasette):
+    """The articles list's search (`_search`), in the order that costs less (see the module doc)."""
+    typed = getattr(request, "search", None)
+    if table != "articles" or typed is None:
+        return None
+
+    async def clause():
+        matches = "select rowid from articles_search where articles_search match escape_fts(:search)"
+        try:
+            common = (await datasette.get_database(database).execute(
+                f"select count(*) from ({matches} limit {COMMON_MATCHES})", {"search": typed}
+            )).rows[0][0] >= COMMON_MATCHES
+        except Exception:  # noqa: BLE001 - the list's own query says what is wrong with the search
+            common = False
+        return FilterArguments([f"{'+' if common else ''}id in ({matches})"], params={"search": typed},
+                               human_descriptions=[f'search matches "{typed}"'],
+                               extra_context={"search": typed})
+
+    return clause
 
 
 # What went wrong with a parameter, by SQLite's or Python's message, in words a reader can act on.
