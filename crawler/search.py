@@ -73,10 +73,12 @@ import argparse
 import functools
 import itertools
 import json
+import logging
 import re
 import sqlite3
 import sys
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -89,13 +91,20 @@ from sqlite_utils import Database
 from crawler.dw import AGENCIES
 from crawler.dw.credits import canonical_agency, printed_forms
 
+logger = logging.getLogger(__name__)
+
 TABLE = "articles_search"
 # Searchable columns, in bm25 weight order: a hit in the headline counts most. `spellings` and
 # `stems` are never shown (snippets come from the stored text).
 COLUMNS: tuple[str, ...] = ("title", "teaser", "body", "credit_line", "authors", "agencies",
                             "spellings", "stems")
 TEXT_COLUMNS: tuple[str, ...] = COLUMNS[:6]
-WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0)
+# `stems` weighs nothing: it holds each stem once, wherever the word was, so a hit there says
+# only that the article's stemmer made the stem; weighed, it ranked the articles of languages
+# whose stemmer changes a word above those of the reader's language holding the word alike.
+WEIGHTS: tuple[float, ...] = (10.0, 4.0, 1.0, 2.0, 2.0, 2.0, 1.0, 0.0)
+# FTS5's `rank` of the index (its config): the same weighted bm25, for SQL written by hand.
+RANK = f"bm25({', '.join(str(w) for w in WEIGHTS)})"
 # The text is tokenized here, in Python, and stored as tokens separated by spaces; FTS5's
 # tokenizer only splits at those spaces (it keeps combining marks inside a word: Devanagari and
 # Bengali vowel signs, viramas).
@@ -609,8 +618,18 @@ def create(db: Database) -> None:
                 conn.execute(f"DROP TABLE {TABLE}")
             conn.execute(_DEFINITION)
             conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', 0)")
+            conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('rank', ?)", [RANK])
             if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
+                count = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                if found and count:
+                    logger.warning("The search index was made by an older version of dw-archive:"
+                                   " indexing the %d archived articles again (about 1 min per 100,000)",
+                                   count)
+                started = time.monotonic()
                 index_all(db)
+                if found and count:
+                    logger.warning("Search index made again: %d articles in %.0f s", count,
+                                   time.monotonic() - started)
     except BaseException:
         conn.rollback()
         raise
@@ -625,6 +644,19 @@ def _definition(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+def outdated(conn: sqlite3.Connection) -> bool:
+    """Whether the archive on `conn` has a search index made by an older version (other columns
+    or tokenizer), which this version's searches cannot read: index it again (`rebuild`; a crawl
+    does it when it opens the archive)."""
+    found = _definition(conn)
+    return found is not None and found != _DEFINITION
+
+
+OUTDATED = ("This archive's search index was made by an older version of dw-archive; search it"
+            " after indexing it again: `.venv/bin/python -m crawler.search ARCHIVE` (about 1 min per"
+            " 100,000 articles), or crawl once (the crawl does it when it opens the archive).")
+
+
 def index_all(db: Database) -> None:
     """Index every row of `articles` (for a table filled around the archive, e.g. by the bench);
     rows indexed already must not be (see `rebuild`)."""
@@ -635,11 +667,14 @@ def index_all(db: Database) -> None:
         index_rows(db, chunk, replace=False)
 
 
-def ensure_automerge_off(db: Database) -> None:
-    """Turn FTS5's automerge off in an index made before it was (one config row; idempotent)."""
-    row = db.conn.execute(f"SELECT v FROM {TABLE}_config WHERE k = 'automerge'").fetchone()
-    if row is None or row[0] != 0:
+def ensure_config(db: Database) -> None:
+    """FTS5's automerge off and its `rank` the weighted bm25 (`RANK`) in an index made before
+    they were (config rows; idempotent)."""
+    config = dict(db.conn.execute(f"SELECT k, v FROM {TABLE}_config WHERE k IN ('automerge', 'rank')"))
+    if config.get("automerge") != 0:
         db.conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('automerge', 0)")
+    if config.get("rank") != RANK:
+        db.conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rank) VALUES ('rank', ?)", [RANK])
 
 
 def merge(db: Database, pages: int = 2000, max_rounds: int = 1000) -> int:
@@ -994,8 +1029,8 @@ MATCH_NOTHING = '""'
 
 
 def languages_named(value: str | None) -> list[str] | None:
-    """DW language codes a reader named (`de`, `de fr`, `de,fr`), or None for none."""
-    found = [code for code in re.split(r"[\s,]+", value or "") if code]
+    """DW language codes a reader named (`de`, `de fr`, `de,fr`, any case), or None for none."""
+    found = [code.lower() for code in re.split(r"[\s,]+", value or "") if code]
     return found or None
 
 
@@ -1136,6 +1171,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db = Database(sqlite3.connect(args.archive, isolation_level=None))
     try:
+        if args.search is not None and outdated(db.conn):
+            print(OUTDATED.replace("ARCHIVE", args.archive), file=sys.stderr)
+            return 2
         if args.search is None:
             print(f"{rebuild(db)} articles indexed for search in {args.archive}")
             return 0

@@ -30,6 +30,7 @@ from crawler import search
 
 logger = logging.getLogger(__name__)
 RANKED_LIMIT = 50
+_warned_outdated: list = []  # an archive's search index from an older version: said once
 RANKING_TIME_LIMIT_MS = 500  # then the page lists the matches newest first, as datasette does
 SNIPPET_FROM = ("body", "teaser", "credit_line", "authors", "agencies")
 _OPEN, _CLOSE = "\x02", "\x03"  # snippet markers, escaped text in between, then <mark>
@@ -57,6 +58,9 @@ def prepare_connection(conn):
         return
     if is_archive:
         conn.create_function("escape_fts", 1, search.match_or_nothing, deterministic=True)
+        if search.outdated(conn) and not _warned_outdated:
+            _warned_outdated.append(True)
+            logger.warning(search.OUTDATED.replace("ARCHIVE", "the archive"))
 
 
 @hookimpl

@@ -74,6 +74,7 @@ from datasette.utils.asgi import AsgiStream, NotFound, Request
 from datasette.views.base import DatasetteError
 from datasette.views.table import TableView
 
+from crawler import search
 from crawler.dw.credits import names_agency
 
 logger = logging.getLogger(__name__)
@@ -438,6 +439,9 @@ TOO_LONG = ("This took longer than the time the archive allows one page (1 s). A
             " page (_size=), or narrow the list by language or by date; the list's CSV link"
             " exports every article, however many, a page at a time.")
 _IN_WORDS = [
+    # A column of this version's search index missing: the index is an older version's.
+    (re.compile(rf"no such column: ({'|'.join(search.COLUMNS[6:])})\b", re.I),
+     search.OUTDATED.replace("ARCHIVE", "data/dw.db")),
     (re.compile(r"unterminated string|fts5: syntax error|malformed MATCH|fts5: .*column|"
                 r"no such column: .*\bmatch\b", re.I), _SEARCH_WORDS),
     (re.compile(r"too large to convert to SQLite|string or blob too big|integer overflow", re.I),

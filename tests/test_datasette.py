@@ -108,6 +108,32 @@ def test_search_finds(db, words, expected):
     assert {row["id"] for row in rows} == expected
 
 
+def test_an_archive_whose_search_index_an_older_version_made_is_answered_in_words_then_indexed(
+        db, tmp_path, caplog):
+    # Before 2026-12-05 the index's stems were a column `forms`: this version's searches name
+    # `stems`. datasette and the shell say what to do (no SQLite message, no traceback); the
+    # crawl's opening of the archive indexes it again, saying so, and then it is found.
+    old = tmp_path / "dw.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(old) as target:
+        source.backup(target)
+    with sqlite3.connect(old) as conn:
+        conn.execute(f"DROP TABLE {search.TABLE}")
+        conn.execute(search._DEFINITION.replace("stems", "forms"))
+    response = get(old, "/dw/articles.json?_search=debates", status=400)
+    assert "older version of dw-archive" in response.json()["error"]
+    assert "crawler.search" in get(old, "/dw/articles?_search=debates", status=400).text
+    shell = subprocess.run([sys.executable, "-m", "crawler.search", str(old), "--search", "debates"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert shell.returncode == 2 and "older version" in shell.stderr and "Traceback" not in shell.stderr
+    from crawler.archive import Archive
+
+    with caplog.at_level("WARNING", logger="crawler.search"):
+        Archive(old).close()
+    assert any("indexing the 31 archived articles again" in r.getMessage() for r in caplog.records)
+    rows = get_json(old, "/dw/articles.json?_search=debates&_shape=array")
+    assert {row["id"] for row in rows} == {79010005, 79050001}
+
+
 def test_search_for_reuters_finds_every_reuters_article_whatever_its_credit_line_prints(db):
     rows = get_json(db, "/dw/articles.json?_search=Reuters&_shape=array&_size=100")
     assert {row["id"] for row in rows} == supplied_by("Reuters")
@@ -121,7 +147,15 @@ def test_search_page_ranks_a_headline_match_first_and_shows_the_matching_passage
     # 79010005 has the word in its headline; 79050001, newer, only in its body.
     assert [int(h) for h in hits] == [79010005, 79050001]
     assert "<mark>debates</mark>" in html
+    # the headline that matched is marked too (its passage may come from the body)
+    assert re.search(r'href="/dw/articles/79010005\?[^"]*">[^<]*<mark>[Dd]ebates</mark>', html)
     assert 'value="debates"' in html
+
+
+@pytest.mark.parametrize("typed", ["*", "🤝", "%22"])
+def test_a_search_without_words_says_every_article_is_listed(db, typed):
+    html = get(db, f"/dw/articles?_search={typed}").text
+    assert "holds no word to search for" in html and "31 articles" in html
 
 
 def test_arabic_search_box_keeps_the_words_as_typed(db):

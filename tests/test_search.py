@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -528,3 +529,30 @@ def test_rows_written_around_the_archive_are_found_after_a_rebuild(archive):
     assert found(archive, "Qusair") == []
     assert search.rebuild(archive.db) == 4
     assert found(archive, "Qusair") == [4]
+
+
+def test_every_ranked_list_weighs_the_columns_alike():
+    # The saved query's SQL and FTS5's `rank` (the README's shell recipe) rank as the list does.
+    metadata = (Path(__file__).parent.parent / "data" / "metadata.yml").read_text(encoding="utf-8")
+    assert search.bm25() in metadata
+    db = Database(sqlite3.connect(":memory:"))
+    search.create(db)
+    assert dict(db.execute(f"SELECT k, v FROM {search.TABLE}_config"))["rank"] == search.RANK
+
+
+def test_an_article_of_a_language_whose_stemmer_changes_the_word_ranks_as_the_others():
+    # Three articles alike but for their language, among 20 others: German and Spanish stem
+    # `Biden` to `bid`, English keeps it; the stem is no second hit (it scored them twice as
+    # high). What is left: FTS5's bm25 counts a row's `stems` in its length (a few per cent).
+    db = Database(sqlite3.connect(":memory:"))
+    search.create(db)
+    search.index_rows(db, [{"id": n, "language": lang, "title": "Biden in Berlin",
+                            "body": "Biden traf den Kanzler. Biden sprach."}
+                           for n, lang in ((1, "de"), (2, "es"), (3, "en"))]
+                      + [{"id": n, "language": "en", "title": f"Other news {n}", "body": "Rain."}
+                         for n in range(4, 24)], replace=False)
+    scores = dict(db.execute(f"SELECT rowid, {search.bm25()} FROM {search.TABLE} WHERE {search.TABLE}"
+                             " MATCH ?", [search.match_query("Biden")]).fetchall())
+    assert set(scores) == {1, 2, 3}
+    for other in (1, 2):
+        assert scores[other] == pytest.approx(scores[3], rel=0.05)

@@ -128,7 +128,7 @@ def migrate(db: sqlite_utils.Database) -> None:
                 db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             db.execute(f"DROP TABLE {old_table}")
     search.create(db)  # the folded-text search index datasette's search box uses (crawler/search.py)
-    search.ensure_automerge_off(db)
+    search.ensure_config(db)
     known = {row[0] for row in db.execute("SELECT name FROM agencies")}
     missing = [{"name": n, "full_name": full} for n, full in dw.AGENCIES.items() if n not in known]
     if missing:
