@@ -88,7 +88,7 @@ import opencc
 import Stemmer
 from sqlite_utils import Database
 
-from crawler.dw import AGENCIES
+from crawler.dw import AGENCIES, LANGUAGES
 from crawler.dw.credits import canonical_agency, printed_forms
 
 logger = logging.getLogger(__name__)
@@ -1178,6 +1178,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rebuild(db)} articles indexed for search in {args.archive}")
             return 0
         languages = languages_named(args.language) or []
+        if unknown := [code for code in languages if code not in LANGUAGES]:
+            print(f"{', '.join(unknown)}: not a DW language code; they are {' '.join(LANGUAGES)}",
+                  file=sys.stderr)
+            return 2
         codes = {f"language{n}": code for n, code in enumerate(languages)}
         where = f" AND a.language IN ({', '.join(':' + name for name in codes)})" if codes else ""
         rows = db.execute(

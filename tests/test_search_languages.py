@@ -160,6 +160,17 @@ def test_the_shell_recipe_finds_what_datasette_finds(archive):
     assert "[德國]" in run.stdout and "[德国]" in run.stdout
 
 
+@pytest.mark.parametrize("named, status", [("ZH", 0), ("zh,zh-hant", 0), ("pt", 2), ("english", 2)])
+def test_the_shell_search_takes_language_codes_in_any_case_and_refuses_others(archive, named, status):
+    run = subprocess.run([sys.executable, "-m", "crawler.search", str(archive), "--search", "德国",
+                          "--language", named], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == status and "Traceback" not in run.stderr
+    if status:  # said, with DW's codes, not an empty answer
+        assert "not a DW language code" in run.stderr and "pt-br" in run.stderr and not run.stdout
+    else:
+        assert ID["zh"] in {int(line.split("\t")[0]) for line in run.stdout.splitlines()}
+
+
 def test_the_reading_view_opened_from_a_search_marks_its_words_as_printed(client):
     html = client(f"/dw/articles/{ID['fa-ir']}?_search={quote('میخواهد كتابخانه')}").text
     assert "<mark>می\u200cخواهد</mark>" in html  # typed without its half-space
