@@ -25,6 +25,7 @@ from urllib.parse import quote, unquote_plus, urlencode
 
 import pytest
 import yaml
+from datasette.app import Datasette
 
 from crawler import search
 from crawler.dw.credits import names_agency
@@ -40,9 +41,11 @@ from tests.datasette_archive import (
     NEW_PICTURE,
     ODD_AUTHORS,
     PICTURE_EDITED,
+    PLUGINS,
     SEED,
     SEED_TEASER_BEFORE,
     SPEC,
+    TEMPLATES,
     datasette_for,
     edited_archive,
     generated_once,
@@ -613,6 +616,25 @@ def test_a_search_reads_the_list_in_the_order_that_costs_least(generated, typed,
         matched = {row[0] for row in conn.execute("SELECT rowid FROM articles_search WHERE articles_search"
                                                   " MATCH ?", [search.match_query(typed)])}
     assert len(ids) == len(set(ids)) and set(ids) == matched and len(matched) > (10_000 if common else 100)
+
+
+def test_a_search_matching_more_than_can_be_ranked_lists_them_newest_first_and_says_so(generated):
+    # At 1M articles bm25 over 833,000 matches runs past the ranking's time; such a search is
+    # not ranked at all (the threshold lowered here from 100,000 to 1,000: 19,000 match).
+    db, _ = generated
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    metadata.setdefault("plugins", {})["dw_search"] = {"rank_at_most": 1000}
+
+    async def page(path):
+        ds = Datasette([str(db)], metadata=metadata, template_dir=str(TEMPLATES),
+                       plugins_dir=str(PLUGINS), settings={"suggest_facets": False})
+        await ds.invoke_startup()
+        return (await ds.client.get(path)).text
+
+    many = asyncio.run(page("/gen/articles?_search=Generated"))
+    assert "Too many matches to rank" in many and 'class="dw-hit"' not in many
+    few = asyncio.run(page(f"/gen/articles?_search={quote(ARABIC_WORD)}"))  # 645 match
+    assert "Too many matches to rank" not in few and 'class="dw-hit"' in few
 
 
 @pytest.mark.parametrize("path", ["/gen/articles.json?_size=1000&_col=title",
