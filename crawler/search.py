@@ -161,16 +161,23 @@ def _class(test, astral: str = "") -> str:
 # one), private use, the variation selectors and tags beyond the BMP. Underscores and letter
 # apostrophes (ʼ ʻ ʹ, typed as ') are made separators first (`_SEPARATORS`, one character for
 # one, so offsets in the stored text stay).
+# The planes beyond the BMP that hold assigned characters other than private use (1-3, and 14:
+# tags and variation selectors); 4 to 13 are unassigned, 15 and 16 private use. Reading only
+# these at import saves 70 ms in every process (every crawl).
+_ASSIGNED_ASTRAL = (range(0x10000, 0x40000), range(0xE0000, 0xF0000))
+
+
 def _astral(category: str) -> str:
     """Regex ranges of the characters of one category beyond the BMP (few, for format characters)."""
-    ranges, start = [], None
-    for cp in range(0x10000, 0x110001):
-        inside = cp <= 0x10FFFF and unicodedata.category(chr(cp)) == category
+    ranges, start, last = [], None, 0
+    for cp in itertools.chain(*_ASSIGNED_ASTRAL, [None]):
+        inside = cp is not None and unicodedata.category(chr(cp)) == category
         if inside and start is None:
             start = cp
         elif not inside and start is not None:
-            ranges.append(f"{chr(start)}-{chr(cp - 1)}")
+            ranges.append(f"{chr(start)}-{chr(last)}")
             start = None
+        last = cp
     return "".join(ranges)
 
 
