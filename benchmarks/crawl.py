@@ -64,6 +64,11 @@ class Run:
         return sum(1 for _, status in self.requests if status == 200)
 
 
+def access_log() -> Path:
+    """This process's mirror log: two benches run at once (a section each) never share one."""
+    return WORK / f"access-{os.getpid()}.log"
+
+
 def remove_archive(archive: Path) -> None:
     """An earlier run's archive, its WAL and its captures folder (`<archive>-warc/`)."""
     for leftover in archive.parent.glob(archive.name + "*"):
@@ -148,7 +153,7 @@ def floor_once(site: Path, log: Path, paths: list[str]) -> Run:
 
 def bench_crawl(count: int, repeats: int) -> dict:
     site = generated_site(count)
-    log = WORK / "access.log"
+    log = access_log()
     firsts, seconds, floors = [], [], []
     for n in range(repeats):
         archive = WORK / f"crawl-{n}.db"
@@ -198,7 +203,7 @@ def bench_memory(sizes: list[int]) -> dict:
     (NoProofOfWork otherwise); the floor's, when it fetched every URL the crawl fetched.
     """
     out = {}
-    log = WORK / "access.log"
+    log = access_log()
     for count in sizes:
         site = generated_site(count)
         archive = WORK / f"memory-{count}.db"
