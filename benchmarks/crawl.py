@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -39,6 +40,9 @@ FLOOR = {**SHARED, "CONCURRENT_ITEMS": project_settings.CONCURRENT_ITEMS, "ROBOT
 CRAWL = [arg for name, value in SHARED.items() for arg in ("-s", f"{name}={value}")]
 
 
+ARTICLE_PATH = re.compile(r"/a-\d+$")  # an article page's path on the generated site
+
+
 class NoProofOfWork(RuntimeError):
     """The floor's mirror log is empty (or short): its time measures nothing."""
 
@@ -51,12 +55,18 @@ class Run:
     peak_kib: int
     requests: list[tuple[str, int]]  # (path, status), in order
     elapsed: float | None = None  # Scrapy's elapsed_time_seconds, for the crawl
+    archived: int | None = None  # rows in the archive's `articles` after the crawl
 
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]
 
     def ok(self) -> int:
         return sum(1 for _, status in self.requests if status == 200)
+
+
+def access_log() -> Path:
+    """This process's mirror log: two benches run at once (a section each) never share one."""
+    return WORK / f"access-{os.getpid()}.log"
 
 
 def remove_archive(archive: Path) -> None:
@@ -101,8 +111,9 @@ def crawl_once(site: Path, archive: Path, log: Path) -> Run:
         raise RuntimeError(f"the crawl failed: {run.stderr[-2000:]}")
     with sqlite3.connect(archive) as conn:
         row = conn.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+        archived = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
     stats = json.loads(row[0])
-    return Run(seconds, peak, _log(log), float(stats["elapsed_time_seconds"]))
+    return Run(seconds, peak, _log(log), float(stats["elapsed_time_seconds"]), archived)
 
 
 def floor_command(urls: Path) -> list[str]:
@@ -142,7 +153,7 @@ def floor_once(site: Path, log: Path, paths: list[str]) -> Run:
 
 def bench_crawl(count: int, repeats: int) -> dict:
     site = generated_site(count)
-    log = WORK / "access.log"
+    log = access_log()
     firsts, seconds, floors = [], [], []
     for n in range(repeats):
         archive = WORK / f"crawl-{n}.db"
@@ -185,20 +196,43 @@ def bench_crawl(count: int, repeats: int) -> dict:
 
 
 def bench_memory(sizes: list[int]) -> dict:
+    """Peak resident memory of the crawl and of the floor over generated sites of `sizes` articles.
+
+    Proof of work, for both: the mirror's access log of each run. The crawl's peak counts only
+    when the mirror answered every article page 200 and the archive holds every article
+    (NoProofOfWork otherwise); the floor's, when it fetched every URL the crawl fetched.
+    """
     out = {}
-    log = WORK / "access.log"
+    log = access_log()
     for count in sizes:
         site = generated_site(count)
         archive = WORK / f"memory-{count}.db"
         remove_archive(archive)
         ours = crawl_once(site, archive, log)
+        pages = sum(1 for path, status in ours.requests if status == 200 and ARTICLE_PATH.search(path))
+        if pages < count or (ours.archived or 0) < count:
+            raise NoProofOfWork(f"the crawl of {count:,} articles: the mirror answered {pages:,} article"
+                                f" pages 200 and the archive holds {ours.archived:,}: no memory figure")
         floor = floor_once(site, log, ours.paths())
         out[str(count)] = {
             "dw-archive peak MiB": ours.peak_kib / 1024,
             "bare Scrapy peak MiB": floor.peak_kib / 1024,
             "dw-archive s": ours.seconds,
             "bare Scrapy s": floor.seconds,
+            "crawl requests (mirror log)": len(ours.requests),
+            "crawl article pages 200 (mirror log)": pages,
+            "articles archived": ours.archived,
             "floor requests (mirror log)": len(floor.requests),
+            "floor 200s (mirror log)": floor.ok(),
         }
+        print(f"memory at {count:,}: crawl peak {ours.peak_kib / 1024:.0f} MiB ({len(ours.requests):,}"
+              f" requests in the mirror log, {pages:,} article pages answered 200, {ours.archived:,}"
+              f" archived); floor {floor.peak_kib / 1024:.0f} MiB ({len(floor.requests):,} requests)",
+              flush=True)
         remove_archive(archive)  # at 200k, a gigabyte of captures
+    sizes = sorted(out, key=int)
+    for before, after in zip(sizes, sizes[1:], strict=False):
+        grown = out[after]["dw-archive peak MiB"] - out[before]["dw-archive peak MiB"]
+        out[after][f"dw-archive growth kB per article since {int(before):,}"] = (
+            grown * 1024 * 1.024 / (int(after) - int(before)))
     return out

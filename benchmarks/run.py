@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from benchmarks.archive import bench_archive
 from benchmarks.common import ROOT, WORK
@@ -144,6 +145,11 @@ def print_report(results: dict) -> None:
           + (f"; missed: {'; '.join(missed)}" if missed else ""))
 
 
+def save(results: dict, path: Path) -> None:
+    """Write what is measured so far: a later section's failure loses nothing before it."""
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
 SECTIONS = ("extraction", "crawl", "archive", "memory")
 
 
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                         " (default 1000,100000,1000000; --quick 1000,10000)")
     parser.add_argument("--large", action="store_true", help="the memory section also at 200,000"
                         " articles (a generated site of 2.2 GB; about an hour more)")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json",
+                        help="where the results go (JSON), rewritten after each section")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     sections = args.section or (args.sections.split(",") if args.sections else list(SECTIONS))
@@ -166,17 +174,20 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": machine()}
     if "extraction" in sections:
         results["extraction"] = bench_extraction(repeats=5 if args.quick else 15)
+    save(results, args.results)
     if "crawl" in sections:
         results["crawl"] = bench_crawl(300 if args.quick else 2000, repeats=1 if args.quick else 3)
+    save(results, args.results)
     if "archive" in sections:
         sizes = ([int(n) for n in args.archive_sizes.split(",")] if args.archive_sizes
                  else [1000, 10_000] if args.quick else [1000, 100_000, 1_000_000])
         results["archive"] = bench_archive(sizes, repeats)
+    save(results, args.results)
     if "memory" in sections:
         results["memory"] = bench_memory([300, 1000] if args.quick else
                                          [2000, 20_000, 200_000] if args.large else [2000, 20_000])
     results["targets"] = targets(results)
-    (ROOT / "benchmarks" / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    save(results, args.results)
     print_report(results)
     shutil.rmtree(WORK / "bare", ignore_errors=True)
     return 0

@@ -19,7 +19,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.extract import NotAnArticle, extract
+from crawler.extract import NotAnArticle, extract, page
 from crawler.settings import DOWNLOAD_MAXSIZE
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
@@ -239,3 +239,28 @@ def test_a_100000_level_page_is_refused_before_parsing_in_milliseconds():
     started = time.process_time()
     assert read(page) == "refused"
     assert time.process_time() - started < PAGE_SECONDS  # lexbor alone took 39 s on it
+
+
+def _counts_of_the_lowered_text(html: str) -> tuple[int, int, int]:
+    """The attribute counts as first defined: every name read from the tags' text lowercased
+    whole (the oracle of the test below; it lowers far more text than the extractor does)."""
+    regions = page._START_TAG.findall(html)
+    widest = max((len(page._ATTRIBUTE.findall(region)) for region in regions
+                  if len(region) > 2 * page.MAX_ATTRIBUTES_PER_ELEMENT), default=0)
+    names = page._ATTRIBUTE.findall(" ".join(regions).lower())
+    return widest, len(names), len(set(names))
+
+
+# Start tags of names that lowercase alike (capitals; a Greek capital sigma, which Python lowers
+# by its neighbours: a final ς after a letter; a dotted capital I, lowered to two characters),
+# between the separators and values that decide where a name starts and ends.
+NAMES = st.sampled_from(["a", "A", "b", "B", "Σ", "σ", "ς", "aΣ", "AΣ", "İ", "i\u0307", "é", "É", "x:y"])
+GLUE = st.sampled_from([" ", "\t", "/", "='v'", '="v"', "=v ", "='", "=", "'", '"', ">", "<p ", "<P\n"])
+TAG = st.lists(st.tuples(NAMES, GLUE), max_size=10).map(lambda pairs: "".join(n + g for n, g in pairs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TAG, max_size=6))
+def test_attribute_names_are_counted_as_in_the_lowercased_text(tags):
+    html = "".join("<p " + tag for tag in tags)
+    assert page.attribute_counts(html) == _counts_of_the_lowered_text(html)

@@ -215,8 +215,15 @@ def attribute_counts(html: str) -> tuple[int, int, int]:
     # text longer than twice the limit can hold more; only those are counted one by one.
     widest = max((len(_ATTRIBUTE.findall(region)) for region in regions
                   if len(region) > 2 * MAX_ATTRIBUTES_PER_ELEMENT), default=0)
-    names = _ATTRIBUTE.findall(" ".join(regions).lower())
-    return widest, len(names), len(set(names))
+    names = _ATTRIBUTE.findall(" ".join(regions))
+    distinct = set(names)
+    # Names are counted lowercased. Lowercasing the few distinct names gives the same set as
+    # lowercasing all the tags' text (no character lowercases to or from a delimiter, so the
+    # same names are found), without the cost of the latter: a third of this scan on a real
+    # page. ASCII names only: Python lowers a Greek capital sigma by its neighbours.
+    if all(name.isascii() for name in distinct):
+        return widest, len(names), len({name.lower() for name in distinct})
+    return widest, len(names), len(set(_ATTRIBUTE.findall(" ".join(regions).lower())))
 
 
 def refuse_costly(html: str, what: str = "the page") -> None:
