@@ -97,11 +97,14 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         for view in ("list", "reading view", "search", "search, Chinese word",
                      "search, words in every article", "agency filter", "agency facet"):
             if f"{view} ms" in archive[large]:
-                limit = "200 ms facet limit" if view == "agency facet" else "1 s SQL limit, facets present"
+                facet = view == "agency facet"
+                limit = ("200 ms facet limit" if facet else "the page within 1 s, each query within"
+                         " datasette's 1 s, facets present or said to be left out")
                 times = ", ".join(f"{archive[size][f'{view} ms']:,.0f} ms at {int(size):,}"
                                   for size in archive)
                 rows.append((f"datasette {view} at {int(large):,} within its default limits ({limit})",
-                             times, archive[large][f"{view} ok"]))
+                             times, archive[large][f"{view} ok"]
+                             and (facet or archive[large][f"{view} ms"] <= 1000)))
         if "agency CSV export s" in archive[large]:
             done = archive[large]
             rows.append((f"datasette agency CSV export at {int(large):,}: every article once",

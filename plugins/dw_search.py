@@ -14,8 +14,8 @@ every script, ranked, with snippets.
   with the passage that matched, cut from the article's stored
   text and marked by `search.snippet` (the same folding); None (the page stays newest first,
   and says why) when that takes longer than RANKING_TIME_LIMIT_MS. The page does not ask for
-  it when datasette counted more than `dw_rank_at_most` (RANK_AT_MOST) matches, or could not
-  count them in time.
+  it when datasette counted more than `dw_rank_at_most` (`many_matches`) matches, or did not
+  count them (plugins/dw_views.py leaves a search of more uncounted).
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ logger = logging.getLogger(__name__)
 RANKED_LIMIT = 50
 _warned_outdated: list = []  # an archive's search index from an older version: said once
 RANKING_TIME_LIMIT_MS = 500  # then the page lists the matches newest first, as datasette does
-# More matches than this are not ranked at all (newest first, said on the page): bm25 over them
-# takes longer than RANKING_TIME_LIMIT_MS on two cores (83,000 matches: about 300 ms). The
-# metadata's `plugins: dw_search: rank_at_most` sets another.
-RANK_AT_MOST = 100_000
 SNIPPET_FROM = ("body", "teaser", "credit_line", "authors", "agencies")
 _OPEN, _CLOSE = "\x02", "\x03"  # snippet markers, escaped text in between, then <mark>
 
@@ -107,6 +103,12 @@ def _snippet_html(text: str | None) -> Markup:
     return Markup(html.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
 
 
+def many_matches(datasette) -> int:
+    """How many matches a search may have and still be counted, faceted and ranked
+    (`search.MANY_MATCHES`, or the metadata's `plugins: dw_search: many_matches`)."""
+    return int((datasette.plugin_config("dw_search") or {}).get("many_matches", search.MANY_MATCHES))
+
+
 @hookimpl
 def extra_template_vars(view_name, table, database, datasette, request):
     if view_name != "table" or table != "articles":
@@ -156,6 +158,5 @@ def extra_template_vars(view_name, table, database, datasette, request):
                          "snippet": _snippet_html(found)})
         return hits
 
-    at_most = (datasette.plugin_config("dw_search") or {}).get("rank_at_most", RANK_AT_MOST)
-    return {"dw_ranked": dw_ranked, "dw_rank_at_most": at_most,
+    return {"dw_ranked": dw_ranked, "dw_rank_at_most": many_matches(datasette),
             "dw_search_typed": request.scope.get("dw_search_typed")}

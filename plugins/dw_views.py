@@ -32,7 +32,9 @@ reads safely; errors in words.
   `+id in (...)`: SQLite then reads the list in its own order (the `published_at` index) and
   keeps the rows the search matched, stopping at the page's end. Its description, the page's
   search box and every link are datasette's; `_searchmode=raw` and `_search_<column>` stay
-  datasette's own.
+  datasette's own. A search matching more than `many_matches` articles (crawler/search.py's
+  MANY_MATCHES, 100,000) is neither counted nor faceted (`_nocount`, `_nofacet`: each reads
+  every match, past the page's time at 1M articles); the page says "more than 100,000".
 - **CSV a spreadsheet reads.** The articles CSV has the reader's columns (`EXPORT_COLUMNS`)
   unless `_col`/`_nocol` name others. JSON list columns (`authors`, `agencies`, ...) are written
   `AP; AFP` (an item holding `;` or starting with `"` is quoted, `"Smith; Jones"; Ann Lee`, so
@@ -102,6 +104,7 @@ JOIN_TABLES = {"agencies": ("article_agencies", "agency", " and g.role = 'text'"
 # From this many matches of a search, the list is read in its own order (see the module doc):
 # where lookups of each match and a sort cost more than a scan of the sort index to the page's end.
 COMMON_MATCHES = 10_000
+_MATCHES = "select rowid from articles_search where articles_search match escape_fts(:search)"
 # Tables keyed by a name, listed A to Z whatever the case when one page holds them all
 # (data/metadata.yml gives it pages of 1,000): table -> its name column.
 CASE_INSENSITIVE_TABLES = {"agencies": "name"}
@@ -186,7 +189,10 @@ class ReaderRequest(Request):
     def __init__(self, scope, receive, *, join_filters: bool = False,
                  default_columns: tuple[str, ...] = (), extra: dict[str, str] | None = None):
         super().__init__(scope, receive)
-        self.join_filters, self.default_columns, self.extra = join_filters, default_columns, extra or {}
+        self.join_filters, self.default_columns = join_filters, default_columns
+        self.extra = extra if extra is not None else {}
+        self.matches: int | None = None  # the search's matches, counted up to a bound
+        self.too_many: int | None = None  # more matches than this: not counted nor faceted
 
     @property
     def search(self) -> str | None:
@@ -310,6 +316,19 @@ class OrderedTableView(TableView):
             request = ReaderRequest(request.scope, request.receive, join_filters=table == "articles",
                                     default_columns=EXPORT_COLUMNS if is_csv and table == "articles" else (),
                                     extra=extra)
+            if request.search is not None:
+                # How many the search matches, counted to one more than the views handle.
+                many = int((self.ds.plugin_config("dw_search") or {}).get("many_matches",
+                                                                          search.MANY_MATCHES))
+                try:
+                    request.matches = (await db.execute(
+                        f"select count(*) from ({_MATCHES} limit {max(many, COMMON_MATCHES) + 1})",
+                        {"search": request.search})).rows[0][0]
+                except Exception:  # noqa: BLE001 - the list's own query says what is wrong
+                    request.matches = None
+                if request.matches is not None and request.matches > many:
+                    request.too_many = many
+                    extra.update(_nocount="1", _nofacet="1")
             if await self._single_integer_key(db, table):
                 asked_next = request.args.get("_next")
                 if asked_next and not next_token_is_valid(
@@ -415,16 +434,10 @@ def search_clause(request, database, table, datasette):
         return None
 
     async def clause():
-        matches = "select rowid from articles_search where articles_search match escape_fts(:search)"
-        try:
-            common = (await datasette.get_database(database).execute(
-                f"select count(*) from ({matches} limit {COMMON_MATCHES})", {"search": typed}
-            )).rows[0][0] >= COMMON_MATCHES
-        except Exception:  # noqa: BLE001 - the list's own query says what is wrong with the search
-            common = False
-        return FilterArguments([f"{'+' if common else ''}id in ({matches})"], params={"search": typed},
+        common = (request.matches or 0) >= COMMON_MATCHES
+        return FilterArguments([f"{'+' if common else ''}id in ({_MATCHES})"], params={"search": typed},
                                human_descriptions=[f'search matches "{typed}"'],
-                               extra_context={"search": typed})
+                               extra_context={"search": typed, "dw_too_many": request.too_many})
 
     return clause
 
