@@ -33,8 +33,9 @@ reads safely; errors in words.
   keeps the rows the search matched, stopping at the page's end. Its description, the page's
   search box and every link are datasette's; `_searchmode=raw` and `_search_<column>` stay
   datasette's own. A search matching more than `many_matches` articles (crawler/search.py's
-  MANY_MATCHES, 100,000) is neither counted nor faceted (`_nocount`, `_nofacet`: each reads
-  every match, past the page's time at 1M articles); the page says "more than 100,000".
+  MANY_MATCHES, 100,000), and filtered by nothing else, is neither counted nor faceted
+  (`_nocount`, `_nofacet`: each reads every match, past the page's time at 1M articles); the
+  page says "more than 100,000".
 - **CSV a spreadsheet reads.** The articles CSV has the reader's columns (`EXPORT_COLUMNS`)
   unless `_col`/`_nocol` name others. JSON list columns (`authors`, `agencies`, ...) are written
   `AP; AFP` (an item holding `;` or starting with `"` is quoted, `"Smith; Jones"; Ann Lee`, so
@@ -205,6 +206,13 @@ class ReaderRequest(Request):
         return (pairs.get("_search") or [None])[0]
 
     @property
+    def narrowed_otherwise(self) -> bool:
+        """Whether the list is filtered by more than its search (a column filter such as
+        `language=de`, an agency or author filter, `_where`)."""
+        pairs = parse_qs(self.query_string, keep_blank_values=True)
+        return any(not key.startswith("_") or key == "_where" for key in pairs)
+
+    @property
     def args(self):
         pairs = parse_qs(self.query_string, keep_blank_values=True)
         if self.join_filters:
@@ -316,8 +324,9 @@ class OrderedTableView(TableView):
             request = ReaderRequest(request.scope, request.receive, join_filters=table == "articles",
                                     default_columns=EXPORT_COLUMNS if is_csv and table == "articles" else (),
                                     extra=extra)
-            if request.search is not None:
-                # How many the search matches, counted to one more than the views handle.
+            if request.search is not None and not request.narrowed_otherwise:
+                # How many the search matches, counted to one more than the views handle (with
+                # other filters the list may hold far fewer: then datasette counts it).
                 many = int((self.ds.plugin_config("dw_search") or {}).get("many_matches",
                                                                           search.MANY_MATCHES))
                 try:

@@ -632,9 +632,10 @@ def test_a_search_matching_more_than_the_views_handle_is_listed_newest_first_and
         await ds.invoke_startup()
         return [(await ds.client.get(path)) for path in paths]
 
-    many, many_json, few, few_json = asyncio.run(pages(
+    many, many_json, few, few_json, narrowed = asyncio.run(pages(
         "/gen/articles?_search=Generated", "/gen/articles.json?_search=Generated",
-        f"/gen/articles?_search={quote(ARABIC_WORD)}", f"/gen/articles.json?_search={quote(ARABIC_WORD)}"))
+        f"/gen/articles?_search={quote(ARABIC_WORD)}", f"/gen/articles.json?_search={quote(ARABIC_WORD)}",
+        "/gen/articles.json?_search=Generated&language=sw"))
     assert "More than 1,000 articles" in many.text and 'class="dw-hit"' not in many.text
     assert many_json.json()["filtered_table_rows_count"] is None and not many_json.json()["facet_results"]
     assert len(many_json.json()["rows"]) == 100  # the page itself, newest first
@@ -644,6 +645,8 @@ def test_a_search_matching_more_than_the_views_handle_is_listed_newest_first_and
     assert 100 < matched <= 1000
     assert "More than" not in few.text and 'class="dw-hit"' in few.text  # ranked
     assert few_json.json()["filtered_table_rows_count"] == matched and few_json.json()["facet_results"]
+    # narrowed by a language too, the list is small again: counted and faceted
+    assert 0 < narrowed.json()["filtered_table_rows_count"] < 1000 and narrowed.json()["facet_results"]
 
 
 @pytest.mark.parametrize("path", ["/gen/articles.json?_size=1000&_col=title",
