@@ -192,7 +192,8 @@ class ReaderRequest(Request):
         super().__init__(scope, receive)
         self.join_filters, self.default_columns = join_filters, default_columns
         self.extra = extra if extra is not None else {}
-        self.matches: int | None = None  # the search's matches, counted up to a bound
+        self.matches: int | None = None  # the list's rows, counted up to a bound (`count_asked`)
+        self.search_matches: int | None = None  # the search's matches, likewise
         self.too_many: int | None = None  # more matches than this: not counted nor faceted
 
     @property
@@ -204,13 +205,6 @@ class ReaderRequest(Request):
         if "_searchmode" in pairs or any(key.startswith("_search_") for key in pairs):
             return None
         return (pairs.get("_search") or [None])[0]
-
-    @property
-    def narrowed_otherwise(self) -> bool:
-        """Whether the list is filtered by more than its search (a column filter such as
-        `language=de`, an agency or author filter, `_where`)."""
-        pairs = parse_qs(self.query_string, keep_blank_values=True)
-        return any(not key.startswith("_") or key == "_where" for key in pairs)
 
     @property
     def args(self):
@@ -324,17 +318,13 @@ class OrderedTableView(TableView):
             request = ReaderRequest(request.scope, request.receive, join_filters=table == "articles",
                                     default_columns=EXPORT_COLUMNS if is_csv and table == "articles" else (),
                                     extra=extra)
-            if request.search is not None and not request.narrowed_otherwise:
-                # How many the search matches, counted to one more than the views handle (with
-                # other filters the list may hold far fewer: then datasette counts it).
+            if table == "articles":
+                # How many the list holds, counted to one more than the views handle, when one
+                # search or one agency or author filter chooses it (with other filters it may
+                # hold far fewer: then datasette counts it).
                 many = int((self.ds.plugin_config("dw_search") or {}).get("many_matches",
                                                                           search.MANY_MATCHES))
-                try:
-                    request.matches = (await db.execute(
-                        f"select count(*) from ({_MATCHES} limit {max(many, COMMON_MATCHES) + 1})",
-                        {"search": request.search})).rows[0][0]
-                except Exception:  # noqa: BLE001 - the list's own query says what is wrong
-                    request.matches = None
+                await count_asked(db, request, max(many, COMMON_MATCHES) + 1)
                 if request.matches is not None and request.matches > many:
                     request.too_many = many
                     extra.update(_nocount="1", _nofacet="1")
@@ -399,6 +389,45 @@ class OrderedTableView(TableView):
         return response
 
 
+async def names_in_archive(db, column: str, typed: str) -> list[str]:
+    """The names an agency filter (`column` "agencies") stands for in the archive, typed in any
+    printed form (crawler/dw/credits.py's `names_agency`); an author filter's name as typed."""
+    if column != "agencies":
+        return [typed]
+    known = (await db.execute("select name, full_name from agencies")).rows
+    return sorted({row["name"] for row in known if names_agency(typed, row["name"], row["full_name"])},
+                  key=str.lower)
+
+
+async def _counted(db, sql: str, params: dict, bound: int) -> int | None:
+    """The rows of `sql`, counted up to `bound`; None when SQLite cannot (the list says why)."""
+    try:
+        return (await db.execute(f"select count(*) from ({sql} limit {bound})", params)).rows[0][0]
+    except Exception:  # noqa: BLE001 - the list's own query says what is wrong
+        return None
+
+
+async def count_asked(db, request: ReaderRequest, bound: int) -> None:
+    """Count, up to `bound`, what the articles list's search matches (`request.search_matches`,
+    which chooses the search's clause) and, when one search or one agency or author filter is
+    all that chooses the list, the list itself (`request.matches`)."""
+    pairs = parse_qsl(request.query_string, keep_blank_values=True)
+    chosen = [(key, value) for key, value in pairs if not key.startswith("_") or key == "_where"]
+    if request.search is not None:
+        request.search_matches = await _counted(db, _MATCHES, {"search": request.search}, bound)
+        if not chosen:
+            request.matches = request.search_matches
+    elif (len(chosen) == 1 and chosen[0][0] in JOIN_FILTERS and JOIN_FILTERS[chosen[0][0]][1]
+          and not any(key.startswith("_search") for key, _ in pairs)):
+        column = JOIN_FILTERS[chosen[0][0]][0]
+        names = await names_in_archive(db, column, chosen[0][1])
+        join, name, rows = JOIN_TABLES[column]
+        marks = ", ".join(f":n{i}" for i in range(len(names))) or "null"
+        request.matches = await _counted(
+            db, f"select distinct article_id from {join} g where g.{name} in ({marks}){rows}",
+            {f"n{i}": value for i, value in enumerate(names)}, bound)
+
+
 @hookimpl
 def filters_from_request(request, database, table, datasette):
     """The articles list's agency and author filters (JOIN_FILTERS), an agency in any printed
@@ -408,15 +437,10 @@ def filters_from_request(request, database, table, datasette):
         return None
 
     async def join_clauses():
-        known = (await datasette.get_database(database).execute(
-            "select name, full_name from agencies")).rows
+        db = datasette.get_database(database)
         clauses, params, described, chosen = [], {}, [], set()
         for index, (column, contains, typed) in enumerate(asked):
-            if column == "agencies":
-                names = sorted({row["name"] for row in known
-                                if names_agency(typed, row["name"], row["full_name"])}, key=str.lower)
-            else:
-                names = [typed]
+            names = await names_in_archive(db, column, typed)
             if contains and column == "agencies":
                 chosen.update(names)
             join, name, rows = JOIN_TABLES[column]
@@ -430,7 +454,8 @@ def filters_from_request(request, database, table, datasette):
             described.append(f"{what} is {shown}" if contains else f"{what} is not {shown}")
         request.scope["dw_agency_names"] = chosen
         return FilterArguments(clauses, params=params, human_descriptions=described,
-                               extra_context={"dw_join_filters": described})
+                               extra_context={"dw_join_filters": described,
+                                              "dw_too_many": getattr(request, "too_many", None)})
 
     return join_clauses
 
@@ -443,7 +468,7 @@ def search_clause(request, database, table, datasette):
         return None
 
     async def clause():
-        common = (request.matches or 0) >= COMMON_MATCHES
+        common = (request.search_matches or 0) >= COMMON_MATCHES
         return FilterArguments([f"{'+' if common else ''}id in ({_MATCHES})"], params={"search": typed},
                                human_descriptions=[f'search matches "{typed}"'],
                                extra_context={"search": typed, "dw_too_many": request.too_many})
