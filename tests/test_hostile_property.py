@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 
 from hypothesis import HealthCheck, given, settings
@@ -264,3 +265,21 @@ TAG = st.lists(st.tuples(NAMES, GLUE), max_size=10).map(lambda pairs: "".join(n 
 def test_attribute_names_are_counted_as_in_the_lowercased_text(tags):
     html = "".join("<p " + tag for tag in tags)
     assert page.attribute_counts(html) == _counts_of_the_lowered_text(html)
+
+
+def test_a_deep_page_reads_the_same_whatever_the_callers_stack():
+    # The body's blocks are read recursively: a page of 1,500 nested blocks (within MAX_DEPTH)
+    # was an article under hypothesis (which raises Python's recursion limit) and refused as
+    # too deep in a crawl, flakily failing the crawl test above. Now the same either way.
+    page = re.sub(r'(rich-text t1r94ulj">)', lambda m: m[1] + nested("div", 1500, "<p>Deep words.</p>"),
+                  PAGE, count=1).encode()
+    limit = sys.getrecursionlimit()
+
+    def at_depth(frames: int) -> str:
+        return at_depth(frames - 1) if frames else read(page)
+
+    try:
+        sys.setrecursionlimit(1000)
+        assert at_depth(0) == at_depth(600) == "article"
+    finally:
+        sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))

@@ -19,12 +19,13 @@ Run as `python -m crawler.extract PAGE.html [...] [--url URL]` to re-extract sav
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from crawler import dw
 from crawler.extract import dom, jsonld, merge, meta, old_layout, state
 from crawler.extract.normalize import normalize
-from crawler.extract.page import NotAnArticle, Page, decode, identify
+from crawler.extract.page import MAX_DEPTH, NotAnArticle, Page, decode, identify
 from crawler.items import ARTICLE_FIELDS, Article, missing_required
 
 __all__ = ["NotAnArticle", "extract"]
@@ -69,6 +70,23 @@ def _article(page: Page, merged: dict) -> Article:
                    language=page.language, kind=page.kind, **fields)
 
 
+# The readers walk a page's tree recursively (a block nested in a block is read inside it), a few
+# frames for each level; a page nested deeper than MAX_DEPTH is refused before parsing. So that a
+# page's verdict never depends on how deep its caller's stack already is (a crawl's callbacks, a
+# test under hypothesis, which raises the limit), the readers get room for MAX_DEPTH levels above
+# the caller's frames: Python's recursion limit is raised to that, once, and never lowered.
+_FRAMES_PER_LEVEL = 3
+
+
+def _make_room() -> None:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    needed = depth + MAX_DEPTH * _FRAMES_PER_LEVEL + 200
+    if needed > sys.getrecursionlimit():
+        sys.setrecursionlimit(needed)
+
+
 def extract(page: bytes | str, url: str | None = None, *, encoding: str | None = None) -> Article:
     """Extract the article from one DW page, normalised; raise `NotAnArticle` when it is none.
 
@@ -77,15 +95,16 @@ def extract(page: bytes | str, url: str | None = None, *, encoding: str | None =
     the page noticed (an unreadable JSON-LD block, a JSON-LD object for another story, bytes
     decoded as U+FFFD, a part of an image credit that is no known agency or name) is in
     `article.warnings` as (kind, detail) pairs, not in its fields. A page too costly to read
-    (nested deeper than `page.MAX_DEPTH`, or deeper than the readers' recursion) is refused
-    with a `NotAnArticle` whose `kind` is `too_deep`; one with too many attributes (the limits
-    in `crawler.extract.page`), `too_costly`.
+    (nested deeper than `page.MAX_DEPTH`) is refused with a `NotAnArticle` whose `kind` is
+    `too_deep`, whatever the caller's stack (`_make_room`); one with too many attributes (the
+    limits in `crawler.extract.page`), `too_costly`.
     """
     text, warnings, utf8 = decode(page, encoding)
     parsed = identify(text, url, utf8=utf8)
     parsed.decoded = not isinstance(page, str)
     parsed.warnings[:0] = warnings
     found = _Sources(OLD_SOURCES if parsed.old_layout else CURRENT_SOURCES, parsed)
+    _make_room()
     try:
         merged = merge.merge(found)
     except RecursionError:  # markup nested deeper than the readers' recursion goes
