@@ -181,7 +181,12 @@ def _astral(category: str) -> str:
     return "".join(ranges)
 
 
-_ASTRAL_FORMATS = _astral("Cf")
+# What `_astral("Cf")` finds in Unicode 14.0 (Python 3.11's unicodedata), written out: the scan of a
+# million code points cost 0.1 s of CPU in every process that imports this module (each crawl,
+# backfill and re-extraction); another Unicode version is scanned. tests/test_search.py compares.
+_ASTRAL_FORMATS_14 = ("\U000110bd-\U000110bd\U000110cd-\U000110cd\U00013430-\U00013438"
+                      "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001-\U000e0001\U000e0020-\U000e007f")
+_ASTRAL_FORMATS = _ASTRAL_FORMATS_14 if unicodedata.unidata_version == "14.0.0" else _astral("Cf")
 _WORD = re.compile("[\\w" + _class(lambda c, cp: c[0] == "M" or c == "Co" or (c == "Cf" and cp != 0x200B),
                                    _ASTRAL_FORMATS + "\U000e0000-\U000e0fff\U000f0000-\U0010ffff") + "]+")
 _SEPARATORS = str.maketrans({"_": " ", "\u02bc": "'", "\u02bb": "'", "\u02b9": "'"})
