@@ -103,6 +103,13 @@ def _snippet_html(text: str | None) -> Markup:
     return Markup(html.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
 
 
+def ranking_time_limit(datasette) -> int:
+    """How long the ranking may take, in ms: RANKING_TIME_LIMIT_MS, or datasette's
+    `facet_time_limit_ms` where that is longer (the ranking is an extra of the page, as a
+    facet is: a server allowing its facets longer allows the ranking as long)."""
+    return max(RANKING_TIME_LIMIT_MS, int(datasette.setting("facet_time_limit_ms") or 0))
+
+
 def many_matches(datasette) -> int:
     """How many matches a search may have and still be counted, faceted and ranked
     (`search.MANY_MATCHES`, or the metadata's `plugins: dw_search: many_matches`)."""
@@ -142,7 +149,7 @@ def extra_template_vars(view_name, table, database, datasette, request):
                       dw_exact=search.exact_query(typed or "", languages) or search.MATCH_NOTHING)
         try:
             results = await datasette.get_database(database).execute(
-                ranked_sql, params, custom_time_limit=RANKING_TIME_LIMIT_MS)
+                ranked_sql, params, custom_time_limit=ranking_time_limit(datasette))
         except QueryInterrupted:
             logger.warning("ranking %r took too long; the list stays newest first",
                            search.searched(typed or "")[0])
