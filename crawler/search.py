@@ -1042,6 +1042,12 @@ def exact_query(query: str, languages: Iterable[str] | None = None) -> str:
 # bm25 > 0.5 s on two cores). The metadata's `plugins: dw_search: many_matches` sets another.
 MANY_MATCHES = 100_000
 
+
+def many_matches(plugin_config: Mapping | None) -> int:
+    """`MANY_MATCHES`, or what the metadata's `plugins: dw_search:` config (`plugin_config`, as
+    datasette's `plugin_config("dw_search")` gives it) sets as `many_matches`."""
+    return int((plugin_config or {}).get("many_matches", MANY_MATCHES))
+
 # An empty phrase: a valid FTS5 expression that matches no row (an empty MATCH is an error).
 MATCH_NOTHING = '""'
 

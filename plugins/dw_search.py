@@ -14,7 +14,7 @@ every script, ranked, with snippets.
   with the passage that matched, cut from the article's stored
   text and marked by `search.snippet` (the same folding); None (the page stays newest first,
   and says why) when that takes longer than RANKING_TIME_LIMIT_MS. The page does not ask for
-  it when datasette counted more than `dw_rank_at_most` (`many_matches`) matches, or did not
+  it when datasette counted more than `dw_rank_at_most` (`search.many_matches`) matches, or did not
   count them (plugins/dw_views.py leaves a search of more uncounted).
 """
 
@@ -110,12 +110,6 @@ def ranking_time_limit(datasette) -> int:
     return max(RANKING_TIME_LIMIT_MS, int(datasette.setting("facet_time_limit_ms") or 0))
 
 
-def many_matches(datasette) -> int:
-    """How many matches a search may have and still be counted, faceted and ranked
-    (`search.MANY_MATCHES`, or the metadata's `plugins: dw_search: many_matches`)."""
-    return int((datasette.plugin_config("dw_search") or {}).get("many_matches", search.MANY_MATCHES))
-
-
 @hookimpl
 def extra_template_vars(view_name, table, database, datasette, request):
     if view_name != "table" or table != "articles":
@@ -165,5 +159,6 @@ def extra_template_vars(view_name, table, database, datasette, request):
                          "snippet": _snippet_html(found)})
         return hits
 
-    return {"dw_ranked": dw_ranked, "dw_rank_at_most": many_matches(datasette),
+    return {"dw_ranked": dw_ranked,
+            "dw_rank_at_most": search.many_matches(datasette.plugin_config("dw_search")),
             "dw_search_typed": request.scope.get("dw_search_typed")}

@@ -322,8 +322,7 @@ class OrderedTableView(TableView):
                 # How many the list holds, counted to one more than the views handle, when one
                 # search or one agency or author filter chooses it (with other filters it may
                 # hold far fewer: then datasette counts it).
-                many = int((self.ds.plugin_config("dw_search") or {}).get("many_matches",
-                                                                          search.MANY_MATCHES))
+                many = search.many_matches(self.ds.plugin_config("dw_search"))
                 await count_asked(db, request, max(many, COMMON_MATCHES) + 1)
                 if request.matches is not None and request.matches > many:
                     request.too_many = many
