@@ -8,7 +8,6 @@ never used.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import urljoin
 
 from crawler import dw
@@ -68,66 +67,17 @@ def _lead_image(page: Page) -> dict | None:
     return None
 
 
-def _header(doc):
-    return first(doc, "article header", "article")
+def read(page: Page) -> dict:
+    """title, teaser, published_at (a day), authors, topics, tags/tag_ids, lead_image, body."""
+    doc = page.doc
+    header = first(doc, "article header", "article")
+    found = {"title": text(first(header, "h1")), "teaser": text(first(header, ".teaser-text")),
+             "published_at": printed_day(text(first(header, "time")), page.language),
+             "authors": _people(header), "topics": _kicker(header), "lead_image": _lead_image(page)}
+    found["tags"], found["tag_ids"] = _tags(doc)
+    container = first(doc, '[data-tracking-name="rich-text"]', "article .rich-text")
+    if container is not None:
+        found |= read_body(container, page.warnings)
+    return {name: value for name, value in found.items() if value or value == 0}
 
 
-# The fields read from the header and around it, each a function of the page and its header.
-# Each is read only when the merge asks for it: most pages give most of them in their
-# structured data, which the merge trusts first. None of these readers notes a warning or
-# changes the tree, so when they run changes nothing.
-_FIELDS: dict[str, Callable] = {
-    "title": lambda page, header: text(first(header, "h1")),
-    "teaser": lambda page, header: text(first(header, ".teaser-text")),
-    "published_at": lambda page, header: printed_day(text(first(header, "time")), page.language),
-    "authors": lambda page, header: _people(header),
-    "topics": lambda page, header: _kicker(header),
-    "lead_image": lambda page, header: _lead_image(page),
-}
-_TAG_FIELDS = ("tags", "tag_ids")
-
-
-class _Found(Mapping):
-    """What the page's markup holds, as `read` describes it: a field is here when its value is
-    (not empty, or 0). The body's fields are read at once (reading them may note warnings,
-    which keep their place among the page's), the others when first asked for."""
-
-    def __init__(self, page: Page):
-        self.page, self.values, self.header = page, {}, _MISSING
-        container = first(page.doc, '[data-tracking-name="rich-text"]', "article .rich-text")
-        self.body = read_body(container, page.warnings) if container is not None else {}
-
-    def _value(self, name: str):
-        if name in self.body:
-            return self.body[name]
-        if name not in self.values:
-            if name in _TAG_FIELDS:
-                self.values["tags"], self.values["tag_ids"] = _tags(self.page.doc)
-            else:
-                reader = _FIELDS[name]  # KeyError: no field of this source
-                if self.header is _MISSING:
-                    self.header = _header(self.page.doc)
-                self.values[name] = reader(self.page, self.header)
-        return self.values[name]
-
-    def __getitem__(self, name: str):
-        value = self._value(name)
-        if not (value or value == 0):
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        names = (*_FIELDS, *_TAG_FIELDS, *self.body)
-        return iter([name for name in names if name in self])
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-_MISSING = object()
-
-
-def read(page: Page) -> Mapping:
-    """title, teaser, published_at (a day), authors, topics, tags/tag_ids, lead_image, body
-    (with the other fields of `body.read_body`): a mapping of those the page holds."""
-    return _Found(page)
