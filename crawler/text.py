@@ -28,18 +28,13 @@ def _zwsp(match: re.Match) -> str:
     return " " if " " in match.group(0) else "\u200b"
 
 
-def single_spaced(value: str) -> str:
-    """`" ".join(value.split())`: every run of white space one space, none at either end; text
-    already so (most of a page's) is given back as it is, without splitting it into words."""
-    # With no unprintable character (str.isprintable is False for every white space but the
-    # space itself), no space doubled and none at either end, split and join give it back.
+def _clean_line(value: str) -> str:
+    # Text already clean (most of a page's) is kept as it is: with no character but the space
+    # unprintable (str.isprintable is False for every other white space, U+200B and the dropped
+    # characters) and no space doubled or at either end, split and join would give it back.
     if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
         return value
-    return " ".join(value.split())
-
-
-def _clean_line(value: str) -> str:
-    value = single_spaced(value)
+    value = " ".join(value.split())
     if "\u200b" in value:
         value = _ZWSP_AT_SPACE.sub(_zwsp, value).strip(" \u200b")
     return value

@@ -10,7 +10,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.text import clean_text, forget_cleaned, single_spaced
+from crawler.text import clean_text, forget_cleaned
 
 _DROPPED = re.compile("[\u00ad\u2060\ufeff]")
 _ZWSP_AT_SPACE = re.compile(" ?\u200b[\u200b ]*")
@@ -70,9 +70,3 @@ def test_a_clean_line_is_kept_as_the_same_text():
         assert clean_text(value) == value == defined(value)
     for value in (" lead", "trail ", "two  spaces", "a\u00a0b", "tab\there", "soft\u00adhyphen"):
         assert clean_text(value) == defined(value) != value
-
-
-@settings(max_examples=1000, deadline=None)
-@given(TEXT)
-def test_single_spaced_is_split_and_join(value):
-    assert single_spaced(value) == " ".join(value.split())

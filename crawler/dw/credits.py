@@ -10,8 +10,6 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from crawler.text import single_spaced
-
 # Agencies: canonical name -> full name; and the forms they are printed in.
 AGENCIES: dict[str, str] = {
     "AP": "Associated Press",
@@ -80,7 +78,7 @@ def agency_key(text: str) -> str:
     """How agency names are compared: blanks collapsed, case, outer dots and accents ignored
     (Latin accents, Arabic hamza marks: `agencia lusa` is `Agência Lusa`, `د ب ا` is `د ب أ`),
     a leading English article dropped (`The Associated Press` is `Associated Press`)."""
-    key = single_spaced(text).strip(".").casefold()
+    key = " ".join(text.split()).strip(".").casefold()
     key = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
     return key[4:] if key.startswith("the ") else key
 
@@ -185,7 +183,7 @@ def parse_credit_line(text: str) -> tuple[list[str], list[str]] | None:
     `agencies` is every agency in printed order, known ones under their canonical name and
     others as written; `unknown` repeats the latter so that callers can count them.
     """
-    text = single_spaced(text)
+    text = " ".join(text.split())
     if not text or len(text) > 260:
         return None
     if _EDITED_BY.match(text):
@@ -333,7 +331,7 @@ def read_photo_credit(credit: str | None) -> tuple[list[str], list[str]]:
 def _read_photo_credit(credit: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     agencies: list[str] = []
     unknown: list[str] = []
-    credit = _COPYRIGHT.sub("", strip_credit_label(single_spaced(credit)))
+    credit = _COPYRIGHT.sub("", strip_credit_label(" ".join(credit.split())))
     for part in _CREDIT_PARTS.split(credit):
         part = _COPYRIGHT.sub("", part.strip()).strip(" .:-–")
         if not part:
