@@ -29,6 +29,11 @@ def _zwsp(match: re.Match) -> str:
 
 
 def _clean_line(value: str) -> str:
+    # Text already clean (most of a page's) is kept as it is: with no character but the space
+    # unprintable (str.isprintable is False for every other white space, U+200B and the dropped
+    # characters) and no space doubled or at either end, split and join would give it back.
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value
     value = " ".join(value.split())
     if "\u200b" in value:
         value = _ZWSP_AT_SPACE.sub(_zwsp, value).strip(" \u200b")
@@ -69,6 +74,14 @@ def clean_text(value, *, lines: bool = False) -> str | None:
     cache[value] = cleaned
     if cleaned is not None:
         cache[cleaned] = cleaned
+        if not lines:
+            # One cleaned line holds no line break (all are white space), so cleaning it by
+            # lines gives it back: the normaliser's `clean_body` then finds the paragraphs
+            # that the readers cleaned as one line (most of them) instead of cleaning them again.
+            lined = _CLEANED[True]
+            if len(lined) >= _CLEANED_MAX:
+                lined.clear()
+            lined[cleaned] = cleaned
     return cleaned
 
 

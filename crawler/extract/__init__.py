@@ -47,6 +47,16 @@ class _Sources(Mapping):
             self.found[name] = self.readers[name](self.page)  # KeyError: not a source here
         return self.found[name]
 
+    def get(self, name: str, default=None):
+        # Mapping's own `get` goes through a KeyError for every source the layout has not
+        # (the merge asks for each one in `TRUST`, per field): an exception each time.
+        if name not in self.readers:
+            return default
+        try:
+            return self[name]
+        except KeyError:  # as Mapping's `get` would
+            return default
+
     def __iter__(self):
         return iter(self.readers)
 

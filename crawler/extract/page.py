@@ -152,7 +152,10 @@ def _truncated(text: str) -> bool:
     """Cut short: no `</body>` or `</html>` at the end (both optional in HTML5), and not ending
     on a tag after the article's closing `</article>` either. A page cut inside the article
     never has both; Scrapy refuses a body shorter than its Content-Length anyway."""
-    tail = text[-4096:].lower()
+    tail = text[-4096:]
+    if "</html" in tail or "</body" in tail:  # as nearly every page writes them: no lowering
+        return False
+    tail = tail.lower()
     if "</html" in tail or "</body" in tail:
         return False
     return not (text.rstrip().endswith(">") and "</article>" in text.lower())
