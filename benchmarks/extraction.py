@@ -11,7 +11,6 @@ import lxml.html
 
 from benchmarks.common import ROOT, each, median_times
 from crawler.dates import to_utc
-from crawler.dw.credits import forget_read_credits
 from crawler.dw.urls import canonical_url, parse_url
 from crawler.extract import extract
 from crawler.text import forget_cleaned
@@ -124,7 +123,6 @@ def forget_caches() -> None:
     parse_url.cache_clear()
     canonical_url.cache_clear()
     forget_cleaned()
-    forget_read_credits()
 
 
 def bench_extraction(repeats: int) -> dict:

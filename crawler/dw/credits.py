@@ -5,7 +5,6 @@ Source of the facts: `../shared/dw/FACTS.md` ("The closing credit line").
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -71,9 +70,6 @@ _ORGANISATION_WORDS = frozenset({
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-# Remembered: an article's credit line, its image credits and the normaliser ask for the same few
-# tokens again and again (the same agencies on every page), and each key is an NFKD walk.
-@functools.lru_cache(maxsize=4096)
 def agency_key(text: str) -> str:
     """How agency names are compared: blanks collapsed, case, outer dots and accents ignored
     (Latin accents, Arabic hamza marks: `agencia lusa` is `Agência Lusa`, `د ب ا` is `د ب أ`),
@@ -321,17 +317,9 @@ def read_photo_credit(credit: str | None) -> tuple[list[str], list[str]]:
     `Jim Watson/AFP via Getty Images` -> (["AFP"], []); `EPA-EFE/Filip Singer` -> (["EFE"], []);
     `© Reuters` -> (["Reuters"], []); `Geomar/dpa/picture alliance` -> (["dpa"], ["Geomar"]).
     """
-    agencies, unknown = _read_photo_credit(credit or "")
-    return list(agencies), list(unknown)
-
-
-# Remembered: each image credit is read twice per article (its warnings, its agencies), and
-# the same credits ("picture-alliance/dpa") recur from page to page.
-@functools.lru_cache(maxsize=4096)
-def _read_photo_credit(credit: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     agencies: list[str] = []
     unknown: list[str] = []
-    credit = _COPYRIGHT.sub("", strip_credit_label(" ".join(credit.split())))
+    credit = _COPYRIGHT.sub("", strip_credit_label(" ".join((credit or "").split())))
     for part in _CREDIT_PARTS.split(credit):
         part = _COPYRIGHT.sub("", part.strip()).strip(" .:-–")
         if not part:
@@ -348,14 +336,7 @@ def _read_photo_credit(credit: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             continue
         else:
             unknown.append(part)
-    return tuple(agencies), tuple(unknown)
-
-
-def forget_read_credits() -> None:
-    """Empty the memory of agency keys and image credits read lately (for benchmarks that time
-    pages as met afresh)."""
-    agency_key.cache_clear()
-    _read_photo_credit.cache_clear()
+    return agencies, unknown
 
 
 def photo_agencies(credit: str) -> list[str]:
