@@ -1,14 +1,16 @@
-"""The crawl's stats collector (crawler/stats.py) counts exactly as Scrapy's own."""
+"""The crawl's stats collector (crawler/extensions.py) counts exactly as Scrapy's own; the garbage
+collector's tuning while a crawl runs is undone when it ends."""
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.statscollectors import MemoryStatsCollector
 
-from crawler.stats import StatsCollector
+from crawler.extensions import GC_YOUNG_THRESHOLD, CollectorTuning, StatsCollector
 from tests.conftest import project_crawler
 
 KEYS = st.sampled_from(["a", "dw/found", "dw/failed/x", "spidermon_item_scraped_count/Article/title"])
@@ -63,3 +65,24 @@ def test_a_spider_argument_is_still_warned_of_as_scrapy_warns():
         caught.append([(w.category, str(w.message)) for w in found])
     assert caught[0] == caught[1] and caught[0], caught
     assert ours.get_value("x") == scrapys.get_value("x") == 1
+
+
+def test_the_collector_is_tuned_while_the_crawl_runs_and_restored_after():
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    crawler = project_crawler()
+    crawler._apply_settings()
+    tuning = crawler.get_extension(CollectorTuning)
+    assert tuning is not None  # enabled in EXTENSIONS
+    try:
+        tuning.tune()
+        alive = [object()]  # noqa: F841 - something alive when frozen
+        assert gc.get_freeze_count() > 1000  # the process's objects, never traversed again
+        assert gc.get_threshold() == (max(GC_YOUNG_THRESHOLD, before[0]), *before[1:])
+        tuning.tune()  # a second spider_opened changes nothing
+        assert gc.get_threshold()[0] == max(GC_YOUNG_THRESHOLD, before[0])
+    finally:
+        tuning.restore()
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    tuning.restore()  # twice: still as before
+    assert gc.get_threshold() == before
