@@ -284,7 +284,8 @@ def warcinfo(settings) -> dict[str, str]:
 
 
 class _NotWritten(Exception):
-    """A capture queued behind one that failed: not written (the crawl is stopping)."""
+    """A capture queued behind one that failed, or handed over after the capture closed: not
+    written (the crawl is stopping)."""
 
 
 class WarcCaptureMiddleware:
@@ -370,7 +371,11 @@ class WarcCaptureMiddleware:
             exc = future.exception()
             reactor.callFromThread(done.errback if exc else done.callback, exc or future.result())
 
-        self.writer.submit(self._append, records).add_done_callback(settle)
+        try:
+            future = self.writer.submit(self._append, records)
+        except RuntimeError:  # closed: a response after the spider closed is not kept
+            raise _NotWritten from None
+        future.add_done_callback(settle)
         return await maybe_deferred_to_future(done)
 
     def _append(self, records: list[bytes]) -> tuple[str, int]:
