@@ -139,6 +139,11 @@ def row_of(frames: list[tuple[str, str, str]]) -> str | None:
     files = [file for _, file, _ in frames]
     if frames[-1][0] in ("Condition.wait", "wait") and files[-1].endswith("threading.py"):
         return None  # the writer thread waiting for a batch (py-spy counts it busy)
+    if frames[-1][0] == "_worker" and files[-1].endswith("concurrent/futures/thread.py"):
+        return None  # the WARC capture thread waiting for records (its queue's get)
+    if any(file.startswith("crawler/warc/") for file in files) and not any(
+            "asyncioreactor.py" in file for file in files):
+        return ROWS[16]  # the WARC capture thread compressing and appending
     if any(file.startswith("<frozen importlib") for file in files):
         return ROWS[-1]
     if any("crawler/archive/writer.py" in file for file in files):

@@ -1,19 +1,54 @@
-"""At the end of a crawl: judge its outcome (`crawler.outcome`), log what it did, record it in
-`crawl_runs`."""
+"""The crawl's own extensions: at the end of a crawl, judge its outcome (`crawler.outcome`), log
+what it did, record it in `crawl_runs` (`CrawlSummary`); the stats collector (`StatsCollector`);
+the garbage collector's tuning while the crawl runs (`CollectorTuning`)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
 
 from scrapy import signals
+from scrapy.statscollectors import MemoryStatsCollector
 
 from crawler import health
 from crawler.archive import ArchiveExtension, utc_now
 from crawler.outcome import EXIT_OK, Outcome, Run, judge, summarize
 
 logger = logging.getLogger(__name__)
+
+try:  # Scrapy's warning for a `spider` argument to the stats methods (2.13+)
+    from scrapy.utils.decorators import _warn_spider_arg
+except ImportError:  # pragma: no cover - a Scrapy without it: no warning to keep
+    def _warn_spider_arg(method):
+        return method
+
+# The methods Scrapy's StatsCollector.__getattribute__ wraps.
+_STATS_METHODS = ("get_value", "get_stats", "set_value", "set_stats", "inc_value", "max_value",
+                  "min_value", "clear_stats", "open_spider", "close_spider")
+
+
+class StatsCollector(MemoryStatsCollector):
+    """Scrapy's `MemoryStatsCollector` (`STATS_CLASS`), without its per-access cost.
+
+    Scrapy 2.19's `StatsCollector.__getattribute__` (which wraps the stats methods to warn of a
+    deprecated `spider` argument) runs for every attribute read on the collector, its own
+    `self._stats` included, and each such read first fails to find a cached name (an
+    AttributeError raised and caught). The crawl makes some thirty stats calls per article
+    (spidermon's field coverage alone one per field): about 2% of the crawl's CPU went there.
+    Here attributes are read as on any object, and the same methods are wrapped once, with the
+    same warning, when the collector is made. What is counted, and how, is Scrapy's.
+    """
+
+    __getattribute__ = object.__getattribute__
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        for name in _STATS_METHODS:
+            method = getattr(self, name, None)
+            if callable(method):
+                setattr(self, name, _warn_spider_arg(method))
 
 # Loggers that report expected network failures (robots.txt unreachable) with a traceback;
 # the message already names the error, so the traceback is dropped. Bugs keep theirs.
@@ -25,6 +60,49 @@ class _NoTraceback(logging.Filter):
         record.exc_info = None
         record.exc_text = None
         return True
+
+
+# While a crawl runs, the young generation is collected every this many allocations (CPython's
+# default, 700, collected ~600 times in a 2,000-article crawl: a page's objects, which reference
+# counting frees anyway, were traversed again and again while they lived).
+GC_YOUNG_THRESHOLD = 5_000
+
+
+class CollectorTuning:
+    """Python's cyclic garbage collector tuned for the crawl while it runs, as it was after.
+
+    When the spider opens (everything imported, every component built) `gc.freeze()` puts every
+    object then alive into the permanent generation, which no collection traverses: the ~86,000
+    objects of Scrapy, Twisted, the search tables and the settings, which each full collection
+    walked (70-80 ms each). And the young generation is collected every `GC_YOUNG_THRESHOLD`
+    allocations. Over the 2,000-article bench crawl the collector's time fell from 0.73 s to
+    0.06-0.08 s (measured with `gc.callbacks`). Frozen objects are still freed by reference
+    counting; only a cycle among them that became garbage waits for the unfreeze. When the
+    engine stops, the objects are unfrozen and the thresholds restored, so that a process that
+    runs several crawls (a test's) collects as before.
+    """
+
+    def __init__(self):
+        self.thresholds: tuple[int, int, int] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        extension = cls()
+        crawler.signals.connect(extension.tune, signal=signals.spider_opened)
+        crawler.signals.connect(extension.restore, signal=signals.engine_stopped)
+        return extension
+
+    def tune(self, spider=None) -> None:
+        if self.thresholds is None:
+            self.thresholds = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(GC_YOUNG_THRESHOLD, self.thresholds[0]), *self.thresholds[1:])
+
+    def restore(self) -> None:
+        if self.thresholds is not None:
+            gc.set_threshold(*self.thresholds)
+            gc.unfreeze()
+            self.thresholds = None
 
 
 class CrawlSummary:

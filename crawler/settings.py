@@ -80,6 +80,9 @@ RETRY_TIMES = 3
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry, doubled for each further one
 RETRY_BACKOFF_MAX = 60.0  # and never longer than this, whatever Retry-After asks
 COOKIES_ENABLED = False
+# Scrapy's stats collector, without the cost its deprecation shim adds to every stats call
+# (crawler/extensions.py).
+STATS_CLASS = "crawler.extensions.StatsCollector"
 TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19's remote control: an HTTP server on localhost that runs the Python code sent to it
 # (for Scrapy's MCP server), on by default. Off, as the telnet console is.
@@ -135,6 +138,7 @@ EXTENSIONS = {
     "crawler.spiders.jobdir.JobDirGuard": 0,  # a JOBDIR a killed run left is not trusted
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
+    "crawler.extensions.CollectorTuning": 520,  # Python's GC tuned while the crawl runs
     "spidermon.contrib.scrapy.extensions.Spidermon": 510,  # field coverage, for crawler/health.py
 }
 SPIDERMON_ENABLED = True

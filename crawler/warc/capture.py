@@ -6,7 +6,10 @@ still content-encoded, and every redirect, retry, robots.txt, sitemap, feed and 
 response. Each exchange becomes a `response` record (a 304 a `revisit` record, profile
 `server-not-modified`) followed by its `request` record, each one gzip member, both naming
 the real dw.com URL however the crawl reached it. Files rotate at `WARC_MAX_SIZE` bytes; each
-starts with a `warcinfo` record. A record is flushed to the operating system before the page's
+starts with a `warcinfo` record. The records are built in the reactor's thread, then compressed
+and appended by one capture thread of the middleware's own, in the order handed over, while the
+reactor goes on (zlib releases the GIL: the compression runs on a second core); the response
+waits for its records, so a record is still flushed to the operating system before the page's
 callback runs, so before any article from it reaches the archive; files are fsynced when
 rotated or closed. A SIGKILL leaves at most a truncated last record, which readers skip.
 
@@ -45,6 +48,7 @@ import socket
 import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.client import responses as REASONS
 from io import BytesIO
@@ -54,7 +58,8 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -94,12 +99,21 @@ _local = threading.local()
 
 def gzip_member(record) -> bytes:
     """One WARC record serialised as one gzip member (what `WARCWriter(gzip=True)` writes)."""
+    return compressed(record_bytes(record))
+
+
+def record_bytes(record) -> bytes:
+    """One WARC record serialised, uncompressed."""
     writer = getattr(_local, "writer", None)
     if writer is None:
         writer = _local.writer = WARCWriter(None, gzip=False, warc_version="1.1")
     writer.out = buffer = BytesIO()
     writer.write_record(record)
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def compressed(data: bytes) -> bytes:
+    """A serialised record as one gzip member (zlib releases the GIL while it compresses)."""
     # A gzip member (16 + window bits) with a window just larger than the record: deflate sets up
     # state for its whole window, which for a 32 KiB window costs more than compressing a small
     # request record; the bytes compress as with the largest window (deflate never looks further
@@ -269,6 +283,11 @@ def warcinfo(settings) -> dict[str, str]:
     }
 
 
+class _NotWritten(Exception):
+    """A capture queued behind one that failed, or handed over after the capture closed: not
+    written (the crawl is stopping)."""
+
+
 class WarcCaptureMiddleware:
     """Write every response, with its request, to the crawl's WARC files (see module doc)."""
 
@@ -279,6 +298,10 @@ class WarcCaptureMiddleware:
         self.origins = origins
         self.failed = False
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        # One thread: the records reach the files in the order they were handed over, as when
+        # they were written in the reactor's thread. At most CONCURRENT_REQUESTS wait for it
+        # (each response waits for its own records).
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-capture")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -291,17 +314,22 @@ class WarcCaptureMiddleware:
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
         return middleware
 
-    def process_response(self, request, response):
+    async def process_response(self, request, response):
         if self.failed:
             raise IgnoreRequest("WARC capture failed: the response is not kept, so not used")
         self._refuse_too_large(request, response)
         url = self.origins.real_url(response.url)
+        records = self._records(url, request, response)
         try:
-            # In the reactor's thread: handing it to a thread costs more CPU than it saves.
-            kind, path, offset, date = self._capture(url, request, response)
+            # Compressed and appended by the capture thread; the response goes on once its
+            # records are handed to the operating system.
+            path, offset = await self._written([record_bytes(record) for record in records])
+        except _NotWritten:
+            raise IgnoreRequest("WARC capture failed: the response is not kept, so not used") from None
         except OSError as exc:
             self._fail(exc)
             raise IgnoreRequest(f"WARC capture failed: {exc}") from None
+        kind, date = records[0].rec_type, records[0].rec_headers.get_header("WARC-Date")
         request.meta["warc_file"], request.meta["warc_offset"] = path, offset
         request.meta["fetched_at"] = to_utc(date)  # the archive's clock: the capture's date
         self.stats.inc_value("dw/warc/records", 2)
@@ -325,16 +353,43 @@ class WarcCaptureMiddleware:
                             f" {size} B inflated so far) exceeded DOWNLOAD_MAXSIZE ({max_size} B);"
                             " not captured")
 
-    def _capture(self, url: str, request, response) -> tuple[str, str, int, str]:
+    def _records(self, url: str, request, response) -> list:
         head = response.headers.pop(WIRE_HEAD, None)
         if head is None:
             self.stats.inc_value("dw/warc/head_rebuilt")
-        records = exchange_records(url, request, response,
-                                   head=base64.b64decode(head[0]) if head else None)
-        path, offset = self.files.append([gzip_member(record) for record in records])
-        return records[0].rec_type, path, offset, records[0].rec_headers.get_header("WARC-Date")
+        return exchange_records(url, request, response,
+                                head=base64.b64decode(head[0]) if head else None)
+
+    async def _written(self, records: list[bytes]) -> tuple[str, int]:
+        """(file, offset) of the records, once the capture thread has compressed and appended
+        them; OSError when it could not, `_NotWritten` after an earlier failure."""
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        done: Deferred = Deferred()
+
+        def settle(future: Future) -> None:  # in the capture thread
+            exc = future.exception()
+            reactor.callFromThread(done.errback if exc else done.callback, exc or future.result())
+
+        try:
+            future = self.writer.submit(self._append, records)
+        except RuntimeError:  # closed: a response after the spider closed is not kept
+            raise _NotWritten from None
+        future.add_done_callback(settle)
+        return await maybe_deferred_to_future(done)
+
+    def _append(self, records: list[bytes]) -> tuple[str, int]:
+        """In the capture thread: compress and append one exchange's records."""
+        if self.failed:  # nothing is appended after a failed write (the file may end mid-record)
+            raise _NotWritten
+        try:
+            return self.files.append([compressed(data) for data in records])
+        except OSError:
+            self.failed = True
+            raise
 
     def close(self, spider=None) -> None:
+        self.writer.shutdown(wait=True)  # what was handed over is written first
         try:
             self.files.close()
         except OSError as exc:
