@@ -1,7 +1,7 @@
-"""A pre-imported parent for the suite's `python -m scrapy crawl dw …` and `python -m crawler.backfill …`
-runs: each run is still a process of its own, but forked from a server that imported Scrapy and the
-project once, instead of a new interpreter importing them again (about 0.4 s of CPU a crawl, most of
-a small crawl's cost; the suite starts some 300 of them).
+"""A pre-imported parent for the suite's `python -m scrapy crawl dw …` runs (and of `crawler.backfill`,
+`crawler.reextract`, `crawler.extract`): each run is still a process of its own, but forked from a
+server that imported Scrapy and the project once, instead of a new interpreter importing them again
+(about 0.6 s of CPU a crawl, most of a small crawl's cost; the suite starts some 300 of them).
 
 What a run gets is what `subprocess.run([sys.executable, "-m", MODULE, *args], cwd=…, env=…,
 capture_output=True, text=True, timeout=…)` gives it, and `run()` returns the same
@@ -65,9 +65,12 @@ MODULES = {
                "crawler.extensions", "crawler.spiders.failures", "crawler.spiders.jobdir",
                "crawler.distributed.addon", "pipelines",
                "spidermon.contrib.scrapy.extensions", "spidermon.python.monitors"],
-    # its __main__ is not imported here: `-m` runs it, and runpy warns of one imported before
+    # The module `-m` runs (a package's __main__) is never imported here: runpy would warn of
+    # one imported before it runs; the server checks that none is (`_runnable`).
     "crawler.backfill": ["crawler.backfill.cli", "crawler.backfill.run", "crawler.backfill.sources",
                          "crawler.backfill.stream", "crawler.backfill.client"],
+    "crawler.reextract": ["crawler.warc.reextract"],
+    "crawler.extract": ["crawler.extract", "crawler.settings"],
 }
 # Variables read by the interpreter as it starts (encodings, flags, paths, hashing) or by C
 # libraries as they load (time zone, OpenSSL, ICU), and those the imports read through
@@ -147,6 +150,19 @@ def _preload() -> tuple[str, set[str]]:
     return said, read
 
 
+def _runnable() -> list[str]:
+    """The modules of MODULES whose code `-m` runs was not imported by the server's imports."""
+    import importlib.util
+
+    runnable = []
+    for name in MODULES:
+        spec = importlib.util.find_spec(name)
+        main = f"{name}.__main__" if spec.submodule_search_locations else name
+        if main not in sys.modules:
+            runnable.append(name)
+    return sorted(runnable)
+
+
 def _run_child(request: dict, fds: list[int]) -> None:
     """In the forked run: become the process `python -m MODULE ARGS` would have been, then run the
     module; its SystemExit or exception leaves through the interpreter's own exit."""
@@ -213,7 +229,7 @@ def serve(path: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
-    print(json.dumps({"ready": not said, "said": said, "modules": sorted(MODULES),
+    print(json.dumps({"ready": not said, "said": said, "modules": _runnable(),
                       "read_at_import": sorted(read),
                       "startup_env": _startup_env(dict(os.environ), read)}), flush=True)
     if said:
@@ -320,10 +336,12 @@ def forkable(argv: list[str], cwd: Path | str, env: dict[str, str]) -> bool:
             and _startup_env(env, server.read_at_import) == server.startup_env)
 
 
-def run(argv: list[str], *, cwd: Path | str, env: dict[str, str],
+def run(argv: list[str], *, cwd: Path | str, env: dict[str, str] | None = None,
         timeout: float | None = None) -> subprocess.CompletedProcess:
     """`subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)`,
-    forked from the server when `forkable(argv, env)`, else exactly that."""
+    forked from the server when `forkable(argv, cwd, env)`, else exactly that. No `env`: this
+    process's `os.environ`."""
+    env = dict(os.environ) if env is None else env
     if not forkable(argv, cwd, env):
         USED["exec"] += 1
         return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,

@@ -83,6 +83,17 @@ def test_a_forked_crawl_archives_captures_and_reports_as_the_real_one(mirror, tm
     assert log_shape(forked.stderr) == log_shape(real.stderr)
     assert "[crawler.archive.extension] INFO" in log_shape(real.stderr)
     assert " 'spidermon_item_scraped_count/Article'" in log_shape(real.stderr)
+    # and the archive rebuilt from the captures (`python -m crawler.reextract`), both ways
+    rebuilt = {}
+    for way, db in (("real", tmp_path / "real-rebuilt.db"), ("forked", tmp_path / "forked-rebuilt.db")):
+        argv = [sys.executable, "-m", "crawler.reextract", "--archive", str(db), "--workers", "1",
+                f"{real_db}-warc"]
+        run = (subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=180)
+               if way == "real" else forkserver.run(argv, cwd=ROOT, timeout=180))
+        assert run.returncode == 0, run.stderr[-2000:]
+        rebuilt[way] = (run.stdout, log_shape(run.stderr),
+                        query(db, "SELECT id, title, body FROM articles ORDER BY id"))
+    assert rebuilt["forked"] == rebuilt["real"] and rebuilt["real"][2]
 
 
 def log_shape(stderr: str) -> list[str]:
@@ -109,6 +120,16 @@ def test_a_failed_crawl_exits_and_says_so_as_the_real_one(tmp_path):
         assert real.returncode != 0, args
         assert strip_log_times(forked.stderr) == strip_log_times(without_runpy(real.stderr)), args
         assert forked.stdout == real.stdout, args
+
+
+@pytest.mark.parametrize("name", ["app-state_a-79060002.html", "missing.html"])
+def test_the_extractor_cli_forked_prints_what_the_real_one_prints(name):
+    """`python -m crawler.extract PAGE`: the same JSON and exit status (1 for a missing file)."""
+    page = next((ROOT / "tests" / "pages").rglob(name), ROOT / "tests" / "pages" / name)
+    real, forked = both([sys.executable, "-m", "crawler.extract", str(page)], cwd=ROOT, timeout=60)
+    assert (forked.returncode, forked.stdout, forked.stderr) == \
+        (real.returncode, real.stdout, real.stderr)
+    assert real.returncode == (0 if page.exists() else 1) and real.stdout
 
 
 def without_runpy(stderr: str) -> str:
@@ -144,7 +165,7 @@ def test_a_run_elsewhere_or_started_otherwise_is_a_real_exec(tmp_path):
     assert not forkserver.forkable(argv, tmp_path, env)
     assert not forkserver.forkable(argv, ROOT, {**env, "PYTHONHASHSEED": "7"})
     assert not forkserver.forkable(argv, ROOT, {**env, "PYTHONPATH": str(tmp_path)})
-    assert not forkserver.forkable([sys.executable, "-m", "crawler.reextract"], ROOT, env)
+    assert not forkserver.forkable([sys.executable, "-m", "devtools.mirror"], ROOT, env)
     exec_before = forkserver.USED["exec"]
     # from elsewhere the tests package is not importable: the real exec says so, though the
     # server (itself tests.forkserver) has it imported
