@@ -27,9 +27,9 @@ hashes share the server's seed (a test that depended on one would already be fla
 the run is the server's helper, not the test. A run whose environment differs from the server's in
 a variable read as the interpreter starts (`PYTHON*`, locale, time zone) or read by the imports
 (recorded while the server imports) is run by a real exec instead, as is every run of a module the
-server did not import, and every run when the server could not start or its imports printed or
-warned anything. Tests that
-signal or kill a crawl, time it or measure its memory start it with `subprocess` themselves.
+server did not import, and every run when the server could not start or its imports printed,
+warned or set an environment variable. Tests that signal or kill a crawl, time it or measure its
+memory start it with `subprocess` themselves.
 
 Set DW_TESTS_FORKSERVER=0 to run everything by real exec (the suite then takes longer).
 """
@@ -37,6 +37,7 @@ Set DW_TESTS_FORKSERVER=0 to run everything by real exec (the suite then takes l
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import io
 import json
@@ -112,11 +113,13 @@ def _receive(conn: socket.socket) -> dict | None:
 
 
 def _preload() -> tuple[str, set[str]]:
-    """Import MODULES: what they printed or warned ('' when nothing), and the names of the
-    environment variables they read through `os.environ` while importing."""
+    """Import MODULES: what they printed, warned or changed that a forked run would not see again
+    ('' when nothing), and the names of the environment variables they read through `os.environ`
+    while importing."""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdout, sys.stderr
     read: set[str] = set()
+    environ_before = dict(os.environ)
     environ_class = type(os.environ)
     getitem, iterate = environ_class.__getitem__, environ_class.__iter__
 
@@ -147,6 +150,8 @@ def _preload() -> tuple[str, set[str]]:
         said += f"{threading.active_count()} threads after importing\n"
     if "*" in read:
         said += "the whole environment was read while importing\n"
+    if dict(os.environ) != environ_before:  # a run's environment replaces it: the change is lost
+        said += "the environment was changed while importing\n"
     return said, read
 
 
@@ -273,7 +278,7 @@ class _Server:
         root = Path(__file__).resolve().parent.parent
         self.cwd = os.path.realpath(root)
         # the environment as os.environ has it, which is what the runs are given (the C-level
-        # one a plain Popen passes on can differ: pytest's terminal puts COLUMNS and LINES there)
+        # one a plain Popen passes on can hold more: under pytest, COLUMNS and LINES)
         self.process = subprocess.Popen([sys.executable, "-m", "tests.forkserver", self.path],
                                         cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         env=dict(os.environ))
@@ -293,17 +298,9 @@ class _Server:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(self.path)
             os.rmdir(self.folder)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)
 
 
 _server: _Server | None = None
@@ -370,6 +367,8 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str] | None = None,
             killed = True
             conn.settimeout(None)
             reply = _receive(conn)
+        if reply is None:
+            raise RuntimeError(f"tests/forkserver.py: the server's helper of pid {pid} went away")
         status = reply["status"]
         USED["forked_cpu"] += reply["cpu"]
         stdout, stderr = _text(out), _text(err)
