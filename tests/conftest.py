@@ -50,15 +50,16 @@ def mirror(_sample_site_mirror):
 
 
 # The modules whose tests take longest, longest first (the seconds their tests took in one
-# `make test` on the 2-core machine, setup included: 105 for test_reliability down to 12): `make
-# test` hands whole modules to its workers in collection order, so these go first and the run
-# does not end waiting for one of them.
+# `make test` on the 2-core machine with the crawls forked (tests/forkserver.py), setup included:
+# 131 for test_datasette down to 24): `make test` hands whole modules to its workers in
+# collection order, so these go first and the run does not end waiting for one of them.
 LONGEST_MODULES = [
-    "test_reliability", "test_backfill", "test_datasette", "test_wild_input", "test_distributed",
-    "test_archive_runs", "test_outcomes", "test_discovery_crawl", "test_damage", "test_crawl",
-    "test_jobdir_kill", "test_readme", "test_backup", "test_politeness", "test_crawl_jobs_and_urls",
-    "test_wild_kinds", "test_warc", "test_distributed_faults", "test_capture_limits",
-    "test_distributed_writer",
+    "test_datasette", "test_reliability", "test_backfill", "test_distributed",
+    "test_hostile_property", "test_wild_input", "test_operator_slips", "test_discovery_crawl",
+    "test_jobdir_kill", "test_hostile_pages", "test_text_fidelity", "test_outcomes", "test_warc",
+    "test_readme", "test_archive_runs", "test_wild_kinds", "test_capture_limits", "test_forkserver",
+    "test_input_limits", "test_kill", "test_damage", "test_backup", "test_distributed_faults",
+    "test_reextract_resume",
 ]
 
 

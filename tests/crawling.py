@@ -12,6 +12,7 @@ from pathlib import Path
 
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
 
 
@@ -41,9 +42,10 @@ class Mirror:
 
 def crawl(mirror: Mirror, archive: Path, *args: str, timeout: float = 180,
           env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `scrapy crawl dw` against the mirror; fail loudly on a traceback."""
-    run = subprocess.run(crawl_command(mirror.origin, archive, *args), cwd=ROOT,
-                         capture_output=True, text=True, timeout=timeout,
+    """Run `scrapy crawl dw` against the mirror; fail loudly on a traceback. The crawl is a
+    process of its own, forked from a parent that imported Scrapy and the project once
+    (tests/forkserver.py says what that keeps and changes)."""
+    run = forkserver.run(crawl_command(mirror.origin, archive, *args), cwd=ROOT, timeout=timeout,
                          env={**os.environ, **(env or {})})
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run

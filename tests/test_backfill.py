@@ -25,6 +25,7 @@ from crawler import dw
 from crawler.backfill.client import Failed, PoliteClient, Refused, retry_after
 from devtools import warcgen
 from devtools.archives import free_port, pywb_installed, running_pywb, running_store
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import last_run, query
 from tests.fake_archive import Answer, FakeArchive, cdx, cdx_lines, serve_file
@@ -57,11 +58,11 @@ def dw_ids(selected: list[warcgen.Page]) -> set[int]:
 
 def backfill(archive: Path, *args: str, env: dict | None = None,
              timeout: float = 120) -> tuple[int, dict, str]:
-    run = subprocess.run([sys.executable, "-m", "crawler.backfill", *args, "--archive", str(archive),
+    # forked from the suite's pre-imported parent: a process of its own (tests/forkserver.py)
+    run = forkserver.run([sys.executable, "-m", "crawler.backfill", *args, "--archive", str(archive),
                           "-s", "BACKFILL_DELAY=0", "-s", "BACKFILL_WAYBACK_CDX_DELAY=0",
                           "-s", f"WARC_DIR={archive.parent / 'warc'}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                         env={**os.environ, **(env or {})})
+                         cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})})
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     return run.returncode, json.loads(lines[-1]) if lines else {}, run.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import Mirror, article_count, crawl, query
 from tests.test_outcomes import snapshot
@@ -78,8 +79,8 @@ def test_make_backup_while_a_crawl_writes_then_make_restore(tmp_path):
     assert rows(restored) == backed_up
     assert sorted(p.name for p in (restored.parent / "dw.db-warc").iterdir()) == sorted(
         p.name for p in (backup / "dw.db-warc").iterdir())
-    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(restored),
-                          "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(restored),
+                          "--workers", "1"], cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     counts = json.loads(run.stdout.strip().splitlines()[-1])
     assert counts["unchanged"] == len(backed_up)  # every article found in its own captures

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, query
 from tests.test_outcomes import snapshot
@@ -41,8 +42,8 @@ def crawl_site(site: Path, db: Path, log: Path, *args: str) -> None:
 
 def reextract(db: Path) -> tuple[subprocess.CompletedProcess, dict]:
     """`python -m crawler.reextract --archive DB`, no WARC named: the archive's own captures."""
-    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db),
-                          "--workers", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db),
+                          "--workers", "1"], cwd=ROOT, timeout=300)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run, (json.loads(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else {})
 

@@ -6,12 +6,12 @@ turning what the extractor noticed on a page into stats."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from crawler.extract import extract
+from tests import forkserver
 from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import Mirror, crawl, last_run, query
 
@@ -122,8 +122,8 @@ def test_a_replacement_character_the_page_itself_holds_is_not_counted():
 def test_cli_takes_the_charset(tmp_path):
     path = tmp_path / "page.html"
     path.write_bytes(page(TITLES["windows-1251"]).encode("windows-1251"))
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(path), "--encoding", "windows-1251"],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(path), "--encoding",
+                          "windows-1251"], cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["title"] == TITLES["windows-1251"]
 

@@ -6,13 +6,13 @@ forms as tests of the pure rule (`crawler.extract.old_layout.cross_links`)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from crawler.extract.old_layout import cross_links, remove_cross_links
+from tests import forkserver
 from tests.conftest import ROOT
 
 W = "https://www.dw.com"
@@ -135,8 +135,8 @@ def test_extract_keeps_cross_links_out_and_every_sentence_in(tmp_path):
         path = tmp_path / f"{lang}.html"
         path.write_text(_old_page(lang, 79700101 + n, by_lang[lang] + texts[lang]), encoding="utf-8")
         paths.append(path)
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", *map(str, paths)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", *map(str, paths)], cwd=ROOT,
+                         timeout=120)
     assert run.returncode == 0, run.stderr
     articles = [json.loads(line) for line in run.stdout.splitlines()]
     for article, lang in zip(articles, by_lang, strict=True):

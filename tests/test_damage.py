@@ -20,6 +20,7 @@ import pytest
 
 from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, crawled_sample_site
 from tests.test_outcomes import last_line, snapshot
@@ -169,8 +170,8 @@ def test_reextraction_refuses_a_damaged_archive_before_writing(crawled, tmp_path
     data[5 * PAGE:8 * PAGE] = bytes(3 * PAGE)
     db.write_bytes(bytes(data))
     before = snapshot(folder)
-    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db)],
+                         cwd=ROOT, timeout=120)
     assert run.returncode == 3
     assert "Traceback" not in run.stderr
     line = run.stderr.strip().splitlines()[-1]

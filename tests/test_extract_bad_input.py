@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from crawler.extract import NotAnArticle, extract
+from tests import forkserver
 from tests.conftest import ROOT
 
 SEED_PAGE = ROOT / "data/sample-site/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046.html"
@@ -61,8 +61,8 @@ def test_given_url_for_a_page_saved_without_canonical_link():
 def test_cli_prints_one_json_object_per_page_and_fails_when_one_fails(tmp_path):
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"")
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(SEED_PAGE), str(empty),
-                          str(tmp_path / "missing.html")], capture_output=True, text=True, cwd=ROOT)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(SEED_PAGE), str(empty),
+                          str(tmp_path / "missing.html")], cwd=ROOT)
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
@@ -73,6 +73,5 @@ def test_cli_prints_one_json_object_per_page_and_fails_when_one_fails(tmp_path):
 
 
 def test_cli_exits_zero_when_every_page_is_an_article():
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(SEED_PAGE)],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(SEED_PAGE)], cwd=ROOT)
     assert run.returncode == 0, run.stderr

@@ -5,12 +5,12 @@ kinds 1, 2 and 8). The `../shared/bugs/` inputs first, then variants of each kin
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from crawler.extract import extract
+from tests import forkserver
 from tests.conftest import ROOT, SHARED, needs_shared
 
 BUGS = SHARED / "bugs"
@@ -20,8 +20,7 @@ def cli(tmp_path, html: bytes | str, *args: str) -> tuple[dict, list[str]]:
     """Run `python -m crawler.extract` on one page; (its JSON, its stderr lines)."""
     page = tmp_path / "page.html"
     page.write_bytes(html.encode() if isinstance(html, str) else html)
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(page), *args],
-                         capture_output=True, text=True, cwd=ROOT)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(page), *args], cwd=ROOT)
     assert "Traceback" not in run.stderr, run.stderr
     return json.loads(run.stdout), run.stderr.splitlines()
 

@@ -15,6 +15,7 @@ from crawler.extract import extract
 from crawler.extract.normalize import DERIVED, NORMALIZED_FIELDS, normalize
 from crawler.items import CONTENT_FIELDS, Article
 from pipelines.normalize import NormalizePipeline
+from tests import forkserver
 from tests.conftest import PAGES, ROOT, project_crawler
 
 PAGE = PAGES / "current" / "app-state_a-79060002.html"
@@ -67,8 +68,7 @@ def test_the_cli_prints_what_the_pipeline_stores():
     step, _ = pipeline()
     stored = extract(PAGE.read_bytes())
     step.process_item(stored)
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(PAGE)], capture_output=True,
-                         text=True, cwd=ROOT)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(PAGE)], cwd=ROOT)
     assert json.loads(run.stdout) == stored.to_dict()
 
 

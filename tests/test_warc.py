@@ -19,6 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler import dw
 from crawler.archive import content_hash
 from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, query
 
@@ -72,8 +73,8 @@ def warcio_index(files) -> list[dict]:
 
 
 def reextract(db: Path, *warcs, extra=()) -> dict:
-    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *extra,
-                          *map(str, warcs)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *extra,
+                          *map(str, warcs)], cwd=ROOT, timeout=120)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     return json.loads(run.stdout.splitlines()[-1])
 
@@ -195,8 +196,8 @@ def test_reextract_waits_for_no_crawl_it_takes_the_same_run_lock(crawled, tmp_pa
     before = copy.read_bytes()
     with open(copy, "rb") as held:  # as a running crawl of this archive holds it
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(link),
-                              *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(link),
+                              *map(str, files)], cwd=ROOT, timeout=120)
     assert run.returncode == 3 and "locked" in run.stderr and "Traceback" not in run.stderr
     assert copy.read_bytes() == before and not Path(f"{link}-wal").exists()
 

@@ -15,6 +15,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.archive import Archive
+from tests import forkserver
 from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import archived_ids as ids
 from tests.crawling import copy_site, crawl, last_run, query, served
@@ -38,8 +39,8 @@ def _site(tmp_path: Path, files: dict[str, str]) -> Path:
 def extract_cli(page: bytes, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     path = tmp_path / "page.html"
     path.write_bytes(page)
-    run = subprocess.run([sys.executable, "-m", "crawler.extract", str(path), *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "crawler.extract", str(path), *args], cwd=ROOT,
+                         timeout=120)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run, json.loads(run.stdout.splitlines()[-1])
 
@@ -262,9 +263,8 @@ def test_the_search_query_without_words_finds_nothing_and_is_no_error(typed, bro
 # -- 8: reextract given paths that are no WARC, an origin without scheme, files out of order -------
 
 def _reextract(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crawler.reextract", "--workers", "1",
-                           "--archive", str(tmp_path / "new.db"), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    return forkserver.run([sys.executable, "-m", "crawler.reextract", "--workers", "1",
+                           "--archive", str(tmp_path / "new.db"), *args], cwd=ROOT, timeout=180)
 
 
 @pytest.mark.parametrize("what", ["missing", "text file", "empty folder's missing sibling", "origin"])

@@ -29,6 +29,7 @@ import pytest
 from warcio.warcwriter import WARCWriter
 
 from crawler.archive.paths import capture_files
+from tests import forkserver
 from tests.conftest import ROOT, SHARED, needs_shared
 from tests.crawling import archived_ids, crawl, last_run, query
 from tests.wire import http_date as format_http_date
@@ -517,8 +518,8 @@ def test_a_digest_that_fails_with_nothing_to_vouch_for_it_is_damage(damage, prob
 
 
 def reextract_counts(db: Path, *warcs: Path) -> dict:
-    run = subprocess.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *map(str, warcs)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(db), *map(str, warcs)],
+                         cwd=ROOT, timeout=120)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     return json.loads(run.stdout.splitlines()[-1])
 
