@@ -55,6 +55,21 @@ def kill_after(mirror: Mirror, command: list[str], pages: int) -> None:
     assert process.poll() is None, "the crawl ended before its kill point"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    settle(mirror)
+
+
+def settle(mirror: Mirror, quiet: float = 1.0) -> None:
+    """Wait until the mirror's log has not grown for `quiet` seconds. A request the killed crawl
+    sent just before it died can still be read, and logged, by the mirror after the kill; logged
+    after the next run's `clear()`, it would count as that run's and look fetched twice."""
+    size, since = -1, time.monotonic()
+    deadline = since + 60
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the mirror's log kept growing after the kill"
+        now = mirror.log.stat().st_size if mirror.log.exists() else 0
+        if now != size:
+            size, since = now, time.monotonic()
+        time.sleep(0.05)
 
 
 # Each trial: the runs before the last, each killed after that many article requests, or
