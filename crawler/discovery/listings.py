@@ -17,14 +17,24 @@ document's own URL. lxml's `element.base` does the same walk but gives up on an 
 
 from __future__ import annotations
 
+import pickle
+import re
+import zlib
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from lxml import etree
 
-_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=True,
-                       remove_comments=True, remove_pis=True, load_dtd=False)
+_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False, "recover": True,
+                   "remove_comments": True, "remove_pis": True, "load_dtd": False}
 GZIP_MAGIC = b"\x1f\x8b"
+# Bytes handed to the pull parser at a time: a sitemap's `<url>`s are read and dropped as they
+# end, so that lxml never holds a whole 50,000-entry sitemap's tree (libxml2's own buffers
+# are a few times this).
+_FEED_BYTES = 1 << 16
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what `bytes.strip()` strips
 
 SITEMAP_ROOTS = {"urlset": "urlset", "sitemapindex": "sitemapindex"}
 FEED_ROOTS = {"rss": "rss", "rdf": "rdf", "feed": "atom"}
@@ -52,12 +62,51 @@ class Entry:
         return self.dates[0][1] if self.dates else None
 
 
+class PackedEntries:
+    """A listing's entries kept compressed until they are used, in batches of `batch`.
+
+    A sitemap may list 50,000 URLs (the sitemap protocol's limit): as `Entry` objects that is
+    about 20 MB, packed (pickled, zlib level 1) a tenth of it; `drain` gives them back in
+    order, one batch unpacked at a time, and frees each batch as it goes.
+    """
+
+    def __init__(self, batch: int = 1000):
+        self.batch = batch
+        self._packed: deque[bytes] = deque()
+        self._open: list[tuple] = []
+        self._count = 0
+
+    def append(self, entry: Entry) -> None:
+        self._open.append((entry.loc, entry.dates, entry.content_id))
+        self._count += 1
+        if len(self._open) >= self.batch:
+            self._packed.append(zlib.compress(pickle.dumps(self._open, pickle.HIGHEST_PROTOCOL), 1))
+            self._open = []
+
+    def __len__(self) -> int:
+        """Entries appended and not yet drained."""
+        return self._count
+
+    def drain(self) -> Iterator[Entry]:
+        """The entries in the order appended, each removed as it is given (one pass)."""
+        while self._packed:
+            # Only this process's own pickles are read here.
+            batch = pickle.loads(zlib.decompress(self._packed.popleft()))  # noqa: S301
+            self._count -= len(batch)
+            for values in batch:
+                yield Entry(*values)
+        batch, self._open = self._open, []
+        self._count -= len(batch)
+        for values in batch:
+            yield Entry(*values)
+
+
 @dataclass
 class Listing:
     """A sitemap, sitemap index or feed: its kind and its entries, in document order."""
 
     kind: str  # urlset, sitemapindex, rss, rdf, atom
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[Entry] | PackedEntries = field(default_factory=list)
     without_location: int = 0  # `<url>`s without a `loc`, items and entries without a usable link
 
 
@@ -69,8 +118,8 @@ def local_name(element) -> str:
     return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
-def parse_xml(body: bytes, max_size: int = 0):
-    """The document's root element; gzip is undone first. NotReadable when there is none."""
+def _document(body: bytes, max_size: int = 0) -> memoryview:
+    """The XML document in `body`: gzip undone, a BOM and blank lines before it left out."""
     if body[:2] == GZIP_MAGIC:
         from scrapy.utils.gz import gunzip  # Scrapy's, with its decompression-bomb limit
 
@@ -78,38 +127,77 @@ def parse_xml(body: bytes, max_size: int = 0):
             body = gunzip(body, max_size=max_size)
         except (OSError, ValueError, EOFError) as exc:
             raise NotReadable(f"cannot gunzip: {exc}") from None
-    if body[:3] == b"\xef\xbb\xbf":
-        body = body[3:]
-    body = body.lstrip()  # blank lines before `<?xml` are an error to a strict parser
+    start = 3 if body[:3] == b"\xef\xbb\xbf" else 0
+    # Blank lines before `<?xml` are an error to a strict parser; skipped without copying the
+    # body (a sitemap may be megabytes).
+    start = _BLANK.match(body, start).end()
+    return memoryview(body)[start:]
+
+
+def _events(document: memoryview) -> Iterator[tuple[str, object]]:
+    """lxml's ("start" | "end", element) events of the document, read `_FEED_BYTES` at a time
+    (libxml2's push parser, recovering from errors as far as it can); NotReadable when no root
+    element can be read. What a caller removes from the tree as it goes is not kept."""
+    if not document:
+        raise NotReadable("Document is empty")
+    parser = etree.XMLPullParser(events=("start", "end"), **_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(body, parser=_XML)
+        for start in range(0, len(document), _FEED_BYTES):
+            parser.feed(bytes(document[start:start + _FEED_BYTES]))
+            yield from parser.read_events()
+        root = parser.close()
     except etree.XMLSyntaxError as exc:
         raise NotReadable(str(exc)) from None
+    yield from parser.read_events()
     if root is None:
         raise NotReadable("empty document")
-    return root
 
 
-def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None) -> Listing:
+def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
+                 entries: list[Entry] | PackedEntries | None = None) -> Listing:
     """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these.
 
     Relative locations (some feeds write `/en/slug/a-123`, or `a-123` under an `xml:base`) are
     resolved against the `xml:base` in scope (see the module doc), then `base_url`, the
     listing's own URL, when given; one that stays relative is returned as written.
+
+    A sitemap is read as a stream: each `<url>` / `<sitemap>` is read when it ends and then
+    dropped from the tree, so that memory holds one entry's elements, not the document's.
+    The entries with a location go into `entries` (a new list by default; a `PackedEntries`
+    keeps a long listing compact until it is used).
     """
-    root = parse_xml(body, max_size)
-    name = local_name(root)
+    located: list[Entry] | PackedEntries = [] if entries is None else entries
     bases = _Bases(base_url)
-    if name in SITEMAP_ROOTS:
-        child = "url" if name == "urlset" else "sitemap"
-        entries = [_sitemap_entry(el, bases) for el in root if local_name(el) == child]
-    elif name in FEED_ROOTS:
-        entries = [_feed_entry(el, bases) for el in root.iter() if local_name(el) in ("item", "entry")]
-    else:
-        raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
+    root, name, depth, without = None, "", 0, 0
+    for event, element in _events(_document(body, max_size)):
+        if event == "start":
+            depth += 1
+            if root is None:
+                root, name = element, local_name(element)
+                if name not in SITEMAP_ROOTS and name not in FEED_ROOTS:
+                    raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
+                child = "url" if name == "urlset" else "sitemap"
+            continue
+        depth -= 1
+        if depth != 1 or name not in SITEMAP_ROOTS:
+            continue  # a feed's items may be nested anywhere: read from its whole tree below
+        if local_name(element) == child:
+            entry = _sitemap_entry(element, bases)
+            if entry.loc:
+                located.append(entry)
+            else:
+                without += 1
+        root.remove(element)  # its tail (text after it) goes with it
+    if name in FEED_ROOTS:
+        for item in root.iter():
+            if local_name(item) in ("item", "entry"):
+                entry = _feed_entry(item, bases)
+                if entry.loc:
+                    located.append(entry)
+                else:
+                    without += 1
     kind = SITEMAP_ROOTS.get(name) or FEED_ROOTS[name]
-    located = [e for e in entries if e.loc]
-    return Listing(kind, located, len(entries) - len(located))
+    return Listing(kind, located, without)
 
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
