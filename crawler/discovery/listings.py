@@ -27,8 +27,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False, "recover": True,
-                   "remove_comments": True, "remove_pis": True, "load_dtd": False}
+_OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False,
+            "remove_comments": True, "remove_pis": True, "load_dtd": False}
+_XML = etree.XMLParser(recover=True, **_OPTIONS)
 GZIP_MAGIC = b"\x1f\x8b"
 # Bytes handed to the pull parser at a time: a sitemap's `<url>`s are read and dropped as they
 # end, so that lxml never holds a whole 50,000-entry sitemap's tree (libxml2's own buffers
@@ -87,6 +88,10 @@ class PackedEntries:
         """Entries appended and not yet drained."""
         return self._count
 
+    def clear(self) -> None:
+        self._packed.clear()
+        self._open, self._count = [], 0
+
     def drain(self) -> Iterator[Entry]:
         """The entries in the order appended, each removed as it is given (one pass)."""
         while self._packed:
@@ -134,23 +139,10 @@ def _document(body: bytes, max_size: int = 0) -> memoryview:
     return memoryview(body)[start:]
 
 
-def _events(document: memoryview) -> Iterator[tuple[str, object]]:
-    """lxml's ("start" | "end", element) events of the document, read `_FEED_BYTES` at a time
-    (libxml2's push parser, recovering from errors as far as it can); NotReadable when no root
-    element can be read. What a caller removes from the tree as it goes is not kept."""
-    if not document:
-        raise NotReadable("Document is empty")
-    parser = etree.XMLPullParser(events=("start", "end"), **_PARSER_OPTIONS)
-    try:
-        for start in range(0, len(document), _FEED_BYTES):
-            parser.feed(bytes(document[start:start + _FEED_BYTES]))
-            yield from parser.read_events()
-        root = parser.close()
-    except etree.XMLSyntaxError as exc:
-        raise NotReadable(str(exc)) from None
-    yield from parser.read_events()
-    if root is None:
-        raise NotReadable("empty document")
+class _NotStreamed(Exception):
+    """A listing the stream leaves to the whole-tree reading: a feed, or XML that is not
+    well-formed (libxml2 recovers from errors differently when it reads a document in pieces,
+    so such a document is read whole, as it always was)."""
 
 
 def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
@@ -161,43 +153,77 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
     resolved against the `xml:base` in scope (see the module doc), then `base_url`, the
     listing's own URL, when given; one that stays relative is returned as written.
 
-    A sitemap is read as a stream: each `<url>` / `<sitemap>` is read when it ends and then
-    dropped from the tree, so that memory holds one entry's elements, not the document's.
-    The entries with a location go into `entries` (a new list by default; a `PackedEntries`
-    keeps a long listing compact until it is used).
+    A well-formed sitemap is read as a stream: each `<url>` / `<sitemap>` is read when it ends
+    and then dropped, so that memory holds one entry's elements, not the whole tree (a
+    40,000-URL sitemap's tree and entries took 30 MB). Feeds, and XML with errors (read with
+    libxml2's recovery), are read whole. The entries with a location go into `entries` (a new
+    list by default; a `PackedEntries` keeps a long listing compact until it is used).
     """
     located: list[Entry] | PackedEntries = [] if entries is None else entries
+    document = _document(body, max_size)
     bases = _Bases(base_url)
-    root, name, depth, without = None, "", 0, 0
-    for event, element in _events(_document(body, max_size)):
-        if event == "start":
-            depth += 1
-            if root is None:
-                root, name = element, local_name(element)
-                if name not in SITEMAP_ROOTS and name not in FEED_ROOTS:
-                    raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
-                child = "url" if name == "urlset" else "sitemap"
-            continue
-        depth -= 1
-        if depth != 1 or name not in SITEMAP_ROOTS:
-            continue  # a feed's items may be nested anywhere: read from its whole tree below
-        if local_name(element) == child:
-            entry = _sitemap_entry(element, bases)
-            if entry.loc:
-                located.append(entry)
-            else:
-                without += 1
-        root.remove(element)  # its tail (text after it) goes with it
-    if name in FEED_ROOTS:
-        for item in root.iter():
-            if local_name(item) in ("item", "entry"):
-                entry = _feed_entry(item, bases)
-                if entry.loc:
-                    located.append(entry)
-                else:
-                    without += 1
-    kind = SITEMAP_ROOTS.get(name) or FEED_ROOTS[name]
-    return Listing(kind, located, without)
+    try:
+        return _streamed(document, bases, located)
+    except _NotStreamed:
+        located.clear()
+        return _whole(document, bases, located)
+
+
+def _streamed(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
+    """A well-formed sitemap read as a stream (see `read_listing`); _NotStreamed otherwise."""
+    parser = etree.XMLPullParser(events=("start", "end"), recover=False, **_OPTIONS)
+    root, name, child, depth, without = None, "", "", 0, 0
+    try:
+        for start in range(0, max(len(document), 1), _FEED_BYTES):
+            parser.feed(bytes(document[start:start + _FEED_BYTES]))
+            for event, element in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    if root is None:
+                        root, name = element, local_name(element)
+                        if name not in SITEMAP_ROOTS:
+                            raise _NotStreamed  # a feed's items may be nested anywhere
+                        child = "url" if name == "urlset" else "sitemap"
+                    continue
+                depth -= 1
+                if depth != 1:
+                    continue
+                if local_name(element) == child:
+                    entry = _sitemap_entry(element, bases)
+                    if entry.loc:
+                        located.append(entry)
+                    else:
+                        without += 1
+                root.remove(element)  # its tail (text after it) goes with it
+        parser.close()
+    except etree.XMLSyntaxError:
+        raise _NotStreamed from None
+    return Listing(SITEMAP_ROOTS[name], located, without)
+
+
+def _whole(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
+    """The listing read from the whole document's tree, libxml2 recovering from errors."""
+    try:
+        root = etree.fromstring(bytes(document), parser=_XML)
+    except etree.XMLSyntaxError as exc:
+        raise NotReadable(str(exc)) from None
+    if root is None:
+        raise NotReadable("empty document")
+    name = local_name(root)
+    if name in SITEMAP_ROOTS:
+        child = "url" if name == "urlset" else "sitemap"
+        entries = (_sitemap_entry(el, bases) for el in root if local_name(el) == child)
+    elif name in FEED_ROOTS:
+        entries = (_feed_entry(el, bases) for el in root.iter() if local_name(el) in ("item", "entry"))
+    else:
+        raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
+    without = 0
+    for entry in entries:
+        if entry.loc:
+            located.append(entry)
+        else:
+            without += 1
+    return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, without)
 
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
