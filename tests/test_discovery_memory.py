@@ -260,25 +260,30 @@ def _sitemap(ids) -> bytes:
     return f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>'.encode()
 
 
-def test_a_long_sitemap_is_admitted_only_while_few_articles_wait():
-    """A sitemap of 1,000 URLs with DW_PENDING_MAX = 100: nothing is admitted while its response
-    is handled, at most 100 wait admitted at any time, and every URL is admitted once, in the
-    sitemap's order, as the waiting ones are requested."""
+def test_a_long_sitemap_waits_packed_and_is_admitted_only_as_asked():
+    """A sitemap of 1,000 URLs: nothing is admitted while its response is handled (its entries
+    wait packed, counted as listed); `admit_waiting(n)` admits until n wait admitted, so what
+    waits admitted is what the scheduler is about to take; every URL is admitted once, in the
+    sitemap's order."""
     from crawler.spiders.dw import DwSpider
 
-    crawler = project_crawler(DW_PENDING_MAX=100)
+    crawler = project_crawler()
     spider = DwSpider.from_crawler(crawler, refresh="all")  # refresh: no archive to ask
     ids = [79_000_000 + 7 * n for n in range(1000)] + [79_000_000]  # the last one listed twice
     response = XmlResponse(url="https://www.dw.com/en/article-sitemap.xml", body=_sitemap(ids))
     assert list(spider.parse_sitemap(response, source="articles")) == []
-    assert len(spider.pending) == 0
+    assert len(spider.pending) == 0 and spider.unadmitted == 1001
     assert crawler.stats.get_value("dw/discovery/entries") == 1001
+    assert crawler.stats.get_value("dw/found") is None
     admitted = []
     while spider.waiting or spider.pending:
-        assert list(spider.admit_waiting(100)) == []  # no short links here
-        assert len(spider.pending) <= 100
-        admitted += [spider.pending.popleft()[0] for _ in range(min(37, len(spider.pending)))]
+        before = spider.unadmitted
+        assert list(spider.admit_waiting(48)) == []  # no short links here
+        assert len(spider.pending) <= 48
+        assert spider.unadmitted == before - 48 or not spider.waiting  # 48 read for 48 admitted
+        admitted += [spider.pending.popleft()[0] for _ in range(len(spider.pending))]
     assert admitted == ids[:-1]
+    assert spider.unadmitted == 0
     assert list(spider.scheduled) == sorted(ids[:-1])
     assert crawler.stats.get_value("dw/found/articles") == 1001
     assert crawler.stats.get_value("dw/skipped/already_scheduled") == 1

@@ -5,19 +5,19 @@ A mixin of `DwSpider` (it uses the spider's `count`, `origins`, `on_origin`, `on
 by `crawler.discovery`, without Scrapy.
 
 Memory stays flat with the crawl, whatever the size of a listing:
-- A listing read waits in `waiting`, its entries packed (`PackedEntries`, about a tenth of
-  their size as objects). Entries are admitted (deduplicated, checked against the archive and
-  the date range, counted) from there, in the order listings were read, only while fewer than
-  `DW_PENDING_MAX` (10,000) admitted articles wait: one sitemap of 50,000 URLs (the sitemap
-  protocol's limit), or the generated site's of 40,000, never waits as 50,000 admitted entries.
-- An admitted article waits as a small tuple in `pending`, not as a Request in Scrapy's queue;
-  `request_pending`, the tail of the spider's `start()`, turns them into requests only while
-  the scheduler holds fewer than `DW_REQUESTS_AHEAD` (48: three times the parallel requests,
-  so the downloader never waits; 0 = no waiting: everything listed is admitted and requested
-  at once, as a distributed worker does, whose queue is in Redis and whose memory must hold
-  nothing another worker would need).
-- The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
-  no listing waits to be admitted and fewer than `DW_PENDING_MAX` articles wait.
+- A listing read waits in `waiting`, its entries packed (`PackedEntries`: a 40,000-URL sitemap
+  is under 1 MB there, 15 MB as `Entry` objects, 30 MB more while its tree was read whole).
+- Its entries are admitted (deduplicated, checked against the archive and the date range,
+  counted) in the order the listings were read, one at a time as `request_pending`, the tail
+  of the spider's `start()`, needs a request: while the scheduler holds fewer than
+  `DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits).
+  An admitted article waits as a small tuple in `pending` until then, not as a Request in
+  Scrapy's queue. `DW_REQUESTS_AHEAD = 0`: everything listed is admitted and requested at
+  once, as a distributed worker does, whose queue is in Redis and whose memory must hold
+  nothing another worker would need.
+- The sitemaps a sitemap index lists wait in `listings` and are requested while fewer than
+  `DW_PENDING_MAX` (10,000) articles wait, listed or admitted: what waits is bounded by a few
+  sitemaps' entries (at most 50,000 each by the sitemap protocol), packed.
 A run stopped with a JOBDIR keeps only what it scheduled (`remember_scheduled`): what waits
 here, not yet requested, is found again in the listings by the next run.
 """
@@ -46,12 +46,14 @@ class ListingCallbacks:
     pending: deque[tuple]  # admitted articles not yet requested: see `admit`
     listings: deque  # requests for sitemaps listed in an index, not yet made
     waiting: deque  # (entries, source, where) of listings read, not yet admitted
+    unadmitted: int  # the entries in `waiting`
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pending = deque()
         self.listings = deque()
         self.waiting = deque()
+        self.unadmitted = 0
 
     async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
@@ -62,11 +64,16 @@ class ListingCallbacks:
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
-            while self.pending and len(scheduler) < queued:
+            while len(scheduler) < queued:
+                if not self.pending:
+                    # Listed entries are admitted as requests go out, not ahead: what waits
+                    # admitted is no more than what the scheduler takes at once.
+                    for request in self.admit_waiting(1):
+                        yield request  # an old host's short link
+                    if not self.pending:
+                        break
                 yield self.article_request(*self.pending.popleft())
-            for request in self.admit_waiting(most_pending):
-                yield request
-            while (self.listings and not self.waiting and len(self.pending) < most_pending
+            while (self.listings and len(self.pending) + self.unadmitted < most_pending
                    and len(scheduler) < queued):
                 yield self.listings.popleft()
             if self.pending or self.listings or self.waiting:
@@ -160,6 +167,7 @@ class ListingCallbacks:
         """A listing's article entries, counted, set to wait for admission (see the module doc)."""
         self.count("discovery/entries", len(entries))
         if len(entries):
+            self.unadmitted += len(entries)
             self.waiting.append((entries.drain(), source, where))
 
     def admit_waiting(self, most_pending: float) -> Iterator[scrapy.Request]:
@@ -172,6 +180,7 @@ class ListingCallbacks:
             if entry is None:
                 self.waiting.popleft()
                 continue
+            self.unadmitted -= 1
             # Each entry on its own: one that cannot be used never costs the rest of the listing.
             try:
                 admitted = self.from_entry(entry, source, where)
