@@ -64,7 +64,9 @@ class ListingCallbacks:
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
-            while len(scheduler) < queued:
+            # The scheduler's length is asked only when there is something to request: a
+            # distributed worker's scheduler asks Redis, which may be gone.
+            while (self.pending or self.waiting) and len(scheduler) < queued:
                 if not self.pending:
                     # Listed entries are admitted as requests go out, not ahead: what waits
                     # admitted is no more than what the scheduler takes at once.
