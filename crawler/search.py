@@ -83,8 +83,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-import icu
-import opencc
 import Stemmer
 from sqlite_utils import Database
 
@@ -250,6 +248,10 @@ _local = threading.local()  # ICU, OpenCC and Snowball objects are not thread-sa
 def _transliterator(name: str):
     found = getattr(_local, name.replace("-", "_"), None)
     if found is None:
+        # ICU (8 MB resident once imported) and OpenCC (below) are imported when a text first
+        # needs them: a crawl of text that never does (ASCII words, no Han) never pays for them.
+        import icu
+
         found = icu.Transliterator.createInstance(name)
         setattr(_local, name.replace("-", "_"), found)
     return found
@@ -267,6 +269,8 @@ def _stemmer(algorithm: str):
 def _hong_kong_to_simplified(char: str) -> str:
     converter = getattr(_local, "hk2s", None)
     if converter is None:
+        import opencc
+
         converter = _local.hk2s = opencc.OpenCC("hk2s")
     return converter.convert(char)
 

@@ -25,8 +25,8 @@ ARCHIVE_BATCH_SECONDS = 5.0
 ARCHIVE_MAX_PAGES = 0  # SQLite pages (4 KiB) the archive may grow to; 0 = no limit
 ARCHIVE_TIMEOUT = 30.0  # seconds a batch waits for another process's write lock, then fails
 DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
-# Admitted articles wait as small tuples, not Requests (crawler/spiders/listings.py): they are
-# requested while Scrapy's scheduler holds fewer than DW_REQUESTS_AHEAD requests (three times
+# Listed articles wait packed, not as Requests (crawler/spiders/listings.py): they are admitted
+# and requested while Scrapy's scheduler holds fewer than DW_REQUESTS_AHEAD requests (three times
 # the parallel requests, so the downloader never waits; 0: all at once, as a distributed worker
 # does); an index's next sitemap is requested while fewer than DW_PENDING_MAX articles wait.
 DW_REQUESTS_AHEAD = 48

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 import scrapy
+from pyroaring import BitMap64
 
 from crawler import dw
 from crawler.archive import ArchiveExtension, utc_now
@@ -48,7 +49,9 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             args = Arguments(languages=[], sources=[])
         self.languages, self.given, self.sources = args.languages, args, args.sources
         self.since, self.until, self.refresh = args.since, args.until, args.refresh
-        self.scheduled: set[int] = set()
+        # The article ids this run scheduled, as a compressed bitmap: a few bytes per id where a
+        # set of ints takes 70 (14 MB at 200,000 articles; DW's ids are dense ranges of ints).
+        self.scheduled = BitMap64()
         self.from_job: set[int] = set()  # ids a stopped run left queued in JOBDIR
         self.sitemaps_seen: set[str] = set()
 
@@ -67,9 +70,9 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         if hasattr(self, "state"):  # set by SpiderState when there is a JOBDIR
             # Admitted articles still waiting in `pending` are in no queue: left out, the next
             # run finds them again in the listings.
-            waiting = {entry[0] for entry in self.pending}
+            waiting = BitMap64(entry[0] for entry in self.pending)
             self.state["scheduled"] = ([] if reason == "finished"
-                                       else sorted(self.scheduled - waiting))
+                                       else list(self.scheduled - waiting))  # in order
 
     @cached_property
     def archive(self) -> ArchiveExtension:

@@ -4,16 +4,22 @@ A mixin of `DwSpider` (it uses the spider's `count`, `origins`, `on_origin`, `on
 `admit`, `article_request`, `sitemaps_seen` and `sitemap_depth`); what a listing holds is read
 by `crawler.discovery`, without Scrapy.
 
-Memory stays flat with the crawl: a listing's entries are admitted (deduplicated, checked
-against the archive and the date range, counted) as it is read, but an admitted article waits
-as a small tuple in `pending`, not as a Request in Scrapy's queue; `request_pending`, the tail of
-the spider's `start()`, turns them into requests only while the scheduler holds fewer than
-`DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits;
-0 = no waiting: everything admitted is requested at once, as a distributed worker does, whose
-queue is in Redis and whose memory must hold nothing another worker would need).
-The sitemaps a sitemap index lists wait in `listings` and are requested one at a time, once
-fewer than `DW_PENDING_MAX` (10,000) articles wait: what waits is bounded by one sitemap's
-entries (at most 50,000 by the sitemap protocol), not by the site's size.
+Memory stays flat with the crawl, whatever the size of a listing:
+- A listing read waits in `waiting`, its entries packed (`PackedEntries`: a 40,000-URL sitemap
+  is under 1 MB there, 15 MB as `Entry` objects, 30 MB more while its tree was read whole).
+- Its entries are admitted (deduplicated, checked against the archive and the date range,
+  counted) in the order the listings were read, one at a time as `request_pending`, the tail
+  of the spider's `start()`, needs a request: while the scheduler holds fewer than
+  `DW_REQUESTS_AHEAD` (48: three times the parallel requests, so the downloader never waits).
+  An admitted article waits as a small tuple in `pending` until then, not as a Request in
+  Scrapy's queue. `DW_REQUESTS_AHEAD = 0`: everything listed is admitted and requested at
+  once, as a distributed worker does, whose queue is in Redis and whose memory must hold
+  nothing another worker would need.
+- The sitemaps a sitemap index lists wait in `listings` and are requested while fewer than
+  `DW_PENDING_MAX` (10,000) articles wait, listed or admitted: what waits is bounded by a few
+  sitemaps' entries (at most 50,000 each by the sitemap protocol), packed.
+A run stopped with a JOBDIR keeps only what it scheduled (`remember_scheduled`): what waits
+here, not yet requested, is found again in the listings by the next run.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import AsyncIterator, Iterator
 import scrapy
 
 from crawler import dw
-from crawler.discovery import Entry, Listing, NotReadable, newest, read_listing
+from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, newest, read_listing
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +45,15 @@ class ListingCallbacks:
 
     pending: deque[tuple]  # admitted articles not yet requested: see `admit`
     listings: deque  # requests for sitemaps listed in an index, not yet made
+    waiting: deque  # (entries, source, where) of listings read, not yet admitted
+    unadmitted: int  # the entries in `waiting`
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pending = deque()
         self.listings = deque()
+        self.waiting = deque()
+        self.unadmitted = 0
 
     async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
@@ -54,11 +64,21 @@ class ListingCallbacks:
         idle_checks = 0
         while engine.running and engine.spider is not None:
             scheduler = engine.scheduler
-            while self.pending and len(scheduler) < queued:
+            # The scheduler's length is asked only when there is something to request: a
+            # distributed worker's scheduler asks Redis, which may be gone.
+            while (self.pending or self.waiting) and len(scheduler) < queued:
+                if not self.pending:
+                    # Listed entries are admitted as requests go out, not ahead: what waits
+                    # admitted is no more than what the scheduler takes at once.
+                    for request in self.admit_waiting(1):
+                        yield request  # an old host's short link
+                    if not self.pending:
+                        break
                 yield self.article_request(*self.pending.popleft())
-            while self.listings and len(self.pending) < most_pending and len(scheduler) < queued:
+            while (self.listings and len(self.pending) + self.unadmitted < most_pending
+                   and len(scheduler) < queued):
                 yield self.listings.popleft()
-            if self.pending or self.listings:
+            if self.pending or self.listings or self.waiting:
                 idle_checks = 0
             elif (not engine.downloader.active and not scheduler.has_pending_requests()
                   and engine.scraper.slot.is_idle()):
@@ -88,10 +108,10 @@ class ListingCallbacks:
         real = self.origins.real_url(response.url)
         self.sitemaps_seen.add(real)
         if listing.kind != "sitemapindex":
-            yield from self.from_entries(listing.entries, source, real)
+            self.from_entries(listing.entries, source, real)
             yield from self.released()
             return
-        for entry in listing.entries:
+        for entry in listing.entries.drain():
             child = entry.loc
             if child in self.sitemaps_seen:
                 self.count("skipped/sitemap_seen")
@@ -108,7 +128,7 @@ class ListingCallbacks:
         # Relative locations in a feed are on www.dw.com, not on the feed's own host.
         listing = self.read_listing(response, source, base=f"{dw.WWW}/")
         if listing is not None:
-            yield from self.from_entries(listing.entries, source, self.origins.real_url(response.url))
+            self.from_entries(listing.entries, source, self.origins.real_url(response.url))
             yield from self.released()
 
     def released(self) -> Iterator[scrapy.Request]:
@@ -116,6 +136,7 @@ class ListingCallbacks:
         (`request_pending` requests it when the scheduler runs low)."""
         if self.crawler.settings.getint("DW_REQUESTS_AHEAD") > 0:
             return
+        yield from self.admit_waiting(float("inf"))
         while self.listings:
             yield self.listings.popleft()
         while self.pending:
@@ -126,7 +147,8 @@ class ListingCallbacks:
         Relative locations are read against `base`, by default the listing's own (real) URL."""
         try:
             listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
-                                   base_url=base or self.origins.real_url(response.url))
+                                   base_url=base or self.origins.real_url(response.url),
+                                   entries=PackedEntries())
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
@@ -143,11 +165,24 @@ class ListingCallbacks:
                            self.origins.real_url(response.url))
         return listing
 
-    def from_entries(self, entries: list[Entry], source: str, where: str) -> Iterator[scrapy.Request]:
-        """Admit a listing's article entries into `pending` (see the module doc); the requests
-        for the short links of entries on old hosts (`dw.fetched_by_short_link`), at once."""
+    def from_entries(self, entries: PackedEntries, source: str, where: str) -> None:
+        """A listing's article entries, counted, set to wait for admission (see the module doc)."""
         self.count("discovery/entries", len(entries))
-        for entry in entries:
+        if len(entries):
+            self.unadmitted += len(entries)
+            self.waiting.append((entries.drain(), source, where))
+
+    def admit_waiting(self, most_pending: float) -> Iterator[scrapy.Request]:
+        """Admit entries of the listings read, in the order read, into `pending` until
+        `most_pending` articles wait there; the requests for the short links of entries on old
+        hosts (`dw.fetched_by_short_link`), as their entries come."""
+        while self.waiting and len(self.pending) < most_pending:
+            entries, source, where = self.waiting[0]
+            entry = next(entries, None)
+            if entry is None:
+                self.waiting.popleft()
+                continue
+            self.unadmitted -= 1
             # Each entry on its own: one that cannot be used never costs the rest of the listing.
             try:
                 admitted = self.from_entry(entry, source, where)
