@@ -392,7 +392,15 @@ def _bengali(word: str) -> str:
 # -- words --------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=200_000)
+# How many distinct words each of the three caches below keeps. A word held in all three is
+# about 0.9-1.3 KB (tracemalloc: DW's words in five languages; 17-letter German test words), and
+# a crawl of DW's text meets far more distinct words than the generated bench sites' twenty: at
+# 200,000 entries each the caches alone could grow a long crawl by ~250 MiB; at this size by at
+# most ~22 MiB (tests/test_search.py). A word missed is folded again in 1-3 us.
+WORD_CACHE_SIZE = 16_384
+
+
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _fold_part(part: str, strip_article: bool = False) -> str:
     """One part of a word (case-folded, NFKC, no CJK, no ZWNJ in Arabic script) with its letters
     folded; may be "". `strip_article`: the Arabic article dropped (an article in Arabic)."""
@@ -418,7 +426,7 @@ def _fold_part(part: str, strip_article: bool = False) -> str:
     return part
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _stem(part: str, algorithm: str) -> str:
     """The folded stem of a case-folded word part (stemmed before its letters are folded); ""
     when shorter than two letters (a stem `e` of `EU` would match nearly everything)."""
@@ -454,7 +462,7 @@ def _segments(word: str) -> Iterator[tuple[bool, int, int]]:
         yield False, start, len(word)
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=WORD_CACHE_SIZE)
 def _units(word: str, strip_article: bool = False) -> tuple[_Unit, ...]:
     """The units of one word as `_WORD` finds it in the text (see `_Unit`)."""
     if word.isascii():
