@@ -303,3 +303,14 @@ def test_a_worker_that_requests_at_once_admits_everything_at_once():
     assert requests[0].meta["dw_url"] == short_url(79_100_099)  # as its entry is admitted
     assert [r.cb_kwargs["content_id"] for r in requests[1:]] == list(range(79_100_000, 79_100_050))
     assert not spider.pending and not spider.waiting
+
+
+def test_an_entry_under_a_base_that_is_no_url_is_one_entry_without_link_not_the_listing_lost():
+    body = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b'<url xml:base="https://www.dw.com]]>/de/"><loc>a-1</loc></url>'
+            b'<url><loc>http://[bad/en/a-2</loc></url>'
+            b'<url><loc>/en/a-3</loc></url></urlset>')
+    for stream in (body, body.replace(b"</urlset>", b"</urlset")):  # streamed; read whole
+        listing = read_listing(stream, base_url="https://www.dw.com/sitemap.xml")
+        assert [e.loc for e in listing.entries] == ["https://www.dw.com/en/a-3"]
+        assert listing.without_location == 2

@@ -249,10 +249,15 @@ class _Bases:
         return base
 
     def resolve(self, element, reference: str) -> str:
-        """`reference` (a `loc`, `link`, `href`, `rdf:about`) as found in `element`."""
+        """`reference` (a `loc`, `link`, `href`, `rdf:about`) as found in `element`; "" (an entry
+        without a usable link, counted and skipped by the spider) when it or a base in scope is
+        no URL that `urljoin` accepts."""
         reference = reference.strip()
-        base = self.of(element)
-        return urljoin(base, reference) if base and reference else reference
+        try:
+            base = self.of(element)
+            return urljoin(base, reference) if base and reference else reference
+        except ValueError:  # urljoin refuses it (`https://www.dw.com]]>/`): no usable link
+            return ""
 
 
 def _text(element) -> str:
