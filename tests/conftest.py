@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -61,6 +62,13 @@ LONGEST_MODULES = [
     "test_input_limits", "test_kill", "test_damage", "test_backup", "test_distributed_faults",
     "test_reextract_resume",
 ]
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: two workers per core. Much of the suite waits (on crawls in other processes,
+    mirrors, sockets, timeouts that must expire): with one worker per core the 2-core machine
+    used 1.5 of its cores; with two, 1.9 (pytest 320 -> 267 s on a clean clone, 2026-12-06)."""
+    return 2 * (os.cpu_count() or 1)
 
 
 def pytest_collection_modifyitems(items):
