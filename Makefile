@@ -96,7 +96,8 @@ test:
 # The suite across every core (pytest-xdist, two workers per core: tests/conftest.py says why): a
 # module's tests on one worker (loadscope), so that a crawl they share through a module-scoped
 # fixture runs once; the modules handed out in the order tests/conftest.py puts them, the longest
-# first (no reordering by count), so that no long module starts last. `make test PYTEST_PARALLEL=` runs it in one process.
+# first (no reordering by count), so that no long module starts last. `make test
+# PYTEST_PARALLEL=` runs it in one process.
 # The suite starts some 500 Python processes (crawls, mirrors, backfills): each reads the
 # project's modules as bytecode cached in __pycache__/ (git ignores it), even where the
 # environment says PYTHONDONTWRITEBYTECODE, instead of compiling them again (0.05 s of CPU each).
