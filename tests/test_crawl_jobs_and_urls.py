@@ -5,13 +5,15 @@ each kind written here.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from devtools.mirror import running_mirror
 from tests.conftest import SHARED, needs_shared
+from tests.crawling import Mirror, copy_site, crawl, last_run, served
 from tests.crawling import archived_ids as ids
-from tests.crawling import copy_site, crawl, last_run, served
 
 JOBDIR_SITE = SHARED / "bugs" / "12-finished-jobdir"
 PASTED = SHARED / "bugs" / "13-pasted-urls"
@@ -51,7 +53,7 @@ def test_requests_queued_under_other_origins_go_to_the_origin_of_now(tmp_path):
     db, job = tmp_path / "dw.db", tmp_path / "job"
     args = ("-a", "lang=en", "-a", "sources=articles", "-s", f"JOBDIR={job}")
     with served(site, tmp_path / "access-1.log") as first:
-        stopped = crawl(first, db, *args, "-s", "CLOSESPIDER_PAGECOUNT=3", "-s", "CONCURRENT_REQUESTS=1")
+        stopped = crawl(first, db, *args, "-s", "CLOSESPIDER_PAGECOUNT=6", "-s", "CONCURRENT_REQUESTS=1")
     assert stopped.returncode == 0  # a limit the user set is not a failure
     assert last_run(db)["outcome"].startswith("stopped: closespider_pagecount")
     assert 0 < len(ids(db)) < 8
@@ -64,6 +66,31 @@ def test_requests_queued_under_other_origins_go_to_the_origin_of_now(tmp_path):
     assert not any(key.startswith(("dw/failed", "dw/blocked")) for key in stats)
     pages = first.article_pages() + second.article_pages()
     assert sorted(pages) == sorted(set(pages))  # each article fetched once over both runs
+
+
+@needs_shared(JOBDIR_SITE)
+def test_an_article_that_failed_before_a_stop_is_fetched_by_the_resumed_run(tmp_path):
+    """A run stopped at a limit (or by a full archive or WARC folder) leaves in JOBDIR only the
+    requests still queued: an article whose request failed (or was fetched but not stored) is not
+    taken as done by the resumed run, which ended "ok" without it (found by a tester)."""
+    site = copy_site(JOBDIR_SITE / "site", tmp_path / "site")
+    db, job = tmp_path / "dw.db", tmp_path / "job"
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"/en/story-1/a-79100121": "status=503"}))
+    args = ("-a", "lang=en", "-a", "sources=articles", "-s", f"JOBDIR={job}", "-s", "RETRY_TIMES=0")
+    with running_mirror(site, tmp_path / "access-1.log", faults) as origin:
+        first = Mirror(origin, tmp_path / "access-1.log")
+        stopped = crawl(first, db, *args, "-s", "CLOSESPIDER_PAGECOUNT=6", "-s", "CONCURRENT_REQUESTS=1")
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert ("/en/story-1/a-79100121", 503) in first.requests()
+    assert 0 < len(ids(db)) < 7
+    assert 79100121 not in ids(db) and last_run(db)["stats"]["dw/failed/article/http_503"] == 1
+    faults.write_text("{}")
+    with served(site, tmp_path / "access-2.log") as second:
+        run = crawl(second, db, *args)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ids(db) == set(range(79100121, 79100129))
+    assert "/en/story-1/a-79100121" in second.article_pages()
 
 
 # -- kind 6: URLs as people paste them -----------------------------------------------------------

@@ -52,6 +52,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         # The article ids this run scheduled, as a compressed bitmap: a few bytes per id where a
         # set of ints takes 70 (14 MB at 200,000 articles; DW's ids are dense ranges of ints).
         self.scheduled = BitMap64()
+        # Ids whose article request ended this run (answered, refused or failed): in no queue.
+        self.ended = BitMap64()
         self.from_job: set[int] = set()  # ids a stopped run left queued in JOBDIR
         self.sitemaps_seen: set[str] = set()
 
@@ -65,14 +67,17 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         return spider
 
     def remember_scheduled(self, spider, reason: str) -> None:
-        """In a JOBDIR's spider state: the article ids scheduled by a run that did not finish,
-        whose requests may wait in the job's queue; a finished run leaves nothing pending."""
+        """In a JOBDIR's spider state: the article ids scheduled by a run that did not finish
+        whose requests wait in the job's queue; a finished run leaves nothing pending."""
         if hasattr(self, "state"):  # set by SpiderState when there is a JOBDIR
-            # Admitted articles still waiting in `pending` are in no queue: left out, the next
-            # run finds them again in the listings.
+            # Admitted articles still waiting in `pending` are in no queue, and neither is an
+            # article whose request ended (Scrapy lets the requests in progress end before it
+            # closes): left out, the next run finds them again in the listings, and fetches
+            # those the archive lacks (one that failed, or was fetched but not stored when the
+            # archive or the WARC folder filled), instead of taking them as done.
             waiting = BitMap64(entry[0] for entry in self.pending)
             self.state["scheduled"] = ([] if reason == "finished"
-                                       else list(self.scheduled - waiting))  # in order
+                                       else list(self.scheduled - waiting - self.ended))  # in order
 
     @cached_property
     def archive(self) -> ArchiveExtension:
@@ -268,7 +273,9 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
     # -- pages ---------------------------------------------------------------------------
 
     def resumed(self, content_id: int) -> None:
-        """Count as found an article request that a stopped run left in JOBDIR."""
+        """An article request ended (answered or failed): count it as found when a stopped run
+        left it in JOBDIR."""
+        self.ended.add(content_id)
         if content_id in self.from_job or content_id not in self.scheduled:
             self.from_job.discard(content_id)
             self.scheduled.add(content_id)
