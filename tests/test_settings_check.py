@@ -125,6 +125,22 @@ def test_make_crawl_with_an_empty_archive_says_why_and_names_the_crawls_status(m
     assert mirror.paths() == []
 
 
+def test_a_warc_setting_that_cannot_be_used_is_refused_before_anything(mirror, tmp_path):
+    """One real crawl for the WARC settings' checks (the variants: `test_warc_settings_problem`)."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", "ARCHIVE_PATH=dw.db",
+                   "-s", f"WARC_DIR={afile}")
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"dw crawl failed: bad setting: WARC_DIR={afile} is a regular file, not a folder; give the"
+        " folder the WARC files go to")
+    assert mirror.paths() == []
+    # No archive (so no crawl_runs row), no WARC folder, no lock: the file given is untouched.
+    assert snapshot(tmp_path / "work") == {"run/scrapy.cfg": (ROOT / "scrapy.cfg").read_bytes()}
+    assert afile.read_text() == "not a folder"
+
+
 # -- the same rules, as functions (every case above and more, without a process each) ----------
 
 @pytest.mark.parametrize(("value", "refused"), [
@@ -248,3 +264,58 @@ def test_the_check_runs_in_the_archive_writer_too(tmp_path):
     assert run.stderr.strip().splitlines()[-1].startswith(
         "dw crawl failed: bad setting: ARCHIVE_PATH= is empty")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- WARC settings (crawler/warc/capture.py `settings_problem`) ---------------------------------
+
+def _warc_problem(given: dict, project: dict | None = None):
+    from scrapy.settings import Settings
+
+    from crawler.warc import capture
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict(project or {}, priority="project")
+    settings.setdict(given, priority="cmdline")  # as `-s NAME=VALUE` sets them
+    return capture.settings_problem(settings)
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ({}, None),
+    ({"WARC_ENABLED": "False"}, None), ({"WARC_ENABLED": "true"}, None), ({"WARC_ENABLED": "0"}, None),
+    ({"WARC_ENABLED": "maybe"}, "WARC_ENABLED=maybe is not a boolean; give True or False (1 or 0)"),
+    ({"WARC_ENABLED": ""}, "WARC_ENABLED= is not a boolean; give True or False (1 or 0)"),
+    ({"WARC_MAX_SIZE": "1000000"}, None), ({"WARC_MAX_SIZE": "1"}, None),
+    *[({"WARC_MAX_SIZE": value}, f"WARC_MAX_SIZE={value} is not a size; give the bytes per WARC file"
+       " as a whole number, at least 1 (default 1000000000, 1 GB)")
+      for value in ("abc", "0", "-5", "", "1e9", "1.5", "1GB")],
+    ({"WARC_DIR": ""}, "WARC_DIR= is empty (an unset shell variable?); leave it out for the"
+                       " archive's own folder beside ARCHIVE_PATH, or give a folder"),
+    ({"WARC_DIR": "  "}, "WARC_DIR=   is empty (an unset shell variable?); leave it out for the"
+                         " archive's own folder beside ARCHIVE_PATH, or give a folder"),
+    ({"WARC_DIR": "captures\n"}, "WARC_DIR='captures\\n' holds a control character (a line end"
+                                  " from $(cat file)?); give a folder"),
+    ({"WARC_DIR": "new/folder/to/make"}, None),
+    ({"WARC_DIR": "/dev/null"}, "WARC_DIR=/dev/null is a character device, not a folder; give the"
+                                " folder the WARC files go to"),
+], ids=repr)
+def test_warc_settings_problem(given, said):
+    assert _warc_problem(given) == said
+
+
+def test_warc_dir_not_given_is_the_archives_own_folder():
+    # The default (empty, from crawler/settings.py) is no slip; only an empty value given is.
+    assert _warc_problem({}, {"WARC_DIR": ""}) is None
+
+
+def test_a_warc_dir_that_is_or_is_under_a_file_is_refused(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert _warc_problem({"WARC_DIR": str(afile)}) == (
+        f"WARC_DIR={afile} is a regular file, not a folder; give the folder the WARC files go to")
+    assert _warc_problem({"WARC_DIR": str(afile / "sub" / "dir")}) == (
+        f"WARC_DIR={afile / 'sub' / 'dir'} cannot be made: {afile} is a regular file, so no folder"
+        " can be made under it; give another folder")
+    assert _warc_problem({"WARC_DIR": str(tmp_path)}) is None
+    assert _warc_problem({"WARC_DIR": str(tmp_path / "new")}) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing made by the check

@@ -23,6 +23,7 @@ from crawler.arguments import NAMES as SPIDER_ARGUMENTS
 from crawler.extensions import CrawlSummary
 from crawler.outcome import EXIT_FAILED, FORCED
 from crawler.spiders.jobdir import JobDirInUse
+from crawler.warc import capture
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,13 @@ class Command(crawl.Command):
 
 def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
-    a `-s` setting or an ARCHIVE_PATH that would make SQLite keep the archive in memory
-    (crawler/setting_names.py, crawler/archive/paths.py); the unknown names passed on."""
+    a `-s` setting, an ARCHIVE_PATH that would make SQLite keep the archive in memory, or a WARC
+    setting that cannot be used (crawler/setting_names.py, crawler/archive/paths.py,
+    crawler/warc/capture.py); the unknown names passed on. The one place a crawl's settings are
+    checked: each check says why in one sentence beginning `NAME=VALUE`."""
     refused, passed_on = setting_names.check(opts.set or [])
-    refused = refused or paths.problem(settings.get("ARCHIVE_PATH"))
+    refused = (refused or paths.problem(settings.get("ARCHIVE_PATH"))
+               or capture.settings_problem(settings))
     if refused:
         fail(f"bad setting: {refused}")
     return passed_on
