@@ -10,6 +10,7 @@ import logging
 import sqlite3
 
 from scrapy import signals
+from scrapy.extensions.logcount import LogCount as ScrapyLogCount
 from scrapy.statscollectors import MemoryStatsCollector
 
 from crawler import health
@@ -49,6 +50,33 @@ class StatsCollector(MemoryStatsCollector):
             method = getattr(self, name, None)
             if callable(method):
                 setattr(self, name, _warn_spider_arg(method))
+
+class LogCount(ScrapyLogCount):
+    """Scrapy's `LogCount` (stats `log_count/<LEVEL>`), counting until the stats are dumped.
+
+    Scrapy's removes its log handler in its own `spider_closed` handler, connected when the
+    extensions are made, so before every other component's: the errors logged after it, while
+    the crawl closes (the run's outcome line, a last batch the archive could not write, a
+    `crawl_runs` row not recorded), were in the log but not in `log_count/ERROR` (1 counted, 2
+    or 3 in the log). Here the handler is removed by a `spider_closed` handler connected when the
+    spider opens, after every component has connected its own: the last one to run before
+    Scrapy dumps the stats.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        extension = cls(crawler)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        return extension
+
+    def spider_opened(self, spider) -> None:
+        super().spider_opened(spider)
+        self.crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def spider_closed(self, spider, reason: str) -> None:
+        super().spider_closed(spider, reason)
+        self.crawler.signals.disconnect(self.spider_closed, signal=signals.spider_closed)
+
 
 # Loggers that report expected network failures (robots.txt unreachable) with a traceback;
 # the message already names the error, so the traceback is dropped. Bugs keep theirs.

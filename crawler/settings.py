@@ -136,6 +136,9 @@ DW_HEARTBEAT_TTL = 10.0  # seconds of silence after which a worker (or the write
 DW_WRITER_WAIT = 60.0  # seconds a worker waits for the archive writer's state
 EXTENSIONS = {
     "crawler.spiders.jobdir.JobDirGuard": 0,  # a JOBDIR a killed run left is not trusted
+    # Scrapy's log_count/<LEVEL> stats, counting the errors logged while the crawl closes too.
+    "scrapy.extensions.logcount.LogCount": None,
+    "crawler.extensions.LogCount": 0,
     "crawler.archive.ArchiveExtension": 100,
     "crawler.extensions.CrawlSummary": 500,
     "crawler.extensions.CollectorTuning": 520,  # Python's GC tuned while the crawl runs

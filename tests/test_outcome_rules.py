@@ -106,3 +106,23 @@ def test_a_rule_is_added_where_its_verdict_should_decide():
     run = Run("finished", FETCHED | {"dw/lost": 30}, FULL)
     assert judge(run) == OK
     assert judge(run, [*RULES[:-1], lost_most, RULES[-1]]) == Outcome("failed", "lost 30 of 40")
+
+
+# -- the reasons failures are counted under (crawler/discovery/failures.py) ----------------------
+
+@pytest.mark.parametrize(("exception", "reason"), [
+    # A response dropped because its WARC records could not be written (crawler/warc/capture.py).
+    ("WARC capture failed: [Errno 28] No space left on device", "warc_not_written"),
+    ("WARC capture failed: the response is not kept, so not used", "warc_not_written"),
+    ("Ignored https://www.dw.com/x: its body (1 B as received, 9 B inflated so far) exceeded"
+     " DOWNLOAD_MAXSIZE (8 B); not captured", "too_large"),
+    ("Forbidden by robots.txt", "robots_txt"),
+    ("something else", "IgnoreRequest"),
+])
+def test_an_ignored_request_is_counted_under_what_ignored_it(exception, reason):
+    from scrapy.exceptions import IgnoreRequest
+    from twisted.python.failure import Failure
+
+    from crawler.discovery.failures import failure_reason
+
+    assert failure_reason(Failure(IgnoreRequest(exception))) == reason

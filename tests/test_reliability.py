@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import shutil
 import signal
 import socket
@@ -423,6 +424,25 @@ def test_a_full_disk(faulty, tmp_path):
     assert out.run.returncode == 3
     assert "database or disk is full" in out.run.stderr
     assert last_run(out.db)["outcome"].startswith("the archive could not be written")
+    # The full archive had no room for the run's stats: they are read where Scrapy dumps them.
+    before_dump, dump = out.run.stderr.split("Dumping Scrapy stats", 1)
+    stats = {k: int(v) for k, v in re.findall(r"^ ?[{ ]'([^']+)': (\d+),?$", dump, re.M)}
+    # Every article counted failed has its reason: those fetched but not stored because the
+    # archive stopped under `archive_not_written`, in the stats and the closing line's reasons.
+    lost = stats["dw/archive/failed_articles"]
+    assert lost > 0 and stats["dw/failed/article/archive_not_written"] == lost
+    reasons = {k: v for k, v in stats.items() if k == "dw/failed/not_an_article" or k.startswith(
+        ("dw/failed/article/", "dw/failed/extraction/", "dw/failed/pipeline/"))}
+    failed = stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0) + lost
+    assert sum(reasons.values()) == failed, reasons
+    assert f"'failed/article/archive_not_written': {lost}" in before_dump
+    assert "reasons: none" not in before_dump
+    # Scrapy's log_count/ERROR in the stats it dumps counts every ERROR line logged before the
+    # dump, the closing ones too (the outcome line, the archive's own).
+    error_line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[[^\]]+\] ERROR: "
+    logged = re.findall(error_line, before_dump, re.M)
+    assert len(logged) >= 2 and stats["log_count/ERROR"] == len(logged)
+    assert re.findall(error_line, dump, re.M) == []  # and none comes after it
     report("disk full (max_page_count)", "batch rolled back, crawl stopped, exit 3",
            "exit 3, 'database or disk is full', earlier articles intact")
 

@@ -21,7 +21,7 @@ from crawler.archive import content_hash
 from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, query
+from tests.crawling import Mirror, crawl, last_run, query
 
 LANGS = "lang=en,de,ar,pt-br,es"
 GZIPPED = "en/germany-unemployment-rises-in-november/a-79010002.html"  # served Content-Encoding: gzip
@@ -254,14 +254,25 @@ def test_capture_can_be_turned_off(mirror, tmp_path):
 
 
 def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("")
+    # A folder no file can be made in, even by root (`chattr +i`): the first WARC file cannot be
+    # written. (A WARC_DIR that is a file is refused before the crawl starts:
+    # tests/test_settings_check.py.)
+    blocked = tmp_path / "captures"
+    blocked.mkdir()
+    if subprocess.run(["chattr", "+i", str(blocked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr cannot make a folder immutable here")
     db = tmp_path / "dw.db"
-    run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={blocked}")
+    try:
+        run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={blocked}")
+    finally:
+        subprocess.run(["chattr", "-i", str(blocked)], capture_output=True)
     assert run.returncode == 3
     assert "Cannot write the WARC file" in run.stderr
     assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
     assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
+    # What was dropped because its response could not be kept is counted with that reason.
+    reasons = {k: v for k, v in last_run(db)["stats"].items() if k.startswith("dw/failed/")}
+    assert reasons and all(k.endswith("/warc_not_written") for k in reasons), reasons
 
 
 # -- the archive's clock: every version dated by its fetch (issue 26) ---------------------------

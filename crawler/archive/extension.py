@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Batches that may wait for the writer's thread (crawler/archive/writer.py) before the crawl
 # waits for it: enough to ride out a slow commit, few enough that a SIGKILL loses little.
 WRITE_AHEAD = 4
+# The failure reason of an article fetched but not stored because the archive stopped.
+NOT_WRITTEN = "archive_not_written"
 
 
 class ArchiveUnavailable(Exception):
@@ -50,7 +52,8 @@ class ArchiveExtension:
     reactor's thread goes on meanwhile; at most `WRITE_AHEAD` batches wait for it; its counts
     are applied here by `collect`, and `flush` returns once everything handed over is written).
     If a batch cannot be written, the crawl stops (reason `archive_error`), `dw/archive/error`
-    says why, and every article not stored is counted in `dw/archive/failed_articles`.
+    says why, and every article not stored is counted in `dw/archive/failed_articles` (and, as
+    the reason of those failures, `dw/failed/article/archive_not_written`).
     """
 
     def __init__(self, crawler):
@@ -242,7 +245,7 @@ class ArchiveExtension:
             logger.warning("Refusing an article: %s", exc)
             return
         if self.error:
-            self.stats.inc_value("dw/archive/failed_articles")
+            self._not_stored(1)
             return
         etag, last_modified = self.validators.pop(record["id"], (None, None))
         record["etag"], record["last_modified"] = etag, last_modified
@@ -282,7 +285,7 @@ class ArchiveExtension:
             # A batch failed while these waited in the buffer: never written, counted so (as the
             # articles handed over after the failure are, in `store_article`).
             if self.articles:
-                self.stats.inc_value("dw/archive/failed_articles", len(self.articles))
+                self._not_stored(len(self.articles))
             self.articles, self.short_links, self.not_modified = [], [], []
             return
         if not (self.articles or self.short_links or self.not_modified):
@@ -341,15 +344,23 @@ class ArchiveExtension:
             elif result[0] == "failed":
                 self._failed_on(result[1], result[2])
             else:  # lost: queued behind a failed batch
-                self.stats.inc_value("dw/archive/failed_articles", result[1])
+                self._not_stored(result[1])
+
+    def _not_stored(self, lost: int) -> None:
+        """Count articles fetched but not stored because the archive stopped: `dw/archive/failed_articles`
+        (which the outcome adds to the failed), and the same number under the failure reason the
+        run's closing line lists, `dw/failed/article/archive_not_written`."""
+        self.stats.inc_value("dw/archive/failed_articles", lost)
+        if lost:
+            self.stats.inc_value(f"dw/failed/article/{NOT_WRITTEN}", lost)
 
     def fail(self, error: str, lost: int) -> None:
         """Stop the crawl: fetching on is pointless when nothing can be stored."""
         if self.error:  # already stopping; the first error is the one to report
-            self.stats.inc_value("dw/archive/failed_articles", lost)
+            self._not_stored(lost)
             return
         self.error = error
-        self.stats.inc_value("dw/archive/failed_articles", lost)
+        self._not_stored(lost)
         self.stats.set_value("dw/archive/error", error)
         logger.error("The archive cannot be written (%s); %d articles not stored; stopping the crawl",
                      error, lost)

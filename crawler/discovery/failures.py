@@ -5,7 +5,8 @@ from __future__ import annotations
 from scrapy.spidermiddlewares.httperror import HttpError
 
 # Messages of Scrapy's IgnoreRequest and our middlewares, by the reason they stand for.
-_IGNORED = (("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
+_IGNORED = (("WARC capture failed", "warc_not_written"),  # crawler/warc/capture.py: not kept, not used
+            ("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
             ("robots.txt", "robots_txt"), ("max size", "too_large"), ("maxsize", "too_large"))
 
 
