@@ -182,7 +182,7 @@ class CrawlSummary:
         self.outcome = outcome = self.verdict(run)
         self.stats.set_value("dw/outcome", outcome.text)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
-                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/"))}
+                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/", "dw/gone/"))}
         log = logger.info if outcome.ok else logger.warning if outcome.exit_code == EXIT_OK else logger.error
         log("Crawl %s (%s): %s; reasons: %s", reason, outcome,
             ", ".join(f"{k} {v}" for k, v in run.counts.items()), reasons or "none")

@@ -90,6 +90,8 @@ def summarize(stats: Mapping[str, Any]) -> dict[str, int]:
         # Pages that failed, and fetched articles the archive could not store.
         "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
                    + stats.get("dw/archive/failed_articles", 0)),
+        # Listed articles whose page answered 404/410: found, not failed (crawler/archive/gone.py).
+        "gone": stats.get("dw/gone", 0),
     }
 
 
@@ -165,6 +167,24 @@ def no_listing_readable(run: Run) -> Outcome | None:
     return None
 
 
+# Article pages answering 404/410, none answering otherwise, from which a run fails: not DW
+# removing articles (a few at a time, among many it serves) but an origin serving another site,
+# or a route that answers 404 to everything. Fewer, the run is judged as any other (its ids are
+# not remembered as gone: crawler/archive/gone.py), and the next runs ask for them again, so a
+# broken route reaches this many in a few runs even where each run finds only one or two.
+MANY_GONE = 10
+
+
+def every_article_gone(run: Run) -> Outcome | None:
+    """Many article pages answered 404 or 410 and no article page answered otherwise (200,
+    304): whatever else failed, and at a limit the user set too."""
+    counts = run.counts
+    if counts["gone"] >= MANY_GONE and not (counts["fetched"] or counts["not_modified"]):
+        return failed(f"every article page answered 404 or 410 ({counts['gone']} of {counts['found']}"
+                      " found, none fetched): is DW_ORIGIN serving another site, or a route broken?")
+    return None
+
+
 def _most_lost(lost: int, of: int) -> Outcome | None:
     """A run that lost more than half of its articles failed, at any size (1 of 1, 2 of 3)."""
     if lost and 2 * lost > of:
@@ -173,8 +193,8 @@ def _most_lost(lost: int, of: int) -> Outcome | None:
 
 
 def most_requests_failed(run: Run) -> Outcome | None:
-    """More than half of what the run found was lost."""
-    return _most_lost(run.counts["failed"], run.counts["found"])
+    """More than half of what the run found was lost (of the articles not gone)."""
+    return _most_lost(run.counts["failed"], run.counts["found"] - run.counts["gone"])
 
 
 def stopped_at_a_user_limit(run: Run) -> Outcome | None:
@@ -195,9 +215,13 @@ def nothing_listed(run: Run) -> Outcome | None:
 
 
 def none_fetched(run: Run) -> Outcome | None:
+    """Articles to fetch and none fetched; those gone (404/410 of a listed article) are not
+    failures of the run: found and gone alone, it is ok."""
     counts = run.counts
-    if counts["found"] and not (counts["fetched"] or counts["not_modified"]):
-        return failed(f"{counts['found']} articles to fetch and none fetched")
+    to_fetch = counts["found"] - counts["gone"]
+    if to_fetch > 0 and not (counts["fetched"] or counts["not_modified"]):
+        gone = f" ({counts['gone']} more gone)" if counts["gone"] else ""
+        return failed(f"{to_fetch} articles to fetch and none fetched{gone}")
     return None
 
 
@@ -223,6 +247,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     stopped_by_an_error,
     every_listing_empty,
     no_listing_readable,
+    every_article_gone,
     stopped_at_a_user_limit,
     nothing_listed,
     none_fetched,

@@ -31,6 +31,10 @@ DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
 # does); an index's next sitemap is requested while fewer than DW_PENDING_MAX articles wait.
 DW_REQUESTS_AHEAD = 48
 DW_PENDING_MAX = 10_000
+# A listed article whose page answered 404/410 is remembered as gone (crawler/archive/gone.py)
+# and not asked for again for this many days, unless a listing dates it after that check; 0:
+# every run asks again.
+DW_GONE_RECHECK_DAYS = 30.0
 
 # Backfill from the web archives (python -m crawler.backfill): the only origins it requests,
 # and the seconds between two requests to each (Common Crawl asks for no more than about one

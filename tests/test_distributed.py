@@ -173,7 +173,8 @@ def test_a_worker_killed_mid_run_loses_no_article(slow_site, tmp_path):
 def test_a_cluster_run_that_fetches_nothing_fails_on_every_worker(tmp_path):
     site = ROOT / "data" / "sample-site"
     faults = tmp_path / "faults.json"
-    faults.write_text(json.dumps({"/" + rel.removesuffix(".html"): "status=404"
+    # 403, a failure (a listed article answering 404 is gone, not failed: tests/test_gone.py).
+    faults.write_text(json.dumps({"/" + rel.removesuffix(".html"): "status=403"
                                   for rel in index_site(site).values()}))
     db = tmp_path / "cluster.db"
     with running_mirror(site, tmp_path / "access.log", faults) as origin, redis_server(tmp_path) as url:

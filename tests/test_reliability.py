@@ -169,15 +169,29 @@ def test_retry_after_is_honoured(faulty):
            "dw/retry/retry_after_honoured=1, no failure")
 
 
-@pytest.mark.parametrize("status", [403, 404, 410])
-def test_client_errors_are_counted_not_retried_and_keep_the_archived_copy(faulty, status):
-    out = faulty({SEED: f"status={status}"}, *REFRESH)
+def test_a_forbidden_page_is_counted_not_retried_and_keeps_the_archived_copy(faulty):
+    out = faulty({SEED: "status=403"}, *REFRESH)
     assert out.run.returncode == 0
-    assert out.stats[f"dw/failed/article/http_{status}"] == 1
+    assert out.stats["dw/failed/article/http_403"] == 1
     assert [p for p in out.mirror.paths() if p == SEED] == [SEED]
     assert query(out.db, "SELECT count(*) FROM articles WHERE id = 16825046") == [(1,)]
-    report(f"HTTP {status}", "counted, not retried; the archived copy is kept",
-           f"1 request, dw/failed/article/http_{status}=1")
+    report("HTTP 403", "counted, not retried; the archived copy is kept",
+           "1 request, dw/failed/article/http_403=1")
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_listed_article_gone_is_counted_gone_not_retried_and_keeps_the_archived_copy(faulty, status):
+    # Gone from DW (crawler/archive/gone.py): not a failure of the run, remembered, and every
+    # version archived kept (the fixture checks each article's content is unchanged).
+    out = faulty({SEED: f"status={status}"}, *REFRESH)
+    assert out.run.returncode == 0
+    assert out.stats[f"dw/gone/http_{status}"] == 1
+    assert not out.failed("dw/failed/")
+    assert [p for p in out.mirror.paths() if p == SEED] == [SEED]
+    assert query(out.db, "SELECT count(*) FROM articles WHERE id = 16825046") == [(1,)]
+    assert query(out.db, "SELECT id, status FROM gone_articles") == [(16825046, status)]
+    report(f"HTTP {status}", "counted as gone, not retried; the archived copy is kept",
+           f"1 request, dw/gone/http_{status}=1")
 
 
 def test_a_response_slower_than_the_timeout(faulty):

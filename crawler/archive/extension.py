@@ -17,7 +17,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.archive import integrity, paths, runs
+from crawler.archive import gone, integrity, paths, runs
 from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
@@ -77,6 +77,11 @@ class ArchiveExtension:
         # last line: "another crawl is running on this archive (lock FILE, pid N)".
         self.locked_out: str | None = None
         self.run_id: int | None = None  # this run's `crawl_runs` row, written when it starts
+        # Articles gone (crawler/archive/gone.py): those the archive knows, {id: last asked},
+        # read on first use; those this run found gone; those known gone that answered again.
+        self._gone: dict[int, str] | None = None
+        self.found_gone: dict[int, gone.Gone] = {}
+        self.answered_again: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -197,6 +202,50 @@ class ArchiveExtension:
         except (sqlite3.Error, OSError) as exc:
             self._failed_on(exc, 0)
             raise CloseSpider("archive_error") from None
+
+    def gone_checked_at(self, article_id: int) -> str | None:
+        """When the archive last found this article gone (404/410 of a listed article), or None
+        (crawler/archive/gone.py). An archive that cannot be read stops the crawl: CloseSpider."""
+        if self._gone is None:
+            try:
+                self._gone = gone.load(self.archive.db.conn)
+            except (sqlite3.Error, OSError) as exc:
+                self._failed_on(exc, 0)
+                raise CloseSpider("archive_error") from None
+        return self._gone.get(article_id)
+
+    def record_gone(self, found: gone.Gone) -> None:
+        """A listed article's page answered 404/410: remembered when the run ends (`remember_gone`)."""
+        self.found_gone[found.article_id] = found
+
+    def record_answered(self, article_id: int) -> None:
+        """An article's page answered (200, 304): if the archive held it as gone, it is no more."""
+        if self.gone_checked_at(article_id) is not None:
+            self.answered_again.add(article_id)
+
+    def remember_gone(self) -> None:
+        """At the end of the run: write the articles it found gone, and forget those that answered
+        again. Only when some article page of the run answered (200, 304): when none did, the
+        origin may be the wrong site or a route broken, and the ids are asked for again by the
+        next run (their count decides the outcome: `crawler.outcome.every_article_gone`).
+        Stat `dw/archive/gone_remembered`. Logs, never raises."""
+        found = list(self.found_gone.values())
+        answered = self.stats.get_value("dw/fetched", 0) + self.stats.get_value("dw/not_modified", 0)
+        if found and not answered:
+            logger.warning("%d articles answered 404/410 and no article page answered otherwise:"
+                           " not remembered as gone, the next run asks for them again", len(found))
+            found = []
+        if not (found or self.answered_again):
+            return
+        if self.error or self.damaged or self.locked_out:
+            logger.info("Articles found gone not remembered: the archive cannot be written")
+            return
+        try:
+            gone.record(self.archive.db.conn, found, self.answered_again)
+        except (sqlite3.Error, OSError) as exc:
+            logger.error("Could not remember the %d articles found gone: %s", len(found), exc)
+            return
+        self.stats.set_value("dw/archive/gone_remembered", len(found))
 
     def due_for_revisit(self, now: datetime, languages: list[str]) -> list[tuple[int, str]]:
         """(id, url) of archived articles due for a re-check; see `Archive.due_for_revisit`."""
@@ -371,8 +420,10 @@ class ArchiveExtension:
     # -- the end ---------------------------------------------------------------------------
 
     def spider_closed(self, spider, reason) -> None:
-        """Write the last batch; report short links whose article never came."""
+        """Write the last batch; remember the articles found gone; report short links whose
+        article never came."""
         self.flush()
+        self.remember_gone()
         unresolved = self._writer.pending_links if self._writer is not None else self.short_links
         if unresolved and not self.error:
             self.stats.inc_value("dw/short_links/unresolved", len(unresolved))

@@ -12,6 +12,8 @@ there gets its column (lists as JSON text) and its place in revisions without an
     images            an article's pictures, in page order
     short_links       p.dw.com codes and the article each leads to
     crawl_runs        one row per `scrapy crawl dw`: arguments, counts, outcome, Scrapy's stats
+    gone_articles     articles still listed whose page answered 404/410, and when last asked
+                      (crawler/archive/gone.py)
     articles_search   the one full-text index (FTS5, folded text; see crawler/search.py)
 """
 
@@ -23,6 +25,7 @@ import typing
 import sqlite_utils
 
 from crawler import dw, items, search
+from crawler.archive import gone
 from crawler.items import Article
 
 # Which Article fields are content and which are columns is declared on the fields themselves
@@ -87,9 +90,13 @@ TABLES: dict[str, tuple[dict, dict]] = {
     "crawl_runs": ({"id": int, "started_at": str, "finished_at": str, "arguments": str,
                     "finish_reason": str, "outcome": str, "found": int, "fetched": int,
                     "not_modified": int, "new": int, "updated": int, "unchanged": int,
-                    "skipped": int, "failed": int, "stats": str,
+                    "skipped": int, "failed": int, "gone": int, "stats": str,
                     "coverage": str},  # share of articles with each field (crawler/health.py)
                    {"pk": "id"}),
+    # Articles still listed whose page answered 404/410: when they were first found so and
+    # last asked, so that later runs do not ask again (crawler/archive/gone.py). No foreign key:
+    # most were never archived.
+    gone.TABLE: (gone.COLUMNS, {"pk": "id"}),
 }
 INDEXES = [
     ("articles", ["published_at"]), ("articles", ["language", "published_at"]),

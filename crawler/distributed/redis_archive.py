@@ -59,6 +59,14 @@ class RedisArchive(ArchiveExtension):
                   self.server.hmget(self.keys.article(article_id), state.STORED_FIELDS)]
         return Stored(*values) if any(v is not None for v in values) else None
 
+    def gone_checked_at(self, article_id: int) -> str | None:
+        """None: a cluster's workers do not remember articles gone (crawler/archive/gone.py); each
+        run asks for them again and counts them gone."""
+        return None
+
+    def remember_gone(self) -> None:
+        """Nothing: see `gone_checked_at`."""
+
     def due_for_revisit(self, now: datetime, languages: list[str],
                         limit: int = revisits.LIMIT) -> list[tuple]:
         """(id, url) of recent articles to check again (`crawler.archive.revisits`)."""

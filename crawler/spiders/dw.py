@@ -14,9 +14,10 @@ from functools import cached_property
 
 import scrapy
 from pyroaring import BitMap64
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import dw
-from crawler.archive import ArchiveExtension, utc_now
+from crawler.archive import ArchiveExtension, gone, utc_now
 from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
 from crawler.discovery import failure_reason
 from crawler.extract import NotAnArticle, extract
@@ -62,6 +63,9 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.origins = Origins.from_settings(crawler.settings)
         spider.sitemap_depth = crawler.settings.getint("DW_SITEMAP_DEPTH")
+        # Articles found gone before this are asked for again (crawler/archive/gone.py).
+        spider.gone_recheck_before = gone.recheck_cutoff(
+            datetime.now(UTC), crawler.settings.getfloat("DW_GONE_RECHECK_DAYS"))
         # Connected before Scrapy's SpiderState extension, so that it saves what this sets.
         crawler.signals.connect(spider.remember_scheduled, signal=scrapy.signals.spider_closed)
         return spider
@@ -239,6 +243,12 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         if target.id in self.scheduled:
             self.count("skipped/already_scheduled")
             return None
+        if source in gone.GONE_SOURCES and not self.refresh:
+            checked_at = self.archive.gone_checked_at(target.id)
+            if checked_at is not None and not gone.asked_again(checked_at, changed_at,
+                                                               self.gone_recheck_before):
+                self.count("skipped/gone")  # answered 404/410 before, and not listed as changed since
+                return None
         etag = last_modified = None
         if not self.refresh:
             stored = self.archive.stored(target.id)
@@ -286,6 +296,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         # Returns, not yields: Scrapy parses the source of a generator callback on every
         # response (WARN_ON_GENERATOR_RETURN_VALUE; its cache misses bound methods).
         self.resumed(content_id)
+        self.archive.record_answered(content_id)
         if response.status == 304:
             self.count("not_modified")
             self.archive.record_not_modified(content_id, _fetched_at(response))
@@ -331,11 +342,29 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         reason = failure_reason(failure)
         source = request.meta.get("source", "")
         kind = "article" if request.callback == self.parse_article else source or "request"
+        if kind == "article" and source in gone.GONE_SOURCES and failure.check(HttpError):
+            response = failure.value.response
+            if response.status in gone.GONE_STATUSES:
+                self.on_gone(request, response)
+                return
         self.count(f"failed/{kind}/{reason}")
         if kind == "article":
             self.resumed(request.cb_kwargs["content_id"])
             self.count("failed")
         logger.warning("Failed to fetch %s (%s): %s", request.url, kind, reason)
+
+    def on_gone(self, request, response) -> None:
+        """A listed article's page answered 404 or 410: gone from DW, not a failure of the run;
+        counted (`dw/gone`, `dw/gone/http_404`), logged once with its URL, and remembered by the
+        archive when the run ends (crawler/archive/gone.py)."""
+        content_id = request.cb_kwargs["content_id"]
+        self.resumed(content_id)
+        self.count("gone")
+        self.count(f"gone/http_{response.status}")
+        url = request.meta.get("dw_url") or self.origins.real_url(request.url)
+        self.archive.record_gone(gone.Gone(content_id, url, response.status, _fetched_at(response)))
+        logger.warning("Article %s is gone (HTTP %s, from %s): %s", content_id, response.status,
+                       request.meta.get("source"), url)
 
 
 def _fetched_at(response) -> str:
