@@ -911,7 +911,10 @@ BAD = [["wayback", "--lang", "xx"], ["wayback", "--lang", ","], ["cc-news", "--l
        ["wayback", "--crawl", "CC-MAIN-2024-10"], ["commoncrawl", "--crawl", "CC-MAIN-2021-1O"],
        ["wayback", "-s", "BACKFILL_TIMEOUT=abc"], ["wayback", "-s", "BACKFILL_RETRIES=-1"],
        ["wayback", "-s", "BACKFILL_WAYBACK_CDX=ftp://archive.example/cdx"],
-       ["commoncrawl", "--crawl", "all", "-s", "BACKFILL_COMMONCRAWL_CDX=https://index.example/cdx"]]
+       ["commoncrawl", "--crawl", "all", "-s", "BACKFILL_COMMONCRAWL_CDX=https://index.example/cdx"],
+       # The WARC settings, checked as `scrapy crawl` checks them.
+       *[["wayback", "--lang", "en", "--since", "2024-01-01", "--until", "2024-01-31", "-s", warc_dir]
+         for warc_dir in ("WARC_DIR=/dev/null", "WARC_DIR=")]]
 
 
 def test_bad_arguments_and_settings_are_refused_before_anything_is_opened(tmp_path):

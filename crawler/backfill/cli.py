@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     from crawler.archive.lock import ArchiveLocked, RunLock
     from crawler.backfill.client import PoliteClient, Unavailable
     from crawler.backfill.run import Backfill, Stopper
+    from crawler.warc import capture
     from crawler.warc.capture import WarcFiles, warc_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -197,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             settings.set(name.strip(), value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
-        # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py).
+        # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py,
+        # crawler/warc/capture.py).
         refused = (setting_names.check(args.settings)[0]
-                   or paths.problem(settings.get("ARCHIVE_PATH")))
+                   or paths.problem(settings.get("ARCHIVE_PATH"))
+                   or capture.settings_problem(settings))
         if refused:
             raise BadArgument(refused)
         check_settings(settings)
