@@ -20,6 +20,7 @@ from scrapy.exceptions import UsageError
 from crawler import setting_names
 from crawler.archive import ArchiveExtension, paths
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
+from crawler.discovery.listings import size_limit_problem
 from crawler.extensions import CrawlSummary
 from crawler.outcome import EXIT_FAILED, FORCED
 from crawler.spiders.jobdir import JobDirInUse
@@ -105,10 +106,12 @@ class Command(crawl.Command):
 
 def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
-    a `-s` setting or an ARCHIVE_PATH that would make SQLite keep the archive in memory
-    (crawler/setting_names.py, crawler/archive/paths.py); the unknown names passed on."""
+    a `-s` setting, an ARCHIVE_PATH that would make SQLite keep the archive in memory or a
+    listing size limit that is no size (crawler/setting_names.py, crawler/archive/paths.py,
+    crawler/discovery/listings.py); the unknown names passed on."""
     refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or paths.problem(settings.get("ARCHIVE_PATH"))
+    refused = refused or size_limit_problem(settings.get("DW_LISTING_MAXSIZE"))
     if refused:
         fail(f"bad setting: {refused}")
     return passed_on

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Iterator
 import scrapy
 
 from crawler import dw
-from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, newest, read_listing
+from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, TooLarge, newest, read_listing
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +97,14 @@ class ListingCallbacks:
         directory of a finished run (its seen-requests file) cannot leave a run with nothing."""
         if depth == 0:
             self.count("discovery/requested")
+        # A listing's own size limit (Scrapy's per-request `download_maxsize`, which its download
+        # handler and HttpCompressionMiddleware, and the WARC capture, obey): the sitemap
+        # protocol allows 50 MB, three times the limit for pages.
+        maxsize = self.crawler.settings.getint("DW_LISTING_MAXSIZE")
         return scrapy.Request(self.on_origin(url), callback=callback or self.parse_sitemap,
                               errback=self.on_error, cb_kwargs={"source": source, "depth": depth},
-                              meta={"source": source, "dw_url": url}, priority=10, dont_filter=True)
+                              meta={"source": source, "dw_url": url, "download_maxsize": maxsize},
+                              priority=10, dont_filter=True)
 
     def parse_sitemap(self, response, source: str, depth: int = 0):
         listing = self.read_listing(response, source)
@@ -143,27 +148,54 @@ class ListingCallbacks:
             yield self.article_request(*self.pending.popleft())
 
     def read_listing(self, response, source: str, base: str | None = None) -> Listing | None:
-        """The response's sitemap or feed entries; None (counted, logged) when it is neither.
+        """The response's sitemap or feed entries; None (counted, logged) when it is neither, or
+        a gzip that inflates past `DW_LISTING_MAXSIZE`. A listing cut short or not well-formed
+        is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
+        where = self.origins.real_url(response.url)
         try:
-            listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
-                                   base_url=base or self.origins.real_url(response.url),
-                                   entries=PackedEntries())
+            listing = read_listing(response.body, self.crawler.settings.getint("DW_LISTING_MAXSIZE"),
+                                   base_url=base or where, entries=PackedEntries())
+        except TooLarge as exc:  # a gzip bomb: counted as a download over the limit is
+            self.count(f"failed/{source}/too_large")
+            logger.warning("Cannot read the %s listing %s: it %s (DW_LISTING_MAXSIZE)", source,
+                           where, exc)
+            return None
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
             return None
+        self.count_damage(listing, source, where)
         if listing.without_location:
             self.count("discovery/entry_without_link", listing.without_location)
             logger.warning("%d entries of the %s %s at %s have no usable link (loc, link, rdf:about,"
                            " permalink guid): not followed", listing.without_location, source,
-                           listing.kind, self.origins.real_url(response.url))
+                           listing.kind, where)
         if not listing.entries:
             self.count("discovery/empty")
             self.count(f"discovery/empty/{source}")
-            logger.warning("The %s %s at %s lists no entry", source, listing.kind,
-                           self.origins.real_url(response.url))
+            logger.warning("The %s %s at %s lists no entry", source, listing.kind, where)
         return listing
+
+    def count_damage(self, listing: Listing, source: str, where: str) -> None:
+        """A listing cut short (`dw/discovery/truncated`, `…/<source>`) or not well-formed
+        (`dw/discovery/not_well_formed`, `…/<source>`): counted, and said in one warning."""
+        kept = len(listing.entries) + listing.without_location
+        recovered = (f"; it is not well-formed XML either ({listing.not_well_formed}), read with"
+                     " libxml2's recovery" if listing.not_well_formed else "")
+        if listing.not_well_formed:
+            self.count("discovery/not_well_formed")
+            self.count(f"discovery/not_well_formed/{source}")
+        if listing.truncated:
+            self.count("discovery/truncated")
+            self.count(f"discovery/truncated/{source}")
+            logger.warning("The %s %s at %s is cut short (it ends before its root element closes):"
+                           " entries kept whole: %d; the entry cut at its end, and what followed, lost%s",
+                           source, listing.kind, where, kept, recovered)
+        elif listing.not_well_formed:
+            logger.warning("The %s %s at %s is not well-formed XML (%s): read with libxml2's"
+                           " recovery, entries kept: %d", source, listing.kind, where,
+                           listing.not_well_formed, kept)
 
     def from_entries(self, entries: PackedEntries, source: str, where: str) -> None:
         """A listing's article entries, counted, set to wait for admission (see the module doc)."""

@@ -1,0 +1,284 @@
+"""Listings cut short or not well-formed, and their size limit (tester report try24, B2 and B4b).
+
+An entry is taken only when it is whole, its element closed: a sitemap or feed cut at any byte
+keeps exactly the entries whose end tag came before the cut, says it is `truncated`, and never
+gives the cut text of its last `<loc>` (`…/a-80000370` cut to `…/a-80000`, another content id)
+as an entry. The expected entries are worked out from where each entry's end tag ends in the
+generated document, not by the reader. A listing complete but not well-formed (an unescaped
+`&`) is read with libxml2's recovery and says so. Then one crawl through the mirror: a cut
+sitemap, a cut feed, a listing larger than the page limit, a gzip bomb; counted, logged, the
+cut ids never requested.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from html import escape
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crawler.discovery import NotReadable, TooLarge, read_listing
+from crawler.discovery.listings import size_limit_problem
+
+# -- generated listings, with the byte offset where each entry ends -----------------------------
+
+_SLUG = st.text(st.sampled_from("abcxyz-éßمقال中文"), min_size=1, max_size=8)
+_DATE = st.sampled_from(["", "<lastmod>2026-11-05T08:00:00Z</lastmod>", "<lastmod>2026-11-05</lastmod>"])
+_QUERY = st.sampled_from(["", "?maca=en-rss&amp;x=1", "?a=&lt;b&gt;"])
+
+
+@st.composite
+def listings(draw) -> tuple[bytes, list[int], list[str], int, int]:
+    """(document, the offset just past each entry's end tag, each entry's location as the
+    reader must give it, the offset just past the root's start tag, the offset just past the
+    root's end tag). Every entry has a distinct location, so that entries are told apart."""
+    kind = draw(st.sampled_from(["urlset", "sitemapindex", "rss", "rdf", "atom"]))
+    count = draw(st.integers(0, 6))
+    slugs = [draw(_SLUG) for _ in range(count)]
+    locs, raw = [], []
+    for n, slug in enumerate(slugs):
+        query = draw(_QUERY)
+        written = f"https://www.dw.com/en/{slug}/a-{80000370 + n}{query}"
+        raw.append(written)
+        locs.append(written.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    prefix = draw(st.sampled_from(["", "sm:"])) if kind in ("urlset", "sitemapindex") else ""
+    declaration = draw(st.sampled_from(["", '<?xml version="1.0" encoding="UTF-8"?>\n']))
+    if kind in ("urlset", "sitemapindex"):
+        child = "url" if kind == "urlset" else "sitemap"
+        xmlns = "xmlns:sm" if prefix else "xmlns"
+        head = f'{declaration}<{prefix}{kind} {xmlns}="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        rows = [f"<{prefix}{child}><{prefix}loc>{loc}</{prefix}loc>{draw(_DATE)}</{prefix}{child}>\n"
+                for loc in raw]
+        foot = f"</{prefix}{kind}>\n"
+    elif kind == "rss":
+        head = f'{declaration}<rss version="2.0"><channel><title>DW</title>\n'
+        rows = [f"<item><title>{escape(slug)}</title><link>{loc}</link>"
+                f"<pubDate>Thu, 05 Nov 2026 08:00:00 GMT</pubDate></item>\n"
+                for slug, loc in zip(slugs, raw, strict=True)]
+        foot = "</channel></rss>\n"
+    elif kind == "rdf":
+        head = (f'{declaration}<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+                ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                "<channel><title>DW</title></channel>\n")
+        rows = [f'<item rdf:about="{loc}"><link>{loc}</link><dc:date>2026-11-05</dc:date></item>\n'
+                for loc in raw]
+        foot = "</rdf:RDF>\n"
+    else:
+        head = f'{declaration}<feed xmlns="http://www.w3.org/2005/Atom"><title>DW</title>\n'
+        rows = [f'<entry><link href="{loc}"/><updated>2026-11-05T08:00:00Z</updated></entry>\n'
+                for loc in raw]
+        foot = "</feed>\n"
+    document = head.encode()
+    ends = []
+    for row in rows:
+        document += row.encode()
+        ends.append(len(document) - 1)  # the newline after the end tag is not the entry's
+    root_start = re.search(r"<(?![?!])", head).start()
+    root_open = len(head[:head.index(">", root_start) + 1].encode())
+    document += foot.encode()
+    return document, ends, locs, root_open, len(document) - 1
+
+
+def _locs(body: bytes) -> tuple[list[str], bool, str]:
+    listing = read_listing(body)
+    return [entry.loc for entry in listing.entries], listing.truncated, listing.not_well_formed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(listing=listings())
+def test_a_listing_cut_at_any_byte_keeps_exactly_its_whole_entries(listing):
+    document, ends, locs, root_open, root_close = listing
+    assert _locs(document) == (locs, False, "")  # whole: every entry, nothing to say
+    for cut in range(len(document)):
+        try:
+            found, truncated, not_well_formed = _locs(document[:cut])
+        except NotReadable:
+            assert cut < root_open, cut  # refused only when not even the root's start tag came
+            continue
+        whole = [loc for loc, end in zip(locs, ends, strict=True) if end <= cut]
+        assert (found, not_well_formed) == (whole, ""), cut
+        assert truncated == (cut < root_close), cut
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(listing=listings())
+def test_a_gzipped_listing_cut_at_any_byte_keeps_only_whole_entries_in_order(listing):
+    document, _, locs, _, _ = listing
+    packed = gzip.compress(document)
+    for cut in range(len(packed)):
+        try:
+            found, truncated, not_well_formed = _locs(packed[:cut])
+        except NotReadable:
+            continue  # nothing inflated yet, or not even the root's start tag
+        assert found == locs[:len(found)], cut  # the entries before the cut, none other
+        assert not_well_formed == ""
+        assert truncated or found == locs, cut
+
+
+A = "https://www.dw.com/en/story/a-80000370"
+B = "https://www.dw.com/en/other-story/a-80000371"
+C = "https://www.dw.com/en/third-story/a-80000372"
+AMP, READ = A + "?maca=en&x=1", A + "?maca=en=1"  # an unescaped `&`; what libxml2's recovery reads
+
+
+def _urlset(*rows: str, close: bool = True) -> bytes:
+    body = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + "".join(
+        f"<url><loc>{row}</loc></url>" for row in rows)
+    return (body + ("</urlset>" if close else "")).encode()
+
+
+NOT_WELL_FORMED = [  # (document, locations read, truncated)
+    # DW may serve an unescaped `&`: recovery reads past it (and drops what libxml2 drops).
+    (_urlset(AMP, B), [READ, B], False),
+    # A stray `<`: the entries around it are read.
+    (_urlset(A, B, C).replace(b"<url>", b"<url>x < y", 1), [A, B, C], False),
+    # An `&` and then a cut: the entry the cut fell in is not taken; one whose end tag ends
+    # the data (blanks and comments after it) is.
+    (_urlset(AMP, B, C)[:-len("3</loc></url></urlset>")], [READ, B], True),
+    (_urlset(AMP, B, C, close=False), [READ, B, C], True),
+    (_urlset(AMP, B, C, close=False) + b"\n<!-- generated -->", [READ, B, C], True),
+    (_urlset(AMP, B, C, close=False) + b"<url>", [READ, B, C], True),
+    # Feeds alike.
+    (f"<rss><channel><item><link>{AMP}</link></item><item><link>{B}</link></item>"
+     f"<item><link>{C[:-3]}".encode(), [READ, B], True),
+]
+
+
+@pytest.mark.parametrize(("document", "found", "truncated"), NOT_WELL_FORMED)
+def test_a_listing_not_well_formed_is_read_by_recovery_and_says_so(document, found, truncated):
+    locs, cut, not_well_formed = _locs(document)
+    assert (locs, cut) == (found, truncated)
+    assert not_well_formed  # libxml2's first error, for the log line
+
+
+def test_a_listing_cut_in_the_testers_place_gives_no_other_content_id():
+    # tester-try24 B2: sm-11.xml cut three digits before the end of its 2nd `<loc>`.
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            b"<url><loc>https://www.dw.com/en/election-summit-trade-election-election-budget/a-80000375</loc>"
+            b"<lastmod>2026-01-01T00:00:00Z</lastmod></url>\n"
+            b"<url><loc>https://www.dw.com/en/security-government-budget-protest-health-report/a-80000")
+    listing = read_listing(body)
+    assert [e.loc for e in listing.entries] == [
+        "https://www.dw.com/en/election-summit-trade-election-election-budget/a-80000375"]
+    assert listing.truncated and not listing.not_well_formed
+
+
+# -- size ---------------------------------------------------------------------------------------
+
+def test_a_gzipped_listing_is_inflated_within_the_limit_and_a_bomb_refused():
+    body = _urlset(A, B)
+    assert [e.loc for e in read_listing(gzip.compress(body), max_size=len(body)).entries] == [A, B]
+    with pytest.raises(TooLarge, match="inflates past 1000000 bytes"):
+        read_listing(gzip.compress(body + b" " * 5_000_000), max_size=1_000_000)
+
+
+def test_a_corrupt_gzip_is_not_readable_not_an_exception():
+    packed = gzip.compress(_urlset(A, B) * 50)
+    broken = packed[:30] + bytes(b ^ 0x55 for b in packed[30:60]) + packed[60:]
+    with pytest.raises(zlib.error):
+        gzip.decompress(broken)  # the damage is in the deflate stream itself
+    with pytest.raises(NotReadable, match="cannot gunzip"):
+        read_listing(broken)
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("52428800", None), ("1000", None), (52428800, None),
+    ("abc", "DW_LISTING_MAXSIZE='abc' is not a whole number of bytes"),
+    ("1.5", "DW_LISTING_MAXSIZE='1.5' is not a whole number of bytes"),
+    ("", "DW_LISTING_MAXSIZE='' is not a whole number of bytes"),
+    ("0", "DW_LISTING_MAXSIZE=0 is no limit"), ("-5", "DW_LISTING_MAXSIZE=-5 is no limit"),
+])
+def test_the_listing_size_limit_is_a_number_of_bytes(value, problem):
+    said = size_limit_problem(value)
+    assert said == problem if problem is None else said.startswith(problem)
+
+
+# -- through the crawl ----------------------------------------------------------------------------
+
+CUT_ID = "a-790100"  # what a-79010005 and a-79010003 are cut to below: another content id
+
+
+def _damaged_site(site) -> None:
+    """The sample site with: an index of a cut sitemap, one larger than the page limit set below
+    and a gzip bomb; a cut feed; a news sitemap with an unescaped `&`."""
+    en = site / "en"
+    (en / "article-sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
+                  for name in ("part-cut.xml", "part-big.xml", "part-bomb.xml.gz")) + "</sitemapindex>\n")
+    (en / "part-cut.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        "<url><loc>https://www.dw.com/en/how-a-berlin-startup-recycles-batteries/a-79010004</loc></url>\n"
+        f"<url><loc>https://www.dw.com/en/bundestag-debates-pension-reform/{CUT_ID}")
+    (en / "part-big.xml").write_text(  # 300 kB: over DOWNLOAD_MAXSIZE=200000, under the listing limit
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://www.dw.com/en/bundestag-debates-pension-reform/a-79010005</loc></url>"
+        + " " * 300_000 + "<url><loc>https://www.dw.com/en/a-new-museum-for-bauhaus-design/a-79010006</loc></url>"
+        "</urlset>")
+    (en / "part-bomb.xml.gz").write_bytes(gzip.compress(b"\0" * 3_000_000, compresslevel=9))
+    (en / "news-sitemap.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://www.dw.com/en/pope-calls-for-ceasefire/a-79010007?maca=en&x=1</loc></url></urlset>")
+    feed = site / "rdf" / "rss-en-all.rdf"
+    text = feed.read_text(encoding="utf-8")
+    items = [m.start() for m in re.finditer("<item ", text)]
+    link = text.index("<link>", items[2])  # the third item's
+    cut = text.index("a-79010003", link) + len(CUT_ID)
+    feed.write_text(text[:cut], encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory):
+    from tests.conftest import ROOT
+    from tests.crawling import copy_site, crawl, last_run, served
+
+    base = tmp_path_factory.mktemp("damaged")
+    site = copy_site(ROOT / "data" / "sample-site", base / "site")
+    _damaged_site(site)
+    with served(site, base / "access.log") as mirror:
+        run = crawl(mirror, base / "dw.db", "-a", "lang=en", "-a", "sources=news,articles,feeds",
+                    "-s", "DOWNLOAD_MAXSIZE=200000", "-s", "DW_LISTING_MAXSIZE=1000000")
+    return run, mirror, last_run(base / "dw.db"), base / "dw.db"
+
+
+def test_a_cut_sitemap_and_feed_are_counted_logged_and_their_cut_ids_never_requested(damaged):
+    from tests.crawling import archived_ids
+
+    run, mirror, row, archive = damaged
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert row["outcome"] == "ok"  # as with a listing that failed: the others gave the run its work
+    stats = row["stats"]
+    assert (stats["dw/discovery/truncated"], stats["dw/discovery/truncated/articles"],
+            stats["dw/discovery/truncated/feeds"]) == (2, 1, 1)
+    assert not [path for path in mirror.paths() if re.search(rf"/{CUT_ID}(\?|$)", path)]
+    warnings = [line for line in run.stderr.splitlines() if "is cut short" in line]
+    assert len(warnings) == 2, warnings
+    assert ("The articles urlset at https://www.dw.com/en/part-cut.xml is cut short (it ends before"
+            " its root element closes): entries kept whole: 1;") in warnings[0] + warnings[1]
+    assert "The feeds rdf at https://rss.dw.com/rdf/rss-en-all" in warnings[0] + warnings[1]
+    assert "entries kept whole: 2;" in warnings[0] + warnings[1]
+    # The whole entries: the feed's first two, the cut sitemap's first, the large sitemap's
+    # two, the news sitemap's one (its `&` read by recovery).
+    assert archived_ids(archive) == {79010001, 79010002, 79010004, 79010005, 79010006, 79010007}
+
+
+def test_a_listing_not_well_formed_is_counted_and_logged(damaged):
+    run, _, row, _ = damaged
+    stats = row["stats"]
+    assert (stats["dw/discovery/not_well_formed"], stats["dw/discovery/not_well_formed/news"]) == (1, 1)
+    assert re.search(r"The news urlset at https://www.dw.com/en/news-sitemap.xml is not well-formed XML"
+                     r" \(.+\): read with libxml2's recovery, entries kept: 1", run.stderr)
+
+
+def test_listings_have_their_own_size_limit_and_a_bomb_is_refused(damaged):
+    run, mirror, row, _ = damaged
+    stats = row["stats"]
+    assert "/en/part-big.xml" in mirror.paths() and "dw/failed/articles/too_large" in stats
+    assert stats["dw/failed/articles/too_large"] == 1  # the bomb only, not the 300 kB sitemap
+    assert ("Cannot read the articles listing https://www.dw.com/en/part-bomb.xml.gz: it inflates past"
+            " 1000000 bytes") in run.stderr
+    assert "dw/failed/bad_xml" not in stats
