@@ -282,3 +282,15 @@ def test_listings_have_their_own_size_limit_and_a_bomb_is_refused(damaged):
     assert ("Cannot read the articles listing https://www.dw.com/en/part-bomb.xml.gz: it inflates past"
             " 1000000 bytes") in run.stderr
     assert "dw/failed/bad_xml" not in stats
+
+
+def test_a_listing_size_limit_that_is_no_size_is_refused_before_anything(mirror, tmp_path):
+    from tests.test_settings_check import run_from
+
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", f"ARCHIVE_PATH={tmp_path / 'dw.db'}",
+                   "-s", "DW_LISTING_MAXSIZE=50MB")
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1] == (
+        "dw crawl failed: bad setting: DW_LISTING_MAXSIZE='50MB' is not a whole number of bytes"
+        " (the sitemap protocol's limit: 52428800)")
+    assert mirror.paths() == [] and not (tmp_path / "dw.db").exists()
