@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
 import zlib
+from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -200,11 +203,13 @@ def test_the_listing_size_limit_is_a_number_of_bytes(value, problem):
 # -- through the crawl ----------------------------------------------------------------------------
 
 CUT_ID = "a-790100"  # what a-79010005 and a-79010003 are cut to below: another content id
+FUTURE = "2099-06-01T00:00:00Z"  # a lastmod in the future (tester-try24, Minor)
 
 
 def _damaged_site(site) -> None:
     """The sample site with: an index of a cut sitemap, one larger than the page limit set below
-    and a gzip bomb; a cut feed; a news sitemap with an unescaped `&`."""
+    and a gzip bomb; a cut feed; a news sitemap with an unescaped `&`. The two sitemaps' whole
+    entries have a `lastmod` in the future."""
     en = site / "en"
     (en / "article-sitemap.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -212,13 +217,17 @@ def _damaged_site(site) -> None:
                   for name in ("part-cut.xml", "part-big.xml", "part-bomb.xml.gz")) + "</sitemapindex>\n")
     (en / "part-cut.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        "<url><loc>https://www.dw.com/en/how-a-berlin-startup-recycles-batteries/a-79010004</loc></url>\n"
+        "<url><loc>https://www.dw.com/en/how-a-berlin-startup-recycles-batteries/a-79010004</loc>"
+        f"<lastmod>{FUTURE}</lastmod></url>\n"
         f"<url><loc>https://www.dw.com/en/bundestag-debates-pension-reform/{CUT_ID}")
     (en / "part-big.xml").write_text(  # 300 kB: over DOWNLOAD_MAXSIZE=200000, under the listing limit
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        "<url><loc>https://www.dw.com/en/bundestag-debates-pension-reform/a-79010005</loc></url>"
-        + " " * 300_000 + "<url><loc>https://www.dw.com/en/a-new-museum-for-bauhaus-design/a-79010006</loc></url>"
-        "</urlset>")
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        ' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        "<url><loc>https://www.dw.com/en/bundestag-debates-pension-reform/a-79010005</loc>"
+        f"<lastmod>{FUTURE}</lastmod></url>" + " " * 300_000
+        + "<url><loc>https://www.dw.com/en/a-new-museum-for-bauhaus-design/a-79010006</loc>"
+        "<news:news><news:publication_date>2026-01-01T00:00:00Z</news:publication_date></news:news>"
+        f"<lastmod>{FUTURE}</lastmod></url></urlset>")
     (en / "part-bomb.xml.gz").write_bytes(gzip.compress(b"\0" * 3_000_000, compresslevel=9))
     (en / "news-sitemap.xml").write_text(
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -239,22 +248,38 @@ def damaged(tmp_path_factory):
     base = tmp_path_factory.mktemp("damaged")
     site = copy_site(ROOT / "data" / "sample-site", base / "site")
     _damaged_site(site)
+    args = ("-a", "lang=en", "-a", "sources=news,articles,feeds", "-s", "DOWNLOAD_MAXSIZE=200000",
+            "-s", "DW_LISTING_MAXSIZE=1000000")
     with served(site, base / "access.log") as mirror:
-        run = crawl(mirror, base / "dw.db", "-a", "lang=en", "-a", "sources=news,articles,feeds",
-                    "-s", "DOWNLOAD_MAXSIZE=200000", "-s", "DW_LISTING_MAXSIZE=1000000")
-    return run, mirror, last_run(base / "dw.db"), base / "dw.db"
+        run = crawl(mirror, base / "dw.db", *args)
+        first = last_run(base / "dw.db")
+        requested = mirror.paths()
+        mirror.clear()
+        again = crawl(mirror, base / "dw.db", *args)  # nothing changed
+    return Crawled(run, requested, first, base / "dw.db", again, mirror.paths(), last_run(base / "dw.db"))
+
+
+@dataclass
+class Crawled:
+    run: subprocess.CompletedProcess
+    requested: list[str]  # paths the mirror was asked for
+    row: dict  # the run's crawl_runs row
+    archive: Path
+    again: subprocess.CompletedProcess  # the same crawl once more, nothing changed
+    requested_again: list[str]
+    row_again: dict
 
 
 def test_a_cut_sitemap_and_feed_are_counted_logged_and_their_cut_ids_never_requested(damaged):
     from tests.crawling import archived_ids
 
-    run, mirror, row, archive = damaged
+    run, row, archive = damaged.run, damaged.row, damaged.archive
     assert run.returncode == 0, run.stderr[-3000:]
     assert row["outcome"] == "ok"  # as with a listing that failed: the others gave the run its work
     stats = row["stats"]
     assert (stats["dw/discovery/truncated"], stats["dw/discovery/truncated/articles"],
             stats["dw/discovery/truncated/feeds"]) == (2, 1, 1)
-    assert not [path for path in mirror.paths() if re.search(rf"/{CUT_ID}(\?|$)", path)]
+    assert not [path for path in damaged.requested if re.search(rf"/{CUT_ID}(\?|$)", path)]
     warnings = [line for line in run.stderr.splitlines() if "is cut short" in line]
     assert len(warnings) == 2, warnings
     assert ("The articles urlset at https://www.dw.com/en/part-cut.xml is cut short (it ends before"
@@ -267,7 +292,7 @@ def test_a_cut_sitemap_and_feed_are_counted_logged_and_their_cut_ids_never_reque
 
 
 def test_a_listing_not_well_formed_is_counted_and_logged(damaged):
-    run, _, row, _ = damaged
+    run, row = damaged.run, damaged.row
     stats = row["stats"]
     assert (stats["dw/discovery/not_well_formed"], stats["dw/discovery/not_well_formed/news"]) == (1, 1)
     assert re.search(r"The news urlset at https://www.dw.com/en/news-sitemap.xml is not well-formed XML"
@@ -275,9 +300,8 @@ def test_a_listing_not_well_formed_is_counted_and_logged(damaged):
 
 
 def test_listings_have_their_own_size_limit_and_a_bomb_is_refused(damaged):
-    run, mirror, row, _ = damaged
-    stats = row["stats"]
-    assert "/en/part-big.xml" in mirror.paths() and "dw/failed/articles/too_large" in stats
+    run, stats = damaged.run, damaged.row["stats"]
+    assert "/en/part-big.xml" in damaged.requested and "dw/failed/articles/too_large" in stats
     assert stats["dw/failed/articles/too_large"] == 1  # the bomb only, not the 300 kB sitemap
     assert ("Cannot read the articles listing https://www.dw.com/en/part-bomb.xml.gz: it inflates past"
             " 1000000 bytes") in run.stderr
@@ -294,3 +318,116 @@ def test_a_listing_size_limit_that_is_no_size_is_refused_before_anything(mirror,
         "dw crawl failed: bad setting: DW_LISTING_MAXSIZE='50MB' is not a whole number of bytes"
         " (the sitemap protocol's limit: 52428800)")
     assert mirror.paths() == [] and not (tmp_path / "dw.db").exists()
+
+
+def test_a_lastmod_in_the_future_is_said_once_per_listing_and_not_refetched_on_every_run(damaged):
+    stats = damaged.row["stats"]
+    assert stats["dw/dates/in_future"] == 3
+    warned = re.findall(r"(https://www.dw.com/en/part-\w+.xml) gives dates in the future"
+                        r" \(2099-06-01T00:00:00Z for", damaged.run.stderr)
+    assert sorted(warned) == ["https://www.dw.com/en/part-big.xml", "https://www.dw.com/en/part-cut.xml"]
+    assert {"/en/bundestag-debates-pension-reform/a-79010005",
+            "/en/how-a-berlin-startup-recycles-batteries/a-79010004"} <= set(damaged.requested)
+    # The next run, nothing changed: fetched once, the future lastmod asks for nothing more.
+    assert damaged.again.returncode == 0, damaged.again.stderr[-2000:]
+    assert [path for path in damaged.requested_again if "/a-" in path] == []
+    assert damaged.row_again["stats"]["dw/dates/in_future"] == 3
+    assert damaged.row_again["outcome"] == "ok"
+
+
+# -- dates: in the future; out of the since/until range in another listing ---------------------
+
+def _spider(**arguments):
+    from crawler.spiders.dw import DwSpider
+    from tests.conftest import project_crawler
+
+    crawler = project_crawler()
+    return DwSpider.from_crawler(crawler, refresh="all", **arguments), crawler.stats  # no archive asked
+
+
+@pytest.mark.parametrize(("dates", "changed", "in_future"), [
+    ((("lastmod", "2026-12-05T23:00:00Z"),), "2026-12-05T23:00:00Z", 0),
+    ((("lastmod", "2026-12-06"),), "2026-12-06", 0),  # the start's day, as a bare day: not after it
+    ((("lastmod", "2026-12-07"),), "", 1),
+    ((("lastmod", "2027-06-01T00:00:00+02:00"),), "", 1),
+    # The latest of the dates that are not in the future:
+    ((("publication_date", "2026-11-01T10:00:00Z"), ("lastmod", "2027-06-01T00:00:00Z")),
+     "2026-11-01T10:00:00Z", 1),
+    ((("publication_date", "2026-12-06T09:00:00+01:00"), ("lastmod", "2026-12-06T00:30:00Z")),
+     "2026-12-06T00:30:00Z", 1),  # 08:00 UTC is after the start, 00:30 is not
+    ((), None, 0),
+])
+def test_a_date_after_the_run_started_is_no_change(dates, changed, in_future):
+    from crawler.discovery import Entry, newest
+
+    spider, stats = _spider()
+    spider.started_at = "2026-12-06T01:00:00Z"
+    entry = Entry("https://www.dw.com/en/story/a-80000370", dates)
+    stamp = newest(value for _, value in dates).stamp
+    assert spider.changed_at(entry, stamp, "https://www.dw.com/en/sm.xml") == changed
+    assert (stats.get_value("dw/dates/in_future") or 0) == in_future
+
+
+def test_dates_in_the_future_are_said_once_per_listing(caplog):
+    from crawler.discovery import Entry
+
+    spider, stats = _spider()
+    spider.started_at = "2026-12-06T01:00:00Z"
+    for listing in ("https://www.dw.com/en/sm-1.xml", "https://www.dw.com/en/sm-2.xml"):
+        for n in range(3):
+            entry = Entry(f"https://www.dw.com/en/x/a-{80000370 + n}", (("lastmod", "2027-01-01"),))
+            spider.changed_at(entry, "2027-01-01", listing)
+    said = [r.getMessage() for r in caplog.records if "dates in the future" in r.getMessage()]
+    assert [line.split()[0] for line in said] == ["https://www.dw.com/en/sm-1.xml", "https://www.dw.com/en/sm-2.xml"]
+    assert stats.get_value("dw/dates/in_future") == 6
+
+
+NEWS_JAN = (("publication_date", "2026-01-02T10:00:00Z"),)
+LASTMOD_DEC = (("lastmod", "2026-12-03T10:00:00Z"),)
+PUBLISHED_DEC = (("publication_date", "2026-12-03T10:00:00Z"),)
+LASTMOD_JAN = (("lastmod", "2026-01-02T10:00:00Z"),)
+
+
+@pytest.mark.parametrize(("listed", "admitted"), [
+    # tester-try24, Minor: a January news entry, then the id in another listing with no date, or
+    # with only a recent lastmod: publication date first, the id stays out.
+    ([NEWS_JAN, ()], False),
+    ([NEWS_JAN, LASTMOD_DEC], False),
+    # A publication date in the range decides for itself.
+    ([NEWS_JAN, PUBLISHED_DEC], True),
+    # Out by a lastmod only: an undated entry does not let it in; a later lastmod or a
+    # publication date in the range does.
+    ([LASTMOD_JAN, ()], False),
+    ([LASTMOD_JAN, LASTMOD_DEC], True),
+    ([LASTMOD_JAN, PUBLISHED_DEC], True),
+    # Nothing known against it: undated entries are let in, as before.
+    ([(), ()], True),
+    ([LASTMOD_DEC], True),
+])
+def test_an_id_dated_out_of_the_range_by_one_listing_stays_out_whatever_another_omits(listed, admitted):
+    from crawler.discovery import Entry
+
+    spider, stats = _spider(since="2026-12-01")
+    results = [spider.from_entry(Entry("https://www.dw.com/en/story/a-80000370", dates), "articles",
+                                 f"https://www.dw.com/en/sm-{n}.xml") for n, dates in enumerate(listed)]
+    assert [r for r in results if r is not None] != [] if admitted else results == [None] * len(listed)
+    other = spider.from_entry(Entry("https://www.dw.com/en/other/a-80000371"), "articles", "x")
+    assert other is not None  # an id no listing dated: in
+
+
+def test_a_sitemap_listed_twice_is_read_once_and_said_in_the_debug_log(caplog):
+    from scrapy.http import XmlResponse
+
+    spider, stats = _spider()
+    index = ('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             + "<sitemap><loc>https://www.dw.com/en/sm-1.xml</loc></sitemap>" * 2 + "</sitemapindex>")
+    response = XmlResponse(url="https://www.dw.com/en/article-sitemap.xml", body=index.encode())
+    with caplog.at_level("DEBUG", logger="crawler.spiders.listings"):
+        list(spider.parse_sitemap(response, source="articles"))
+    assert [request.url for request in spider.listings] == ["https://www.dw.com/en/sm-1.xml"]
+    assert stats.get_value("dw/skipped/sitemap_seen") == 1
+    said = [r.getMessage() for r in caplog.records
+            if r.levelname == "DEBUG" and "read already" in r.getMessage()]
+    assert said == [
+        "Sitemap https://www.dw.com/en/sm-1.xml, listed in https://www.dw.com/en/article-sitemap.xml,"
+        " is read already: not read again"]

@@ -54,6 +54,9 @@ FEED_ROOTS = {"rss": "rss", "rdf": "rdf", "feed": "atom"}
 DATE_NAMES = ("publication_date", "pubDate", "published", "issued", "date", "lastmod", "updated",
               "modified")
 _DATES = {name.lower(): name for name in DATE_NAMES}
+# Those of DATE_NAMES that say when the article was published (`dc:date` is an RSS 1.0 item's
+# date); the others say when it last changed.
+PUBLICATION_DATES = frozenset(DATE_NAMES[:5])
 
 
 class NotReadable(ValueError):

@@ -32,7 +32,10 @@ from collections.abc import AsyncIterator, Iterator
 import scrapy
 
 from crawler import dw
+from crawler.archive import utc_now
+from crawler.dates import to_utc
 from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, TooLarge, newest, read_listing
+from crawler.discovery.listings import PUBLICATION_DATES
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,10 @@ class ListingCallbacks:
         self.listings = deque()
         self.waiting = deque()
         self.unadmitted = 0
+        # When this run started, as the listings' dates are compared (UTC, `…T…Z`): a date after
+        # it is in the future. And the listings already warned about such dates (once each).
+        self.started_at = utc_now()
+        self.future_dated: set[str] = set()
 
     async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
@@ -119,7 +126,9 @@ class ListingCallbacks:
         for entry in listing.entries.drain():
             child = entry.loc
             if child in self.sitemaps_seen:
+                # An index naming a sitemap twice, or one an earlier index named: normal, read once.
                 self.count("skipped/sitemap_seen")
+                logger.debug("Sitemap %s, listed in %s, is read already: not read again", child, real)
                 continue
             if depth + 1 > self.sitemap_depth or not dw.is_dw_host(child):
                 self.count("skipped/sitemap_refused")
@@ -240,6 +249,7 @@ class ListingCallbacks:
             logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
         if dates.no_zone:
             self.count("dates/no_zone_taken_as_utc", dates.no_zone)
+        changed_at = self.changed_at(entry, dates.stamp, where)
         target = dw.parse_url(entry.loc)
         if entry.content_id and target is not None:
             if entry.content_id.isdigit() and target.id != int(entry.content_id):
@@ -249,5 +259,27 @@ class ListingCallbacks:
         if code is not None:
             self.count("discovery/via_short_link")
             logger.info("%s in %s is fetched through its short link %s", entry.loc, where, code)
-            return list(self.from_short_link(code, target.id, source, dates.first, dates.stamp))
-        return self.admit(entry.loc, source, dates.first, changed_at=dates.stamp)
+            return list(self.from_short_link(code, target.id, source, dates.first, changed_at))
+        published = None
+        if dates.first and (self.since or self.until):  # which kind of date since/until read
+            published = next((name for name, value in entry.dates if to_utc(value)), "") in PUBLICATION_DATES
+        return self.admit(entry.loc, source, dates.first, changed_at=changed_at, published=published)
+
+    def changed_at(self, entry: Entry, stamp: str | None, where: str) -> str | None:
+        """When the entry says its article last changed: the latest of its dates (`stamp`), but
+        not one after this run started. A date in the future (a `lastmod` of 2027) is no change
+        yet: compared with the archive it would have the article fetched again on every run
+        until then. It is counted (`dw/dates/in_future`), said once per listing, and left out;
+        the latest of the entry's other dates is used, or "" (none: an archived article is then
+        up to date). Once the date has passed it counts again, and the article is re-checked
+        once, conditionally, if it was not fetched since."""
+        if not stamp or stamp <= self.started_at:
+            return stamp
+        self.count("dates/in_future")
+        if where not in self.future_dated:
+            self.future_dated.add(where)
+            logger.warning("%s gives dates in the future (%s for %s; the run started %s): not taken"
+                           " as a change (dw/dates/in_future counts the entries)", where, stamp,
+                           entry.loc, self.started_at)
+        return newest(value for _, value in entry.dates
+                      if (to_utc(value) or "9") <= self.started_at).stamp or ""
