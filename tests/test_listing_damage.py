@@ -347,14 +347,16 @@ def _spider(**arguments):
 
 @pytest.mark.parametrize(("dates", "changed", "in_future"), [
     ((("lastmod", "2026-12-05T23:00:00Z"),), "2026-12-05T23:00:00Z", 0),
-    ((("lastmod", "2026-12-06"),), "2026-12-06", 0),  # the start's day, as a bare day: not after it
-    ((("lastmod", "2026-12-07"),), "", 1),
+    # Less than a day ahead (a fast clock, a local time written as UTC): taken as it is.
+    ((("lastmod", "2026-12-06T14:00:00Z"),), "2026-12-06T14:00:00Z", 0),
+    ((("lastmod", "2026-12-07"),), "2026-12-07", 0),  # a bare day: its start, within the day
+    ((("lastmod", "2026-12-08"),), "", 1),
     ((("lastmod", "2027-06-01T00:00:00+02:00"),), "", 1),
     # The latest of the dates that are not in the future:
     ((("publication_date", "2026-11-01T10:00:00Z"), ("lastmod", "2027-06-01T00:00:00Z")),
      "2026-11-01T10:00:00Z", 1),
-    ((("publication_date", "2026-12-06T09:00:00+01:00"), ("lastmod", "2026-12-06T00:30:00Z")),
-     "2026-12-06T00:30:00Z", 1),  # 08:00 UTC is after the start, 00:30 is not
+    ((("publication_date", "2026-12-06T20:00:00Z"), ("lastmod", "2026-12-07T03:00:00+01:00")),
+     "2026-12-06T20:00:00Z", 1),  # 02:00 UTC on the 7th is past the day's slack: out
     ((), None, 0),
 ])
 def test_a_date_after_the_run_started_is_no_change(dates, changed, in_future):

@@ -28,6 +28,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import scrapy
 
@@ -41,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 
 _FEED_POLL_SECONDS = 0.01
+# How far after the run's start a listing's date may be before it is taken as in the future
+# (`ListingCallbacks.changed_at`): a day covers any zone written wrong (UTC+14 as UTC) and a
+# server clock that is fast; an article so dated is re-checked, conditionally, until it passes.
+FUTURE_SLACK = timedelta(days=1)
 
 
 class ListingCallbacks:
@@ -267,13 +272,14 @@ class ListingCallbacks:
 
     def changed_at(self, entry: Entry, stamp: str | None, where: str) -> str | None:
         """When the entry says its article last changed: the latest of its dates (`stamp`), but
-        not one after this run started. A date in the future (a `lastmod` of 2027) is no change
-        yet: compared with the archive it would have the article fetched again on every run
-        until then. It is counted (`dw/dates/in_future`), said once per listing, and left out;
-        the latest of the entry's other dates is used, or "" (none: an archived article is then
-        up to date). Once the date has passed it counts again, and the article is re-checked
-        once, conditionally, if it was not fetched since."""
-        if not stamp or stamp <= self.started_at:
+        not one in the future, more than `FUTURE_SLACK` after this run started (a `lastmod` of
+        2027): compared with the archive, it would have the article fetched again on every run
+        until then. Such a date is counted (`dw/dates/in_future`), said once per listing, and
+        left out: the latest of the entry's other dates is used, or "" (none: an archived
+        article is then up to date). Once the date has passed it counts again, and the article
+        is re-checked once, conditionally, if it was not fetched since. A date less far ahead (a
+        clock a little fast, a local time written as UTC) is taken as it is: it passes soon."""
+        if not stamp or stamp <= self.started_at or stamp <= _later(self.started_at, FUTURE_SLACK):
             return stamp
         self.count("dates/in_future")
         if where not in self.future_dated:
@@ -281,5 +287,11 @@ class ListingCallbacks:
             logger.warning("%s gives dates in the future (%s for %s; the run started %s): not taken"
                            " as a change (dw/dates/in_future counts the entries)", where, stamp,
                            entry.loc, self.started_at)
-        return newest(value for _, value in entry.dates
-                      if (to_utc(value) or "9") <= self.started_at).stamp or ""
+        latest = _later(self.started_at, FUTURE_SLACK)
+        return newest(value for _, value in entry.dates if (to_utc(value) or "9") <= latest).stamp or ""
+
+
+def _later(stamp: str, delta: timedelta) -> str:
+    """A `…T…Z` UTC stamp `delta` later, in the same form."""
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + delta
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
