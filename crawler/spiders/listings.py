@@ -62,8 +62,9 @@ class ListingCallbacks:
         self.listings = deque()
         self.waiting = deque()
         self.unadmitted = 0
-        # When this run started, as the listings' dates are compared (UTC, `…T…Z`): a date after
-        # it is in the future. And the listings already warned about such dates (once each).
+        # When this run started, as the listings' dates are compared (UTC, `…T…Z`): a date more
+        # than FUTURE_SLACK after it is in the future. And the listings already warned about
+        # such dates (once each).
         self.started_at = utc_now()
         self.future_dated: set[str] = set()
 
