@@ -25,6 +25,9 @@ ARCHIVE_BATCH_SECONDS = 5.0
 ARCHIVE_MAX_PAGES = 0  # SQLite pages (4 KiB) the archive may grow to; 0 = no limit
 ARCHIVE_TIMEOUT = 30.0  # seconds a batch waits for another process's write lock, then fails
 DW_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper than this are not followed
+# Bytes a sitemap or feed may have, as received and inflated (a gzipped sitemap, a gzip bomb):
+# the sitemap protocol's limit, 50 MB (52,428,800 bytes) uncompressed; DOWNLOAD_MAXSIZE is for pages.
+DW_LISTING_MAXSIZE = 52_428_800
 # Listed articles wait packed, not as Requests (crawler/spiders/listings.py): they are admitted
 # and requested while Scrapy's scheduler holds fewer than DW_REQUESTS_AHEAD requests (three times
 # the parallel requests, so the downloader never waits; 0: all at once, as a distributed worker

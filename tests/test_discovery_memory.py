@@ -5,7 +5,9 @@ The reference for the stream is the whole-tree reading the reader did before (wr
 below): the same libxml2 options, the document parsed at once, its root's children (sitemaps) or
 every item (feeds) read by the module's own entry readers. Generated listings (hypothesis) in
 every dialect, cut, with stray bytes, in other encodings and gzipped, are fed to the stream a
-few bytes at a time, so that every element and every multi-byte character is cut somewhere.
+few bytes at a time, so that every element and every multi-byte character is cut somewhere. A
+listing that ends before its root closes reads as the whole tree less the entry its end left open
+(recovery closes that one as if it were whole; tests/test_listing_damage.py pins which entries).
 """
 
 from __future__ import annotations
@@ -176,8 +178,17 @@ def documents(draw) -> bytes:
 def test_a_listing_read_as_a_stream_reads_as_the_whole_tree(body, feed_bytes, base_url, monkeypatch_module):
     monkeypatch_module.setattr(listings, "_FEED_BYTES", feed_bytes)
     expected = whole_tree(body, base_url)
-    assert streamed(body, base_url) == expected
-    assert streamed(body, base_url, packed=True) == expected
+    got = streamed(body, base_url)
+    assert streamed(body, base_url, packed=True) == got
+    if len(got) == 3 and read_listing(body, base_url=base_url).truncated:
+        # Cut, or its root's end tag damaged (tester-try24 B2): recovery closes the entry the end
+        # of the data fell in as if it were whole; the reader leaves it out, and only it.
+        kind, entries, without = got
+        assert kind == expected[0]
+        assert entries == expected[1][:len(entries)]
+        assert len(entries) + without >= len(expected[1]) + expected[2] - 1
+    else:
+        assert got == expected
 
 
 @pytest.fixture(scope="module")

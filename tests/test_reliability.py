@@ -336,8 +336,10 @@ def test_malformed_sitemap_xml(faulty):
     out = faulty({}, "-a", "lang=en", "-a", "sources=news", change=_replace("en/news-sitemap.xml", broken))
     assert out.run.returncode == 0
     assert out.stats.get("dw/failed/bad_xml", 0) + out.stats.get("dw/found/news", 0) >= 1
+    assert out.stats["dw/discovery/truncated/news"] == 1  # cut: its one whole entry kept
     report("malformed sitemap XML", "what can be read is used, the rest counted",
-           f"found/news={out.stats.get('dw/found/news', 0)}, bad_xml={out.stats.get('dw/failed/bad_xml', 0)}")
+           f"found/news={out.stats.get('dw/found/news', 0)}, bad_xml={out.stats.get('dw/failed/bad_xml', 0)},"
+           f" truncated={out.stats.get('dw/discovery/truncated/news', 0)}")
 
 
 def test_an_entity_expansion_bomb(faulty):
@@ -364,12 +366,14 @@ def test_a_gzip_bomb(faulty):
         (site / "en" / "news-sitemap.xml").write_bytes(bomb)
         (site / "en" / "article-sitemap.xml").write_bytes(index)
 
+    # Listings have their own limit (tester-try24 B4b): DOWNLOAD_MAXSIZE is for pages.
     out = faulty({"/en/news-sitemap.xml": "encoding=gzip"}, "-a", "lang=en", "-a", "sources=news,articles",
-                 "-s", "DOWNLOAD_MAXSIZE=5000000", change=change)
+                 "-s", "DW_LISTING_MAXSIZE=5000000", change=change)
     assert out.stats["dw/failed/news/too_large"] == 1  # Content-Encoding: gzip, inflated past the limit
-    assert out.stats["dw/failed/bad_xml"] == 1  # a .xml.gz file, inflated by us up to the limit
-    report("gzip bomb (50 MB of zeros in 50 kB)", "inflation stops at DOWNLOAD_MAXSIZE, counted",
-           "too_large=1 (Content-Encoding), bad_xml=1 (.xml.gz)")
+    assert out.stats["dw/failed/articles/too_large"] == 1  # a .xml.gz file, inflated by us up to the limit
+    assert "dw/failed/bad_xml" not in out.stats
+    report("gzip bomb (50 MB of zeros in 50 kB)", "inflation stops at DW_LISTING_MAXSIZE, counted",
+           "too_large=1 (Content-Encoding), too_large=1 (.xml.gz)")
 
 
 def test_a_sitemap_listing_other_hosts_and_schemes(faulty):

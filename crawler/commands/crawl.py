@@ -20,6 +20,7 @@ from scrapy.exceptions import UsageError
 from crawler import setting_names
 from crawler.archive import ArchiveExtension, gone, paths
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
+from crawler.discovery.listings import size_limit_problem
 from crawler.extensions import CrawlSummary
 from crawler.outcome import EXIT_FAILED, FORCED
 from crawler.spiders.jobdir import JobDirInUse
@@ -107,13 +108,15 @@ class Command(crawl.Command):
 def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
     a `-s` setting, an ARCHIVE_PATH that would make SQLite keep the archive in memory, or a WARC
-    setting or DW_GONE_RECHECK_DAYS that cannot be used (crawler/setting_names.py,
-    crawler/archive/paths.py, crawler/warc/capture.py, crawler/archive/gone.py); the unknown
-    names passed on. The one place a crawl's settings are checked: each check says why in one
-    sentence beginning `NAME=VALUE`."""
+    setting, DW_GONE_RECHECK_DAYS or a listing size limit that cannot be used
+    (crawler/setting_names.py, crawler/archive/paths.py, crawler/warc/capture.py,
+    crawler/archive/gone.py, crawler/discovery/listings.py); the unknown names passed on. The one
+    place a crawl's settings are checked: each check says why in one sentence beginning
+    `NAME=VALUE`."""
     refused, passed_on = setting_names.check(opts.set or [])
     refused = (refused or paths.problem(settings.get("ARCHIVE_PATH"))
-               or capture.settings_problem(settings) or gone.settings_problem(settings))
+               or capture.settings_problem(settings) or gone.settings_problem(settings)
+               or size_limit_problem(settings.get("DW_LISTING_MAXSIZE")))
     if refused:
         fail(f"bad setting: {refused}")
     return passed_on

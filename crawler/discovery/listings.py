@@ -13,12 +13,22 @@ ancestor in turn (a relative `xml:base` is itself resolved against its parent's)
 document's own URL. lxml's `element.base` does the same walk but gives up on an IRI (a
 `xml:base` with a non-ASCII path, as DW's Unicode slugs are), so the walk is done here, with
 `urljoin` (RFC 3986 §5.2). `Content-Location` is not a base (RFC 9110 dropped that).
+
+A listing is read strictly first (XML 1.0 well-formedness, libxml2 without recovery), so that an
+entry is taken only when it is whole: its element closed by its end tag. A listing cut short (a
+transfer without Content-Length that stopped, a truncated `.xml.gz`) is well-formed up to the cut:
+its whole entries are kept, the entry the cut fell in is not (its `loc` cut from
+`.../a-80000370` to `.../a-80000` would name another article), and the listing says it is
+`truncated`. A listing that is not well-formed before its end (DW may serve an unescaped `&`) is
+read with libxml2's recovery, as before, and says so (`not_well_formed`); if it also ends before
+its root element closes, the entries its end may have left open are dropped.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+import struct
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -44,10 +54,17 @@ FEED_ROOTS = {"rss": "rss", "rdf": "rdf", "feed": "atom"}
 DATE_NAMES = ("publication_date", "pubDate", "published", "issued", "date", "lastmod", "updated",
               "modified")
 _DATES = {name.lower(): name for name in DATE_NAMES}
+# Those of DATE_NAMES that say when the article was published (`dc:date` is an RSS 1.0 item's
+# date); the others say when it last changed.
+PUBLICATION_DATES = frozenset(DATE_NAMES[:5])
 
 
 class NotReadable(ValueError):
     """Bytes that are not an XML document (or not a gzip of one)."""
+
+
+class TooLarge(NotReadable):
+    """A gzipped listing that inflates past the size limit (a gzip bomb): refused unread."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,27 @@ class Listing:
     kind: str  # urlset, sitemapindex, rss, rdf, atom
     entries: list[Entry] | PackedEntries = field(default_factory=list)
     without_location: int = 0  # `<url>`s without a `loc`, items and entries without a usable link
+    # The document ends before its root element closes (cut in transfer, or a truncated gzip):
+    # only the entries whose element closed are in `entries`.
+    truncated: bool = False
+    # Not well-formed before its end: libxml2's first error (the listing was then read with its
+    # recovery); "" when well-formed, or well-formed up to a cut.
+    not_well_formed: str = ""
+
+
+def size_limit_problem(value, name: str = "DW_LISTING_MAXSIZE") -> str | None:
+    """Why a listing size limit as set (`-s DW_LISTING_MAXSIZE=…`: a string, or an int from a
+    settings file) cannot be used, in words; None when it can: a whole number of bytes, at
+    least 1. No "0 = no limit" as Scrapy's DOWNLOAD_MAXSIZE has: a gzipped sitemap must be
+    inflated within a bound (a gzip bomb)."""
+    try:
+        size = int(str(value).strip())
+    except ValueError:
+        return f"{name}={value!r} is not a whole number of bytes (the sitemap protocol's limit: 52428800)"
+    if size < 1:
+        return (f"{name}={value} is no limit: a listing's size, gzipped ones inflated, must be"
+                " bounded; give a number of bytes, e.g. 52428800 (the sitemap protocol's limit)")
+    return None
 
 
 def local_name(element) -> str:
@@ -124,13 +162,19 @@ def local_name(element) -> str:
 
 
 def _document(body: bytes, max_size: int = 0) -> memoryview:
-    """The XML document in `body`: gzip undone, a BOM and blank lines before it left out."""
+    """The XML document in `body`: gzip undone, a BOM and blank lines before it left out.
+
+    A gzip cut short gives what it inflates to (Scrapy's `gunzip` returns that): an XML
+    document cut short, read as such. TooLarge past `max_size` bytes inflated (0: no limit)."""
     if body[:2] == GZIP_MAGIC:
         from scrapy.utils.gz import gunzip  # Scrapy's, with its decompression-bomb limit
 
         try:
             body = gunzip(body, max_size=max_size)
-        except (OSError, ValueError, EOFError) as exc:
+        except ValueError as exc:  # the only ValueError `gunzip` raises: its size limit
+            raise TooLarge(f"inflates past {max_size} bytes, the listing size limit: refused"
+                           f" ({exc})") from None
+        except (OSError, EOFError, struct.error, zlib.error) as exc:  # zlib's: a corrupt deflate stream
             raise NotReadable(f"cannot gunzip: {exc}") from None
     start = 3 if body[:3] == b"\xef\xbb\xbf" else 0
     # Blank lines before `<?xml` are an error to a strict parser; skipped without copying the
@@ -139,70 +183,128 @@ def _document(body: bytes, max_size: int = 0) -> memoryview:
     return memoryview(body)[start:]
 
 
-class _NotStreamed(Exception):
-    """A listing the stream leaves to the whole-tree reading: a feed, or XML that is not
-    well-formed (libxml2 recovers from errors differently when it reads a document in pieces,
-    so such a document is read whole, as it always was)."""
+class _NotWellFormed(Exception):
+    """A listing the strict reading stopped in before its root element closed: libxml2's error,
+    and what the strict reading had read (`_Stream`) by then. lxml raises a push parser's error
+    only when it is closed, and an error met at the end of the data (a cut) and one before it
+    (an unescaped `&`) may be the same error, so which it was is found by the recovery reading
+    (`_whole`)."""
+
+    def __init__(self, message: str, reading: _Stream):
+        super().__init__(message)
+        self.reading = reading
 
 
 def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
                  entries: list[Entry] | PackedEntries | None = None) -> Listing:
-    """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these.
+    """A sitemap, sitemap index or feed as entries. NotReadable when it is none of these
+    (TooLarge when a gzip inflates past `max_size` bytes).
 
     Relative locations (some feeds write `/en/slug/a-123`, or `a-123` under an `xml:base`) are
     resolved against the `xml:base` in scope (see the module doc), then `base_url`, the
     listing's own URL, when given; one that stays relative is returned as written.
 
-    A well-formed sitemap is read as a stream: each `<url>` / `<sitemap>` is read when it ends
-    and then dropped, so that memory holds one entry's elements, not the whole tree (a
-    40,000-URL sitemap's tree and entries took 30 MB). Feeds, and XML with errors (read with
-    libxml2's recovery), are read whole. The entries with a location go into `entries` (a new
-    list by default; a `PackedEntries` keeps a long listing compact until it is used).
+    A listing is read as a stream, strictly: a sitemap's `<url>` / `<sitemap>` is read when it
+    ends and then dropped, so that memory holds one entry's elements, not the whole tree (a
+    40,000-URL sitemap's tree and entries took 30 MB); a feed's items (nested anywhere) are
+    read from its tree once it is read. Only entries whose element closed are taken: a listing
+    cut short keeps those before the cut (`truncated`). XML with an error before its end is
+    read whole with libxml2's recovery (`not_well_formed`; see the module doc). The entries with
+    a location go into `entries` (a new list by default; a `PackedEntries` keeps a long listing
+    compact until it is used).
     """
     located: list[Entry] | PackedEntries = [] if entries is None else entries
     document = _document(body, max_size)
     bases = _Bases(base_url)
     try:
         return _streamed(document, bases, located)
-    except _NotStreamed:
-        located.clear()
-        return _whole(document, bases, located)
+    except _NotWellFormed as error:
+        return _whole(document, bases, located, str(error), error.reading)
+
+
+class _Stream:
+    """What the strict reading has read so far: the root, and each entry as it closes."""
+
+    def __init__(self, bases: _Bases, located: list[Entry] | PackedEntries):
+        self.bases, self.located = bases, located
+        self.root, self.name, self.child = None, "", ""
+        self.depth, self.without = 0, 0
+        self.root_closed = False
+        self.closed_items: set = set()  # a feed's items and entries that closed
+
+    def take(self, events) -> None:
+        for event, element in events:
+            if event == "start":
+                self.depth += 1
+                if self.root is None:
+                    self.root, self.name = element, local_name(element)
+                    if self.name not in SITEMAP_ROOTS and self.name not in FEED_ROOTS:
+                        raise NotReadable(f"neither a sitemap nor a feed: <{self.name or element.tag}>")
+                    self.child = {"urlset": "url", "sitemapindex": "sitemap"}.get(self.name, "")
+                continue
+            self.depth -= 1
+            if self.depth == 0:
+                self.root_closed = True
+            elif not self.child:  # a feed: its items may be nested anywhere; kept in the tree
+                if local_name(element) in ("item", "entry"):
+                    self.closed_items.add(element)  # held, so that lxml keeps this proxy
+            elif self.depth == 1:
+                if local_name(element) == self.child:
+                    self._add(_sitemap_entry(element, self.bases))
+                self.root.remove(element)  # its tail (text after it) goes with it
+
+    def _add(self, entry: Entry) -> None:
+        if entry.loc:
+            self.located.append(entry)
+        else:
+            self.without += 1
+
+    def read(self) -> int:
+        """The entries read whole so far, with a location or not."""
+        return len(self.closed_items) if self.name in FEED_ROOTS else len(self.located) + self.without
+
+    def listing(self, truncated: bool = False, not_well_formed: str = "") -> Listing:
+        if self.name in FEED_ROOTS:
+            for element in self.root.iter():
+                if element in self.closed_items:
+                    self._add(_feed_entry(element, self.bases))
+            kind = FEED_ROOTS[self.name]
+        else:
+            kind = SITEMAP_ROOTS[self.name]
+        return Listing(kind, self.located, self.without, truncated, not_well_formed)
 
 
 def _streamed(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
-    """A well-formed sitemap read as a stream (see `read_listing`); _NotStreamed otherwise."""
+    """The listing read strictly, as a stream (see `read_listing`); _NotWellFormed when an error
+    comes before the end of the data."""
     parser = etree.XMLPullParser(events=("start", "end"), recover=False, **_OPTIONS)
-    root, name, child, depth, without = None, "", "", 0, 0
+    reading = _Stream(bases, located)
     try:
         for start in range(0, max(len(document), 1), _FEED_BYTES):
             parser.feed(bytes(document[start:start + _FEED_BYTES]))
-            for event, element in parser.read_events():
-                if event == "start":
-                    depth += 1
-                    if root is None:
-                        root, name = element, local_name(element)
-                        if name not in SITEMAP_ROOTS:
-                            raise _NotStreamed  # a feed's items may be nested anywhere
-                        child = "url" if name == "urlset" else "sitemap"
-                    continue
-                depth -= 1
-                if depth != 1:
-                    continue
-                if local_name(element) == child:
-                    entry = _sitemap_entry(element, bases)
-                    if entry.loc:
-                        located.append(entry)
-                    else:
-                        without += 1
-                root.remove(element)  # its tail (text after it) goes with it
+            reading.take(parser.read_events())
         parser.close()
-    except etree.XMLSyntaxError:
-        raise _NotStreamed from None
-    return Listing(SITEMAP_ROOTS[name], located, without)
+    except etree.XMLSyntaxError as exc:
+        if reading.root_closed:  # only what follows the root is wrong: every entry read whole
+            return reading.listing(not_well_formed=_error(exc))
+        raise _NotWellFormed(_error(exc), reading) from None
+    reading.take(parser.read_events())
+    return reading.listing()
 
 
-def _whole(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
-    """The listing read from the whole document's tree, libxml2 recovering from errors."""
+def _error(exc: etree.XMLSyntaxError) -> str:
+    return str(exc.msg if getattr(exc, "msg", None) else exc)
+
+
+def _whole(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries,
+           error: str = "not well-formed", strict: _Stream | None = None) -> Listing:
+    """The listing read from the whole document's tree, libxml2 recovering from errors.
+
+    When the document ends before its root element's end tag, the entries its end may have
+    left open (those on the tree's last branch, but one whose end tag ends the data) are
+    dropped: recovery closes them as if they were whole. When recovery then reads nothing the
+    strict reading (`strict`) did not, the error was the cut itself: the document is
+    well-formed up to it, and the strict reading's entries are the listing's, exactly."""
     try:
         root = etree.fromstring(bytes(document), parser=_XML)
     except etree.XMLSyntaxError as exc:
@@ -212,18 +314,73 @@ def _whole(document: memoryview, bases: _Bases, located: list[Entry] | PackedEnt
     name = local_name(root)
     if name in SITEMAP_ROOTS:
         child = "url" if name == "urlset" else "sitemap"
-        entries = (_sitemap_entry(el, bases) for el in root if local_name(el) == child)
+        elements = [el for el in root if local_name(el) == child]
     elif name in FEED_ROOTS:
-        entries = (_feed_entry(el, bases) for el in root.iter() if local_name(el) in ("item", "entry"))
+        child = ""
+        elements = [el for el in root.iter() if local_name(el) in ("item", "entry")]
     else:
         raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
+    closed, last = _ending(document, root.getroottree().docinfo.encoding, name)
+    truncated = not closed
+    left_open: set = set()
+    if truncated:
+        listed = set(elements)
+        branch = [el for el in _last_branch(root) if el in listed]
+        if branch and last == local_name(branch[-1]):
+            branch.pop()  # the data ends with its end tag: the innermost one closed
+        left_open = set(branch)
+        if (strict is not None and strict.name in ("", name) and len(elements) >= strict.read()
+                and all(el in left_open for el in elements[strict.read():])):
+            if not strict.name:  # cut before the root's start tag ended: nothing whole yet
+                located.clear()
+                return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, 0, True)
+            return strict.listing(truncated=True)
+    located.clear()
     without = 0
-    for entry in entries:
+    for element in elements:
+        if element in left_open:
+            continue
+        entry = _sitemap_entry(element, bases) if child else _feed_entry(element, bases)
         if entry.loc:
             located.append(entry)
         else:
             without += 1
-    return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, without)
+    return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, without, truncated, error)
+
+
+def _last_branch(root) -> list:
+    """The elements from the root's last child down to the last element of the document: the
+    only ones the end of the data can have left open."""
+    branch = []
+    element = root
+    while len(element):
+        element = element[-1]
+        branch.append(element)
+    return branch
+
+
+_TAIL = 4096  # bytes of a document's end searched for end tags
+_END_TAG = re.compile(r"</([^\s<>/]+)\s*>")
+_AFTER_ROOT = re.compile(r"(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)  # what XML allows after the root
+
+
+def _ending(document: memoryview, encoding: str | None, root: str) -> tuple[bool, str]:
+    """(whether the root element's end tag is in the document's last `_TAIL` bytes, the local
+    name of the end tag that ends the document, or "" when it ends otherwise), lower case.
+    Whatever follows the root's end tag (an error, read by recovery or not) is no part of it."""
+    encoding = (encoding or "utf-8").lower()
+    width = (4 if "32" in encoding or "ucs-4" in encoding
+             else 2 if "16" in encoding or "ucs-2" in encoding else 1)
+    start = max(0, len(document) - _TAIL)
+    start -= start % width  # code units of UTF-16 and UTF-32 begin at even offsets (BOM first)
+    try:
+        tail = bytes(document[start:]).decode(encoding, "replace")
+    except LookupError:
+        tail = bytes(document[start:]).decode("utf-8", "replace")
+    names = [(m[1].rsplit(":", 1)[-1].lower(), m.end()) for m in _END_TAG.finditer(tail)]
+    closed = any(name == root for name, _ in names)
+    last = names[-1][0] if names and _AFTER_ROOT.match(tail, names[-1][1]) else ""
+    return closed, last
 
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"

@@ -57,6 +57,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.ended = BitMap64()
         self.from_job: set[int] = set()  # ids a stopped run left queued in JOBDIR
         self.sitemaps_seen: set[str] = set()
+        # With since/until: ids an entry dated out of the range, by a publication date or by a
+        # modification date only. Another listing's entry of the id without a date (or, against
+        # a publication date, with only a modification date) does not let it in.
+        self.out_of_range_published = BitMap64()
+        self.out_of_range_modified = BitMap64()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -222,10 +227,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             yield self.article_request(*admitted)
 
     def admit(self, url: str, source: str, stamp: str | None, revisit: bool = False,
-              changed_at: str | None = None) -> tuple | None:
+              changed_at: str | None = None, published: bool | None = None) -> tuple | None:
         """The decision of `schedule`, counted: (id, canonical URL, source, ETag,
         Last-Modified) of an article to fetch, or None. The tuple is what waits in
-        `pending` until `article_request` makes it a request."""
+        `pending` until `article_request` makes it a request. `published`: whether `stamp` is
+        a publication date (a listing entry's), not a modification date (None: not known)."""
         target = dw.parse_url(url)
         if target is None:
             self.count("skipped/not_dw_url")
@@ -235,9 +241,9 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             self.count(f"skipped/type/{target.kind}")
             return None
         self.count(f"found/{source}")
-        changed_at = changed_at or stamp
-        day = (stamp or "")[:10]
-        if stamp and ((self.since and day < self.since) or (self.until and day > self.until)):
+        if changed_at is None:  # "" is an entry whose dates say no change (see `changed_at`)
+            changed_at = stamp
+        if (self.since or self.until) and self.out_of_range(target.id, stamp, published):
             self.count("skipped/out_of_date_range")
             return None
         if target.id in self.scheduled:
@@ -264,6 +270,22 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.scheduled.add(target.id)
         self.count("found")
         return target.id, dw.canonical_url(url), source, etag, last_modified
+
+    def out_of_range(self, content_id: int, stamp: str | None, published: bool | None) -> bool:
+        """Whether an article is out of the since/until range: by this entry's date (remembered,
+        by kind), or, for an entry without a date or with only a modification date, by the
+        date another listing gave it (README: since/until read the publication date first)."""
+        day = (stamp or "")[:10]
+        if stamp and ((self.since and day < self.since) or (self.until and day > self.until)):
+            (self.out_of_range_published if published else self.out_of_range_modified).add(content_id)
+            return True
+        if stamp and published:
+            return False  # a publication date in the range: this one decides
+        dated_out = content_id in self.out_of_range_published or (
+            not stamp and content_id in self.out_of_range_modified)
+        if dated_out:
+            logger.debug("Article %s: another listing dates it out of the range asked for", content_id)
+        return dated_out
 
     def article_request(self, content_id: int, canonical: str, source: str, etag: str | None,
                         last_modified: str | None) -> scrapy.Request:

@@ -28,16 +28,24 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import scrapy
 
 from crawler import dw
-from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, newest, read_listing
+from crawler.archive import utc_now
+from crawler.dates import to_utc
+from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, TooLarge, newest, read_listing
+from crawler.discovery.listings import PUBLICATION_DATES
 
 logger = logging.getLogger(__name__)
 
 
 _FEED_POLL_SECONDS = 0.01
+# How far after the run's start a listing's date may be before it is taken as in the future
+# (`ListingCallbacks.changed_at`): a day covers any zone written wrong (UTC+14 as UTC) and a
+# server clock that is fast; an article so dated is re-checked, conditionally, until it passes.
+FUTURE_SLACK = timedelta(days=1)
 
 
 class ListingCallbacks:
@@ -54,6 +62,11 @@ class ListingCallbacks:
         self.listings = deque()
         self.waiting = deque()
         self.unadmitted = 0
+        # When this run started, as the listings' dates are compared (UTC, `…T…Z`): a date more
+        # than FUTURE_SLACK after it is in the future. And the listings already warned about
+        # such dates (once each).
+        self.started_at = utc_now()
+        self.future_dated: set[str] = set()
 
     async def request_pending(self) -> AsyncIterator:
         """Requests for the admitted articles, a few dozen ahead of the downloader, until no
@@ -97,9 +110,14 @@ class ListingCallbacks:
         directory of a finished run (its seen-requests file) cannot leave a run with nothing."""
         if depth == 0:
             self.count("discovery/requested")
+        # A listing's own size limit (Scrapy's per-request `download_maxsize`, which its download
+        # handler and HttpCompressionMiddleware, and the WARC capture, obey): the sitemap
+        # protocol allows 50 MB, three times the limit for pages.
+        maxsize = self.crawler.settings.getint("DW_LISTING_MAXSIZE")
         return scrapy.Request(self.on_origin(url), callback=callback or self.parse_sitemap,
                               errback=self.on_error, cb_kwargs={"source": source, "depth": depth},
-                              meta={"source": source, "dw_url": url}, priority=10, dont_filter=True)
+                              meta={"source": source, "dw_url": url, "download_maxsize": maxsize},
+                              priority=10, dont_filter=True)
 
     def parse_sitemap(self, response, source: str, depth: int = 0):
         listing = self.read_listing(response, source)
@@ -114,7 +132,9 @@ class ListingCallbacks:
         for entry in listing.entries.drain():
             child = entry.loc
             if child in self.sitemaps_seen:
+                # An index naming a sitemap twice, or one an earlier index named: normal, read once.
                 self.count("skipped/sitemap_seen")
+                logger.debug("Sitemap %s, listed in %s, is read already: not read again", child, real)
                 continue
             if depth + 1 > self.sitemap_depth or not dw.is_dw_host(child):
                 self.count("skipped/sitemap_refused")
@@ -143,27 +163,54 @@ class ListingCallbacks:
             yield self.article_request(*self.pending.popleft())
 
     def read_listing(self, response, source: str, base: str | None = None) -> Listing | None:
-        """The response's sitemap or feed entries; None (counted, logged) when it is neither.
+        """The response's sitemap or feed entries; None (counted, logged) when it is neither, or
+        a gzip that inflates past `DW_LISTING_MAXSIZE`. A listing cut short or not well-formed
+        is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
+        where = self.origins.real_url(response.url)
         try:
-            listing = read_listing(response.body, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"),
-                                   base_url=base or self.origins.real_url(response.url),
-                                   entries=PackedEntries())
+            listing = read_listing(response.body, self.crawler.settings.getint("DW_LISTING_MAXSIZE"),
+                                   base_url=base or where, entries=PackedEntries())
+        except TooLarge as exc:  # a gzip bomb: counted as a download over the limit is
+            self.count(f"failed/{source}/too_large")
+            logger.warning("Cannot read the %s listing %s: it %s (DW_LISTING_MAXSIZE)", source,
+                           where, exc)
+            return None
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
             return None
+        self.count_damage(listing, source, where)
         if listing.without_location:
             self.count("discovery/entry_without_link", listing.without_location)
             logger.warning("%d entries of the %s %s at %s have no usable link (loc, link, rdf:about,"
                            " permalink guid): not followed", listing.without_location, source,
-                           listing.kind, self.origins.real_url(response.url))
+                           listing.kind, where)
         if not listing.entries:
             self.count("discovery/empty")
             self.count(f"discovery/empty/{source}")
-            logger.warning("The %s %s at %s lists no entry", source, listing.kind,
-                           self.origins.real_url(response.url))
+            logger.warning("The %s %s at %s lists no entry", source, listing.kind, where)
         return listing
+
+    def count_damage(self, listing: Listing, source: str, where: str) -> None:
+        """A listing cut short (`dw/discovery/truncated`, `…/<source>`) or not well-formed
+        (`dw/discovery/not_well_formed`, `…/<source>`): counted, and said in one warning."""
+        kept = len(listing.entries) + listing.without_location
+        recovered = (f"; it is not well-formed XML either ({listing.not_well_formed}), read with"
+                     " libxml2's recovery" if listing.not_well_formed else "")
+        if listing.not_well_formed:
+            self.count("discovery/not_well_formed")
+            self.count(f"discovery/not_well_formed/{source}")
+        if listing.truncated:
+            self.count("discovery/truncated")
+            self.count(f"discovery/truncated/{source}")
+            logger.warning("The %s %s at %s is cut short (it ends before its root element closes):"
+                           " entries kept whole: %d; the entry cut at its end, and what followed, lost%s",
+                           source, listing.kind, where, kept, recovered)
+        elif listing.not_well_formed:
+            logger.warning("The %s %s at %s is not well-formed XML (%s): read with libxml2's"
+                           " recovery, entries kept: %d", source, listing.kind, where,
+                           listing.not_well_formed, kept)
 
     def from_entries(self, entries: PackedEntries, source: str, where: str) -> None:
         """A listing's article entries, counted, set to wait for admission (see the module doc)."""
@@ -208,6 +255,7 @@ class ListingCallbacks:
             logger.warning("Cannot read the date %r of %s in %s", value, entry.loc, where)
         if dates.no_zone:
             self.count("dates/no_zone_taken_as_utc", dates.no_zone)
+        changed_at = self.changed_at(entry, dates.stamp, where)
         target = dw.parse_url(entry.loc)
         if entry.content_id and target is not None:
             if entry.content_id.isdigit() and target.id != int(entry.content_id):
@@ -217,5 +265,34 @@ class ListingCallbacks:
         if code is not None:
             self.count("discovery/via_short_link")
             logger.info("%s in %s is fetched through its short link %s", entry.loc, where, code)
-            return list(self.from_short_link(code, target.id, source, dates.first, dates.stamp))
-        return self.admit(entry.loc, source, dates.first, changed_at=dates.stamp)
+            return list(self.from_short_link(code, target.id, source, dates.first, changed_at))
+        published = None
+        if dates.first and (self.since or self.until):  # which kind of date since/until read
+            published = next((name for name, value in entry.dates if to_utc(value)), "") in PUBLICATION_DATES
+        return self.admit(entry.loc, source, dates.first, changed_at=changed_at, published=published)
+
+    def changed_at(self, entry: Entry, stamp: str | None, where: str) -> str | None:
+        """When the entry says its article last changed: the latest of its dates (`stamp`), but
+        not one in the future, more than `FUTURE_SLACK` after this run started (a `lastmod` of
+        2027): compared with the archive, it would have the article fetched again on every run
+        until then. Such a date is counted (`dw/dates/in_future`), said once per listing, and
+        left out: the latest of the entry's other dates is used, or "" (none: an archived
+        article is then up to date). Once the date has passed it counts again, and the article
+        is re-checked once, conditionally, if it was not fetched since. A date less far ahead (a
+        clock a little fast, a local time written as UTC) is taken as it is: it passes soon."""
+        if not stamp or stamp <= self.started_at or stamp <= _later(self.started_at, FUTURE_SLACK):
+            return stamp
+        self.count("dates/in_future")
+        if where not in self.future_dated:
+            self.future_dated.add(where)
+            logger.warning("%s gives dates in the future (%s for %s; the run started %s): not taken"
+                           " as a change (dw/dates/in_future counts the entries)", where, stamp,
+                           entry.loc, self.started_at)
+        latest = _later(self.started_at, FUTURE_SLACK)
+        return newest(value for _, value in entry.dates if (to_utc(value) or "9") <= latest).stamp or ""
+
+
+def _later(stamp: str, delta: timedelta) -> str:
+    """A `…T…Z` UTC stamp `delta` later, in the same form."""
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + delta
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
