@@ -52,7 +52,7 @@ from urllib.parse import urlsplit
 from scrapy.utils.project import get_project_settings
 
 from crawler import dw
-from crawler.archive import Archive, ArchiveLocked, RunLock, as_record, integrity, paths
+from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
 from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
@@ -67,6 +67,9 @@ __all__ = ["extractor_version", "main", "run"]
 logger = logging.getLogger("crawler.reextract")
 
 CAUSE = "reextract"
+# What a `revisit` record of a 304 (profile server-not-modified) stands for: the article seen
+# again, unchanged, as the crawl records it (`crawler.archive.records.Fetched`).
+NOT_MODIFIED = "not_modified"
 
 
 # -- a page -> the article as stored; the archive ----------------------------------------
@@ -106,16 +109,21 @@ def fills(record: dict, empty: frozenset) -> bool:
     return any(article_row(record).get(name) is not None for name in empty)
 
 
-def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
-    """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
-    revision with cause `reextract`), `unchanged`, `earlier` (older captures kept as earlier
-    revisions) and `filled` (empty columns given a value); each article carries its capture's
-    date (`fetched_at`)."""
+def write_articles(archive, articles: list[dict], seen_at: str,
+                   fetches: list[Fetched] = (), cause: str = CAUSE) -> dict[str, int]:
+    """Store articles and 304s (`fetches`, each marking its archived article seen at its
+    `fetched_at`, as the crawl's 304s do) in one transaction: counts of `new`, `updated` (each
+    updated one gets a revision with cause `reextract`), `unchanged`, `earlier` (older captures
+    kept as earlier revisions), `older`, `filled` (empty columns given a value) and
+    `not_modified` (the 304s); each article carries its capture's date (`fetched_at`). `cause`
+    is recorded on the revisions and sightings written (`capture_cause`)."""
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
-    counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled")
-            if counts[name]}
+    counts = archive.write_batch(articles, links, fetches, seen_at=seen_at, cause=cause)
+    counts["unchanged"] -= len(fetches)  # the archive counts a 304 as unchanged; apart here
+    counts["not_modified"] = len(fetches)
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled",
+                                            "not_modified") if counts[name]}
 
 
 # -- the workers ---------------------------------------------------------------------------
@@ -129,6 +137,8 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     the article dict or the kind of page it was)."""
     entry, url = task
     light = replace(entry, payload=None)
+    if entry.kind == "revisit":
+        return light, NOT_MODIFIED
     try:
         body = decode(entry)
     except TooLarge as exc:  # a bomb: refused at the crawl's own size limit (DOWNLOAD_MAXSIZE)
@@ -223,7 +233,13 @@ def progress(results: Iterator, files: list[Path]) -> Iterator:
 # -- the run ---------------------------------------------------------------------------------
 
 def kind_of(entry: Entry, url: str) -> str:
-    """`article` for a sound 200 HTML response of a DW article at `url`, else what it is."""
+    """`article` for a sound 200 HTML response of a DW article at `url`, `not_modified` for
+    the `revisit` record of its 304, else what it is."""
+    if entry.kind == "revisit" and entry.status == 304 and dw.is_dw_host(url):
+        target = dw.parse_url(url)
+        # Another tool's revisits (identical-payload-digest: a 200 whose body was not stored
+        # again) stay `revisit`: skipped, counted.
+        return NOT_MODIFIED if target is not None and target.kind == "article" else "revisit"
     if entry.kind != "response":
         return entry.kind
     if not dw.is_dw_host(url):
@@ -242,9 +258,10 @@ def kind_of(entry: Entry, url: str) -> str:
 
 def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
           done: set[tuple[str, int]], dates: dict[tuple[str, int], str]) -> Iterator[tuple[Entry, str]]:
-    """(entry with its payload, real URL) of each sound DW article response in the files, in
-    order, but those in `done`; every other record counted in `counts` as `skipped/<kind>`.
-    The date of every article response is noted in `dates` by (file name, offset).
+    """(entry with its payload, real URL) of each sound DW article response and each 304 of one
+    (its `revisit` record) in the files, in order, but those in `done`; every other record
+    counted in `counts` as `skipped/<kind>`. The date of every article response is noted in
+    `dates` by (file name, offset).
     """
     def wanted(entry: Entry) -> bool:
         return kind_of(entry, real_url(entry.uri)) == "article"
@@ -260,7 +277,7 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                    entry.path, entry.offset)
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
-            if kind != "article":
+            if kind not in ("article", NOT_MODIFIED):
                 counts[f"skipped/{kind}"] += 1
                 if entry.problem:
                     logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
@@ -272,8 +289,9 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                " future", url, entry.path, entry.offset, entry.date)
                 continue
             key = (Path(entry.path).name, entry.offset)
-            dates[key] = entry.date
-            counts["article_responses"] += 1
+            if kind == "article":
+                dates[key] = entry.date
+                counts["article_responses"] += 1
             if key in done:
                 counts["resumed"] += 1
                 continue
@@ -292,6 +310,37 @@ def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
     return source_date is not None and entry.date < source_date
 
 
+def capture_cause(path: Path) -> str:
+    """Who made the captures of a WARC file, as the archive's `cause` names it, read off its
+    `warcinfo` record: `crawl` for a crawl's files (`crawler.warc.capture.warcinfo`), the source
+    (`commoncrawl`, `cc-news`, `wayback`) for a backfill's, else `reextract` (another tool's)."""
+    first = next(scan(path, keep=lambda entry: entry.kind == "warcinfo"), None)
+    if first is None or first.kind != "warcinfo" or not first.payload:
+        return CAUSE
+    fields = dict(line.partition(":")[::2] for line in first.payload.decode("utf-8", "replace").splitlines())
+    fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+    software, description = fields.get("software", ""), fields.get("description", "")
+    if software.startswith("dw-archive/"):
+        return "crawl"
+    if software == "dw-archive backfill" and description.startswith("captures from "):
+        return description.removeprefix("captures from ").strip() or CAUSE
+    return CAUSE
+
+
+def known_capture(archive, article_id: int, entry: Entry, stored) -> bool:
+    """True when the archive already holds this capture of the article: the one its stored
+    version was read from, or one of its sightings or revisions at the capture's date. A record
+    the archive does not know (a rebuild from the WARCs, a run killed before it stored what it
+    had fetched, another tool's WARC) is handed to the archive, whose rules place it."""
+    _, warc_file, warc_offset, _, _ = stored
+    if warc_file and warc_offset == entry.offset and Path(warc_file).name == Path(entry.path).name:
+        return True
+    return archive.db.execute(
+        "SELECT 1 FROM sightings WHERE article_id = ? AND fetched_at = ?"
+        " UNION ALL SELECT 1 FROM revisions WHERE article_id = ? AND fetched_at = ? LIMIT 1",
+        [article_id, entry.date, article_id, entry.date]).fetchone() is not None
+
+
 def _results(work: Iterator, workers: int) -> Iterator:
     if workers <= 1:
         yield from map(extract_record, work)
@@ -301,24 +350,32 @@ def _results(work: Iterator, workers: int) -> Iterator:
 
 
 class _Writer:
-    """Articles to store, written in batches of one capture second (one transaction each)."""
+    """Articles and 304s to store, written in batches of one capture second (one transaction
+    each)."""
 
     def __init__(self, archive, counts: Counter, checkpoint: Checkpoint, size: int = 200):
         self.archive, self.counts, self.checkpoint, self.size = archive, counts, checkpoint, size
         self.batch: list[dict] = []
+        self.fetches: list[Fetched] = []
         self.ids: set[int] = set()
         self.done: list[tuple[str, int]] = []
         self.seen_at = ""
+        self.cause = CAUSE
 
-    def add(self, article: dict | None, entry: Entry) -> None:
-        if article is not None:
-            if self.batch and (entry.date != self.seen_at or len(self.batch) >= self.size):
+    def add(self, article: dict | None, entry: Entry, fetch: Fetched | None = None,
+            cause: str = CAUSE) -> None:
+        if article is not None or fetch is not None:
+            pending = len(self.batch) + len(self.fetches)
+            if pending and (entry.date != self.seen_at or pending >= self.size or cause != self.cause):
                 self.flush()
-            self.seen_at = entry.date
-            self.batch.append(article)
-            self.ids.add(article["id"])
+            self.seen_at, self.cause = entry.date, cause
+            if article is not None:
+                self.batch.append(article)
+                self.ids.add(article["id"])
+            else:
+                self.fetches.append(fetch)
         self.done.append((entry.path, entry.offset))
-        if not self.batch:
+        if not (self.batch or self.fetches):
             self.flush()
 
     def flush(self) -> None:
@@ -329,10 +386,12 @@ class _Writer:
         interrupted: list[int] = []
         previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
         try:
-            if self.batch:
-                for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
+            if self.batch or self.fetches:
+                written = write_articles(self.archive, self.batch, self.seen_at, self.fetches,
+                                         self.cause)
+                for verdict, n in written.items():
                     self.counts[verdict] += n
-                self.batch, self.ids = [], set()
+                self.batch, self.fetches, self.ids = [], [], set()
                 for path, offset in self.done:
                     self.checkpoint.mark(path, offset)
                 self.checkpoint.save()
@@ -369,27 +428,40 @@ def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[
     dates: dict[tuple[str, int], str] = {}
     checkpoint = Checkpoint(archive.db, extractor_version())
     writer = _Writer(archive, counts, checkpoint)
+    causes = {str(path): capture_cause(path) for path in files}
     try:
         work = tasks(files, scanned, real_url, checkpoint.done(), dates)
         for entry, result in progress(_results(work, workers), files):
+            if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
+                target = dw.parse_url(real_url(entry.uri))
+                writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
+                           causes.get(entry.path, CAUSE))
+                continue
             if isinstance(result, str):
                 counts[f"skipped/{result}"] += 1
                 writer.add(None, entry)
                 continue
             if result["id"] in writer.ids:
                 writer.flush()  # the same article twice in a batch: the earlier one first
-            result.update(warc_file=entry.path, warc_offset=entry.offset)
+            # Where the response is kept, and its validators, as the crawl stores them.
+            result.update(warc_file=entry.path, warc_offset=entry.offset, etag=entry.etag,
+                          last_modified=entry.last_modified)
             stored = stored_source(archive, result["id"])
-            if stored is not None and stored[0] == result["content_hash"]:
+            # A capture the archive already holds is only re-read; one it does not know is a
+            # sighting to record, even of content it has (its date, validators, its capture).
+            known = stored is not None and known_capture(archive, result["id"], entry, stored)
+            if known and stored[0] == result["content_hash"]:
                 if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
                     counts["unchanged"] += 1
                     result = None  # else a column an upgrade added, filled: no revision
-            elif stored is not None and _earlier_own_capture(entry, stored, dates):
+            elif known and _earlier_own_capture(entry, stored, dates):
                 counts["skipped/older_than_archived"] += 1
                 result = None
             if result is not None:
                 result["fetched_at"] = entry.date  # the capture's date: the archive's clock
-            writer.add(result, entry)
+            # A capture the archive did not know is what its maker saw (a crawl's edit is the
+            # crawl's revision); re-reading a known one is this command's doing.
+            writer.add(result, entry, cause=CAUSE if known else causes.get(entry.path, CAUSE))
         writer.flush()
         checkpoint.finish()
     finally:
