@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.demo import crawl_command
 from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
@@ -137,3 +141,58 @@ def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_reque
     _, target, _ = rebuilt
     assert query(target, "SELECT count(*) FROM articles"
                          " WHERE etag IS NULL OR last_modified IS NULL") == [(0,)]
+
+
+# -- a run killed between fetching and storing ------------------------------------------------
+
+DELAYED = "/en/germany-unemployment-rises-in-november/a-79010002"  # held by the mirror until the kill
+
+
+def article_responses(folder: Path) -> int:
+    from crawler.warc.read import scan
+
+    return sum(1 for path in folder.glob("*.warc.gz") for entry in scan(path)
+               if entry.kind == "response" and entry.status == 200 and "/a-" in entry.uri)
+
+
+def test_what_a_killed_run_fetched_but_never_stored_is_stored_by_the_next_run_as_a_rebuild_stores_it(
+        tmp_path):
+    """The killed run's captures are the first of those articles: the next run stores them from
+    its WARC files (it does not fetch them again), so the crawl's archive and the rebuilt one
+    agree on every article's first capture (`fetched_at`, `warc_file`, `warc_offset`)."""
+    site, log, faults = tmp_path / "site", tmp_path / "access.log", tmp_path / "faults.json"
+    shutil.copytree(ROOT / "data" / "sample-site", site)
+    faults.write_text(json.dumps({DELAYED: "delay=600"}))
+    db, folder = tmp_path / "dw.db", tmp_path / "dw.db-warc"
+    args = ("-a", LANGS, "-a", "sources=news,articles,feeds")
+    with running_mirror(site, log, faults) as origin:
+        mirror = Mirror(origin, log)
+        # Batches written only at the end: every article fetched is still in memory at the kill.
+        command = crawl_command(origin, db, *args, "-s", "ARCHIVE_BATCH_SIZE=1000",
+                                "-s", "ARCHIVE_BATCH_SECONDS=1000")
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if folder.is_dir() and article_responses(folder) >= 30:  # all but the one held
+                break
+            time.sleep(0.1)
+        assert process.poll() is None, "the crawl ended before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert query(db, "SELECT count(*) FROM articles") == [(0,)]
+        faults.write_text("{}")
+        mirror.clear()
+        second = crawl(mirror, db, *args)
+        assert second.returncode == 0, second.stderr[-2000:]
+        fetched_again = mirror.article_pages()
+    assert "fetched but not stored: 30 new" in second.stderr
+    assert fetched_again == [DELAYED]  # the 30 the killed run fetched are not fetched again
+    assert query(db, "SELECT count(*) FROM articles") == [(31,)]
+    target = tmp_path / "rebuilt.db"
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
+                          "--workers", "1", str(folder)], cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert tables(target) == tables(db)
+    for table in tables(db):
+        assert rows(target, table) == rows(db, table), table

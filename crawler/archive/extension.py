@@ -22,7 +22,7 @@ from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
 from crawler.archive.writer import Batch, BatchWriter
-from crawler.outcome import FORCED
+from crawler.outcome import FORCED, RUNNING
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ class ArchiveExtension:
         """Write this run's `crawl_runs` row (`running`), marking killed the earlier rows a killed
         run left `running` (crawler/archive/runs.py); `archive_error` when it cannot be written."""
         try:
+            (since,) = self.archive.db.execute("SELECT min(started_at) FROM crawl_runs WHERE outcome = ?",
+                                               [RUNNING.text]).fetchone()
             self.run_id, killed = runs.start(
                 self.archive.db.conn, utc_now(),
                 json.dumps({k: v for k, v in arguments.items() if v is not None}))
@@ -159,6 +161,29 @@ class ArchiveExtension:
         if killed:
             logger.warning("%d earlier run(s) of this archive never ended (killed); marked so in"
                            " crawl_runs", killed)
+            return self._recover(since) if since else None
+        return None
+
+    def _recover(self, since: str) -> str | None:
+        """Store what the killed run fetched (its WARC records) but never stored: the articles and
+        304s of its last batches (`crawler.warc.reextract.recover`), as a rebuild from the WARCs
+        would; counted `dw/archive/recovered/<verdict>`. `archive_error` when it cannot be
+        written."""
+        from crawler.warc.capture import warc_dir
+        from crawler.warc.reextract import recover
+
+        try:
+            counts = recover(self.archive, warc_dir(self.crawler.settings), since)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0)
+            return "archive_error"
+        verdicts = {k: n for k, n in counts.items() if n and k in (
+            "new", "updated", "unchanged", "earlier", "older", "not_modified")}
+        for verdict, n in verdicts.items():
+            self.stats.set_value(f"dw/archive/recovered/{verdict}", n)
+        if verdicts:
+            logger.warning("Stored from the killed run's WARC files what it had fetched but not stored:"
+                           " %s", ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items())))
         return None
 
     def record_run(self, run: dict) -> None:

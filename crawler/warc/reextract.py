@@ -46,6 +46,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -62,7 +63,7 @@ from crawler.warc.capture import warc_dir
 from crawler.warc.limits import TooLarge
 from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
-__all__ = ["extractor_version", "main", "run"]
+__all__ = ["extractor_version", "main", "recover", "run"]
 
 logger = logging.getLogger("crawler.reextract")
 
@@ -425,50 +426,96 @@ def run(archive_path: Path, files: list[Path], workers: int,
 def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str]) -> Counter:
     scanned: Counter = Counter(files=len(files))
     counts: Counter = Counter()
-    dates: dict[tuple[str, int], str] = {}
     checkpoint = Checkpoint(archive.db, extractor_version())
-    writer = _Writer(archive, counts, checkpoint)
-    causes = {str(path): capture_cause(path) for path in files}
     try:
-        work = tasks(files, scanned, real_url, checkpoint.done(), dates)
-        for entry, result in progress(_results(work, workers), files):
-            if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
-                target = dw.parse_url(real_url(entry.uri))
-                writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
-                           causes.get(entry.path, CAUSE))
-                continue
-            if isinstance(result, str):
-                counts[f"skipped/{result}"] += 1
-                writer.add(None, entry)
-                continue
-            if result["id"] in writer.ids:
-                writer.flush()  # the same article twice in a batch: the earlier one first
-            # Where the response is kept, and its validators, as the crawl stores them.
-            result.update(warc_file=entry.path, warc_offset=entry.offset, etag=entry.etag,
-                          last_modified=entry.last_modified)
-            stored = stored_source(archive, result["id"])
-            # A capture the archive already holds is only re-read; one it does not know is a
-            # sighting to record, even of content it has (its date, validators, its capture).
-            known = stored is not None and known_capture(archive, result["id"], entry, stored)
-            if known and stored[0] == result["content_hash"]:
-                if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
-                    counts["unchanged"] += 1
-                    result = None  # else a column an upgrade added, filled: no revision
-            elif known and _earlier_own_capture(entry, stored, dates):
-                counts["skipped/older_than_archived"] += 1
-                result = None
-            if result is not None:
-                result["fetched_at"] = entry.date  # the capture's date: the archive's clock
-            # A capture the archive did not know is what its maker saw (a crawl's edit is the
-            # crawl's revision); re-reading a known one is this command's doing.
-            writer.add(result, entry, cause=CAUSE if known else causes.get(entry.path, CAUSE))
-        writer.flush()
+        _apply(archive, files, workers, real_url, checkpoint.done(), scanned, counts, checkpoint)
         checkpoint.finish()
     finally:
         try:
             checkpoint.save()
         finally:
             archive.close()
+    return scanned + counts
+
+
+class _NoCheckpoint:
+    """For a pass that keeps no progress of its own (`recover`: its records are few and the
+    sightings it writes are what it skips when run again)."""
+
+    def mark(self, path: str, offset: int) -> None:
+        pass
+
+    def save(self) -> None:
+        pass
+
+
+def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str],
+           done: set[tuple[str, int]], scanned: Counter, counts: Counter, checkpoint,
+           shown: bool = True) -> None:
+    """Read the files' article responses and 304s but those in `done`, and store what they hold
+    (see the module doc); `scanned` and `counts` count what was read and what was done; with
+    `shown`, a progress bar or log lines (`progress`)."""
+    dates: dict[tuple[str, int], str] = {}
+    writer = _Writer(archive, counts, checkpoint)
+    causes = {str(path): capture_cause(path) for path in files}
+    work = tasks(files, scanned, real_url, done, dates)
+    results = _results(work, workers)
+    for entry, result in progress(results, files) if shown else results:
+        if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
+            target = dw.parse_url(real_url(entry.uri))
+            writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
+                       causes.get(entry.path, CAUSE))
+            continue
+        if isinstance(result, str):
+            counts[f"skipped/{result}"] += 1
+            writer.add(None, entry)
+            continue
+        if result["id"] in writer.ids:
+            writer.flush()  # the same article twice in a batch: the earlier one first
+        # Where the response is kept, and its validators, as the crawl stores them.
+        result.update(warc_file=entry.path, warc_offset=entry.offset, etag=entry.etag,
+                      last_modified=entry.last_modified)
+        stored = stored_source(archive, result["id"])
+        # A capture the archive already holds is only re-read; one it does not know is a
+        # sighting to record, even of content it has (its date, validators, its capture).
+        known = stored is not None and known_capture(archive, result["id"], entry, stored)
+        if known and stored[0] == result["content_hash"]:
+            if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
+                counts["unchanged"] += 1
+                result = None  # else a column an upgrade added, filled: no revision
+        elif known and _earlier_own_capture(entry, stored, dates):
+            counts["skipped/older_than_archived"] += 1
+            result = None
+        if result is not None:
+            result["fetched_at"] = entry.date  # the capture's date: the archive's clock
+        # A capture the archive did not know is what its maker saw (a crawl's edit is the
+        # crawl's revision); re-reading a known one is this command's doing.
+        writer.add(result, entry, cause=CAUSE if known else causes.get(entry.path, CAUSE))
+    writer.flush()
+
+
+def recover(archive: Archive, folder: Path, since: str) -> Counter:
+    """Store what a killed run fetched but never stored, from its WARC files: the article
+    responses and 304s in the files of `folder` written at or after `since` (the killed run's
+    start, `YYYY-MM-DDTHH:MM:SSZ`; the runs before it had ended: it held the run lock) that no
+    sighting of the archive names, in capture order, through the archive's rules as a rebuild
+    stores them. The counts (`new`, `unchanged`, `not_modified`, `resumed`: the records the
+    archive already held, ...). Raises sqlite3.Error, OSError as a write does."""
+    try:
+        since_ts = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return Counter()
+    if not folder.is_dir():
+        return Counter()
+    files = in_capture_order([path for path in warc_files([folder]) if path.stat().st_mtime >= since_ts])
+    done: set[tuple[str, int]] = set()
+    for path in files:  # what the archive holds is skipped unread: a killed run stored most of it
+        done.update((path.name, offset) for (offset,) in archive.db.execute(
+            "SELECT warc_offset FROM sightings WHERE warc_offset IS NOT NULL"
+            " AND (warc_file = ? OR warc_file LIKE ?)", [str(path), f"%/{path.name}"]))
+    scanned, counts = Counter(files=len(files)), Counter()
+    if files:
+        _apply(archive, files, 1, lambda url: url, done, scanned, counts, _NoCheckpoint(), shown=False)
     return scanned + counts
 
 
