@@ -1,10 +1,12 @@
 """An archive rebuilt from its WARC files (`python -m crawler.reextract` into a new file) equals
 the crawl's own, table by table and row by row (README: "the archive can be rebuilt from it").
 
-One module-scoped pair of real crawls of the sample site through the mirror: the second, after
-the article sitemap's `lastmod` moved for three articles, gets an edited page (a revision), a
-304 (a `revisit` record: a sighting) and the same content sent anew, gzip-encoded (a 200 of
-unchanged content: a sighting, new validators). Then the rebuild, and every table compared.
+One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
+page is cut short once (then retried whole) and one every time (failed): each cut response is
+kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
+`lastmod` moved for three articles, gets an edited page (a revision), a 304 (a `revisit`
+record: a sighting), the same content sent anew, gzip-encoded (a 200 of unchanged content: a
+sighting, new validators), and the failed page whole. Then the rebuild, and every table compared.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
 NOT_MODIFIED = 79010007  # lastmod moved, page as it was: a conditional GET answered 304
 RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # same text, gzip-encoded
 SITEMAP = "en/article-sitemap.xml"
+CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
+CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004)
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -56,11 +60,13 @@ def rebuilt(tmp_path_factory):
     site = work / "site"
     shutil.copytree(ROOT / "data" / "sample-site", site)
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
-    faults.write_text("{}")
+    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate"}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
-        first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds")
+        first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
+                      "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.05")
         assert first.returncode == 0, first.stderr[-2000:]
+        (first_stats,) = query(db, "SELECT stats FROM crawl_runs")
         # After the first crawl's last capture (second precision): the three listed as changed.
         time.sleep(1.1)
         moved = stamp(datetime.now(UTC))
@@ -71,7 +77,7 @@ def rebuilt(tmp_path_factory):
         faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip"}))
         sitemap = site / SITEMAP
         text = sitemap.read_text()
-        for article_id in (EDITED[1], NOT_MODIFIED, RESENT[1]):
+        for article_id in (EDITED[1], NOT_MODIFIED, RESENT[1]):  # CUT_ALWAYS is missing: fetched
             text, n = re.subn(rf"(a-{article_id}</loc><lastmod>)[^<]+", rf"\g<1>{moved}", text)
             assert n == 1
         sitemap.write_text(text)
@@ -81,12 +87,13 @@ def rebuilt(tmp_path_factory):
         assert second.returncode == 0, second.stderr[-2000:]
         statuses = {path: status for path, status in mirror.requests() if "/a-" in path}
     # The second crawl did what the test is about (else it proves nothing).
-    assert sorted(statuses.values()) == [200, 200, 304], statuses
+    assert sorted(statuses.values()) == [200, 200, 200, 304], statuses
+    assert statuses[CUT_ALWAYS[0]] == 200
     target = work / "rebuilt.db"
     run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
                           "--workers", "1", str(work / "dw.db-warc")], cwd=ROOT, timeout=120)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
-    return db, target, json.loads(run.stdout.splitlines()[-1])
+    return db, target, json.loads(run.stdout.splitlines()[-1]), json.loads(first_stats[0])
 
 
 def tables(db: Path) -> list[str]:
@@ -107,7 +114,7 @@ def rows(db: Path, table: str) -> list[tuple]:
 
 
 def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
-    db, _, _ = rebuilt
+    db, _, _, _ = rebuilt
     assert query(db, "SELECT article_id FROM revisions") == [(EDITED[1],)]
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ? AND warc_file IS NULL",
                  NOT_MODIFIED) == [(1,)]
@@ -116,13 +123,15 @@ def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
 
 
 def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_stored(rebuilt):
-    _, _, counts = rebuilt
+    _, _, counts, _ = rebuilt
     assert counts["not_modified"] == 1 and "skipped/revisit" not in counts
     assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
+    # The responses cut short (one, then two for the page that failed): never read as articles.
+    assert counts["skipped/warc_truncated/disconnect"] == 3
 
 
 def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
-    db, target, _ = rebuilt
+    db, target, _, _ = rebuilt
     assert tables(target) == tables(db)
 
 
@@ -130,7 +139,7 @@ def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
                                    "agencies", "article_agencies", "authors", "article_authors",
                                    "images", "articles_search"])
 def test_the_rebuilt_archive_equals_the_crawls_row_by_row(rebuilt, table):
-    db, target, _ = rebuilt
+    db, target, _, _ = rebuilt
     crawled, again = rows(db, table), rows(target, table)
     assert crawled  # every table holds something to compare
     assert [r for r in again if r not in crawled] == [] and [r for r in crawled if r not in again] == []
@@ -138,7 +147,7 @@ def test_the_rebuilt_archive_equals_the_crawls_row_by_row(rebuilt, table):
 
 
 def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_request(rebuilt):
-    _, target, _ = rebuilt
+    _, target, _, _ = rebuilt
     assert query(target, "SELECT count(*) FROM articles"
                          " WHERE etag IS NULL OR last_modified IS NULL") == [(0,)]
 
@@ -196,3 +205,31 @@ def test_what_a_killed_run_fetched_but_never_stored_is_stored_by_the_next_run_as
     assert tables(target) == tables(db)
     for table in tables(db):
         assert rows(target, table) == rows(db, table), table
+
+
+# -- a response cut short ----------------------------------------------------------------------
+
+def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fails(rebuilt):
+    from warcio.archiveiterator import ArchiveIterator
+
+    db, _, _, stats = rebuilt
+    cut = {}
+    for path in sorted(db.with_name("dw.db-warc").glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_headers.get_header("WARC-Truncated"):
+                    uri = record.rec_headers.get_header("WARC-Target-URI")
+                    cut.setdefault(uri.split("dw.com", 1)[1], []).append(
+                        (record.rec_type, record.rec_headers.get_header("WARC-Truncated"),
+                         record.http_headers.get_header("Content-Length"), record.content_stream().read()))
+    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0]])
+    assert [len(records) for _, records in sorted(cut.items())] == [1, 2]  # once; then retried once
+    page = (ROOT / "data" / "sample-site" / (CUT_ALWAYS[0].lstrip("/") + ".html")).read_bytes()
+    for kind, reason, length, body in cut[CUT_ALWAYS[0]]:
+        # The bytes that came (the mirror sends half), the length the server announced.
+        assert (kind, reason, int(length)) == ("response", "disconnect", len(page))
+        assert body == page[: len(page) // 2]
+    assert stats["dw/warc/truncated"] == 3
+    # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
+    assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
+    assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]

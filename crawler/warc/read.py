@@ -75,6 +75,9 @@ class Entry:
     # (the last line of each): the archive keeps them for the next conditional request.
     etag: str | None = None
     last_modified: str | None = None
+    # WARC-Truncated (WARC 1.1 §5.13): why the payload stored is not the whole body (`length`,
+    # `time`, `disconnect`, `unspecified`); "" for a whole one.
+    truncated: str = ""
 
 
 def target_uri(value: str | None) -> str:
@@ -108,7 +111,8 @@ def _entry(path: str, offset: int, record) -> Entry:
                  to_utc(headers.get_header("WARC-Date")) or "", status, header("Content-Type"),
                  content_encoding=header("Content-Encoding").lower(),
                  chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
-                 etag=last("ETag"), last_modified=last("Last-Modified"))
+                 etag=last("ETag"), last_modified=last("Last-Modified"),
+                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower())
 
 
 # -- digests ---------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ whose content is unchanged is left alone, but for its empty columns (one an upgr
 which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one
 an article row was made from is not applied; one from other WARCs (another tool's, older than
 what the archive holds) is kept as an earlier revision in its place in time. Everything else
-(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records) is counted by
-kind and skipped; the form each record's payload digest takes is counted too
+(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records, responses
+marked `WARC-Truncated`: `warc_truncated/disconnect` for a crawl's response cut short) is counted
+by kind and skipped; the form each record's payload digest takes is counted too
 (`payload_digest/entity_body`, `as_sent`, `both`, `unmatched`, `unverifiable`: see
 crawler/warc/read.py).
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
@@ -245,6 +246,8 @@ def kind_of(entry: Entry, url: str) -> str:
         return entry.kind
     if not dw.is_dw_host(url):
         return "not_dw"
+    if entry.truncated:  # a part of the page (a connection cut, a writer's limit): no article
+        return f"warc_truncated/{entry.truncated}"
     if entry.status is None or entry.status >= 300:
         return "redirect" if entry.status in (301, 302, 303, 307, 308) else f"http_{entry.status}"
     target = dw.parse_url(url)
