@@ -233,3 +233,73 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
     # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
     assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]
+
+
+# -- the pure parts, in their variants ---------------------------------------------------------
+
+def write_warc(path: Path, info: dict | None, headers: list[tuple[str, str]] = (),
+               warc_headers: dict | None = None, status: str = "200 OK",
+               uri: str = "https://www.dw.com/en/a-story/a-79010001") -> Path:
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        if info is not None:
+            writer.write_record(writer.create_warcinfo_record(path.name, info))
+        http = StatusAndHeaders(status, [("Content-Type", "text/html"), *headers], protocol="HTTP/1.1")
+        body = b"<html>part of a page</html>"
+        writer.write_record(writer.create_warc_record(
+            uri, "revisit" if status.startswith("304") else "response",
+            payload=BytesIO(b"" if status.startswith("304") else body),
+            length=0 if status.startswith("304") else len(body), http_headers=http,
+            warc_headers_dict=warc_headers))
+    return path
+
+
+@pytest.mark.parametrize(("info", "cause"), [
+    ({"software": "dw-archive/0.1.0 (warcio/1.7.4, Scrapy/2.13.3)"}, "crawl"),
+    ({"software": "dw-archive backfill", "description": "captures from wayback"}, "wayback"),
+    ({"software": "dw-archive backfill", "description": "captures from cc-news"}, "cc-news"),
+    ({"software": "Wget/1.21.3", "format": "WARC File Format 1.1"}, "reextract"),
+    (None, "reextract"),  # no warcinfo record at all
+])
+def test_the_cause_of_a_files_captures_is_read_off_its_warcinfo(tmp_path, info, cause):
+    from crawler.warc.reextract import capture_cause
+
+    assert capture_cause(write_warc(tmp_path / "x.warc.gz", info)) == cause
+
+
+@pytest.mark.parametrize(("headers", "etag", "last_modified"), [
+    ([("ETag", '"abc"'), ("Last-Modified", "Sun, 06 Dec 2026 04:00:00 GMT")],
+     '"abc"', "Sun, 06 Dec 2026 04:00:00 GMT"),
+    ([("ETag", '"first"'), ("etag", '"second"')], '"second"', None),  # Scrapy's: the last line
+    ([("ETag", "")], None, None),
+    ([], None, None),
+])
+def test_a_responses_validators_are_read_as_the_crawl_reads_them(tmp_path, headers, etag, last_modified):
+    from crawler.warc.read import scan
+
+    entry = next(e for e in scan(write_warc(tmp_path / "x.warc.gz", None, headers)) if e.kind == "response")
+    assert (entry.etag, entry.last_modified) == (etag, last_modified)
+
+
+@pytest.mark.parametrize(("status", "uri", "warc_headers", "kind"), [
+    ("304 Not Modified", "https://www.dw.com/en/a-story/a-79010001", None, "not_modified"),
+    ("304 Not Modified", "https://www.dw.com/en/news-sitemap.xml", None, "revisit"),
+    ("304 Not Modified", "https://example.org/en/a-story/a-79010001", None, "revisit"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", {"WARC-Truncated": "disconnect"},
+     "warc_truncated/disconnect"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", {"WARC-Truncated": "length"},
+     "warc_truncated/length"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", None, "article"),
+])
+def test_what_a_record_is_to_the_rebuild(tmp_path, status, uri, warc_headers, kind):
+    from crawler.warc.read import scan
+    from crawler.warc.reextract import kind_of
+
+    path = write_warc(tmp_path / "x.warc.gz", None, status=status, uri=uri, warc_headers=warc_headers)
+    (entry,) = list(scan(path))
+    assert kind_of(entry, entry.uri) == kind

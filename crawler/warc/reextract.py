@@ -499,7 +499,7 @@ def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable
 
 def recover(archive: Archive, folder: Path, since: str) -> Counter:
     """Store what a killed run fetched but never stored, from its WARC files: the article
-    responses and 304s in the files of `folder` written at or after `since` (the killed run's
+    responses and 304s in the crawl's files of `folder` written at or after `since` (the killed run's
     start, `YYYY-MM-DDTHH:MM:SSZ`; the runs before it had ended: it held the run lock) that no
     sighting of the archive names, in capture order, through the archive's rules as a rebuild
     stores them. The counts (`new`, `unchanged`, `not_modified`, `resumed`: the records the
@@ -510,7 +510,10 @@ def recover(archive: Archive, folder: Path, since: str) -> Counter:
         return Counter()
     if not folder.is_dir():
         return Counter()
-    files = in_capture_order([path for path in warc_files([folder]) if path.stat().st_mtime >= since_ts])
+    # A crawl's files only: a backfill's own records past its last commit are cut off by the next
+    # backfill (crawler/backfill/run.py), never to be stored from here.
+    files = in_capture_order([path for path in warc_files([folder])
+                              if path.stat().st_mtime >= since_ts and capture_cause(path) == "crawl"])
     done: set[tuple[str, int]] = set()
     for path in files:  # what the archive holds is skipped unread: a killed run stored most of it
         done.update((path.name, offset) for (offset,) in archive.db.execute(
