@@ -497,20 +497,25 @@ class WireHeadDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler):
         super().__init__(crawler)
         self.capturing = crawler.settings.getbool("WARC_ENABLED")
+        self.fail_on_dataloss = crawler.settings.getbool("DOWNLOAD_FAIL_ON_DATALOSS")
         if self.capturing and _LenientHTTPClientParser is not None:
             self._pool._factory = _WireHeadFactory
 
     async def download_request(self, request):
         """Scrapy's download; a body cut short fails as Scrapy fails it (`ResponseDataLossError`,
         when `DOWNLOAD_FAIL_ON_DATALOSS`), its bytes handed to the capture (`CUT_SHORT`)."""
-        fail = request.meta.get("download_fail_on_dataloss", self._fail_on_dataloss)
-        if not (self.capturing and fail):
+        key = "download_fail_on_dataloss"
+        given = request.meta.get(key)
+        if not (self.capturing and (self.fail_on_dataloss if given is None else given)):
             return await super().download_request(request)
-        request.meta["download_fail_on_dataloss"] = False  # this download only: read the cut body
+        request.meta[key] = False  # this download only: read the cut body, then fail it here
         try:
             response = await super().download_request(request)
         finally:
-            del request.meta["download_fail_on_dataloss"]
+            if given is None:
+                del request.meta[key]
+            else:
+                request.meta[key] = given
         if "dataloss" not in response.flags:
             return response
         request.meta[CUT_SHORT] = response

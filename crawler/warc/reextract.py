@@ -11,9 +11,16 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
-which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one
-an article row was made from is not applied; one from other WARCs (another tool's, older than
-what the archive holds) is kept as an earlier revision in its place in time. Everything else
+which are filled (counted `unchanged`, and `filled`; no revision). That is for a capture the
+archive holds (the one its version was read from, or a sighting or revision at its date); a
+record older than the one an article row was made from is then not applied. A capture the
+archive does not hold (a rebuild into a new file, another tool's WARC, what a killed run
+fetched and never stored) is stored as the crawl stores a fetch: new, an edit, a sighting of
+content it has, or, older than what it holds, an earlier revision in its place in time. A
+304's `revisit` record marks its article seen (`not_modified`); each article keeps its last
+response's `ETag` and `Last-Modified`; revisions and sightings of a capture the archive did not
+hold carry the cause of its maker, read off its file's `warcinfo` (`capture_cause`). So an
+archive rebuilt from a crawl's WARCs equals the crawl's (tests/test_rebuild.py). Everything else
 (requests, sitemaps, feeds, redirects, other sites, damaged or truncated records, responses
 marked `WARC-Truncated`: `warc_truncated/disconnect` for a crawl's response cut short) is counted
 by kind and skipped; the form each record's payload digest takes is counted too
