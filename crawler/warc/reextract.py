@@ -528,6 +528,8 @@ def recover(archive: Archive, folder: Path, since: str) -> Counter:
             " AND (warc_file = ? OR warc_file LIKE ?)", [str(path), f"%/{path.name}"]))
     scanned, counts = Counter(files=len(files)), Counter()
     if files:
+        logger.info("Reading %d WARC file(s) of the killed run (%.1f MB) for what it fetched and did"
+                    " not store", len(files), sum(path.stat().st_size for path in files) / 1e6)
         _apply(archive, files, 1, lambda url: url, done, scanned, counts, _NoCheckpoint(), shown=False)
     return scanned + counts
 
