@@ -11,6 +11,8 @@ import logging
 import sqlite3
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from scrapy import signals
@@ -74,6 +76,9 @@ class ArchiveExtension:
         # last line: "another crawl is running on this archive (lock FILE, pid N)".
         self.locked_out: str | None = None
         self.run_id: int | None = None  # this run's `crawl_runs` row, written when it starts
+        # When the earliest run this one marked killed had started (None: none was): what it
+        # fetched and never stored is in its WARC files since then (`recover_killed`).
+        self.killed_since: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -161,19 +166,20 @@ class ArchiveExtension:
         if killed:
             logger.warning("%d earlier run(s) of this archive never ended (killed); marked so in"
                            " crawl_runs", killed)
-            return self._recover(since) if since else None
+            self.killed_since = since
         return None
 
-    def _recover(self, since: str) -> str | None:
-        """Store what the killed run fetched (its WARC records) but never stored: the articles and
-        304s of its last batches (`crawler.warc.reextract.recover`), as a rebuild from the WARCs
-        would; counted `dw/archive/recovered/<verdict>`. `archive_error` when it cannot be
-        written."""
-        from crawler.warc.capture import warc_dir
-        from crawler.warc.reextract import recover
-
+    def recover_killed(self, recover: Callable[[Archive, str], Counter]) -> str | None:
+        """Store what a run this one marked killed had fetched but never stored (the articles and
+        304s of its last batches, in its WARC files), as a rebuild from the WARCs would:
+        `recover(archive, since)` stores them and returns its counts (the spider passes
+        `crawler.warc.reextract.recover`, a layer above this one); counted
+        `dw/archive/recovered/<verdict>`. None when done or nothing to do, `archive_error` when
+        the archive cannot be written."""
+        if not self.killed_since:
+            return None
         try:
-            counts = recover(self.archive, warc_dir(self.crawler.settings), since)
+            counts = recover(self.archive, self.killed_since)
         except (sqlite3.Error, OSError) as exc:
             self._failed_on(exc, 0)
             return "archive_error"
