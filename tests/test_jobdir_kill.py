@@ -58,6 +58,15 @@ def kill_after(mirror: Mirror, command: list[str], pages: int) -> None:
     settle(mirror)
 
 
+def captured_ids(folder) -> set[int]:
+    """The articles whose page is in a sound 200 response record of the WARC files in `folder`."""
+    from crawler.warc.read import scan
+
+    return {int(entry.uri.rsplit("a-", 1)[1]) for path in folder.glob("*.warc.gz")
+            for entry in scan(path) if entry.kind == "response" and entry.status == 200
+            and "/a-" in entry.uri}
+
+
 def settle(mirror: Mirror, quiet: float = 1.0) -> None:
     """Wait until the mirror's log has not grown for `quiet` seconds. A request the killed crawl
     sent just before it died can still be read, and logged, by the mirror after the kill; logged
@@ -101,18 +110,23 @@ def test_after_a_kill_the_next_run_fetches_exactly_what_is_missing(slow_site, tm
                 kill_after(mirror, command, run)
         held = archived_ids(db) if db.exists() else set()
         assert held < total
+        # What the killed runs fetched but never stored: the last run stores it from their WARC
+        # records (crawler.warc.reextract.recover) instead of fetching it again.
+        captured = captured_ids(db.with_name("dw.db-warc")) - held
         mirror.clear()
         last = measured(command)
         assert last.returncode == 0 and "Traceback" not in last.stderr, last.stderr[-2000:]
         assert last.seconds < 120 and last.peak_mib < 600, (last.seconds, last.peak_mib)
         fetched = requested(mirror)
-    assert set(fetched) == total - held  # no article never requested, none archived fetched again
+    # No article never requested, none archived or captured fetched again.
+    assert set(fetched) == total - held - captured
     assert set(fetched.values()) == {1}  # none twice
     assert archived_ids(db) == total
     assert query(db, "SELECT count(*) FROM revisions") == [(0,)]
     assert "never ended (killed?)" in last.stderr and "discarded" in last.stderr
     stats = last_run(db)["stats"]
     assert "dw/jobdir/discarded_requests" in stats
+    assert stats.get("dw/archive/recovered/new", 0) == len(captured)
     assert last_run(db)["outcome"] == "ok"
 
 

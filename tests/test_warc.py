@@ -135,12 +135,14 @@ def test_reextract_rebuilds_the_archive_and_a_second_run_changes_nothing(crawled
     _, db, files, _ = crawled
     rebuilt = tmp_path / "rebuilt.db"
     counts = reextract(rebuilt, *files)
-    assert counts["new"] == 31 and counts["skipped/revisit"] == 1
+    # The second crawl's 304 (a `revisit` record) is read as the crawl stored it: a sighting.
+    assert counts["new"] == 31 and counts["not_modified"] == 1 and "skipped/revisit" not in counts
     assert content(rebuilt) == content(db.with_name("first.db"))
     assert query(rebuilt, "SELECT count(*) FROM revisions") == [(0,)]
     before = query(rebuilt, "SELECT * FROM articles ORDER BY id")
     again = reextract(rebuilt, *files)
     assert again["unchanged"] == 31 and "new" not in again and "updated" not in again
+    assert again["not_modified"] == 1  # applied again, changing nothing
     assert query(rebuilt, "SELECT * FROM articles ORDER BY id") == before
     assert query(rebuilt, "SELECT count(*) FROM revisions") == [(0,)]
 
@@ -181,6 +183,13 @@ def test_reextract_fills_the_columns_an_upgrade_added_without_a_revision(crawled
         conn.execute("ALTER TABLE articles DROP COLUMN modified_at")
     counts = reextract(copy, *files)
     assert counts["filled"] == 31 and "updated" not in counts and "new" not in counts
+    # The second crawl's 304, which this copy of the first crawl's archive never got, is
+    # recorded: the article was last seen then. Nothing else moves.
+    (seen,), = query(copy, "SELECT fetched_at FROM sightings WHERE article_id = ? AND warc_file IS NULL",
+                     REVISITED)
+    assert counts["not_modified"] == 1 and seen > before[1][3]
+    before[1] = (*before[1][:3], seen, before[1][4])
+    assert before[1][0] == REVISITED
     assert query(copy, f"SELECT {columns} FROM articles ORDER BY id") == before
     assert query(copy, "SELECT count(*) FROM revisions") == [(0,)]
 

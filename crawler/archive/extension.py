@@ -11,6 +11,8 @@ import logging
 import sqlite3
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 
 from scrapy import signals
@@ -22,7 +24,7 @@ from crawler.archive.lock import ArchiveLocked, RunLock
 from crawler.archive.records import Fetched, Stored, as_record, utc_now
 from crawler.archive.store import Archive
 from crawler.archive.writer import Batch, BatchWriter
-from crawler.outcome import FORCED
+from crawler.outcome import FORCED, RUNNING
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,9 @@ class ArchiveExtension:
         self._gone: dict[int, str] | None = None
         self.found_gone: dict[int, gone.Gone] = {}
         self.answered_again: set[int] = set()
+        # When the earliest run this one marked killed had started (None: none was): what it
+        # fetched and never stored is in its WARC files since then (`recover_killed`).
+        self.killed_since: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -158,6 +163,8 @@ class ArchiveExtension:
         """Write this run's `crawl_runs` row (`running`), marking killed the earlier rows a killed
         run left `running` (crawler/archive/runs.py); `archive_error` when it cannot be written."""
         try:
+            (since,) = self.archive.db.execute("SELECT min(started_at) FROM crawl_runs WHERE outcome = ?",
+                                               [RUNNING.text]).fetchone()
             self.run_id, killed = runs.start(
                 self.archive.db.conn, utc_now(),
                 json.dumps({k: v for k, v in arguments.items() if v is not None}))
@@ -167,6 +174,30 @@ class ArchiveExtension:
         if killed:
             logger.warning("%d earlier run(s) of this archive never ended (killed); marked so in"
                            " crawl_runs", killed)
+            self.killed_since = since
+        return None
+
+    def recover_killed(self, recover: Callable[[Archive, str], Counter]) -> str | None:
+        """Store what a run this one marked killed had fetched but never stored (the articles and
+        304s of its last batches, in its WARC files), as a rebuild from the WARCs would:
+        `recover(archive, since)` stores them and returns its counts (the spider passes
+        `crawler.warc.reextract.recover`, a layer above this one); counted
+        `dw/archive/recovered/<verdict>`. None when done or nothing to do, `archive_error` when
+        the archive cannot be written."""
+        if not self.killed_since:
+            return None
+        try:
+            counts = recover(self.archive, self.killed_since)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed_on(exc, 0)
+            return "archive_error"
+        verdicts = {k: n for k, n in counts.items() if n and k in (
+            "new", "updated", "unchanged", "earlier", "older", "not_modified")}
+        for verdict, n in verdicts.items():
+            self.stats.set_value(f"dw/archive/recovered/{verdict}", n)
+        if verdicts:
+            logger.warning("Stored from the killed run's WARC files what it had fetched but not stored:"
+                           " %s", ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items())))
         return None
 
     def record_run(self, run: dict) -> None:

@@ -24,6 +24,8 @@ from crawler.extract import NotAnArticle, extract
 from crawler.items import Article
 from crawler.middlewares import Origins
 from crawler.spiders.listings import _FEED_POLL_SECONDS, ListingCallbacks
+from crawler.warc.capture import warc_dir
+from crawler.warc.reextract import recover
 
 logger = logging.getLogger(__name__)
 _BREATHE_EVERY = 100  # given or due URLs read between two turns of the reactor
@@ -107,7 +109,8 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             raise scrapy.exceptions.CloseSpider("bad_arguments")
         # The run lock, the archive checked for damage and opened (by the archive pipeline
         # already, when it is enabled), read, and this run's crawl_runs row written.
-        stop = self.archive.begin_run(self.arguments)
+        stop = self.archive.begin_run(self.arguments) or self.archive.recover_killed(
+            lambda archive, since: recover(archive, warc_dir(self.settings), since))
         if stop:
             raise scrapy.exceptions.CloseSpider(stop)
         # Resumed from a JOBDIR: those articles' requests are in its queue already.

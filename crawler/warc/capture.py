@@ -30,6 +30,14 @@ under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcpro
 value unchanged. A response that came another way (another download handler) has its head
 rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
 
+A response cut short (its connection closed before the `Content-Length` it announced, which
+Scrapy fails with `ResponseDataLossError`) is kept too: a `response` record of the bytes that
+came, marked `WARC-Truncated: disconnect` (WARC 1.1 §5.13), counted `dw/warc/truncated`; the
+request still fails (and is retried) as before, and re-extraction skips such a record, counted.
+`WireHeadDownloadHandler` reads the body that far (Scrapy's `download_fail_on_dataloss`, off for
+the one download) and raises Scrapy's own `ResponseDataLossError` with the cut response in the
+request's meta, where the middleware's `process_exception` finds it.
+
 A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
 it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/warc/limits.py,
 the codings read as `crawler.warc.read.content_codings` reads them).
@@ -58,7 +66,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured, ResponseDataLossError
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from warcio.statusandheaders import StatusAndHeaders
@@ -84,6 +92,9 @@ _RENAMED = {b"transfer-encoding": b"X-Crawler-Transfer-Encoding"}
 # The response header that carries the head as received from the download handler to the
 # capture middleware, which removes it: nothing else ever sees it.
 WIRE_HEAD = b"X-Dw-Wire-Head"
+# The request meta key under which the download handler hands a response cut short (the bytes
+# received before the connection closed) to the capture middleware's `process_exception`.
+CUT_SHORT = "dw_cut_short_response"
 
 
 def warc_dir(settings) -> Path:
@@ -295,12 +306,13 @@ def rebuilt_head(response) -> bytes:
 
 
 def exchange_records(url: str, request, response, builder: WARCWriter | None = None,
-                     head: bytes | None = None) -> list:
+                     head: bytes | None = None, truncated: str | None = None) -> list:
     """The `response` (or `revisit` for a 304) and `request` records of one exchange.
 
     `url` is the real URL the exchange stands for; `head` the response's status line and
     header lines as received (`rebuilt_head(response)` when not given); `response.body` is
-    kept byte for byte.
+    kept byte for byte. `truncated`: the `WARC-Truncated` reason of a body cut short
+    (`disconnect`: the connection closed before the body's announced end).
     """
     builder = builder or BUILDER
     parts = urlsplit(url)
@@ -313,7 +325,9 @@ def exchange_records(url: str, request, response, builder: WARCWriter | None = N
                                "WARC-Refers-To-Target-URI": url})
     else:
         record = builder.create_warc_record(url, "response", payload=BytesIO(response.body),
-                                            length=len(response.body), http_headers=http)
+                                            length=len(response.body), http_headers=http,
+                                            warc_headers_dict={"WARC-Truncated": truncated}
+                                            if truncated else None)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     sent = StatusAndHeaders(f"{request.method} {target} {protocol}",
                             [("Host", parts.netloc), *_headers(request.headers)],
@@ -396,6 +410,31 @@ class WarcCaptureMiddleware:
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
         return response
+
+    async def process_exception(self, request, exception):
+        """Keep a response cut short (see the module doc) as a `WARC-Truncated: disconnect`
+        record; the exception goes on to the other middlewares (a retry) and the errback."""
+        cut = request.meta.pop(CUT_SHORT, None)
+        if cut is None or not isinstance(exception, ResponseDataLossError) or self.failed:
+            return None
+        try:
+            self._refuse_too_large(request, cut)
+        except IgnoreRequest:
+            return None
+        url = self.origins.real_url(cut.url)
+        head = cut.headers.pop(WIRE_HEAD, None)
+        records = exchange_records(url, request, cut, head=base64.b64decode(head[0]) if head else None,
+                                   truncated="disconnect")
+        try:
+            await self._written([record_bytes(record) for record in records])
+        except _NotWritten:
+            return None
+        except OSError as exc:
+            self._fail(exc)
+            return None
+        self.stats.inc_value("dw/warc/records", 2)
+        self.stats.inc_value("dw/warc/truncated")
+        return None
 
     def _refuse_too_large(self, request, response) -> None:
         """Raise IgnoreRequest, storing nothing, for a body that inflates past `DOWNLOAD_MAXSIZE`:
@@ -518,8 +557,38 @@ class WireHeadDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler):
         super().__init__(crawler)
-        if crawler.settings.getbool("WARC_ENABLED") and _LenientHTTPClientParser is not None:
+        self.capturing = crawler.settings.getbool("WARC_ENABLED")
+        self.fail_on_dataloss = crawler.settings.getbool("DOWNLOAD_FAIL_ON_DATALOSS")
+        if self.capturing and _LenientHTTPClientParser is not None:
             self._pool._factory = _WireHeadFactory
+
+    async def download_request(self, request):
+        """Scrapy's download; a body cut short fails as Scrapy fails it (`ResponseDataLossError`,
+        when `DOWNLOAD_FAIL_ON_DATALOSS`), its bytes handed to the capture (`CUT_SHORT`)."""
+        key = "download_fail_on_dataloss"
+        given = request.meta.get(key)
+        if not (self.capturing and (self.fail_on_dataloss if given is None else given)):
+            return await super().download_request(request)
+        request.meta[key] = False  # this download only: read the cut body, then fail it here
+        try:
+            response = await super().download_request(request)
+        finally:
+            if given is None:
+                del request.meta[key]
+            else:
+                request.meta[key] = given
+        if "dataloss" not in response.flags:
+            return response
+        request.meta[CUT_SHORT] = response
+        logger.warning("The response of %s was cut short: %d bytes of its body, fewer than its"
+                       " Content-Length %s", request.url, len(response.body),
+                       _header_text(response, b"Content-Length"))
+        raise ResponseDataLossError(f"{request.url}: the connection closed before the body's end")
+
+
+def _header_text(response, name: bytes) -> str:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else "(none)"
 
 
 class WarcRecordMiddleware:

@@ -71,6 +71,13 @@ class Entry:
     chunked: bool = False
     transfer_encoding: str = ""  # the HTTP Transfer-Encoding, lower case (`chunked`, `gzip, chunked`)
     payload_digest: str = ""  # which form of WARC-Payload-Digest matched (see the module doc)
+    # The HTTP validators (RFC 9110 §8.8), read as the crawl reads them off Scrapy's headers
+    # (the last line of each): the archive keeps them for the next conditional request.
+    etag: str | None = None
+    last_modified: str | None = None
+    # WARC-Truncated (WARC 1.1 §5.13): why the payload stored is not the whole body (`length`,
+    # `time`, `disconnect`, `unspecified`); "" for a whole one.
+    truncated: str = ""
 
 
 def target_uri(value: str | None) -> str:
@@ -95,11 +102,17 @@ def _entry(path: str, offset: int, record) -> Entry:
             return ""
         return ", ".join(v for k, v in http.headers if k.lower() == name.lower() and v.strip())
 
+    def last(name: str) -> str | None:  # Scrapy's `Headers.get`: the last line, None when empty
+        values = [v for k, v in http.headers if k.lower() == name.lower()] if http is not None else []
+        return values[-1] if values and values[-1] else None
+
     transfer = " ".join(header("Transfer-Encoding").lower().split())
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
                  to_utc(headers.get_header("WARC-Date")) or "", status, header("Content-Type"),
                  content_encoding=header("Content-Encoding").lower(),
-                 chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer)
+                 chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
+                 etag=last("ETag"), last_modified=last("Last-Modified"),
+                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower())
 
 
 # -- digests ---------------------------------------------------------------------------------

@@ -11,11 +11,19 @@ them (one worker process per core, while the files are read), and writes the res
 the crawl's archive writer (in this process, in batches of one capture second): a new article
 is added, one whose stored content differs gets a revision whose `cause` is `reextract`, one
 whose content is unchanged is left alone, but for its empty columns (one an upgrade added),
-which are filled (counted `unchanged`, and `filled`; no revision). A record older than the one
-an article row was made from is not applied; one from other WARCs (another tool's, older than
-what the archive holds) is kept as an earlier revision in its place in time. Everything else
-(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records) is counted by
-kind and skipped; the form each record's payload digest takes is counted too
+which are filled (counted `unchanged`, and `filled`; no revision). That is for a capture the
+archive holds (the one its version was read from, or a sighting or revision at its date); a
+record older than the one an article row was made from is then not applied. A capture the
+archive does not hold (a rebuild into a new file, another tool's WARC, what a killed run
+fetched and never stored) is stored as the crawl stores a fetch: new, an edit, a sighting of
+content it has, or, older than what it holds, an earlier revision in its place in time. A
+304's `revisit` record marks its article seen (`not_modified`); each article keeps its last
+response's `ETag` and `Last-Modified`; revisions and sightings of a capture the archive did not
+hold carry the cause of its maker, read off its file's `warcinfo` (`capture_cause`). So an
+archive rebuilt from a crawl's WARCs equals the crawl's (tests/test_rebuild.py). Everything else
+(requests, sitemaps, feeds, redirects, other sites, damaged or truncated records, responses
+marked `WARC-Truncated`: `warc_truncated/disconnect` for a crawl's response cut short) is counted
+by kind and skipped; the form each record's payload digest takes is counted too
 (`payload_digest/entity_body`, `as_sent`, `both`, `unmatched`, `unverifiable`: see
 crawler/warc/read.py).
 `--origin` names a mirror the WARC was fetched from (as `DW_ORIGIN` does for a crawl), so
@@ -46,13 +54,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy.utils.project import get_project_settings
 
 from crawler import dw
-from crawler.archive import Archive, ArchiveLocked, RunLock, as_record, integrity, paths
+from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
 from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
@@ -62,11 +71,14 @@ from crawler.warc.capture import warc_dir
 from crawler.warc.limits import TooLarge
 from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
-__all__ = ["extractor_version", "main", "run"]
+__all__ = ["extractor_version", "main", "recover", "run"]
 
 logger = logging.getLogger("crawler.reextract")
 
 CAUSE = "reextract"
+# What a `revisit` record of a 304 (profile server-not-modified) stands for: the article seen
+# again, unchanged, as the crawl records it (`crawler.archive.records.Fetched`).
+NOT_MODIFIED = "not_modified"
 
 
 # -- a page -> the article as stored; the archive ----------------------------------------
@@ -106,16 +118,21 @@ def fills(record: dict, empty: frozenset) -> bool:
     return any(article_row(record).get(name) is not None for name in empty)
 
 
-def write_articles(archive, articles: list[dict], seen_at: str) -> dict[str, int]:
-    """Store articles in one transaction: counts of `new`, `updated` (each updated one gets a
-    revision with cause `reextract`), `unchanged`, `earlier` (older captures kept as earlier
-    revisions) and `filled` (empty columns given a value); each article carries its capture's
-    date (`fetched_at`)."""
+def write_articles(archive, articles: list[dict], seen_at: str,
+                   fetches: list[Fetched] = (), cause: str = CAUSE) -> dict[str, int]:
+    """Store articles and 304s (`fetches`, each marking its archived article seen at its
+    `fetched_at`, as the crawl's 304s do) in one transaction: counts of `new`, `updated` (each
+    updated one gets a revision with cause `reextract`), `unchanged`, `earlier` (older captures
+    kept as earlier revisions), `older`, `filled` (empty columns given a value) and
+    `not_modified` (the 304s); each article carries its capture's date (`fetched_at`). `cause`
+    is recorded on the revisions and sightings written (`capture_cause`)."""
     # As the crawl does for each article it stores: its own short link.
     links = [(dw.encode_short_code(a["id"]), a["id"]) for a in articles]
-    counts = archive.write_batch(articles, links, seen_at=seen_at, cause=CAUSE)
-    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled")
-            if counts[name]}
+    counts = archive.write_batch(articles, links, fetches, seen_at=seen_at, cause=cause)
+    counts["unchanged"] -= len(fetches)  # the archive counts a 304 as unchanged; apart here
+    counts["not_modified"] = len(fetches)
+    return {name: counts[name] for name in ("new", "updated", "unchanged", "earlier", "older", "filled",
+                                            "not_modified") if counts[name]}
 
 
 # -- the workers ---------------------------------------------------------------------------
@@ -129,6 +146,8 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     the article dict or the kind of page it was)."""
     entry, url = task
     light = replace(entry, payload=None)
+    if entry.kind == "revisit":
+        return light, NOT_MODIFIED
     try:
         body = decode(entry)
     except TooLarge as exc:  # a bomb: refused at the crawl's own size limit (DOWNLOAD_MAXSIZE)
@@ -223,11 +242,19 @@ def progress(results: Iterator, files: list[Path]) -> Iterator:
 # -- the run ---------------------------------------------------------------------------------
 
 def kind_of(entry: Entry, url: str) -> str:
-    """`article` for a sound 200 HTML response of a DW article at `url`, else what it is."""
+    """`article` for a sound 200 HTML response of a DW article at `url`, `not_modified` for
+    the `revisit` record of its 304, else what it is."""
+    if entry.kind == "revisit" and entry.status == 304 and dw.is_dw_host(url):
+        target = dw.parse_url(url)
+        # Another tool's revisits (identical-payload-digest: a 200 whose body was not stored
+        # again) stay `revisit`: skipped, counted.
+        return NOT_MODIFIED if target is not None and target.kind == "article" else "revisit"
     if entry.kind != "response":
         return entry.kind
     if not dw.is_dw_host(url):
         return "not_dw"
+    if entry.truncated:  # a part of the page (a connection cut, a writer's limit): no article
+        return f"warc_truncated/{entry.truncated}"
     if entry.status is None or entry.status >= 300:
         return "redirect" if entry.status in (301, 302, 303, 307, 308) else f"http_{entry.status}"
     target = dw.parse_url(url)
@@ -242,9 +269,10 @@ def kind_of(entry: Entry, url: str) -> str:
 
 def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
           done: set[tuple[str, int]], dates: dict[tuple[str, int], str]) -> Iterator[tuple[Entry, str]]:
-    """(entry with its payload, real URL) of each sound DW article response in the files, in
-    order, but those in `done`; every other record counted in `counts` as `skipped/<kind>`.
-    The date of every article response is noted in `dates` by (file name, offset).
+    """(entry with its payload, real URL) of each sound DW article response and each 304 of one
+    (its `revisit` record) in the files, in order, but those in `done`; every other record
+    counted in `counts` as `skipped/<kind>`. The date of every article response is noted in
+    `dates` by (file name, offset).
     """
     def wanted(entry: Entry) -> bool:
         return kind_of(entry, real_url(entry.uri)) == "article"
@@ -260,7 +288,7 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                    entry.path, entry.offset)
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
-            if kind != "article":
+            if kind not in ("article", NOT_MODIFIED):
                 counts[f"skipped/{kind}"] += 1
                 if entry.problem:
                     logger.warning("Skipping a %s record at %s:%d: %s", entry.kind, entry.path,
@@ -272,8 +300,9 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                " future", url, entry.path, entry.offset, entry.date)
                 continue
             key = (Path(entry.path).name, entry.offset)
-            dates[key] = entry.date
-            counts["article_responses"] += 1
+            if kind == "article":
+                dates[key] = entry.date
+                counts["article_responses"] += 1
             if key in done:
                 counts["resumed"] += 1
                 continue
@@ -292,6 +321,37 @@ def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
     return source_date is not None and entry.date < source_date
 
 
+def capture_cause(path: Path) -> str:
+    """Who made the captures of a WARC file, as the archive's `cause` names it, read off its
+    `warcinfo` record: `crawl` for a crawl's files (`crawler.warc.capture.warcinfo`), the source
+    (`commoncrawl`, `cc-news`, `wayback`) for a backfill's, else `reextract` (another tool's)."""
+    first = next(scan(path, keep=lambda entry: entry.kind == "warcinfo"), None)
+    if first is None or first.kind != "warcinfo" or not first.payload:
+        return CAUSE
+    fields = dict(line.partition(":")[::2] for line in first.payload.decode("utf-8", "replace").splitlines())
+    fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+    software, description = fields.get("software", ""), fields.get("description", "")
+    if software.startswith("dw-archive/"):
+        return "crawl"
+    if software == "dw-archive backfill" and description.startswith("captures from "):
+        return description.removeprefix("captures from ").strip() or CAUSE
+    return CAUSE
+
+
+def known_capture(archive, article_id: int, entry: Entry, stored) -> bool:
+    """True when the archive already holds this capture of the article: the one its stored
+    version was read from, or one of its sightings or revisions at the capture's date. A record
+    the archive does not know (a rebuild from the WARCs, a run killed before it stored what it
+    had fetched, another tool's WARC) is handed to the archive, whose rules place it."""
+    _, warc_file, warc_offset, _, _ = stored
+    if warc_file and warc_offset == entry.offset and Path(warc_file).name == Path(entry.path).name:
+        return True
+    return archive.db.execute(
+        "SELECT 1 FROM sightings WHERE article_id = ? AND fetched_at = ?"
+        " UNION ALL SELECT 1 FROM revisions WHERE article_id = ? AND fetched_at = ? LIMIT 1",
+        [article_id, entry.date, article_id, entry.date]).fetchone() is not None
+
+
 def _results(work: Iterator, workers: int) -> Iterator:
     if workers <= 1:
         yield from map(extract_record, work)
@@ -301,24 +361,32 @@ def _results(work: Iterator, workers: int) -> Iterator:
 
 
 class _Writer:
-    """Articles to store, written in batches of one capture second (one transaction each)."""
+    """Articles and 304s to store, written in batches of one capture second (one transaction
+    each)."""
 
     def __init__(self, archive, counts: Counter, checkpoint: Checkpoint, size: int = 200):
         self.archive, self.counts, self.checkpoint, self.size = archive, counts, checkpoint, size
         self.batch: list[dict] = []
+        self.fetches: list[Fetched] = []
         self.ids: set[int] = set()
         self.done: list[tuple[str, int]] = []
         self.seen_at = ""
+        self.cause = CAUSE
 
-    def add(self, article: dict | None, entry: Entry) -> None:
-        if article is not None:
-            if self.batch and (entry.date != self.seen_at or len(self.batch) >= self.size):
+    def add(self, article: dict | None, entry: Entry, fetch: Fetched | None = None,
+            cause: str = CAUSE) -> None:
+        if article is not None or fetch is not None:
+            pending = len(self.batch) + len(self.fetches)
+            if pending and (entry.date != self.seen_at or pending >= self.size or cause != self.cause):
                 self.flush()
-            self.seen_at = entry.date
-            self.batch.append(article)
-            self.ids.add(article["id"])
+            self.seen_at, self.cause = entry.date, cause
+            if article is not None:
+                self.batch.append(article)
+                self.ids.add(article["id"])
+            else:
+                self.fetches.append(fetch)
         self.done.append((entry.path, entry.offset))
-        if not self.batch:
+        if not (self.batch or self.fetches):
             self.flush()
 
     def flush(self) -> None:
@@ -329,10 +397,12 @@ class _Writer:
         interrupted: list[int] = []
         previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
         try:
-            if self.batch:
-                for verdict, n in write_articles(self.archive, self.batch, self.seen_at).items():
+            if self.batch or self.fetches:
+                written = write_articles(self.archive, self.batch, self.seen_at, self.fetches,
+                                         self.cause)
+                for verdict, n in written.items():
                     self.counts[verdict] += n
-                self.batch, self.ids = [], set()
+                self.batch, self.fetches, self.ids = [], [], set()
                 for path, offset in self.done:
                     self.checkpoint.mark(path, offset)
                 self.checkpoint.save()
@@ -366,37 +436,101 @@ def run(archive_path: Path, files: list[Path], workers: int,
 def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str]) -> Counter:
     scanned: Counter = Counter(files=len(files))
     counts: Counter = Counter()
-    dates: dict[tuple[str, int], str] = {}
     checkpoint = Checkpoint(archive.db, extractor_version())
-    writer = _Writer(archive, counts, checkpoint)
     try:
-        work = tasks(files, scanned, real_url, checkpoint.done(), dates)
-        for entry, result in progress(_results(work, workers), files):
-            if isinstance(result, str):
-                counts[f"skipped/{result}"] += 1
-                writer.add(None, entry)
-                continue
-            if result["id"] in writer.ids:
-                writer.flush()  # the same article twice in a batch: the earlier one first
-            result.update(warc_file=entry.path, warc_offset=entry.offset)
-            stored = stored_source(archive, result["id"])
-            if stored is not None and stored[0] == result["content_hash"]:
-                if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
-                    counts["unchanged"] += 1
-                    result = None  # else a column an upgrade added, filled: no revision
-            elif stored is not None and _earlier_own_capture(entry, stored, dates):
-                counts["skipped/older_than_archived"] += 1
-                result = None
-            if result is not None:
-                result["fetched_at"] = entry.date  # the capture's date: the archive's clock
-            writer.add(result, entry)
-        writer.flush()
+        _apply(archive, files, workers, real_url, checkpoint.done(), scanned, counts, checkpoint)
         checkpoint.finish()
     finally:
         try:
             checkpoint.save()
         finally:
             archive.close()
+    return scanned + counts
+
+
+class _NoCheckpoint:
+    """For a pass that keeps no progress of its own (`recover`: its records are few and the
+    sightings it writes are what it skips when run again)."""
+
+    def mark(self, path: str, offset: int) -> None:
+        pass
+
+    def save(self) -> None:
+        pass
+
+
+def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str],
+           done: set[tuple[str, int]], scanned: Counter, counts: Counter, checkpoint,
+           shown: bool = True) -> None:
+    """Read the files' article responses and 304s but those in `done`, and store what they hold
+    (see the module doc); `scanned` and `counts` count what was read and what was done; with
+    `shown`, a progress bar or log lines (`progress`)."""
+    dates: dict[tuple[str, int], str] = {}
+    writer = _Writer(archive, counts, checkpoint)
+    causes = {str(path): capture_cause(path) for path in files}
+    work = tasks(files, scanned, real_url, done, dates)
+    results = _results(work, workers)
+    for entry, result in progress(results, files) if shown else results:
+        if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
+            target = dw.parse_url(real_url(entry.uri))
+            writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
+                       causes.get(entry.path, CAUSE))
+            continue
+        if isinstance(result, str):
+            counts[f"skipped/{result}"] += 1
+            writer.add(None, entry)
+            continue
+        if result["id"] in writer.ids:
+            writer.flush()  # the same article twice in a batch: the earlier one first
+        # Where the response is kept, and its validators, as the crawl stores them.
+        result.update(warc_file=entry.path, warc_offset=entry.offset, etag=entry.etag,
+                      last_modified=entry.last_modified)
+        stored = stored_source(archive, result["id"])
+        # A capture the archive already holds is only re-read; one it does not know is a
+        # sighting to record, even of content it has (its date, validators, its capture).
+        known = stored is not None and known_capture(archive, result["id"], entry, stored)
+        if known and stored[0] == result["content_hash"]:
+            if not fills(result, stored[4]) or _earlier_own_capture(entry, stored, dates):
+                counts["unchanged"] += 1
+                result = None  # else a column an upgrade added, filled: no revision
+        elif known and _earlier_own_capture(entry, stored, dates):
+            counts["skipped/older_than_archived"] += 1
+            result = None
+        if result is not None:
+            result["fetched_at"] = entry.date  # the capture's date: the archive's clock
+        # A capture the archive did not know is what its maker saw (a crawl's edit is the
+        # crawl's revision); re-reading a known one is this command's doing.
+        writer.add(result, entry, cause=CAUSE if known else causes.get(entry.path, CAUSE))
+    writer.flush()
+
+
+def recover(archive: Archive, folder: Path, since: str) -> Counter:
+    """Store what a killed run fetched but never stored, from its WARC files: the article
+    responses and 304s in the crawl's files of `folder` written at or after `since` (the killed run's
+    start, `YYYY-MM-DDTHH:MM:SSZ`; the runs before it had ended: it held the run lock) that no
+    sighting of the archive names, in capture order, through the archive's rules as a rebuild
+    stores them. The counts (`new`, `unchanged`, `not_modified`, `resumed`: the records the
+    archive already held, ...). Raises sqlite3.Error, OSError as a write does."""
+    try:
+        since_ts = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return Counter()
+    if not folder.is_dir():
+        return Counter()
+    # A crawl's files only: a backfill's own records past its last commit are cut off by the next
+    # backfill (crawler/backfill/run.py), never to be stored from here.
+    files = in_capture_order([path for path in warc_files([folder])
+                              if path.stat().st_mtime >= since_ts and capture_cause(path) == "crawl"])
+    done: set[tuple[str, int]] = set()
+    for path in files:  # what the archive holds is skipped unread: a killed run stored most of it
+        done.update((path.name, offset) for (offset,) in archive.db.execute(
+            "SELECT warc_offset FROM sightings WHERE warc_offset IS NOT NULL"
+            " AND (warc_file = ? OR warc_file LIKE ?)", [str(path), f"%/{path.name}"]))
+    scanned, counts = Counter(files=len(files)), Counter()
+    if files:
+        logger.info("Reading %d WARC file(s) of the killed run (%.1f MB) for what it fetched and did"
+                    " not store", len(files), sum(path.stat().st_size for path in files) / 1e6)
+        _apply(archive, files, 1, lambda url: url, done, scanned, counts, _NoCheckpoint(), shown=False)
     return scanned + counts
 
 

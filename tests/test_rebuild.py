@@ -1,0 +1,305 @@
+"""An archive rebuilt from its WARC files (`python -m crawler.reextract` into a new file) equals
+the crawl's own, table by table and row by row (README: "the archive can be rebuilt from it").
+
+One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
+page is cut short once (then retried whole) and one every time (failed): each cut response is
+kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
+`lastmod` moved for three articles, gets an edited page (a revision), a 304 (a `revisit`
+record: a sighting), the same content sent anew, gzip-encoded (a 200 of unchanged content: a
+sighting, new validators), and the failed page whole. Then the rebuild, and every table compared.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devtools.demo import crawl_command
+from devtools.mirror import running_mirror
+from tests import forkserver
+from tests.conftest import ROOT
+from tests.crawling import Mirror, crawl, query
+
+LANGS = "lang=en,de,ar,pt-br,es"
+EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
+NOT_MODIFIED = 79010007  # lastmod moved, page as it was: a conditional GET answered 304
+RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # same text, gzip-encoded
+SITEMAP = "en/article-sitemap.xml"
+CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
+CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004)
+
+# What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
+# none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
+# `sqlite_sequence`/FTS shadow tables are SQLite's bookkeeping (the index is compared through
+# `articles_search` itself). Surrogate row ids (`revisions.id`, `sightings.id`) number rows in
+# the order they were written, not what they hold, so rows are compared without them.
+NOT_ABOUT_ARTICLES = {"crawl_runs", "reextract_progress", "sqlite_sequence"}
+SURROGATE = {"revisions": "id", "sightings": "id"}
+
+
+def stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory):
+    """(the crawl's archive, the archive rebuilt from its WARC folder, reextract's counts)."""
+    work = tmp_path_factory.mktemp("rebuild")
+    site = work / "site"
+    shutil.copytree(ROOT / "data" / "sample-site", site)
+    db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
+    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate"}))
+    with running_mirror(site, log, faults) as origin:
+        mirror = Mirror(origin, log)
+        first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
+                      "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.05")
+        assert first.returncode == 0, first.stderr[-2000:]
+        (first_stats,) = query(db, "SELECT stats FROM crawl_runs")
+        # After the first crawl's last capture (second precision): the three listed as changed.
+        time.sleep(1.1)
+        moved = stamp(datetime.now(UTC))
+        edited = site / EDITED[0]
+        edited.write_text(edited.read_text().replace("unaffordable", "unaffordable and unfair"))
+        resent = site / RESENT[0]
+        resent.write_bytes(gzip.compress(resent.read_bytes()))
+        faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip"}))
+        sitemap = site / SITEMAP
+        text = sitemap.read_text()
+        for article_id in (EDITED[1], NOT_MODIFIED, RESENT[1]):  # CUT_ALWAYS is missing: fetched
+            text, n = re.subn(rf"(a-{article_id}</loc><lastmod>)[^<]+", rf"\g<1>{moved}", text)
+            assert n == 1
+        sitemap.write_text(text)
+        time.sleep(1.1)  # the second crawl's captures come after `moved`
+        mirror.clear()
+        second = crawl(mirror, db, "-a", LANGS, "-a", "sources=articles")
+        assert second.returncode == 0, second.stderr[-2000:]
+        statuses = {path: status for path, status in mirror.requests() if "/a-" in path}
+    # The second crawl did what the test is about (else it proves nothing).
+    assert sorted(statuses.values()) == [200, 200, 200, 304], statuses
+    assert statuses[CUT_ALWAYS[0]] == 200
+    target = work / "rebuilt.db"
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
+                          "--workers", "1", str(work / "dw.db-warc")], cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    return db, target, json.loads(run.stdout.splitlines()[-1]), json.loads(first_stats[0])
+
+
+def tables(db: Path) -> list[str]:
+    names = [row[0] for row in query(db, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                                         " AND name NOT LIKE 'articles_search_%' ORDER BY name")]
+    return [name for name in names if name not in NOT_ABOUT_ARTICLES]
+
+
+def rows(db: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")
+                   if row[1] != SURROGATE.get(table)]
+        if table == "articles_search":  # FTS5: its rowid is the article's id
+            columns = ["rowid", *columns]
+        listed = ", ".join(columns)
+        return [tuple(zip(columns, row, strict=True))
+                for row in conn.execute(f"SELECT {listed} FROM {table} ORDER BY {listed}")]
+
+
+def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
+    db, _, _, _ = rebuilt
+    assert query(db, "SELECT article_id FROM revisions") == [(EDITED[1],)]
+    assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ? AND warc_file IS NULL",
+                 NOT_MODIFIED) == [(1,)]
+    assert query(db, "SELECT count(DISTINCT warc_file) FROM sightings WHERE article_id = ?",
+                 RESENT[1]) == [(2,)]
+
+
+def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_stored(rebuilt):
+    _, _, counts, _ = rebuilt
+    assert counts["not_modified"] == 1 and "skipped/revisit" not in counts
+    assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
+    # The responses cut short (one, then two for the page that failed): never read as articles.
+    assert counts["skipped/warc_truncated/disconnect"] == 3
+
+
+def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
+    db, target, _, _ = rebuilt
+    assert tables(target) == tables(db)
+
+
+@pytest.mark.parametrize("table", ["articles", "revisions", "sightings", "short_links",
+                                   "agencies", "article_agencies", "authors", "article_authors",
+                                   "images", "articles_search"])
+def test_the_rebuilt_archive_equals_the_crawls_row_by_row(rebuilt, table):
+    db, target, _, _ = rebuilt
+    crawled, again = rows(db, table), rows(target, table)
+    assert crawled  # every table holds something to compare
+    assert [r for r in again if r not in crawled] == [] and [r for r in crawled if r not in again] == []
+    assert again == crawled
+
+
+def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_request(rebuilt):
+    _, target, _, _ = rebuilt
+    assert query(target, "SELECT count(*) FROM articles"
+                         " WHERE etag IS NULL OR last_modified IS NULL") == [(0,)]
+
+
+# -- a run killed between fetching and storing ------------------------------------------------
+
+DELAYED = "/en/germany-unemployment-rises-in-november/a-79010002"  # held by the mirror until the kill
+
+
+def article_responses(folder: Path) -> int:
+    from crawler.warc.read import scan
+
+    return sum(1 for path in folder.glob("*.warc.gz") for entry in scan(path)
+               if entry.kind == "response" and entry.status == 200 and "/a-" in entry.uri)
+
+
+def test_what_a_killed_run_fetched_but_never_stored_is_stored_by_the_next_run_as_a_rebuild_stores_it(
+        tmp_path):
+    """The killed run's captures are the first of those articles: the next run stores them from
+    its WARC files (it does not fetch them again), so the crawl's archive and the rebuilt one
+    agree on every article's first capture (`fetched_at`, `warc_file`, `warc_offset`)."""
+    site, log, faults = tmp_path / "site", tmp_path / "access.log", tmp_path / "faults.json"
+    shutil.copytree(ROOT / "data" / "sample-site", site)
+    faults.write_text(json.dumps({DELAYED: "delay=600"}))
+    db, folder = tmp_path / "dw.db", tmp_path / "dw.db-warc"
+    args = ("-a", LANGS, "-a", "sources=news,articles,feeds")
+    with running_mirror(site, log, faults) as origin:
+        mirror = Mirror(origin, log)
+        # Batches written only at the end: every article fetched is still in memory at the kill.
+        command = crawl_command(origin, db, *args, "-s", "ARCHIVE_BATCH_SIZE=1000",
+                                "-s", "ARCHIVE_BATCH_SECONDS=1000")
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if folder.is_dir() and article_responses(folder) >= 30:  # all but the one held
+                break
+            time.sleep(0.1)
+        assert process.poll() is None, "the crawl ended before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert query(db, "SELECT count(*) FROM articles") == [(0,)]
+        faults.write_text("{}")
+        mirror.clear()
+        second = crawl(mirror, db, *args)
+        assert second.returncode == 0, second.stderr[-2000:]
+        fetched_again = mirror.article_pages()
+    assert "fetched but not stored: 30 new" in second.stderr
+    assert fetched_again == [DELAYED]  # the 30 the killed run fetched are not fetched again
+    assert query(db, "SELECT count(*) FROM articles") == [(31,)]
+    target = tmp_path / "rebuilt.db"
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
+                          "--workers", "1", str(folder)], cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert tables(target) == tables(db)
+    for table in tables(db):
+        assert rows(target, table) == rows(db, table), table
+
+
+# -- a response cut short ----------------------------------------------------------------------
+
+def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fails(rebuilt):
+    from warcio.archiveiterator import ArchiveIterator
+
+    db, _, _, stats = rebuilt
+    cut = {}
+    for path in sorted(db.with_name("dw.db-warc").glob("*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_headers.get_header("WARC-Truncated"):
+                    uri = record.rec_headers.get_header("WARC-Target-URI")
+                    cut.setdefault(uri.split("dw.com", 1)[1], []).append(
+                        (record.rec_type, record.rec_headers.get_header("WARC-Truncated"),
+                         record.http_headers.get_header("Content-Length"), record.content_stream().read()))
+    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0]])
+    assert [len(records) for _, records in sorted(cut.items())] == [1, 2]  # once; then retried once
+    page = (ROOT / "data" / "sample-site" / (CUT_ALWAYS[0].lstrip("/") + ".html")).read_bytes()
+    for kind, reason, length, body in cut[CUT_ALWAYS[0]]:
+        # The bytes that came (the mirror sends half), the length the server announced.
+        assert (kind, reason, int(length)) == ("response", "disconnect", len(page))
+        assert body == page[: len(page) // 2]
+    assert stats["dw/warc/truncated"] == 3
+    # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
+    assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
+    assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]
+
+
+# -- the pure parts, in their variants ---------------------------------------------------------
+
+def write_warc(path: Path, info: dict | None, headers: list[tuple[str, str]] = (),
+               warc_headers: dict | None = None, status: str = "200 OK",
+               uri: str = "https://www.dw.com/en/a-story/a-79010001") -> Path:
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        if info is not None:
+            writer.write_record(writer.create_warcinfo_record(path.name, info))
+        http = StatusAndHeaders(status, [("Content-Type", "text/html"), *headers], protocol="HTTP/1.1")
+        body = b"<html>part of a page</html>"
+        writer.write_record(writer.create_warc_record(
+            uri, "revisit" if status.startswith("304") else "response",
+            payload=BytesIO(b"" if status.startswith("304") else body),
+            length=0 if status.startswith("304") else len(body), http_headers=http,
+            warc_headers_dict=warc_headers))
+    return path
+
+
+@pytest.mark.parametrize(("info", "cause"), [
+    ({"software": "dw-archive/0.1.0 (warcio/1.7.4, Scrapy/2.13.3)"}, "crawl"),
+    ({"software": "dw-archive backfill", "description": "captures from wayback"}, "wayback"),
+    ({"software": "dw-archive backfill", "description": "captures from cc-news"}, "cc-news"),
+    ({"software": "Wget/1.21.3", "format": "WARC File Format 1.1"}, "reextract"),
+    (None, "reextract"),  # no warcinfo record at all
+])
+def test_the_cause_of_a_files_captures_is_read_off_its_warcinfo(tmp_path, info, cause):
+    from crawler.warc.reextract import capture_cause
+
+    assert capture_cause(write_warc(tmp_path / "x.warc.gz", info)) == cause
+
+
+@pytest.mark.parametrize(("headers", "etag", "last_modified"), [
+    ([("ETag", '"abc"'), ("Last-Modified", "Sun, 06 Dec 2026 04:00:00 GMT")],
+     '"abc"', "Sun, 06 Dec 2026 04:00:00 GMT"),
+    ([("ETag", '"first"'), ("etag", '"second"')], '"second"', None),  # Scrapy's: the last line
+    ([("ETag", "")], None, None),
+    ([], None, None),
+])
+def test_a_responses_validators_are_read_as_the_crawl_reads_them(tmp_path, headers, etag, last_modified):
+    from crawler.warc.read import scan
+
+    entry = next(e for e in scan(write_warc(tmp_path / "x.warc.gz", None, headers)) if e.kind == "response")
+    assert (entry.etag, entry.last_modified) == (etag, last_modified)
+
+
+@pytest.mark.parametrize(("status", "uri", "warc_headers", "kind"), [
+    ("304 Not Modified", "https://www.dw.com/en/a-story/a-79010001", None, "not_modified"),
+    ("304 Not Modified", "https://www.dw.com/en/news-sitemap.xml", None, "revisit"),
+    ("304 Not Modified", "https://example.org/en/a-story/a-79010001", None, "revisit"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", {"WARC-Truncated": "disconnect"},
+     "warc_truncated/disconnect"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", {"WARC-Truncated": "length"},
+     "warc_truncated/length"),
+    ("200 OK", "https://www.dw.com/en/a-story/a-79010001", None, "article"),
+])
+def test_what_a_record_is_to_the_rebuild(tmp_path, status, uri, warc_headers, kind):
+    from crawler.warc.read import scan
+    from crawler.warc.reextract import kind_of
+
+    path = write_warc(tmp_path / "x.warc.gz", None, status=status, uri=uri, warc_headers=warc_headers)
+    (entry,) = list(scan(path))
+    assert kind_of(entry, entry.uri) == kind
