@@ -91,7 +91,7 @@ def _locs(body: bytes) -> tuple[list[str], bool, str]:
     return [entry.loc for entry in listing.entries], listing.truncated, listing.not_well_formed
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(listing=listings())
 def test_a_listing_cut_at_any_byte_keeps_exactly_its_whole_entries(listing):
     document, ends, locs, root_open, root_close = listing
@@ -107,7 +107,7 @@ def test_a_listing_cut_at_any_byte_keeps_exactly_its_whole_entries(listing):
         assert truncated == (cut < root_close), cut
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(listing=listings())
 def test_a_gzipped_listing_cut_at_any_byte_keeps_only_whole_entries_in_order(listing):
     document, _, locs, _, _ = listing
