@@ -535,6 +535,11 @@ class Forked:
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
+    def __del__(self) -> None:
+        if self.returncode is None:  # never waited for: its pidfd is an int, not closed by GC
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+
     def __enter__(self) -> Forked:
         return self
 
