@@ -331,7 +331,7 @@ def test_a_started_crawl_signalled_mid_run_ends_as_the_real_one(tmp_path, how):
                 os.killpg(process.pid, signal.SIGKILL)
             _, stderr = process.communicate(timeout=120)
             process.send_signal(signal.SIGTERM)  # ended and reaped: reaches no one, as a Popen's
-            ends[way] = (process.returncode, stderr.strip().splitlines()[-1],
+            ends[way] = (process.returncode, strip_log_times(stderr.strip().splitlines()[-1]),
                          query(db, "SELECT outcome, finish_reason FROM crawl_runs"), log_shape(stderr))
     assert ends["forked"] == ends["real"]
     if how == "Ctrl-C twice":

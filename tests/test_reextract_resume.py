@@ -44,7 +44,7 @@ def test_a_stopped_reextraction_resumes(tmp_path):
     write_site(synthetic_spec(PAGES), site)
     write_warc(site, warc)
     command = [sys.executable, "-m", "crawler.reextract", "--archive", str(db), "--workers", "2", str(warc)]
-    process = forkserver.start(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and article_count(db) < 100:
         time.sleep(0.01)
