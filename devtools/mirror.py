@@ -24,7 +24,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -215,16 +215,18 @@ class Mirror(resource.Resource):
 
 
 @contextlib.contextmanager
-def running_mirror(root: Path, access_log: Path | None = None,
-                   faults: Path | None = None) -> Iterator[str]:
-    """Run a mirror of `root` in a subprocess on a free loopback port; yield its origin."""
+def running_mirror(root: Path, access_log: Path | None = None, faults: Path | None = None, *,
+                   start: Callable[..., subprocess.Popen] = subprocess.Popen) -> Iterator[str]:
+    """Run a mirror of `root` in a subprocess on a free loopback port; yield its origin.
+    `start` starts that process, called as `subprocess.Popen` is (the test suite's forks it from
+    a parent that has its modules imported: tests/forkserver.py)."""
     command = [sys.executable, "-m", "devtools.mirror", "--root", str(Path(root).resolve()), "--port", "0"]
     if access_log:
         command += ["--access-log", str(Path(access_log).resolve())]
     if faults:
         command += ["--faults", str(Path(faults).resolve())]
     # devtools is not installed: run it from the checkout that holds it, whatever the caller's cwd.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=_CHECKOUT)
+    process = start(command, stdout=subprocess.PIPE, text=True, cwd=_CHECKOUT)
     try:
         line = process.stdout.readline()
         if " on http://" not in line:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import crawl_command
+from tests import forkserver
 from tests.conftest import ROOT
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -67,7 +68,7 @@ def worker(origin: str, redis_url: str, log: Path, *args: str) -> subprocess.Pop
     """
     command = crawl_command(origin, log.with_suffix(".db"), "-s", f"REDIS_URL={redis_url}", *args)
     with open(log, "w") as out:
-        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return forkserver.start(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 def writer(redis_url: str, archive: Path, log: Path, *args: str) -> subprocess.Popen:
@@ -75,7 +76,7 @@ def writer(redis_url: str, archive: Path, log: Path, *args: str) -> subprocess.P
     command = [sys.executable, "-m", "scrapy", "archive-writer", "-s", f"REDIS_URL={redis_url}",
                "-s", f"ARCHIVE_PATH={archive}", *args]
     with open(log, "w") as out:
-        return subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return forkserver.start(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 def wait_until(condition, timeout: float = 90, what: str = "condition") -> None:

@@ -33,8 +33,7 @@ def needs_shared(path: Path):
 
 @pytest.fixture(scope="module")
 def _sample_site_mirror(tmp_path_factory):
-    from devtools.mirror import running_mirror
-    from tests.crawling import Mirror
+    from tests.crawling import Mirror, running_mirror
 
     log = tmp_path_factory.mktemp("mirror") / "access.log"
     with running_mirror(ROOT / "data" / "sample-site", log) as origin:

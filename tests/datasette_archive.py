@@ -8,6 +8,7 @@ Built once per test session (two crawls of the local mirror, a few seconds).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,9 @@ from datasette.app import Datasette
 from crawler.archive import Archive
 from crawler.dw import encode_short_code
 from devtools.demo import SAMPLE_LANGUAGES
-from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl
+from tests.crawling import Mirror, crawl, running_mirror
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 METADATA = ROOT / "data" / "metadata.yml"
@@ -153,6 +153,7 @@ def generated_once(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
     if "generated" not in _BUILT:
         path = tmp_path_factory.mktemp("generated") / "gen.db"
         _BUILT["generated"] = (path, generated_archive(path))
+        _READ_ONLY.add(path.resolve())
     return _BUILT["generated"]
 
 
@@ -160,6 +161,7 @@ def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
     """`build_edited_archive` once per test session."""
     if "archive" not in _BUILT:
         _BUILT["archive"] = build_edited_archive(tmp_path_factory.mktemp("datasette"))
+        _READ_ONLY.add(_BUILT["archive"][0].resolve())
     return _BUILT["archive"]
 
 
@@ -171,14 +173,66 @@ def datasette_for(db: Path, **settings) -> Datasette:
                      settings={"suggest_facets": False, "max_csv_mb": 0, **settings})
 
 
+def close_datasette(ds: Datasette) -> None:
+    """Close what an in-process datasette holds open: its executor's threads and every SQLite
+    connection its databases opened (a file and its -wal each). Nothing closes them otherwise: a
+    test module opening some 250 instances held about 940 descriptors to its end, and another
+    module run after it in the same process failed with "filedescriptor out of range in
+    select()"."""
+    if ds.executor is not None:
+        ds.executor.shutdown(wait=True)
+    for database in ds.databases.values():
+        database.close()
+
+
+# The archives built once per session (`edited_archive`, `generated_once`), which tests only read:
+# their GETs are answered by one datasette each (per settings), as a reader's requests are by one
+# `make serve`, instead of one started per GET (0.13 CPU-s each, some 250 in test_datasette).
+_READ_ONLY: set[Path] = set()
+_SERVING: dict[tuple, tuple[Datasette, asyncio.AbstractEventLoop]] = {}
+
+
+def _serving(db: Path, settings: dict) -> tuple[Datasette, asyncio.AbstractEventLoop] | None:
+    """The datasette serving a read-only archive with `settings`, started on first use and closed
+    as the test process ends; None for any other archive."""
+    if db.resolve() not in _READ_ONLY:
+        return None
+    key = (db.resolve(), tuple(sorted(settings.items())))
+    if key not in _SERVING:
+        if not _SERVING:
+            atexit.register(_close_serving)
+        loop = asyncio.new_event_loop()
+        ds = datasette_for(db, **settings)
+        loop.run_until_complete(ds.invoke_startup())
+        _SERVING[key] = ds, loop
+    return _SERVING[key]
+
+
+def _close_serving() -> None:
+    for ds, loop in _SERVING.values():
+        close_datasette(ds)
+        loop.close()
+    _SERVING.clear()
+
+
 def get(db: Path, path: str, status: int = 200, **settings):
-    """A GET through datasette's own client; the response (asserted to have `status`)."""
+    """A GET through datasette's own client; the response (asserted to have `status`). A
+    read-only archive of this module's is served by one datasette per settings; any other gets a
+    datasette of its own, closed after."""
     async def fetch():
         ds = datasette_for(db, **settings)
-        await ds.invoke_startup()
-        return await ds.client.get(path)
+        try:
+            await ds.invoke_startup()
+            return await ds.client.get(path)
+        finally:
+            close_datasette(ds)
 
-    response = asyncio.run(fetch())
+    serving = _serving(Path(db), settings)
+    if serving is None:
+        response = asyncio.run(fetch())
+    else:
+        ds, loop = serving
+        response = loop.run_until_complete(ds.client.get(path))
     assert response.status_code == status, response.text[:800]
     return response
 

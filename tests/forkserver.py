@@ -42,6 +42,7 @@ import gc
 import io
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -72,6 +74,10 @@ MODULES = {
                          "crawler.backfill.stream", "crawler.backfill.client"],
     "crawler.reextract": ["crawler.warc.reextract"],
     "crawler.extract": ["crawler.extract", "crawler.settings"],
+    # the mirror (devtools.mirror.running_mirror): Twisted's web server, DW's URLs; its reactor is
+    # installed in the run, as a real one installs it
+    "devtools.mirror": ["twisted.web.server", "twisted.web.resource", "crawler.dw", "argparse",
+                        "email.utils", "hashlib"],
 }
 # Variables read by the interpreter as it starts (encodings, flags, paths, hashing) or by C
 # libraries as they load (time zone, OpenSSL, ICU), and those the imports read through
@@ -171,6 +177,8 @@ def _runnable() -> list[str]:
 def _run_child(request: dict, fds: list[int]) -> None:
     """In the forked run: become the process `python -m MODULE ARGS` would have been, then run the
     module; its SystemExit or exception leaves through the interpreter's own exit."""
+    if request.get("new_session"):
+        os.setsid()  # subprocess's start_new_session: its own session and process group
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(fds[0], 1)
@@ -206,7 +214,8 @@ def _from_the_module(module_file: str):
 
 def _helper(conn: socket.socket) -> None:
     """The forked helper of one connection: receive the request and its two descriptors, fork the
-    run, report its pid and then its wait status."""
+    run, report its pid (with a pidfd of it, through which the client signals the run: a pidfd
+    names that process and no other, even once its pid is reused) and then its wait status."""
     message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
     size, = struct.unpack("!I", message[:4])
     data = message[4:]
@@ -221,7 +230,11 @@ def _helper(conn: socket.socket) -> None:
         _run_child(request, fds)  # never returns: the run exits through the interpreter
     for fd in fds:
         os.close(fd)
-    _send(conn, {"pid": pid})
+    # opened before the run can be reaped (this helper reaps it, below): it is the run's
+    pidfd = os.pidfd_open(pid)
+    data = json.dumps({"pid": pid}).encode()
+    socket.send_fds(conn, [struct.pack("!I", len(data)) + data], [pidfd])
+    os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     _send(conn, {"status": status, "cpu": usage.ru_utime + usage.ru_stime})
     conn.close()
@@ -343,6 +356,68 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str] | None = None,
         USED["exec"] += 1
         return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
                               timeout=timeout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = _fork(argv, cwd, env, out.fileno(), err.fileno(), new_session=False)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()  # as subprocess.run does when the timeout expires
+            process.wait()
+            raise subprocess.TimeoutExpired(argv, timeout, output=_text(out),
+                                            stderr=_text(err)) from None
+        return subprocess.CompletedProcess(argv, process.returncode, _text(out), _text(err))
+
+
+def start(argv: list[str], *, cwd: Path | str, env: dict[str, str] | None = None,
+          stdout=None, stderr=None, text: bool = False,
+          start_new_session: bool = False) -> subprocess.Popen | Forked:
+    """`subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text,
+    start_new_session=start_new_session)`, forked from the server when `forkable(argv, cwd, env)`
+    (a `Forked`, which does what tests do with a Popen: pid, returncode, stdout and stderr pipes,
+    poll, wait, communicate, send_signal, terminate, kill), else exactly that. `stdout` and
+    `stderr` as Popen takes them: None (this process's), PIPE, DEVNULL, STDOUT (stderr only), a
+    file object or a descriptor; stdin is /dev/null. No `env`: this process's `os.environ`."""
+    env = dict(os.environ) if env is None else env
+    if not forkable(argv, cwd, env):
+        USED["exec"] += 1
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr, text=text,
+                                start_new_session=start_new_session)
+    opened: list[int] = []  # descriptors of ours that the run gets: closed here once it has them
+    pipes: dict[str, int] = {}
+
+    def descriptor(name: str, target, default: int) -> int:
+        if target is None:
+            return default
+        if target == subprocess.DEVNULL:
+            fd = os.open(os.devnull, os.O_WRONLY)
+        elif target == subprocess.PIPE:
+            pipes[name], fd = os.pipe()
+        elif isinstance(target, int):
+            return target
+        else:
+            return target.fileno()
+        opened.append(fd)
+        return fd
+
+    out = descriptor("stdout", stdout, 1)
+    err = out if stderr == subprocess.STDOUT else descriptor("stderr", stderr, 2)
+    try:
+        process = _fork(argv, cwd, env, out, err, new_session=start_new_session)
+    except BaseException:
+        for fd in pipes.values():
+            os.close(fd)
+        raise
+    finally:
+        for fd in opened:
+            os.close(fd)
+    for name, fd in pipes.items():
+        setattr(process, name, open(fd, "r" if text else "rb", buffering=-1 if text else 0))
+    return process
+
+
+def _fork(argv: list[str], cwd: Path | str, env: dict[str, str], out: int, err: int, *,
+          new_session: bool) -> Forked:
+    """Ask the server to fork `argv` with `out` and `err` as its stdout and stderr."""
     USED["forked"] += 1
     module = argv[2]
     import importlib.util
@@ -351,39 +426,141 @@ def run(argv: list[str], *, cwd: Path | str, env: dict[str, str] | None = None,
     if spec.submodule_search_locations:  # a package: -m runs its __main__
         spec = importlib.util.find_spec(f"{module}.__main__")
     request = {"module": module, "module_file": spec.origin, "args": argv[3:],
-               "cwd": os.path.abspath(cwd), "env": dict(env)}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+               "cwd": os.path.abspath(cwd), "env": dict(env), "new_session": new_session}
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
         conn.connect(_server.path)
         data = json.dumps(request).encode()
-        socket.send_fds(conn, [struct.pack("!I", len(data)) + data], [out.fileno(), err.fileno()])
-        pid = _receive(conn)["pid"]
-        conn.settimeout(timeout)
-        killed = False
-        try:
-            reply = _receive(conn)
-        except TimeoutError:
-            os.kill(pid, signal.SIGKILL)  # as subprocess.run does when the timeout expires
-            killed = True
-            conn.settimeout(None)
-            reply = _receive(conn)
+        socket.send_fds(conn, [struct.pack("!I", len(data)) + data], [out, err])
+        message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 1)
+        if len(message) < 4 or not fds:
+            raise RuntimeError("tests/forkserver.py: the server's helper did not start the run")
+        size, = struct.unpack("!I", message[:4])
+        data = message[4:]
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise RuntimeError("tests/forkserver.py: the server's helper went away")
+            data += chunk
+    except BaseException:
+        conn.close()
+        raise
+    return Forked(argv, json.loads(data)["pid"], fds[0], conn)
+
+
+class Forked:
+    """A run forked from the server, handled as tests handle a `subprocess.Popen`. Its exit status
+    comes from the server's helper, which is its parent and reaps it; it is signalled through a
+    pidfd, which names that process only: once it is gone, a signal reaches no one (as a Popen's,
+    whose zombie keeps its pid until waited for)."""
+
+    def __init__(self, argv: list[str], pid: int, pidfd: int, conn: socket.socket) -> None:
+        self.args = argv
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdout = None
+        self.stderr = None
+        self._pidfd = pidfd
+        self._conn = conn
+
+    def _ended(self, timeout: float | None) -> bool:
+        """Whether the helper has said how the run ended, waiting up to `timeout` seconds."""
+        poller = select.poll()  # not select(): the test process may hold descriptors past 1024
+        poller.register(self._conn, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+
+    def _reap(self) -> None:
+        reply = _receive(self._conn)  # sent whole once the run has ended
+        self._conn.close()
+        os.close(self._pidfd)
         if reply is None:
-            raise RuntimeError(f"tests/forkserver.py: the server's helper of pid {pid} went away")
-        status = reply["status"]
+            raise RuntimeError(f"tests/forkserver.py: the server's helper of pid {self.pid} went away")
         USED["forked_cpu"] += reply["cpu"]
-        stdout, stderr = _text(out), _text(err)
-    if killed:
-        raise subprocess.TimeoutExpired(argv, timeout, output=stdout, stderr=stderr)
-    return subprocess.CompletedProcess(argv, os.waitstatus_to_exitcode(status), stdout, stderr)
+        self.returncode = os.waitstatus_to_exitcode(reply["status"])
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._ended(0):
+            self._reap()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not self._ended(timeout):
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            self._reap()
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple:
+        """Read the stdout and stderr pipes to their end and wait for the run, as Popen's
+        communicate does (no input: stdin is /dev/null)."""
+        streams = [s for s in (self.stdout, self.stderr) if s is not None]
+        read: dict[int, list] = {id(s): [] for s in streams}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        selector = selectors.DefaultSelector()
+        for stream in streams:
+            selector.register(stream.fileno(), selectors.EVENT_READ, stream)
+        try:
+            while selector.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(self.args, timeout)
+                for key, _ in selector.select(left):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if chunk:
+                        read[id(key.data)].append(chunk)
+                    else:
+                        selector.unregister(key.fd)
+        finally:
+            selector.close()
+        self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        results = []
+        for stream in (self.stdout, self.stderr):
+            if stream is None:
+                results.append(None)
+                continue
+            data = b"".join(read[id(stream)])
+            text = isinstance(stream, io.TextIOBase)
+            stream.close()
+            results.append(_decoded(data) if text else data)
+        return tuple(results)
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # ended meanwhile: no one to signal
+                signal.pidfd_send_signal(self._pidfd, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def __del__(self) -> None:
+        if self.returncode is None:  # never waited for: its pidfd is an int, not closed by GC
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *_) -> None:
+        for stream in (self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        self.wait()
 
 
 def _text(file) -> str:
-    """The file's bytes as subprocess's text mode decodes a pipe's (the locale's encoding,
-    universal newlines)."""
+    """The file's bytes as subprocess's text mode decodes a pipe's."""
+    file.seek(0)
+    return _decoded(file.read())
+
+
+def _decoded(data: bytes) -> str:
+    """Bytes as subprocess's text mode decodes a pipe's (the locale's encoding, universal
+    newlines)."""
     import locale
 
-    file.seek(0)
-    data = file.read()
     text = data.decode(locale.getpreferredencoding(False))
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

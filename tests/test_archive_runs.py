@@ -13,10 +13,10 @@ import time
 import pytest
 
 from devtools.demo import SAMPLE_LANGUAGES, crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 ARTICLES = {a["id"]: a for a in SPEC["articles"]}
@@ -146,7 +146,7 @@ def test_a_write_lock_held_past_the_timeout_counts_the_articles_not_stored(tmp_p
         mirror = Mirror(origin, log)
         assert crawl(mirror, db, "-a", "lang=de").returncode == 0
         before = query(db, "SELECT id, content_hash FROM articles")
-        process = subprocess.Popen(
+        process = forkserver.start(
             crawl_command(origin, db, "-a", "lang=en", "-a", "sources=news",
                           "-s", "ARCHIVE_TIMEOUT=1", "-s", "ARCHIVE_BATCH_SIZE=2"),
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -354,7 +354,7 @@ def test_a_run_killed_mid_file_resumes_from_where_it_was(news, tmp_path):
         command = [sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-01", "--lang", "all",
                    "--archive", str(db), "-s", "BACKFILL_DELAY=0", "-s", "BACKFILL_BATCH_SIZE=1",
                    "-s", f"BACKFILL_COMMONCRAWL_DATA={store}", "-s", f"WARC_DIR={tmp_path / 'warc'}"]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline, position = time.monotonic() + 60, 0
         while not position and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -592,7 +592,7 @@ def test_progress_is_logged_and_the_position_saved_on_a_clock_and_sigterm_stops_
         command = [sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-06", "--lang", "all",
                    "--archive", str(db), "-s", "BACKFILL_DELAY=0", "-s", "BACKFILL_PROGRESS_INTERVAL=0.3",
                    "-s", f"BACKFILL_COMMONCRAWL_DATA={store}", "-s", f"WARC_DIR={tmp_path / 'warc'}"]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        process = forkserver.start(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
         deadline, position = time.monotonic() + 60, 0
         while not position and time.monotonic() < deadline and process.poll() is None:
@@ -921,7 +921,7 @@ def test_bad_arguments_and_settings_are_refused_before_anything_is_opened(tmp_pa
     runs = []
     for n, args in enumerate(BAD):  # all at once: each is a process of its own
         db = tmp_path / f"{n}.db"
-        runs.append((args, db, subprocess.Popen(
+        runs.append((args, db, forkserver.start(
             [sys.executable, "-m", "crawler.backfill", *args, "--archive", str(db)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     for args, db, process in runs:

@@ -16,10 +16,9 @@ import time
 from pathlib import Path
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, article_count, crawl, query
+from tests.crawling import Mirror, article_count, crawl, query, running_mirror
 from tests.test_outcomes import snapshot
 
 
@@ -39,7 +38,7 @@ def test_make_backup_while_a_crawl_writes_then_make_restore(tmp_path):
         assert crawl(Mirror(origin, log), live, "-a", "lang=de").returncode == 0
         german = article_count(live)
         # A slow crawl, one article per batch: it commits while the backup is taken.
-        crawling = subprocess.Popen(
+        crawling = forkserver.start(
             crawl_command(origin, live, "-a", "lang=en,es,ar,pt-br", "-a", "sources=news,articles",
                           "-s", "DOWNLOAD_DELAY=0.4", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False",
                           "-s", "CONCURRENT_REQUESTS=1", "-s", "ARCHIVE_BATCH_SIZE=1"),

@@ -30,11 +30,11 @@ from warcio.warcwriter import WARCWriter
 from crawler.archive.lock import holder
 from crawler.warc.read import scan
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import render_article, url_of, write_site
 from devtools.warcgen import Page, write_warc
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, archived_ids, crawl, last_run, query
+from tests.crawling import Mirror, archived_ids, crawl, last_run, query, running_mirror
 from tests.hostile import articles, faults_file, measured, write_hostile_site
 
 MAX_SIZE = 16 * 1024 * 1024  # the project's DOWNLOAD_MAXSIZE
@@ -183,7 +183,7 @@ def test_a_crawl_while_reextract_writes_the_same_archive_is_refused_naming_it(tm
         for article in spec:
             article["title"] = "Edited: " + article["title"]
         write_site({"articles": spec, "others": []}, site)
-        reextract = subprocess.Popen([sys.executable, "-m", "crawler.reextract", "--archive", str(db),
+        reextract = forkserver.start([sys.executable, "-m", "crawler.reextract", "--archive", str(db),
                                       "--workers", "1", str(older)], cwd=ROOT, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

@@ -11,10 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, query
+from tests.crawling import Mirror, crawl, query, running_mirror
 from tests.test_outcomes import snapshot
 
 EDITED = 16825046

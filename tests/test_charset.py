@@ -20,7 +20,7 @@ URL = "https://www.dw.com/de/schnee-in-bayern/a-79100081"
 
 
 def crawl_bug08(tmp_path, faults: dict) -> tuple:
-    from devtools.mirror import running_mirror
+    from tests.crawling import running_mirror
 
     spec = tmp_path / "faults.json"
     spec.write_text(json.dumps(faults))
@@ -131,7 +131,7 @@ def test_cli_takes_the_charset(tmp_path):
 def test_what_reading_a_page_noticed_is_counted_in_a_real_crawl(tmp_path):
     """A related story's JSON-LD object only, and an unreadable block: counted as crawl stats,
     the page's own headline and precise state date archived."""
-    from devtools.mirror import running_mirror
+    from tests.crawling import running_mirror
     from tests.test_extract_wild import RELATED, news_article
     from tests.test_extract_wild import page as current_page
 

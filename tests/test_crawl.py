@@ -9,9 +9,8 @@ import pytest
 
 from crawler import dw
 from devtools.demo import SAMPLE_LANGUAGES
-from devtools.mirror import running_mirror
 from tests.conftest import REAL_PAGES, ROOT, needs_shared
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 from tests.test_reliability import report
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))

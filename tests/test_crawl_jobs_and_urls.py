@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.mirror import running_mirror
 from tests.conftest import SHARED, needs_shared
-from tests.crawling import Mirror, copy_site, crawl, last_run, served
+from tests.crawling import Mirror, copy_site, crawl, last_run, running_mirror, served
 from tests.crawling import archived_ids as ids
 
 JOBDIR_SITE = SHARED / "bugs" / "12-finished-jobdir"

@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, crawled_sample_site
+from tests.crawling import Mirror, crawl, crawled_sample_site, running_mirror
 from tests.test_outcomes import last_line, snapshot
 
 PAGE = 4096
@@ -137,7 +136,7 @@ def test_a_damaged_page_met_mid_run_stops_the_run_the_same_way(crawled, tmp_path
     faults.write_text(json.dumps({article: "delay=3"}))  # the run waits on it: then the damage
     with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
         mirror = Mirror(origin, log)
-        process = subprocess.Popen(
+        process = forkserver.start(
             crawl_command(origin, db, "-a", f"urls=https://www.dw.com{article}",
                           "-s", "ARCHIVE_BATCH_SIZE=1"),
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -188,9 +187,9 @@ def test_backfill_refuses_a_damaged_archive_before_asking_anything(crawled, tmp_
     data[5 * PAGE:8 * PAGE] = bytes(3 * PAGE)
     db.write_bytes(bytes(data))
     before = snapshot(folder)
-    run = subprocess.run([sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-01",
+    run = forkserver.run([sys.executable, "-m", "crawler.backfill", "cc-news", "--month", "2024-01",
                           "--archive", str(db), "-s", "BACKFILL_COMMONCRAWL_DATA=http://127.0.0.1:9"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+                         cwd=ROOT, timeout=120)
     assert run.returncode == 3, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     line = run.stderr.strip().splitlines()[-1]

@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import json
 import sqlite3
-import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import SAMPLE_LANGUAGES
-from devtools.mirror import index_site, running_mirror
+from devtools.mirror import index_site
 from devtools.sitegen import synthetic_spec, write_site
 from tests import cluster as cl
+from tests import forkserver
 from tests.cluster import finish, needs_redis, no_traceback, redis_server, untouched, wait_until
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, query
+from tests.crawling import Mirror, crawl, query, running_mirror
 
 pytestmark = needs_redis
 
@@ -203,9 +203,8 @@ def test_the_writer_refuses_to_start_and_says_why(case, tmp_path):
         if case == "archive_locked":  # as a single-process crawl of this archive holds it
             db.touch()
             fcntl.flock(held.enter_context(open(db, "rb")), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", *settings,
-                              "-s", f"ARCHIVE_PATH={db}"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
+        run = forkserver.run([sys.executable, "-m", "scrapy", "archive-writer", *settings,
+                              "-s", f"ARCHIVE_PATH={db}"], cwd=ROOT, timeout=120)
     assert run.returncode == 2
     assert ("needs -s REDIS_URL" if case == "no_redis_url" else "holds") in run.stderr
     assert "Traceback" not in run.stderr

@@ -18,11 +18,11 @@ import time
 
 import pytest
 
-from devtools.mirror import index_site, running_mirror
+from devtools.mirror import index_site
 from devtools.sitegen import write_site
 from tests import cluster as cl
 from tests.cluster import finish, needs_redis, no_traceback, redis_server, wait_until
-from tests.crawling import Mirror, article_count, crawl, query
+from tests.crawling import Mirror, article_count, crawl, query, running_mirror
 from tests.hostile import articles
 
 pytestmark = needs_redis

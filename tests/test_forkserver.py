@@ -4,6 +4,8 @@ dw` does, see the working directory and environment it is given, and be killed a
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import signal
@@ -17,10 +19,12 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.dw import encode_short_code
+from devtools import mirror as devtools_mirror
 from devtools.demo import crawl_command
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import last_run, query
+from tests.crawling import last_run, query, running_mirror
 
 pytestmark = pytest.mark.skipif(os.environ.get("DW_TESTS_FORKSERVER", "1") == "0",
                                 reason="DW_TESTS_FORKSERVER=0: every run is a real exec")
@@ -165,7 +169,7 @@ def test_a_run_elsewhere_or_started_otherwise_is_a_real_exec(tmp_path):
     assert not forkserver.forkable(argv, tmp_path, env)
     assert not forkserver.forkable(argv, ROOT, {**env, "PYTHONHASHSEED": "7"})
     assert not forkserver.forkable(argv, ROOT, {**env, "PYTHONPATH": str(tmp_path)})
-    assert not forkserver.forkable([sys.executable, "-m", "devtools.mirror"], ROOT, env)
+    assert not forkserver.forkable([sys.executable, "-m", "devtools.sitegen"], ROOT, env)
     exec_before = forkserver.USED["exec"]
     # from elsewhere the tests package is not importable: the real exec says so, though the
     # server (itself tests.forkserver) has it imported
@@ -248,3 +252,126 @@ def is_a_crawl(pid: int) -> bool:
     except (OSError, IndexError, ValueError):
         return False
     return parent != forkserver._the_server().process.pid
+
+
+# -- start(): a run to signal, kill or read while it runs, as a subprocess.Popen -------------------
+
+SAMPLE_SITE = ROOT / "data" / "sample-site"
+SEED_PATH = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
+
+
+def answer(origin: str, path: str) -> tuple[int, dict[str, str | None], bytes]:
+    """The mirror's status, headers that matter and body for `path`, redirects not followed."""
+    host, port = origin.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        headers = {name: response.getheader(name)
+                   for name in ("Content-Type", "Location", "Retry-After", "ETag", "Content-Length")}
+        return response.status, headers, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_forked_mirror_serves_and_logs_as_the_real_one(tmp_path):
+    """`devtools.mirror` started by `forkserver.start` (as tests/crawling.py's running_mirror
+    does) and by subprocess.Popen: the same answers (pages, a fault, a short link's redirect, a
+    404) and the same access log."""
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({"/en/news-sitemap.xml": "status=503 retry-after=7 times=1"}))
+    paths = ["/robots.txt", "/en/news-sitemap.xml", "/en/news-sitemap.xml", "/en/any-slug/a-16825046",
+             f"/p/{encode_short_code(16825046)}", "/en/no-such-page", "/p/zzzzzzzz"]
+    seen = {}
+    for way, start in (("real", subprocess.Popen), ("forked", forkserver.start)):
+        log = tmp_path / f"{way}.log"
+        forked_before = forkserver.USED["forked"]
+        with devtools_mirror.running_mirror(SAMPLE_SITE, log, faults, start=start) as origin:
+            answers = [answer(origin, path) for path in paths]
+        assert forkserver.USED["forked"] == forked_before + (way == "forked")
+        seen[way] = answers, log.read_text()
+    assert seen["forked"] == seen["real"]
+    answers, log = seen["real"]
+    assert [status for status, _, _ in answers] == [200, 503, 200, 200, 301, 404, 404]
+    assert answers[4][1]["Location"].endswith("/a-16825046") and b"a-16825046" in answers[3][2]
+    assert log.splitlines() == [f"GET {path} {status}"
+                                for path, (status, _, _) in zip(paths, answers, strict=True)]
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C twice", "SIGKILL to its process group"])
+def test_a_started_crawl_signalled_mid_run_ends_as_the_real_one(tmp_path, how):
+    """A crawl started by `forkserver.start` and one by subprocess.Popen, each in a session of its
+    own, signalled while a page is in flight: the same exit status, last line, crawl_runs row
+    and log shape (Scrapy's signal handlers are the run's own, installed as it starts)."""
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps({SEED_PATH: "delay=120"}))  # in flight when the signal comes
+    log = tmp_path / "access.log"
+    ends = {}
+    with running_mirror(SAMPLE_SITE, log, faults) as origin:
+        for way, start in (("real", subprocess.Popen), ("forked", forkserver.start)):
+            db = tmp_path / way / "dw.db"
+            db.parent.mkdir()
+            log.write_text("")
+            process = start(crawl_command(origin, db, "-a", f"urls=https://www.dw.com{SEED_PATH}",
+                                          "-s", "DOWNLOAD_TIMEOUT=300"),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+            assert isinstance(process, forkserver.Forked) == (way == "forked")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and SEED_PATH not in log.read_text() \
+                    and process.poll() is None:
+                time.sleep(0.05)
+            assert process.poll() is None and SEED_PATH in log.read_text(), way
+            assert os.getpgid(process.pid) == process.pid  # it leads a process group of its own
+            if how == "Ctrl-C twice":
+                process.send_signal(signal.SIGINT)  # graceful: waits for the page in flight
+                time.sleep(1)
+                process.send_signal(signal.SIGINT)  # and again: stop now
+            else:
+                os.killpg(process.pid, signal.SIGKILL)
+            _, stderr = process.communicate(timeout=120)
+            process.send_signal(signal.SIGTERM)  # ended and reaped: reaches no one, as a Popen's
+            ends[way] = (process.returncode, strip_log_times(stderr.strip().splitlines()[-1]),
+                         query(db, "SELECT outcome, finish_reason FROM crawl_runs"), log_shape(stderr))
+    assert ends["forked"] == ends["real"]
+    if how == "Ctrl-C twice":
+        assert ends["real"][:3] == (3, "dw crawl failed: stopped by force before its end",
+                                    [("stopped by force before its end", "forced")])
+    else:
+        assert ends["real"][0] == -signal.SIGKILL and len(ends["real"][2]) == 1
+
+
+def test_a_started_run_gives_its_output_and_status_as_popen_does(tmp_path):
+    """Pipes read by communicate, stderr into stdout's file (as tests/cluster.py's workers log),
+    poll while it runs and after: what subprocess.Popen gives, the log's timestamps set aside."""
+    argv = [sys.executable, "-m", "scrapy", "crawl", "nope"]
+    got = {}
+    for way, start in (("real", subprocess.Popen), ("forked", forkserver.start)):
+        piped = start(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = piped.communicate(timeout=120)
+        with open(tmp_path / f"{way}.log", "w") as file:
+            logged = start(argv, cwd=ROOT, stdout=file, stderr=subprocess.STDOUT)
+        logged.wait(timeout=120)
+        binary = start(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        raw, nothing = binary.communicate(timeout=120)
+        got[way] = (piped.returncode, out, strip_log_times(without_runpy(err)), logged.returncode,
+                    strip_log_times(without_runpy((tmp_path / f"{way}.log").read_text())),
+                    binary.returncode, raw, nothing)
+    assert got["forked"] == got["real"]
+    assert got["real"][0] != 0 and "no spider named 'nope'" in got["real"][2]
+    assert got["real"][3] != 0 and "no spider named 'nope'" in got["real"][4]
+    assert isinstance(got["real"][6], bytes) and got["real"][7] is None
+    # poll: None while it runs, then its status
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    running = forkserver.start(crawl_command(f"http://127.0.0.1:{silent.getsockname()[1]}",
+                                             tmp_path / "dw.db", "-a", "lang=en"),
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert isinstance(running, forkserver.Forked)
+    assert running.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        running.wait(timeout=0.5)
+    running.kill()
+    assert running.wait(timeout=60) == -signal.SIGKILL == running.poll()
+    silent.close()

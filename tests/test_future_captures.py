@@ -19,9 +19,8 @@ from warcio.warcwriter import WARCWriter
 
 from crawler.dates import in_the_future
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import render_article, url_of
-from tests.crawling import last_run, query
+from tests.crawling import last_run, query, running_mirror
 from tests.hostile import articles, measured, write_hostile_site
 
 

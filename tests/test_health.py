@@ -8,10 +8,9 @@ import json
 import pytest
 
 from crawler.health import FIELDS, coverage, degraded
-from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, last_run
+from tests.crawling import Mirror, crawl, last_run, running_mirror
 
 FULL = dict.fromkeys(FIELDS, 1.0) | {"articles": 40, "authors": 0.8, "credit_line": 0.1}
 

@@ -20,9 +20,8 @@ import pytest
 
 from crawler import settings as project
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import url_of
-from tests.crawling import archived_ids, last_run, query
+from tests.crawling import archived_ids, last_run, query, running_mirror
 from tests.hostile import (
     articles,
     measured,

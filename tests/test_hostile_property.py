@@ -23,9 +23,8 @@ from hypothesis import strategies as st
 from crawler.extract import NotAnArticle, extract, page
 from crawler.settings import DOWNLOAD_MAXSIZE
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import render_article, url_of
-from tests.crawling import archived_ids, last_run
+from tests.crawling import archived_ids, last_run, running_mirror
 from tests.hostile import articles, measured, nested, write_hostile_site
 
 # A page must be read or refused in this long (CPU time): a plain page takes about 2 ms, the

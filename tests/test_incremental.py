@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import yaml
 from datasette.app import Datasette
 
-from devtools.mirror import running_mirror
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
+from tests.datasette_archive import close_datasette
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 
@@ -88,6 +88,9 @@ def test_three_edits_make_three_revisions(tmp_path):
 
     async def shown():
         ds = Datasette([str(db)], metadata=yaml.safe_load((ROOT / "data/metadata.yml").read_text()))
-        return (await ds.client.get("/dw/article_revisions.json?id=79010006&_shape=array")).json()
+        try:
+            return (await ds.client.get("/dw/article_revisions.json?id=79010006&_shape=array")).json()
+        finally:
+            close_datasette(ds)
 
     assert [json.loads(r["changed"]) for r in asyncio.run(shown())] == [["authors"], ["teaser"], ["title"]]

@@ -12,9 +12,8 @@ import sys
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import url_of
-from tests.crawling import last_run
+from tests.crawling import last_run, running_mirror
 from tests.hostile import articles, measured, write_hostile_site
 
 NOWHERE = "http://127.0.0.1:9"  # nothing may be requested: the arguments are refused first

@@ -18,10 +18,11 @@ from collections import Counter
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import index_site, running_mirror
+from devtools.mirror import index_site
 from devtools.sitegen import synthetic_spec, write_site
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, archived_ids, crawl, last_run, query
+from tests.crawling import Mirror, archived_ids, crawl, last_run, query, running_mirror
 from tests.hostile import measured
 
 ARTICLES = 40
@@ -46,7 +47,7 @@ def requested(mirror: Mirror) -> Counter:
 def kill_after(mirror: Mirror, command: list[str], pages: int) -> None:
     """Start the crawl, SIGKILL it once the mirror has seen `pages` article requests."""
     mirror.clear()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+    process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while process.poll() is None and len(mirror.article_pages()) < pages:
@@ -141,7 +142,7 @@ def test_a_second_crawl_on_a_job_directory_in_use_is_refused(slow_site, tmp_path
                                   for rel in index_site(site).values()}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
-        first = subprocess.Popen(crawl_command(origin, tmp_path / "one.db", "-a", LANGS,
+        first = forkserver.start(crawl_command(origin, tmp_path / "one.db", "-a", LANGS,
                                                "-s", f"JOBDIR={job}", "-s", "CONCURRENT_REQUESTS=1"),
                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

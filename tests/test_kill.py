@@ -10,10 +10,10 @@ import time
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, article_count, crawl, query
+from tests.crawling import Mirror, article_count, crawl, query, running_mirror
 
 ARTICLES = 300
 LANGS = "lang=en,de,es,pt-br,ar"
@@ -52,7 +52,7 @@ def test_sigkill_mid_crawl_then_rerun_matches_an_uninterrupted_run(big_site, tmp
         db = tmp_path / "killed.db"
         command = crawl_command(origin, db, "-a", LANGS, "-s", "ARCHIVE_BATCH_SIZE=7",
                                 "-s", "CONCURRENT_REQUESTS=2")
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+        process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:

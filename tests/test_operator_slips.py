@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from crawler.archive import backup, integrity
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import crawl, crawled_sample_site
 from tests.test_outcomes import last_line, snapshot
@@ -38,8 +39,7 @@ def crawled(tmp_path_factory):
 
 
 def python(*args: str) -> subprocess.CompletedProcess:
-    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                         timeout=180)
+    run = forkserver.run([sys.executable, *args], cwd=ROOT, timeout=180)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run
 
@@ -328,7 +328,7 @@ def test_ctrl_c_again_after_the_outcome_is_recorded_keeps_its_status(mirror, tmp
     from devtools.demo import crawl_command
 
     db = tmp_path / "dw.db"
-    process = subprocess.Popen(
+    process = forkserver.start(
         crawl_command(mirror.origin, db, "-a", "lang=en", "-a", "sources=news",
                       "-s", "DOWNLOAD_DELAY=0.5", "-s", "CONCURRENT_REQUESTS=1"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

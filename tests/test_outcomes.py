@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import crawl_command
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import archived_ids, crawl, last_run, query
 
@@ -39,8 +40,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def archived(tmp_path_factory):
     """An archive of the sample site's German articles, written once for the module."""
-    from devtools.mirror import running_mirror
-    from tests.crawling import Mirror
+    from tests.crawling import Mirror, running_mirror
 
     folder = tmp_path_factory.mktemp("archived")
     with running_mirror(ROOT / "data" / "sample-site", folder / "access.log") as origin:
@@ -146,7 +146,7 @@ def test_ctrl_c_once_stops_gracefully_with_exit_0_and_keeps_what_was_fetched(mir
     db = tmp_path / "dw.db"
     command = crawl_command(mirror.origin, db, "-a", "lang=en", "-a", "sources=news",
                             "-s", "DOWNLOAD_DELAY=1", "-s", "CONCURRENT_REQUESTS=1")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not mirror.article_pages() and process.poll() is None:
@@ -163,8 +163,7 @@ def test_ctrl_c_once_stops_gracefully_with_exit_0_and_keeps_what_was_fetched(mir
 
 
 def test_ctrl_c_twice_stops_by_force_and_is_a_failure(tmp_path):
-    from devtools.mirror import running_mirror
-    from tests.crawling import Mirror
+    from tests.crawling import Mirror, running_mirror
 
     path = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
     faults = tmp_path / "faults.json"
@@ -174,7 +173,7 @@ def test_ctrl_c_twice_stops_by_force_and_is_a_failure(tmp_path):
         mirror = Mirror(origin, log)
         command = crawl_command(origin, db, "-a", f"urls=https://www.dw.com{path}",
                                 "-s", "DOWNLOAD_TIMEOUT=300")
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+        process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and path not in mirror.paths() and process.poll() is None:
@@ -206,9 +205,9 @@ def test_a_job_stopped_at_a_limit_resumes_to_the_whole_site(mirror, tmp_path):
 # -- scrapy shell ----------------------------------------------------------------------------
 
 def shell(*args: str, archive: Path) -> subprocess.CompletedProcess:
-    run = subprocess.run([sys.executable, "-m", "scrapy", "shell", "-s", "LOG_LEVEL=WARNING",
-                          "-s", f"ARCHIVE_PATH={archive}", *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, env=os.environ.copy())
+    run = forkserver.run([sys.executable, "-m", "scrapy", "shell", "-s", "LOG_LEVEL=WARNING",
+                          "-s", f"ARCHIVE_PATH={archive}", *args], cwd=ROOT, timeout=120,
+                         env=os.environ.copy())
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     return run
 
@@ -245,8 +244,7 @@ def test_scrapy_shell_c_with_failing_code_is_one_line(tmp_path):
 
 
 def test_an_unknown_spider_is_a_usage_error_not_a_traceback(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "dww"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = forkserver.run([sys.executable, "-m", "scrapy", "crawl", "dww"], cwd=ROOT, timeout=120)
     assert "Traceback" not in run.stderr
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1].endswith(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.demo import crawl_command
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import archived_ids, crawl, last_run
 from tests.wire import content_id_of, ok, response, serving
@@ -194,7 +195,7 @@ def test_a_stop_during_a_retry_after_wait_is_prompt_and_counts_no_wait(tmp_path)
     with serving(respond) as wire:
         command = crawl_command(wire.origin, tmp_path / "dw.db", "-s", f"LOG_FILE={log}", "-a",
                                 f"urls=https://www.dw.com/en/story/a-{STUCK}")
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        process = forkserver.start(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, env=os.environ.copy())
         try:
             deadline = time.monotonic() + 120

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.mirror import running_mirror
 from tests.conftest import ROOT
+from tests.crawling import running_mirror
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MARKED = re.compile(r"<!-- readme-test: (?P<how>.+?) -->\n```(?P<lang>\w*)\n(?P<body>.*?)^```",

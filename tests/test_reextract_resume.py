@@ -15,6 +15,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from devtools.sitegen import synthetic_spec, write_site
+from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import article_count, query
 
@@ -56,7 +57,7 @@ def test_a_stopped_reextraction_resumes(tmp_path):
     (done,) = query(db, "SELECT count(*) FROM reextract_progress")[0]
     assert 100 <= stored < PAGES and stored - 1 <= done <= stored
 
-    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = forkserver.run(command, cwd=ROOT, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     counts = json.loads(rerun.stdout.splitlines()[-1])
     assert counts["resumed"] == done

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
+from tests import forkserver
 from tests.conftest import PAGES, ROOT
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 SEED = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
@@ -485,7 +485,7 @@ def test_random_sigkills_then_a_full_run_match_an_uninterrupted_run(tmp_path):
                     shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
             command = crawl_command(origin, db, "-a", "lang=all", "-a", "refresh=all",
                                     "-s", "ARCHIVE_BATCH_SIZE=5")
-            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+            process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)
             target = _log_lines(log) + int(rng.uniform(0.1, 0.9) * length)
             deadline = time.monotonic() + 120

@@ -13,9 +13,9 @@ import subprocess
 import time
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl
+from tests.crawling import Mirror, crawl, running_mirror
 
 SLOW = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
 QUICK = "https://www.dw.com/en/eu-leaders-agree-on-new-climate-target/a-79010001"
@@ -46,7 +46,7 @@ def test_a_run_has_its_row_from_the_start_a_locked_run_says_who_holds_the_lock_a
     faults.write_text(json.dumps({SLOW: "delay=600"}))  # the first run waits on it until killed
     with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
         mirror = Mirror(origin, log)
-        first = subprocess.Popen(
+        first = forkserver.start(
             crawl_command(origin, db, "-a", f"urls=https://www.dw.com{SLOW}", "-s", "DOWNLOAD_TIMEOUT=900"),
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

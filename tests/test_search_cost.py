@@ -19,7 +19,7 @@ import pytest
 from sqlite_utils import Database
 
 from crawler import search
-from tests.datasette_archive import datasette_for, edited_archive
+from tests.datasette_archive import close_datasette, datasette_for, edited_archive
 
 # Words repeated in the long texts: the searches below match them all.
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "and"]
@@ -49,14 +49,17 @@ def timed_pages(db, paths: list[str], beside: str, delay: float = 0.3):
     datasette: (path, status, text, seconds) of each, `beside` last."""
     async def run():
         ds = datasette_for(db)
-        await ds.invoke_startup()
+        try:
+            await ds.invoke_startup()
 
-        async def one(path: str, wait: float = 0.0):
-            await asyncio.sleep(wait)
-            started = time.monotonic()
-            response = await ds.client.get(path)
-            return path, response.status_code, response.text, time.monotonic() - started
-        return await asyncio.gather(*(one(p) for p in paths), one(beside, delay))
+            async def one(path: str, wait: float = 0.0):
+                await asyncio.sleep(wait)
+                started = time.monotonic()
+                response = await ds.client.get(path)
+                return path, response.status_code, response.text, time.monotonic() - started
+            return await asyncio.gather(*(one(p) for p in paths), one(beside, delay))
+        finally:
+            close_datasette(ds)
     return asyncio.run(run())
 
 

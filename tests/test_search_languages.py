@@ -18,7 +18,7 @@ from crawler.dw import LANGUAGES
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
 from tests.crawling import crawl, served
-from tests.datasette_archive import datasette_for
+from tests.datasette_archive import close_datasette, datasette_for
 
 SPEC = json.loads((ROOT / "tests" / "search" / "languages.json").read_text(encoding="utf-8"))
 ID = {article["language"]: article["id"] for article in SPEC["articles"]}
@@ -46,6 +46,7 @@ def client(archive):
         return response
 
     yield get
+    close_datasette(ds)
     loop.close()
 
 

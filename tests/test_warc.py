@@ -18,10 +18,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler import dw
 from crawler.archive import content_hash
-from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 
 LANGS = "lang=en,de,ar,pt-br,es"
 GZIPPED = "en/germany-unemployment-rises-in-november/a-79010002.html"  # served Content-Encoding: gzip

@@ -12,10 +12,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.warc.read import scan
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
+from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import article_count, query
+from tests.crawling import article_count, query, running_mirror
 
 
 def test_sigkills_leave_every_warc_pointer_readable(tmp_path):
@@ -25,7 +25,7 @@ def test_sigkills_leave_every_warc_pointer_readable(tmp_path):
         for kill in (1, 2):
             command = crawl_command(origin, db, "-a", "lang=en,de,es,pt-br,ar",
                                     "-s", "ARCHIVE_BATCH_SIZE=7", "-s", "CONCURRENT_REQUESTS=2")
-            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+            process = forkserver.start(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and process.poll() is None and article_count(db) < 25 * kill:
