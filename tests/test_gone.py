@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 
 from crawler.archive import Archive, gone
 from crawler.outcome import EXIT_FAILED, EXIT_OK, MANY_GONE, Run, judge
-from devtools.mirror import running_mirror
 from devtools.sitegen import synthetic_spec, write_site
-from tests.crawling import Mirror, crawl, last_run, query
+from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 
 GONE = 80_099_999  # listed in en/news-sitemap.xml, no page
 GONE_URL = f"https://www.dw.com/en/removed-story/a-{GONE}"

@@ -27,10 +27,9 @@ from pathlib import Path
 import pytest
 
 from devtools.demo import crawl_command
-from devtools.mirror import running_mirror
 from tests import forkserver
 from tests.conftest import ROOT
-from tests.crawling import Mirror, crawl, query
+from tests.crawling import Mirror, crawl, query, running_mirror
 
 LANGS = "lang=en,de,ar,pt-br,es"
 EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
