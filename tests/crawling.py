@@ -59,13 +59,17 @@ def crawl(mirror: Mirror, archive: Path, *args: str, timeout: float = 180,
 
 
 def query(archive: Path, sql: str, *params) -> list[tuple]:
-    with sqlite3.connect(archive) as conn:
+    # Closed on return: `with sqlite3.connect()` only commits, and Python 3.11's connection is in
+    # a reference cycle (its statement cache), so it stays open until the collector runs, holding
+    # the archive's WAL open meanwhile: a later collection checkpointed an archive a test was
+    # comparing byte for byte (test_captures, once in a CI run).
+    with contextlib.closing(sqlite3.connect(archive)) as conn:
         return conn.execute(sql, params).fetchall()
 
 
 def last_run(archive: Path) -> dict:
     """The newest `crawl_runs` row, its stats decoded."""
-    with sqlite3.connect(archive) as conn:
+    with contextlib.closing(sqlite3.connect(archive)) as conn:  # closed: see `query`
         conn.row_factory = sqlite3.Row
         row = dict(conn.execute("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone())
     row["stats"] = json.loads(row["stats"] or "{}")  # none when a full archive had no room
