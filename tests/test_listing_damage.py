@@ -506,6 +506,12 @@ LASTMOD_JAN = (("lastmod", "2026-01-02T10:00:00Z"),)
     ([LASTMOD_JAN, PUBLISHED_DEC], True),
     # Nothing known against it: undated entries are let in, as before.
     ([(), ()], True),
+    # tester-try25 item 4, as the README says: entries are judged in the order their listings
+    # are read; an undated entry read before the listing that dates the id out is let in.
+    ([(), NEWS_JAN], True),
+    ([LASTMOD_DEC, NEWS_JAN], True),
+    # Two publication dates that disagree: in, whichever comes first.
+    ([PUBLISHED_DEC, NEWS_JAN], True),
     ([LASTMOD_DEC], True),
 ])
 def test_an_id_dated_out_of_the_range_by_one_listing_stays_out_whatever_another_omits(listed, admitted):
