@@ -234,13 +234,15 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
         try:
             listing = _streamed(memoryview(escaped), bases, located)
             listing.escaped = count
-            listing.not_well_formed = listing.not_well_formed or f"{count} unescaped '&' ({first})"
+            said = f"{count} unescaped '&' read as '&amp;'"
+            listing.not_well_formed = "; ".join(filter(None, (listing.not_well_formed, said)))
             return listing
         except _NotWellFormed as error:  # another error than a bare `&` too
             first, document = error, memoryview(escaped)
     reading = first.reading
+    said = f"; {count} unescaped '&' read as '&amp;'" if count else ""
     listing = reading.listing(truncated=not _ending(document, reading.encoding, reading.name),
-                              not_well_formed=str(first))
+                              not_well_formed=f"{first}{said}")
     listing.escaped = count
     listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
     return listing
@@ -268,18 +270,20 @@ class _Stream:
                     if self.name not in SITEMAP_ROOTS and self.name not in FEED_ROOTS:
                         raise NotReadable(f"neither a sitemap nor a feed: <{self.name or element.tag}>")
                     self.child = {"urlset": "url", "sitemapindex": "sitemap"}.get(self.name, "")
-                elif not self.child and local_name(element) in ("item", "entry"):
+                elif not self.child and local_name(element) in ("item", "entry", *FEED_ROOTS):
                     self.open_items += 1
                 continue
             self.depth -= 1
             if self.depth == 0:
                 self.root_closed = True
             elif not self.child:  # a feed: its items may be nested anywhere; kept in the tree
-                if local_name(element) in ("item", "entry"):
+                name = local_name(element)
+                if name in ("item", "entry", *FEED_ROOTS):
                     self.open_items -= 1
-                    # An item inside an item is none (no feed nests them; a document spliced
-                    # into an item's text would give its items so)
-                    if not self.open_items:
+                    # An item inside an item, or inside a feed's root element within the feed,
+                    # is none (no feed nests them; a feed served twice, the first copy cut,
+                    # gives its items so)
+                    if not self.open_items and name in ("item", "entry"):
                         self.closed_items.add(element)  # held, so that lxml keeps this proxy
             elif self.depth == 1:
                 if local_name(element) == self.child:

@@ -199,9 +199,7 @@ class ListingCallbacks:
         one warning. Only its whole entries are read (see `crawler.discovery.listings`)."""
         kept = len(listing.entries) + listing.without_location
         unread = f"; entries not read: {listing.not_read}" if listing.not_read else ""
-        escaped = (f"{listing.escaped} unescaped '&' read as '&amp;'" if listing.escaped else "")
-        broken = (escaped if listing.escaped and not listing.not_read and not listing.truncated
-                  else listing.not_well_formed)
+        broken = listing.not_well_formed
         if listing.not_well_formed:
             self.count("discovery/not_well_formed")
             self.count(f"discovery/not_well_formed/{source}")
