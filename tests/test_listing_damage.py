@@ -142,6 +142,9 @@ NOT_WELL_FORMED = [  # (document, locations read, truncated, entries not read)
     # DW may serve an unescaped `&`: escaped, the listing reads whole and as meant.
     (_urlset(AMP, B), [AMP, B], False, 0),
     (_urlset(AMP, AMP.replace("x=1", "y=2&amp;z=3"), B), [AMP, AMP.replace("x=1", "y=2&z=3"), B], False, 0),
+    # ... but not in a CDATA section or a comment, where an `&` is itself.
+    (_urlset(AMP, f"<![CDATA[{B}?a=1&amp;b=2]]>").replace(b"</urlset>", b"<!-- a & b --></urlset>"),
+     [AMP, B + "?a=1&amp;b=2"], False, 0),
     # A stray `<`: nothing after it is taken, and what was there is counted.
     (_urlset(A, B, C).replace(b"<url>", b"<url>x < y", 2).replace(b"x < y", b"", 1), [A], False, 2),
     # An `&` and then a cut: the entry the cut fell in is not taken; one whose end tag ends

@@ -387,29 +387,37 @@ def _at_end(document: memoryview, exc: etree.XMLSyntaxError, encoding: str | Non
     return ">" not in text[at + max(column - 1, 0):]
 
 
-_ENTITY_OR_MARKUP = re.compile(rb"(<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>)"
-                               rb"|&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_:][\w.:-]*;)", re.DOTALL)
+_SPECIAL = re.compile(rb"<!\[CDATA\[|<!--|<\?|&")
+_SPECIAL_END = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
+_REFERENCE = re.compile(rb"#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_:][\w.:-]*;")
 
 
 def _escape_ampersands(document: memoryview, encoding: str | None) -> tuple[bytes, int]:
     """The document with each `&` that starts no entity or character reference written `&amp;`
     (DW may serve `?a=1&b=2` so; CDATA sections, comments and processing instructions left as
     they are), and how many; (b"", 0) when there are none, or the encoding is not one where
-    `&` is the byte 0x26 (UTF-16, UTF-32)."""
+    `&` is the byte 0x26 (UTF-16, UTF-32). One pass, linear in the document's length."""
     encoding = (encoding or "utf-8").lower()
     if "16" in encoding or "32" in encoding or "ucs" in encoding:
         return b"", 0
-    count = 0
-
-    def escape(match: re.Match) -> bytes:
-        nonlocal count
-        if match[1]:
-            return match[1]
-        count += 1
-        return b"&amp;"
-
-    escaped = _ENTITY_OR_MARKUP.sub(escape, bytes(document))
-    return (escaped, count) if count else (b"", 0)
+    data = bytes(document)
+    parts: list[bytes] = []
+    copied = at = 0
+    while (found := _SPECIAL.search(data, at)) is not None:
+        if found[0] != b"&":
+            end = data.find(_SPECIAL_END[found[0]], found.end())
+            if end < 0:
+                break  # unterminated to the end: nothing after it is escaped
+            at = end + len(_SPECIAL_END[found[0]])
+            continue
+        at = found.end()
+        if not _REFERENCE.match(data, at):
+            parts += [data[copied:at], b"amp;"]
+            copied = at
+    if not parts:
+        return b"", 0
+    parts.append(data[copied:])
+    return b"".join(parts), len(parts) // 2
 
 
 def _entry_tags(document: memoryview, reading: _Stream) -> int:
