@@ -133,6 +133,12 @@ class CollectorTuning:
             self.thresholds = None
 
 
+# Listings read in part, or with dates not taken (counted by the spider, one warning each): in
+# the closing line's reasons too, though no article was skipped or failed for them.
+LISTING_DAMAGE = ("dw/discovery/truncated", "dw/discovery/not_well_formed", "dw/discovery/entries_not_read",
+                  "dw/dates/in_future")
+
+
 class CrawlSummary:
     """Log the crawl's counts and reasons, judge its outcome (`crawler.outcome`; stat
     `dw/outcome`, and `self.outcome` for the crawl command's exit status) and record the run."""
@@ -182,7 +188,8 @@ class CrawlSummary:
         self.outcome = outcome = self.verdict(run)
         self.stats.set_value("dw/outcome", outcome.text)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
-                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/", "dw/gone/"))}
+                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/", "dw/gone/"))
+                   or k in LISTING_DAMAGE}
         log = logger.info if outcome.ok else logger.warning if outcome.exit_code == EXIT_OK else logger.error
         log("Crawl %s (%s): %s; reasons: %s", reason, outcome,
             ", ".join(f"{k} {v}" for k, v in run.counts.items()), reasons or "none")

@@ -7,7 +7,8 @@ every item (feeds) read by the module's own entry readers. Generated listings (h
 every dialect, cut, with stray bytes, in other encodings and gzipped, are fed to the stream a
 few bytes at a time, so that every element and every multi-byte character is cut somewhere. A
 listing that ends before its root closes reads as the whole tree less the entry its end left open
-(recovery closes that one as if it were whole; tests/test_listing_damage.py pins which entries).
+(recovery closes that one as if it were whole; tests/test_listing_damage.py pins which entries);
+one not well-formed before its end reads its whole entries before the error, whatever the chunks.
 """
 
 from __future__ import annotations
@@ -180,13 +181,32 @@ def test_a_listing_read_as_a_stream_reads_as_the_whole_tree(body, feed_bytes, ba
     expected = whole_tree(body, base_url)
     got = streamed(body, base_url)
     assert streamed(body, base_url, packed=True) == got
-    if len(got) == 3 and read_listing(body, base_url=base_url).truncated:
+    listing = read_listing(body, base_url=base_url) if len(got) == 3 else None
+    if listing is not None and listing.not_well_formed:
+        # An error before its end (tester-try25 item 3): only the whole entries before the
+        # first error are read, never recovery's guesses (tests/test_listing_damage.py pins
+        # which); the stream reads them as a reading of the document at once does, and they
+        # are those recovery reads first, but for an unescaped `&` read as DW meant it.
+        monkeypatch_module.setattr(listings, "_FEED_BYTES", 1 << 20)
+        assert streamed(body, base_url) == got
+        assert got[0] == expected[0]
+        if not listing.escaped:
+            assert got[1] == expected[1][:len(got[1])]
+    elif listing is not None and listing.truncated:
         # Cut, or its root's end tag damaged (tester-try24 B2): recovery closes the entry the end
         # of the data fell in as if it were whole; the reader leaves it out, and only it.
         kind, entries, without = got
         assert kind == expected[0]
         assert entries == expected[1][:len(entries)]
         assert len(entries) + without >= len(expected[1]) + expected[2] - 1
+    elif got == ("NotReadable",) and len(expected) == 3:
+        # Damaged inside its root's start tag (a stray byte): no listing, where recovery made
+        # one of it; its start tag was never read whole.
+        events = etree.XMLPullParser(events=("start",), recover=False)
+        with pytest.raises(etree.XMLSyntaxError):
+            events.feed(body if body[:2] != b"\x1f\x8b" else gzip.decompress(body))
+            events.close()
+        assert not list(events.read_events())
     else:
         assert got == expected
 
@@ -224,10 +244,10 @@ def test_a_generated_site_of_5000_reads_as_its_whole_trees_and_its_sitemaps_as_s
         body = path.read_bytes()
         assert streamed(body, None, packed=True) == whole_tree(body, None), path
 
-    def not_whole(*args):
-        raise AssertionError("a well-formed sitemap was read whole")
+    def read_again(*args):
+        raise AssertionError("a well-formed sitemap was read a second time")
 
-    monkeypatch.setattr(listings, "_whole", not_whole)
+    monkeypatch.setattr(listings, "_escape_ampersands", read_again)
     for path in sorted(site.rglob("*sitemap*.xml")):
         body = path.read_bytes()
         assert streamed(body, None, packed=True) == whole_tree(body, None), path

@@ -4,10 +4,13 @@ An entry is taken only when it is whole, its element closed: a sitemap or feed c
 keeps exactly the entries whose end tag came before the cut, says it is `truncated`, and never
 gives the cut text of its last `<loc>` (`…/a-80000370` cut to `…/a-80000`, another content id)
 as an entry. The expected entries are worked out from where each entry's end tag ends in the
-generated document, not by the reader. A listing complete but not well-formed (an unescaped
-`&`) is read with libxml2's recovery and says so. Then one crawl through the mirror: a cut
-sitemap, a cut feed, a listing larger than the page limit, a gzip bomb; counted, logged, the
-cut ids never requested.
+generated document, not by the reader. A listing not well-formed before its end (tester-try25
+item 3) keeps its whole entries before the first error, an unescaped `&` read as `&amp;`, and
+counts what it seems to hold after it; generated listings damaged in their middle (an end tag
+deleted, a text cut and spliced, served twice, markup injected) never give an entry that is not
+a whole entry of the original. Then one crawl through the mirror: a cut sitemap, a cut feed, a
+sitemap with a `<loc>` left open, a listing larger than the page limit, a gzip bomb; counted,
+logged, in the closing line, the cut ids never requested.
 """
 
 from __future__ import annotations
@@ -125,7 +128,8 @@ def test_a_gzipped_listing_cut_at_any_byte_keeps_only_whole_entries_in_order(lis
 A = "https://www.dw.com/en/story/a-80000370"
 B = "https://www.dw.com/en/other-story/a-80000371"
 C = "https://www.dw.com/en/third-story/a-80000372"
-AMP, READ = A + "?maca=en&x=1", A + "?maca=en=1"  # an unescaped `&`; what libxml2's recovery reads
+D = "https://www.dw.com/en/fourth-story/a-80000373"
+AMP = A + "?maca=en&x=1"  # an unescaped `&`: read as DW meant it (recovery read `?maca=en=1`)
 
 
 def _urlset(*rows: str, close: bool = True) -> bytes:
@@ -134,28 +138,108 @@ def _urlset(*rows: str, close: bool = True) -> bytes:
     return (body + ("</urlset>" if close else "")).encode()
 
 
-NOT_WELL_FORMED = [  # (document, locations read, truncated)
-    # DW may serve an unescaped `&`: recovery reads past it (and drops what libxml2 drops).
-    (_urlset(AMP, B), [READ, B], False),
-    # A stray `<`: the entries around it are read.
-    (_urlset(A, B, C).replace(b"<url>", b"<url>x < y", 1), [A, B, C], False),
+NOT_WELL_FORMED = [  # (document, locations read, truncated, entries not read)
+    # DW may serve an unescaped `&`: escaped, the listing reads whole and as meant.
+    (_urlset(AMP, B), [AMP, B], False, 0),
+    (_urlset(AMP, AMP.replace("x=1", "y=2&amp;z=3"), B), [AMP, AMP.replace("x=1", "y=2&z=3"), B], False, 0),
+    # ... but not in a CDATA section or a comment, where an `&` is itself.
+    (_urlset(AMP, f"<![CDATA[{B}?a=1&amp;b=2]]>").replace(b"</urlset>", b"<!-- a & b --></urlset>"),
+     [AMP, B + "?a=1&amp;b=2"], False, 0),
+    # A stray `<`: nothing after it is taken, and what was there is counted.
+    (_urlset(A, B, C).replace(b"<url>", b"<url>x < y", 2).replace(b"x < y", b"", 1), [A], False, 2),
     # An `&` and then a cut: the entry the cut fell in is not taken; one whose end tag ends
     # the data (blanks and comments after it) is.
-    (_urlset(AMP, B, C)[:-len("3</loc></url></urlset>")], [READ, B], True),
-    (_urlset(AMP, B, C, close=False), [READ, B, C], True),
-    (_urlset(AMP, B, C, close=False) + b"\n<!-- generated -->", [READ, B, C], True),
-    (_urlset(AMP, B, C, close=False) + b"<url>", [READ, B, C], True),
+    (_urlset(AMP, B, C)[:-len("3</loc></url></urlset>")], [AMP, B], True, 1),
+    (_urlset(AMP, B, C, close=False), [AMP, B, C], True, 0),
+    (_urlset(AMP, B, C, close=False) + b"\n<!-- generated -->", [AMP, B, C], True, 0),
+    (_urlset(AMP, B, C, close=False) + b"<url>", [AMP, B, C], True, 1),
     # Feeds alike.
     (f"<rss><channel><item><link>{AMP}</link></item><item><link>{B}</link></item>"
-     f"<item><link>{C[:-3]}".encode(), [READ, B], True),
+     f"<item><link>{C[:-3]}".encode(), [AMP, B], True, 1),
+    # tester-try25 item 3: V1, a `<loc>` whose `</loc>` is missing and whose id is cut
+    # (recovery took `.../a-80000`, another article, and dropped the rest uncounted).
+    (_urlset(A, B, C, D).replace(b"a-80000371</loc>", b"a-80000"), [A], False, 3),
+    # V7: a missing `</url>` (recovery kept 2 and dropped the whole entries after it uncounted).
+    (_urlset(A, B, C, D).replace(b"a-80000371</loc></url>", b"a-80000371</loc>"), [A], False, 3),
+    # V3: the sitemap served twice back to back: read once, the copy counted.
+    (b"<?xml version='1.0'?>" + _urlset(A, B) + b"<?xml version='1.0'?>" + _urlset(A, B), [A, B], False, 2),
+    # V4: an HTML error page injected after the second entry.
+    (_urlset(A, B, C, D).replace(b"</url><url><loc>" + C.encode(), b"</url><html><body><p>Error<br>"
+                                 b"</body></html><url><loc>" + C.encode()), [A, B], False, 2),
+    # Markup inside a `loc`, however well-formed, is no URL: that entry is not followed.
+    (_urlset(A, B).replace(b"a-80000370", b"a-80<b>0</b>00370"), [B], False, 0),
 ]
 
 
-@pytest.mark.parametrize(("document", "found", "truncated"), NOT_WELL_FORMED)
-def test_a_listing_not_well_formed_is_read_by_recovery_and_says_so(document, found, truncated):
-    locs, cut, not_well_formed = _locs(document)
-    assert (locs, cut) == (found, truncated)
-    assert not_well_formed  # libxml2's first error, for the log line
+@pytest.mark.parametrize(("document", "found", "truncated", "not_read"), NOT_WELL_FORMED)
+def test_a_listing_not_well_formed_keeps_its_whole_entries_before_the_error_and_counts_the_rest(
+        document, found, truncated, not_read):
+    listing = read_listing(document)
+    assert [entry.loc for entry in listing.entries] == found
+    assert (listing.truncated, listing.not_read) == (truncated, not_read)
+    # libxml2's first error, for the log line; none for markup in a loc, which is well-formed
+    assert bool(listing.not_well_formed) == (b"<b>" not in document)
+
+
+_INJECTED = [b"<html><head><title>502</title></head><body><p>Bad gateway<br><hr></body></html>",
+             b"<p>&nbsp;error</p>", b"<", b"</div>", b"\x00"]
+
+
+@st.composite
+def damaged_listings(draw) -> tuple[bytes, list[str], list[str]]:
+    """(a generated listing damaged at one random place in its middle, its entries' locations
+    as the original holds them, those of its entries that end before the damage): an end tag
+    deleted; a text cut and the rest of its element lost up to a later place (a splice); the
+    document served twice, the first copy cut anywhere; markup injected."""
+    document, ends, locs, root_open, root_close = draw(listings())
+    damage = draw(st.sampled_from(["end tag", "cut text", "twice", "injected"]))
+
+    def before(at: int) -> list[str]:
+        return [loc for loc, end in zip(locs, ends, strict=True) if end <= at]
+
+    tags = [m for m in re.finditer(rb"</[^>]+>", document) if root_open <= m.start() < root_close]
+    texts = [m for m in re.finditer(rb">([^<]+)<", document) if root_open <= m.start() < root_close]
+    if damage == "end tag" and tags:
+        tag = draw(st.sampled_from(tags))
+        return document[:tag.start()] + document[tag.end():], locs, before(tag.start())
+    if damage == "cut text" and texts:
+        text = draw(st.sampled_from(texts))
+        at = draw(st.integers(text.start(1), text.end(1) - 1))
+        # The data goes on at a later tag (a splice): the cut text's end tag is lost with it,
+        # and the data does not go on at another end tag of its name (either would be
+        # well-formed, `<loc>https://www.dw</loc>`: no reader can tell).
+        opened = re.match(rb"<([^\s>/]+)", document[document.rfind(b"<", 0, text.start(1)):])
+        name = opened[1] if opened else b"-"
+        later = [m.start() for m in re.finditer(rb"<", document) if m.start() > text.end(1)
+                 and not document.startswith(b"</" + name + b">", m.start())]
+        resume = draw(st.sampled_from(later or [len(document)]))
+        return document[:at] + document[resume:], locs, before(at)
+    if damage == "twice":
+        cut = draw(st.integers(root_open, len(document)))
+        return document[:cut] + document, locs, before(cut)
+    at = draw(st.integers(root_open, root_close))
+    return document[:at] + draw(st.sampled_from(_INJECTED)) + document[at:], locs, before(at)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged=damaged_listings())
+def test_a_listing_damaged_in_its_middle_gives_only_whole_entries_and_counts_the_rest(damaged):
+    document, locs, whole_before = damaged
+    try:
+        listing = read_listing(document)
+    except NotReadable:
+        return  # not a listing any more (markup injected before the root's start tag ended)
+    found = [entry.loc for entry in listing.entries]
+    assert all(loc in locs for loc in found), found  # whole entries of the original only
+    assert found == [loc for loc in locs if loc in found]  # in their order, each once
+    assert len(found) == len(set(found))
+    assert found[:len(whole_before)] == whole_before  # every whole entry before the damage
+    # Entries the damaged listing still holds (a splice may have taken some away whole) and
+    # that were not read are counted.
+    held = [loc for loc in locs if escape(loc, quote=False).encode() in document]
+    if [loc for loc in held if loc not in found]:
+        assert listing.not_read >= 1, (found, locs)
+        assert listing.truncated or listing.not_well_formed
 
 
 def test_a_listing_cut_in_the_testers_place_gives_no_other_content_id():
@@ -214,7 +298,16 @@ def _damaged_site(site) -> None:
     (en / "article-sitemap.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
-                  for name in ("part-cut.xml", "part-big.xml", "part-bomb.xml.gz")) + "</sitemapindex>\n")
+                  for name in ("part-cut.xml", "part-big.xml", "part-bomb.xml.gz", "part-broken.xml"))
+        + "</sitemapindex>\n")
+    # tester-try25 item 3 (V1): the 2nd `<loc>` cut to CUT_ID and its `</loc>` missing, two
+    # whole entries after it: recovery took the cut id and dropped the two uncounted.
+    (en / "part-broken.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        "<url><loc>https://www.dw.com/en/germany-unemployment-rises-in-november/a-79010002</loc></url>\n"
+        f"<url><loc>https://www.dw.com/en/flood-warnings-issued-across-northern-italy/{CUT_ID}</url>\n"
+        "<url><loc>https://www.dw.com/en/pope-calls-for-ceasefire/a-79010007</loc></url>\n"
+        "<url><loc>https://www.dw.com/en/a-new-museum-for-bauhaus-design/a-79010006</loc></url>\n</urlset>\n")
     (en / "part-cut.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
         "<url><loc>https://www.dw.com/en/how-a-berlin-startup-recycles-batteries/a-79010004</loc>"
@@ -294,9 +387,21 @@ def test_a_cut_sitemap_and_feed_are_counted_logged_and_their_cut_ids_never_reque
 def test_a_listing_not_well_formed_is_counted_and_logged(damaged):
     run, row = damaged.run, damaged.row
     stats = row["stats"]
-    assert (stats["dw/discovery/not_well_formed"], stats["dw/discovery/not_well_formed/news"]) == (1, 1)
-    assert re.search(r"The news urlset at https://www.dw.com/en/news-sitemap.xml is not well-formed XML"
-                     r" \(.+\): read with libxml2's recovery, entries kept: 1", run.stderr)
+    assert (stats["dw/discovery/not_well_formed"], stats["dw/discovery/not_well_formed/news"],
+            stats["dw/discovery/not_well_formed/articles"]) == (2, 1, 1)
+    assert ("The news urlset at https://www.dw.com/en/news-sitemap.xml is not well-formed XML (1 unescaped"
+            " '&' read as '&amp;'): entries kept: 1") in run.stderr
+    assert re.search(r"The articles urlset at https://www.dw.com/en/part-broken.xml is not well-formed XML"
+                     r" \(Opening and ending tag mismatch: .+\): entries kept whole before the error: 1;"
+                     r" entries not read: 3, the rest not guessed", run.stderr)
+    # part-broken's 3 after its error, and the entry each cut listing was cut in
+    assert (stats["dw/discovery/entries_not_read"], stats["dw/discovery/entries_not_read/articles"],
+            stats["dw/discovery/entries_not_read/feeds"]) == (5, 4, 1)
+    # The closing line gives the listings' damage among its reasons (tester-try25, Minor).
+    closing = next(line for line in run.stderr.splitlines() if "Crawl finished" in line)
+    for reason in ("'discovery/truncated': 2", "'discovery/not_well_formed': 2",
+                   "'discovery/entries_not_read': 5", "'dates/in_future': 3"):
+        assert reason in closing, closing
 
 
 def test_listings_have_their_own_size_limit_and_a_bomb_is_refused(damaged):
@@ -404,6 +509,12 @@ LASTMOD_JAN = (("lastmod", "2026-01-02T10:00:00Z"),)
     ([LASTMOD_JAN, PUBLISHED_DEC], True),
     # Nothing known against it: undated entries are let in, as before.
     ([(), ()], True),
+    # tester-try25 item 4, as the README says: entries are judged in the order their listings
+    # are read; an undated entry read before the listing that dates the id out is let in.
+    ([(), NEWS_JAN], True),
+    ([LASTMOD_DEC, NEWS_JAN], True),
+    # Two publication dates that disagree: in, whichever comes first.
+    ([PUBLISHED_DEC, NEWS_JAN], True),
     ([LASTMOD_DEC], True),
 ])
 def test_an_id_dated_out_of_the_range_by_one_listing_stays_out_whatever_another_omits(listed, admitted):

@@ -14,14 +14,24 @@ document's own URL. lxml's `element.base` does the same walk but gives up on an 
 `xml:base` with a non-ASCII path, as DW's Unicode slugs are), so the walk is done here, with
 `urljoin` (RFC 3986 §5.2). `Content-Location` is not a base (RFC 9110 dropped that).
 
-A listing is read strictly first (XML 1.0 well-formedness, libxml2 without recovery), so that an
-entry is taken only when it is whole: its element closed by its end tag. A listing cut short (a
-transfer without Content-Length that stopped, a truncated `.xml.gz`) is well-formed up to the cut:
-its whole entries are kept, the entry the cut fell in is not (its `loc` cut from
-`.../a-80000370` to `.../a-80000` would name another article), and the listing says it is
-`truncated`. A listing that is not well-formed before its end (DW may serve an unescaped `&`) is
-read with libxml2's recovery, as before, and says so (`not_well_formed`); if it also ends before
-its root element closes, the entries its end may have left open are dropped.
+A listing is read strictly (XML 1.0 well-formedness, libxml2 without recovery), and an entry is
+taken only when the listing held it whole and well-formed: its element closed by its end tag
+before the first error. libxml2 gives no event after its first error, so what it gave before is
+sound; its recovery is never used (it guesses: a `<loc>` whose `</loc>` is missing became the
+cut URL, `.../a-80000370` read as `.../a-80000`, another article; a missing `</url>` nested the
+entries after it, dropped uncounted).
+- A listing cut short (a transfer that stopped, a truncated `.xml.gz`: the first error is where
+  the data ends) keeps its whole entries and says it is `truncated`; the entry the cut fell in
+  is not taken.
+- DW may serve an unescaped `&` (`?maca=en&x=1`): when the strict reading stops before the end,
+  every `&` that starts no entity or character reference is written `&amp;` (`escaped` counts
+  them) and the listing read strictly again; if that reads it, its entries are exactly what DW
+  meant (`not_well_formed` still says it was not well-formed).
+- Any other error (a missing end tag, markup injected, a document served twice, a byte that is
+  no character): the whole entries before the first error are kept, and `not_read` says how
+  many entries the rest seems to hold (its entries' start tags, whole or not, less those read),
+  so that nothing is lost uncounted. `truncated` too when the root's end tag is not at the end.
+- A `loc` or feed `link` holding elements is no location (its text is not one URL).
 """
 
 from __future__ import annotations
@@ -39,7 +49,6 @@ from lxml import etree
 
 _OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False,
             "remove_comments": True, "remove_pis": True, "load_dtd": False}
-_XML = etree.XMLParser(recover=True, **_OPTIONS)
 GZIP_MAGIC = b"\x1f\x8b"
 # Bytes handed to the pull parser at a time: a sitemap's `<url>`s are read and dropped as they
 # end, so that lxml never holds a whole 50,000-entry sitemap's tree (libxml2's own buffers
@@ -133,9 +142,12 @@ class Listing:
     # The document ends before its root element closes (cut in transfer, or a truncated gzip):
     # only the entries whose element closed are in `entries`.
     truncated: bool = False
-    # Not well-formed before its end: libxml2's first error (the listing was then read with its
-    # recovery); "" when well-formed, or well-formed up to a cut.
+    # Not well-formed before its end: libxml2's first error; "" when well-formed, or
+    # well-formed up to a cut.
     not_well_formed: str = ""
+    # Entries the listing seems to hold after its first error, not read (see the module doc).
+    not_read: int = 0
+    escaped: int = 0  # unescaped `&`s read as `&amp;`
 
 
 def size_limit_problem(value, name: str = "DW_LISTING_MAXSIZE") -> str | None:
@@ -184,11 +196,8 @@ def _document(body: bytes, max_size: int = 0) -> memoryview:
 
 
 class _NotWellFormed(Exception):
-    """A listing the strict reading stopped in before its root element closed: libxml2's error,
-    and what the strict reading had read (`_Stream`) by then. lxml raises a push parser's error
-    only when it is closed, and an error met at the end of the data (a cut) and one before it
-    (an unescaped `&`) may be the same error, so which it was is found by the recovery reading
-    (`_whole`)."""
+    """A listing the strict reading stopped in before its end and before its root element
+    closed: libxml2's first error, and what the strict reading (`_Stream`) had read by then."""
 
     def __init__(self, message: str, reading: _Stream):
         super().__init__(message)
@@ -207,11 +216,10 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
     A listing is read as a stream, strictly: a sitemap's `<url>` / `<sitemap>` is read when it
     ends and then dropped, so that memory holds one entry's elements, not the whole tree (a
     40,000-URL sitemap's tree and entries took 30 MB); a feed's items (nested anywhere) are
-    read from its tree once it is read. Only entries whose element closed are taken: a listing
-    cut short keeps those before the cut (`truncated`). XML with an error before its end is
-    read whole with libxml2's recovery (`not_well_formed`; see the module doc). The entries with
-    a location go into `entries` (a new list by default; a `PackedEntries` keeps a long listing
-    compact until it is used).
+    read from its tree once it is read. Only entries whose element closed before the first
+    error are taken (see the module doc: `truncated`, `not_well_formed`, `not_read`,
+    `escaped`). The entries with a location go into `entries` (a new list by default; a
+    `PackedEntries` keeps a long listing compact until it is used).
     """
     located: list[Entry] | PackedEntries = [] if entries is None else entries
     document = _document(body, max_size)
@@ -219,7 +227,25 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
     try:
         return _streamed(document, bases, located)
     except _NotWellFormed as error:
-        return _whole(document, bases, located, str(error), error.reading)
+        first = error
+    escaped, count = _escape_ampersands(document, first.reading.encoding)
+    if count:
+        located.clear()
+        try:
+            listing = _streamed(memoryview(escaped), bases, located)
+            listing.escaped = count
+            said = f"{count} unescaped '&' read as '&amp;'"
+            listing.not_well_formed = "; ".join(filter(None, (listing.not_well_formed, said)))
+            return listing
+        except _NotWellFormed as error:  # another error than a bare `&` too
+            first, document = error, memoryview(escaped)
+    reading = first.reading
+    said = f"; {count} unescaped '&' read as '&amp;'" if count else ""
+    listing = reading.listing(truncated=not _ending(document, reading.encoding, reading.name),
+                              not_well_formed=f"{first}{said}")
+    listing.escaped = count
+    listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
+    return listing
 
 
 class _Stream:
@@ -230,7 +256,9 @@ class _Stream:
         self.root, self.name, self.child = None, "", ""
         self.depth, self.without = 0, 0
         self.root_closed = False
+        self.encoding: str | None = None  # the document's, once its root started
         self.closed_items: set = set()  # a feed's items and entries that closed
+        self.open_items = 0  # a feed's items and entries open at this point
 
     def take(self, events) -> None:
         for event, element in events:
@@ -238,16 +266,25 @@ class _Stream:
                 self.depth += 1
                 if self.root is None:
                     self.root, self.name = element, local_name(element)
+                    self.encoding = element.getroottree().docinfo.encoding
                     if self.name not in SITEMAP_ROOTS and self.name not in FEED_ROOTS:
                         raise NotReadable(f"neither a sitemap nor a feed: <{self.name or element.tag}>")
                     self.child = {"urlset": "url", "sitemapindex": "sitemap"}.get(self.name, "")
+                elif not self.child and local_name(element) in ("item", "entry", *FEED_ROOTS):
+                    self.open_items += 1
                 continue
             self.depth -= 1
             if self.depth == 0:
                 self.root_closed = True
             elif not self.child:  # a feed: its items may be nested anywhere; kept in the tree
-                if local_name(element) in ("item", "entry"):
-                    self.closed_items.add(element)  # held, so that lxml keeps this proxy
+                name = local_name(element)
+                if name in ("item", "entry", *FEED_ROOTS):
+                    self.open_items -= 1
+                    # An item inside an item, or inside a feed's root element within the feed,
+                    # is none (no feed nests them; a feed served twice, the first copy cut,
+                    # gives its items so)
+                    if not self.open_items and name in ("item", "entry"):
+                        self.closed_items.add(element)  # held, so that lxml keeps this proxy
             elif self.depth == 1:
                 if local_name(element) == self.child:
                     self._add(_sitemap_entry(element, self.bases))
@@ -275,112 +312,143 @@ class _Stream:
 
 
 def _streamed(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
-    """The listing read strictly, as a stream (see `read_listing`); _NotWellFormed when an error
-    comes before the end of the data."""
+    """The listing read strictly, as a stream (see `read_listing`): whole, or cut short
+    (`truncated`: the data ends inside it, and nothing was wrong before the end), or whole with
+    something after its root element (`not_well_formed`, `not_read`); _NotWellFormed when an
+    error comes before the end of the data and before the root closed."""
     parser = etree.XMLPullParser(events=("start", "end"), recover=False, **_OPTIONS)
     reading = _Stream(bases, located)
+    closing = False
     try:
         for start in range(0, max(len(document), 1), _FEED_BYTES):
             parser.feed(bytes(document[start:start + _FEED_BYTES]))
             reading.take(parser.read_events())
+        closing = True
         parser.close()
     except etree.XMLSyntaxError as exc:
+        # The events libxml2 gave before its first error are sound (it gives none after it).
+        reading.take(parser.read_events())
+        if reading.root is None:  # cut inside the root's start tag: a listing with nothing whole yet
+            kind = _root_started(document) if closing and _at_end(document, exc, None) else None
+            if kind is None:
+                raise NotReadable(_error(exc)) from None
+            return Listing(kind, located, 0, truncated=True)
         if reading.root_closed:  # only what follows the root is wrong: every entry read whole
-            return reading.listing(not_well_formed=_error(exc))
+            listing = reading.listing(not_well_formed=_error(exc))
+            listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
+            return listing
+        if closing and _at_end(document, exc, reading.encoding):  # a cut, nothing else wrong
+            listing = reading.listing(truncated=True)
+            listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
+            return listing
         raise _NotWellFormed(_error(exc), reading) from None
     reading.take(parser.read_events())
     return reading.listing()
+
+
+_FIRST_TAG = re.compile(r"(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>|\s)*<([^\s<>/!?]+)[\s/]", re.DOTALL)
+
+
+def _root_started(document: memoryview) -> str | None:
+    """The kind of listing whose root's start tag the document begins with (cut inside it), or
+    None."""
+    found = _FIRST_TAG.match(_text_of(document[:4096], None))
+    name = found[1].rsplit(":", 1)[-1].lower() if found else ""
+    return SITEMAP_ROOTS.get(name) or FEED_ROOTS.get(name)
 
 
 def _error(exc: etree.XMLSyntaxError) -> str:
     return str(exc.msg if getattr(exc, "msg", None) else exc)
 
 
-def _whole(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries,
-           error: str = "not well-formed", strict: _Stream | None = None) -> Listing:
-    """The listing read from the whole document's tree, libxml2 recovering from errors.
-
-    When the document ends before its root element's end tag, the entries its end may have
-    left open (those on the tree's last branch, but one whose end tag ends the data) are
-    dropped: recovery closes them as if they were whole. When recovery then reads nothing the
-    strict reading (`strict`) did not, the error was the cut itself: the document is
-    well-formed up to it, and the strict reading's entries are the listing's, exactly."""
+def _text_of(document: memoryview, encoding: str | None) -> str:
+    encoding = (encoding or "utf-8").lower()
     try:
-        root = etree.fromstring(bytes(document), parser=_XML)
-    except etree.XMLSyntaxError as exc:
-        raise NotReadable(str(exc)) from None
-    if root is None:
-        raise NotReadable("empty document")
-    name = local_name(root)
-    if name in SITEMAP_ROOTS:
-        child = "url" if name == "urlset" else "sitemap"
-        elements = [el for el in root if local_name(el) == child]
-    elif name in FEED_ROOTS:
-        child = ""
-        elements = [el for el in root.iter() if local_name(el) in ("item", "entry")]
-    else:
-        raise NotReadable(f"neither a sitemap nor a feed: <{name or root.tag}>")
-    closed, last = _ending(document, root.getroottree().docinfo.encoding, name)
-    truncated = not closed
-    left_open: set = set()
-    if truncated:
-        listed = set(elements)
-        branch = [el for el in _last_branch(root) if el in listed]
-        if branch and last == local_name(branch[-1]):
-            branch.pop()  # the data ends with its end tag: the innermost one closed
-        left_open = set(branch)
-        if (strict is not None and strict.name in ("", name) and len(elements) >= strict.read()
-                and all(el in left_open for el in elements[strict.read():])):
-            if not strict.name:  # cut before the root's start tag ended: nothing whole yet
-                located.clear()
-                return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, 0, True)
-            return strict.listing(truncated=True)
-    located.clear()
-    without = 0
-    for element in elements:
-        if element in left_open:
+        return bytes(document).decode(encoding, "replace")
+    except LookupError:
+        return bytes(document).decode("utf-8", "replace")
+
+
+def _at_end(document: memoryview, exc: etree.XMLSyntaxError, encoding: str | None) -> bool:
+    """Whether libxml2's error, met when the data ended (`close`: an error in complete data is
+    met as it is fed, but for an `&` that starts no reference), is where the data ends (a cut),
+    not before it: nothing but an unfinished construct (a tag, a reference, a comment, a
+    character's first bytes: no `>`) from the error's line and column (libxml2 counts
+    characters) to the end."""
+    line, column = getattr(exc, "position", None) or (0, 0)
+    if line < 1:
+        return False
+    text = _text_of(document, encoding)
+    at = 0
+    for _ in range(line - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return False
+    return ">" not in text[at + max(column - 1, 0):]
+
+
+_SPECIAL = re.compile(rb"<!\[CDATA\[|<!--|<\?|&")
+_SPECIAL_END = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
+_REFERENCE = re.compile(rb"#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_:][\w.:-]*;")
+
+
+def _escape_ampersands(document: memoryview, encoding: str | None) -> tuple[bytes, int]:
+    """The document with each `&` that starts no entity or character reference written `&amp;`
+    (DW may serve `?a=1&b=2` so; CDATA sections, comments and processing instructions left as
+    they are), and how many; (b"", 0) when there are none, or the encoding is not one where
+    `&` is the byte 0x26 (UTF-16, UTF-32). One pass, linear in the document's length."""
+    encoding = (encoding or "utf-8").lower()
+    if "16" in encoding or "32" in encoding or "ucs" in encoding:
+        return b"", 0
+    data = bytes(document)
+    parts: list[bytes] = []
+    copied = at = 0
+    while (found := _SPECIAL.search(data, at)) is not None:
+        if found[0] != b"&":
+            end = data.find(_SPECIAL_END[found[0]], found.end())
+            if end < 0:
+                break  # unterminated to the end: nothing after it is escaped
+            at = end + len(_SPECIAL_END[found[0]])
             continue
-        entry = _sitemap_entry(element, bases) if child else _feed_entry(element, bases)
-        if entry.loc:
-            located.append(entry)
-        else:
-            without += 1
-    return Listing(SITEMAP_ROOTS.get(name) or FEED_ROOTS[name], located, without, truncated, error)
+        at = found.end()
+        if not _REFERENCE.match(data, at):
+            parts += [data[copied:at], b"amp;"]
+            copied = at
+    if not parts:
+        return b"", 0
+    parts.append(data[copied:])
+    return b"".join(parts), len(parts) // 2
 
 
-def _last_branch(root) -> list:
-    """The elements from the root's last child down to the last element of the document: the
-    only ones the end of the data can have left open."""
-    branch = []
-    element = root
-    while len(element):
-        element = element[-1]
-        branch.append(element)
-    return branch
+def _entry_tags(document: memoryview, reading: _Stream) -> int:
+    """How many entries the document seems to hold, whole or not, wherever they are: its
+    entries' start tags (`<url>`, `<sitemap>`; `<item>`, `<entry>` in a feed), or its locations'
+    (`<loc>` but an image's; a feed's `<link>` from its first entry on) where there are more
+    (damage may have taken an entry's start tag and left its location)."""
+    text = _text_of(document, reading.encoding)
+    prefix = r"<(?:[^\s<>/:]+:)?"
+    names = "item|entry" if reading.name in FEED_ROOTS else reading.child
+    entries = [m.start() for m in re.finditer(rf"{prefix}(?:{names})[\s/>]", text, re.IGNORECASE)]
+    if reading.name in FEED_ROOTS:
+        pattern, start = rf"{prefix}link[\s/>]", entries[0] if entries else 0
+    else:
+        pattern, start = r"<(?!image:)(?:[^\s<>/:]+:)?loc[\s/>]", 0
+    return max(len(entries), len(re.findall(pattern, text[start:], re.IGNORECASE)))
 
 
 _TAIL = 4096  # bytes of a document's end searched for end tags
 _END_TAG = re.compile(r"</([^\s<>/]+)\s*>")
-_AFTER_ROOT = re.compile(r"(?:\s|<!--.*?-->|<\?.*?\?>)*\Z", re.DOTALL)  # what XML allows after the root
 
 
-def _ending(document: memoryview, encoding: str | None, root: str) -> tuple[bool, str]:
-    """(whether the root element's end tag is in the document's last `_TAIL` bytes, the local
-    name of the end tag that ends the document, or "" when it ends otherwise), lower case.
-    Whatever follows the root's end tag (an error, read by recovery or not) is no part of it."""
+def _ending(document: memoryview, encoding: str | None, root: str) -> bool:
+    """Whether the root element's end tag is in the document's last `_TAIL` bytes."""
     encoding = (encoding or "utf-8").lower()
     width = (4 if "32" in encoding or "ucs-4" in encoding
              else 2 if "16" in encoding or "ucs-2" in encoding else 1)
     start = max(0, len(document) - _TAIL)
     start -= start % width  # code units of UTF-16 and UTF-32 begin at even offsets (BOM first)
-    try:
-        tail = bytes(document[start:]).decode(encoding, "replace")
-    except LookupError:
-        tail = bytes(document[start:]).decode("utf-8", "replace")
-    names = [(m[1].rsplit(":", 1)[-1].lower(), m.end()) for m in _END_TAG.finditer(tail)]
-    closed = any(name == root for name, _ in names)
-    last = names[-1][0] if names and _AFTER_ROOT.match(tail, names[-1][1]) else ""
-    return closed, last
+    tail = _text_of(document[start:], encoding)
+    return any(m[1].rsplit(":", 1)[-1].lower() == root for m in _END_TAG.finditer(tail))
 
 
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
@@ -430,7 +498,7 @@ def _sitemap_entry(url, bases: _Bases) -> Entry:
     for child in url:
         name = local_name(child)
         if name == "loc":
-            loc = loc or bases.resolve(child, _text(child))
+            loc = loc or ("" if len(child) else bases.resolve(child, _text(child)))
         elif name in _DATES:
             found.setdefault(name, _text(child))
         elif name == "news":  # news:news/news:publication_date; image:, video:, xhtml: are not the page
@@ -460,6 +528,8 @@ def _feed_entry(item, bases: _Bases) -> Entry:
         name = local_name(child)
         if name == "link":
             rel = link_relation(child.get("rel"))
+            if len(child):
+                continue  # markup inside: not one URL
             if _text(child):
                 link = link or bases.resolve(child, _text(child))
             elif child.get("href") and rel == "alternate":

@@ -194,23 +194,32 @@ class ListingCallbacks:
 
     def count_damage(self, listing: Listing, source: str, where: str) -> None:
         """A listing cut short (`dw/discovery/truncated`, `…/<source>`) or not well-formed
-        (`dw/discovery/not_well_formed`, `…/<source>`): counted, and said in one warning."""
+        (`dw/discovery/not_well_formed`, `…/<source>`), and the entries it seems to hold that
+        could not be read (`dw/discovery/entries_not_read`, `…/<source>`): counted, and said in
+        one warning. Only its whole entries are read (see `crawler.discovery.listings`)."""
         kept = len(listing.entries) + listing.without_location
-        recovered = (f"; it is not well-formed XML either ({listing.not_well_formed}), read with"
-                     " libxml2's recovery" if listing.not_well_formed else "")
+        unread = f"; entries not read: {listing.not_read}" if listing.not_read else ""
+        broken = listing.not_well_formed
         if listing.not_well_formed:
             self.count("discovery/not_well_formed")
             self.count(f"discovery/not_well_formed/{source}")
+        if listing.not_read:
+            self.count("discovery/entries_not_read", listing.not_read)
+            self.count(f"discovery/entries_not_read/{source}", listing.not_read)
         if listing.truncated:
             self.count("discovery/truncated")
             self.count(f"discovery/truncated/{source}")
+            either = f"; it is not well-formed XML either ({broken})" if listing.not_well_formed else ""
             logger.warning("The %s %s at %s is cut short (it ends before its root element closes):"
-                           " entries kept whole: %d; the entry cut at its end, and what followed, lost%s",
-                           source, listing.kind, where, kept, recovered)
+                           " entries kept whole: %d; the entry cut at its end, and what followed, lost%s%s",
+                           source, listing.kind, where, kept, unread, either)
+        elif listing.not_read:
+            logger.warning("The %s %s at %s is not well-formed XML (%s): entries kept whole before"
+                           " the error: %d%s, the rest not guessed", source, listing.kind, where,
+                           broken, kept, unread)
         elif listing.not_well_formed:
-            logger.warning("The %s %s at %s is not well-formed XML (%s): read with libxml2's"
-                           " recovery, entries kept: %d", source, listing.kind, where,
-                           listing.not_well_formed, kept)
+            logger.warning("The %s %s at %s is not well-formed XML (%s): entries kept: %d", source,
+                           listing.kind, where, broken, kept)
 
     def from_entries(self, entries: PackedEntries, source: str, where: str) -> None:
         """A listing's article entries, counted, set to wait for admission (see the module doc)."""
