@@ -41,7 +41,8 @@ def archive_content(db: Path) -> dict:
     """What a crawl stored, without the times and paths that differ between two runs."""
     run = last_run(db)
     stats = {k: v for k, v in run["stats"].items()
-             if not re.search(r"time|elapsed|memusage|_seconds|rate|per_minute|finish|start|log_count/INFO", k)}
+             if not re.search(r"time|elapsed|memusage|_seconds|rate|per_minute|finish|start"
+                              r"|log_count/INFO", k)}
     return {
         "articles": query(db, "SELECT id, url, language, title, teaser, body, authors, topics,"
                               " agencies, published_at, modified_at FROM articles ORDER BY id"),
