@@ -267,18 +267,18 @@ def test_the_check_runs_in_the_archive_writer_too(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# -- WARC settings (crawler/warc/capture.py `settings_problem`) ---------------------------------
+# -- WARC settings (their rules in crawler/setting_checks.py) ------------------------------------
 
 def _warc_problem(given: dict, project: dict | None = None):
     from scrapy.settings import Settings
 
-    from crawler.warc import capture
+    from crawler import setting_checks
 
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.setdict(project or {}, priority="project")
     settings.setdict(given, priority="cmdline")  # as `-s NAME=VALUE` sets them
-    return capture.settings_problem(settings)
+    return setting_checks.problem(settings, ("WARC_ENABLED", "WARC_MAX_SIZE", "WARC_DIR"))
 
 
 @pytest.mark.parametrize(("given", "said"), [
@@ -381,7 +381,8 @@ def test_a_bad_value_of_each_setting_is_refused_in_a_sentence_naming_it(name):
 
 @pytest.mark.parametrize("name", [n for n in _project_settings() if _bad_values(n)[0] == "abc"])
 def test_text_that_is_no_number_is_refused_for_every_number_setting(name):
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     def number(text: str) -> bool:
         try:

@@ -44,7 +44,8 @@ the codings read as `crawler.warc.read.content_codings` reads them).
 
 Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: the archive's own
 folder beside `ARCHIVE_PATH`, named after it, so `data/dw.db-warc/` for the default archive),
-`WARC_MAX_SIZE` (bytes per file), `DOWNLOAD_MAXSIZE` (Scrapy's).
+`WARC_MAX_SIZE` (bytes per file), `DOWNLOAD_MAXSIZE` (Scrapy's); what each accepts, checked before
+the crawl starts: crawler/setting_checks.py.
 """
 
 from __future__ import annotations
@@ -103,18 +104,6 @@ def warc_dir(settings) -> Path:
     from crawler.archive.paths import captures_dir
 
     return captures_dir(settings.get("ARCHIVE_PATH"), settings.get("WARC_DIR"))
-
-
-def settings_problem(settings) -> str | None:
-    """Why the WARC settings (`WARC_ENABLED`, `WARC_MAX_SIZE`, `WARC_DIR`) cannot be used, in one
-    sentence starting with `NAME=VALUE`; None when they can. What each accepts is said, with
-    every other setting's, in `crawler.setting_checks.RULES`: a bad value would otherwise surface
-    as a traceback when Scrapy starts (`WARC_MAX_SIZE=abc`), as one WARC file per record (`0`),
-    or as a `warc_error` after the archive and its `crawl_runs` row were made (`WARC_DIR` a file,
-    a folder that cannot be made or written)."""
-    from crawler import setting_checks
-
-    return setting_checks.problem(settings, ("WARC_ENABLED", "WARC_MAX_SIZE", "WARC_DIR"))
 
 
 _local = threading.local()
