@@ -57,11 +57,11 @@ def dw_ids(selected: list[warcgen.Page]) -> set[int]:
 
 
 def backfill(archive: Path, *args: str, env: dict | None = None,
-             timeout: float = 120) -> tuple[int, dict, str]:
+             timeout: float = 120, warc: Path | None = None) -> tuple[int, dict, str]:
     # forked from the suite's pre-imported parent: a process of its own (tests/forkserver.py)
     run = forkserver.run([sys.executable, "-m", "crawler.backfill", *args, "--archive", str(archive),
                           "-s", "BACKFILL_DELAY=0", "-s", "BACKFILL_WAYBACK_CDX_DELAY=0",
-                          "-s", f"WARC_DIR={archive.parent / 'warc'}"],
+                          "-s", f"WARC_DIR={warc or archive.parent / 'warc'}"],
                          cwd=ROOT, timeout=timeout, env={**os.environ, **(env or {})})
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
@@ -931,7 +931,8 @@ def test_bad_arguments_and_settings_are_refused_before_anything_is_opened(tmp_pa
 
 
 def test_an_archive_path_that_cannot_be_made_is_a_failed_run_with_its_last_line(tmp_path):
-    code, counts, err = backfill(Path("/proc/nope/dw.db"), "wayback")
+    # The WARC folder elsewhere: one under /proc/nope is refused as a bad setting first.
+    code, counts, err = backfill(Path("/proc/nope/dw.db"), "wayback", warc=tmp_path / "warc")
     assert code == 3 and counts["outcome"].startswith("the archive could not be written"), err
 
 

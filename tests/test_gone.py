@@ -228,7 +228,9 @@ def test_asked_again_is_the_rule_in_time(checked, changed, now, days):
 def test_the_recheck_setting_is_checked(value, refused):
     from scrapy.settings import Settings
 
-    said = gone.settings_problem(Settings({"DW_GONE_RECHECK_DAYS": value}))
+    from crawler import setting_checks
+
+    said = setting_checks.problem(Settings({"DW_GONE_RECHECK_DAYS": value}), ["DW_GONE_RECHECK_DAYS"])
     assert (said is not None) == refused
     if refused:
         assert said.startswith(f"DW_GONE_RECHECK_DAYS={value} is not a number of days")

@@ -14,7 +14,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("crawler.dates", "crawler.items", "crawler.search", "crawler.health", "crawler.arguments",
      "crawler.setting_names", "crawler.middlewares"),
     ("crawler.extract", "crawler.discovery", "crawler.outcome", "crawler.exporters"),
-    ("crawler.archive",),
+    ("crawler.archive", "crawler.setting_checks"),
     ("crawler.warc", "crawler.spiders", "crawler.extensions", "pipelines"),
     ("crawler.distributed", "crawler.reextract", "crawler.backfill"),
     ("crawler.commands",),

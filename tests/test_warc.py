@@ -262,20 +262,23 @@ def test_capture_can_be_turned_off(mirror, tmp_path):
 
 
 def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):
-    # A folder no file can be made in, even by root (`chattr +i`): the first WARC file cannot be
-    # written. (A WARC_DIR that is a file is refused before the crawl starts:
+    # A WARC folder that fills up while the crawl runs: a 4 KiB tmpfs, so the first WARC file's
+    # records run out of room within the first pages. (A WARC_DIR that cannot be made or
+    # written, a file or an immutable folder, is refused before the crawl starts:
     # tests/test_settings_check.py.)
-    blocked = tmp_path / "captures"
-    blocked.mkdir()
-    if subprocess.run(["chattr", "+i", str(blocked)], capture_output=True).returncode != 0:
-        pytest.skip("chattr cannot make a folder immutable here")
+    full = tmp_path / "captures"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(full)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a tmpfs cannot be mounted here: {mounted.stderr.strip()}")
     db = tmp_path / "dw.db"
     try:
-        run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={blocked}")
+        run = crawl(mirror, db, "-a", "lang=en", "-s", f"WARC_DIR={full}")
     finally:
-        subprocess.run(["chattr", "-i", str(blocked)], capture_output=True)
+        subprocess.run(["umount", str(full)], capture_output=True)
     assert run.returncode == 3
-    assert "Cannot write the WARC file" in run.stderr
+    assert "Cannot write the WARC file" in run.stderr and "No space left on device" in run.stderr
     assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
     assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
     # What was dropped because its response could not be kept is counted with that reason.

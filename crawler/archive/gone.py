@@ -26,7 +26,6 @@ asked for that page. `refresh=all` asks for gone articles too.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,20 +63,6 @@ def recheck_cutoff(now: datetime, days: float) -> str:
     """The time before which a check of a gone article is too old to be trusted: `days` before
     `now` (an aware datetime), in the archive's timestamp form."""
     return (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def settings_problem(settings) -> str | None:
-    """Why `DW_GONE_RECHECK_DAYS` cannot be used, in one sentence starting `NAME=VALUE`; None when
-    it can: a number of days, at least 0 (crawler/commands/crawl.py checks it with the others)."""
-    raw = settings.get("DW_GONE_RECHECK_DAYS")
-    try:
-        days = float(str(raw).strip())
-    except ValueError:
-        days = math.nan
-    if not (math.isfinite(days) and days >= 0):
-        return (f"DW_GONE_RECHECK_DAYS={raw} is not a number of days; give how long a gone article"
-                " is not asked for again, at least 0 (0: every run asks; default 30)")
-    return None
 
 
 def load(db: sqlite3.Connection) -> dict[int, str]:

@@ -24,15 +24,6 @@ EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, 2, 130  # a failed run: its Outcom
 # The user's stop: not a failure, but its own exit status (130, as a shell gives Ctrl-C).
 STOPPED = Outcome("stopped", "stopped: you stopped it (Ctrl-C or SIGTERM)")
 
-# The settings backfill reads, with the least each may be (numbers) or what each must be.
-_FLOATS = {"BACKFILL_DELAY": 0.0, "BACKFILL_WAYBACK_CDX_DELAY": 0.0, "BACKFILL_BACKOFF": 0.0,
-           "BACKFILL_RETRY_AFTER_MAX": 0.0, "BACKFILL_TIMEOUT": 0.001, "BACKFILL_PROGRESS_INTERVAL": 0.001,
-           "ARCHIVE_TIMEOUT": 0.0}
-_INTS = {"BACKFILL_RETRIES": 0, "BACKFILL_BREAKER": 1, "BACKFILL_BATCH_SIZE": 1,
-         "BACKFILL_WAYBACK_SETTLE_DAYS": 0, "BACKFILL_CC_NEWS_SETTLE_DAYS": 0, "WARC_MAX_SIZE": 1}
-_ENDPOINTS = ("BACKFILL_COMMONCRAWL_CDX", "BACKFILL_COMMONCRAWL_DATA", "BACKFILL_WAYBACK_CDX",
-              "BACKFILL_WAYBACK_REPLAY")
-
 
 class BadArgument(ValueError):
     pass
@@ -58,28 +49,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting (BACKFILL_*, ARCHIVE_PATH, WARC_DIR, ...)")
     return parser.parse_args(argv)
-
-
-def check_settings(settings) -> None:
-    """Raise BadArgument naming the first backfill setting that is not a usable value."""
-    for name, least in {**_FLOATS, **_INTS}.items():
-        read = settings.getint if name in _INTS else settings.getfloat
-        try:
-            value = read(name)
-        except (TypeError, ValueError):
-            raise BadArgument(f"-s {name}={settings.get(name)!r}: not a number") from None
-        if value < least:
-            raise BadArgument(f"-s {name}={settings.get(name)!r}: at least {least}")
-    for name in (*_ENDPOINTS, "BACKFILL_COMMONCRAWL_COLLINFO"):
-        value = str(settings.get(name) or "")
-        if name == "BACKFILL_COMMONCRAWL_COLLINFO" and not value:
-            continue  # beside the CDX index
-        scheme, sep, rest = value.partition("://")
-        if not (sep and scheme.lower() in ("http", "https") and rest.split("/", 1)[0]):
-            raise BadArgument(f"-s {name}={value!r}: an http(s) URL of the archive")
-    if "{crawl}" not in settings.get("BACKFILL_COMMONCRAWL_CDX"):
-        raise BadArgument(f"-s BACKFILL_COMMONCRAWL_CDX={settings.get('BACKFILL_COMMONCRAWL_CDX')!r}:"
-                          " a URL template with {crawl} where the crawl id goes")
 
 
 def job_from(args: argparse.Namespace, settings):
@@ -179,12 +148,11 @@ def outcome(counts: Counter, error: str | None, unavailable: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     from scrapy.utils.project import get_project_settings
 
-    from crawler import setting_names
+    from crawler import setting_checks, setting_names
     from crawler.archive import Archive, integrity, paths, utc_now
     from crawler.archive.lock import ArchiveLocked, RunLock
     from crawler.backfill.client import PoliteClient, Unavailable
     from crawler.backfill.run import Backfill, Stopper
-    from crawler.warc import capture
     from crawler.warc.capture import WarcFiles, warc_dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -198,14 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             settings.set(name.strip(), value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
-        # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/archive/paths.py,
-        # crawler/warc/capture.py).
-        refused = (setting_names.check(args.settings)[0]
-                   or paths.problem(settings.get("ARCHIVE_PATH"))
-                   or capture.settings_problem(settings))
+        # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/setting_checks.py).
+        refused = setting_names.check(args.settings)[0] or setting_checks.problem(settings)
         if refused:
             raise BadArgument(refused)
-        check_settings(settings)
         job = job_from(args, settings)
     except BadArgument as exc:
         print(f"dw backfill: bad argument: {exc}", file=sys.stderr)

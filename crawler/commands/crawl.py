@@ -17,14 +17,12 @@ import sys
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
-from crawler import setting_names
-from crawler.archive import ArchiveExtension, gone, paths
+from crawler import setting_checks, setting_names
+from crawler.archive import ArchiveExtension
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
-from crawler.discovery.listings import size_limit_problem
 from crawler.extensions import CrawlSummary
 from crawler.outcome import EXIT_FAILED, FORCED
 from crawler.spiders.jobdir import JobDirInUse
-from crawler.warc import capture
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +105,12 @@ class Command(crawl.Command):
 
 def check_settings(settings, opts) -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
-    a `-s` setting, an ARCHIVE_PATH that would make SQLite keep the archive in memory, or a WARC
-    setting, DW_GONE_RECHECK_DAYS or a listing size limit that cannot be used
-    (crawler/setting_names.py, crawler/archive/paths.py, crawler/warc/capture.py,
-    crawler/archive/gone.py, crawler/discovery/listings.py); the unknown names passed on. The one
-    place a crawl's settings are checked: each check says why in one sentence beginning
-    `NAME=VALUE`."""
+    a `-s` setting (crawler/setting_names.py) or a value of a project setting that cannot be used
+    (crawler/setting_checks.py: every setting of crawler/settings.py, and JOBDIR); the unknown
+    names passed on. The one place a crawl's settings are checked: each check says why in one
+    sentence beginning `NAME=VALUE`."""
     refused, passed_on = setting_names.check(opts.set or [])
-    refused = (refused or paths.problem(settings.get("ARCHIVE_PATH"))
-               or capture.settings_problem(settings) or gone.settings_problem(settings)
-               or size_limit_problem(settings.get("DW_LISTING_MAXSIZE")))
+    refused = refused or setting_checks.problem(settings)
     if refused:
         fail(f"bad setting: {refused}")
     return passed_on

@@ -44,7 +44,8 @@ the codings read as `crawler.warc.read.content_codings` reads them).
 
 Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: the archive's own
 folder beside `ARCHIVE_PATH`, named after it, so `data/dw.db-warc/` for the default archive),
-`WARC_MAX_SIZE` (bytes per file), `DOWNLOAD_MAXSIZE` (Scrapy's).
+`WARC_MAX_SIZE` (bytes per file), `DOWNLOAD_MAXSIZE` (Scrapy's); what each accepts, checked before
+the crawl starts: crawler/setting_checks.py.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ import base64
 import logging
 import os
 import socket
-import stat
 import threading
 import zlib
 from collections.abc import Callable
@@ -104,66 +104,6 @@ def warc_dir(settings) -> Path:
     from crawler.archive.paths import captures_dir
 
     return captures_dir(settings.get("ARCHIVE_PATH"), settings.get("WARC_DIR"))
-
-
-def settings_problem(settings) -> str | None:
-    """Why the WARC settings cannot be used, in one sentence starting with `NAME=VALUE`; None when
-    they can. Checked before anything is fetched or created (`crawler.commands.crawl.check_settings`),
-    as `ARCHIVE_PATH` is (`crawler.archive.paths.problem`): otherwise a bad value surfaces as a
-    traceback when Scrapy starts (`WARC_MAX_SIZE=abc`), as one WARC file per record (`0`, `-5`),
-    or as a `warc_error` after the archive and its `crawl_runs` row were made (`WARC_DIR` a file).
-
-    `settings`: Scrapy settings. `WARC_ENABLED` is a boolean as Scrapy reads one (`True`,
-    `False`, `1`, `0`, any case of `true`/`false`); `WARC_MAX_SIZE` a whole number of bytes, at
-    least 1; `WARC_DIR` empty when not given (the archive's own folder), else a folder, or a path
-    where one can be made: given empty (an unset shell variable), with a control character, or
-    naming (or under) something that is not a folder, it is refused.
-    """
-    from scrapy.settings import SETTINGS_PRIORITIES
-
-    try:
-        settings.getbool("WARC_ENABLED")
-    except ValueError:
-        return (f"WARC_ENABLED={settings.get('WARC_ENABLED')} is not a boolean; give True or False"
-                " (1 or 0)")
-    raw = settings.get("WARC_MAX_SIZE")
-    try:
-        size = int(str(raw).strip())
-    except ValueError:
-        size = None
-    if size is None or size < 1:
-        return (f"WARC_MAX_SIZE={raw} is not a size; give the bytes per WARC file as a whole"
-                " number, at least 1 (default 1000000000, 1 GB)")
-    given = settings.getpriority("WARC_DIR") or 0
-    return _warc_dir_problem(settings.get("WARC_DIR"), given >= SETTINGS_PRIORITIES["cmdline"])
-
-
-def _warc_dir_problem(value, given: bool) -> str | None:
-    text = "" if value is None else os.fspath(value)
-    if not text.strip():
-        if given:
-            return (f"WARC_DIR={text} is empty (an unset shell variable?); leave it out for the archive's"
-                    " own folder beside ARCHIVE_PATH, or give a folder")
-        return None
-    if any(ord(char) < 32 or ord(char) == 127 for char in text):
-        return f"WARC_DIR={text!r} holds a control character (a line end from $(cat file)?); give a folder"
-    path = Path(text)
-    for place in (path, *path.parents):  # the folder, or the nearest of its parents that exists
-        try:
-            mode = os.stat(place).st_mode
-        except (FileNotFoundError, NotADirectoryError):  # absent, or under a file: see its parents
-            continue
-        except OSError as exc:
-            return f"WARC_DIR={text} cannot be used: {exc.strerror or exc}"
-        if stat.S_ISDIR(mode):
-            return None
-        from crawler.archive.integrity import file_kind
-
-        kind = "a regular file" if stat.S_ISREG(mode) else file_kind(mode)
-        where = "" if place == path else f": {place} is {kind}, so no folder can be made under it"
-        return (f"WARC_DIR={text} is {kind}, not a folder; give the folder the WARC files go to"
-                if not where else f"WARC_DIR={text} cannot be made{where}; give another folder")
-    return None
 
 
 _local = threading.local()
@@ -500,7 +440,9 @@ class WarcCaptureMiddleware:
         """Stop the crawl: no article is stored without its response on disk."""
         self.failed = True
         self.stats.set_value("dw/warc/error", str(exc))
-        logger.error("Cannot write the WARC file %s (%s); stopping the crawl", self.files.path, exc)
+        where = (f"the WARC file {self.files.path}" if self.files.path is not None
+                 else f"in the WARC folder {self.files.directory}")  # no file open yet
+        logger.error("Cannot write %s (%s); stopping the crawl", where, exc)
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
             self._closing = deferred_from_coro(engine.close_spider_async(reason="warc_error"))
