@@ -33,6 +33,13 @@ def _control(text: str) -> bool:
     return any(ord(char) < 32 or ord(char) == 127 for char in text)
 
 
+def _number_text(raw) -> str:
+    """The text of a number as given: a control character (a line end from `$(cat file)`, which
+    `str.strip` would drop) makes it no number."""
+    text = str(raw)
+    return "not a number" if _control(text) else text.strip()
+
+
 def _default(name: str) -> str:
     return str(getattr(defaults, name, None))
 
@@ -48,7 +55,7 @@ class Whole:
 
     def problem(self, name: str, raw, given: bool) -> str | None:
         try:
-            value = int(str(raw).strip())
+            value = int(_number_text(raw))
         except ValueError:
             value = None
         if value is None or value < self.least:
@@ -66,15 +73,18 @@ class Number:
     above: bool = False
     noun: str = "a number"
     default: str = ""
+    most: float | None = None  # where a larger value cannot be used (a date out of range)
 
     def problem(self, name: str, raw, given: bool) -> str | None:
         try:
-            value = float(str(raw).strip())
+            value = float(_number_text(raw))
         except ValueError:
             value = math.nan
         ok = math.isfinite(value) and (value > self.least if self.above else value >= self.least)
-        if not ok:
+        if not ok or (self.most is not None and value > self.most):
             bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
+            if self.most is not None:
+                bound += f" and at most {self.most:g}"
             return (f"{name}={raw} is not {self.noun}; give {self.means}, {bound}"
                     f" (default {self.default or _default(name)})")
         return None
@@ -88,7 +98,7 @@ class Fraction:
 
     def problem(self, name: str, raw, given: bool) -> str | None:
         try:
-            value = float(str(raw).strip())
+            value = float(_number_text(raw))
         except ValueError:
             value = math.nan
         if not 0 <= value <= 1:  # nan too
@@ -130,7 +140,10 @@ class Url:
         wrong = (_control(text) or " " in text or parts.scheme.lower() not in ("http", "https")
                  or not host)
         if self.origin and not wrong:
-            wrong = parts.path not in ("", "/") or bool(parts.query or parts.fragment)
+            # A user name or password in an origin (`http://u:p@host`) is no host Scrapy can
+            # reach (every request fails "invalid hostname"), nor is port 0.
+            wrong = (parts.path not in ("", "/") or bool(parts.query or parts.fragment)
+                     or "@" in parts.netloc or parts.port == 0)
         if wrong:
             what = "an origin" if self.origin else "an http(s) URL"
             example = " (the scheme and host only, e.g. http://127.0.0.1:8000)" if self.origin else ""
@@ -267,6 +280,14 @@ def _listing_size(name: str, raw) -> str | None:
     return size_limit_problem(raw, name)
 
 
+def _user_agent(name: str, raw) -> str | None:
+    text = "" if raw is None else str(raw)
+    if not text.strip() or _control(text):
+        return (f"{name}={text!r} is not a User-Agent: the crawl would go out unidentified; give"
+                " a product name and a contact, e.g. 'dw-archive/0.1 (+mailto:you@example.org)'")
+    return None
+
+
 _SECONDS = "a number of seconds"
 _ORIGIN = "where {} is fetched from: point all three origins at a mirror to crawl it"
 
@@ -288,7 +309,7 @@ RULES: dict[str, Rule] = {
     "DW_REQUESTS_AHEAD": Whole(0, "the requests the scheduler may hold (0: all at once)"),
     "DW_PENDING_MAX": Whole(1, "the listed articles that may wait before the next sitemap is read"),
     "DW_GONE_RECHECK_DAYS": Number(0, "how long a gone article is not asked for again (0: every"
-                                      " run asks)", noun="a number of days"),
+                                      " run asks)", noun="a number of days", most=36500),
     "BACKFILL_COMMONCRAWL_CDX": Url("Common Crawl's CDX index, with {crawl} where the crawl id goes",
                                     placeholder="{crawl}"),
     "BACKFILL_COMMONCRAWL_COLLINFO": Url("the list of Common Crawl's crawls (empty: beside the CDX"
@@ -330,6 +351,9 @@ RULES: dict[str, Rule] = {
     "HEALTH_MIN_ARTICLES": Whole(0, "the articles a run needs to be judged"),
     "HEALTH_DROP": Fraction("the share of a field's median below which it is degraded"),
     "HEALTH_MIN_BASELINE": Fraction("the share under which a field is not judged"),
+    # Scrapy's, set by the project: empty, Scrapy sends no User-Agent at all (the crawl goes out
+    # unidentified, against the README's politeness); a line end is folded into the header.
+    "USER_AGENT": Checked(lambda name, raw: _user_agent(name, raw)),
 }
 
 
@@ -344,4 +368,21 @@ def problem(settings, names: Iterable[str] | None = None) -> str | None:
         why = RULES[name].problem(name, settings.get(name), given)
         if why:
             return why
+    if names is None or "ARCHIVE_PATH" in names:
+        return _the_archive_itself(settings)
+    return None
+
+
+def _the_archive_itself(settings) -> str | None:
+    """WARC_DIR or JOBDIR naming the archive's own file: each would be made a folder where the
+    archive goes (the crawl then stops part way, or cannot open its archive)."""
+    archive = settings.get("ARCHIVE_PATH")
+    if not archive:
+        return None
+    archive = os.path.realpath(os.fspath(archive))
+    for name in ("WARC_DIR", "JOBDIR"):
+        value = settings.get(name)
+        if value and os.path.realpath(os.fspath(value)) == archive:
+            return (f"{name}={value} is the archive's own file (ARCHIVE_PATH); give another"
+                    " folder")
     return None

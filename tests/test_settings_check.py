@@ -150,7 +150,7 @@ def test_a_warc_setting_that_cannot_be_used_is_refused_before_anything(mirror, t
     ("/srv/dw/dw.db", False), ("archive:2026.db", False), ("memory.db", False),
     (":MEMORY:", True), (" :Memory:", True), ("dw.db\n", True), ("dw\r.db", True), ("d\x1bw.db", True),
     ("dw\x7f.db", True), ("/dev/null", True), ("/dev/zero", True), ("/dev/stdin", True),
-    ("Café/dw.db", False),
+    ("Café/dw.db", False), ("/dev/stdout", True), ("/proc/self/fd/1", True),
 ])
 def test_archive_path_problem(value, refused):
     from crawler.archive import paths
@@ -325,9 +325,11 @@ def test_a_warc_dir_that_is_or_is_under_a_file_is_refused(tmp_path):
 # -- the value of every setting of the project (crawler/setting_checks.py) -----------------------
 
 def _project_settings() -> list[str]:
-    """Every setting crawler/settings.py adds to Scrapy's, and JOBDIR: derived, so that a new
+    """Every setting crawler/settings.py adds to Scrapy's, and JOBDIR and USER_AGENT (Scrapy's,
+    where a slip loses resumability or sends the crawl out unidentified): derived, so that a new
     setting without a rule fails the tests below."""
-    return sorted(setting_names.project_names() - setting_names.scrapy_names() | {"JOBDIR"})
+    return sorted(setting_names.project_names() - setting_names.scrapy_names()
+                  | {"JOBDIR", "USER_AGENT"})
 
 
 def _settings(given: dict | None = None):
@@ -429,6 +431,17 @@ def test_text_that_is_no_number_is_refused_for_every_number_setting(name):
                               " folder the crawl's state is kept in"),
     ({"WARC_DIR": "/proc/warc"}, "WARC_DIR=/proc/warc cannot be made: No such file or directory;"
                                  " give another folder"),
+    ({"DW_GONE_RECHECK_DAYS": "1000000"}, "DW_GONE_RECHECK_DAYS=1000000 is not a number of days;"),
+    ({"DW_GONE_RECHECK_DAYS": "1e300"}, "DW_GONE_RECHECK_DAYS=1e300 is not a number of days;"),
+    ({"DW_ORIGIN": "http://u:p@127.0.0.1:8765"}, "DW_ORIGIN='http://u:p@127.0.0.1:8765' is not an origin"),
+    ({"DW_ORIGIN": "http://127.0.0.1:0"}, "DW_ORIGIN='http://127.0.0.1:0' is not an origin"),
+    ({"USER_AGENT": ""}, "USER_AGENT='' is not a User-Agent: the crawl would go out unidentified"),
+    ({"USER_AGENT": "dw-test\nX-Injected: yes"}, "USER_AGENT='dw-test\\nX-Injected: yes' is not a"
+                                                 " User-Agent"),
+    ({"ARCHIVE_PATH": "/tmp/dw-check-same/dw.db", "JOBDIR": "/tmp/dw-check-same/dw.db"},
+     "JOBDIR=/tmp/dw-check-same/dw.db is the archive's own file (ARCHIVE_PATH)"),
+    ({"ARCHIVE_PATH": "/tmp/dw-check-same/x", "WARC_DIR": "/tmp/dw-check-same/./x"},
+     "WARC_DIR=/tmp/dw-check-same/./x is the archive's own file (ARCHIVE_PATH)"),
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a Redis URL"),
     ({"DW_REDIS_PREFIX": "my cluster"}, "DW_REDIS_PREFIX='my cluster' is not a name"),
 ], ids=repr)

@@ -55,6 +55,16 @@ def problem(value: str | os.PathLike | None, name: str = "ARCHIVE_PATH") -> str 
         from crawler.archive.integrity import file_kind
 
         return f"{shown} is {file_kind(mode)}, not a regular file; give the archive's file"
+    return _system_place(shown, text)
+
+
+def _system_place(shown: str, text: str) -> str | None:
+    """A regular file reached through /dev or /proc is no place for an archive: `/dev/stdout`
+    redirected to a file would have the archive written into the log."""
+    for place in (os.path.abspath(text), os.path.realpath(text)):
+        if place.startswith(("/dev/", "/proc/")):
+            top = "/" + place.split("/")[1]
+            return f"{shown} is under {top}, not a place for an archive; give the archive's file"
     return None
 
 
