@@ -242,9 +242,8 @@ def read_listing(body: bytes, max_size: int = 0, base_url: str | None = None,
     reading = first.reading
     said = f"; {count} unescaped '&' read as '&amp;'" if count else ""
     listing = reading.listing(truncated=not _ending(document, reading.encoding, reading.name),
-                              not_well_formed=f"{first}{said}")
+                              not_well_formed=f"{first}{said}", document=document)
     listing.escaped = count
-    listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
     return listing
 
 
@@ -300,7 +299,11 @@ class _Stream:
         """The entries read whole so far, with a location or not."""
         return len(self.closed_items) if self.name in FEED_ROOTS else len(self.located) + self.without
 
-    def listing(self, truncated: bool = False, not_well_formed: str = "") -> Listing:
+    def listing(self, truncated: bool = False, not_well_formed: str = "",
+                document: memoryview | None = None) -> Listing:
+        """The listing as read so far; with the `document` it was read from, also how many
+        entries that seems to hold beyond those read (`not_read`: a reading that stopped early)."""
+        not_read = 0 if document is None else max(0, _entry_tags(document, self) - self.read())
         if self.name in FEED_ROOTS:
             for element in self.root.iter():
                 if element in self.closed_items:
@@ -308,7 +311,7 @@ class _Stream:
             kind = FEED_ROOTS[self.name]
         else:
             kind = SITEMAP_ROOTS[self.name]
-        return Listing(kind, self.located, self.without, truncated, not_well_formed)
+        return Listing(kind, self.located, self.without, truncated, not_well_formed, not_read)
 
 
 def _streamed(document: memoryview, bases: _Bases, located: list[Entry] | PackedEntries) -> Listing:
@@ -334,13 +337,9 @@ def _streamed(document: memoryview, bases: _Bases, located: list[Entry] | Packed
                 raise NotReadable(_error(exc)) from None
             return Listing(kind, located, 0, truncated=True)
         if reading.root_closed:  # only what follows the root is wrong: every entry read whole
-            listing = reading.listing(not_well_formed=_error(exc))
-            listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
-            return listing
+            return reading.listing(not_well_formed=_error(exc), document=document)
         if closing and _at_end(document, exc, reading.encoding):  # a cut, nothing else wrong
-            listing = reading.listing(truncated=True)
-            listing.not_read = max(0, _entry_tags(document, reading) - reading.read())
-            return listing
+            return reading.listing(truncated=True, document=document)
         raise _NotWellFormed(_error(exc), reading) from None
     reading.take(parser.read_events())
     return reading.listing()

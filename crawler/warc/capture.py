@@ -361,10 +361,7 @@ class WarcCaptureMiddleware:
             self._refuse_too_large(request, cut)
         except IgnoreRequest:
             return None
-        url = self.origins.real_url(cut.url)
-        head = cut.headers.pop(WIRE_HEAD, None)
-        records = exchange_records(url, request, cut, head=base64.b64decode(head[0]) if head else None,
-                                   truncated="disconnect")
+        records = self._records(self.origins.real_url(cut.url), request, cut, truncated="disconnect")
         try:
             await self._written([record_bytes(record) for record in records])
         except _NotWritten:
@@ -393,12 +390,12 @@ class WarcCaptureMiddleware:
                             f" {size} B inflated so far) exceeded DOWNLOAD_MAXSIZE ({max_size} B);"
                             " not captured")
 
-    def _records(self, url: str, request, response) -> list:
+    def _records(self, url: str, request, response, truncated: str | None = None) -> list:
         head = response.headers.pop(WIRE_HEAD, None)
         if head is None:
             self.stats.inc_value("dw/warc/head_rebuilt")
         return exchange_records(url, request, response,
-                                head=base64.b64decode(head[0]) if head else None)
+                                head=base64.b64decode(head[0]) if head else None, truncated=truncated)
 
     async def _written(self, records: list[bytes]) -> tuple[str, int]:
         """(file, offset) of the records, once the capture thread has compressed and appended
