@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -75,6 +76,9 @@ def runs(tmp_path_factory):
         for article_id in (GONE, archived, int(listed[1][1])):
             _redate(sitemap, article_id, later)
         done["before redated"] = _versions(db, archived)
+        # Checks are dated to the second: a second later, the re-check's date is later than the
+        # first one's (forked crawls can otherwise run both within one second).
+        time.sleep(1.0)
         run("redated", db, *NEWS)
         done["after redated"] = _versions(db, archived)
         run("asked by urls", db, "-a", f"urls={GONE_URL}", "-s", "AUTOTHROTTLE_ENABLED=False")
