@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
