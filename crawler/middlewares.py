@@ -1,5 +1,6 @@
 """Downloader middlewares: keep every request on the configured DW origins; obey robots.txt for
-every request; back off on retry, as long as `Retry-After` asks (in seconds or as an HTTP-date)."""
+every request; undo content codings only as far as they verify; back off on retry, as long as
+`Retry-After` asks (in seconds or as an HTTP-date)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares import robotstxt
+from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import TextResponse
+from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
-from crawler import dw
+from crawler import codings, dw
+from crawler.codings import content_codings
 from crawler.dates import http_date
 
 logger = logging.getLogger(__name__)
@@ -149,25 +154,118 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         return await maybe_deferred_to_future(mine)
 
 
+class DamagedResponse(Exception):
+    """A response whose content coding fails its own check (a gzip's CRC-32 or length, a zlib
+    stream's Adler-32), is cut short or has data after its end: the bytes changed or were lost
+    in transfer. `reason` is the failure's short name (`damaged_gzip`, `damaged_deflate`,
+    `damaged_br`, `damaged_zstd`), as `dw/failed/<kind>/<reason>` counts it."""
+
+    def __init__(self, url: str, damage: codings.Damaged, tries: int):
+        super().__init__(f"{url}: {damage} (after {tries} tries)")
+        self.reason = f"damaged_{damage.coding}"
+
+
 class ContentCodingMiddleware:
-    """`identity` (RFC 9110 §8.4.1: no coding) left out of `Content-Encoding` before Scrapy's
-    HttpCompressionMiddleware (590) reads it, as browsers pass it over: Scrapy 2.19 stops
-    undoing codings at the first it does not know, so `gzip, identity` left the page gzipped.
-    Otherwise Scrapy's reading stands (every line, unknown values left as they are): the
-    crawl and a re-extraction of its WARC (`crawler.warc.read.content_codings`) read a page
-    alike."""
+    """The crawl's one reading of content codings (in Scrapy's HttpCompressionMiddleware's place,
+    at its order, 590), verifying what each coding lets it verify before anything is read from
+    the body: gzip's CRC-32 and length, every member; deflate's Adler-32 (zlib's format) or raw
+    deflate's structure; brotli's and zstd's own (crawler/codings.py `DECODERS`, the
+    decoders the WARC's re-extraction uses, so that both read a body alike). Scrapy 2.19's
+    takes a gzip whose check fails, or cut short, or with junk after it, as it comes
+    (`scrapy.utils.gz.gunzip`: "resilient to CRC checksum errors"), so a changed byte became
+    another article's id in a sitemap, or changed text in a page.
+
+    Which codings are undone is Scrapy's reading (`crawler.codings.content_codings`: every
+    `Content-Encoding` line, from the last applied while Scrapy knows the coding; the rest left
+    as they are), but `identity` (RFC 9110 §8.4.1: no coding) is passed over wherever it stands,
+    as browsers do (Scrapy stops at it). Requests ask for `gzip, deflate, br, zstd`, as Scrapy's.
+
+    A body that fails its check is a damaged transfer: retried as a network error is (Scrapy's
+    `RETRY_TIMES`, `retry/reason_count/damaged_gzip`), then the request fails with
+    `DamagedResponse`, which the spider counts (`dw/failed/article/damaged_gzip`, a listing's
+    `dw/failed/<source>/damaged_gzip`) and logs once; nothing is read from it. Only a 2xx
+    response's body is read by the crawl: another's (an error page) is left as it came, its
+    `Content-Encoding` kept. The WARC capture (950) has kept the bytes as received either way.
+    Past `DOWNLOAD_MAXSIZE` (or the request's `download_maxsize`) inflated: refused as Scrapy
+    refuses it (IgnoreRequest, `too_large`). `COMPRESSION_ENABLED = False` turns it off.
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        self.warn_size = crawler.settings.getint("DOWNLOAD_WARNSIZE")
+        self.retry = crawler.settings.getbool("RETRY_ENABLED")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if not crawler.settings.getbool("COMPRESSION_ENABLED"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_request(self, request):
+        request.headers.setdefault("Accept-Encoding", b", ".join(ACCEPTED_ENCODINGS))
 
     def process_response(self, request, response):
         values = response.headers.getlist(b"Content-Encoding")
-        codings = [c.strip() for v in values for c in v.split(b",") if c.strip()]
-        if not any(c.lower() == b"identity" for c in codings):
+        if not values or request.method == "HEAD":
             return response
-        kept = [c for c in codings if c.lower() != b"identity"]
+        undo, kept = content_codings(values)
+        if not undo or not response.body:  # nothing we undo, or no body to undo it in (a 304)
+            return self._labelled(response, kept)
+        max_size = request.meta.get("download_maxsize", self.max_size)
+        body = response.body
+        try:
+            for coding in undo:
+                body = codings.decode(body, coding, max_size)
+        except codings.TooLarge as exc:
+            message = (f"Ignored response {response} because its body ({len(response.body)} B as"
+                       f" received, {exc.size} B inflated so far) exceeded DOWNLOAD_MAXSIZE"
+                       f" ({max_size} B) during decompression.")
+            logger.warning(message)
+            raise IgnoreRequest(message) from None
+        except codings.Damaged as damage:
+            return self._damaged(request, response, damage)
+        warn_size = request.meta.get("download_warnsize", self.warn_size)
+        if len(response.body) < warn_size <= len(body):
+            logger.warning("%s body size after decompression (%d B) is larger than the download"
+                           " warning size (%d B).", response, len(body), warn_size)
+        self.stats.inc_value("httpcompression/response_bytes", len(body))
+        self.stats.inc_value("httpcompression/response_count")
+        response = self._labelled(response, kept)
+        kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
+        # The encoding found again from the decoded body, as Scrapy's middleware does.
+        extra = {"encoding": None} if issubclass(kind, TextResponse) else {}
+        return response.replace(cls=kind, body=body, **extra)
+
+    @staticmethod
+    def _labelled(response, kept: list[str]):
+        """The response with only the codings left on its body in `Content-Encoding`."""
         if kept:
-            response.headers[b"Content-Encoding"] = b", ".join(kept)
-        else:
+            response.headers[b"Content-Encoding"] = ", ".join(kept).encode("latin-1")
+        elif b"Content-Encoding" in response.headers:
             del response.headers[b"Content-Encoding"]
+        if kept:
+            logger.warning("Cannot undo the content coding %r of %s: its body is read as it came",
+                           ", ".join(kept), response.url)
         return response
+
+    def _damaged(self, request, response, damage: codings.Damaged):
+        """A retry of the request (a damaged transfer, as a network error), or DamagedResponse."""
+        if not 200 <= response.status < 300:
+            logger.debug("The %s body of %s (HTTP %s, not read) fails its check: %s", damage.coding,
+                         response.url, response.status, damage.problem)
+            return response
+        self.stats.inc_value(f"dw/damaged_transfer/{damage.coding}")
+        reason = f"damaged_{damage.coding}"
+        retry = None
+        if self.retry and not request.meta.get("dont_retry", False):
+            retry = get_retry_request(request, spider=self.crawler.spider, reason=reason)
+        if retry is not None:
+            logger.info("The %s body of %s fails its check (%s): retrying", damage.coding,
+                        response.url, damage.problem)
+            return retry
+        raise DamagedResponse(response.url, damage, request.meta.get("retry_times", 0) + 1)
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
-    "crawler.middlewares.ContentCodingMiddleware": 595,  # identity passed over, then Scrapy's 590
-    "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above HttpCompression: bodies as received
+    # Content codings undone only as far as they verify (a gzip's CRC-32...), in Scrapy's place.
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.ContentCodingMiddleware": 590,
+    "crawler.warc.capture.WarcCaptureMiddleware": 950,  # above ContentCoding: bodies as received
 }
 SPIDER_MIDDLEWARES = {
     # Outermost: an exception from any callback or spider middleware is a counted failure.

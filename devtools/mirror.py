@@ -12,13 +12,18 @@ Faults, for testing what a crawl survives, are switched on per path by a JSON fi
 `"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
 the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
 bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=E` (a `Content-Encoding`
-header; the file holds the body so encoded: `gzip`, `br`, ...).
+header; the file holds the body so encoded: `gzip`, `br`, ...), `gzip=D` (a 200's body gzipped
+as it is sent, `Content-Encoding: gzip`, damaged as D says: `ok` not at all, `crc` one byte
+changed inside it (`crc:WORD`: the first byte of WORD where it last occurs), the CRC-32 left as
+it was, `cut` without its 8-byte trailer, `junk` with bytes after it; with `times=N` the later
+requests get the file as it is).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import hashlib
 import json
 import re
@@ -51,6 +56,24 @@ def _is_utf8(data: bytes) -> bool:
         return False
     return True
 _CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def damaged_gzip(body: bytes, damage: str) -> bytes:
+    """`body` gzipped (stored, not compressed, so that a byte of it is a byte of the body),
+    then damaged: `ok` not at all, `crc` its middle byte changed (`crc:WORD`: the first byte of
+    WORD where it last occurs) with the CRC-32 saying the old one, `cut` its 8-byte trailer
+    (CRC-32, length) left off, `junk` bytes added after it."""
+    packed = gzip.compress(body, compresslevel=0, mtime=0)
+    if damage.startswith("crc") and body:
+        word = damage.partition(":")[2].encode()
+        at = body.rfind(word) if word else (len(body) - 1) // 2
+        at += len(packed) - 8 - len(body)  # stored as it is, just before the 8-byte trailer
+        return packed[:at] + bytes([packed[at] ^ 0x01]) + packed[at + 1:]
+    if damage == "cut":
+        return packed[:-8]
+    if damage == "junk":
+        return packed + b"<html>junk</html>"
+    return packed
 
 
 def index_site(root: Path) -> dict[int, str]:
@@ -106,6 +129,9 @@ class Mirror(resource.Resource):
                 request.setHeader(header, fault[key].encode())
         if fault and fault.get("encoding"):  # the file holds the body so encoded
             request.setHeader(b"Content-Encoding", fault["encoding"].encode())
+        if fault and "gzip" in fault and status == 200:
+            body = damaged_gzip(body, fault["gzip"])
+            request.setHeader(b"Content-Encoding", b"gzip")
         request.setResponseCode(status)
         if self.log:
             self.log.write(f"{request.method.decode()} {raw_path} {status}\n")

@@ -7,7 +7,15 @@ Plain functions, no Scrapy requests: `read_listing(bytes) -> Listing` (`listings
 
 from crawler.dates import Reading, UnknownZone, newest, utc_stamp
 from crawler.discovery.failures import failure_reason
-from crawler.discovery.listings import Entry, Listing, NotReadable, PackedEntries, TooLarge, read_listing
+from crawler.discovery.listings import (
+    DamagedGzip,
+    Entry,
+    Listing,
+    NotReadable,
+    PackedEntries,
+    TooLarge,
+    read_listing,
+)
 
-__all__ = ["Entry", "Listing", "NotReadable", "PackedEntries", "Reading", "TooLarge", "UnknownZone",
-           "failure_reason", "newest", "read_listing", "utc_stamp"]
+__all__ = ["DamagedGzip", "Entry", "Listing", "NotReadable", "PackedEntries", "Reading", "TooLarge",
+           "UnknownZone", "failure_reason", "newest", "read_listing", "utc_stamp"]

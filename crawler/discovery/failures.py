@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.middlewares import DamagedResponse
+
 # Messages of Scrapy's IgnoreRequest and our middlewares, by the reason they stand for.
 _IGNORED = (("WARC capture failed", "warc_not_written"),  # crawler/warc/capture.py: not kept, not used
             ("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
@@ -14,6 +16,8 @@ def failure_reason(failure) -> str:
     """A short, stable name for why a request failed: `http_503`, `TimeoutError`, ..."""
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
+    if failure.check(DamagedResponse):  # its coding's check failed, every try: `damaged_gzip`
+        return failure.value.reason
     message = str(failure.value).lower()
     for needle, reason in _IGNORED:
         if needle.lower() in message:

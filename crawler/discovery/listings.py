@@ -20,9 +20,10 @@ before the first error. libxml2 gives no event after its first error, so what it
 sound; its recovery is never used (it guesses: a `<loc>` whose `</loc>` is missing became the
 cut URL, `.../a-80000370` read as `.../a-80000`, another article; a missing `</url>` nested the
 entries after it, dropped uncounted).
-- A listing cut short (a transfer that stopped, a truncated `.xml.gz`: the first error is where
-  the data ends) keeps its whole entries and says it is `truncated`; the entry the cut fell in
-  is not taken.
+- A listing cut short (a transfer that stopped: the first error is where the data ends) keeps
+  its whole entries and says it is `truncated`; the entry the cut fell in is not taken. A
+  gzipped one (`.xml.gz`) is first verified whole (CRC-32, length): cut, or failing its check,
+  it is `DamagedGzip` and nothing is read from it (what it inflates to cannot be trusted).
 - DW may serve an unescaped `&` (`?maca=en&x=1`): when the strict reading stops before the end,
   every `&` that starts no entity or character reference is written `&amp;` (`escaped` counts
   them) and the listing read strictly again; if that reads it, its entries are exactly what DW
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import struct
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from lxml import etree
+
+from crawler import codings
 
 _OPTIONS = {"resolve_entities": False, "no_network": True, "huge_tree": False,
             "remove_comments": True, "remove_pis": True, "load_dtd": False}
@@ -74,6 +76,11 @@ class NotReadable(ValueError):
 
 class TooLarge(NotReadable):
     """A gzipped listing that inflates past the size limit (a gzip bomb): refused unread."""
+
+
+class DamagedGzip(NotReadable):
+    """A gzipped listing (`.xml.gz`) that fails its CRC-32 or length check, is cut short, or has
+    bytes after it that are no gzip member: changed or lost in transfer; refused unread."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,8 @@ class Listing:
     kind: str  # urlset, sitemapindex, rss, rdf, atom
     entries: list[Entry] | PackedEntries = field(default_factory=list)
     without_location: int = 0  # `<url>`s without a `loc`, items and entries without a usable link
-    # The document ends before its root element closes (cut in transfer, or a truncated gzip):
+    # The document ends before its root element closes (cut in transfer, or gzipped whole, as
+    # a gzip that verified, but cut before it was gzipped):
     # only the entries whose element closed are in `entries`.
     truncated: bool = False
     # Not well-formed before its end: libxml2's first error; "" when well-formed, or
@@ -176,18 +184,18 @@ def local_name(element) -> str:
 def _document(body: bytes, max_size: int = 0) -> memoryview:
     """The XML document in `body`: gzip undone, a BOM and blank lines before it left out.
 
-    A gzip cut short gives what it inflates to (Scrapy's `gunzip` returns that): an XML
-    document cut short, read as such. TooLarge past `max_size` bytes inflated (0: no limit)."""
+    A gzip (`.xml.gz`) is undone by the crawl's one gzip reader (`crawler.codings`), which
+    verifies every member's CRC-32 and length: one that fails, is cut short or has data after
+    it that is no member is `DamagedGzip`, and no entry is read from it (a changed byte may be
+    a changed id). TooLarge past `max_size` bytes inflated (0: no limit)."""
     if body[:2] == GZIP_MAGIC:
-        from scrapy.utils.gz import gunzip  # Scrapy's, with its decompression-bomb limit
-
         try:
-            body = gunzip(body, max_size=max_size)
-        except ValueError as exc:  # the only ValueError `gunzip` raises: its size limit
+            body = codings.decode(body, "gzip", max_size)
+        except codings.TooLarge as exc:
             raise TooLarge(f"inflates past {max_size} bytes, the listing size limit: refused"
-                           f" ({exc})") from None
-        except (OSError, EOFError, struct.error, zlib.error) as exc:  # zlib's: a corrupt deflate stream
-            raise NotReadable(f"cannot gunzip: {exc}") from None
+                           f" ({exc.size} bytes inflated so far)") from None
+        except codings.Damaged as exc:
+            raise DamagedGzip(exc.problem) from None
     start = 3 if body[:3] == b"\xef\xbb\xbf" else 0
     # Blank lines before `<?xml` are an error to a strict parser; skipped without copying the
     # body (a sitemap may be megabytes).

@@ -31,11 +31,21 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import scrapy
+from scrapy.downloadermiddlewares.retry import get_retry_request
 
 from crawler import dw
 from crawler.archive import utc_now
 from crawler.dates import to_utc
-from crawler.discovery import Entry, Listing, NotReadable, PackedEntries, TooLarge, newest, read_listing
+from crawler.discovery import (
+    DamagedGzip,
+    Entry,
+    Listing,
+    NotReadable,
+    PackedEntries,
+    TooLarge,
+    newest,
+    read_listing,
+)
 from crawler.discovery.listings import PUBLICATION_DATES
 
 logger = logging.getLogger(__name__)
@@ -121,7 +131,8 @@ class ListingCallbacks:
 
     def parse_sitemap(self, response, source: str, depth: int = 0):
         listing = self.read_listing(response, source)
-        if listing is None:
+        if not isinstance(listing, Listing):
+            yield from filter(None, [listing])  # a retry, or nothing
             return
         real = self.origins.real_url(response.url)
         self.sitemaps_seen.add(real)
@@ -147,7 +158,9 @@ class ListingCallbacks:
     def parse_feed(self, response, source: str = "feeds", depth: int = 0):
         # Relative locations in a feed are on www.dw.com, not on the feed's own host.
         listing = self.read_listing(response, source, base=f"{dw.WWW}/")
-        if listing is not None:
+        if isinstance(listing, scrapy.Request):  # a retry
+            yield listing
+        elif listing is not None:
             self.from_entries(listing.entries, source, self.origins.real_url(response.url))
             yield from self.released()
 
@@ -162,10 +175,13 @@ class ListingCallbacks:
         while self.pending:
             yield self.article_request(*self.pending.popleft())
 
-    def read_listing(self, response, source: str, base: str | None = None) -> Listing | None:
+    def read_listing(self, response, source: str, base: str | None = None) -> Listing | scrapy.Request | None:
         """The response's sitemap or feed entries; None (counted, logged) when it is neither, or
-        a gzip that inflates past `DW_LISTING_MAXSIZE`. A listing cut short or not well-formed
-        is read (see `crawler.discovery.listings`), counted and logged once.
+        a gzip that inflates past `DW_LISTING_MAXSIZE`; a gzip that fails its check (`.xml.gz`
+        with a CRC-32 or length that fails, cut short, junk after it): a retry of the request,
+        as a damaged transfer of a `Content-Encoding` is retried (`crawler.middlewares`), then
+        None, counted `dw/failed/<source>/damaged_gzip` and logged once. A listing cut short
+        or not well-formed is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
         where = self.origins.real_url(response.url)
         try:
@@ -176,6 +192,8 @@ class ListingCallbacks:
             logger.warning("Cannot read the %s listing %s: it %s (DW_LISTING_MAXSIZE)", source,
                            where, exc)
             return None
+        except DamagedGzip as exc:
+            return self.damaged(response, source, where, exc)
         except NotReadable as exc:
             self.count("failed/bad_xml")
             logger.warning("Cannot read XML from %s: %s", response.url, exc)
@@ -191,6 +209,22 @@ class ListingCallbacks:
             self.count(f"discovery/empty/{source}")
             logger.warning("The %s %s at %s lists no entry", source, listing.kind, where)
         return listing
+
+    def damaged(self, response, source: str, where: str, damage: DamagedGzip) -> scrapy.Request | None:
+        """A `.xml.gz` listing that fails its gzip check: retried (Scrapy's `RETRY_TIMES`), then
+        counted as a listing that could not be read, `dw/failed/<source>/damaged_gzip`."""
+        self.count("damaged_transfer/gzip")
+        settings = self.crawler.settings
+        if settings.getbool("RETRY_ENABLED") and not response.meta.get("dont_retry", False):
+            retry = get_retry_request(response.request, spider=self, reason="damaged_gzip")
+            if retry is not None:
+                logger.info("The gzipped %s listing %s fails its check (%s): retrying", source,
+                            where, damage)
+                return retry
+        self.count(f"failed/{source}/damaged_gzip")
+        logger.warning("Cannot read the gzipped %s listing %s: %s; no entry taken from it (tried %d"
+                       " times)", source, where, damage, response.meta.get("retry_times", 0) + 1)
+        return None
 
     def count_damage(self, listing: Listing, source: str, where: str) -> None:
         """A listing cut short (`dw/discovery/truncated`, `…/<source>`) or not well-formed

@@ -39,8 +39,8 @@ the one download) and raises Scrapy's own `ResponseDataLossError` with the cut r
 request's meta, where the middleware's `process_exception` finds it.
 
 A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
-it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/warc/limits.py,
-the codings read as `crawler.warc.read.content_codings` reads them).
+it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/codings.py,
+the codings read as `crawler.codings.content_codings` reads them).
 
 Settings (defaults in crawler/settings.py): `WARC_ENABLED`, `WARC_DIR` (empty: the archive's own
 folder beside `ARCHIVE_PATH`, named after it, so `data/dw.db-warc/` for the default archive),
@@ -72,12 +72,12 @@ from twisted.internet.defer import Deferred
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler import codings as limits
+from crawler.codings import content_codings
 from crawler.dates import to_utc
 from crawler.extract.version import extractor_version
 from crawler.items import Article
 from crawler.middlewares import Origins
-from crawler.warc import limits
-from crawler.warc.read import content_codings
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ damaged, and reading resumes at the next gzip member (or `WARC/1.x` line, uncomp
 stored; `decode(entry)` removes its transfer and content codings.
 `read_payload(path, offset)` returns one response's HTTP payload, content-decoded.
 
-Sizes are bounded as in a crawl (`DOWNLOAD_MAXSIZE`, crawler/warc/limits.py): a payload kept
+Sizes are bounded as in a crawl (`DOWNLOAD_MAXSIZE`, crawler/codings.py): a payload kept
 over it is reported as an Entry of kind `too_large` and never held in memory, and decoding stops
 (`limits.TooLarge`) once a content coding inflates past it: a gzip bomb is refused, not read.
 
@@ -44,8 +44,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecordLoader
 
+from crawler import codings as limits
+from crawler.codings import coding_names, content_codings
 from crawler.dates import to_utc
-from crawler.warc import limits
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _entry(path: str, offset: int, record) -> Entry:
     return Entry(path, offset, record.rec_type, target_uri(headers.get_header("WARC-Target-URI")),
                  to_utc(headers.get_header("WARC-Date")) or "", status, header("Content-Type"),
                  content_encoding=header("Content-Encoding").lower(),
-                 chunked=_codings(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
+                 chunked=coding_names(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
                  etag=last("ETag"), last_modified=last("Last-Modified"),
                  truncated=(headers.get_header("WARC-Truncated") or "").strip().lower())
 
@@ -189,27 +190,6 @@ class _DigestLoader(ArcWarcRecordLoader):
         return _HashingReader(stream, length or 0, Digest(declared) if declared else None), False
 
 
-def _codings(header: str) -> list[str]:
-    return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
-
-
-def content_codings(values: Iterable[str | bytes]) -> tuple[list[str], list[str]]:
-    """The `Content-Encoding` header lines as (to undo, left as they are), read as Scrapy's
-    HttpCompressionMiddleware reads them: every line, each a comma-separated list, any case;
-    the codings are undone from the last applied (RFC 9110 §8.4.1) while they are ones Scrapy
-    undoes (`limits.DECODERS`); the first that is not (`none`, `utf-8`, `binary`, a typo) stops it,
-    and it and those applied before it are left as they are, as Scrapy leaves them (the body is
-    what the server sent under them: mostly, a mislabelled plain page). `identity` (no coding)
-    is passed over wherever it stands, as browsers do. `to undo` is in the order to undo them.
-    """
-    codings = [c for value in values
-               for c in _codings(value.decode("latin-1") if isinstance(value, bytes) else value)]
-    undo: list[str] = []
-    while codings and codings[-1] in limits.DECODERS:
-        undo.append(codings.pop())
-    return undo, codings
-
-
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -257,7 +237,7 @@ def _dechunked(data: bytes) -> bytes:
 def _undo(data: bytes, codings: list[str], max_size: int = 0) -> bytes:
     """`data` with the codings removed, the last applied first (RFC 9110 §8.4.1); ValueError
     when one is unknown or the data is not in it, `limits.TooLarge` (a ValueError) when a
-    content coding inflates past `max_size` (0: no limit; crawler/warc/limits.py decodes)."""
+    content coding inflates past `max_size` (0: no limit; crawler/codings.py decodes)."""
     for coding in reversed(codings):
         if coding == "chunked":
             try:
@@ -278,7 +258,7 @@ def _payload_form(record, entry: Entry, payload: bytes) -> str:
     if not digest.checkable:
         return "unverifiable"
     as_sent = digest.matches(hashlib.new(digest.algorithm, payload).digest())
-    transfer = _codings(entry.transfer_encoding)
+    transfer = coding_names(entry.transfer_encoding)
     if not transfer:
         return "both" if as_sent else "unmatched"
     try:
@@ -333,7 +313,7 @@ def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
     """
     data = entry.payload or b""
     try:
-        data = _undo(data, _codings(entry.transfer_encoding), max_size)
+        data = _undo(data, coding_names(entry.transfer_encoding), max_size)
         undo, _ = content_codings([entry.content_encoding])
         return _undo(data, list(reversed(undo)), max_size)
     except limits.TooLarge:

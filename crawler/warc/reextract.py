@@ -63,12 +63,12 @@ from scrapy.utils.project import get_project_settings
 from crawler import dw
 from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
+from crawler.codings import TooLarge
 from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
 from crawler.warc.capture import warc_dir
-from crawler.warc.limits import TooLarge
 from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
 __all__ = ["extractor_version", "main", "recover", "run"]

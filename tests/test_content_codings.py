@@ -1,0 +1,304 @@
+"""Compressed responses are read only as far as they verify (tester-try26 item 1).
+
+A gzip whose CRC-32 or length fails, cut short (no trailer) or with bytes after it, a zlib
+stream whose Adler-32 fails, brotli or zstd cut or with bytes after them: never read, whether a
+`Content-Encoding` of a page or a listing, or a `.xml.gz` sitemap. Multi-member gzip and zero
+padding after the last member are read, as gzip and browsers read them; raw deflate too. Each
+variant as a pure function; generated listings gzipped and damaged anywhere never give an entry
+the original did not hold; then one crawl through the mirror: a sitemap served with
+`Content-Encoding: gzip` whose CRC fails (an id changed), `.xml.gz` sitemaps whose CRC fails or
+that are cut, an article page whose gzip always fails its check and one damaged only on its
+first tries: retried, then counted, nothing read from them, the WARC keeping what came.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crawler import codings
+from crawler.discovery import DamagedGzip, NotReadable, read_listing
+from tests.test_listing_damage import listings
+
+try:
+    from compression import zstd  # Python 3.14
+except ImportError:
+    from backports import zstd
+
+BODY = b"<urlset>" + b"<url><loc>https://www.dw.com/en/x/a-80000195</loc></url>" * 40 + b"</urlset>"
+
+
+def _stored(data: bytes) -> bytes:
+    """A gzip member storing `data` as it is, so that a byte of it is a byte of `data`."""
+    return gzip.compress(data, compresslevel=0, mtime=0)
+
+
+def _changed(packed: bytes, old: bytes, new: bytes) -> bytes:
+    """The stored gzip (or zlib) stream with `old` changed to `new` inside its data, its checks
+    left as they were (tester-try26: `80000195` -> `80090195`)."""
+    assert len(old) == len(new) and old in packed
+    return packed.replace(old, new, 1)
+
+
+def _header_crc(data: bytes) -> bytes:
+    """A gzip member with the FHCRC flag: a CRC-16 of its header (RFC 1952 §2.3.1)."""
+    header = b"\x1f\x8b\x08\x02" + b"\0\0\0\0" + b"\0\xff"
+    crc16 = zlib.crc32(header) & 0xFFFF
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = raw.compress(data) + raw.flush()
+    return (header + crc16.to_bytes(2, "little") + deflated + zlib.crc32(data).to_bytes(4, "little")
+            + (len(data) & 0xFFFFFFFF).to_bytes(4, "little"))
+
+
+def _zlib_stored(data: bytes) -> bytes:
+    return zlib.compress(data, 0)
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _zstd_checked(data: bytes) -> bytes:
+    return zstd.compress(data, options={zstd.CompressionParameter.checksum_flag: 1})
+
+
+def _isize_wrong(packed: bytes) -> bytes:
+    return packed[:-4] + ((len(BODY) + 1) & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+# (coding, encoded body, what is read: BODY, or the words of the error)
+READ = {
+    "gzip": ("gzip", gzip.compress(BODY), BODY),
+    "x-gzip": ("x-gzip", gzip.compress(BODY), BODY),
+    "gzip, two members": ("gzip", gzip.compress(BODY[:100]) + gzip.compress(BODY[100:]), BODY),
+    "gzip, zero padding after it": ("gzip", gzip.compress(BODY) + b"\0" * 512, BODY),
+    "gzip with a header CRC-16": ("gzip", _header_crc(BODY), BODY),
+    "deflate, zlib's format": ("deflate", zlib.compress(BODY), BODY),
+    "deflate, raw": ("deflate", _raw_deflate(BODY), BODY),
+    "br": ("br", brotli.compress(BODY), BODY),
+    "zstd": ("zstd", zstd.compress(BODY), BODY),
+    "zstd with its checksum": ("zstd", _zstd_checked(BODY), BODY),
+    "gzip, a byte changed (CRC-32 fails)": (
+        "gzip", _changed(_stored(BODY), b"80000195", b"80090195"), "its CRC-32 check failed"),
+    "gzip, its length wrong (ISIZE fails)": (
+        "gzip", _isize_wrong(gzip.compress(BODY)), "its length check (ISIZE) failed"),
+    "gzip without its trailer (a cut transfer)": ("gzip", gzip.compress(BODY)[:-8], "cut short"),
+    "gzip cut in its deflate data": ("gzip", gzip.compress(BODY)[:30], "cut short"),
+    "gzip, junk after it": ("gzip", gzip.compress(BODY) + b"<html>junk</html>", "not another gzip member"),
+    "gzip, zero padding then junk": ("gzip", gzip.compress(BODY) + b"\0\0junk", "not another gzip member"),
+    "gzip, a second member cut": ("gzip", gzip.compress(BODY) + gzip.compress(BODY)[:-3], "cut short"),
+    "gzip, its header CRC-16 wrong": ("gzip", _header_crc(BODY)[:10] + b"\0\0" + _header_crc(BODY)[12:],
+                                      "header crc mismatch"),
+    "not gzip at all": ("gzip", BODY, "incorrect header check"),
+    "empty": ("gzip", b"", "cut short"),
+    "deflate, a byte changed (Adler-32 fails)": (
+        "deflate", _changed(_zlib_stored(BODY), b"80000195", b"80090195"), "its Adler-32 check failed"),
+    "deflate cut": ("deflate", zlib.compress(BODY)[:-4], "cut short"),
+    "deflate, junk after it": ("deflate", zlib.compress(BODY) + b"junk", "4 bytes after the end"),
+    "raw deflate, junk after it": ("deflate", _raw_deflate(BODY) + b"junk", "4 bytes after the end"),
+    "br cut": ("br", brotli.compress(BODY)[:-3], "cut short"),
+    "br, junk after it": ("br", brotli.compress(BODY) + b"junk", "brotli"),
+    "zstd, a byte changed (its checksum fails)": (
+        "zstd", _changed(_zstd_checked(b"80000195" * 3), b"80000195", b"80090195"), "checksum"),
+    "zstd cut": ("zstd", zstd.compress(BODY)[:-3], "ended before"),
+    "zstd, junk after it": ("zstd", zstd.compress(BODY) + b"junk", "Unknown frame descriptor"),
+}
+
+
+@pytest.mark.parametrize(("coding", "data", "read"), READ.values(), ids=READ.keys())
+def test_a_coding_is_undone_only_as_far_as_it_verifies(coding, data, read):
+    if isinstance(read, bytes):
+        assert codings.decode(data, coding) == read
+        return
+    with pytest.raises(codings.Damaged) as raised:
+        codings.decode(data, coding)
+    assert read in str(raised.value)
+    assert raised.value.coding == ("gzip" if coding == "x-gzip" else coding)
+
+
+def test_the_tester_s_sitemap_whose_crc_fails_gives_no_entry():
+    # tester-try26 item 1: gzipped stored, one byte of an id changed, the CRC left as it was
+    damaged = _changed(_stored(BODY), b"80000195", b"80090195")
+    with pytest.raises(zlib.error, match="incorrect data check"):
+        zlib.decompress(damaged, 16 + zlib.MAX_WBITS)
+    with pytest.raises(DamagedGzip, match="CRC-32 check failed"):
+        read_listing(damaged)
+    assert {e.loc for e in read_listing(_stored(BODY)).entries} == {"https://www.dw.com/en/x/a-80000195"}
+
+
+# -- generated listings gzipped, damaged anywhere -----------------------------------------------
+
+def _entries(body: bytes) -> list[str] | None:
+    """The listing's locations, or None when it is refused (counted by the spider)."""
+    try:
+        return [entry.loc for entry in read_listing(body).entries]
+    except NotReadable:
+        return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(listing=listings(), level=st.sampled_from([0, 6]), data=st.data())
+def test_a_gzipped_listing_damaged_anywhere_gives_no_entry_it_did_not_hold(listing, level, data):
+    document, _, locs, _, _ = listing
+    packed = gzip.compress(document, compresslevel=level)
+    damage = data.draw(st.sampled_from(["flip", "cut", "junk"]))
+    if damage == "flip":
+        at = data.draw(st.integers(0, len(packed) - 1))
+        bit = data.draw(st.integers(0, 7))
+        damaged = packed[:at] + bytes([packed[at] ^ (1 << bit)]) + packed[at + 1:]
+    elif damage == "cut":
+        damaged = packed[:data.draw(st.integers(0, len(packed) - 1))]
+    else:
+        junk = data.draw(st.binary(min_size=1, max_size=40).filter(
+            lambda b: b.strip(b"\0") and not b.startswith(b"\x1f\x8b")))
+        damaged = packed + junk
+    found = _entries(damaged)
+    if damage in ("cut", "junk"):
+        assert found is None  # always refused: nothing is read from a gzip that does not verify
+        return
+    # A changed byte is refused, or it was one gzip does not check (the header's time, extra
+    # flags, OS) and what was read is exactly what the listing held.
+    assert found is None or found == locs
+    if found is not None:
+        assert at in range(4, 10) or gzip.decompress(damaged) == document, at
+
+
+# -- through the crawl --------------------------------------------------------------------------
+
+NEWS_ID, NEWS_CHANGED = b"79010003", b"79090003"  # the news sitemap's id, changed in transfer
+PART_ID, PART_CHANGED = b"79010006", b"79090006"  # a `.xml.gz` sitemap's id, changed
+ALWAYS_DAMAGED = 79010004  # its page's gzip fails its check on every try
+ONCE_DAMAGED = 79010005  # its page's gzip is cut on the first try, whole on the second
+TWICE_DAMAGED = 16825046  # junk after its page's gzip on the first two tries
+
+
+def _part(*ids: str) -> bytes:
+    return ('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<url><loc>https://www.dw.com/en/story/a-{i}</loc></url>" for i in ids)
+            + "</urlset>").encode()
+
+
+def _site(site: Path) -> dict[str, str]:
+    """The sample site made to damage its transfers; the mirror's faults."""
+    en = site / "en"
+    news = (en / "news-sitemap.xml").read_bytes()
+    (en / "news-sitemap.xml").write_bytes(_changed(_stored(news), NEWS_ID, NEWS_CHANGED))
+    articles = (en / "article-sitemap.xml").read_text()  # less the ids the damaged parts list
+    (en / "part-pages.xml").write_text(re.sub(r"<url><loc>[^<]*a-7901000[67]</loc>.*?</url>", "", articles))
+    (en / "article-sitemap.xml").write_text(
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
+                  for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz"))
+        + "</sitemapindex>")
+    # Two members and zero padding: read whole (79010001 and 79010002 are the news sitemap's,
+    # so listed here only).
+    members = _part("79010001", "79010002")
+    (en / "part-members.xml.gz").write_bytes(
+        gzip.compress(members[:90]) + gzip.compress(members[90:]) + b"\0" * 64)
+    (en / "part-crc.xml.gz").write_bytes(_changed(_stored(_part("79010006")), PART_ID, PART_CHANGED))
+    (en / "part-cut.xml.gz").write_bytes(gzip.compress(_part("79010007"))[:-8])
+    pages = {i: next(site.rglob(f"*-{i}.html")).relative_to(site).with_suffix("") for i in
+             (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED)}
+    return {"/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
+            f"/{pages[ONCE_DAMAGED]}": "gzip=cut times=1", f"/{pages[TWICE_DAMAGED]}": "gzip=junk times=2"}
+
+
+@dataclass
+class Crawled:
+    returncode: int
+    stderr: str
+    stats: dict
+    outcome: str
+    requested: list[str]
+    archive: Path
+    site: Path
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory) -> Crawled:
+    import json
+
+    from tests.conftest import ROOT
+    from tests.crawling import Mirror, copy_site, crawl, last_run, running_mirror
+
+    base = tmp_path_factory.mktemp("codings")
+    site = copy_site(ROOT / "data" / "sample-site", base / "site")
+    faults = base / "faults.json"
+    faults.write_text(json.dumps(_site(site)))
+    log = base / "access.log"
+    with running_mirror(site, log, faults) as origin:
+        mirror = Mirror(origin, log)
+        run = crawl(mirror, base / "dw.db", "-a", "lang=en", "-a", "sources=news,articles")
+        row = last_run(base / "dw.db")
+    return Crawled(run.returncode, run.stderr, row["stats"], row["outcome"], mirror.paths(),
+                   base / "dw.db", site)
+
+
+def test_a_listing_whose_gzip_fails_its_check_is_retried_counted_and_gives_no_entry(damaged):
+    stats, stderr = damaged.stats, damaged.stderr
+    assert damaged.returncode == 0, stderr[-3000:]
+    assert damaged.outcome == "ok"  # the other listings gave the run its work
+    # Never an id the listing did not name (the tester's 404, remembered gone), nor any of theirs.
+    assert not [p for p in damaged.requested if NEWS_CHANGED.decode() in p or PART_CHANGED.decode() in p]
+    assert not [p for p in damaged.requested if re.search(r"a-(79010003|79010006|79010007)$", p)]
+    assert "dw/gone" not in stats
+    # Retried as a damaged transfer is (Scrapy's RETRY_TIMES, 3: four tries), then counted.
+    assert damaged.requested.count("/en/news-sitemap.xml") == 4
+    assert damaged.requested.count("/en/part-crc.xml.gz") == 4
+    assert stats["dw/failed/news/damaged_gzip"] == 1
+    assert stats["dw/failed/articles/damaged_gzip"] == 2
+    assert ("Cannot read the gzipped articles listing https://www.dw.com/en/part-crc.xml.gz: its"
+            " CRC-32 check failed: the data was changed in transfer; no entry taken from it (tried 4"
+            " times)") in stderr
+    assert re.search(r"Failed to fetch \S+/en/news-sitemap.xml \(news\): damaged_gzip", stderr)
+    closing = next(line for line in stderr.splitlines() if "Crawl finished" in line)
+    assert "'failed/news/damaged_gzip': 1" in closing and "'failed/articles/damaged_gzip': 2" in closing
+    # Two members and zero padding: read whole.
+    assert "/en/story/a-79010002" in damaged.requested
+
+
+def test_an_article_whose_gzip_fails_its_check_is_retried_then_a_counted_failure(damaged):
+    from tests.crawling import archived_ids, query
+
+    stats = damaged.stats
+    assert stats["dw/failed/article/damaged_gzip"] == 1
+    assert stats["dw/failed"] == 1
+    # Damaged on the first tries only: retried, and archived as DW published it.
+    assert archived_ids(damaged.archive) >= {ONCE_DAMAGED, TWICE_DAMAGED, 79010001, 79010002}
+    assert ALWAYS_DAMAGED not in archived_ids(damaged.archive)
+    # Its text as the damage changed it (`smelting` -> `rmelting`): archived so before.
+    assert not query(damaged.archive, "SELECT id FROM articles WHERE body LIKE '%rmelting%'")
+    # news sitemap, two `.xml.gz`, the page always damaged: 3 retries each; then 1 and 2
+    assert stats["retry/reason_count/damaged_gzip"] == 3 + 2 * 3 + 3 + 1 + 2
+    page = next(damaged.site.rglob(f"*-{ONCE_DAMAGED}.html")).read_text()
+    [(title,)] = query(damaged.archive, "SELECT title FROM articles WHERE id = ?", ONCE_DAMAGED)
+    assert title in page
+    assert not re.search(r"Traceback|Error processing", damaged.stderr)
+
+
+def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):
+    from warcio.archiveiterator import ArchiveIterator
+
+    records = []
+    for path in sorted(Path(f"{damaged.archive}-warc").glob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "response" and f"a-{ALWAYS_DAMAGED}" in record.rec_headers.get_header(
+                        "WARC-Target-URI"):
+                    records.append((record.http_headers.get_header("Content-Encoding"),
+                                    record.content_stream().read()))
+    assert len(records) == 4  # every try, as it came
+    for coding, body in records:
+        assert coding == "gzip"
+        with pytest.raises(codings.Damaged, match="CRC-32"):
+            codings.decode(body, "gzip")
+
