@@ -151,6 +151,16 @@ def stopped_by_an_error(run: Run) -> Outcome | None:
     return None
 
 
+def sitemaps_too_deep(run: Run) -> Outcome | None:
+    """Nothing listed, and sitemap indexes named sitemaps that were not read because
+    `DW_SITEMAP_DEPTH` stopped them: that is the reason, not "listed no entry"."""
+    deep = run.stats.get("dw/skipped/sitemap_too_deep", 0)
+    if run.listed_nothing and deep and run.finish_reason not in USER_LIMITS:
+        return failed(f"no sitemap or feed listed any entry: sitemap indexes named {deep} sitemaps,"
+                      " not read because they are deeper than DW_SITEMAP_DEPTH")
+    return None
+
+
 def every_listing_empty(run: Run) -> Outcome | None:
     """When a listing was read and was empty, that is the reason, even if others could not be
     fetched (a run the user cut short may simply not have got to the entries)."""
@@ -245,6 +255,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     archive_locked,
     archive_not_written,
     stopped_by_an_error,
+    sitemaps_too_deep,
     every_listing_empty,
     no_listing_readable,
     every_article_gone,

@@ -8,7 +8,8 @@ variant as a pure function; generated listings gzipped and damaged anywhere neve
 the original did not hold; then one crawl through the mirror: a sitemap served with
 `Content-Encoding: gzip` whose CRC fails (an id changed), `.xml.gz` sitemaps whose CRC fails or
 that are cut, an article page whose gzip always fails its check and one damaged only on its
-first tries: retried, then counted, nothing read from them, the WARC keeping what came.
+first tries: retried, then counted, nothing read from them, the WARC keeping what came. And one
+small crawl for `DW_SITEMAP_DEPTH=0` under an index (tester-try26 item 10).
 """
 
 from __future__ import annotations
@@ -302,3 +303,25 @@ def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):
         with pytest.raises(codings.Damaged, match="CRC-32"):
             codings.decode(body, "gzip")
 
+def test_a_sitemap_index_not_followed_for_its_depth_says_so(tmp_path):
+    from tests.conftest import ROOT
+    from tests.crawling import copy_site, crawl, last_run, served
+
+    site = copy_site(ROOT / "data" / "sample-site", tmp_path / "site")
+    (site / "en" / "part.xml").write_text((site / "en" / "article-sitemap.xml").read_text())
+    (site / "en" / "article-sitemap.xml").write_text(
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<sitemap><loc>https://www.dw.com/en/part.xml</loc></sitemap></sitemapindex>")
+    with served(site, tmp_path / "access.log") as mirror:
+        run = crawl(mirror, tmp_path / "dw.db", "-a", "lang=en", "-a", "sources=articles",
+                    "-s", "DW_SITEMAP_DEPTH=0")
+    row = last_run(tmp_path / "dw.db")
+    assert run.returncode == 3
+    said = ("no sitemap or feed listed any entry: sitemap indexes named 1 sitemaps, not read because"
+            " they are deeper than DW_SITEMAP_DEPTH")
+    assert row["outcome"] == said
+    assert f"dw crawl failed: {said}" in run.stderr + run.stdout
+    assert row["stats"]["dw/skipped/sitemap_too_deep"] == 1
+    assert ("Not following sitemap https://www.dw.com/en/part.xml listed in"
+            " https://www.dw.com/en/article-sitemap.xml: deeper than DW_SITEMAP_DEPTH=0") in run.stderr
+    assert "/en/part.xml" not in mirror.paths()

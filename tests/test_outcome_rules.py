@@ -25,6 +25,9 @@ CASES = {
         "failed", "another crawl is running on this archive (lock /srv/dw/dw.db, pid 4242)"),
     "every listing empty": ("finished", {"dw/discovery/requested": 2, "dw/discovery/empty": 2},
                             "failed", "no sitemap or feed listed any entry"),
+    "sitemaps too deep": ("finished", {"dw/discovery/requested": 1, "dw/skipped/sitemap_too_deep": 2},
+                          "failed", "no sitemap or feed listed any entry: sitemap indexes named 2 sitemaps,"
+                          " not read because they are deeper than DW_SITEMAP_DEPTH"),
     "no listing readable": ("finished", {"dw/discovery/requested": 2, "dw/failed/news/http_404": 1,
                                          "dw/failed/feeds/http_500": 1},
                             "failed", "no sitemap or feed could be read"),

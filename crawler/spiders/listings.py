@@ -147,9 +147,15 @@ class ListingCallbacks:
                 self.count("skipped/sitemap_seen")
                 logger.debug("Sitemap %s, listed in %s, is read already: not read again", child, real)
                 continue
-            if depth + 1 > self.sitemap_depth or not dw.is_dw_host(child):
+            if not dw.is_dw_host(child):
                 self.count("skipped/sitemap_refused")
-                logger.warning("Not following sitemap %s listed in %s", child, real)
+                logger.warning("Not following sitemap %s listed in %s: not on DW", child, real)
+                continue
+            if depth + 1 > self.sitemap_depth:
+                # Its own count: a run that read nothing else says this was why (crawler/outcome.py)
+                self.count("skipped/sitemap_too_deep")
+                logger.warning("Not following sitemap %s listed in %s: deeper than DW_SITEMAP_DEPTH=%d",
+                               child, real, self.sitemap_depth)
                 continue
             self.sitemaps_seen.add(child)
             self.listings.append(self.discovery_request(child, source, depth=depth + 1))
