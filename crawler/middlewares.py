@@ -154,11 +154,14 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         return await maybe_deferred_to_future(mine)
 
 
-class DamagedResponse(Exception):
+class DamagedResponse(IgnoreRequest):
     """A response whose content coding fails its own check (a gzip's CRC-32 or length, a zlib
     stream's Adler-32), is cut short or has data after its end: the bytes changed or were lost
     in transfer. `reason` is the failure's short name (`damaged_gzip`, `damaged_deflate`,
-    `damaged_br`, `damaged_zstd`), as `dw/failed/<kind>/<reason>` counts it."""
+    `damaged_br`, `damaged_zstd`), as `dw/failed/<kind>/<reason>` counts it. An IgnoreRequest,
+    as Scrapy's refusal of a body over its size limit is: the request's errback counts it, and
+    Scrapy logs no traceback for it (robots.txt's download included; Scrapy's retry helper has
+    said "Gave up retrying" once)."""
 
     def __init__(self, url: str, damage: codings.Damaged, tries: int):
         super().__init__(f"{url}: {damage} (after {tries} tries)")

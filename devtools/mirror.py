@@ -12,7 +12,7 @@ Faults, for testing what a crawl survives, are switched on per path by a JSON fi
 `"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
 the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
 bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=E` (a `Content-Encoding`
-header; the file holds the body so encoded: `gzip`, `br`, ...), `gzip=D` (a 200's body gzipped
+header; the file holds the body so encoded: `gzip`, `br`, ...), `gzip=D` (the body gzipped
 as it is sent, `Content-Encoding: gzip`, damaged as D says: `ok` not at all, `crc` one byte
 changed inside it (`crc:WORD`: the first byte of WORD where it last occurs), the CRC-32 left as
 it was, `cut` without its 8-byte trailer, `junk` with bytes after it; with `times=N` the later
@@ -129,7 +129,7 @@ class Mirror(resource.Resource):
                 request.setHeader(header, fault[key].encode())
         if fault and fault.get("encoding"):  # the file holds the body so encoded
             request.setHeader(b"Content-Encoding", fault["encoding"].encode())
-        if fault and "gzip" in fault and status == 200:
+        if fault and "gzip" in fault:
             body = damaged_gzip(body, fault["gzip"])
             request.setHeader(b"Content-Encoding", b"gzip")
         request.setResponseCode(status)

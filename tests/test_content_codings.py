@@ -180,6 +180,7 @@ PART_ID, PART_CHANGED = b"79010006", b"79090006"  # a `.xml.gz` sitemap's id, ch
 ALWAYS_DAMAGED = 79010004  # its page's gzip fails its check on every try
 ONCE_DAMAGED = 79010005  # its page's gzip is cut on the first try, whole on the second
 TWICE_DAMAGED = 16825046  # junk after its page's gzip on the first two tries
+GONE_DAMAGED = 79010099  # listed, not on the site: its 404 page's gzip fails its check (not read)
 
 
 def _part(*ids: str) -> bytes:
@@ -194,7 +195,9 @@ def _site(site: Path) -> dict[str, str]:
     news = (en / "news-sitemap.xml").read_bytes()
     (en / "news-sitemap.xml").write_bytes(_changed(_stored(news), NEWS_ID, NEWS_CHANGED))
     articles = (en / "article-sitemap.xml").read_text()  # less the ids the damaged parts list
-    (en / "part-pages.xml").write_text(re.sub(r"<url><loc>[^<]*a-7901000[67]</loc>.*?</url>", "", articles))
+    articles = re.sub(r"<url><loc>[^<]*a-7901000[67]</loc>.*?</url>", "", articles)
+    (en / "part-pages.xml").write_text(articles.replace(
+        "</urlset>", f"<url><loc>https://www.dw.com/en/story/a-{GONE_DAMAGED}</loc></url></urlset>"))
     (en / "article-sitemap.xml").write_text(
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
@@ -209,7 +212,8 @@ def _site(site: Path) -> dict[str, str]:
     (en / "part-cut.xml.gz").write_bytes(gzip.compress(_part("79010007"))[:-8])
     pages = {i: next(site.rglob(f"*-{i}.html")).relative_to(site).with_suffix("") for i in
              (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED)}
-    return {"/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
+    return {"/robots.txt": "gzip=crc", f"/en/story/a-{GONE_DAMAGED}": "gzip=crc",
+            "/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
             f"/{pages[ONCE_DAMAGED]}": "gzip=cut times=1", f"/{pages[TWICE_DAMAGED]}": "gzip=junk times=2"}
 
 
@@ -251,7 +255,9 @@ def test_a_listing_whose_gzip_fails_its_check_is_retried_counted_and_gives_no_en
     # Never an id the listing did not name (the tester's 404, remembered gone), nor any of theirs.
     assert not [p for p in damaged.requested if NEWS_CHANGED.decode() in p or PART_CHANGED.decode() in p]
     assert not [p for p in damaged.requested if re.search(r"a-(79010003|79010006|79010007)$", p)]
-    assert "dw/gone" not in stats
+    # A 404's page is not read: its gzip failing its check changes nothing (gone, remembered).
+    assert (stats["dw/gone"], stats["dw/gone/http_404"]) == (1, 1)
+    assert damaged.requested.count(f"/en/story/a-{GONE_DAMAGED}") == 1
     # Retried as a damaged transfer is (Scrapy's RETRY_TIMES, 3: four tries), then counted.
     assert damaged.requested.count("/en/news-sitemap.xml") == 4
     assert damaged.requested.count("/en/part-crc.xml.gz") == 4
@@ -278,8 +284,10 @@ def test_an_article_whose_gzip_fails_its_check_is_retried_then_a_counted_failure
     assert ALWAYS_DAMAGED not in archived_ids(damaged.archive)
     # Its text as the damage changed it (`smelting` -> `rmelting`): archived so before.
     assert not query(damaged.archive, "SELECT id FROM articles WHERE body LIKE '%rmelting%'")
-    # news sitemap, two `.xml.gz`, the page always damaged: 3 retries each; then 1 and 2
-    assert stats["retry/reason_count/damaged_gzip"] == 3 + 2 * 3 + 3 + 1 + 2
+    # robots.txt, news sitemap, two `.xml.gz`, the page always damaged: 3 retries each; then 1, 2
+    assert stats["retry/reason_count/damaged_gzip"] == 3 + 3 + 2 * 3 + 3 + 1 + 2
+    assert damaged.requested.count("/robots.txt") == 4  # then taken as missing: all allowed
+    assert damaged.stderr.count("Gave up retrying <GET http://127.0.0.1") == 5  # once each
     page = next(damaged.site.rglob(f"*-{ONCE_DAMAGED}.html")).read_text()
     [(title,)] = query(damaged.archive, "SELECT title FROM articles WHERE id = ?", ONCE_DAMAGED)
     assert title in page
