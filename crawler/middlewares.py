@@ -9,13 +9,14 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import TextResponse
+from scrapy.http import Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -25,6 +26,9 @@ from twisted.internet.task import deferLater
 from crawler import codings, dw
 from crawler.codings import content_codings
 from crawler.dates import http_date
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +197,7 @@ class ContentCodingMiddleware:
     refuses it (IgnoreRequest, `too_large`). `COMPRESSION_ENABLED = False` turns it off.
     """
 
-    def __init__(self, crawler):
+    def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.stats = crawler.stats
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
@@ -201,15 +205,15 @@ class ContentCodingMiddleware:
         self.retry = crawler.settings.getbool("RETRY_ENABLED")
 
     @classmethod
-    def from_crawler(cls, crawler):
+    def from_crawler(cls, crawler: Crawler) -> ContentCodingMiddleware:
         if not crawler.settings.getbool("COMPRESSION_ENABLED"):
             raise NotConfigured
         return cls(crawler)
 
-    def process_request(self, request):
+    def process_request(self, request: Request) -> None:
         request.headers.setdefault("Accept-Encoding", b", ".join(ACCEPTED_ENCODINGS))
 
-    def process_response(self, request, response):
+    def process_response(self, request: Request, response: Response) -> Request | Response:
         values = response.headers.getlist(b"Content-Encoding")
         if not values or request.method == "HEAD":
             return response
@@ -242,7 +246,7 @@ class ContentCodingMiddleware:
         return response.replace(cls=kind, body=body, **extra)
 
     @staticmethod
-    def _labelled(response, kept: list[str]):
+    def _labelled(response: Response, kept: list[str]) -> Response:
         """The response with only the codings left on its body in `Content-Encoding`."""
         if kept:
             response.headers[b"Content-Encoding"] = ", ".join(kept).encode("latin-1")
@@ -253,7 +257,7 @@ class ContentCodingMiddleware:
                            ", ".join(kept), response.url)
         return response
 
-    def _damaged(self, request, response, damage: codings.Damaged):
+    def _damaged(self, request: Request, response: Response, damage: codings.Damaged) -> Request | Response:
         """A retry of the request (a damaged transfer, as a network error), or DamagedResponse."""
         if not 200 <= response.status < 300:
             logger.debug("The %s body of %s (HTTP %s, not read) fails its check: %s", damage.coding,
