@@ -195,20 +195,7 @@ class Url:
         text = "" if raw is None else str(raw)
         if self.optional and not text:
             return None
-        try:
-            parts = urlsplit(text)
-            host = parts.hostname
-            parts.port  # noqa: B018 (a port that is not a number raises ValueError)
-        except ValueError:
-            host = None
-        wrong = (_control(text) or " " in text or parts.scheme.lower() not in ("http", "https")
-                 or not host)
-        if self.origin and not wrong:
-            # A user name or password in an origin (`http://u:p@host`) is no host Scrapy can
-            # reach (every request fails "invalid hostname"), nor is port 0.
-            wrong = (parts.path not in ("", "/") or bool(parts.query or parts.fragment)
-                     or "@" in parts.netloc or parts.port == 0)
-        if wrong:
+        if _not_a_url(text, self.origin):
             what = "an origin" if self.origin else "an http(s) URL"
             example = " (the scheme and host only, e.g. http://127.0.0.1:8000)" if self.origin else ""
             return (f"{name}={text!r} is not {what}{example}; give {self.means}"
@@ -216,6 +203,31 @@ class Url:
         if self.placeholder and self.placeholder not in text:
             return f"{name}={text!r} has no {self.placeholder}; give {self.means}"
         return None
+
+
+def _not_a_url(text: str, origin: bool) -> bool:
+    """True when `text` is no http(s) URL with a host (`origin`: nor an origin)."""
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except ValueError:
+        return True
+    if _control(text) or " " in text or parts.scheme.lower() not in ("http", "https") or not host:
+        return True
+    # A user name or password in an origin (`http://u:p@host`) is no host Scrapy can reach
+    # (every request fails "invalid hostname"), nor is port 0.
+    return origin and (parts.path not in ("", "/") or bool(parts.query or parts.fragment)
+                       or "@" in parts.netloc or parts.port == 0)
+
+
+def origin_problem(name: str, text: str) -> str | None:
+    """Why `text` is not an origin by `DW_ORIGIN`'s rule (`http(s)://host[:port]`, nothing after
+    it but `/`), in words starting `NAME 'TEXT'`; None when it is one. For an origin given
+    otherwise than as a setting (`python -m crawler.reextract --origin`)."""
+    if _not_a_url(text, origin=True):
+        return f"{name} {text!r} is not an origin (the scheme and host only, e.g. http://127.0.0.1:8000)"
+    return None
 
 
 @dataclass(frozen=True)
