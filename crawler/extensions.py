@@ -139,6 +139,19 @@ LISTING_DAMAGE = ("dw/discovery/truncated", "dw/discovery/not_well_formed", "dw/
                   "dw/dates/in_future")
 
 
+def closing_counts(counts: dict[str, int], not_fetched: int, reason: str) -> str:
+    """The counts of the closing line: `found 31, fetched 31, …, gone 0`, and, when the run
+    stopped with articles found but not fetched (the requests queued ahead, the articles
+    admitted and waiting: a limit, Ctrl-C, an error), `not_fetched N (stopped)`, so that found
+    = fetched + not_modified + failed + gone + not_fetched (`dw/not_fetched`, counted by the
+    spider when it closes). In a run that finished, a gap would be articles lost unseen: named
+    without "(stopped)"."""
+    line = ", ".join(f"{k} {v}" for k, v in counts.items())
+    if not_fetched:
+        line += f", not_fetched {not_fetched}" + (" (stopped)" if reason != "finished" else "")
+    return line
+
+
 class CrawlSummary:
     """Log the crawl's counts and reasons, judge its outcome (`crawler.outcome`; stat
     `dw/outcome`, and `self.outcome` for the crawl command's exit status) and record the run."""
@@ -180,9 +193,22 @@ class CrawlSummary:
             logger.warning("Cannot read earlier runs' coverage: %s", exc)
             return []
 
+    def _close_warc(self) -> None:
+        """Close the WARC file now, before the run is judged: the capture middleware's own
+        `spider_closed` handler runs after this one (downloader middlewares are made after the
+        extensions), and a file that cannot be closed must be in the outcome and logged before
+        the closing line, not after it."""
+        from crawler.warc.capture import WarcCaptureMiddleware
+
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        for middleware in getattr(getattr(downloader, "middleware", None), "middlewares", ()):
+            if isinstance(middleware, WarcCaptureMiddleware):
+                middleware.close()
+
     def spider_closed(self, spider, reason):
         archive = self.crawler.get_extension(ArchiveExtension)
         archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
+        self._close_warc()
         stats = self.stats.get_stats()
         run = self.run(reason, stats)
         self.outcome = outcome = self.verdict(run)
@@ -192,7 +218,7 @@ class CrawlSummary:
                    or k in LISTING_DAMAGE}
         log = logger.info if outcome.ok else logger.warning if outcome.exit_code == EXIT_OK else logger.error
         log("Crawl %s (%s): %s; reasons: %s", reason, outcome,
-            ", ".join(f"{k} {v}" for k, v in run.counts.items()), reasons or "none")
+            closing_counts(run.counts, stats.get("dw/not_fetched", 0), reason), reasons or "none")
         if outcome.status == "degraded":
             logger.error("Field coverage fell (%s): a new page layout? Fix the extractor, then run"
                          " `python -m crawler.reextract` to mend what this run stored.",

@@ -151,6 +151,16 @@ def stopped_by_an_error(run: Run) -> Outcome | None:
     return None
 
 
+def warc_not_closed(run: Run) -> Outcome | None:
+    """The WARC file could not be flushed and closed when the run ended (a full disk, its folder
+    gone): the captures of the last pages may be lost, so the run failed, whatever else it did
+    (a limit the user set, Ctrl-C, too). Counted as `failed/warc_not_closed`."""
+    if run.stats.get("dw/warc/not_closed"):
+        return failed(f"the WARC file could not be closed ({run.stats['dw/warc/not_closed']}): the"
+                      " captures of the last pages fetched may be lost")
+    return None
+
+
 def sitemaps_too_deep(run: Run) -> Outcome | None:
     """Nothing listed, and sitemap indexes named sitemaps that were not read because
     `DW_SITEMAP_DEPTH` stopped them: that is the reason, not "listed no entry"."""
@@ -255,6 +265,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     archive_locked,
     archive_not_written,
     stopped_by_an_error,
+    warc_not_closed,
     sitemaps_too_deep,
     every_listing_empty,
     no_listing_readable,

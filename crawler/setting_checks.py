@@ -11,16 +11,29 @@ is first read: a traceback when the crawl closes (`HEALTH_DROP=abc`), an exit 1 
 archive was made (`ARCHIVE_MAX_PAGES=abc`), or a stopped run after the archive, its WARC file and
 its `crawl_runs` row were made (`DW_ORIGIN=`, `DW_PENDING_MAX=abc`, `WARC_DIR=/proc/warc`).
 
-Values are read as Scrapy's `getint`/`getfloat`/`getbool` read them (a whole number has no
-fraction or exponent, `1.5` and `1e9` are refused), and a number must be finite (`nan`, `inf`).
+Numbers are read strictly, the same way by every rule: ASCII digits `0`-`9`, a leading `-`
+(so that `-1` is refused for its value, not its form), for a number a fraction (`0.5`, `.5`) and
+an exponent (`1e3`); nothing else: no blank or line end around it, no `+`, no `_` (`1_000`), no
+other script's digits (`٥`), no `nan` or `inf`, though Python's `int()`/`float()` take them all.
+A whole number has no fraction or exponent (`1.5` and `1e9` are refused). Each number has an
+upper bound where a larger value would be misread or crash where it is used: `ARCHIVE_TIMEOUT`
+at most 2,147,483 s (SQLite's busy timeout is a C int of milliseconds: past it SQLite waits 0 ms),
+`ARCHIVE_MAX_PAGES` at most 4,294,967,294 (SQLite's largest page count), every other number of
+seconds at most `threading.TIMEOUT_MAX` (the longest wait Python's timers and sockets take,
+about 292 years), `DW_GONE_RECHECK_DAYS` at most a century (a date out of range), every other
+whole number at most 2**63 - 1 (SQLite's largest integer and Python's `sys.maxsize`: counts reach
+SQL parameters and C sizes).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import stat
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +46,63 @@ def _control(text: str) -> bool:
     return any(ord(char) < 32 or ord(char) == 127 for char in text)
 
 
-def _number_text(raw) -> str:
-    """The text of a number as given: a control character (a line end from `$(cat file)`, which
-    `str.strip` would drop) makes it no number."""
+# The one strict reading of numbers (see the module's docstring); `re`'s `[0-9]` is ASCII only.
+_WHOLE = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+# SQLite's largest integer (a 64-bit signed one), also Python's sys.maxsize on 64-bit machines.
+LARGEST_WHOLE = 2**63 - 1
+# The longest wait Python's timers, `time.sleep` and socket timeouts take (the platform's time_t
+# in nanoseconds): a larger one raises OverflowError where it is used.
+LONGEST_WAIT = threading.TIMEOUT_MAX
+# SQLite's busy timeout is a C int of milliseconds (sqlite3_busy_timeout): past 2**31 - 1 ms the
+# PRAGMA silently sets 0, so a huge ARCHIVE_TIMEOUT would mean "never wait".
+SQLITE_LONGEST_TIMEOUT = (2**31 - 1) // 1000
+# SQLite's largest page count (SQLITE_MAX_PAGE_COUNT, https://www.sqlite.org/limits.html).
+SQLITE_MOST_PAGES = 4_294_967_294
+
+
+def _form(raw) -> str:
+    """What to add when Python would have read the text as a number but the strict reading does
+    not (`+5`, ` 5 `, `1_000`, `٥`): say how a number is written here."""
+    try:
+        python = float(str(raw))
+    except ValueError:
+        return ""
+    if read_number(raw) is not None or not math.isfinite(python):
+        return ""
+    return " as written (digits 0-9 only: no blank, line end, sign +, or _)"
+
+
+def _shown(raw) -> str:
+    """A value as a message shows it: quoted when blanks around it or a control character would
+    not show (or would break the one line)."""
     text = str(raw)
-    return "not a number" if _control(text) else text.strip()
+    return repr(text) if _control(text) or text != text.strip() else text
+
+
+def _amount(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def read_whole(raw) -> int | None:
+    """A whole number as written (see the module's docstring), or None; an int given by a
+    settings file is taken as it is (a bool is no number)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    text = str(raw)
+    return int(text) if _WHOLE.fullmatch(text) else None
+
+
+def read_number(raw) -> float | None:
+    """A finite number as written (see the module's docstring), or None."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif _NUMBER.fullmatch(text := str(raw)):
+        value = float(text)
+    else:
+        return None
+    return value if math.isfinite(value) else None  # 1e999 reads as inf
 
 
 def _default(name: str) -> str:
@@ -52,15 +117,18 @@ class Whole:
     means: str
     noun: str = "a whole number"
     default: str = ""
+    most: int = LARGEST_WHOLE
+    why_most: str = "SQLite's largest integer"
 
     def problem(self, name: str, raw, given: bool) -> str | None:
-        try:
-            value = int(_number_text(raw))
-        except ValueError:
-            value = None
+        value = read_whole(raw)
         if value is None or value < self.least:
-            return (f"{name}={raw} is not {self.noun}; give {self.means}, a whole number, at least"
-                    f" {self.least} (default {self.default or _default(name)})")
+            return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, a whole"
+                    f" number, at least {self.least} (default {self.default or _default(name)})")
+        if value > self.most:
+            return (f"{name}={_shown(raw)} is not {self.noun}; give {self.means}, a whole number, at least"
+                    f" {self.least} and at most {self.most} ({self.why_most})"
+                    f" (default {self.default or _default(name)})")
         return None
 
 
@@ -73,20 +141,19 @@ class Number:
     above: bool = False
     noun: str = "a number"
     default: str = ""
-    most: float | None = None  # where a larger value cannot be used (a date out of range)
+    most: float = LONGEST_WAIT  # where a larger value cannot be used (a date out of range)
+    why_most: str = "the longest wait Python's timers take"
 
     def problem(self, name: str, raw, given: bool) -> str | None:
-        try:
-            value = float(_number_text(raw))
-        except ValueError:
-            value = math.nan
-        ok = math.isfinite(value) and (value > self.least if self.above else value >= self.least)
-        if not ok or (self.most is not None and value > self.most):
+        value = read_number(raw)
+        if value is None or not (value > self.least if self.above else value >= self.least):
             bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
-            if self.most is not None:
-                bound += f" and at most {self.most:g}"
-            return (f"{name}={raw} is not {self.noun}; give {self.means}, {bound}"
+            return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, {bound}"
                     f" (default {self.default or _default(name)})")
+        if value > self.most:
+            bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
+            return (f"{name}={_shown(raw)} is not {self.noun}; give {self.means}, {bound} and at most"
+                    f" {_amount(self.most)} ({self.why_most}) (default {self.default or _default(name)})")
         return None
 
 
@@ -97,13 +164,10 @@ class Fraction:
     means: str
 
     def problem(self, name: str, raw, given: bool) -> str | None:
-        try:
-            value = float(_number_text(raw))
-        except ValueError:
-            value = math.nan
-        if not 0 <= value <= 1:  # nan too
-            return (f"{name}={raw} is not a fraction; give {self.means}, a number from 0 to 1"
-                    f" (default {_default(name)})")
+        value = read_number(raw)
+        if value is None or not 0 <= value <= 1:
+            return (f"{name}={_shown(raw)} is not a fraction{_form(raw)}; give {self.means}, a"
+                    f" number from 0 to 1 (default {_default(name)})")
         return None
 
 
@@ -112,9 +176,9 @@ class Boolean:
     """True or False as Scrapy's `getbool` reads one (`1`, `0`, any case of true/false)."""
 
     def problem(self, name: str, raw, given: bool) -> str | None:
-        if isinstance(raw, bool) or str(raw).strip().lower() in ("1", "0", "true", "false"):
+        if isinstance(raw, bool) or str(raw).lower() in ("1", "0", "true", "false"):
             return None
-        return f"{name}={raw} is not a boolean; give True or False (1 or 0)"
+        return f"{name}={_shown(raw)} is not a boolean; give True or False (1 or 0)"
 
 
 @dataclass(frozen=True)
@@ -131,20 +195,7 @@ class Url:
         text = "" if raw is None else str(raw)
         if self.optional and not text:
             return None
-        try:
-            parts = urlsplit(text)
-            host = parts.hostname
-            parts.port  # noqa: B018 (a port that is not a number raises ValueError)
-        except ValueError:
-            host = None
-        wrong = (_control(text) or " " in text or parts.scheme.lower() not in ("http", "https")
-                 or not host)
-        if self.origin and not wrong:
-            # A user name or password in an origin (`http://u:p@host`) is no host Scrapy can
-            # reach (every request fails "invalid hostname"), nor is port 0.
-            wrong = (parts.path not in ("", "/") or bool(parts.query or parts.fragment)
-                     or "@" in parts.netloc or parts.port == 0)
-        if wrong:
+        if _not_a_url(text, self.origin):
             what = "an origin" if self.origin else "an http(s) URL"
             example = " (the scheme and host only, e.g. http://127.0.0.1:8000)" if self.origin else ""
             return (f"{name}={text!r} is not {what}{example}; give {self.means}"
@@ -152,6 +203,31 @@ class Url:
         if self.placeholder and self.placeholder not in text:
             return f"{name}={text!r} has no {self.placeholder}; give {self.means}"
         return None
+
+
+def _not_a_url(text: str, origin: bool) -> bool:
+    """True when `text` is no http(s) URL with a host (`origin`: nor an origin)."""
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 (a port that is not a number raises ValueError)
+    except ValueError:
+        return True
+    if _control(text) or " " in text or parts.scheme.lower() not in ("http", "https") or not host:
+        return True
+    # A user name or password in an origin (`http://u:p@host`) is no host Scrapy can reach
+    # (every request fails "invalid hostname"), nor is port 0.
+    return origin and (parts.path not in ("", "/") or bool(parts.query or parts.fragment)
+                       or "@" in parts.netloc or parts.port == 0)
+
+
+def origin_problem(name: str, text: str) -> str | None:
+    """Why `text` is not an origin by `DW_ORIGIN`'s rule (`http(s)://host[:port]`, nothing after
+    it but `/`), in words starting `NAME 'TEXT'`; None when it is one. For an origin given
+    otherwise than as a setting (`python -m crawler.reextract --origin`)."""
+    if _not_a_url(text, origin=True):
+        return f"{name} {text!r} is not an origin (the scheme and host only, e.g. http://127.0.0.1:8000)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -201,12 +277,16 @@ class Folder:
             return None
         if _control(text):
             return f"{name}={text!r} holds a control character (a line end from $(cat file)?); give a folder"
-        return folder_problem(name, text, self.means)
+        from crawler.archive.paths import path_slip
+
+        return path_slip(name, text) or folder_problem(name, text, self.means)
 
 
-def folder_problem(name: str, text: str, means: str) -> str | None:
-    """Why the folder `text` cannot be made and written, in one sentence starting `NAME=VALUE`;
-    None when it can. Leaves nothing behind: what it makes to find out is removed."""
+def folder_problem(name: str, text: str, means: str, shown: str | None = None) -> str | None:
+    """Why the folder `text` cannot be made and written, in one sentence starting `NAME=VALUE`
+    (`shown`: the value, when `text` is the folder of the file it names); None when it can.
+    Leaves nothing behind: what it makes to find out is removed."""
+    value = text if shown is None else shown
     path = Path(text)
     for place in (path, *path.parents):  # the folder, or the nearest of its parents that exists
         try:
@@ -214,20 +294,20 @@ def folder_problem(name: str, text: str, means: str) -> str | None:
         except (FileNotFoundError, NotADirectoryError):  # absent, or under a file: see its parents
             continue
         except OSError as exc:
-            return f"{name}={text} cannot be used: {exc.strerror or exc}"
+            return f"{name}={value} cannot be used: {exc.strerror or exc}"
         if stat.S_ISDIR(mode):
-            return _writable(name, text, path, place)
+            return _writable(name, value, path, place)
         from crawler.archive.integrity import file_kind
 
         kind = "a regular file" if stat.S_ISREG(mode) else file_kind(mode)
-        if place == path:
-            return f"{name}={text} is {kind}, not a folder; give {means}"
-        return (f"{name}={text} cannot be made: {place} is {kind}, so no folder can be made under"
+        if place == path and shown is None:
+            return f"{name}={value} is {kind}, not a folder; give {means}"
+        return (f"{name}={value} cannot be made: {place} is {kind}, so no folder can be made under"
                 " it; give another folder")
     return None
 
 
-def _writable(name: str, text: str, path: Path, existing: Path) -> str | None:
+def _writable(name: str, value: str, path: Path, existing: Path) -> str | None:
     missing = []
     for place in (path, *path.parents):
         if place == existing:
@@ -242,9 +322,10 @@ def _writable(name: str, text: str, path: Path, existing: Path) -> str | None:
             pass
     except OSError as exc:
         if len(made) < len(missing):  # a folder could not be made: name it when it is a parent
-            at = f" ({exc.filename})" if exc.filename and os.fspath(exc.filename) != text else ""
-            return f"{name}={text} cannot be made: {exc.strerror or exc}{at}; give another folder"
-        return f"{name}={text} cannot be written: {exc.strerror or exc}; give another folder"
+            at = f" ({exc.filename})" if exc.filename and os.fspath(exc.filename) != value else ""
+            return f"{name}={value} cannot be made: {exc.strerror or exc}{at}; give another folder"
+        at = f" (its folder {path})" if value != str(path) else ""
+        return f"{name}={value} cannot be written{at}: {exc.strerror or exc}; give another folder"
     finally:
         for place in reversed(made):
             try:
@@ -271,13 +352,28 @@ class ArchiveFile:
     def problem(self, name: str, raw, given: bool) -> str | None:
         from crawler.archive import paths
 
-        return paths.problem(raw, name)
+        why = paths.problem(raw, name)
+        if why or raw is None:
+            return why
+        # Its folder is made when the archive opens: tried now, as WARC_DIR's is (a folder that
+        # cannot be made or written: `/proc/x/dw.db`, an immutable folder).
+        text = os.fspath(raw)
+        folder = os.path.dirname(text) or "."
+        return folder_problem(name, folder, "the archive's folder", shown=text)
 
 
 def _listing_size(name: str, raw) -> str | None:
     from crawler.discovery.listings import size_limit_problem
 
-    return size_limit_problem(raw, name)
+    why = size_limit_problem(raw, name)
+    size = read_whole(raw)
+    if why is None and size is None:  # read by int() but not by the strict reading (` 5 `, `+5`)
+        return (f"{name}={raw!r} is not a whole number of bytes{_form(raw)} (the sitemap protocol's"
+                " limit: 52428800)")
+    if why is None and size > sys.maxsize:  # zlib and Scrapy take a size that fits a C ssize_t
+        return (f"{name}={raw} is too large: give a number of bytes, at most {sys.maxsize} (the"
+                " largest size Python's zlib takes), e.g. 52428800 (the sitemap protocol's limit)")
+    return why
 
 
 def _user_agent(name: str, raw) -> str | None:
@@ -301,15 +397,18 @@ RULES: dict[str, Rule] = {
     "ARCHIVE_BATCH_SIZE": Whole(1, "the articles written in one transaction"),
     "ARCHIVE_BATCH_SECONDS": Number(0, "the seconds between two transactions", above=True,
                                     noun=_SECONDS),
-    "ARCHIVE_MAX_PAGES": Whole(0, "the SQLite pages (4 KiB) the archive may grow to (0: no limit)"),
+    "ARCHIVE_MAX_PAGES": Whole(0, "the SQLite pages (4 KiB) the archive may grow to (0: no limit)",
+                               most=SQLITE_MOST_PAGES, why_most="SQLite's largest page count"),
     "ARCHIVE_TIMEOUT": Number(0, "the seconds a batch waits for another process's write lock",
-                              noun=_SECONDS),
+                              noun=_SECONDS, most=SQLITE_LONGEST_TIMEOUT,
+                              why_most="SQLite's busy timeout, 2**31 - 1 milliseconds"),
     "DW_SITEMAP_DEPTH": Whole(0, "how deep sitemap indexes are followed"),
     "DW_LISTING_MAXSIZE": Checked(_listing_size),
     "DW_REQUESTS_AHEAD": Whole(0, "the requests the scheduler may hold (0: all at once)"),
     "DW_PENDING_MAX": Whole(1, "the listed articles that may wait before the next sitemap is read"),
     "DW_GONE_RECHECK_DAYS": Number(0, "how long a gone article is not asked for again (0: every"
-                                      " run asks)", noun="a number of days", most=36500),
+                                      " run asks)", noun="a number of days", most=36500,
+                                   why_most="a century: later dates are out of range"),
     "BACKFILL_COMMONCRAWL_CDX": Url("Common Crawl's CDX index, with {crawl} where the crawl id goes",
                                     placeholder="{crawl}"),
     "BACKFILL_COMMONCRAWL_COLLINFO": Url("the list of Common Crawl's crawls (empty: beside the CDX"

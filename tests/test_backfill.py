@@ -926,14 +926,21 @@ def test_bad_arguments_and_settings_are_refused_before_anything_is_opened(tmp_pa
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
     for args, db, process in runs:
         _, err = process.communicate(timeout=120)
-        assert process.returncode == 2 and err.startswith("dw backfill: bad argument"), (args, err)
+        # 3, as `scrapy crawl`'s bad argument or setting (argparse's own usage errors are 2)
+        said = "dw backfill failed: bad setting" if "-s" in args else "dw backfill failed: bad argument"
+        assert process.returncode == 3 and err.startswith(said), (args, err)
         assert len(err.strip().splitlines()) == 1 and not db.exists(), (args, err)
 
 
-def test_an_archive_path_that_cannot_be_made_is_a_failed_run_with_its_last_line(tmp_path):
-    # The WARC folder elsewhere: one under /proc/nope is refused as a bad setting first.
+def test_an_archive_path_that_cannot_be_made_is_refused_with_its_last_line(tmp_path):
+    # The WARC folder elsewhere: one under /proc/nope is refused as a bad setting first. The
+    # archive's own path is now refused before anything is opened too (it was a failed run,
+    # "the archive could not be written: … No such file or directory"; tester try26, item 8).
     code, counts, err = backfill(Path("/proc/nope/dw.db"), "wayback", warc=tmp_path / "warc")
-    assert code == 3 and counts["outcome"].startswith("the archive could not be written"), err
+    assert code == 3 and counts == {}, err
+    assert err.strip().splitlines()[-1] == ("dw backfill failed: bad setting: ARCHIVE_PATH=/proc/nope/dw.db"
+                                            " is under /proc, not a place for an archive; give the"
+                                            " archive's file")
 
 
 def test_the_backfill_lock_is_among_the_files_git_ignores():

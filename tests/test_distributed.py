@@ -205,7 +205,8 @@ def test_the_writer_refuses_to_start_and_says_why(case, tmp_path):
             fcntl.flock(held.enter_context(open(db, "rb")), fcntl.LOCK_EX | fcntl.LOCK_NB)
         run = forkserver.run([sys.executable, "-m", "scrapy", "archive-writer", *settings,
                               "-s", f"ARCHIVE_PATH={db}"], cwd=ROOT, timeout=120)
-    assert run.returncode == 2
+    assert run.returncode == 3  # as a crawl refused by the lock (was 2, Scrapy's usage errors')
+    assert run.stderr.strip().splitlines()[-1].startswith("dw archive-writer failed: ")
     assert ("needs -s REDIS_URL" if case == "no_redis_url" else "holds") in run.stderr
     assert "Traceback" not in run.stderr
     # Nothing created or written: the archive as the crawl holding it left it.

@@ -117,7 +117,9 @@ def test_a_run_whose_redis_died_is_recorded(slow_site, tmp_path):
         run_id = server.hget("dw:run", "id").decode()
         os.kill(redis_pid, signal.SIGKILL)  # Redis dies mid-run
         codes = finish([work, write])
-    assert codes == [3, 1]
+    assert codes == [3, 3]  # the writer's too, as a crawl that lost its archive (was 1)
+    assert (logs / "writer.log").read_text().strip().splitlines()[-1].startswith(
+        "dw archive-writer failed: lost Redis: ")
     recorded = query(db, "SELECT finish_reason, outcome, stats FROM crawl_runs")
     assert len(recorded) == 1
     reason, outcome, stats = recorded[0]

@@ -226,8 +226,8 @@ def test_asked_again_is_the_rule_in_time(checked, changed, now, days):
 
 
 @pytest.mark.parametrize(("value", "refused"), [
-    ("30", False), ("0", False), ("0.5", False), (" 7 ", False), (30.0, False),
-    ("-1", True), ("abc", True), ("", True), ("nan", True), ("inf", True),
+    ("30", False), ("0", False), ("0.5", False), ("7", False), (30.0, False),
+    ("-1", True), ("abc", True), ("", True), ("nan", True), ("inf", True), ("+7", True),
 ])
 def test_the_recheck_setting_is_checked(value, refused):
     from scrapy.settings import Settings

@@ -52,6 +52,18 @@ CASES = {
         "finished",
         FETCHED | {"dw/found": 10, "dw/fetched": 4, "dw/failed": 6, "dw/extract/body_truncated": 1},
         "failed", "most article requests failed (6 of 10)"),
+    # The WARC file could not be closed (its last records may be lost): not ok, at a user's
+    # limit too; a run stopped by the WARC error itself says that first (tester try26).
+    "WARC file not closed": ("finished", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: Input/output error"},
+                             "failed", "the WARC file could not be closed (dw-1.warc.gz: Input/output"
+                                       " error): the captures of the last pages fetched may be lost"),
+    "WARC file not closed, at a user's limit": (
+        "shutdown", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: No space left on device"}, "failed",
+        "the WARC file could not be closed (dw-1.warc.gz: No space left on device): the captures of"
+        " the last pages fetched may be lost"),
+    "WARC error, and the file not closed": (
+        "warc_error", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: No space left on device"}, "failed",
+        "stopped: warc_error"),
     "a user's limit, and a body cut": (
         "closespider_itemcount", FETCHED | {"dw/extract/body_truncated": 1}, "stopped",
         "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),
@@ -129,3 +141,27 @@ def test_an_ignored_request_is_counted_under_what_ignored_it(exception, reason):
     from crawler.discovery.failures import failure_reason
 
     assert failure_reason(Failure(IgnoreRequest(exception))) == reason
+
+
+# -- the closing line adds up (crawler/extensions.py `closing_counts`) ---------------------------
+
+@pytest.mark.parametrize(("stats", "reason", "said"), [
+    ({"dw/found": 40, "dw/fetched": 40}, "finished", "found 40, fetched 40, not_modified 0, skipped 0,"
+     " new 0, updated 0, unchanged 0, failed 0, gone 0"),
+    ({"dw/found": 48, "dw/fetched": 2, "dw/failed": 1, "dw/gone": 1}, "closespider_itemcount",
+     "found 48, fetched 2, not_modified 0, skipped 0, new 0, updated 0, unchanged 0, failed 1, gone 1,"
+     " not_fetched 44 (stopped)"),
+    ({"dw/found": 10, "dw/not_modified": 3}, "shutdown", "found 10, fetched 0, not_modified 3, skipped 0,"
+     " new 0, updated 0, unchanged 0, failed 0, gone 0, not_fetched 7 (stopped)"),
+    # finished and still a gap: articles lost unseen, named without "(stopped)"
+    ({"dw/found": 5, "dw/fetched": 4}, "finished", "found 5, fetched 4, not_modified 0, skipped 0,"
+     " new 0, updated 0, unchanged 0, failed 0, gone 0, not_fetched 1"),
+])
+def test_the_closing_line_names_what_was_found_and_not_fetched(stats, reason, said):
+    from crawler.extensions import closing_counts
+    from crawler.outcome import summarize
+
+    counts = summarize(stats)
+    # What the spider counts when it closes: found, less the requests that ended (any way).
+    ended = counts["fetched"] + counts["not_modified"] + stats.get("dw/failed", 0) + counts["gone"]
+    assert closing_counts(counts, counts["found"] - ended, reason) == said

@@ -20,6 +20,7 @@ from devtools.demo import crawl_command
 from tests import forkserver
 from tests.conftest import ROOT
 from tests.crawling import archived_ids, crawl, last_run, query
+from tests.test_archive_runs import summary_counts
 
 SAMPLE = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 ENGLISH = [a for a in SAMPLE["articles"] if a["language"] == "en"]
@@ -140,6 +141,29 @@ def test_a_limit_the_user_set_is_not_a_failure(mirror, tmp_path, args, reason, s
     stored = len(archived_ids(db))
     assert 0 < stored < len(ENGLISH)  # stopped before the end
     assert stored == last_run(db)["new"]  # and what it got is kept
+    # The closing line adds up: what was found and never fetched (the requests queued ahead
+    # when it stopped) is named (before, found exceeded the rest by as many; tester try26).
+    counts = summary_counts(run.stderr)
+    assert counts["found"] == (counts["fetched"] + counts["not_modified"] + counts["failed"]
+                               + counts["gone"] + counts.get("not_fetched", 0)), counts
+    assert last_run(db)["stats"].get("dw/not_fetched", 0) == counts.get("not_fetched", 0)
+
+
+def test_a_run_stopped_with_requests_queued_names_them_in_its_closing_line(mirror, tmp_path):
+    """Stopped after its first item, with the other articles of the listing queued (a listing
+    admits all its entries at once; two requests at a time are under way and end, the others
+    wait in the scheduler): the closing line names them, `not_fetched N (stopped)`, and adds up
+    (before, found exceeded the rest by N)."""
+    db = tmp_path / "dw.db"
+    run = crawl(mirror, db, "-a", "lang=en", "-s", "CLOSESPIDER_ITEMCOUNT=1", "-s", "CONCURRENT_REQUESTS=2")
+    assert run.returncode == 0, run.stderr[-2000:]
+    counts = summary_counts(run.stderr)
+    assert counts["found"] <= len(ENGLISH) and counts["fetched"] < len(ENGLISH), counts
+    left = counts["found"] - counts["fetched"] - counts["not_modified"] - counts["failed"] - counts["gone"]
+    assert left > 0 and counts.get("not_fetched") == left, counts
+    assert f"not_fetched {left} (stopped); reasons:" in run.stderr
+    assert last_run(db)["stats"]["dw/not_fetched"] == left
+    assert len(mirror.article_pages()) == counts["fetched"]  # none of them was asked for
 
 
 def test_ctrl_c_once_stops_gracefully_with_exit_0_and_keeps_what_was_fetched(mirror, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -49,6 +50,8 @@ ARCHIVE_PATHS = [  # (value, what the one line says)
     (".", "ARCHIVE_PATH=. is a folder; give the archive's file in it, e.g. ARCHIVE_PATH=dw.db"),
     # From $(cat file) or a quoted line end: SQLite would make a file named "dw.db\n".
     ("dw.db\n", "ARCHIVE_PATH='dw.db\\n' holds a control character"),
+    # Quoted, no shell expands it: a folder named ~ would be made in the working folder.
+    ("~/x.db", "ARCHIVE_PATH=~/x.db begins with ~, which only a shell expands"),
 ]
 
 
@@ -262,8 +265,8 @@ def test_the_check_runs_in_the_archive_writer_too(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(ROOT),
                               "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
     assert run.returncode == 3
-    assert run.stderr.strip().splitlines()[-1].startswith(
-        "dw crawl failed: bad setting: ARCHIVE_PATH= is empty")
+    assert run.stderr.strip().splitlines()[-1].startswith(  # was "dw crawl failed: …"
+        "dw archive-writer failed: bad setting: ARCHIVE_PATH= is empty")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -453,7 +456,7 @@ def test_setting_values_refused(given, said):
 
 @pytest.mark.parametrize("given", [
     {"DW_ORIGIN": "http://127.0.0.1:8765"}, {"DW_ORIGIN": "https://www.dw.com/"},
-    {"DW_REQUESTS_AHEAD": "0"}, {"ARCHIVE_MAX_PAGES": " 5 "}, {"HEALTH_DROP": "1"},
+    {"DW_REQUESTS_AHEAD": "0"}, {"ARCHIVE_MAX_PAGES": "5"}, {"HEALTH_DROP": "1"},
     {"HEALTH_MIN_BASELINE": "0"}, {"DW_GONE_RECHECK_DAYS": "0.5"}, {"SPIDERMON_ENABLED": "False"},
     {"REDIS_URL": "redis://127.0.0.1:6379/0"}, {"BACKFILL_COMMONCRAWL_COLLINFO": ""},
     {"JOBDIR": "crawls/run1"},
@@ -517,9 +520,9 @@ def test_the_backfill_checks_the_same_settings(tmp_path, capsys):
 
     code = cli.main(["wayback", "--archive", str(tmp_path / "dw.db"), "-s", "HEALTH_DROP=abc",
                      "-s", "BACKFILL_WAYBACK_CDX=http://127.0.0.1:9/cdx", "-s", "BACKFILL_RETRIES=0"])
-    assert code == cli.EXIT_BAD_ARGUMENT
+    assert code == 3
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
-        "dw backfill: bad argument: HEALTH_DROP=abc is not a fraction")
+        "dw backfill failed: bad setting: HEALTH_DROP=abc is not a fraction")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -540,3 +543,128 @@ def test_a_warc_error_before_any_file_is_open_names_the_folder(tmp_path, caplog)
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         f"Cannot write in the WARC folder {tmp_path / 'captures'} ([Errno 2] No such file or"
         f" directory: '{tmp_path / 'captures'}'); stopping the crawl"]
+
+
+# -- numbers read one strict way, each with its upper bound (tester try26, item 10) ---------------
+
+def _number_settings() -> dict[str, str]:
+    """Each number setting of the project and a value in digits it takes, from its default's
+    type in crawler/settings.py (not from its rule)."""
+    import crawler.settings as project
+
+    taken = {}
+    for name in _project_settings():
+        default = getattr(project, name, None)
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        taken[name] = "1" if name.startswith("HEALTH_") and isinstance(default, float) else "5"
+    return taken
+
+
+@pytest.mark.parametrize("name", sorted(_number_settings()))
+def test_a_number_is_read_in_ascii_digits_only_for_every_number_setting(name):
+    """Before, int()/float() read all of these as 5 (` 5 `, `+5`, `٥`) or 1000 (`1_000`)."""
+    plain = _number_settings()[name]
+    assert _refused(name, plain) is None
+    for written in (f" {plain} ", f"{plain}\n", f"+{plain}", f"{plain}_0", "٥" * len(plain),
+                    f"{plain}\t", f"\u00a0{plain}"):
+        said = _refused(name, written)
+        assert said is not None, (name, written)
+        assert said.startswith((f"{name}={written} ", f"{name}={written!r} ")), said
+        assert "\n" not in said  # one line, the value quoted when it holds a line end
+
+
+@pytest.mark.parametrize("name", sorted(_number_settings()))
+def test_any_number_text_taken_is_plain_ascii_and_finite(name):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.one_of(st.text(max_size=8), st.from_regex(r"[-+ ]?[0-9_.eE٥]{1,6}[ \n]?", fullmatch=True)))
+    def check(text):
+        if _refused(name, text) is None:
+            assert set(text) <= set("0123456789.eE-"), text
+            assert math.isfinite(float(text))
+
+    check()
+
+
+BOUNDS = [  # (setting, the largest value taken, the least refused, what the refusal names)
+    ("ARCHIVE_MAX_PAGES", "4294967294", str(10**20), "SQLite's largest page count"),
+    ("ARCHIVE_TIMEOUT", "2147483", "1e300", "SQLite's busy timeout"),
+    ("RETRY_BACKOFF_MAX", "9223372036", "1e300", "the longest wait Python's timers take"),
+    ("ARCHIVE_BATCH_SECONDS", "9223372036", "1e308", "the longest wait Python's timers take"),
+    ("BACKFILL_TIMEOUT", "9223372036", "9223372037", "the longest wait Python's timers take"),
+    ("ARCHIVE_BATCH_SIZE", str(2**63 - 1), str(10**26), "SQLite's largest integer"),
+    ("HEALTH_RECENT_RUNS", str(2**63 - 1), str(2**63), "SQLite's largest integer"),
+    ("DW_LISTING_MAXSIZE", str(2**63 - 1), str(10**22), "the largest size Python's zlib takes"),
+]
+
+
+@pytest.mark.parametrize(("name", "most", "over", "why"), BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_a_number_past_what_its_user_takes_is_refused(name, most, over, why):
+    assert _refused(name, most) is None
+    said = _refused(name, over)
+    assert said is not None and said.startswith(f"{name}={over} ") and why in said, said
+
+
+def test_the_bounds_are_the_limits_of_what_reads_the_values(tmp_path):
+    """The bounds are where SQLite and Python stop: past them SQLite's busy timeout silently
+    becomes 0 (never wait) and a socket's timeout overflows."""
+    import socket
+    import sqlite3
+
+    from crawler.archive import Archive
+
+    archive = Archive(tmp_path / "dw.db", timeout=2147483, max_pages=4294967294)
+    try:
+        assert archive.db.execute("PRAGMA busy_timeout").fetchone()[0] == 2147483000
+    finally:
+        archive.close()
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"PRAGMA busy_timeout = {2147484 * 1000}")
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] != 2147484000  # not what was asked
+    conn.close()
+    with socket.socket() as sock:
+        sock.settimeout(9223372036)
+        with pytest.raises(OverflowError):
+            sock.settimeout(9223372037)
+
+
+# -- paths as a shell slip leaves them; ARCHIVE_PATH's folder (tester try26, items 8 and 10) ----
+
+def test_a_path_with_a_blank_at_its_ends_or_a_tilde_is_refused_for_every_path_setting(tmp_path):
+    for name in ("ARCHIVE_PATH", "WARC_DIR", "JOBDIR"):
+        for value in (f"{tmp_path}/x ", f" {tmp_path}/x", f"{tmp_path}/x\u00a0"):
+            said = _refused(name, value)
+            assert said == (f"{name}={value!r} begins or ends with a blank, which would be part of"
+                            " the name made; give the path without it (quote a name that truly has"
+                            " one inside)"), said
+        said = _refused(name, "~/x")
+        assert said.startswith(f"{name}=~/x begins with ~, which only a shell expands"), said
+        assert said.endswith(f"e.g. {name}={Path('~/x').expanduser()}")
+        assert _refused(name, f"{tmp_path}/a b/~x") is None  # inside, both are a name's own
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_path_that_cannot_be_made_is_a_bad_setting_naming_why(tmp_path):
+    from crawler.archive import paths
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    cases = {  # before: "File exists", "No such file or directory" when the archive was opened
+        f"{afile}/dw.db": f"ARCHIVE_PATH={afile}/dw.db cannot be made: {afile} is a regular file,"
+                          " so no folder can be made under it",
+        f"{afile}/sub/dw.db": f"ARCHIVE_PATH={afile}/sub/dw.db cannot be made: {afile} is a regular"
+                              " file, so no folder can be made under it",
+        f"{tmp_path}/dangling": f"ARCHIVE_PATH={tmp_path}/dangling is a symbolic link to"
+                                f" {tmp_path}/nowhere, which does not exist",
+        "/proc/dw.db": "ARCHIVE_PATH=/proc/dw.db is under /proc, not a place for an archive",
+        "/proc/new/dw.db": "ARCHIVE_PATH=/proc/new/dw.db is under /proc, not a place for an archive",
+    }
+    for value, said in cases.items():
+        assert (paths.problem(value) or "").startswith(said), paths.problem(value)
+        assert (_refused("ARCHIVE_PATH", value) or "").startswith(said)
+    assert _refused("ARCHIVE_PATH", f"{tmp_path}/new/folders/dw.db") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dangling"]  # nothing made

@@ -286,9 +286,18 @@ def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record
     assert "Cannot write the WARC file" in run.stderr and "No space left on device" in run.stderr
     assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
     assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
-    # What was dropped because its response could not be kept is counted with that reason.
+    # What was dropped because its response could not be kept is counted with that reason; the
+    # file, whose last record could not be flushed, could not be closed either: counted too.
     reasons = {k: v for k, v in last_run(db)["stats"].items() if k.startswith("dw/failed/")}
+    assert reasons.pop("dw/failed/warc_not_closed") == 1
     assert reasons and all(k.endswith("/warc_not_written") for k in reasons), reasons
+    # ... and said before the closing line, which stays the crawl's last line of its own (it
+    # came after the closing line: tester try26).
+    lines = run.stderr.splitlines()
+    closing = max(n for n, line in enumerate(lines) if "[crawler.extensions] ERROR: Crawl warc_error" in line)
+    assert max(n for n, line in enumerate(lines) if "Could not close the WARC file" in line) < closing
+    assert "failed/warc_not_closed': 1" in lines[closing]
+    assert not [line for line in lines[closing + 1:] if "[crawler." in line and "ERROR" in line]
 
 
 # -- the archive's clock: every version dated by its fetch (issue 26) ---------------------------
@@ -330,3 +339,31 @@ def test_reextracting_an_older_foreign_capture_keeps_it_as_an_earlier_revision(c
     assert query(copy, "SELECT title, seen_at, cause, fetched_at FROM revisions"
                        " WHERE article_id = 79010003") == [
         ("An earlier headline", first_seen, "reextract", "2020-05-01T09:00:00Z")]
+
+
+def test_a_warc_file_that_cannot_be_closed_is_counted_and_said_once(tmp_path, caplog):
+    """A real failure of the close (fsync of a descriptor gone: EBADF), not a stand-in: counted
+    (`dw/failed/warc_not_closed`, `dw/warc/not_closed`), logged once, never raised; a second
+    close (the crawl's summary closes it first, then the middleware's own handler) does nothing.
+    Before, it was logged after the closing line and not in the outcome."""
+    import logging
+    import os
+
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import Origins
+    from crawler.warc.capture import WarcCaptureMiddleware, WarcFiles
+
+    crawler = get_crawler()
+    files = WarcFiles(tmp_path, 1_000_000, {"software": "test"})
+    middleware = WarcCaptureMiddleware(crawler, files, Origins())
+    files.append([b"a record"])
+    os.close(files.handle.fileno())  # the descriptor gone under the file: fsync fails
+    with caplog.at_level(logging.ERROR, logger="crawler.warc.capture"):
+        middleware.close()
+        middleware.close()
+    stats = crawler.stats.get_stats()
+    assert stats["dw/failed/warc_not_closed"] == 1
+    assert stats["dw/warc/not_closed"] == f"{files.path}: Bad file descriptor"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Could not close the WARC file {files.path}: [Errno 9] Bad file descriptor"]

@@ -275,7 +275,7 @@ def test_reextract_refuses_what_it_cannot_read_and_creates_nothing(what, tmp_pat
             "empty folder's missing sibling": [str(tmp_path / "nowhere")],
             "origin": ["--origin", "127.0.0.1:8765", str(tmp_path)]}[what]
     run = _reextract(tmp_path, *args)
-    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.returncode == 3, run.stderr[-2000:]  # a refused argument: 3, as scrapy crawl's
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "new.db").exists()
 

@@ -45,17 +45,59 @@ def problem(value: str | os.PathLike | None, name: str = "ARCHIVE_PATH") -> str 
     if text.lower().startswith("file:"):
         return (f"{shown} is a URI, not a file path: SQLite may open it in memory or as a temporary"
                 " database, and nothing would be kept; give the archive's file")
+    slip = path_slip(name, text)
+    if slip:
+        return slip
     if os.path.isdir(text) or text.endswith(("/", os.sep)):
         return f"{shown} is a folder; give the archive's file in it, e.g. {name}={Path(text) / 'dw.db'}"
     try:
         mode = os.stat(text).st_mode  # never opened: a FIFO blocks, a device gets a -journal
-    except OSError:
-        return None  # absent (a new archive), or opening it says why
+    except OSError:  # a new archive: `/proc/dw.db` can never be made, nor one under a file
+        return _system_place(shown, text) or _not_there(shown, text)
     if not stat.S_ISREG(mode):
         from crawler.archive.integrity import file_kind
 
         return f"{shown} is {file_kind(mode)}, not a regular file; give the archive's file"
     return _system_place(shown, text)
+
+
+def path_slip(name: str, text: str) -> str | None:
+    """A path as a shell slip leaves it, in one sentence starting `NAME=VALUE`; None when it is
+    none. A blank before or after it (`"…/dw.db "`) would be part of the names made (`dw.db ` and
+    `dw.db -warc`), unseen in a listing; a leading `~` is expanded by a shell only unquoted and
+    at a word's start (`-s ARCHIVE_PATH=~/x.db` keeps it), so a folder named `~` would be made in
+    the working folder. Both refused, never mended: the value may be meant."""
+    if text != text.strip():
+        return (f"{name}={text!r} begins or ends with a blank, which would be part of the name made;"
+                " give the path without it (quote a name that truly has one inside)")
+    if text.startswith("~"):
+        return (f"{name}={text} begins with ~, which only a shell expands, and not here: a folder"
+                f" named ~ would be made in the working folder; give the full path, e.g."
+                f" {name}={os.path.expanduser(text)}")
+    return None
+
+
+def _not_there(shown: str, text: str) -> str | None:
+    """An archive path that does not exist: None for a new archive; why not when its name is a
+    symbolic link to nothing, or a folder on the way is a file (no folder can be made there)."""
+    if os.path.islink(text):
+        return (f"{shown} is a symbolic link to {os.readlink(text)}, which does not exist; give the"
+                " archive's file, or make the link's target first")
+    for place in Path(text).parents:
+        try:
+            mode = os.stat(place).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return None  # opening it says why
+        if stat.S_ISDIR(mode):
+            return None
+        from crawler.archive.integrity import file_kind
+
+        kind = "a regular file" if stat.S_ISREG(mode) else file_kind(mode)
+        return (f"{shown} cannot be made: {place} is {kind}, so no folder can be made under it;"
+                " give the archive's file in a folder")
+    return None
 
 
 def _system_place(shown: str, text: str) -> str | None:

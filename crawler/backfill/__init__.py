@@ -20,8 +20,10 @@ read, and the position reached in a WARC) are kept in the archive with the artic
 account for; a capture that failed is fetched again by the next run. A second run of the same
 settled range requests nothing.
 
-Exit status: 0 done (the outcome `ok`), 2 a bad argument or setting (nothing opened or
-requested), 3 the run did not do its job (a listing or WARC file could not be read, the archive
+Exit status, as `scrapy crawl`'s: 0 done (the outcome `ok`), 2 argparse's usage errors (an
+unknown option, no source, `-s NAME` without `=`), 3 a bad argument or setting (`dw backfill
+failed: bad argument: …` / `bad setting: …`; nothing opened or requested) or the run did not do
+its job (a listing or WARC file could not be read, the archive
 could not be written, most captures failed, an archive kept failing; the reason on the last
 line), 130 stopped. Each run adds a `crawl_runs` row; the last line of stdout is its counts as
 JSON.

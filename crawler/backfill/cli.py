@@ -16,17 +16,23 @@ from pathlib import Path
 
 from crawler.arguments import ArgumentError, parse_languages
 from crawler.backfill.sources import CRAWL_ID, SOURCES
-from crawler.outcome import OK, Outcome, failed
+from crawler.outcome import EXIT_FAILED, OK, Outcome, failed
 
 logger = logging.getLogger("crawler.backfill")
 
-EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, 2, 130  # a failed run: its Outcome's exit_code (3)
+# As `scrapy crawl`'s: argparse's own usage errors are 2; a value refused (a bad argument or
+# setting), like a failed run, is 3 (a failed run: its Outcome's exit_code).
+EXIT_OK, EXIT_BAD_ARGUMENT, EXIT_STOPPED = 0, EXIT_FAILED, 130
 # The user's stop: not a failure, but its own exit status (130, as a shell gives Ctrl-C).
 STOPPED = Outcome("stopped", "stopped: you stopped it (Ctrl-C or SIGTERM)")
 
 
 class BadArgument(ValueError):
-    pass
+    """A value of the command line refused (`dw backfill failed: bad argument: …`)."""
+
+
+class BadSetting(BadArgument):
+    """A setting's name or value refused (`dw backfill failed: bad setting: …`, as `scrapy crawl`)."""
 
 
 def _day(value: str) -> date:
@@ -48,7 +54,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--archive", type=Path, help="the SQLite archive (default: ARCHIVE_PATH)")
     parser.add_argument("-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting (BACKFILL_*, ARCHIVE_PATH, WARC_DIR, ...)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for pair in args.settings:  # the form of the command line: a usage error (2), as Scrapy's
+        if "=" not in pair:
+            parser.error(f"-s {pair!r}: write NAME=VALUE")
+    return args
 
 
 def job_from(args: argparse.Namespace, settings):
@@ -160,19 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_project_settings()
     try:
         for pair in args.settings:
-            name, sep, value = pair.partition("=")
-            if not sep:
-                raise BadArgument(f"-s {pair!r}: write NAME=VALUE")
+            name, _, value = pair.partition("=")
             settings.set(name.strip(), value, priority="cmdline")
         if args.archive:
             settings.set("ARCHIVE_PATH", str(args.archive), priority="cmdline")
         # As `scrapy crawl` checks them (crawler/setting_names.py, crawler/setting_checks.py).
         refused = setting_names.check(args.settings)[0] or setting_checks.problem(settings)
         if refused:
-            raise BadArgument(refused)
+            raise BadSetting(refused)
         job = job_from(args, settings)
     except BadArgument as exc:
-        print(f"dw backfill: bad argument: {exc}", file=sys.stderr)
+        kind = "bad setting" if isinstance(exc, BadSetting) else "bad argument"
+        print(f"dw backfill failed: {kind}: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGUMENT
     counts: Counter = Counter()
     archive_path = Path(settings.get("ARCHIVE_PATH"))

@@ -31,7 +31,8 @@ class Command(ScrapyCommand):
         super().process_options(args, opts)
         from crawler.commands.crawl import check_settings
 
-        check_settings(self.settings, opts)  # as `scrapy crawl` does: exit 3 and one line
+        # As `scrapy crawl` does: exit 3 and one line, `dw archive-writer failed: bad setting: …`.
+        check_settings(self.settings, opts, command="archive-writer")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from crawler.distributed.writer import main

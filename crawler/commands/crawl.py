@@ -2,9 +2,10 @@
 
 Exit status (`crawler.outcome.Outcome.exit_code`, judged by `CrawlSummary`): 0 the run's outcome
 is ok, or it stopped at a limit the user set (CLOSESPIDER_ITEMCOUNT, _PAGECOUNT, _TIMEOUT, Ctrl-C
-once); 1 Scrapy could not start the crawl; 2 Scrapy's own usage errors; 3 the run failed or was
-degraded, with the reason in one last line on stderr (`dw crawl failed: …`), which is all a cron
-mail holds when LOG_FILE is set.
+once); 1 Scrapy could not start the crawl; 2 Scrapy's own usage errors; 3 a bad argument or
+setting, or the run failed or was degraded, with the reason in one last line on stderr (`dw crawl
+failed: …`), which is all a cron mail holds when LOG_FILE is set. `scrapy archive-writer` and
+`python -m crawler.backfill` give the same statuses the same meanings (README, exit statuses).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from crawler.spiders.jobdir import JobDirInUse
 
 logger = logging.getLogger(__name__)
 
-def fail(reason: str) -> None:
-    """End the command now with exit status 3 and one line saying why."""
-    print(f"dw crawl failed: {reason}", file=sys.stderr)
+def fail(reason: str, command: str = "crawl") -> None:
+    """End the command now with exit status 3 and one line saying why (`dw COMMAND failed: …`)."""
+    print(f"dw {command} failed: {reason}", file=sys.stderr)
     sys.exit(EXIT_FAILED)
 
 
@@ -103,16 +104,16 @@ class Command(crawl.Command):
             print(f"dw crawl failed: {outcome}", file=sys.stderr)
 
 
-def check_settings(settings, opts) -> list[str]:
+def check_settings(settings, opts, command: str = "crawl") -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
     a `-s` setting (crawler/setting_names.py) or a value of a project setting that cannot be used
     (crawler/setting_checks.py: every setting of crawler/settings.py, and JOBDIR); the unknown
     names passed on. The one place a crawl's settings are checked: each check says why in one
-    sentence beginning `NAME=VALUE`."""
+    sentence beginning `NAME=VALUE`; the last line names `command`."""
     refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or setting_checks.problem(settings)
     if refused:
-        fail(f"bad setting: {refused}")
+        fail(f"bad setting: {refused}", command)
     return passed_on
 
 

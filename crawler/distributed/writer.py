@@ -26,6 +26,7 @@ import json
 import logging
 import signal
 import sqlite3
+import sys
 import time
 import uuid
 
@@ -33,7 +34,7 @@ from crawler import settings as defaults
 from crawler.archive import Archive, ArchiveLocked, RunLock, integrity, utc_now
 from crawler.distributed import state
 from crawler.distributed.claims import Cluster, Keys
-from crawler.outcome import failed
+from crawler.outcome import EXIT_FAILED, failed
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class ArchiveWriter:
         self.id = uuid.uuid4().hex[:12]
         self.cluster = Cluster(server, keys, ttl=ttl)
         self.stopping = False
+        self.error = ""  # why `run` stopped with EXIT_FAILED
         self.pending_links: list[tuple[str, int]] = []
         # Every item taken is counted by kind (items = articles + fetches + links + runs +
         # dropped), and every article by what the archive made of it (a stale one: earlier, older).
@@ -202,7 +204,8 @@ class ArchiveWriter:
         return not self.server.llen(self.keys.items) and self.cluster.live_workers() == 0
 
     def run(self, until_idle: float | None = None, wait: float = 1.0) -> int:
-        """Write until stopped; 0 when stopped cleanly, 1 when the archive could not be written."""
+        """Write until stopped; 0 when stopped cleanly, 3 (`EXIT_FAILED`) when the archive could not
+        be written (`self.error` says why)."""
         self.server.delete(self.keys.writer_error)
         state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
         count = state.seed(self.server, self.keys, self.archive)
@@ -220,7 +223,8 @@ class ArchiveWriter:
                     logger.error("The archive cannot be written (%s); %d items stay in Redis for the"
                                  " next writer", exc, len(batch))
                     self.server.set(self.keys.writer_error, str(exc))
-                    return 1
+                    self.error = f"the archive cannot be written ({exc}); {len(batch)} items stay in Redis"
+                    return EXIT_FAILED
                 continue
             if until_idle is not None and self.idle():
                 idle_since = idle_since or time.monotonic()
@@ -236,31 +240,37 @@ class ArchiveWriter:
         return 0
 
 
+def failing(reason: str) -> int:
+    """Log why the writer stops or cannot start, and say it in the last line on stderr, as `scrapy
+    crawl` does (`dw crawl failed: …`): the exit status 3 (`EXIT_FAILED`), the crawl's for a run
+    that could not do its job."""
+    logger.error("%s", reason)
+    print(f"dw archive-writer failed: {reason}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def main(settings, until_idle: float | None = None) -> int:
-    """`scrapy archive-writer`: the exit status (0 ok, 1 archive error, 2 could not start)."""
+    """`scrapy archive-writer`: the exit status (0 stopped cleanly or idle, 3 could not start or
+    stopped because the archive or Redis failed, with the reason in the last line on stderr)."""
     import redis
     from scrapy_redis.connection import get_redis_from_settings
 
     if not settings.get("REDIS_URL"):
-        logger.error("archive-writer needs -s REDIS_URL=redis://HOST:PORT/DB (or unix://PATH)")
-        return 2
+        return failing("archive-writer needs -s REDIS_URL=redis://HOST:PORT/DB (or unix://PATH)")
     keys = Keys(settings.get("DW_REDIS_PREFIX"))
     try:
         server = get_redis_from_settings(settings)
         server.ping()
     except redis.RedisError as exc:
-        logger.error("Cannot reach Redis at %s: %s", settings.get("REDIS_URL"), exc)
-        return 2
+        return failing(f"cannot reach Redis at {settings.get('REDIS_URL')}: {exc}")
     path = settings.get("ARCHIVE_PATH")
     lock = RunLock(path)  # the crawl's run lock: no single-process crawl writes beside the writer
     try:
         lock.acquire()
     except ArchiveLocked:
-        logger.error("A crawl or another writer holds %s; not starting", path)
-        return 2
+        return failing(f"a crawl or another writer holds {path}; not starting")
     except OSError as exc:
-        logger.error("Cannot open the archive %s: %s", path, exc)
-        return 2
+        return failing(f"cannot open the archive {path}: {exc}")
     try:
         return _write(settings, server, keys, until_idle)
     finally:
@@ -276,26 +286,26 @@ def _write(settings, server, keys: Keys, until_idle: float | None) -> int:
         integrity.refuse(settings.get("ARCHIVE_PATH"))
         archive = Archive.from_settings(settings)
     except (sqlite3.Error, OSError) as exc:
-        logger.error("Cannot open the archive %s: %s", settings.get("ARCHIVE_PATH"), exc)
-        return 2
+        return failing(f"cannot open the archive {settings.get('ARCHIVE_PATH')}: {exc}")
     try:
         writer = ArchiveWriter(server, keys, archive,
                                batch_size=settings.getint("ARCHIVE_BATCH_SIZE"),
                                ttl=settings.getfloat("DW_HEARTBEAT_TTL"),
                                recent_runs=settings.getint("HEALTH_RECENT_RUNS"))
         if not writer.claim():
-            logger.error("Another archive writer is running for this Redis (%s)", keys.writer)
-            return 2
+            return failing(f"another archive writer is running for this Redis ({keys.writer})")
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, writer.stop)
         try:
-            return writer.run(until_idle)
+            if writer.run(until_idle):
+                return failing(writer.error)
+            return 0
         except redis.RedisError as exc:
             logger.error("Lost Redis: %s; the batch in hand stays there for the next writer", exc)
             recorded = writer.record_lost_runs(exc)
             if recorded:
                 logger.error("Recorded %d cluster run(s) under way as failed in crawl_runs", recorded)
-            return 1
+            return failing(f"lost Redis: {exc}")
         finally:
             with contextlib.suppress(redis.RedisError):
                 server.hdel(keys.state, "ready")  # the archive is anyone's again: the state may go stale

@@ -75,7 +75,18 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
             datetime.now(UTC), crawler.settings.getfloat("DW_GONE_RECHECK_DAYS"))
         # Connected before Scrapy's SpiderState extension, so that it saves what this sets.
         crawler.signals.connect(spider.remember_scheduled, signal=scrapy.signals.spider_closed)
+        crawler.signals.connect(spider.count_not_fetched, signal=scrapy.signals.spider_closed)
         return spider
+
+    def count_not_fetched(self, spider, reason: str) -> None:
+        """`dw/not_fetched`: the articles this run found (`dw/found`) whose request never ended,
+        answered or failed: queued ahead or admitted and waiting when the run stopped. Every id
+        counted found is counted once, and every request that ends marks its id `ended`, so the
+        difference is exact. Before the closing line (crawler/extensions.py, whose handler is
+        connected after this one)."""
+        left = self.crawler.stats.get_value("dw/found", 0) - len(self.ended)
+        if left > 0:
+            self.crawler.stats.set_value("dw/not_fetched", left)
 
     def remember_scheduled(self, spider, reason: str) -> None:
         """In a JOBDIR's spider state: the article ids scheduled by a run that did not finish

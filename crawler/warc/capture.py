@@ -312,6 +312,7 @@ class WarcCaptureMiddleware:
         self.files = files
         self.origins = origins
         self.failed = False
+        self.closed = False
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         # One thread: the records reach the files in the order they were handed over, as when
         # they were written in the reactor's thread. At most CONCURRENT_REQUESTS wait for it
@@ -426,10 +427,21 @@ class WarcCaptureMiddleware:
             raise
 
     def close(self, spider=None) -> None:
+        """Write what was handed over, then flush, fsync and close the file; once. Called by
+        `crawler.extensions.CrawlSummary` before it judges the run (a file that cannot be closed
+        is part of the outcome, `dw/failed/warc_not_closed`, and logged before the closing line),
+        and by `spider_closed` when there is no such extension."""
+        if self.closed:
+            return
+        self.closed = True
         self.writer.shutdown(wait=True)  # what was handed over is written first
         try:
             self.files.close()
         except OSError as exc:
+            # Its last records may be lost (a full disk, a folder gone): the articles stored
+            # from them would name captures that are not there, so the run did not do its job.
+            self.stats.set_value("dw/warc/not_closed", f"{self.files.path}: {exc.strerror or exc}")
+            self.stats.inc_value("dw/failed/warc_not_closed")
             logger.error("Could not close the WARC file %s: %s", self.files.path, exc)
         self.stats.set_value("dw/warc/files", self.files.serial)
 

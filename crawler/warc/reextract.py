@@ -32,11 +32,12 @@ that its URLs are read as the dw.com URLs they stand for.
 Stopped (Ctrl-C, a kill), it resumes when run again with the same extractor: the records
 done are kept in the archive's `reextract_progress` table until a run completes. Files are
 applied in capture order (the WARC-Date of each one's first record), whatever order they are
-given in. It takes the archive's run lock, as a crawl does. Exit status: 0 done, 2 nothing to
-read (a path that does not exist or is not a WARC, an `--origin` that is not an http(s) URL, an
-`--archive` that is empty, `:memory:` or a URI; nothing is created), 3 the archive cannot be
-written (damaged: found before anything is written, `integrity_check`, with the `.recover`
-line; or a crawl or the archive writer holds it), 130 stopped.
+given in. It takes the archive's run lock, as a crawl does. Exit status, as `scrapy crawl`'s: 0
+done; 2 argparse's usage errors (an unknown option, `--workers abc`); 3 an argument refused or
+nothing to read (a path that does not exist or is not a WARC, an `--origin` that is not an origin
+by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI; nothing is created) or
+the archive cannot be written (damaged: found before anything is written, `integrity_check`,
+with the `.recover` line; or a crawl or the archive writer holds it); 130 stopped.
 """
 
 from __future__ import annotations
@@ -56,11 +57,10 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from scrapy.utils.project import get_project_settings
 
-from crawler import dw
+from crawler import dw, setting_checks
 from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
 from crawler.codings import TooLarge
@@ -68,6 +68,7 @@ from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
 from crawler.middlewares import Origins
+from crawler.outcome import EXIT_FAILED
 from crawler.warc.capture import warc_dir
 from crawler.warc.read import Entry, decode, in_capture_order, scan, unreadable, warc_files
 
@@ -580,20 +581,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="a mirror the WARCs were fetched from, read as www.dw.com")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for origin in args.origin:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            print(f"--origin {origin!r} is not an http(s) URL (write http://{origin.lstrip('/')})",
+    for origin in args.origin:  # DW_ORIGIN's rule, from its one home
+        refused = setting_checks.origin_problem("--origin", origin)
+        if refused:
+            print(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN names it",
                   file=sys.stderr)
-            return 2
+            return EXIT_FAILED
     refused = paths.problem(args.archive, "--archive")
     if refused:  # SQLite would take it for a temporary or in-memory database
         print(refused, file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     problems = [problem for problem in map(unreadable, args.warcs) if problem]
     if problems:  # before the archive is opened: a typo never creates an empty archive
         print(problems[0], file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     try:  # before anything is written, as a crawl does: no archive, a damaged one or its -wal
         integrity.refuse(args.archive)
     except integrity.ArchiveRefused as exc:
@@ -610,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"No WARC files in {where}{_captures_named_elsewhere(args.archive) if not args.warcs else ''}",
               file=sys.stderr)
-        return 2
+        return EXIT_FAILED
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
     def real_url(url: str) -> str:

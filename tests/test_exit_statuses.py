@@ -1,0 +1,122 @@
+"""One meaning per exit status across the commands (README, "Exit status"): 2 is a usage error of
+the command line's parser (argparse's, Scrapy's), 3 a value refused (a bad argument or setting) or
+a run that did not do its job, with one last line `dw COMMAND failed: …`. `scrapy crawl`'s own are
+in tests/test_settings_check.py and tests/test_outcomes.py; here the backfill's, the archive
+writer's and re-extraction's, in process where the command allows it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+BACKFILL = ["wayback", "--month", "2024-01", "-s", "BACKFILL_WAYBACK_CDX=http://127.0.0.1:9/cdx",
+            "-s", "BACKFILL_WAYBACK_REPLAY=http://127.0.0.1:9/web"]
+
+
+@pytest.mark.parametrize(("argv", "status", "said"), [
+    # argparse's own usage errors: 2, its usage line
+    (["wayback", "--bogus"], 2, "error: unrecognized arguments: --bogus"),
+    ([], 2, "error: the following arguments are required: source"),
+    (["wayback", "-s", "ARCHIVE_BATCH_SIZE"], 2, "error: -s 'ARCHIVE_BATCH_SIZE': write NAME=VALUE"),
+    # values refused: 3, as `scrapy crawl`'s (was 2: tester try26, item 9)
+    ([*BACKFILL, "-s", "ARCHIVE_BATCH_SIZE=0"], 3,
+     "dw backfill failed: bad setting: ARCHIVE_BATCH_SIZE=0 is not a whole number"),
+    ([*BACKFILL, "-s", "HEALTH_DROP=2"], 3,
+     "dw backfill failed: bad setting: HEALTH_DROP=2 is not a fraction"),
+    ([*BACKFILL, "-s", "ARCHIVE_PTH=x.db"], 3,
+     "dw backfill failed: bad setting: unknown setting ARCHIVE_PTH; did you mean ARCHIVE_PATH?"),
+    (["wayback", "--lang", ","], 3, "dw backfill failed: bad argument: --lang ','"),
+    (["gopher"], 3, "dw backfill failed: bad argument: source 'gopher'"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
+def test_the_backfill_usage_error_is_2_and_a_value_refused_is_3(tmp_path, capsys, argv, status, said):
+    from crawler.backfill import cli
+
+    try:
+        code = cli.main([*argv, "--archive", str(tmp_path / "dw.db")])
+    except SystemExit as exit:  # argparse's
+        code = exit.code
+    assert code == status
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said in last and (status == 2 or last.startswith(said)), last
+    assert list(tmp_path.iterdir()) == []  # nothing made
+
+
+def test_the_backfill_refuses_a_warc_dir_that_is_a_file_with_3(tmp_path, capsys):
+    from crawler.backfill import cli
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code = cli.main([*BACKFILL, "--archive", str(tmp_path / "dw.db"), "-s", f"WARC_DIR={afile}"])
+    assert code == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"dw backfill failed: bad setting: WARC_DIR={afile} is a regular file, not a folder; give"
+        " the folder the WARC files go to")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.parametrize("origin", ["ftp://x", "http://127.0.0.1:1/path", "http://u:p@127.0.0.1:1",
+                                    "127.0.0.1:8765", "http://127.0.0.1:1?x=1", "http://127.0.0.1:0",
+                                    " http://127.0.0.1:1", ""])
+def test_reextract_takes_an_origin_by_dw_origins_rule(tmp_path, capsys, origin):
+    """Before: `ftp://x` said "(write http://ftp://x)", a path was taken, and the status was 2."""
+    from crawler import setting_checks
+    from crawler.warc import reextract
+
+    assert setting_checks.problem(_settings({"DW_ORIGIN": origin}), ["DW_ORIGIN"])  # the same rule
+    code = reextract.main(["--archive", str(tmp_path / "dw.db"), "--origin", origin, str(tmp_path)])
+    assert code == 3
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"--origin {origin!r} is not an origin (the scheme and host only, e.g."
+        " http://127.0.0.1:8000); give the mirror the WARCs were fetched from, as DW_ORIGIN names it"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:8765", "https://mirror.example/", "HTTP://127.0.0.1:1"])
+def test_reextract_takes_an_origin_dw_origin_takes(tmp_path, capsys, origin):
+    from crawler import setting_checks
+    from crawler.warc import reextract
+
+    assert setting_checks.problem(_settings({"DW_ORIGIN": origin}), ["DW_ORIGIN"]) is None
+    code = reextract.main(["--archive", str(tmp_path / "dw.db"), "--origin", origin,
+                           str(tmp_path / "none.warc.gz")])
+    assert code == 3  # the origin taken; the WARC given does not exist
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{tmp_path / 'none.warc.gz'}: no such file or folder"]
+
+
+def test_reextract_usage_error_is_2(tmp_path):
+    from crawler.warc import reextract
+
+    with pytest.raises(SystemExit) as exit:
+        reextract.main(["--archive", str(tmp_path / "dw.db"), "--workers", "abc"])
+    assert exit.value.code == 2
+
+
+def test_the_archive_writer_says_its_own_name_and_exits_3(tmp_path):
+    """One process: the writer's refusal of a setting, `dw archive-writer failed: …` (was `dw crawl
+    failed: …`). Its refusals to start (no Redis, a lock): tests/test_distributed.py."""
+    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", "ARCHIVE_TIMEOUT=1e300",
+                          "-s", "REDIS_URL=redis://127.0.0.1:9/0", "-s", f"ARCHIVE_PATH={tmp_path}/dw.db"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT),
+                              "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines() == [
+        "dw archive-writer failed: bad setting: ARCHIVE_TIMEOUT=1e300 is not a number of seconds;"
+        " give the seconds a batch waits for another process's write lock, at least 0 and at most"
+        " 2147483 (SQLite's busy timeout, 2**31 - 1 milliseconds) (default 30.0)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _settings(given: dict):
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict(given, priority="cmdline")
+    return settings
