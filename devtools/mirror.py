@@ -11,8 +11,9 @@ Faults, for testing what a crawl survives, are switched on per path by a JSON fi
 (`--faults FILE`, re-read when it changes) mapping a request path to a spec such as
 `"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
 the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
-bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=E` (a `Content-Encoding`
-header; the file holds the body so encoded: `gzip`, `br`, ...).
+bytes than Content-Length), `location=URL`, `content-type=T`, `etag=E` (the `ETag` sent, also
+on a 304, instead of the content's own; a 304 is still answered to the content's), `encoding=E`
+(a `Content-Encoding` header; the file holds the body so encoded: `gzip`, `br`, ...).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Mirror(resource.Resource):
                 request.setHeader(b"Retry-After", fault["retry-after"].encode())
         else:
             status, body = self._respond(request, path)
-        for header, key in ((b"Location", "location"), (b"Content-Type", "content-type")):
+        for header, key in ((b"Location", "location"), (b"Content-Type", "content-type"),
+                            (b"ETag", "etag")):
             if fault and key in fault:
                 request.setHeader(header, fault[key].encode())
         if fault and fault.get("encoding"):  # the file holds the body so encoded

@@ -33,7 +33,9 @@ from tests.crawling import Mirror, crawl, query, running_mirror
 
 LANGS = "lang=en,de,ar,pt-br,es"
 EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
-NOT_MODIFIED = 79010007  # lastmod moved, page as it was: a conditional GET answered 304
+# lastmod moved, page as it was: a conditional GET answered 304, with new validators
+NOT_MODIFIED = (79010007, "en/pope-calls-for-ceasefire/a-79010007.html", "/en/pope-calls-for-ceasefire/a-79010007")
+MOVED_ETAG = 'W/"moved"'
 RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # same text, gzip-encoded
 SITEMAP = "en/article-sitemap.xml"
 CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
@@ -73,10 +75,15 @@ def rebuilt(tmp_path_factory):
         edited.write_text(edited.read_text().replace("unaffordable", "unaffordable and unfair"))
         resent = site / RESENT[0]
         resent.write_bytes(gzip.compress(resent.read_bytes()))
-        faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip"}))
+        # The 304 carries validators of its own (RFC 9110 §15.4.5): a weak ETag, as a server
+        # that compresses on the fly makes of a strong one, and the Last-Modified of a file
+        # touched, its content the same.
+        os.utime(site / NOT_MODIFIED[1], (time.time(), time.time()))
+        faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip",
+                                      NOT_MODIFIED[2]: f"etag={MOVED_ETAG}"}))
         sitemap = site / SITEMAP
         text = sitemap.read_text()
-        for article_id in (EDITED[1], NOT_MODIFIED, RESENT[1]):  # CUT_ALWAYS is missing: fetched
+        for article_id in (EDITED[1], NOT_MODIFIED[0], RESENT[1]):  # CUT_ALWAYS is missing: fetched
             text, n = re.subn(rf"(a-{article_id}</loc><lastmod>)[^<]+", rf"\g<1>{moved}", text)
             assert n == 1
         sitemap.write_text(text)
@@ -116,7 +123,7 @@ def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
     db, _, _, _ = rebuilt
     assert query(db, "SELECT article_id FROM revisions") == [(EDITED[1],)]
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ? AND warc_file IS NULL",
-                 NOT_MODIFIED) == [(1,)]
+                 NOT_MODIFIED[0]) == [(1,)]
     assert query(db, "SELECT count(DISTINCT warc_file) FROM sightings WHERE article_id = ?",
                  RESENT[1]) == [(2,)]
 
@@ -149,6 +156,27 @@ def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_reque
     _, target, _, _ = rebuilt
     assert query(target, "SELECT count(*) FROM articles"
                          " WHERE etag IS NULL OR last_modified IS NULL") == [(0,)]
+
+
+def test_a_304s_own_validators_are_what_the_next_conditional_request_sends(rebuilt):
+    """RFC 9111 §4.3.4: a 304 updates the stored validators with those it carries; the crawl's
+    archive and the rebuilt one both hold the 304's, which the next run's request sends."""
+    from crawler.archive import Archive
+    from crawler.warc.read import scan
+
+    db, target, _, _ = rebuilt
+    answers = sorted((entry.date, entry.kind, entry.etag, entry.last_modified)
+                     for path in (db.parent / "dw.db-warc").glob("*.warc.gz") for entry in scan(path)
+                     if entry.kind in ("response", "revisit") and entry.uri.endswith(NOT_MODIFIED[2]))
+    (_, _, *first), (_, kind, *revisit) = answers
+    assert kind == "revisit" and revisit[0] == MOVED_ETAG and revisit[1] != first[1], answers
+    for archive_path in (db, target):
+        archive = Archive(archive_path)
+        try:  # what `DwSpider.schedule` reads to make the conditional request
+            stored = archive.stored(NOT_MODIFIED[0])
+        finally:
+            archive.close()
+        assert [stored.etag, stored.last_modified] == revisit, archive_path
 
 
 # -- a run killed between fetching and storing ------------------------------------------------

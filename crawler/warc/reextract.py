@@ -473,7 +473,8 @@ def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable
     for entry, result in progress(results, files) if shown else results:
         if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
             target = dw.parse_url(real_url(entry.uri))
-            writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
+            writer.add(None, entry, Fetched(target.id, etag=entry.etag, last_modified=entry.last_modified,
+                                            not_modified=True, fetched_at=entry.date),
                        causes.get(entry.path, CAUSE))
             continue
         if isinstance(result, str):
