@@ -34,7 +34,8 @@ from tests.crawling import Mirror, crawl, query, running_mirror
 LANGS = "lang=en,de,ar,pt-br,es"
 EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
 # lastmod moved, page as it was: a conditional GET answered 304, with new validators
-NOT_MODIFIED = (79010007, "en/pope-calls-for-ceasefire/a-79010007.html", "/en/pope-calls-for-ceasefire/a-79010007")
+NOT_MODIFIED = (79010007, "en/pope-calls-for-ceasefire/a-79010007.html",
+                "/en/pope-calls-for-ceasefire/a-79010007")
 MOVED_ETAG = 'W/"moved"'
 RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # same text, gzip-encoded
 SITEMAP = "en/article-sitemap.xml"
