@@ -154,6 +154,11 @@ class Mirror(resource.Resource):
             elif "reset" in fault:
                 request.setHeader(b"Content-Length", str(len(body)).encode())
                 request.write(body[: len(body) // 3])
+                # The head and a third of the body go out, then an RST. abortConnection()
+                # discards what the transport still buffers, which was all of it (a reset
+                # before the first byte, not mid-body): the buffer is handed to the kernel
+                # first, as the reactor would when the socket is writable (on loopback, all).
+                request.transport.doWrite()
                 request.transport.abortConnection()
             else:
                 request.write(body)

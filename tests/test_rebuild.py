@@ -2,8 +2,8 @@
 the crawl's own, table by table and row by row (README: "the archive can be rebuilt from it").
 
 One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
-page is cut short once (then retried whole) and one every time (failed): each cut response is
-kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
+page is cut short once (then retried whole), one every time (failed) and one reset mid-body
+once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
 `lastmod` moved for three articles, gets an edited page (a revision), a 304 (a `revisit`
 record: a sighting), the same content sent anew, gzip-encoded (a 200 of unchanged content: a
 sighting, new validators), and the failed page whole. Then the rebuild, and every table compared.
@@ -41,6 +41,7 @@ RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # sam
 SITEMAP = "en/article-sitemap.xml"
 CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
 CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004)
+RESET_ONCE = "/en/eu-leaders-agree-on-new-climate-target/a-79010001"  # reset mid-body, then whole
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -62,7 +63,8 @@ def rebuilt(tmp_path_factory):
     site = work / "site"
     shutil.copytree(ROOT / "data" / "sample-site", site)
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
-    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate"}))
+    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate",
+                                  RESET_ONCE: "reset times=1"}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
         first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
@@ -133,8 +135,9 @@ def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_sto
     _, _, counts, _ = rebuilt
     assert counts["not_modified"] == 1 and "skipped/revisit" not in counts
     assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
-    # The responses cut short (one, then two for the page that failed): never read as articles.
-    assert counts["skipped/warc_truncated/disconnect"] == 3
+    # The responses cut short (one, two for the page that failed, one reset): never read as
+    # articles.
+    assert counts["skipped/warc_truncated/disconnect"] == 4
 
 
 def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
@@ -250,14 +253,20 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
                     cut.setdefault(uri.split("dw.com", 1)[1], []).append(
                         (record.rec_type, record.rec_headers.get_header("WARC-Truncated"),
                          record.http_headers.get_header("Content-Length"), record.content_stream().read()))
-    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0]])
-    assert [len(records) for _, records in sorted(cut.items())] == [1, 2]  # once; then retried once
+    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE])
+    assert [len(cut[path]) for path in (CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE)] == [1, 2, 1]
     page = (ROOT / "data" / "sample-site" / (CUT_ALWAYS[0].lstrip("/") + ".html")).read_bytes()
     for kind, reason, length, body in cut[CUT_ALWAYS[0]]:
         # The bytes that came (the mirror sends half), the length the server announced.
         assert (kind, reason, int(length)) == ("response", "disconnect", len(page))
         assert body == page[: len(page) // 2]
-    assert stats["dw/warc/truncated"] == 3
+    # A connection reset mid-body (an RST after a third of the body): the bytes that came, kept
+    # the same way; the retry got the page whole.
+    page = (ROOT / "data" / "sample-site" / (RESET_ONCE.lstrip("/") + ".html")).read_bytes()
+    [(kind, reason, length, body)] = cut[RESET_ONCE]
+    assert (kind, reason, int(length), body) == ("response", "disconnect", len(page), page[: len(page) // 3])
+    assert query(db, "SELECT count(*) FROM articles WHERE url LIKE ?", f"%{RESET_ONCE}") == [(1,)]
+    assert stats["dw/warc/truncated"] == 4
     # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
     assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]
