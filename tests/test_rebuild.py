@@ -3,10 +3,11 @@ the crawl's own, table by table and row by row (README: "the archive can be rebu
 
 One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
 page is cut short once (then retried whole), one every time (failed) and one reset mid-body
-once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
-`lastmod` moved for three articles, gets an edited page (a revision), a 304 (a `revisit`
-record: a sighting), the same content sent anew, gzip-encoded (a 200 of unchanged content: a
-sighting, new validators), and the failed page whole. Then the rebuild, and every table compared.
+once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after
+the article sitemap's `lastmod` moved for three articles, gets an edited page (a revision), a
+304 with validators of its own (a `revisit` record: a sighting, the new validators kept), the
+same content sent anew, gzip-encoded (a 200 of unchanged content: a sighting, new validators),
+and the failed page whole. Then the rebuild, and every table compared.
 """
 
 from __future__ import annotations
