@@ -43,6 +43,8 @@ SITEMAP = "en/article-sitemap.xml"
 CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
 CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004)
 RESET_ONCE = "/en/eu-leaders-agree-on-new-climate-target/a-79010001"  # reset mid-body, then whole
+# Its body delimited by the connection's close (no Content-Length, not chunked), reset mid-body.
+RESET_UNFRAMED = "/en/germany-unemployment-rises-in-november/a-79010002"
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -65,7 +67,7 @@ def rebuilt(tmp_path_factory):
     shutil.copytree(ROOT / "data" / "sample-site", site)
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
     faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate",
-                                  RESET_ONCE: "reset times=1"}))
+                                  RESET_ONCE: "reset times=1", RESET_UNFRAMED: "reset no-length times=1"}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
         first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
@@ -138,7 +140,7 @@ def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_sto
     assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
     # The responses cut short (one, two for the page that failed, one reset): never read as
     # articles.
-    assert counts["skipped/warc_truncated/disconnect"] == 4
+    assert counts["skipped/warc_truncated/disconnect"] == 5
 
 
 def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
@@ -254,8 +256,8 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
                     cut.setdefault(uri.split("dw.com", 1)[1], []).append(
                         (record.rec_type, record.rec_headers.get_header("WARC-Truncated"),
                          record.http_headers.get_header("Content-Length"), record.content_stream().read()))
-    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE])
-    assert [len(cut[path]) for path in (CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE)] == [1, 2, 1]
+    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE, RESET_UNFRAMED])
+    assert [len(cut[path]) for path in (CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE, RESET_UNFRAMED)] == [1, 2, 1, 1]
     page = (ROOT / "data" / "sample-site" / (CUT_ALWAYS[0].lstrip("/") + ".html")).read_bytes()
     for kind, reason, length, body in cut[CUT_ALWAYS[0]]:
         # The bytes that came (the mirror sends half), the length the server announced.
@@ -267,7 +269,16 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
     [(kind, reason, length, body)] = cut[RESET_ONCE]
     assert (kind, reason, int(length), body) == ("response", "disconnect", len(page), page[: len(page) // 3])
     assert query(db, "SELECT count(*) FROM articles WHERE url LIKE ?", f"%{RESET_ONCE}") == [(1,)]
-    assert stats["dw/warc/truncated"] == 4
+    # A body only the connection's close was to end, reset: Twisted ends it as it ends a close
+    # (`partial`); it is cut all the same, never an article, kept the same way.
+    page = (ROOT / "data" / "sample-site" / (RESET_UNFRAMED.lstrip("/") + ".html")).read_bytes()
+    [(kind, reason, length, body)] = cut[RESET_UNFRAMED]
+    assert (kind, reason, length, body) == ("response", "disconnect", None, page[: len(page) // 3])
+    # The article is the retry's whole page, its last paragraph included.
+    [(text, credit)] = query(db, "SELECT body, credit_line FROM articles WHERE url LIKE ?",
+                             f"%{RESET_UNFRAMED}")
+    assert text.endswith("The unemployment rate held steady at 6.3%.") and credit == "pg/AR/kle (dpa, afp)"
+    assert stats["dw/warc/truncated"] == 5
     # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
     assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]
