@@ -10,13 +10,16 @@ pointed at it with `-s DW_ORIGIN=... -s DW_SHORTLINK_ORIGIN=... -s DW_FEED_ORIGI
 Faults, for testing what a crawl survives, are switched on per path by a JSON file
 (`--faults FILE`, re-read when it changes) mapping a request path to a spec such as
 `"status=503 retry-after=1 times=2"`. Spec words: `status=N`, `retry-after=S`, `times=N` (only
-the first N requests fail), `delay=S`, `reset` (connection dropped mid-body), `truncate` (fewer
-bytes than Content-Length), `location=URL`, `content-type=T`, `encoding=E` (a `Content-Encoding`
-header; the file holds the body so encoded: `gzip`, `br`, ...), `gzip=D` (the body gzipped
-as it is sent, `Content-Encoding: gzip`, damaged as D says: `ok` not at all, `crc` one byte
-changed inside it (`crc:WORD`: the first byte of WORD where it last occurs), the CRC-32 left as
-it was, `cut` without its 8-byte trailer, `junk` with bytes after it; with `times=N` the later
-requests get the file as it is).
+the first N requests fail), `delay=S`, `reset` (connection reset mid-body: a third of the body,
+then an RST), `truncate` (half the body, then the connection closed: fewer bytes than
+Content-Length), `no-length` (neither Content-Length nor chunked: the connection's close ends
+the body, as in HTTP/1.0), `location=URL`, `content-type=T`, `etag=E` (the `ETag` sent, also
+on a 304, instead of the content's own; a 304 is still answered to the content's), `encoding=E`
+(a `Content-Encoding` header; the file holds the body so encoded: `gzip`, `br`, ...), `gzip=D`
+(the body gzipped as it is sent, `Content-Encoding: gzip`, damaged as D says: `ok` not at all,
+`crc` one byte changed inside it (`crc:WORD`: the first byte of WORD where it last occurs), the
+CRC-32 left as it was, `cut` without its 8-byte trailer, `junk` with bytes after it; with
+`times=N` the later requests get the file as it is).
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ class Mirror(resource.Resource):
                 request.setHeader(b"Retry-After", fault["retry-after"].encode())
         else:
             status, body = self._respond(request, path)
-        for header, key in ((b"Location", "location"), (b"Content-Type", "content-type")):
+        for header, key in ((b"Location", "location"), (b"Content-Type", "content-type"),
+                            (b"ETag", "etag")):
             if fault and key in fault:
                 request.setHeader(header, fault[key].encode())
         if fault and fault.get("encoding"):  # the file holds the body so encoded
@@ -137,7 +141,7 @@ class Mirror(resource.Resource):
             self.log.write(f"{request.method.decode()} {raw_path} {status}\n")
         if request.method == b"HEAD":
             return b""
-        if fault and ("delay" in fault or "reset" in fault or "truncate" in fault):
+        if fault and ({"delay", "reset", "truncate", "no-length"} & fault.keys()):
             return self._misbehave(request, body, fault)
         return body
 
@@ -171,17 +175,26 @@ class Mirror(resource.Resource):
         def send():
             if gone:
                 return
-            if "truncate" in fault:
+            if "no-length" in fault:  # neither Content-Length nor chunked: HTTP/1.0's framing
+                request.clientproto = b"HTTP/1.0"
+            elif "truncate" in fault or "reset" in fault:  # else chunked, as Twisted chooses
                 request.setHeader(b"Content-Length", str(len(body)).encode())
+            if "truncate" in fault:
                 request.write(body[: len(body) // 2])
                 request.transport.loseConnection()
             elif "reset" in fault:
-                request.setHeader(b"Content-Length", str(len(body)).encode())
                 request.write(body[: len(body) // 3])
+                # The head and a third of the body go out, then an RST. abortConnection()
+                # discards what the transport still buffers, which was all of it (a reset
+                # before the first byte, not mid-body): the buffer is handed to the kernel
+                # first, as the reactor would when the socket is writable (on loopback, all).
+                request.transport.doWrite()
                 request.transport.abortConnection()
             else:
                 request.write(body)
                 request.finish()
+                if "no-length" in fault:  # the close ends the body
+                    request.transport.loseConnection()
 
         reactor.callLater(float(fault.get("delay", 0)), send)
         return NOT_DONE_YET

@@ -110,6 +110,41 @@ def test_a_304_older_than_the_last_sighting_does_not_move_it_back(archive):
     assert archive.db["articles"].get(BASE["id"])["last_seen_at"] == day(10)
 
 
+# A 304 carries the current representation's validators (RFC 9110 §15.4.5, RFC 9111 §4.3.4):
+# the archive keeps them for the next conditional request; a header the 304 did not send keeps
+# the stored one; an answer older than the last sighting never replaces a later one's.
+STORED = ('"v1"', "Mon, 06 Jan 2020 00:00:00 GMT")
+
+
+@pytest.mark.parametrize(("etag", "last_modified", "at", "expected"), [
+    ('"v2"', None, day(12), ('"v2"', STORED[1])),  # a new ETag, no Last-Modified sent
+    (None, "Sun, 12 Jan 2020 00:00:00 GMT", day(12), (STORED[0], "Sun, 12 Jan 2020 00:00:00 GMT")),
+    ('W/"v2"', "Sun, 12 Jan 2020 00:00:00 GMT", day(12), ('W/"v2"', "Sun, 12 Jan 2020 00:00:00 GMT")),
+    (None, None, day(12), STORED),  # a 304 with no validators
+    ('"v0"', "Fri, 03 Jan 2020 00:00:00 GMT", day(4), STORED),  # older than the last sighting
+])
+def test_a_304s_own_validators_are_kept_for_the_next_conditional_request(
+        archive, etag, last_modified, at, expected):
+    from crawler.archive import Fetched
+
+    archive.write_batch([version("Same", day(10), etag=STORED[0], last_modified=STORED[1])])
+    archive.write_batch([], fetches=[Fetched(BASE["id"], etag=etag, last_modified=last_modified,
+                                             not_modified=True, fetched_at=at)])
+    stored = archive.stored(BASE["id"])
+    assert (stored.etag, stored.last_modified) == expected
+
+
+def test_rereading_an_earlier_capture_keeps_a_later_304s_validators(archive):
+    where = {"warc_file": "/x/dw-1.warc.gz", "warc_offset": 1234}
+    from crawler.archive import Fetched
+
+    archive.write_batch([version("Read badly", day(3), etag='"v1"', **where)])
+    archive.write_batch([], fetches=[Fetched(BASE["id"], etag='"v2"', not_modified=True,
+                                             fetched_at=day(7))])
+    archive.write_batch([version("Read well", day(3), etag='"v1"', **where)], cause="reextract")
+    assert archive.stored(BASE["id"]).etag == '"v2"'
+
+
 def test_rereading_the_capture_of_the_stored_version_is_a_reading_not_an_older_fetch(archive):
     where = {"warc_file": "/x/dw-1.warc.gz", "warc_offset": 1234}
     archive.write_batch([version("Read badly", day(3), **where)])

@@ -2,11 +2,12 @@
 the crawl's own, table by table and row by row (README: "the archive can be rebuilt from it").
 
 One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
-page is cut short once (then retried whole) and one every time (failed): each cut response is
-kept as a `WARC-Truncated: disconnect` record. The second, after the article sitemap's
-`lastmod` moved for three articles, gets an edited page (a revision), a 304 (a `revisit`
-record: a sighting), the same content sent anew, gzip-encoded (a 200 of unchanged content: a
-sighting, new validators), and the failed page whole. Then the rebuild, and every table compared.
+page is cut short once (then retried whole), one every time (failed) and one reset mid-body
+once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after
+the article sitemap's `lastmod` moved for three articles, gets an edited page (a revision), a
+304 with validators of its own (a `revisit` record: a sighting, the new validators kept), the
+same content sent anew, gzip-encoded (a 200 of unchanged content: a sighting, new validators),
+and the failed page whole. Then the rebuild, and every table compared.
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ from tests.crawling import Mirror, crawl, query, running_mirror
 
 LANGS = "lang=en,de,ar,pt-br,es"
 EDITED = ("en/bundestag-debates-pension-reform/a-79010005.html", 79010005)
-NOT_MODIFIED = 79010007  # lastmod moved, page as it was: a conditional GET answered 304
+# lastmod moved, page as it was: a conditional GET answered 304, with new validators
+NOT_MODIFIED = (79010007, "en/pope-calls-for-ceasefire/a-79010007.html",
+                "/en/pope-calls-for-ceasefire/a-79010007")
+MOVED_ETAG = 'W/"moved"'
 RESENT = ("en/a-new-museum-for-bauhaus-design/a-79010006.html", 79010006)  # same text, gzip-encoded
 SITEMAP = "en/article-sitemap.xml"
 CUT_ONCE = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
 CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004)
+RESET_ONCE = "/en/eu-leaders-agree-on-new-climate-target/a-79010001"  # reset mid-body, then whole
+# Its body delimited by the connection's close (no Content-Length, not chunked), reset mid-body.
+RESET_UNFRAMED = "/en/germany-unemployment-rises-in-november/a-79010002"
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -59,7 +66,8 @@ def rebuilt(tmp_path_factory):
     site = work / "site"
     shutil.copytree(ROOT / "data" / "sample-site", site)
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
-    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate"}))
+    faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate",
+                                  RESET_ONCE: "reset times=1", RESET_UNFRAMED: "reset no-length times=1"}))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
         first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
@@ -73,10 +81,15 @@ def rebuilt(tmp_path_factory):
         edited.write_text(edited.read_text().replace("unaffordable", "unaffordable and unfair"))
         resent = site / RESENT[0]
         resent.write_bytes(gzip.compress(resent.read_bytes()))
-        faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip"}))
+        # The 304 carries validators of its own (RFC 9110 §15.4.5): a weak ETag, as a server
+        # that compresses on the fly makes of a strong one, and the Last-Modified of a file
+        # touched, its content the same.
+        os.utime(site / NOT_MODIFIED[1], (time.time(), time.time()))
+        faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip",
+                                      NOT_MODIFIED[2]: f"etag={MOVED_ETAG}"}))
         sitemap = site / SITEMAP
         text = sitemap.read_text()
-        for article_id in (EDITED[1], NOT_MODIFIED, RESENT[1]):  # CUT_ALWAYS is missing: fetched
+        for article_id in (EDITED[1], NOT_MODIFIED[0], RESENT[1]):  # CUT_ALWAYS is missing: fetched
             text, n = re.subn(rf"(a-{article_id}</loc><lastmod>)[^<]+", rf"\g<1>{moved}", text)
             assert n == 1
         sitemap.write_text(text)
@@ -116,7 +129,7 @@ def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
     db, _, _, _ = rebuilt
     assert query(db, "SELECT article_id FROM revisions") == [(EDITED[1],)]
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ? AND warc_file IS NULL",
-                 NOT_MODIFIED) == [(1,)]
+                 NOT_MODIFIED[0]) == [(1,)]
     assert query(db, "SELECT count(DISTINCT warc_file) FROM sightings WHERE article_id = ?",
                  RESENT[1]) == [(2,)]
 
@@ -125,8 +138,9 @@ def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_sto
     _, _, counts, _ = rebuilt
     assert counts["not_modified"] == 1 and "skipped/revisit" not in counts
     assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
-    # The responses cut short (one, then two for the page that failed): never read as articles.
-    assert counts["skipped/warc_truncated/disconnect"] == 3
+    # The responses cut short (one, two for the page that failed, one reset): never read as
+    # articles.
+    assert counts["skipped/warc_truncated/disconnect"] == 5
 
 
 def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
@@ -149,6 +163,27 @@ def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_reque
     _, target, _, _ = rebuilt
     assert query(target, "SELECT count(*) FROM articles"
                          " WHERE etag IS NULL OR last_modified IS NULL") == [(0,)]
+
+
+def test_a_304s_own_validators_are_what_the_next_conditional_request_sends(rebuilt):
+    """RFC 9111 §4.3.4: a 304 updates the stored validators with those it carries; the crawl's
+    archive and the rebuilt one both hold the 304's, which the next run's request sends."""
+    from crawler.archive import Archive
+    from crawler.warc.read import scan
+
+    db, target, _, _ = rebuilt
+    answers = sorted((entry.date, entry.kind, entry.etag, entry.last_modified)
+                     for path in (db.parent / "dw.db-warc").glob("*.warc.gz") for entry in scan(path)
+                     if entry.kind in ("response", "revisit") and entry.uri.endswith(NOT_MODIFIED[2]))
+    (_, _, *first), (_, kind, *revisit) = answers
+    assert kind == "revisit" and revisit[0] == MOVED_ETAG and revisit[1] != first[1], answers
+    for archive_path in (db, target):
+        archive = Archive(archive_path)
+        try:  # what `DwSpider.schedule` reads to make the conditional request
+            stored = archive.stored(NOT_MODIFIED[0])
+        finally:
+            archive.close()
+        assert [stored.etag, stored.last_modified] == revisit, archive_path
 
 
 # -- a run killed between fetching and storing ------------------------------------------------
@@ -221,14 +256,29 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
                     cut.setdefault(uri.split("dw.com", 1)[1], []).append(
                         (record.rec_type, record.rec_headers.get_header("WARC-Truncated"),
                          record.http_headers.get_header("Content-Length"), record.content_stream().read()))
-    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0]])
-    assert [len(records) for _, records in sorted(cut.items())] == [1, 2]  # once; then retried once
+    assert sorted(cut) == sorted([CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE, RESET_UNFRAMED])
+    assert [len(cut[path]) for path in (CUT_ONCE, CUT_ALWAYS[0], RESET_ONCE, RESET_UNFRAMED)] == [1, 2, 1, 1]
     page = (ROOT / "data" / "sample-site" / (CUT_ALWAYS[0].lstrip("/") + ".html")).read_bytes()
     for kind, reason, length, body in cut[CUT_ALWAYS[0]]:
         # The bytes that came (the mirror sends half), the length the server announced.
         assert (kind, reason, int(length)) == ("response", "disconnect", len(page))
         assert body == page[: len(page) // 2]
-    assert stats["dw/warc/truncated"] == 3
+    # A connection reset mid-body (an RST after a third of the body): the bytes that came, kept
+    # the same way; the retry got the page whole.
+    page = (ROOT / "data" / "sample-site" / (RESET_ONCE.lstrip("/") + ".html")).read_bytes()
+    [(kind, reason, length, body)] = cut[RESET_ONCE]
+    assert (kind, reason, int(length), body) == ("response", "disconnect", len(page), page[: len(page) // 3])
+    assert query(db, "SELECT count(*) FROM articles WHERE url LIKE ?", f"%{RESET_ONCE}") == [(1,)]
+    # A body only the connection's close was to end, reset: Twisted ends it as it ends a close
+    # (`partial`); it is cut all the same, never an article, kept the same way.
+    page = (ROOT / "data" / "sample-site" / (RESET_UNFRAMED.lstrip("/") + ".html")).read_bytes()
+    [(kind, reason, length, body)] = cut[RESET_UNFRAMED]
+    assert (kind, reason, length, body) == ("response", "disconnect", None, page[: len(page) // 3])
+    # The article is the retry's whole page, its last paragraph included.
+    [(text, credit)] = query(db, "SELECT body, credit_line FROM articles WHERE url LIKE ?",
+                             f"%{RESET_UNFRAMED}")
+    assert text.endswith("The unemployment rate held steady at 6.3%.") and credit == "pg/AR/kle (dpa, afp)"
+    assert stats["dw/warc/truncated"] == 5
     # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
     assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]

@@ -338,11 +338,13 @@ class ArchiveExtension:
         if etag or last_modified:
             self.validators[article_id] = (etag, last_modified)
 
-    def record_not_modified(self, article_id: int, fetched_at: str | None = None) -> None:
+    def record_not_modified(self, article_id: int, fetched_at: str | None = None,
+                            etag: str | None = None, last_modified: str | None = None) -> None:
         """An archived article answered 304 (at `fetched_at`, default now): mark it seen in the
-        next batch."""
-        self.not_modified.append(Fetched(article_id, not_modified=True,
-                                         fetched_at=fetched_at or utc_now()))
+        next batch, with the validators the 304 carried (`ETag`, `Last-Modified`; None when it
+        carried none), which the next conditional request sends (RFC 9111 §4.3.4)."""
+        self.not_modified.append(Fetched(article_id, etag=etag, last_modified=last_modified,
+                                         not_modified=True, fetched_at=fetched_at or utc_now()))
         self._maybe_flush()
 
     def record_short_link(self, code: str, article_id: int) -> None:

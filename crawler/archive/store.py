@@ -158,12 +158,18 @@ class Archive:
                         "INSERT OR IGNORE INTO sightings (article_id, fetched_at, content_hash, cause)"
                         " SELECT id, ?, content_hash, ? FROM articles WHERE id = ?"
                         " AND ? >= coalesce(last_seen_at, '')", [at, cause, fetch.article_id, at])
+                # The validators a 304 carries are the current representation's (RFC 9111
+                # §4.3.4: a cache updates its stored headers with them); a header it did not
+                # send leaves the stored one. Only from the newest answer: an older one (a
+                # rebuild, the recovery after a kill) never replaces a later server's word.
                 self.db.execute(
-                    "UPDATE articles SET etag = coalesce(?, etag),"
-                    " last_modified = coalesce(?, last_modified),"
+                    "UPDATE articles SET"
+                    " etag = CASE WHEN ? >= coalesce(last_seen_at, '') THEN coalesce(?, etag) ELSE etag END,"
+                    " last_modified = CASE WHEN ? >= coalesce(last_seen_at, '')"
+                    " THEN coalesce(?, last_modified) ELSE last_modified END,"
                     " last_seen_at = CASE WHEN ? THEN max(coalesce(last_seen_at, ''), ?)"
                     " ELSE last_seen_at END WHERE id = ?",
-                    [fetch.etag, fetch.last_modified, fetch.not_modified, at, fetch.article_id])
+                    [at, fetch.etag, at, fetch.last_modified, fetch.not_modified, at, fetch.article_id])
                 counts["unchanged"] += fetch.not_modified
             for code, article_id in short_links:
                 # Only for an archived article: a short link never dangles.
@@ -210,6 +216,8 @@ class Archive:
                 continue
             else:
                 row["first_seen_at"] = min(old["first_seen_at"] or fetched, fetched)
+                if fetched < (old["last_seen_at"] or ""):  # re-read: a later answer's validators stay
+                    row["etag"], row["last_modified"] = old["etag"], old["last_modified"]
                 row["etag"] = row["etag"] or old["etag"]
                 row["last_modified"] = row["last_modified"] or old["last_modified"]
                 # Re-reading the capture the stored version came from may be older than a later

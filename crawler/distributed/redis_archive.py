@@ -97,8 +97,9 @@ class RedisArchive(ArchiveExtension):
         super().store_article(item)  # its validators (`record_fetched`) joined to it there
         self.flush()
 
-    def record_not_modified(self, article_id: int, fetched_at: str | None = None) -> None:
-        super().record_not_modified(article_id, fetched_at)
+    def record_not_modified(self, article_id: int, fetched_at: str | None = None,
+                            etag: str | None = None, last_modified: str | None = None) -> None:
+        super().record_not_modified(article_id, fetched_at, etag, last_modified)
         self.flush()
 
     def record_short_link(self, code: str, article_id: int) -> None:

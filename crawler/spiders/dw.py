@@ -335,7 +335,11 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         self.archive.record_answered(content_id)
         if response.status == 304:
             self.count("not_modified")
-            self.archive.record_not_modified(content_id, _fetched_at(response))
+            # A 304 carries the current representation's validators (RFC 9110 §15.4.5): the
+            # next conditional request sends those, not the ones of the last 200.
+            self.archive.record_not_modified(content_id, _fetched_at(response),
+                                             _header(response, b"ETag"),
+                                             _header(response, b"Last-Modified"))
             return None
         self.count("fetched")
         url = self.origins.real_url(response.url)

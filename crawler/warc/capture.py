@@ -30,13 +30,15 @@ under the name `X-Crawler-Transfer-Encoding` (as Common Crawl, wpull and warcpro
 value unchanged. A response that came another way (another download handler) has its head
 rebuilt from what Scrapy kept, counted as `dw/warc/head_rebuilt`.
 
-A response cut short (its connection closed before the `Content-Length` it announced, which
-Scrapy fails with `ResponseDataLossError`) is kept too: a `response` record of the bytes that
-came, marked `WARC-Truncated: disconnect` (WARC 1.1 §5.13), counted `dw/warc/truncated`; the
-request still fails (and is retried) as before, and re-extraction skips such a record, counted.
-`WireHeadDownloadHandler` reads the body that far (Scrapy's `download_fail_on_dataloss`, off for
-the one download) and raises Scrapy's own `ResponseDataLossError` with the cut response in the
-request's meta, where the middleware's `process_exception` finds it.
+A response cut short (its connection closed or reset before the `Content-Length` it announced
+or its last chunk, which Scrapy fails with `ResponseDataLossError`; or, for a body only the
+connection's close ends, reset, which Twisted and Scrapy take for that close) is kept too: a
+`response` record of the bytes that came, marked `WARC-Truncated: disconnect` (WARC 1.1 §5.13),
+counted `dw/warc/truncated`; the request fails (and is retried) as Scrapy fails the first kind,
+and re-extraction skips such a record, counted. `WireHeadDownloadHandler` reads the body that
+far (Scrapy's `download_fail_on_dataloss`, off for the one download; the reset of a body the
+close ends noted by its response parser) and raises Scrapy's own `ResponseDataLossError` with
+the cut response in the request's meta, where the middleware's `process_exception` finds it.
 
 A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
 it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/codings.py,
@@ -95,6 +97,10 @@ WIRE_HEAD = b"X-Dw-Wire-Head"
 # The request meta key under which the download handler hands a response cut short (the bytes
 # received before the connection closed) to the capture middleware's `process_exception`.
 CUT_SHORT = "dw_cut_short_response"
+# The response header by which the parser tells the download handler that a body delimited by
+# the connection's close (no Content-Length, not chunked) ended with a reset, not a close: cut.
+# The handler removes it.
+RESET_BODY = b"X-Dw-Body-Reset"
 
 
 def warc_dir(settings) -> Path:
@@ -468,6 +474,7 @@ try:
         _LenientHTTP11ClientProtocol,
         _LenientHTTPClientParser,
     )
+    from twisted.internet.error import ConnectionDone
     from twisted.web._newclient import STATUS
 except ImportError:  # pragma: no cover - a Scrapy without them
     _LenientHTTPClientParser = None
@@ -489,6 +496,17 @@ if _LenientHTTPClientParser is not None:
             head = b"\n".join(self._wire_lines) + b"\n"
             self.headers.setRawHeaders(WIRE_HEAD, [base64.b64encode(head)])
             super().allHeadersReceived()
+
+        def connectionLost(self, reason=None) -> None:
+            # A body delimited by the connection's close ends whole when the server closes it,
+            # cut when the connection is reset: Twisted reports both alike (PotentialDataLoss,
+            # which Scrapy passes on as a whole response flagged `partial`). The reset is noted
+            # on the response's headers, which Scrapy reads once the body has ended.
+            if (self.bodyDecoder is not None and reason is not None
+                    and getattr(self.bodyDecoder, "contentLength", 0) is None
+                    and not reason.check(ConnectionDone)):
+                self.headers.setRawHeaders(RESET_BODY, [b"1"])
+            super().connectionLost(reason)
 
     class _WireHeadProtocol(_LenientHTTP11ClientProtocol):
         def request(self, request):
@@ -528,12 +546,18 @@ class WireHeadDownloadHandler(HTTP11DownloadHandler):
                 del request.meta[key]
             else:
                 request.meta[key] = given
-        if "dataloss" not in response.flags:
+        reset = response.headers.pop(RESET_BODY, None) is not None
+        if "dataloss" not in response.flags and not reset:
             return response
         request.meta[CUT_SHORT] = response
-        logger.warning("The response of %s was cut short: %d bytes of its body, fewer than its"
-                       " Content-Length %s", request.url, len(response.body),
-                       _header_text(response, b"Content-Length"))
+        if reset:
+            logger.warning("The response of %s was cut short: the connection was reset after %d"
+                           " bytes of its body, which only the connection's close was to end",
+                           request.url, len(response.body))
+        else:
+            logger.warning("The response of %s was cut short: %d bytes of its body, fewer than its"
+                           " Content-Length %s", request.url, len(response.body),
+                           _header_text(response, b"Content-Length"))
         raise ResponseDataLossError(f"{request.url}: the connection closed before the body's end")
 
 

@@ -43,6 +43,7 @@ with the `.recover` line; or a crawl or the archive writer holds it); 130 stoppe
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import multiprocessing
@@ -138,8 +139,35 @@ def write_articles(archive, articles: list[dict], seen_at: str,
 
 # -- the workers ---------------------------------------------------------------------------
 
-def quiet_worker() -> None:
+# prctl(2): the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def _ended_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies; False where it cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
+def quiet_worker(parent: int) -> None:
+    """A worker's set-up: Ctrl-C is the parent's (pid `parent`) to handle, and the parent's
+    death ends the worker without a word.
+
+    A parent killed (SIGKILL, the OOM killer) leaves the pipe of results without a reader: a
+    worker's next result would raise BrokenPipeError and print a traceback per worker on the
+    terminal. With SIGPIPE's default action the write ends the worker silently instead; but it
+    dies holding the pipe's lock, and a worker waiting for that lock (or for a task) would wait
+    for ever, so each worker is also ended by the kernel when the parent dies. Where that
+    cannot be asked (not Linux) SIGPIPE stays ignored: a traceback, but no worker left behind.
+    The results lost are redone by the next run: the checkpoint marks only what was stored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if _ended_with_parent():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        if os.getppid() != parent:  # it died before the kernel was asked
+            os._exit(0)
 
 
 def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
@@ -357,7 +385,8 @@ def _results(work: Iterator, workers: int) -> Iterator:
     if workers <= 1:
         yield from map(extract_record, work)
         return
-    with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker,
+                                                  initargs=(os.getpid(),)) as pool:
         yield from pool.imap(extract_record, work, chunksize=4)
 
 
@@ -474,7 +503,8 @@ def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable
     for entry, result in progress(results, files) if shown else results:
         if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
             target = dw.parse_url(real_url(entry.uri))
-            writer.add(None, entry, Fetched(target.id, not_modified=True, fetched_at=entry.date),
+            writer.add(None, entry, Fetched(target.id, etag=entry.etag, last_modified=entry.last_modified,
+                                            not_modified=True, fetched_at=entry.date),
                        causes.get(entry.path, CAUSE))
             continue
         if isinstance(result, str):
