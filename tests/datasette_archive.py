@@ -22,6 +22,7 @@ from devtools.demo import SAMPLE_LANGUAGES
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, running_mirror
+from tests.session_cache import built_once, key_of, session_root
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 METADATA = ROOT / "data" / "metadata.yml"
@@ -82,6 +83,7 @@ ODD_AUTHORS = ["Smith; Jones", '"Quoted" Name']
 GENERATED_DAYS = 75
 GENERATED_START = datetime(2026, 8, 20, tzinfo=UTC)
 ARABIC_WORD = "الألمانية"
+GENERATED_ARTICLES = 20_000
 
 
 def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]:
@@ -149,10 +151,17 @@ def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]
 
 
 def generated_once(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
-    """`generated_archive` once per test session (a few seconds): (path, ids)."""
+    """`generated_archive` once per test session, whichever xdist worker asks first (about 10
+    CPU-s), and a copy of it for this process: (path, ids)."""
     if "generated" not in _BUILT:
-        path = tmp_path_factory.mktemp("generated") / "gen.db"
-        _BUILT["generated"] = (path, generated_archive(path))
+        # Keyed by what writes it: this module, and the crawler's code (the archive's schema and
+        # writing, the search index, DW's languages and agencies).
+        key = key_of([Path(__file__), *(ROOT / "crawler").rglob("*.py")], GENERATED_ARTICLES)
+        path, ids = built_once(session_root(tmp_path_factory) / f"generated-{key}",
+                               tmp_path_factory.mktemp("generated"), "gen.db",
+                               lambda built: {name: sorted(found) for name, found in
+                                              generated_archive(built, GENERATED_ARTICLES).items()})
+        _BUILT["generated"] = (path, {name: set(found) for name, found in ids.items()})
         _READ_ONLY.add(path.resolve())
     return _BUILT["generated"]
 
