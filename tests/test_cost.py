@@ -7,6 +7,9 @@ import sys
 import threading
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.cost import cpu_used, lines_run
 from tests.hostile import measured
 
@@ -49,3 +52,11 @@ def test_measured_gives_a_commands_cpu_time_not_its_wall_time():
     assert slept.returncode == burnt.returncode == 0
     assert slept.seconds >= 1.5 and slept.cpu_seconds < 0.5
     assert burnt.cpu_seconds >= 1.0 and burnt.peak_mib > 0
+
+
+@settings(max_examples=2)  # the suite's profile otherwise (tests/conftest.py)
+@given(st.integers(0, 9))
+def test_a_property_whose_examples_take_longer_than_hypothesis_deadline_passes(n):
+    # Hypothesis's default: 200 ms per example, exceeded and the test fails; a busy machine makes
+    # a 70 ms example 210 ms. The suite's profile has no deadline (tests/conftest.py).
+    exec(BURN.format(time.process_time() + 0.25))
