@@ -167,7 +167,7 @@ def prepare_jinja2_environment(env, datasette):
 
     async def search_total(database: str, typed: str | None, language: str | None = None) -> int | None:
         """How many articles the saved search's words match (in the languages named, if any);
-        None past SEARCH_COUNT_LIMIT_MS."""
+        None past `search_count_limit`."""
         if not search.has_words(typed):
             return None
         try:
@@ -175,7 +175,7 @@ def prepare_jinja2_environment(env, datasette):
                 f"select count(*) from {search.TABLE} s join articles a on a.id = s.rowid"
                 f" where {search.TABLE} match dw_match(:q, :language)"
                 " and dw_in_languages(a.language, :language)",
-                {"q": typed, "language": language or ""}, custom_time_limit=SEARCH_COUNT_LIMIT_MS)
+                {"q": typed, "language": language or ""}, custom_time_limit=search_count_limit(datasette))
         except QueryInterrupted:
             return None
         return result.first()[0]
@@ -186,6 +186,13 @@ def prepare_jinja2_environment(env, datasette):
 
 
 SEARCH_COUNT_LIMIT_MS = 500
+
+
+def search_count_limit(datasette) -> int:
+    """How long the saved search's count may take, in ms: SEARCH_COUNT_LIMIT_MS, or datasette's
+    `facet_time_limit_ms` where that is longer (the count is an extra of the page, as a facet
+    is, and as the ranking's limit is read in dw_search)."""
+    return max(SEARCH_COUNT_LIMIT_MS, int(datasette.setting("facet_time_limit_ms") or 0))
 
 
 def search_cut(typed: str | None) -> str:

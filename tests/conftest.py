@@ -7,8 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis's clocks off for every property test (most already said so one by one): its 200 ms
+# deadline per example and its "data generation is too slow" check fail a test for the machine's
+# load, and CI's machine is busy. What a property costs is asserted by the tests that mean to.
+settings.register_profile("no-clock", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("no-clock")
 PAGES = ROOT / "tests" / "pages"
 SHARED = ROOT.parent / "shared"
 REAL_PAGES = SHARED / "dw" / "pages"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from datasette.app import Datasette
+from datasette.app import SETTINGS, Datasette
 
 from crawler.archive import Archive
 from crawler.dw import encode_short_code
@@ -22,6 +22,7 @@ from devtools.demo import SAMPLE_LANGUAGES
 from devtools.sitegen import write_site
 from tests.conftest import ROOT
 from tests.crawling import Mirror, crawl, running_mirror
+from tests.session_cache import built_once, key_of, session_root
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 METADATA = ROOT / "data" / "metadata.yml"
@@ -82,6 +83,7 @@ ODD_AUTHORS = ["Smith; Jones", '"Quoted" Name']
 GENERATED_DAYS = 75
 GENERATED_START = datetime(2026, 8, 20, tzinfo=UTC)
 ARABIC_WORD = "الألمانية"
+GENERATED_ARTICLES = 20_000
 
 
 def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]:
@@ -149,10 +151,17 @@ def generated_archive(path: Path, articles: int = 20_000) -> dict[str, set[int]]
 
 
 def generated_once(tmp_path_factory) -> tuple[Path, dict[str, set[int]]]:
-    """`generated_archive` once per test session (a few seconds): (path, ids)."""
+    """`generated_archive` once per test session, whichever xdist worker asks first (about 10
+    CPU-s), and a copy of it for this process: (path, ids)."""
     if "generated" not in _BUILT:
-        path = tmp_path_factory.mktemp("generated") / "gen.db"
-        _BUILT["generated"] = (path, generated_archive(path))
+        # Keyed by what writes it: this module, and the crawler's code (the archive's schema and
+        # writing, the search index, DW's languages and agencies).
+        key = key_of([Path(__file__), *(ROOT / "crawler").rglob("*.py")], GENERATED_ARTICLES)
+        path, ids = built_once(session_root(tmp_path_factory) / f"generated-{key}",
+                               tmp_path_factory.mktemp("generated"), "gen.db",
+                               lambda built: {name: sorted(found) for name, found in
+                                              generated_archive(built, GENERATED_ARTICLES).items()})
+        _BUILT["generated"] = (path, {name: set(found) for name, found in ids.items()})
         _READ_ONLY.add(path.resolve())
     return _BUILT["generated"]
 
@@ -165,12 +174,25 @@ def edited_archive(tmp_path_factory) -> tuple[Path, list[str]]:
     return _BUILT["archive"]
 
 
+# The time limits `make serve` runs with: datasette's own defaults (the page's 1 s, the facets'
+# 200 ms; the plugins' search count and ranking take 500 ms or the facets' limit if longer).
+PRODUCT_TIME_LIMITS = {setting.name: setting.default for setting in SETTINGS
+                       if setting.name in ("sql_time_limit_ms", "facet_time_limit_ms")}
+# The limits the tests' datasettes run with, unless a test names its own: a page of the 20,000
+# generated articles takes 0.1-0.5 s on a quiet machine and passed the product's 1 s (and the
+# count its 500 ms) at a load of 14 on 2 cores, so the tests failed for the machine's load, not
+# the archive's. What those limits do is tested on its own, with queries too slow for any machine
+# (test_datasette: "the product's time limits").
+TEST_TIME_LIMITS = {"sql_time_limit_ms": 120_000, "facet_time_limit_ms": 120_000}
+
+
 def datasette_for(db: Path, **settings) -> Datasette:
     """An in-process datasette with the project's metadata, templates and plugins (and
-    datasette `settings` beyond `make serve`'s)."""
+    datasette `settings` beyond `make serve`'s), with TEST_TIME_LIMITS unless `settings` name
+    their own."""
     return Datasette([str(db)], metadata=yaml.safe_load(METADATA.read_text()),
                      template_dir=str(TEMPLATES), plugins_dir=str(PLUGINS),
-                     settings={"suggest_facets": False, "max_csv_mb": 0, **settings})
+                     settings={"suggest_facets": False, "max_csv_mb": 0, **TEST_TIME_LIMITS, **settings})
 
 
 def close_datasette(ds: Datasette) -> None:

@@ -1,5 +1,10 @@
 """Helpers for the tests of hostile input: generated sites whose article pages are replaced by
-hostile variants, and commands run with their time and peak memory measured."""
+hostile variants, and commands run with their CPU time and peak memory measured.
+
+A bound on a command's cost is a bound on its CPU time (user + system, its children's included),
+never on its wall time: a machine three times busier makes the wall time three times longer and
+the CPU time hardly longer. A command that stalls (waits, using no CPU) fails at its `timeout`.
+"""
 
 from __future__ import annotations
 
@@ -14,33 +19,39 @@ from pathlib import Path
 from devtools.sitegen import path_of, render_article, synthetic_spec, write_site
 from tests.conftest import ROOT
 
-# Runs `argv[1:]`, then prints the child's peak resident memory (KiB) on its last stderr line.
+# Runs `argv[1:]`, then prints the child's peak resident memory (KiB) and CPU time (user +
+# system, s; its waited-for children's included) on its last stderr line.
 _MEASURE = ("import resource, subprocess, sys\n"
             "code = subprocess.call(sys.argv[1:])\n"
-            "print(f'peak-rss-kib {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}',"
+            "used = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            "print(f'peak-rss-kib {used.ru_maxrss} cpu-s {used.ru_utime + used.ru_stime}',"
             " file=sys.stderr)\n"
             "sys.exit(code)\n")
 
 
 @dataclass
 class Measured:
-    """A finished command: its exit status, output, wall time (s) and peak memory (MiB)."""
+    """A finished command: its exit status, output, wall time (s, for messages only), peak
+    memory (MiB) and CPU time (s: what a bound on its cost is asserted on)."""
 
     returncode: int
     stdout: str
     stderr: str
     seconds: float
     peak_mib: float
+    cpu_seconds: float = -1.0
 
 
 def measured(command: list[str], timeout: float = 240, **kwargs) -> Measured:
-    """Run `command` (cwd: the checkout) and measure its wall time and peak resident memory."""
+    """Run `command` (cwd: the checkout) and measure its wall time, CPU time and peak resident
+    memory."""
     started = time.monotonic()
     run = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=kwargs.pop("cwd", ROOT),
                          capture_output=True, text=True, timeout=timeout, **kwargs)
     lines = run.stderr.rstrip("\n").split("\n")
-    peak = int(lines[-1].split()[-1]) / 1024 if lines and lines[-1].startswith("peak-rss-kib") else -1.0
-    return Measured(run.returncode, run.stdout, "\n".join(lines[:-1]), time.monotonic() - started, peak)
+    measure = lines[-1].split() if lines and lines[-1].startswith("peak-rss-kib") else None
+    peak, cpu = (int(measure[1]) / 1024, float(measure[3])) if measure else (-1.0, -1.0)
+    return Measured(run.returncode, run.stdout, "\n".join(lines[:-1]), time.monotonic() - started, peak, cpu)
 
 
 def articles(count: int, first_id: int = 80_000_000) -> list[dict]:

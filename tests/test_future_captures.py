@@ -39,7 +39,7 @@ def reextract(archive, warc) -> dict:
     run = measured([sys.executable, "-m", "crawler.reextract", "--archive", str(archive), "--workers", "1",
                     str(warc)], timeout=120)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
-    assert run.seconds < 60 and run.peak_mib < 600
+    assert run.cpu_seconds < 60 and run.peak_mib < 600
     return json.loads(run.stdout.splitlines()[-1])
 
 
