@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # load, and CI's machine is busy. What a property costs is asserted by the tests that mean to.
 settings.register_profile("no-clock", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("no-clock")
+# A suite started in the background by a shell without job control (`make test &` in a script, a
+# CI runner's `cmd &`) inherits SIGINT ignored, and every process it starts would too: Python
+# leaves an ignored SIGINT ignored, so the tests' Ctrl-C to a crawl or a re-extraction would be
+# lost, and they fail or wait (test_reextract_resume's run went on to its end). The runs get
+# Ctrl-C as a terminal gives it: a handler set here is reset to the default by exec and fork+exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 PAGES = ROOT / "tests" / "pages"
 SHARED = ROOT.parent / "shared"
 REAL_PAGES = SHARED / "dw" / "pages"
