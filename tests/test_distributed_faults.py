@@ -87,7 +87,8 @@ def test_items_a_hung_writer_held_never_replace_a_newer_fetch(tmp_path):
                 if "Archive writer done: " in line)
     totals = ast.literal_eval(done.split("Archive writer done: ", 1)[1])
     assert totals["articles"] == totals["earlier"] == len(spec), totals
-    assert totals["items"] == sum(totals[k] for k in ("articles", "fetches", "links", "runs", "dropped"))
+    kinds = ("articles", "fetches", "links", "runs", "gone", "answered", "dropped")
+    assert totals["items"] == sum(totals[k] for k in kinds)
     outcomes = [o for (o,) in query(db, "SELECT outcome FROM crawl_runs ORDER BY id")]
     assert outcomes[0] == "ok"  # the single-process crawl; the worker's row came with its items
     assert outcomes[1].startswith("items not archived yet: ")
