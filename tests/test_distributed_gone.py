@@ -129,11 +129,19 @@ def test_gone_ids_of_a_run_in_which_no_page_answered_are_let_go_when_it_ends(wri
     assert "12 articles of cluster run r1 answered 404/410 and no article page of the run" in caplog.text
 
 
-def test_held_ids_wait_for_the_items_still_in_redis_when_the_run_ends(writer):
+@pytest.mark.parametrize("waiting", ["an item in redis", "a worker still closing"])
+def test_held_ids_wait_for_what_may_still_come_when_the_run_ends(writer, waiting):
     writer.write([gone_item(7)])
-    writer.server.rpush(writer.keys.items, item("article", article(1)))  # pushed before the end
+    if waiting == "an item in redis":  # pushed before the run was marked finished
+        writer.server.rpush(writer.keys.items, item("article", article(1)))
+    else:  # its row, which counted a 200 that was no article, comes after the run is finished
+        writer.server.sadd(writer.keys.workers, "w")
+        writer.server.set(writer.keys.heartbeat("w"), "r1", px=60_000)
     end_run(writer)
-    assert 7 in writer.gone.held["r1"]  # not let go: an item of the run waits
+    assert 7 in writer.gone.held["r1"]  # not let go
+    if waiting == "a worker still closing":
+        writer.server.rpush(writer.keys.items, worker_row(fetched=1))
+        writer.server.delete(writer.keys.heartbeat("w"))
     writer.write(writer.take(0.1))
     assert remembered(writer) == {7: AT}
 

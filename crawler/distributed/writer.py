@@ -126,15 +126,19 @@ class ArchiveWriter:
             run = self._run(info["id"])
             run.update({k: info[k] for k in ("started_at", "arguments", "state") if k in info})
         if self.gone.held:
-            self.let_go_ended(info.get("id") if info.get("state") == "active" else None)
+            self.let_go_ended(info.get("id"), info.get("state") == "active")
 
-    def let_go_ended(self, active: str | None) -> None:
-        """Let go the gone ids held for runs that ended (any but the `active` one) with no article
-        page answered, once every item in Redis is written: the single crawl's rule for a run in
-        which no page answered (the origin may be the wrong site, a route broken). Raises RedisError."""
-        ended = [run for run in self.gone.held if run != active]
+    def let_go_ended(self, current: str | None, active: bool) -> None:
+        """Let go the gone ids held for runs that ended with no article page answered, once every
+        item in Redis is written: the single crawl's rule for a run in which no page answered
+        (the origin may be the wrong site, a route broken). The current run, finished, waits
+        until none of its workers lives: a worker hands its `crawl_runs` row over (which may
+        count a 200 that was no article) after the run is marked finished. Raises RedisError."""
+        ended = [run for run in self.gone.held if run != current or not active]
         if not ended or self.server.llen(self.keys.items) or self.server.llen(self.keys.writing):
             return
+        if current in ended and self.cluster.live_workers():
+            ended.remove(current)
         for run in ended:
             self._let_go(run, "it ended")
 
