@@ -63,10 +63,10 @@ class ArchiveWriter:
         self.stopping = False
         self.error = ""  # why `run` stopped with EXIT_FAILED
         self.pending_links: list[tuple[str, int]] = []
-        # Every item taken is counted by kind (items = articles + fetches + links + runs +
-        # dropped), and every article by what the archive made of it (a stale one: earlier, older).
-        # Gone articles (kinds gone, answered) are counted as items too, and by what became of
-        # them: remembered in gone_articles, or let go with their run (no page of it answered).
+        # Every item taken is counted by kind (items = articles + fetches + links + runs + gone +
+        # answered + dropped), every article by what the archive made of it (a stale one:
+        # earlier, older), and every gone id by what became of it: remembered in gone_articles,
+        # or let go with its run (no article page of it answered).
         self.totals = dict.fromkeys(("batches", "items", "articles", "fetches", "links", "runs", "gone",
                                      "answered", "dropped", "new", "updated", "unchanged", "earlier",
                                      "older", "refused", "gone_remembered", "gone_not_remembered"), 0)
