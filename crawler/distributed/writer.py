@@ -17,6 +17,11 @@ while a single-process crawl stored a newer fetch) never replaces newer content,
 earlier revision, and `last_seen_at` never goes back. A writer that loses Redis records, for
 each cluster run it was writing, a `crawl_runs` row saying so (`finish_reason` `redis_error`):
 the run's workers cannot hand over their own rows without Redis.
+
+Articles a run found gone (404/410 of a listed article) are remembered in `gone_articles` as a
+single crawl remembers them, by the rule applied to the whole cluster run: only once some
+article page of that run answered (`state.GoneHeld`); the table is published in Redis for the
+workers (`state.publish_gone`).
 """
 
 from __future__ import annotations
