@@ -43,3 +43,34 @@ class RaisingPipeline:
         if ItemAdapter(item).get("id") in self.ids:
             return 1 / 0
         return item
+
+
+class StallingPipeline:
+    """Holds the process for good (a blocking sleep: the reactor stops, heartbeat and all) on the
+    first article of `STALL_IDS` it meets in the whole test, after the page was fetched and
+    before the archive's pipeline takes the item: a worker to kill between fetching an article
+    and handing it to Redis. `STALL_MARKER` is the file that says it stalled (its pid inside),
+    made exclusively, so that the worker that fetches the page again goes on."""
+
+    def __init__(self, ids: set[int], marker: str):
+        self.ids = ids
+        self.marker = marker
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        return cls({int(i) for i in settings.getlist("STALL_IDS")}, settings.get("STALL_MARKER"))
+
+    def process_item(self, item):
+        if ItemAdapter(item).get("id") in self.ids:
+            import os
+            import time
+
+            try:
+                fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            except FileExistsError:
+                return item
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            time.sleep(600)
+        return item

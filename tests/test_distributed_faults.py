@@ -87,7 +87,8 @@ def test_items_a_hung_writer_held_never_replace_a_newer_fetch(tmp_path):
                 if "Archive writer done: " in line)
     totals = ast.literal_eval(done.split("Archive writer done: ", 1)[1])
     assert totals["articles"] == totals["earlier"] == len(spec), totals
-    assert totals["items"] == sum(totals[k] for k in ("articles", "fetches", "links", "runs", "dropped"))
+    kinds = ("articles", "fetches", "links", "runs", "gone", "answered", "dropped")
+    assert totals["items"] == sum(totals[k] for k in kinds)
     outcomes = [o for (o,) in query(db, "SELECT outcome FROM crawl_runs ORDER BY id")]
     assert outcomes[0] == "ok"  # the single-process crawl; the worker's row came with its items
     assert outcomes[1].startswith("items not archived yet: ")
@@ -132,3 +133,43 @@ def test_a_run_whose_redis_died_is_recorded(slow_site, tmp_path):
     assert '"finish_reason": "redis_error"' in worker_log  # its row, in its log
     no_traceback(logs / "worker.log", logs / "writer.log")
 
+
+
+def test_a_worker_killed_after_fetching_and_before_handing_over_loses_nothing(tmp_path):
+    """A killed worker's fetched-but-not-handed-over article: in one process the killed run's
+    WARC files give it back (`dw/archive/recovered`); in a cluster the request is still the
+    worker's in Redis (released only once Scrapy's item pipelines, the archive's push among
+    them, are done with it), so it is re-queued and fetched again by another worker."""
+    from crawler import settings as project
+    from crawler.distributed.claims import Keys
+
+    spec = articles(6)
+    stalled = spec[2]["id"]
+    site, db, logs, marker = tmp_path / "site", tmp_path / "dw.db", tmp_path / "logs", tmp_path / "stalled"
+    write_site({"articles": spec, "others": []}, site)
+    pipelines = {**project.ITEM_PIPELINES, "tests.faulty.StallingPipeline": 200}  # before the archive's
+    stall = ("-s", f"ITEM_PIPELINES={json.dumps(pipelines)}", "-s", f"STALL_IDS={stalled}",
+             "-s", f"STALL_MARKER={marker}", "-s", "DW_HEARTBEAT_TTL=3")
+    logs.mkdir()
+    with running_mirror(site, tmp_path / "access.log") as origin, redis_server(tmp_path) as url:
+        mirror = Mirror(origin, tmp_path / "access.log")
+        write = cl.writer(url, db, logs / "writer.log", "--until-idle", "1", "-s", "DW_HEARTBEAT_TTL=3")
+        workers = [cl.worker(origin, url, logs / f"worker{n}.log", "-a", "lang=en", *stall) for n in range(2)]
+        try:
+            wait_until(lambda: marker.exists() and marker.read_text(), what="a worker to stall")
+            killed = next(w for w in workers if w.pid == int(marker.read_text()))
+            killed.kill()  # fetched, in no item on Redis
+            assert finish([killed]) == [-signal.SIGKILL]
+            survivor = next(w for w in workers if w is not killed)
+            assert finish([survivor, write]) == [0, 0]
+            assert redis_client(url).llen(Keys().items) == 0
+        finally:  # never leave a stalled worker behind
+            finish([*workers, write], timeout=1)
+    assert query(db, "SELECT count(*) FROM articles WHERE id = ?", stalled) == [(1,)]
+    assert article_count(db) == len(spec)
+    fetched = [p for p in mirror.article_pages() if p.endswith(f"/a-{stalled}")]
+    assert len(fetched) == 2  # by the killed worker, then again by the other
+    (stats,) = [json.loads(s) for (s,) in query(db, "SELECT stats FROM crawl_runs")]  # the survivor's
+    assert stats["dw/cluster/requeued"] >= 1
+    no_traceback(logs / "writer.log", *[logs / f"worker{n}.log" for n in range(2)
+                                        if workers[n] is not killed])

@@ -74,19 +74,25 @@ def record(db: sqlite3.Connection, gone: Iterable[Gone], back: Iterable[int]) ->
     """Remember the articles found gone (a new row, or the last check of one known: its first
     check kept) and forget those that answered again (`back`), in one transaction.
     Raises sqlite3.Error."""
-    rows = [(g.article_id, g.url, g.status, g.checked_at, g.checked_at) for g in gone]
-    back = [(article_id,) for article_id in back]
-    if not (rows or back):
+    gone, back = list(gone), list(back)
+    if not (gone or back):
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.executemany(
-            f"INSERT INTO {TABLE} (id, url, status, first_gone_at, checked_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET url = excluded.url, status = excluded.status,"
-            " checked_at = max(checked_at, excluded.checked_at)", rows)
-        db.executemany(f"DELETE FROM {TABLE} WHERE id = ?", back)
+        write(db, gone, back)
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def write(db: sqlite3.Connection, gone: Iterable[Gone], back: Iterable[int]) -> None:
+    """`record`'s statements, inside a transaction the caller holds (the distributed writer's
+    batch: crawler/distributed/state.py). Raises sqlite3.Error."""
+    rows = [(g.article_id, g.url, g.status, g.checked_at, g.checked_at) for g in gone]
+    db.executemany(
+        f"INSERT INTO {TABLE} (id, url, status, first_gone_at, checked_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET url = excluded.url, status = excluded.status,"
+        " checked_at = max(checked_at, excluded.checked_at)", rows)
+    db.executemany(f"DELETE FROM {TABLE} WHERE id = ?", [(article_id,) for article_id in back])

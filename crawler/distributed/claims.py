@@ -64,6 +64,7 @@ KEY_NAMES = {
     "writer": "writer",         # the writer's id while it runs (with a TTL)
     "writer_error": "writer:error",  # why the writer stopped, when the archive could not be written
     "state": "state",           # hash: ready, seeded_at, articles (the writer's state in Redis)
+    "gone": "gone",             # hash: id -> checked_at of the archive's gone_articles (the writer's)
 }  # fmt: skip
 
 _JOIN = """

@@ -11,7 +11,12 @@ from: an item buffered in a worker would die with it after its request was relea
 
 An item on `{prefix}:items` is `{"kind": KIND, "data": ..., "run": RUN, "worker": WORKER}`,
 KIND one of `article` (an `as_record` dict), `fetched` (a `Fetched` as a dict), `short_link`
-(`{"code", "article_id"}`) or `run` (a `crawl_runs` row).
+(`{"code", "article_id"}`), `run` (a `crawl_runs` row), `gone` (a `gone.Gone` as a dict: a listed
+article that answered 404/410) or `answered` (`{"article_id"}`: one the archive held as gone
+answered again). Gone articles are the writer's to remember, by the rule of the whole cluster
+run (crawler/distributed/state.py, `GoneHeld`); a worker reads the ones the archive holds from
+the writer's hash `{prefix}:gone`, once, when it first needs them (as a single crawl reads
+`gone_articles`).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from dataclasses import asdict
 from datetime import datetime
 
 import redis
+from scrapy.exceptions import CloseSpider
 from scrapy_redis.connection import get_redis_from_settings
 
-from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored, revisits
+from crawler.archive import ArchiveExtension, ArchiveUnavailable, Stored, gone, revisits
 from crawler.distributed import state
 from crawler.distributed.claims import Keys
 
@@ -60,12 +66,38 @@ class RedisArchive(ArchiveExtension):
         return Stored(*values) if any(v is not None for v in values) else None
 
     def gone_checked_at(self, article_id: int) -> str | None:
-        """None: a cluster's workers do not remember articles gone (crawler/archive/gone.py); each
-        run asks for them again and counts them gone."""
-        return None
+        """When the archive last found this article gone, as the writer published it (read once,
+        on first use: the writer changes it only from this run's items), or None. Redis that
+        cannot be read stops the crawl (`fail`, CloseSpider)."""
+        if self._gone is None:
+            try:
+                self._gone = {int(k): state.text(v) for k, v in self.server.hgetall(self.keys.gone).items()}
+            except redis.RedisError as exc:
+                self.fail(f"cannot read the archive's gone articles in Redis: {exc}", 0)
+                raise CloseSpider("archive_error") from None
+        return self._gone.get(article_id)
+
+    def record_gone(self, found: gone.Gone) -> None:
+        """Hand a gone article to the writer at once: it remembers it when some article page of
+        the cluster's run answered (the rule is the run's, not this worker's)."""
+        self.hand_over("gone", asdict(found))
+
+    def record_answered(self, article_id: int) -> None:
+        """An article the archive held as gone answered: the writer forgets it."""
+        if self.gone_checked_at(article_id) is not None:
+            self.hand_over("answered", {"article_id": article_id})
 
     def remember_gone(self) -> None:
-        """Nothing: see `gone_checked_at`."""
+        """Nothing here: the writer remembers the run's gone articles (`record_gone`)."""
+
+    def hand_over(self, kind: str, data: dict) -> None:
+        """Push one item now; Redis that cannot take it stops the crawl (`fail`)."""
+        if self.error:
+            return
+        try:
+            self.push([(kind, data)])
+        except redis.RedisError as exc:
+            self.fail(f"cannot hand items to the archive writer through Redis: {exc}", 0)
 
     def due_for_revisit(self, now: datetime, languages: list[str],
                         limit: int = revisits.LIMIT) -> list[tuple]:

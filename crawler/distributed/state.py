@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from crawler import health
-from crawler.archive import Archive, Fetched, revisits, utc_now
+from crawler.archive import Archive, Fetched, gone, revisits, utc_now
 from crawler.distributed.claims import Keys
 from crawler.items import missing_required
 
@@ -78,21 +78,94 @@ def text(value):
 
 # -- the writer's side -------------------------------------------------------------------------
 
+class GoneHeld:
+    """The writer's account of gone articles, per cluster run (the `run` of an item's envelope).
+
+    `held`: ids a run found gone while no article page of that run had answered yet; `answered`:
+    the runs some article page of which answered; `changed`: ids whose `gone_articles` row was
+    written or deleted since the writer last published them (`publish_gone`). Held ids live in
+    the writer's memory: a writer that dies mid-run loses them, and the next run asks for those
+    ids again, which is what a run that could not remember them costs in a single crawl too.
+    """
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[int, gone.Gone]] = {}
+        self.answered: set[str] = set()
+        self.changed: set[int] = set()
+
+    def due(self, found: list[tuple[str, gone.Gone]], answered: set[str]) -> list[gone.Gone]:
+        """What to remember now: the ids of runs with an answer (this batch's or an earlier one's),
+        held or new. Changes nothing (`commit` does, once the batch is written)."""
+        runs = self.answered | answered
+        due = [g for run in runs for g in self.held.get(run, {}).values()]
+        return due + [g for run, g in found if run in runs]
+
+    def commit(self, found: list[tuple[str, gone.Gone]], answered: set[str], remembered: list[gone.Gone],
+               back: list[int]) -> None:
+        """The batch is written: hold what waits for an answer, drop what was remembered."""
+        self.answered |= answered
+        for run in answered:
+            self.held.pop(run, None)
+        for run, g in found:
+            if run not in self.answered:
+                self.held.setdefault(run, {})[g.article_id] = g
+        self.changed.update(g.article_id for g in remembered)
+        self.changed.update(back)
+
+    def let_go(self, run: str) -> int:
+        """The run ended with no article page answered: its held ids are not remembered (the next
+        run asks for them again). Returns how many."""
+        self.answered.discard(run)
+        return len(self.held.pop(run, {}))
+
+
+def _gone(data) -> gone.Gone:
+    """A `gone` item's data as `Gone` (as `RedisArchive.record_gone` pushes it); raises
+    TypeError, ValueError on anything else."""
+    found = gone.Gone(**data)
+    if not (isinstance(found.article_id, int) and isinstance(found.url, str)
+            and found.status in gone.GONE_STATUSES and isinstance(found.checked_at, str)):
+        raise ValueError(data)
+    return found
+
+
+def _answers(kind: str, data) -> bool:
+    """Whether an item shows an article page of its run answering (200 or 304): a stored
+    article, a 304, or a worker's `crawl_runs` row that counted a fetch (a 200 that was no
+    article, say) or a 304."""
+    if kind == "article":
+        return True
+    if kind == "fetched":
+        return bool(data.get("not_modified"))
+    if kind == "run":
+        return any(isinstance(data.get(n), int) and data[n] > 0 for n in ("fetched", "not_modified"))
+    return False
+
+
 def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[str, int]],
-                log_drops: bool = True) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
+                log_drops: bool = True, held: GoneHeld | None = None,
+                ) -> tuple[dict[str, int], set[int], list[tuple[str, int]]]:
     """Write decoded items in one transaction, then record the runs among them.
 
     Returns (counts of new/updated/unchanged/earlier/older/refused, of the items by kind
-    (articles/fetches/links/runs/dropped), ids written, short links still
-    waiting for their article). An item no worker would send (no id, URL or title; unknown
-    kind) is logged and dropped. Raises `sqlite3.Error` with the archive as it was.
+    (articles/fetches/links/runs/gone/answered/dropped), of `gone_remembered` (ids written to
+    `gone_articles`), ids written, short links still waiting for their article). Gone ids are
+    remembered, and ids that answered again forgotten, in the same transaction, by `held`'s
+    rule (a new `GoneHeld` when None: the batch alone). An item no worker would send (no id,
+    URL or title; unknown kind) is logged and dropped. Raises `sqlite3.Error` with the archive
+    as it was.
     """
+    held = held if held is not None else GoneHeld()
     articles, fetches, runs = [], [], []
+    found: list[tuple[str, gone.Gone]] = []
+    back: list[int] = []
+    answered: set[str] = set()
     links = list(pending_links)
     dropped = 0
     for item in items:
         kind = item.get("kind") if isinstance(item, dict) else None
         data = item.get("data") if kind else None
+        run = str(item.get("run") or "") if kind else ""
         try:
             if kind == "article" and isinstance(data, dict) and not missing_required(data):
                 articles.append(data)
@@ -102,17 +175,27 @@ def write_items(archive: Archive, items: list[dict], pending_links: list[tuple[s
                 links.append((str(data["code"]), int(data["article_id"])))
             elif kind == "run" and isinstance(data, dict):
                 runs.append(data)
+            elif kind == "gone":
+                found.append((run, _gone(data)))
+            elif kind == "answered":
+                back.append(int(data["article_id"]))
             else:
                 raise ValueError(kind)
+            if _answers(kind, data):
+                answered.add(run)
         except (AttributeError, KeyError, TypeError, ValueError):
             dropped += 1
             if log_drops:
                 logger.error("Dropping an item the archive cannot take: %.300r", item)
-    counts = archive.write_batch(articles, links, fetches)
+    remember = held.due(found, answered)
+    also = (lambda: gone.write(archive.db.conn, remember, back)) if remember or back else None
+    counts = archive.write_batch(articles, links, fetches, also=also)
+    held.commit(found, answered, remember, back)
     # Every item, by kind: articles are also counted by what the archive made of them (new,
     # updated, unchanged, earlier, older, refused).
     counts.update(dropped=dropped, articles=len(articles), fetches=len(fetches),
-                  links=len(links) - len(pending_links))
+                  links=len(links) - len(pending_links), gone=len(found), answered=len(back),
+                  gone_remembered=len({g.article_id for g in remember}))
     written = {a["id"] for a in articles} | {f.article_id for f in fetches}
     waiting = [link for link in links if not archive.has_short_link(link[0])]
     counts["runs"] = 0
@@ -174,6 +257,7 @@ def seed(server, keys: Keys, archive: Archive) -> int:
     """
     server.hdel(keys.state, "ready")
     count = publish(server, keys, archive)
+    publish_gone(server, keys, archive)
     batch = []
     for key in server.scan_iter(match=f"{keys.prefix}:a:*", count=5000):
         batch.append(key)
@@ -183,6 +267,33 @@ def seed(server, keys: Keys, archive: Archive) -> int:
     _drop_unarchived(server, archive, batch)
     mark_ready(server, keys, archive)
     return count
+
+
+def publish_gone(server, keys: Keys, archive: Archive, ids: Iterable[int] | None = None) -> int:
+    """Mirror `gone_articles` into the hash `{prefix}:gone` (id -> `checked_at`): the whole table
+    when `ids` is None (replaced in one transaction), else those ids (deleted where the archive
+    no longer holds them as gone). Returns how many ids the hash now has from this call."""
+    if ids is None:
+        rows = gone.load(archive.db.conn)
+        pipe = server.pipeline(transaction=True)
+        pipe.delete(keys.gone)
+        if rows:
+            pipe.hset(keys.gone, mapping=rows)
+        pipe.execute()
+        return len(rows)
+    ids = list(ids)
+    rows = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        rows.update(archive.db.execute(f"SELECT id, checked_at FROM {gone.TABLE}"
+                                       f" WHERE id IN ({','.join('?' * len(part))})", part).fetchall())
+    pipe = server.pipeline(transaction=True)
+    if rows:
+        pipe.hset(keys.gone, mapping=rows)
+    if forgotten := [i for i in ids if i not in rows]:
+        pipe.hdel(keys.gone, *forgotten)
+    pipe.execute()
+    return len(rows)
 
 
 def _drop_unarchived(server, archive: Archive, keys: list[bytes]) -> None:

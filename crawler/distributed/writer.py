@@ -17,6 +17,11 @@ while a single-process crawl stored a newer fetch) never replaces newer content,
 earlier revision, and `last_seen_at` never goes back. A writer that loses Redis records, for
 each cluster run it was writing, a `crawl_runs` row saying so (`finish_reason` `redis_error`):
 the run's workers cannot hand over their own rows without Redis.
+
+Articles a run found gone (404/410 of a listed article) are remembered in `gone_articles` as a
+single crawl remembers them, by the rule applied to the whole cluster run: only once some
+article page of that run answered (`state.GoneHeld`); the table is published in Redis for the
+workers (`state.publish_gone`).
 """
 
 from __future__ import annotations
@@ -63,13 +68,17 @@ class ArchiveWriter:
         self.stopping = False
         self.error = ""  # why `run` stopped with EXIT_FAILED
         self.pending_links: list[tuple[str, int]] = []
-        # Every item taken is counted by kind (items = articles + fetches + links + runs +
-        # dropped), and every article by what the archive made of it (a stale one: earlier, older).
-        self.totals = dict.fromkeys(("batches", "items", "articles", "fetches", "links", "runs", "dropped",
-                                     "new", "updated", "unchanged", "earlier", "older", "refused"), 0)
+        # Every item taken is counted by kind (items = articles + fetches + links + runs + gone +
+        # answered + dropped), every article by what the archive made of it (a stale one:
+        # earlier, older), and every gone id by what became of it: remembered in gone_articles,
+        # or let go with its run (no article page of it answered).
+        self.totals = dict.fromkeys(("batches", "items", "articles", "fetches", "links", "runs", "gone",
+                                     "answered", "dropped", "new", "updated", "unchanged", "earlier",
+                                     "older", "refused", "gone_remembered", "gone_not_remembered"), 0)
         # Cluster runs seen (the run hash, items' envelopes): id -> started_at, arguments, state,
         # items written, workers' rows written; what a writer that loses Redis records.
         self.runs: dict[str, dict] = {}
+        self.gone = state.GoneHeld()  # the runs' gone ids, held until a page of their run answered
         self._take = server.register_script(_TAKE)
 
     def stop(self, signum=None, frame=None) -> None:
@@ -121,6 +130,29 @@ class ArchiveWriter:
         if info.get("id"):
             run = self._run(info["id"])
             run.update({k: info[k] for k in ("started_at", "arguments", "state") if k in info})
+        if self.gone.held:
+            self.let_go_ended(info.get("id"), info.get("state") == "active")
+
+    def let_go_ended(self, current: str | None, active: bool) -> None:
+        """Let go the gone ids held for runs that ended with no article page answered, once every
+        item in Redis is written: the single crawl's rule for a run in which no page answered
+        (the origin may be the wrong site, a route broken). The current run, finished, waits
+        until none of its workers lives: a worker hands its `crawl_runs` row over (which may
+        count a 200 that was no article) after the run is marked finished. Raises RedisError."""
+        ended = [run for run in self.gone.held if run != current or not active]
+        if not ended or self.server.llen(self.keys.items) or self.server.llen(self.keys.writing):
+            return
+        if current in ended and self.cluster.live_workers():
+            ended.remove(current)
+        for run in ended:
+            self._let_go(run, "it ended")
+
+    def _let_go(self, run: str, why: str) -> None:
+        count = self.gone.let_go(run)
+        self.totals["gone_not_remembered"] += count
+        logger.warning("%d articles of cluster run %s answered 404/410 and no article page of the run"
+                       " answered otherwise before %s: not remembered as gone, the next run asks for"
+                       " them again", count, run or "(none named)", why)
 
     def _run(self, run_id: str) -> dict:
         return self.runs.setdefault(run_id, {"items": 0, "rows": 0, "state": "active"})
@@ -165,10 +197,14 @@ class ArchiveWriter:
                 logger.error("Dropping an item that is not JSON: %r", entry[:200])
                 self.totals["dropped"] += 1
         try:
-            counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links)
+            counts, written, self.pending_links = state.write_items(self.archive, items, self.pending_links,
+                                                                    held=self.gone)
         except (AttributeError, KeyError, TypeError, ValueError):
             counts, written = self._write_one_by_one(items)
         state.publish(self.server, self.keys, self.archive, written)
+        if self.gone.changed:
+            state.publish_gone(self.server, self.keys, self.archive, self.gone.changed)
+            self.gone.changed.clear()
         if counts.get("runs"):
             state.publish_coverage(self.server, self.keys, self.archive, self.recent_runs)
         pipe = self.server.pipeline(transaction=True)
@@ -190,7 +226,7 @@ class ArchiveWriter:
             try:
                 # Items of a wrong shape were logged when the whole batch was sorted.
                 one, ids, self.pending_links = state.write_items(self.archive, [item], self.pending_links,
-                                                                 log_drops=False)
+                                                                 log_drops=False, held=self.gone)
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 logger.error("Dropping an item the archive cannot take (%s): %.300r", exc, item)
                 one, ids = {"dropped": 1}, set()
@@ -233,6 +269,8 @@ class ArchiveWriter:
                     break
             else:
                 idle_since = None
+        for run in list(self.gone.held):
+            self._let_go(run, "the writer stopped")
         if self.pending_links:
             logger.warning("%d short links point at articles not in the archive: %s",
                            len(self.pending_links), [code for code, _ in self.pending_links][:20])
