@@ -37,7 +37,8 @@ done; 2 argparse's usage errors (an unknown option, `--workers abc`); 3 an argum
 nothing to read (a path that does not exist or is not a WARC, an `--origin` that is not an origin
 by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI; nothing is created) or
 the archive cannot be written (damaged: found before anything is written, `integrity_check`,
-with the `.recover` line; or a crawl or the archive writer holds it); 130 stopped.
+with the `.recover` line; or a crawl or the archive writer holds it), its last line `dw reextract
+failed: REASON` as the other commands'; 130 stopped.
 """
 
 from __future__ import annotations
@@ -594,6 +595,13 @@ def _captures_named_elsewhere(archive: Path) -> str:
             f" python -m crawler.reextract --archive {archive} {' '.join(folders)}")
 
 
+def refuse(reason: str) -> int:
+    """End the command with exit status 3 and one line saying why, as the other commands end
+    (`dw COMMAND failed: …`, crawler/commands/crawl.py): the line a cron mail holds."""
+    print(f"dw reextract failed: {reason}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
     settings = get_project_settings()
@@ -614,22 +622,18 @@ def main(argv: list[str] | None = None) -> int:
     for origin in args.origin:  # DW_ORIGIN's rule, from its one home
         refused = setting_checks.origin_problem("--origin", origin)
         if refused:
-            print(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN names it",
-                  file=sys.stderr)
-            return EXIT_FAILED
+            return refuse(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN"
+                          " names it")
     refused = paths.problem(args.archive, "--archive")
     if refused:  # SQLite would take it for a temporary or in-memory database
-        print(refused, file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(refused)
     problems = [problem for problem in map(unreadable, args.warcs) if problem]
     if problems:  # before the archive is opened: a typo never creates an empty archive
-        print(problems[0], file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(problems[0])
     try:  # before anything is written, as a crawl does: no archive, a damaged one or its -wal
         integrity.refuse(args.archive)
     except integrity.ArchiveRefused as exc:
-        print(exc, file=sys.stderr)
-        return 3
+        return refuse(str(exc))
     if args.warcs:
         files = in_capture_order(warc_files(args.warcs))
         where = ", ".join(map(str, args.warcs))
@@ -639,9 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         files = in_capture_order(own)
         where = f"{folder} (the captures of {args.archive})"
     if not files:
-        print(f"No WARC files in {where}{_captures_named_elsewhere(args.archive) if not args.warcs else ''}",
-              file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(f"No WARC files in {where}"
+                      f"{_captures_named_elsewhere(args.archive) if not args.warcs else ''}")
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
     def real_url(url: str) -> str:
@@ -655,16 +658,13 @@ def main(argv: list[str] | None = None) -> int:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return 130
     except ArchiveLocked as exc:
-        print(f"The archive {args.archive} is being written by a crawl or the archive writer (it is"
-              f" locked by {f'pid {exc.pid}' if exc.pid else 'another process'}); run this again"
-              " when it is done", file=sys.stderr)
-        return 3
+        return refuse(f"The archive {args.archive} is being written by a crawl or the archive writer"
+                      f" (it is locked by {f'pid {exc.pid}' if exc.pid else 'another process'}); run"
+                      " this again when it is done")
     except (sqlite3.Error, OSError) as exc:
         if integrity.is_damage(exc):  # a damaged page met mid-run
-            print(integrity.damaged_message(args.archive, str(exc)), file=sys.stderr)
-        else:
-            print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
-        return 3
+            return refuse(integrity.damaged_message(args.archive, str(exc)))
+        return refuse(f"The archive {args.archive} cannot be written: {exc}")
     logger.info("Re-extraction done: %s", json.dumps(dict(sorted(counts.items()))))
     print(json.dumps(dict(sorted(counts.items()))))
     return 0
