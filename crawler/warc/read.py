@@ -308,7 +308,9 @@ def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
     without zlib's wrapper, br, zstd; several, in the order applied; unknown ones left, as
     Scrapy leaves them).
 
-    Raises `ValueError` when it cannot be decoded, `limits.TooLarge` (a ValueError) when it
+    Raises `limits.Damaged` (a ValueError) when a content coding fails its own check (a gzip's
+    CRC-32, cut short, data after its end: `crawler.codings`), `ValueError` when it cannot be
+    decoded otherwise (a chunked framing broken), `limits.TooLarge` (a ValueError) when it
     inflates past `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, the crawl's limit; 0: none).
     """
     data = entry.payload or b""
@@ -316,7 +318,7 @@ def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
         data = _undo(data, coding_names(entry.transfer_encoding), max_size)
         undo, _ = content_codings([entry.content_encoding])
         return _undo(data, list(reversed(undo)), max_size)
-    except limits.TooLarge:
+    except (limits.TooLarge, limits.Damaged):  # a Damaged names its coding, as in a crawl
         raise
     except ValueError as exc:
         raise ValueError(f"cannot decode the payload: {exc}") from None

@@ -65,7 +65,7 @@ from scrapy.utils.project import get_project_settings
 from crawler import dw, setting_checks
 from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
 from crawler.archive.records import article_row
-from crawler.codings import TooLarge
+from crawler.codings import Damaged, TooLarge
 from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
@@ -183,6 +183,9 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     except TooLarge as exc:  # a bomb: refused at the crawl's own size limit (DOWNLOAD_MAXSIZE)
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "too_large"
+    except Damaged as exc:  # the crawl's reason for the same damage: `damaged_gzip`, ...
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, exc.reason
     except ValueError as exc:
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "undecodable"
