@@ -42,6 +42,10 @@ the cut response in the request's meta, where the middleware's `process_exceptio
 Without capture (`WARC_ENABLED=False`) the parser still notes such a reset, and the handler
 fails the download the same way (nothing to keep): Scrapy alone would hand the cut body on.
 
+The `request` record of an exchange says what the crawl asked for (`ASKED`: the listing, the
+article's id and URL): the rebuild needs it to tell a listed article gone (404/410) from a page
+the operator named that failed (crawler/archive/gone.py).
+
 A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
 it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/codings.py,
 the codings read as `crawler.codings.content_codings` reads them).
@@ -55,6 +59,7 @@ the crawl starts: crawler/setting_checks.py.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import socket
@@ -103,6 +108,13 @@ CUT_SHORT = "dw_cut_short_response"
 # the connection's close (no Content-Length, not chunked) ended with a reset, not a close: cut.
 # The handler removes it.
 RESET_BODY = b"X-Dw-Body-Reset"
+# The request record's field saying what the crawl asked for with the request, a JSON object:
+# `{"source": "articles", "article": 79010001, "url": "https://www.dw.com/en/…/a-79010001"}` (the
+# listing that named the article, its content id, its canonical URL; `source` alone for a
+# listing's own request). WARC 1.1 allows fields of one's own (§4); this one is Webrecorder's
+# (pywb indexes it into its CDX `metadata`). What a 404 says depends on it: a listed article gone,
+# or a page the operator named that failed (crawler/archive/gone.py); the rebuild reads it.
+ASKED = "WARC-JSON-Metadata"
 
 
 def warc_dir(settings) -> Path:
@@ -253,6 +265,20 @@ def rebuilt_head(response) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def asked(request) -> str | None:
+    """What the crawl asked for with `request`, as the request record's `ASKED` field holds it
+    (compact JSON), or None for a request of no listing or article (robots.txt)."""
+    fields = {}
+    if request.meta.get("source"):
+        fields["source"] = request.meta["source"]
+    article = (request.cb_kwargs or {}).get("content_id")
+    if isinstance(article, int):
+        fields["article"] = article
+        if request.meta.get("dw_url"):
+            fields["url"] = request.meta["dw_url"]
+    return json.dumps(fields, separators=(",", ":")) if fields else None
+
+
 def exchange_records(url: str, request, response, builder: WARCWriter | None = None,
                      head: bytes | None = None, truncated: str | None = None) -> list:
     """The `response` (or `revisit` for a 304) and `request` records of one exchange.
@@ -260,7 +286,8 @@ def exchange_records(url: str, request, response, builder: WARCWriter | None = N
     `url` is the real URL the exchange stands for; `head` the response's status line and
     header lines as received (`rebuilt_head(response)` when not given); `response.body` is
     kept byte for byte. `truncated`: the `WARC-Truncated` reason of a body cut short
-    (`disconnect`: the connection closed before the body's announced end).
+    (`disconnect`: the connection closed before the body's announced end). The request record
+    says what the crawl asked for (`ASKED`), when it asked for a listing or an article.
     """
     builder = builder or BUILDER
     parts = urlsplit(url)
@@ -280,10 +307,13 @@ def exchange_records(url: str, request, response, builder: WARCWriter | None = N
     sent = StatusAndHeaders(f"{request.method} {target} {protocol}",
                             [("Host", parts.netloc), *_headers(request.headers)],
                             is_http_request=True)
-    request_record = builder.create_warc_record(
-        url, "request", http_headers=sent,
-        warc_headers_dict={"WARC-Date": record.rec_headers.get_header("WARC-Date"),
-                           "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID")})
+    fields = {"WARC-Date": record.rec_headers.get_header("WARC-Date"),
+              "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID")}
+    what = asked(request)
+    if what:
+        fields[ASKED] = what
+    request_record = builder.create_warc_record(url, "request", http_headers=sent,
+                                                warc_headers_dict=fields)
     return [record, request_record]
 
 

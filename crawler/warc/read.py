@@ -79,6 +79,11 @@ class Entry:
     # WARC-Truncated (WARC 1.1 §5.13): why the payload stored is not the whole body (`length`,
     # `time`, `disconnect`, `unspecified`); "" for a whole one.
     truncated: str = ""
+    record_id: str = ""  # WARC-Record-ID
+    concurrent_to: str = ""  # WARC-Concurrent-To: a request record's response record
+    # A request record's `WARC-JSON-Metadata`: what the crawl asked for with it
+    # (crawler/warc/capture.py `ASKED`); "" when the writer did not say.
+    asked: str = ""
 
 
 def target_uri(value: str | None) -> str:
@@ -113,7 +118,11 @@ def _entry(path: str, offset: int, record) -> Entry:
                  content_encoding=header("Content-Encoding").lower(),
                  chunked=coding_names(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
                  etag=last("ETag"), last_modified=last("Last-Modified"),
-                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower())
+                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower(),
+                 record_id=(headers.get_header("WARC-Record-ID") or "").strip(),
+                 concurrent_to=(headers.get_header("WARC-Concurrent-To") or "").strip(),
+                 asked=(headers.get_header("WARC-JSON-Metadata") or "").strip()
+                 if record.rec_type == "request" else "")
 
 
 # -- digests ---------------------------------------------------------------------------------
