@@ -3,11 +3,13 @@ the crawl's own, table by table and row by row (README: "the archive can be rebu
 
 One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
 page is cut short once (then retried whole), one every time (failed) and one reset mid-body
-once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after
-the article sitemap's `lastmod` moved for three articles, gets an edited page (a revision), a
-304 with validators of its own (a `revisit` record: a sighting, the new validators kept), the
-same content sent anew, gzip-encoded (a 200 of unchanged content: a sighting, new validators),
-and the failed page whole. Then the rebuild, and every table compared.
+once: each cut response is kept as a `WARC-Truncated: disconnect` record; a listed article
+never served and one answering 404 once are gone. The second, after the article sitemap's
+`lastmod` moved for four articles, gets an edited page (a revision), a 304 with validators of
+its own (a `revisit` record: a sighting, the new validators kept), the same content sent anew,
+gzip-encoded (a 200 of unchanged content: a sighting, new validators), the article gone once
+(back: no longer gone) and the failed page whole. Then the rebuild, and every table compared,
+`gone_articles` too.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def rebuilt(tmp_path_factory):
                       "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.05")
         assert first.returncode == 0, first.stderr[-2000:]
         (first_stats,) = query(db, "SELECT stats FROM crawl_runs")
-        # After the first crawl's last capture (second precision): the three listed as changed.
+        # After the first crawl's last capture (second precision): the four listed as changed.
         time.sleep(1.1)
         moved = stamp(datetime.now(UTC))
         edited = site / EDITED[0]
