@@ -283,6 +283,28 @@ def test_capture_can_be_turned_off(tmp_path):
     assert text.endswith("The unemployment rate held steady at 6.3%.")
 
 
+def test_a_body_cut_short_that_the_crawl_is_told_to_take_is_kept_marked_truncated(tmp_path):
+    """`DOWNLOAD_FAIL_ON_DATALOSS=False`: Scrapy hands a cut body on (flagged `dataloss`), and so
+    does the handler for a reset body that the close ends; each record says it is cut (before:
+    an untruncated record of a cut page, which a rebuild would read as the page)."""
+    cut = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
+    db, log, faults = tmp_path / "dw.db", tmp_path / "access.log", tmp_path / "faults.json"
+    faults.write_text(json.dumps({RESET_UNFRAMED: "reset no-length", cut: "truncate"}))
+    with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
+        run = crawl(Mirror(origin, log), db, "-a", "lang=en", "-s", "DOWNLOAD_FAIL_ON_DATALOSS=False")
+    assert run.returncode == 0, run.stderr[-2000:]
+    marks = {}
+    for path in (tmp_path / "dw.db-warc").glob("*.warc.gz"):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type == "response" and uri.endswith((cut, RESET_UNFRAMED)):
+                    marks.setdefault(uri.split("dw.com", 1)[1], []).append(
+                        record.rec_headers.get_header("WARC-Truncated"))
+    assert marks == {cut: ["disconnect"], RESET_UNFRAMED: ["disconnect"]}
+    assert last_run(db)["stats"]["dw/warc/truncated"] == 2
+
+
 def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):
     # A WARC folder that fills up while the crawl runs: a 4 KiB tmpfs, so the first WARC file's
     # records run out of room within the first pages. (A WARC_DIR that cannot be made or

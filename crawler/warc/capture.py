@@ -41,6 +41,8 @@ close ends noted by its response parser) and raises Scrapy's own `ResponseDataLo
 the cut response in the request's meta, where the middleware's `process_exception` finds it.
 Without capture (`WARC_ENABLED=False`) the parser still notes such a reset, and the handler
 fails the download the same way (nothing to keep): Scrapy alone would hand the cut body on.
+With `DOWNLOAD_FAIL_ON_DATALOSS=False` a cut body is handed on (flagged `dataloss`, as Scrapy
+flags it) and its record is marked `WARC-Truncated: disconnect` all the same.
 
 The `request` record of an exchange says what the crawl asked for (`ASKED`: the listing, the
 article's id and URL): the rebuild needs it to tell a listed article gone (404/410) from a page
@@ -373,7 +375,10 @@ class WarcCaptureMiddleware:
             raise IgnoreRequest("WARC capture failed: the response is not kept, so not used")
         self._refuse_too_large(request, response)
         url = self.origins.real_url(response.url)
-        records = self._records(url, request, response)
+        # Handed on cut short, as `DOWNLOAD_FAIL_ON_DATALOSS=False` asks (Scrapy's `dataloss`
+        # flag, or a reset of a body the close ends): kept, but marked as what it is.
+        cut = "dataloss" in response.flags
+        records = self._records(url, request, response, truncated="disconnect" if cut else None)
         try:
             # Compressed and appended by the capture thread; the response goes on once its
             # records are handed to the operating system.
@@ -388,6 +393,8 @@ class WarcCaptureMiddleware:
         request.meta["fetched_at"] = to_utc(date)  # the archive's clock: the capture's date
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
+        if cut:
+            self.stats.inc_value("dw/warc/truncated")
         return response
 
     async def process_exception(self, request, exception):
