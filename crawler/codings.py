@@ -57,6 +57,13 @@ class Damaged(ValueError):
         self.coding = "gzip" if coding == "x-gzip" else coding
         self.problem = problem
 
+    @property
+    def reason(self) -> str:
+        """The damage's short name, one for the crawl and the rebuild: `damaged_gzip`,
+        `damaged_deflate`, `damaged_br`, `damaged_zstd` (`dw/failed/article/damaged_gzip` in a
+        crawl, `skipped/damaged_gzip` in `crawler.reextract`)."""
+        return f"damaged_{self.coding}"
+
 
 class _Output:
     """Decoded chunks, kept or only counted, never more than `max_size` bytes."""

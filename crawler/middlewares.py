@@ -169,7 +169,7 @@ class DamagedResponse(IgnoreRequest):
 
     def __init__(self, url: str, damage: codings.Damaged, tries: int):
         super().__init__(f"{url}: {damage} (after {tries} tries)")
-        self.reason = f"damaged_{damage.coding}"
+        self.reason = damage.reason
 
 
 class ContentCodingMiddleware:
@@ -264,7 +264,7 @@ class ContentCodingMiddleware:
                          response.url, response.status, damage.problem)
             return response
         self.stats.inc_value(f"dw/damaged_transfer/{damage.coding}")
-        reason = f"damaged_{damage.coding}"
+        reason = damage.reason
         retry = None
         if self.retry and not request.meta.get("dont_retry", False):
             retry = get_retry_request(request, spider=self.crawler.spider, reason=reason)

@@ -311,6 +311,26 @@ def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):
         with pytest.raises(codings.Damaged, match="CRC-32"):
             codings.decode(body, "gzip")
 
+def test_the_rebuild_names_each_damaged_transfer_as_the_crawl_does(damaged, tmp_path):
+    """`crawler.reextract` skips a damaged record under the crawl's reason (`damaged_gzip`);
+    before, `skipped/undecodable`, a name the crawl never gives."""
+    import json
+    import sys
+
+    from tests import forkserver
+    from tests.conftest import ROOT
+
+    run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(tmp_path / "re.db"),
+                          "--workers", "1", f"{damaged.archive}-warc"], cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = json.loads(run.stdout.splitlines()[-1])
+    assert "dw/failed/article/damaged_gzip" in damaged.stats
+    # The article pages' damaged tries: 4 of the page always damaged, 1 cut, 2 with junk.
+    assert counts["skipped/damaged_gzip"] == 4 + 1 + 2, counts
+    assert not [k for k in counts if "undecodable" in k], counts
+    assert "cannot undo the gzip coding: its CRC-32 check failed" in run.stderr
+
+
 def test_a_sitemap_index_not_followed_for_its_depth_says_so(tmp_path):
     from tests.conftest import ROOT
     from tests.crawling import copy_site, crawl, last_run, served

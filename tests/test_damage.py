@@ -174,7 +174,7 @@ def test_reextraction_refuses_a_damaged_archive_before_writing(crawled, tmp_path
     assert run.returncode == 3
     assert "Traceback" not in run.stderr
     line = run.stderr.strip().splitlines()[-1]
-    assert line.startswith("the archive is damaged (") and line.endswith(
+    assert line.startswith("dw reextract failed: the archive is damaged (") and line.endswith(
         f"run `sqlite3 {db} .recover | sqlite3 {db}.recovered`"), line
     assert snapshot(folder) == before
 

@@ -71,7 +71,7 @@ def test_reextract_takes_an_origin_by_dw_origins_rule(tmp_path, capsys, origin):
     code = reextract.main(["--archive", str(tmp_path / "dw.db"), "--origin", origin, str(tmp_path)])
     assert code == 3
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"--origin {origin!r} is not an origin (the scheme and host only, e.g."
+        f"dw reextract failed: --origin {origin!r} is not an origin (the scheme and host only, e.g."
         " http://127.0.0.1:8000); give the mirror the WARCs were fetched from, as DW_ORIGIN names it"]
     assert list(tmp_path.iterdir()) == []
 
@@ -86,7 +86,31 @@ def test_reextract_takes_an_origin_dw_origin_takes(tmp_path, capsys, origin):
                            str(tmp_path / "none.warc.gz")])
     assert code == 3  # the origin taken; the WARC given does not exist
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"{tmp_path / 'none.warc.gz'}: no such file or folder"]
+        f"dw reextract failed: {tmp_path / 'none.warc.gz'}: no such file or folder"]
+
+
+def test_reextracts_other_refusals_end_with_the_commands_failed_line(tmp_path, capsys):
+    """As `scrapy crawl` and `crawler.backfill` end (`dw COMMAND failed: …`); before, the reason
+    alone: nothing folders of cron mails could match on."""
+    from crawler.archive import RunLock
+    from crawler.warc import reextract
+    from crawler.warc.capture import WarcFiles
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert reextract.main(["--archive", str(tmp_path / "dw.db"), str(empty)]) == 3
+    assert capsys.readouterr().err.strip().splitlines() == [f"dw reextract failed: No WARC files in {empty}"]
+
+    files = WarcFiles(tmp_path / "warc", 1 << 20, {"software": "test"})
+    files.append([])  # a file holding its warcinfo record
+    files.close()
+    archive = tmp_path / "dw.db"
+    archive.touch()
+    with RunLock(archive):
+        assert reextract.main(["--archive", str(archive), str(files.path)]) == 3
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"dw reextract failed: The archive {archive} is being written by a crawl or the archive writer"
+        f" (it is locked by pid {os.getpid()}); run this again when it is done"]
 
 
 def test_reextract_usage_error_is_2(tmp_path):

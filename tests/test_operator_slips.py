@@ -106,7 +106,8 @@ def test_a_damaged_wal_is_refused_by_crawl_reextract_backfill_and_backup(crawled
 
     again = python("-m", "crawler.reextract", "--archive", str(db))
     assert again.returncode == 3
-    assert last_line(again).startswith(f"the archive is damaged ({said}"), last_line(again)
+    assert last_line(again).startswith(f"dw reextract failed: the archive is damaged ({said}"), \
+        last_line(again)
     assert last_line(again).endswith(recover)
 
     backfill = python("-m", "crawler.backfill", "cc-news", "--month", "2024-01", "--archive", str(db),

@@ -3,11 +3,13 @@ the crawl's own, table by table and row by row (README: "the archive can be rebu
 
 One module-scoped pair of real crawls of the sample site through the mirror. In the first, one
 page is cut short once (then retried whole), one every time (failed) and one reset mid-body
-once: each cut response is kept as a `WARC-Truncated: disconnect` record. The second, after
-the article sitemap's `lastmod` moved for three articles, gets an edited page (a revision), a
-304 with validators of its own (a `revisit` record: a sighting, the new validators kept), the
-same content sent anew, gzip-encoded (a 200 of unchanged content: a sighting, new validators),
-and the failed page whole. Then the rebuild, and every table compared.
+once: each cut response is kept as a `WARC-Truncated: disconnect` record; a listed article
+never served and one answering 404 once are gone. The second, after the article sitemap's
+`lastmod` moved for four articles, gets an edited page (a revision), a 304 with validators of
+its own (a `revisit` record: a sighting, the new validators kept), the same content sent anew,
+gzip-encoded (a 200 of unchanged content: a sighting, new validators), the article gone once
+(back: no longer gone) and the failed page whole. Then the rebuild, and every table compared,
+`gone_articles` too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ CUT_ALWAYS = ("/en/how-a-berlin-startup-recycles-batteries/a-79010004", 79010004
 RESET_ONCE = "/en/eu-leaders-agree-on-new-climate-target/a-79010001"  # reset mid-body, then whole
 # Its body delimited by the connection's close (no Content-Length, not chunked), reset mid-body.
 RESET_UNFRAMED = "/en/germany-unemployment-rises-in-november/a-79010002"
+# Listed, never served: gone (404) in the first crawl, not asked again in the second.
+GONE = ("https://www.dw.com/en/a-page-dw-took-down/a-79019999", 79019999)
+# 404 in the first crawl (gone), listed as changed before the second, which it answers: no more gone.
+BACK = ("/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046", 16825046)
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -67,14 +73,18 @@ def rebuilt(tmp_path_factory):
     shutil.copytree(ROOT / "data" / "sample-site", site)
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
     faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate",
-                                  RESET_ONCE: "reset times=1", RESET_UNFRAMED: "reset no-length times=1"}))
+                                  RESET_ONCE: "reset times=1", RESET_UNFRAMED: "reset no-length times=1",
+                                  BACK[0]: "status=404 times=1"}))
+    sitemap = site / SITEMAP
+    sitemap.write_text(sitemap.read_text().replace("</urlset>", f"<url><loc>{GONE[0]}</loc>"
+                                                   "<lastmod>2026-11-01T09:00:00Z</lastmod></url></urlset>"))
     with running_mirror(site, log, faults) as origin:
         mirror = Mirror(origin, log)
         first = crawl(mirror, db, "-a", LANGS, "-a", "sources=news,articles,feeds",
                       "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.05")
         assert first.returncode == 0, first.stderr[-2000:]
         (first_stats,) = query(db, "SELECT stats FROM crawl_runs")
-        # After the first crawl's last capture (second precision): the three listed as changed.
+        # After the first crawl's last capture (second precision): the four listed as changed.
         time.sleep(1.1)
         moved = stamp(datetime.now(UTC))
         edited = site / EDITED[0]
@@ -87,9 +97,8 @@ def rebuilt(tmp_path_factory):
         os.utime(site / NOT_MODIFIED[1], (time.time(), time.time()))
         faults.write_text(json.dumps({"/" + RESENT[0].removesuffix(".html"): "encoding=gzip",
                                       NOT_MODIFIED[2]: f"etag={MOVED_ETAG}"}))
-        sitemap = site / SITEMAP
         text = sitemap.read_text()
-        for article_id in (EDITED[1], NOT_MODIFIED[0], RESENT[1]):  # CUT_ALWAYS is missing: fetched
+        for article_id in (EDITED[1], NOT_MODIFIED[0], RESENT[1], BACK[1]):  # CUT_ALWAYS is missing: fetched
             text, n = re.subn(rf"(a-{article_id}</loc><lastmod>)[^<]+", rf"\g<1>{moved}", text)
             assert n == 1
         sitemap.write_text(text)
@@ -99,7 +108,7 @@ def rebuilt(tmp_path_factory):
         assert second.returncode == 0, second.stderr[-2000:]
         statuses = {path: status for path, status in mirror.requests() if "/a-" in path}
     # The second crawl did what the test is about (else it proves nothing).
-    assert sorted(statuses.values()) == [200, 200, 200, 304], statuses
+    assert sorted(statuses.values()) == [200, 200, 200, 200, 304], statuses
     assert statuses[CUT_ALWAYS[0]] == 200
     target = work / "rebuilt.db"
     run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
@@ -150,13 +159,28 @@ def test_the_rebuilt_archive_has_every_table_the_crawls_archive_has(rebuilt):
 
 @pytest.mark.parametrize("table", ["articles", "revisions", "sightings", "short_links",
                                    "agencies", "article_agencies", "authors", "article_authors",
-                                   "images", "articles_search"])
+                                   "images", "articles_search", "gone_articles"])
 def test_the_rebuilt_archive_equals_the_crawls_row_by_row(rebuilt, table):
     db, target, _, _ = rebuilt
     crawled, again = rows(db, table), rows(target, table)
     assert crawled  # every table holds something to compare
     assert [r for r in again if r not in crawled] == [] and [r for r in crawled if r not in again] == []
     assert again == crawled
+
+
+def test_the_rebuild_remembers_the_articles_the_crawl_found_gone(rebuilt):
+    """`gone_articles` is rebuilt from the request records (which listed article was asked) and
+    each run's other answers; before, 404/410 records were only `skipped/http_404` and the
+    rebuilt table empty, so the first crawl after a rebuild asked for every gone article again."""
+    db, target, counts, _ = rebuilt
+    # The crawl's own: the article answering 404 in both runs' listings; the one that answered
+    # the second run is no longer gone.
+    assert query(db, "SELECT id, url, status FROM gone_articles") == [(GONE[1], GONE[0], 404)]
+    assert query(target, "SELECT * FROM gone_articles") == query(db, "SELECT * FROM gone_articles")
+    assert counts["skipped/http_404"] == 2  # not articles: each record read for what it says
+    # Both found gone; the one the archive saw answer later is not written.
+    assert counts["gone"] == 2 and counts["gone_remembered"] == 1, counts
+    assert "gone/unknown" not in counts and "gone_not_remembered" not in counts
 
 
 def test_the_rebuilt_archive_keeps_the_validators_for_the_next_conditional_request(rebuilt):

@@ -259,11 +259,50 @@ def test_a_wget_warc_of_mirrored_pages_imports(crawled, tmp_path):
     assert "new" not in unmapped and unmapped["skipped/not_dw"] == 4  # a mirror's URLs are not DW's
 
 
-def test_capture_can_be_turned_off(mirror, tmp_path):
-    db = tmp_path / "dw.db"
-    assert crawl(mirror, db, "-a", "lang=en", "-s", "WARC_ENABLED=False").returncode == 0
+RESET_UNFRAMED = "/en/germany-unemployment-rises-in-november/a-79010002"
+
+
+def test_capture_can_be_turned_off(tmp_path):
+    """And without capture, a body only the connection's close ends, reset part-way, is still cut
+    short, not whole: retried, the retry's page archived (before: handed on as whole, `No
+    article in …: truncated page`, a failure never retried; a cut after `</article>` archived)."""
+    db, log, faults = tmp_path / "dw.db", tmp_path / "access.log", tmp_path / "faults.json"
+    faults.write_text(json.dumps({RESET_UNFRAMED: "reset no-length times=1"}))
+    with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
+        mirror = Mirror(origin, log)
+        run = crawl(mirror, db, "-a", "lang=en", "-s", "WARC_ENABLED=False")
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert mirror.paths().count(RESET_UNFRAMED) == 2
     assert not (tmp_path / "dw.db-warc").exists() and not (tmp_path / "warc").exists()
     assert query(db, "SELECT count(*), count(warc_file) FROM articles") == [(8, 0)]
+    assert "was cut short: the connection was reset after" in run.stderr
+    stats = last_run(db)["stats"]
+    assert "dw/failed" not in stats
+    assert stats["retry/reason_count/scrapy.exceptions.ResponseDataLossError"] == 1
+    [(text,)] = query(db, "SELECT body FROM articles WHERE url LIKE ?", f"%{RESET_UNFRAMED}")
+    assert text.endswith("The unemployment rate held steady at 6.3%.")
+
+
+def test_a_body_cut_short_that_the_crawl_is_told_to_take_is_kept_marked_truncated(tmp_path):
+    """`DOWNLOAD_FAIL_ON_DATALOSS=False`: Scrapy hands a cut body on (flagged `dataloss`), and so
+    does the handler for a reset body that the close ends; each record says it is cut (before:
+    an untruncated record of a cut page, which a rebuild would read as the page)."""
+    cut = "/en/flood-warnings-issued-across-northern-italy/a-79010003"
+    db, log, faults = tmp_path / "dw.db", tmp_path / "access.log", tmp_path / "faults.json"
+    faults.write_text(json.dumps({RESET_UNFRAMED: "reset no-length", cut: "truncate"}))
+    with running_mirror(ROOT / "data" / "sample-site", log, faults) as origin:
+        run = crawl(Mirror(origin, log), db, "-a", "lang=en", "-s", "DOWNLOAD_FAIL_ON_DATALOSS=False")
+    assert run.returncode == 0, run.stderr[-2000:]
+    marks = {}
+    for path in (tmp_path / "dw.db-warc").glob("*.warc.gz"):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type == "response" and uri.endswith((cut, RESET_UNFRAMED)):
+                    marks.setdefault(uri.split("dw.com", 1)[1], []).append(
+                        record.rec_headers.get_header("WARC-Truncated"))
+    assert marks == {cut: ["disconnect"], RESET_UNFRAMED: ["disconnect"]}
+    assert last_run(db)["stats"]["dw/warc/truncated"] == 2
 
 
 def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record(mirror, tmp_path):

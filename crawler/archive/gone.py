@@ -22,6 +22,10 @@ and remembering its ids would hide those articles from the next runs, which ask 
 
 An article asked for by `urls=` or a short link that answers 404 stays a failure: the operator
 asked for that page. `refresh=all` asks for gone articles too.
+
+A rebuild from the WARC files (`python -m crawler.reextract`) remembers them the same way, from
+each request record's account of what was asked (crawler/warc/capture.py `ASKED`) and each
+run's other answers (`record_captured`).
 """
 
 from __future__ import annotations
@@ -70,6 +74,39 @@ def load(db: sqlite3.Connection) -> dict[int, str]:
     return dict(db.execute(f"SELECT id, checked_at FROM {TABLE}"))
 
 
+# A check of an article found gone: a new row, or the last check of one known (its first kept).
+_UPSERT = (f"INSERT INTO {TABLE} (id, url, status, first_gone_at, checked_at) VALUES (?, ?, ?, ?, ?)"
+           " ON CONFLICT(id) DO UPDATE SET url = excluded.url, status = excluded.status,"
+           " checked_at = max(checked_at, excluded.checked_at)")
+
+
+def record_captured(db: sqlite3.Connection, gone: Iterable[Gone], answered: dict[int, str]) -> int:
+    """`record` for one run read back from its captures (a rebuild, or a re-read in place of
+    captures the archive may have moved past): an article found gone is not remembered when
+    the archive saw it answer later (its `last_seen_at` after the check), and an answer at a
+    time (`answered`, {article id: when}) forgets only the checks before it; so an earlier
+    run's captures never undo what a later run found. The number of articles remembered.
+    Raises sqlite3.Error."""
+    def seen_since(g: Gone) -> bool:  # by its primary key: any number of ids
+        row = db.execute("SELECT last_seen_at FROM articles WHERE id = ?", [g.article_id]).fetchone()
+        return bool(row and row[0] and row[0] > g.checked_at)
+
+    rows = [(g.article_id, g.url, g.status, g.checked_at, g.checked_at) for g in gone
+            if not seen_since(g)]
+    if not (rows or answered):
+        return 0
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany(_UPSERT, rows)
+        db.executemany(f"DELETE FROM {TABLE} WHERE id = ? AND checked_at <= ?", answered.items())
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return len(rows)
+
+
 def record(db: sqlite3.Connection, gone: Iterable[Gone], back: Iterable[int]) -> None:
     """Remember the articles found gone (a new row, or the last check of one known: its first
     check kept) and forget those that answered again (`back`), in one transaction.
@@ -91,8 +128,5 @@ def write(db: sqlite3.Connection, gone: Iterable[Gone], back: Iterable[int]) -> 
     """`record`'s statements, inside a transaction the caller holds (the distributed writer's
     batch: crawler/distributed/state.py). Raises sqlite3.Error."""
     rows = [(g.article_id, g.url, g.status, g.checked_at, g.checked_at) for g in gone]
-    db.executemany(
-        f"INSERT INTO {TABLE} (id, url, status, first_gone_at, checked_at) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT(id) DO UPDATE SET url = excluded.url, status = excluded.status,"
-        " checked_at = max(checked_at, excluded.checked_at)", rows)
+    db.executemany(_UPSERT, rows)
     db.executemany(f"DELETE FROM {TABLE} WHERE id = ?", [(article_id,) for article_id in back])

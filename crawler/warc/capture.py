@@ -39,6 +39,14 @@ and re-extraction skips such a record, counted. `WireHeadDownloadHandler` reads 
 far (Scrapy's `download_fail_on_dataloss`, off for the one download; the reset of a body the
 close ends noted by its response parser) and raises Scrapy's own `ResponseDataLossError` with
 the cut response in the request's meta, where the middleware's `process_exception` finds it.
+Without capture (`WARC_ENABLED=False`) the parser still notes such a reset, and the handler
+fails the download the same way (nothing to keep): Scrapy alone would hand the cut body on.
+With `DOWNLOAD_FAIL_ON_DATALOSS=False` a cut body is handed on (flagged `dataloss`, as Scrapy
+flags it) and its record is marked `WARC-Truncated: disconnect` all the same.
+
+The `request` record of an exchange says what the crawl asked for (`ASKED`: the listing, the
+article's id and URL): the rebuild needs it to tell a listed article gone (404/410) from a page
+the operator named that failed (crawler/archive/gone.py).
 
 A response whose body inflates past `DOWNLOAD_MAXSIZE` (a gzip or brotli bomb) is not stored:
 it is refused here as Scrapy's HttpCompressionMiddleware would refuse it after (crawler/codings.py,
@@ -53,6 +61,7 @@ the crawl starts: crawler/setting_checks.py.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import socket
@@ -101,6 +110,13 @@ CUT_SHORT = "dw_cut_short_response"
 # the connection's close (no Content-Length, not chunked) ended with a reset, not a close: cut.
 # The handler removes it.
 RESET_BODY = b"X-Dw-Body-Reset"
+# The request record's field saying what the crawl asked for with the request, a JSON object:
+# `{"source": "articles", "article": 79010001, "url": "https://www.dw.com/en/…/a-79010001"}` (the
+# listing that named the article, its content id, its canonical URL; `source` alone for a
+# listing's own request). WARC 1.1 allows fields of one's own (§4); this one is Webrecorder's
+# (pywb indexes it into its CDX `metadata`). What a 404 says depends on it: a listed article gone,
+# or a page the operator named that failed (crawler/archive/gone.py); the rebuild reads it.
+ASKED = "WARC-JSON-Metadata"
 
 
 def warc_dir(settings) -> Path:
@@ -251,6 +267,20 @@ def rebuilt_head(response) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def asked(request) -> str | None:
+    """What the crawl asked for with `request`, as the request record's `ASKED` field holds it
+    (compact JSON), or None for a request of no listing or article (robots.txt)."""
+    fields = {}
+    if request.meta.get("source"):
+        fields["source"] = request.meta["source"]
+    article = (request.cb_kwargs or {}).get("content_id")
+    if isinstance(article, int):
+        fields["article"] = article
+        if request.meta.get("dw_url"):
+            fields["url"] = request.meta["dw_url"]
+    return json.dumps(fields, separators=(",", ":")) if fields else None
+
+
 def exchange_records(url: str, request, response, builder: WARCWriter | None = None,
                      head: bytes | None = None, truncated: str | None = None) -> list:
     """The `response` (or `revisit` for a 304) and `request` records of one exchange.
@@ -258,7 +288,8 @@ def exchange_records(url: str, request, response, builder: WARCWriter | None = N
     `url` is the real URL the exchange stands for; `head` the response's status line and
     header lines as received (`rebuilt_head(response)` when not given); `response.body` is
     kept byte for byte. `truncated`: the `WARC-Truncated` reason of a body cut short
-    (`disconnect`: the connection closed before the body's announced end).
+    (`disconnect`: the connection closed before the body's announced end). The request record
+    says what the crawl asked for (`ASKED`), when it asked for a listing or an article.
     """
     builder = builder or BUILDER
     parts = urlsplit(url)
@@ -278,10 +309,13 @@ def exchange_records(url: str, request, response, builder: WARCWriter | None = N
     sent = StatusAndHeaders(f"{request.method} {target} {protocol}",
                             [("Host", parts.netloc), *_headers(request.headers)],
                             is_http_request=True)
-    request_record = builder.create_warc_record(
-        url, "request", http_headers=sent,
-        warc_headers_dict={"WARC-Date": record.rec_headers.get_header("WARC-Date"),
-                           "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID")})
+    fields = {"WARC-Date": record.rec_headers.get_header("WARC-Date"),
+              "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID")}
+    what = asked(request)
+    if what:
+        fields[ASKED] = what
+    request_record = builder.create_warc_record(url, "request", http_headers=sent,
+                                                warc_headers_dict=fields)
     return [record, request_record]
 
 
@@ -341,7 +375,10 @@ class WarcCaptureMiddleware:
             raise IgnoreRequest("WARC capture failed: the response is not kept, so not used")
         self._refuse_too_large(request, response)
         url = self.origins.real_url(response.url)
-        records = self._records(url, request, response)
+        # Handed on cut short, as `DOWNLOAD_FAIL_ON_DATALOSS=False` asks (Scrapy's `dataloss`
+        # flag, or a reset of a body the close ends): kept, but marked as what it is.
+        cut = "dataloss" in response.flags
+        records = self._records(url, request, response, truncated="disconnect" if cut else None)
         try:
             # Compressed and appended by the capture thread; the response goes on once its
             # records are handed to the operating system.
@@ -356,6 +393,8 @@ class WarcCaptureMiddleware:
         request.meta["fetched_at"] = to_utc(date)  # the archive's clock: the capture's date
         self.stats.inc_value("dw/warc/records", 2)
         self.stats.inc_value(f"dw/warc/{kind}")
+        if cut:
+            self.stats.inc_value("dw/warc/truncated")
         return response
 
     async def process_exception(self, request, exception):
@@ -481,9 +520,25 @@ except ImportError:  # pragma: no cover - a Scrapy without them
 
 
 if _LenientHTTPClientParser is not None:
-    class _WireHeadParser(_LenientHTTPClientParser):
-        """Scrapy's response parser, keeping the head's lines as received (`delimiter` is
-        `\n`, so each line still holds its `\r`)."""
+    class _ResetNotingParser(_LenientHTTPClientParser):
+        """Scrapy's response parser, noting on the response that a body delimited by the
+        connection's close was reset, not closed (`RESET_BODY`): installed with WARC capture or
+        without it, since Scrapy alone would hand on the cut body as whole."""
+
+        def connectionLost(self, reason=None) -> None:
+            # A body delimited by the connection's close ends whole when the server closes it,
+            # cut when the connection is reset: Twisted reports both alike (PotentialDataLoss,
+            # which Scrapy passes on as a whole response flagged `partial`). The reset is noted
+            # on the response's headers, which Scrapy reads once the body has ended.
+            if (self.bodyDecoder is not None and reason is not None
+                    and getattr(self.bodyDecoder, "contentLength", 0) is None
+                    and not reason.check(ConnectionDone)):
+                self.headers.setRawHeaders(RESET_BODY, [b"1"])
+            super().connectionLost(reason)
+
+    class _WireHeadParser(_ResetNotingParser):
+        """The parser of a crawl that captures: also keeps the head's lines as received
+        (`delimiter` is `\n`, so each line still holds its `\r`)."""
 
         def lineReceived(self, line: bytes) -> None:
             if self.state == STATUS:  # a new head: also after an ignored 1xx response
@@ -497,47 +552,56 @@ if _LenientHTTPClientParser is not None:
             self.headers.setRawHeaders(WIRE_HEAD, [base64.b64encode(head)])
             super().allHeadersReceived()
 
-        def connectionLost(self, reason=None) -> None:
-            # A body delimited by the connection's close ends whole when the server closes it,
-            # cut when the connection is reset: Twisted reports both alike (PotentialDataLoss,
-            # which Scrapy passes on as a whole response flagged `partial`). The reset is noted
-            # on the response's headers, which Scrapy reads once the body has ended.
-            if (self.bodyDecoder is not None and reason is not None
-                    and getattr(self.bodyDecoder, "contentLength", 0) is None
-                    and not reason.check(ConnectionDone)):
-                self.headers.setRawHeaders(RESET_BODY, [b"1"])
-            super().connectionLost(reason)
+    class _ResetNotingProtocol(_LenientHTTP11ClientProtocol):
+        parser = _ResetNotingParser
 
-    class _WireHeadProtocol(_LenientHTTP11ClientProtocol):
         def request(self, request):
             d = super().request(request)
             if type(self._parser) is _LenientHTTPClientParser:  # as Scrapy swaps it in, ours
-                self._parser.__class__ = _WireHeadParser
+                self._parser.__class__ = self.parser
             return d
 
-    class _WireHeadFactory(_LenientHTTP11ClientFactory):
+    class _WireHeadProtocol(_ResetNotingProtocol):
+        parser = _WireHeadParser
+
+    class _ResetNotingFactory(_LenientHTTP11ClientFactory):
+        protocol = _ResetNotingProtocol
+
         def buildProtocol(self, addr):
-            return _WireHeadProtocol(self._quiescentCallback)
+            return self.protocol(self._quiescentCallback)
+
+    class _WireHeadFactory(_ResetNotingFactory):
+        protocol = _WireHeadProtocol
 
 
 class WireHeadDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 download handler; with `WARC_ENABLED`, each response also carries its
-    head as received to `WarcCaptureMiddleware` (see the module doc)."""
+    head as received to `WarcCaptureMiddleware` (see the module doc). With capture or without,
+    a body only the connection's close ends, reset part-way, fails as a body short of its
+    `Content-Length` does (Scrapy alone hands it on as whole)."""
 
     def __init__(self, crawler):
         super().__init__(crawler)
         self.capturing = crawler.settings.getbool("WARC_ENABLED")
         self.fail_on_dataloss = crawler.settings.getbool("DOWNLOAD_FAIL_ON_DATALOSS")
-        if self.capturing and _LenientHTTPClientParser is not None:
-            self._pool._factory = _WireHeadFactory
+        if _LenientHTTPClientParser is not None:
+            self._pool._factory = _WireHeadFactory if self.capturing else _ResetNotingFactory
 
     async def download_request(self, request):
         """Scrapy's download; a body cut short fails as Scrapy fails it (`ResponseDataLossError`,
         when `DOWNLOAD_FAIL_ON_DATALOSS`), its bytes handed to the capture (`CUT_SHORT`)."""
         key = "download_fail_on_dataloss"
         given = request.meta.get(key)
-        if not (self.capturing and (self.fail_on_dataloss if given is None else given)):
-            return await super().download_request(request)
+        fail = self.fail_on_dataloss if given is None else given
+        if not (self.capturing and fail):
+            response = await super().download_request(request)
+            if response.headers.pop(RESET_BODY, None) is None:
+                return response
+            _reset_warning(request, response)
+            if not fail:  # handed on, flagged as Scrapy flags a body short of its length
+                response.flags.append("dataloss")
+                return response
+            raise ResponseDataLossError(f"{request.url}: the connection was reset before the body's end")
         request.meta[key] = False  # this download only: read the cut body, then fail it here
         try:
             response = await super().download_request(request)
@@ -551,14 +615,18 @@ class WireHeadDownloadHandler(HTTP11DownloadHandler):
             return response
         request.meta[CUT_SHORT] = response
         if reset:
-            logger.warning("The response of %s was cut short: the connection was reset after %d"
-                           " bytes of its body, which only the connection's close was to end",
-                           request.url, len(response.body))
+            _reset_warning(request, response)
         else:
             logger.warning("The response of %s was cut short: %d bytes of its body, fewer than its"
                            " Content-Length %s", request.url, len(response.body),
                            _header_text(response, b"Content-Length"))
         raise ResponseDataLossError(f"{request.url}: the connection closed before the body's end")
+
+
+def _reset_warning(request, response) -> None:
+    logger.warning("The response of %s was cut short: the connection was reset after %d bytes of"
+                   " its body, which only the connection's close was to end", request.url,
+                   len(response.body))
 
 
 def _header_text(response, name: bytes) -> str:

@@ -79,6 +79,11 @@ class Entry:
     # WARC-Truncated (WARC 1.1 §5.13): why the payload stored is not the whole body (`length`,
     # `time`, `disconnect`, `unspecified`); "" for a whole one.
     truncated: str = ""
+    record_id: str = ""  # WARC-Record-ID
+    concurrent_to: str = ""  # WARC-Concurrent-To: a request record's response record
+    # A request record's `WARC-JSON-Metadata`: what the crawl asked for with it
+    # (crawler/warc/capture.py `ASKED`); "" when the writer did not say.
+    asked: str = ""
 
 
 def target_uri(value: str | None) -> str:
@@ -113,7 +118,11 @@ def _entry(path: str, offset: int, record) -> Entry:
                  content_encoding=header("Content-Encoding").lower(),
                  chunked=coding_names(transfer)[-1:] == ["chunked"], transfer_encoding=transfer,
                  etag=last("ETag"), last_modified=last("Last-Modified"),
-                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower())
+                 truncated=(headers.get_header("WARC-Truncated") or "").strip().lower(),
+                 record_id=(headers.get_header("WARC-Record-ID") or "").strip(),
+                 concurrent_to=(headers.get_header("WARC-Concurrent-To") or "").strip(),
+                 asked=(headers.get_header("WARC-JSON-Metadata") or "").strip()
+                 if record.rec_type == "request" else "")
 
 
 # -- digests ---------------------------------------------------------------------------------
@@ -308,7 +317,9 @@ def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
     without zlib's wrapper, br, zstd; several, in the order applied; unknown ones left, as
     Scrapy leaves them).
 
-    Raises `ValueError` when it cannot be decoded, `limits.TooLarge` (a ValueError) when it
+    Raises `limits.Damaged` (a ValueError) when a content coding fails its own check (a gzip's
+    CRC-32, cut short, data after its end: `crawler.codings`), `ValueError` when it cannot be
+    decoded otherwise (a chunked framing broken), `limits.TooLarge` (a ValueError) when it
     inflates past `max_size` bytes (by default `DOWNLOAD_MAXSIZE`, the crawl's limit; 0: none).
     """
     data = entry.payload or b""
@@ -316,7 +327,7 @@ def decode(entry: Entry, max_size: int = limits.MAX_SIZE) -> bytes:
         data = _undo(data, coding_names(entry.transfer_encoding), max_size)
         undo, _ = content_codings([entry.content_encoding])
         return _undo(data, list(reversed(undo)), max_size)
-    except limits.TooLarge:
+    except (limits.TooLarge, limits.Damaged):  # a Damaged names its coding, as in a crawl
         raise
     except ValueError as exc:
         raise ValueError(f"cannot decode the payload: {exc}") from None

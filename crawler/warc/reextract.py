@@ -19,8 +19,11 @@ fetched and never stored) is stored as the crawl stores a fetch: new, an edit, a
 content it has, or, older than what it holds, an earlier revision in its place in time. A
 304's `revisit` record marks its article seen (`not_modified`); each article keeps its last
 response's `ETag` and `Last-Modified`; revisions and sightings of a capture the archive did not
-hold carry the cause of its maker, read off its file's `warcinfo` (`capture_cause`). So an
-archive rebuilt from a crawl's WARCs equals the crawl's (tests/test_rebuild.py). Everything else
+hold carry the cause of its maker, read off its file's `warcinfo` (`capture_cause`). The
+articles each run found gone (404/410 of a listed article, by the request record's account of
+what was asked) go to `gone_articles` by the crawl's rule, run by run (`GoneLog`,
+`remember_gone`). So an archive rebuilt from a crawl's WARCs equals the crawl's
+(tests/test_rebuild.py). Everything else
 (requests, sitemaps, feeds, redirects, other sites, damaged or truncated records, responses
 marked `WARC-Truncated`: `warc_truncated/disconnect` for a crawl's response cut short) is counted
 by kind and skipped; the form each record's payload digest takes is counted too
@@ -37,7 +40,8 @@ done; 2 argparse's usage errors (an unknown option, `--workers abc`); 3 an argum
 nothing to read (a path that does not exist or is not a WARC, an `--origin` that is not an origin
 by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI; nothing is created) or
 the archive cannot be written (damaged: found before anything is written, `integrity_check`,
-with the `.recover` line; or a crawl or the archive writer holds it); 130 stopped.
+with the `.recover` line; or a crawl or the archive writer holds it), its last line `dw reextract
+failed: REASON` as the other commands'; 130 stopped.
 """
 
 from __future__ import annotations
@@ -55,16 +59,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scrapy.utils.project import get_project_settings
 
 from crawler import dw, setting_checks
-from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, integrity, paths
+from crawler.archive import Archive, ArchiveLocked, Fetched, RunLock, as_record, gone, integrity, paths
 from crawler.archive.records import article_row
-from crawler.codings import TooLarge
+from crawler.codings import Damaged, TooLarge
 from crawler.dates import in_the_future
 from crawler.extract import NotAnArticle, extract
 from crawler.extract.version import extractor_version
@@ -182,6 +186,9 @@ def extract_record(task: tuple[Entry, str]) -> tuple[Entry, dict | str]:
     except TooLarge as exc:  # a bomb: refused at the crawl's own size limit (DOWNLOAD_MAXSIZE)
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "too_large"
+    except Damaged as exc:  # the crawl's reason for the same damage: `damaged_gzip`, ...
+        logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
+        return light, exc.reason
     except ValueError as exc:
         logger.warning("%s:%d: %s", entry.path, entry.offset, exc)
         return light, "undecodable"
@@ -268,6 +275,102 @@ def progress(results: Iterator, files: list[Path]) -> Iterator:
             bar.close()
 
 
+# -- articles gone: what each run's captures say of its article requests ---------------------
+
+@dataclass
+class RunAnswers:
+    """What one crawl run's captures say of its article requests, for `gone_articles`
+    (crawler/archive/gone.py): the listed articles whose page answered 404/410 (`gone`), how
+    many article pages answered (200, 304), and when those answered that may be held gone
+    (`answered`: {id: date}; an article gone before, or found gone by an earlier run read here);
+    `unknown`: 404/410 of article pages whose request record does not say what was asked."""
+
+    gone: dict[int, gone.Gone] = field(default_factory=dict)
+    answers: int = 0
+    answered: dict[int, str] = field(default_factory=dict)
+    unknown: int = 0
+
+
+class GoneLog:
+    """`RunAnswers` of each run whose files are read, in capture order, by `capture_run`."""
+
+    def __init__(self, known: set[int]):
+        self.known = known  # the ids an answer may take out of `gone_articles`
+        self.runs: dict[str, RunAnswers] = {}
+
+    def note(self, run: str, response: Entry, request: Entry, url: str) -> None:
+        """One exchange: its `response`/`revisit` record and its `request` record (what the crawl
+        asked for: crawler/warc/capture.py `ASKED`), `url` the response's real URL. As the crawl
+        counts it: an answer of the article asked (the id it asked for, whatever page came), a
+        404/410 of an article a listing named (not one `urls=` or a short link named: a failure)."""
+        seen = self.runs.setdefault(run, RunAnswers())
+        try:
+            what = json.loads(request.asked) if request.asked else {}
+        except ValueError:
+            what = {}
+        article = what.get("article") if isinstance(what, dict) else None
+        if response.truncated:  # cut short: a failure of the crawl, retried
+            return
+        if type(article) is not int:
+            target = dw.parse_url(url) if response.status in gone.GONE_STATUSES else None
+            if target is not None and target.kind == "article" and not what:
+                seen.unknown += 1
+            return
+        if (response.kind == "revisit" and response.status == 304) or (
+                response.kind == "response" and response.status is not None and 200 <= response.status < 300):
+            seen.answers += 1
+            if article in self.known:
+                seen.answered[article] = max(seen.answered.get(article, ""), response.date)
+        elif response.kind == "response" and response.status in gone.GONE_STATUSES \
+                and what.get("source") in gone.GONE_SOURCES:
+            seen.gone[article] = gone.Gone(article, what.get("url") or url, response.status, response.date)
+            self.known.add(article)
+
+
+def capture_run(path: Path) -> str:
+    """The crawl run that wrote a WARC file: the name it was written under (its `warcinfo`'s
+    `WARC-Filename`, whatever it is called now; else its name) less the serial number
+    `crawler.warc.capture.WarcFiles` gives a run's files: `dw-20261206053154-29782-00001.warc.gz`
+    is of the run `dw-20261206053154-29782` (its start and process)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    name = None
+    try:
+        with open(path, "rb") as stream:
+            first = next(iter(ArchiveIterator(stream)), None)
+            if first is not None and first.rec_type == "warcinfo":
+                name = first.rec_headers.get_header("WARC-Filename")
+    except Exception:  # noqa: BLE001 - a damaged first record (counted by the scan): its name
+        name = None
+    name = (name or "").strip() or path.name
+    stem, _, serial = name.removesuffix(".gz").removesuffix(".warc").rpartition("-")
+    return stem if stem and serial.isdigit() else name
+
+
+def remember_gone(archive: Archive, log: GoneLog, counts: Counter) -> None:
+    """Write what each run found gone and which gone articles answered again, run by run in
+    capture order, by the crawl's rule (crawler/archive/gone.py): only when some article page
+    of the same run answered. Counts `gone` (found gone), `gone_remembered`,
+    `gone_not_remembered` (a run in which no article page answered) and `gone/unknown`.
+    Raises sqlite3.Error."""
+    for run, seen in log.runs.items():
+        for name, n in (("gone", len(seen.gone)), ("gone/unknown", seen.unknown)):
+            if n:
+                counts[name] += n
+        if seen.gone and not seen.answers:
+            logger.warning("%d articles answered 404/410 in the run %s and no article page answered"
+                           " otherwise: not remembered as gone, as the crawl did not", len(seen.gone), run)
+            counts["gone_not_remembered"] += len(seen.gone)
+            continue
+        written = gone.record_captured(archive.db.conn, seen.gone.values(), seen.answered)
+        if written:
+            counts["gone_remembered"] += written
+    if counts["gone/unknown"]:
+        logger.info("%d article pages answered 404/410 whose request records do not say which listing"
+                    " asked for them (WARCs written before the crawl said so, or by another tool):"
+                    " not remembered as gone", counts["gone/unknown"])
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def kind_of(entry: Entry, url: str) -> str:
@@ -297,18 +400,29 @@ def kind_of(entry: Entry, url: str) -> str:
 
 
 def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
-          done: set[tuple[str, int]], dates: dict[tuple[str, int], str]) -> Iterator[tuple[Entry, str]]:
+          done: set[tuple[str, int]], dates: dict[tuple[str, int], str],
+          log: GoneLog | None = None) -> Iterator[tuple[Entry, str]]:
     """(entry with its payload, real URL) of each sound DW article response and each 304 of one
     (its `revisit` record) in the files, in order, but those in `done`; every other record
     counted in `counts` as `skipped/<kind>`. The date of every article response is noted in
-    `dates` by (file name, offset).
+    `dates` by (file name, offset); with `log`, what every exchange said of the article asked
+    (`GoneLog.note`), those in `done` too.
     """
     def wanted(entry: Entry) -> bool:
         return kind_of(entry, real_url(entry.uri)) == "article"
 
     for path in files:
+        run = capture_run(path) if log is not None else ""
+        answer = None  # the response or revisit record whose request record comes next
         for entry in scan(path, keep=wanted):
             counts["records"] += 1
+            if log is not None:
+                if entry.kind in ("response", "revisit"):
+                    answer = entry
+                elif entry.kind == "request":
+                    if answer is not None and entry.concurrent_to == answer.record_id:
+                        log.note(run, answer, entry, real_url(answer.uri))
+                    answer = None
             if entry.payload_digest:  # which form the writer digested: crawler/warc/read.py
                 counts[f"payload_digest/{entry.payload_digest}"] += 1
                 if entry.payload_digest == "unmatched":
@@ -467,8 +581,10 @@ def _run(archive: Archive, files: list[Path], workers: int, real_url: Callable[[
     scanned: Counter = Counter(files=len(files))
     counts: Counter = Counter()
     checkpoint = Checkpoint(archive.db, extractor_version())
+    log = GoneLog(set(gone.load(archive.db.conn)))
     try:
-        _apply(archive, files, workers, real_url, checkpoint.done(), scanned, counts, checkpoint)
+        _apply(archive, files, workers, real_url, checkpoint.done(), scanned, counts, checkpoint, log=log)
+        remember_gone(archive, log, counts)
         checkpoint.finish()
     finally:
         try:
@@ -491,14 +607,15 @@ class _NoCheckpoint:
 
 def _apply(archive: Archive, files: list[Path], workers: int, real_url: Callable[[str], str],
            done: set[tuple[str, int]], scanned: Counter, counts: Counter, checkpoint,
-           shown: bool = True) -> None:
+           shown: bool = True, log: GoneLog | None = None) -> None:
     """Read the files' article responses and 304s but those in `done`, and store what they hold
     (see the module doc); `scanned` and `counts` count what was read and what was done; with
-    `shown`, a progress bar or log lines (`progress`)."""
+    `shown`, a progress bar or log lines (`progress`); with `log`, what each exchange said of
+    the article asked is noted in it (`tasks`)."""
     dates: dict[tuple[str, int], str] = {}
     writer = _Writer(archive, counts, checkpoint)
     causes = {str(path): capture_cause(path) for path in files}
-    work = tasks(files, scanned, real_url, done, dates)
+    work = tasks(files, scanned, real_url, done, dates, log)
     results = _results(work, workers)
     for entry, result in progress(results, files) if shown else results:
         if result == NOT_MODIFIED:  # a 304: the article seen, as the crawl records it
@@ -594,6 +711,13 @@ def _captures_named_elsewhere(archive: Path) -> str:
             f" python -m crawler.reextract --archive {archive} {' '.join(folders)}")
 
 
+def refuse(reason: str) -> int:
+    """End the command with exit status 3 and one line saying why, as the other commands end
+    (`dw COMMAND failed: …`, crawler/commands/crawl.py): the line a cron mail holds."""
+    print(f"dw reextract failed: {reason}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line; see the module docstring."""
     settings = get_project_settings()
@@ -614,22 +738,18 @@ def main(argv: list[str] | None = None) -> int:
     for origin in args.origin:  # DW_ORIGIN's rule, from its one home
         refused = setting_checks.origin_problem("--origin", origin)
         if refused:
-            print(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN names it",
-                  file=sys.stderr)
-            return EXIT_FAILED
+            return refuse(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN"
+                          " names it")
     refused = paths.problem(args.archive, "--archive")
     if refused:  # SQLite would take it for a temporary or in-memory database
-        print(refused, file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(refused)
     problems = [problem for problem in map(unreadable, args.warcs) if problem]
     if problems:  # before the archive is opened: a typo never creates an empty archive
-        print(problems[0], file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(problems[0])
     try:  # before anything is written, as a crawl does: no archive, a damaged one or its -wal
         integrity.refuse(args.archive)
     except integrity.ArchiveRefused as exc:
-        print(exc, file=sys.stderr)
-        return 3
+        return refuse(str(exc))
     if args.warcs:
         files = in_capture_order(warc_files(args.warcs))
         where = ", ".join(map(str, args.warcs))
@@ -639,9 +759,8 @@ def main(argv: list[str] | None = None) -> int:
         files = in_capture_order(own)
         where = f"{folder} (the captures of {args.archive})"
     if not files:
-        print(f"No WARC files in {where}{_captures_named_elsewhere(args.archive) if not args.warcs else ''}",
-              file=sys.stderr)
-        return EXIT_FAILED
+        return refuse(f"No WARC files in {where}"
+                      f"{_captures_named_elsewhere(args.archive) if not args.warcs else ''}")
     mirrors = [Origins(o.rstrip("/"), o.rstrip("/"), o.rstrip("/")) for o in args.origin]
 
     def real_url(url: str) -> str:
@@ -655,16 +774,13 @@ def main(argv: list[str] | None = None) -> int:
         print("Stopped; run the same command again to resume.", file=sys.stderr)
         return 130
     except ArchiveLocked as exc:
-        print(f"The archive {args.archive} is being written by a crawl or the archive writer (it is"
-              f" locked by {f'pid {exc.pid}' if exc.pid else 'another process'}); run this again"
-              " when it is done", file=sys.stderr)
-        return 3
+        return refuse(f"The archive {args.archive} is being written by a crawl or the archive writer"
+                      f" (it is locked by {f'pid {exc.pid}' if exc.pid else 'another process'}); run"
+                      " this again when it is done")
     except (sqlite3.Error, OSError) as exc:
         if integrity.is_damage(exc):  # a damaged page met mid-run
-            print(integrity.damaged_message(args.archive, str(exc)), file=sys.stderr)
-        else:
-            print(f"The archive {args.archive} cannot be written: {exc}", file=sys.stderr)
-        return 3
+            return refuse(integrity.damaged_message(args.archive, str(exc)))
+        return refuse(f"The archive {args.archive} cannot be written: {exc}")
     logger.info("Re-extraction done: %s", json.dumps(dict(sorted(counts.items()))))
     print(json.dumps(dict(sorted(counts.items()))))
     return 0
