@@ -22,7 +22,14 @@ at most 2,147,483 s (SQLite's busy timeout is a C int of milliseconds: past it S
 seconds at most `threading.TIMEOUT_MAX` (the longest wait Python's timers and sockets take,
 about 292 years), `DW_GONE_RECHECK_DAYS` at most a century (a date out of range), every other
 whole number at most 2**63 - 1 (SQLite's largest integer and Python's `sys.maxsize`: counts reach
-SQL parameters and C sizes).
+SQL parameters and C sizes). A number past its bound is said to be one, too large: `NAME=VALUE is
+more than the most, N (why)`.
+
+Scrapy's own settings that the crawl reads and the README names (`SCRAPY_RULES`: the
+`CLOSESPIDER_*` limits, `DOWNLOAD_TIMEOUT`, `CONCURRENT_*`, `RETRY_TIMES`, `LOG_LEVEL`, …) are
+checked by the same rules: Scrapy reads them only where they are used, after the archive and its
+run's row were made, and takes what `int()`/`float()` take (`CLOSESPIDER_TIMEOUT=-5` stopped the
+crawl at once with exit 0).
 """
 
 from __future__ import annotations
@@ -105,8 +112,16 @@ def read_number(raw) -> float | None:
     return value if math.isfinite(value) else None  # 1e999 reads as inf
 
 
+def _too_large(raw) -> bool:
+    """A number written the strict way that is too large for a float (`1e400` reads as inf)."""
+    text = str(raw)
+    return bool(_NUMBER.fullmatch(text)) and float(text) == math.inf
+
+
 def _default(name: str) -> str:
-    return str(getattr(defaults, name, None))
+    from scrapy.settings import default_settings
+
+    return str(getattr(defaults, name, getattr(default_settings, name, None)))
 
 
 @dataclass(frozen=True)
@@ -125,9 +140,9 @@ class Whole:
         if value is None or value < self.least:
             return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, a whole"
                     f" number, at least {self.least} (default {self.default or _default(name)})")
-        if value > self.most:
-            return (f"{name}={_shown(raw)} is not {self.noun}; give {self.means}, a whole number, at least"
-                    f" {self.least} and at most {self.most} ({self.why_most})"
+        if value > self.most:  # a whole number, too large: say so, not "not a whole number"
+            return (f"{name}={_shown(raw)} is more than the most, {self.most} ({self.why_most}); give"
+                    f" {self.means}, a whole number, at least {self.least} and at most {self.most}"
                     f" (default {self.default or _default(name)})")
         return None
 
@@ -146,14 +161,17 @@ class Number:
 
     def problem(self, name: str, raw, given: bool) -> str | None:
         value = read_number(raw)
+        if value is None and _too_large(raw):  # `1e400`: a number as written, past any float
+            value = math.inf
         if value is None or not (value > self.least if self.above else value >= self.least):
             bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
             return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, {bound}"
                     f" (default {self.default or _default(name)})")
-        if value > self.most:
+        if value > self.most:  # a number, too large: say so, not "not a number of seconds"
             bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
-            return (f"{name}={_shown(raw)} is not {self.noun}; give {self.means}, {bound} and at most"
-                    f" {_amount(self.most)} ({self.why_most}) (default {self.default or _default(name)})")
+            return (f"{name}={_shown(raw)} is more than the most, {_amount(self.most)} ({self.why_most});"
+                    f" give {self.means}, {bound} and at most {_amount(self.most)}"
+                    f" (default {self.default or _default(name)})")
         return None
 
 
@@ -384,6 +402,20 @@ def _user_agent(name: str, raw) -> str | None:
     return None
 
 
+# The levels Python's logging takes by name (exactly so: `info` is a ValueError when Scrapy sets
+# up its log, an exit 1 with a traceback).
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _log_level(name: str, raw) -> str | None:
+    if str(raw) in (*_LOG_LEVELS, "WARN", "FATAL", "NOTSET") or (
+            isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
+        return None
+    hint = f" (in capitals: {str(raw).upper()})" if str(raw).upper() in _LOG_LEVELS else ""
+    return (f"{name}={_shown(raw)} is not a log level{hint}; give one of {', '.join(_LOG_LEVELS)}"
+            " (default INFO)")
+
+
 _SECONDS = "a number of seconds"
 _ORIGIN = "where {} is fetched from: point all three origins at a mirror to crawl it"
 
@@ -455,6 +487,42 @@ RULES: dict[str, Rule] = {
     "USER_AGENT": Checked(lambda name, raw: _user_agent(name, raw)),
 }
 
+# Scrapy's own settings that the crawl reads and the README names, checked the same way: Scrapy
+# reads them where they are used, after the archive and its `crawl_runs` row were made, and takes
+# what int()/float() take: `CLOSESPIDER_TIMEOUT=-5` stopped the crawl at once with exit 0 having
+# done nothing, `CLOSESPIDER_ITEMCOUNT=abc` was a ValueError (exit 1), `-1` was "no limit".
+SCRAPY_RULES: dict[str, Rule] = {
+    "CLOSESPIDER_TIMEOUT": Number(0, "the seconds after which the crawl stops (0: no limit)",
+                                  noun=_SECONDS),
+    "CLOSESPIDER_ITEMCOUNT": Whole(0, "the articles after which the crawl stops (0: no limit)"),
+    "CLOSESPIDER_PAGECOUNT": Whole(0, "the responses after which the crawl stops (0: no limit)"),
+    "CLOSESPIDER_ERRORCOUNT": Whole(0, "the errors after which the crawl stops (0: no limit)"),
+    "CLOSESPIDER_TIMEOUT_NO_ITEM": Whole(0, "the seconds without an article after which the crawl"
+                                            " stops (0: no limit)"),
+    "CLOSESPIDER_PAGECOUNT_NO_ITEM": Whole(0, "the responses without an article after which the"
+                                              " crawl stops (0: no limit)"),
+    "CONCURRENT_REQUESTS": Whole(1, "the requests in flight at once"),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": Whole(1, "the requests in flight at once to one host"),
+    "CONCURRENT_ITEMS": Whole(1, "the items of one response handled at once"),
+    "DOWNLOAD_DELAY": Number(0, "the seconds between two requests to one host", noun=_SECONDS),
+    "DOWNLOAD_TIMEOUT": Number(0, "the seconds a request may take", above=True, noun=_SECONDS),
+    "DOWNLOAD_MAXSIZE": Whole(0, "the largest response in bytes (0: no limit)", noun="a size"),
+    "DOWNLOAD_WARNSIZE": Whole(0, "the response size in bytes that is warned of (0: never)",
+                               noun="a size"),
+    "DOWNLOAD_FAIL_ON_DATALOSS": Boolean(),
+    "RETRY_ENABLED": Boolean(),
+    "RETRY_TIMES": Whole(0, "the retries of a failed request"),
+    "ROBOTSTXT_OBEY": Boolean(),
+    "AUTOTHROTTLE_ENABLED": Boolean(),
+    "AUTOTHROTTLE_START_DELAY": Number(0, "AutoThrottle's first delay, in seconds", noun=_SECONDS),
+    "AUTOTHROTTLE_MAX_DELAY": Number(0, "AutoThrottle's longest delay, in seconds", noun=_SECONDS),
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": Number(0, "the requests AutoThrottle aims to have in flight"
+                                                 " to one host", above=True),
+    "DEPTH_LIMIT": Whole(0, "how many links deep a request may be (0: no limit)"),
+    "LOG_LEVEL": Checked(lambda name, raw: _log_level(name, raw)),
+}
+RULES.update(SCRAPY_RULES)
+
 
 def problem(settings, names: Iterable[str] | None = None) -> str | None:
     """Why the first of `names` (default: every setting in `RULES`) cannot be used, in one
@@ -484,4 +552,15 @@ def _the_archive_itself(settings) -> str | None:
         if value and os.path.realpath(os.fspath(value)) == archive:
             return (f"{name}={value} is the archive's own file (ARCHIVE_PATH); give another"
                     " folder")
+    # JOBDIR in the captures folder: the crawl's queue, seen-set and lock would sit among the
+    # WARC files a rebuild reads and a backup copies, and a second archive's captures.
+    jobdir = settings.get("JOBDIR")
+    if jobdir:
+        from crawler.archive.paths import captures_dir
+
+        captures = captures_dir(settings.get("ARCHIVE_PATH"), settings.get("WARC_DIR") or None)
+        if os.path.realpath(os.fspath(jobdir)) == os.path.realpath(captures):
+            given = "WARC_DIR" if settings.get("WARC_DIR") else "the archive's own, beside ARCHIVE_PATH"
+            return (f"JOBDIR={jobdir} is the captures folder ({given}): the crawl's state would be"
+                    " kept among the WARC files; give another folder")
     return None

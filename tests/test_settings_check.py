@@ -371,7 +371,8 @@ def test_every_setting_of_the_project_has_a_rule_and_its_default_passes():
 
     names = _project_settings()
     assert {"ARCHIVE_PATH", "HEALTH_DROP", "DW_ORIGIN", "WARC_DIR", "JOBDIR"} <= set(names)
-    assert sorted(setting_checks.RULES) == names  # none missing, none left over
+    # none missing, none left over but Scrapy's own that the crawl reads (tests below)
+    assert sorted(set(setting_checks.RULES) - set(setting_checks.SCRAPY_RULES)) == names
     assert setting_checks.problem(_settings()) is None
 
 
@@ -434,8 +435,10 @@ def test_text_that_is_no_number_is_refused_for_every_number_setting(name):
                               " folder the crawl's state is kept in"),
     ({"WARC_DIR": "/proc/warc"}, "WARC_DIR=/proc/warc cannot be made: No such file or directory;"
                                  " give another folder"),
-    ({"DW_GONE_RECHECK_DAYS": "1000000"}, "DW_GONE_RECHECK_DAYS=1000000 is not a number of days;"),
-    ({"DW_GONE_RECHECK_DAYS": "1e300"}, "DW_GONE_RECHECK_DAYS=1e300 is not a number of days;"),
+    # a number over its bound is one, too large (was "is not a number of days": tester try27)
+    ({"DW_GONE_RECHECK_DAYS": "1000000"}, "DW_GONE_RECHECK_DAYS=1000000 is more than the most, 36500"
+                                          " (a century: later dates are out of range);"),
+    ({"DW_GONE_RECHECK_DAYS": "1e300"}, "DW_GONE_RECHECK_DAYS=1e300 is more than the most, 36500"),
     ({"DW_ORIGIN": "http://u:p@127.0.0.1:8765"}, "DW_ORIGIN='http://u:p@127.0.0.1:8765' is not an origin"),
     ({"DW_ORIGIN": "http://127.0.0.1:0"}, "DW_ORIGIN='http://127.0.0.1:0' is not an origin"),
     ({"USER_AGENT": ""}, "USER_AGENT='' is not a User-Agent: the crawl would go out unidentified"),
@@ -668,3 +671,124 @@ def test_an_archive_path_that_cannot_be_made_is_a_bad_setting_naming_why(tmp_pat
         assert (_refused("ARCHIVE_PATH", value) or "").startswith(said)
     assert _refused("ARCHIVE_PATH", f"{tmp_path}/new/folders/dw.db") is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dangling"]  # nothing made
+
+
+# -- tester try27: numbers over their bound, Scrapy's own settings, NAME_MAX, JOBDIR -------------
+
+@pytest.mark.parametrize(("name", "value", "most", "why"), [
+    ("ARCHIVE_MAX_PAGES", "4294967295", "4294967294", "SQLite's largest page count"),
+    ("ARCHIVE_TIMEOUT", "2147483.9", "2147483", "SQLite's busy timeout, 2**31 - 1 milliseconds"),
+    ("ARCHIVE_TIMEOUT", "1e400", "2147483", "SQLite's busy timeout, 2**31 - 1 milliseconds"),  # past a float
+    ("HEALTH_RECENT_RUNS", str(2**63), str(2**63 - 1), "SQLite's largest integer"),
+    ("RETRY_BACKOFF_MAX", "1e300", "9223372036", "the longest wait Python's timers take"),
+], ids=repr)
+def test_a_number_over_its_bound_is_said_to_be_more_than_the_most(name, value, most, why):
+    """It is a number, too large: was "is not a whole number" / "is not a number of seconds"."""
+    said = _refused(name, value)
+    assert said.startswith(f"{name}={value} is more than the most, {most} ({why}); give "), said
+    assert f"at most {most} (default " in said
+
+
+def _scrapy_default(name: str):
+    from scrapy.settings import default_settings
+
+    return getattr(default_settings, name)
+
+
+def test_scrapys_own_settings_checked_are_scrapys_and_their_defaults_pass():
+    from crawler import setting_checks
+
+    assert {"CLOSESPIDER_TIMEOUT", "CLOSESPIDER_ITEMCOUNT", "CLOSESPIDER_PAGECOUNT", "DOWNLOAD_TIMEOUT",
+            "CONCURRENT_REQUESTS", "RETRY_TIMES", "LOG_LEVEL"} <= set(setting_checks.SCRAPY_RULES)
+    for name in setting_checks.SCRAPY_RULES:
+        assert name in setting_names.scrapy_names(), name
+        from scrapy.settings import Settings
+
+        assert setting_checks.problem(Settings(), (name,)) is None, name  # Scrapy's default
+    assert setting_checks.problem(_settings()) is None  # and the project's
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    # stopped at once, exit 0, an archive and a crawl_runs row made, nothing fetched
+    ({"CLOSESPIDER_TIMEOUT": "-5"}, "CLOSESPIDER_TIMEOUT=-5 is not a number of seconds; give the"
+                                    " seconds after which the crawl stops (0: no limit), at least 0"),
+    # a ValueError of int() when the crawl started: exit 1
+    ({"CLOSESPIDER_ITEMCOUNT": "abc"}, "CLOSESPIDER_ITEMCOUNT=abc is not a whole number; give the"
+                                       " articles after which the crawl stops (0: no limit)"),
+    ({"CLOSESPIDER_PAGECOUNT": "1.5"}, "CLOSESPIDER_PAGECOUNT=1.5 is not a whole number"),
+    ({"CLOSESPIDER_ITEMCOUNT": "-1"}, "CLOSESPIDER_ITEMCOUNT=-1 is not a whole number"),  # was no limit
+    ({"CLOSESPIDER_TIMEOUT_NO_ITEM": "2.5"}, "CLOSESPIDER_TIMEOUT_NO_ITEM=2.5 is not a whole number"),
+    ({"DOWNLOAD_TIMEOUT": "0"}, "DOWNLOAD_TIMEOUT=0 is not a number of seconds"),
+    ({"DOWNLOAD_TIMEOUT": "nan"}, "DOWNLOAD_TIMEOUT=nan is not a number of seconds"),
+    ({"DOWNLOAD_DELAY": "-1"}, "DOWNLOAD_DELAY=-1 is not a number of seconds"),
+    ({"CONCURRENT_REQUESTS": "0"}, "CONCURRENT_REQUESTS=0 is not a whole number"),
+    ({"CONCURRENT_REQUESTS_PER_DOMAIN": "abc"}, "CONCURRENT_REQUESTS_PER_DOMAIN=abc is not a whole"),
+    ({"RETRY_TIMES": "-1"}, "RETRY_TIMES=-1 is not a whole number"),
+    ({"RETRY_ENABLED": "maybe"}, "RETRY_ENABLED=maybe is not a boolean"),
+    ({"DOWNLOAD_MAXSIZE": "16MB"}, "DOWNLOAD_MAXSIZE=16MB is not a size"),
+    ({"AUTOTHROTTLE_TARGET_CONCURRENCY": "0"}, "AUTOTHROTTLE_TARGET_CONCURRENCY=0 is not a number"),
+    ({"LOG_LEVEL": "info"}, "LOG_LEVEL=info is not a log level (in capitals: INFO); give one of"
+                            " CRITICAL, ERROR, WARNING, INFO, DEBUG"),
+    ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL=LOUD is not a log level; give one of"),
+], ids=repr)
+def test_scrapys_own_settings_the_crawl_reads_are_refused_as_the_projects(given, said):
+    from crawler import setting_checks
+
+    assert (setting_checks.problem(_settings(given)) or "").startswith(said)
+
+
+@pytest.mark.parametrize("given", [
+    {"CLOSESPIDER_TIMEOUT": "0"}, {"CLOSESPIDER_TIMEOUT": "2.5"}, {"CLOSESPIDER_ITEMCOUNT": "5"},
+    {"CLOSESPIDER_PAGECOUNT": "0"}, {"DOWNLOAD_TIMEOUT": "0.5"}, {"DOWNLOAD_DELAY": "0"},
+    {"CONCURRENT_REQUESTS": "1"}, {"RETRY_TIMES": "0"}, {"RETRY_ENABLED": "False"},
+    {"LOG_LEVEL": "WARNING"}, {"LOG_LEVEL": "DEBUG"}, {"DOWNLOAD_FAIL_ON_DATALOSS": "False"},
+], ids=repr)
+def test_scrapys_own_settings_taken(given):
+    from crawler import setting_checks
+
+    assert setting_checks.problem(_settings(given)) is None
+
+
+def test_a_scrapy_setting_refused_before_anything(mirror, tmp_path):
+    """One real crawl: `CLOSESPIDER_TIMEOUT=-5` ended `stopped: closespider_timeout`, exit 0, with
+    an archive and a `crawl_runs` row made and nothing fetched."""
+    run = run_from(tmp_path / "work", mirror, "-a", "lang=en", "-s", "ARCHIVE_PATH=dw.db",
+                   "-s", "CLOSESPIDER_TIMEOUT=-5")
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1].startswith(
+        "dw crawl failed: bad setting: CLOSESPIDER_TIMEOUT=-5 is not a number of seconds")
+    assert mirror.paths() == []
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "work", "work/run", "work/run/scrapy.cfg"]
+
+
+def test_an_archive_file_name_longer_than_the_file_system_takes_is_a_bad_setting(tmp_path):
+    """Was `the archive could not be written: … File name too long` after the run began; WARC_DIR
+    and JOBDIR with such a name were already refused. Room is left for `-journal`."""
+    most = os.pathconf(tmp_path, "PC_NAME_MAX")
+    room = most - len("-journal")
+    for size in (300, room + 1):
+        value = f"{tmp_path}/{'x' * (size - 3)}.db"
+        said = _refused("ARCHIVE_PATH", value)
+        assert said == (f"ARCHIVE_PATH={value} has a file name of {size} bytes, more than the most,"
+                        f" {room} (the file system takes names of {most} bytes (NAME_MAX), and"
+                        " -journal is added for SQLite's journal); give a shorter file name"), said
+    assert _refused("ARCHIVE_PATH", f"{tmp_path}/{'x' * (room - 3)}.db") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jobdir_in_the_captures_folder_is_refused(tmp_path):
+    """The crawl's queue, seen-set and lock among the WARC files (was accepted)."""
+    archive = tmp_path / "dw.db"
+    given = {"ARCHIVE_PATH": str(archive), "WARC_DIR": str(tmp_path / "w"), "JOBDIR": str(tmp_path / "w")}
+    from crawler import setting_checks
+
+    assert setting_checks.problem(_settings(given)) == (
+        f"JOBDIR={tmp_path}/w is the captures folder (WARC_DIR): the crawl's state would be kept"
+        " among the WARC files; give another folder")
+    own = {"ARCHIVE_PATH": str(archive), "JOBDIR": f"{archive}-warc/"}  # the archive's own folder
+    assert (setting_checks.problem(_settings(own)) or "").startswith(
+        f"JOBDIR={archive}-warc/ is the captures folder (the archive's own, beside ARCHIVE_PATH)")
+    for elsewhere in ({**given, "JOBDIR": str(tmp_path / "job")}, {**own, "JOBDIR": str(tmp_path / "job")}):
+        assert setting_checks.problem(_settings(elsewhere)) is None
+    assert list(tmp_path.iterdir()) == []

@@ -45,7 +45,7 @@ def problem(value: str | os.PathLike | None, name: str = "ARCHIVE_PATH") -> str 
     if text.lower().startswith("file:"):
         return (f"{shown} is a URI, not a file path: SQLite may open it in memory or as a temporary"
                 " database, and nothing would be kept; give the archive's file")
-    slip = path_slip(name, text)
+    slip = path_slip(name, text) or _name_too_long(shown, text)
     if slip:
         return slip
     if os.path.isdir(text) or text.endswith(("/", os.sep)):
@@ -75,6 +75,33 @@ def path_slip(name: str, text: str) -> str | None:
                 f" named ~ would be made in the working folder; give the full path, e.g."
                 f" {name}={os.path.expanduser(text)}")
     return None
+
+
+# The longest name SQLite and the crawl add to the archive's file name: its rollback journal
+# (`dw.db-journal`); `-wal`, `-shm` and the captures folder `-warc` are shorter.
+COMPANION_SUFFIXES = ("-journal", "-wal", "-shm", CAPTURES_SUFFIX)
+
+
+def _name_too_long(shown: str, text: str) -> str | None:
+    """A file name longer than its file system takes (NAME_MAX, 255 bytes on most), with room
+    for the companions made beside it: refused as a setting, as WARC_DIR's and JOBDIR's are,
+    rather than an OSError when the archive is opened after the run began."""
+    name = os.path.basename(text)
+    folder = os.path.dirname(os.path.abspath(text))
+    most = 255
+    for place in (folder, *map(str, Path(folder).parents)):
+        try:
+            most = os.pathconf(place, "PC_NAME_MAX")
+            break
+        except (OSError, ValueError):
+            continue
+    room = most - max(map(len, COMPANION_SUFFIXES))
+    size = len(os.fsencode(name))
+    if size <= room:
+        return None
+    return (f"{shown} has a file name of {size} bytes, more than the most, {room} (the file system"
+            f" takes names of {most} bytes (NAME_MAX), and {max(COMPANION_SUFFIXES, key=len)} is"
+            " added for SQLite's journal); give a shorter file name")
 
 
 def _not_there(shown: str, text: str) -> str | None:
