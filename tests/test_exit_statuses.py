@@ -121,6 +121,82 @@ def test_reextract_usage_error_is_2(tmp_path):
     assert exit.value.code == 2
 
 
+@pytest.mark.parametrize(("workers", "said"), [
+    # 100000 forked until the kernel's OOM killer ended it; 0 and -3 ran quietly as one
+    ("100000", "--workers=100000 is more than the most, {most} (4 per core of the {cores} this"
+               " process may use: extraction is CPU-bound, and each worker is a process of its own);"
+               " give 1 to {most} (default: one per core)"),
+    ("0", "--workers=0 is less than the least, 1; give the extraction processes, 1 to {most}"
+          " (default: one per core)"),
+    ("-3", "--workers=-3 is less than the least, 1"),
+], ids=repr)
+def test_reextract_workers_are_bounded_before_anything(tmp_path, capsys, workers, said):
+    from crawler.warc import reextract
+
+    cores = len(os.sched_getaffinity(0))
+    assert reextract.most_workers() == 4 * cores
+    warc = tmp_path / "x.warc.gz"
+    warc.write_bytes(b"")
+    assert reextract.main(["--archive", str(tmp_path / "dw.db"), "--workers", workers, str(warc)]) == 3
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("dw reextract failed: " + said.format(most=4 * cores, cores=cores)), line
+    assert [p.name for p in tmp_path.iterdir()] == ["x.warc.gz"]  # nothing made, nothing forked
+    assert reextract.workers_problem(1) is None and reextract.workers_problem(4 * cores) is None
+    assert reextract.workers_problem(4 * cores + 1) is not None
+
+
+def test_reextract_an_empty_archive_is_said_to_be_empty(tmp_path, capsys):
+    """`--archive ''` (an unset shell variable) was `--archive=. is a folder`."""
+    from crawler.warc import reextract
+
+    assert reextract.main(["--archive", "", str(tmp_path)]) == 3
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "dw reextract failed: --archive= is empty (an unset shell variable?); give the archive's file,"
+        " e.g. --archive=data/dw.db"]
+
+
+def _archive_writer(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", *args,
+                           "-s", "REDIS_URL=redis://127.0.0.1:9/0", "-s", f"ARCHIVE_PATH={tmp_path}/dw.db"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
+
+
+@pytest.mark.parametrize(("args", "status", "said"), [
+    # were ignored, exit 0 (the writer ran)
+    (["--bogus", "--until-idle", "1"], 2,
+     ": error: unknown option --bogus (scrapy archive-writer -h lists the options)"),
+    (["--until-idle", "1", "bogus-positional"], 2,
+     ": error: unexpected argument 'bogus-positional': archive-writer takes options only"),
+    # were taken: -5 stopped at once, nan and 1e400 never went idle
+    (["--until-idle", "nan"], 3, "dw archive-writer failed: bad argument: --until-idle=nan is not a"
+                                 " number of seconds; give the seconds without an item after which"
+                                 " the writer stops, at least 0 (default none: run until stopped)"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else None)
+def test_the_archive_writer_refuses_what_it_does_not_take(tmp_path, args, status, said):
+    run = _archive_writer(tmp_path, *args)
+    assert run.returncode == status, run.stderr[-2000:]
+    last = run.stderr.strip().splitlines()[-1]
+    assert last == said if status == 3 else last.endswith(said), last  # 2: the parser's prog name
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("-5", "--until-idle=-5 is not a number of seconds"), ("inf", "--until-idle=inf is not a number"),
+    (" 5", "--until-idle=' 5' is not a number of seconds as written"),
+    ("1e400", "--until-idle=1e400 is more than the most, 9223372036 (the longest wait Python's timers"
+              " take)"),
+    ("0", None), ("0.5", None), ("3600", None),
+], ids=repr)
+def test_until_idle_is_read_as_the_settings_are(value, said):
+    import importlib
+
+    writer = importlib.import_module("crawler.commands.archive-writer")
+    got = writer.UNTIL_IDLE.problem("--until-idle", value, True)
+    assert (got or "").startswith(said) if said else got is None, got
+
+
 def test_the_archive_writer_says_its_own_name_and_exits_3(tmp_path):
     """One process: the writer's refusal of a setting, `dw archive-writer failed: …` (was `dw crawl
     failed: …`). Its refusals to start (no Redis, a lock): tests/test_distributed.py."""
@@ -131,9 +207,10 @@ def test_the_archive_writer_says_its_own_name_and_exits_3(tmp_path):
                               "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
     assert run.returncode == 3
     assert run.stderr.strip().splitlines() == [
-        "dw archive-writer failed: bad setting: ARCHIVE_TIMEOUT=1e300 is not a number of seconds;"
-        " give the seconds a batch waits for another process's write lock, at least 0 and at most"
-        " 2147483 (SQLite's busy timeout, 2**31 - 1 milliseconds) (default 30.0)"]
+        # a number, too large (was "is not a number of seconds": tester try27, item 9)
+        "dw archive-writer failed: bad setting: ARCHIVE_TIMEOUT=1e300 is more than the most, 2147483"
+        " (SQLite's busy timeout, 2**31 - 1 milliseconds); give the seconds a batch waits for another"
+        " process's write lock, at least 0 and at most 2147483 (default 30.0)"]
     assert list(tmp_path.iterdir()) == []
 
 

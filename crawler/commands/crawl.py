@@ -117,12 +117,12 @@ def check_settings(settings, opts, command: str = "crawl") -> list[str]:
     return passed_on
 
 
-def unknown_option(option: str) -> str:
+def unknown_option(option: str, command: str = "crawl") -> str:
     """The usage error for an option Scrapy does not take, with the form it was meant as."""
     name, _, value = option.lstrip("-").partition("=")
-    if name in SPIDER_ARGUMENTS:
+    if name in SPIDER_ARGUMENTS and command == "crawl":
         return (f"unknown option {option}; spider arguments are given with -a:"
                 f" -a {name}={value or 'VALUE'}")
     if name.isupper():
         return f"unknown option {option}; settings are given with -s: -s {name}={value or 'VALUE'}"
-    return f"unknown option {option} (scrapy crawl -h lists the options)"
+    return f"unknown option {option} (scrapy {command} -h lists the options)"

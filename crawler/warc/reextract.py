@@ -711,6 +711,32 @@ def _captures_named_elsewhere(archive: Path) -> str:
             f" python -m crawler.reextract --archive {archive} {' '.join(folders)}")
 
 
+# Extraction is CPU-bound: workers past the cores only add processes, each a forked copy with
+# its own parser and results in flight; 4 per core leaves room for the reading and
+# writing to wait without a machine's memory going to thousands of them (`--workers 100000` forked
+# until the kernel's OOM killer ended it).
+WORKERS_PER_CORE = 4
+
+
+def most_workers() -> int:
+    """The most `--workers` taken: WORKERS_PER_CORE times the cores this process may run on."""
+    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+
+
+def workers_problem(workers: int) -> str | None:
+    """Why `--workers N` cannot be used, in one sentence starting `--workers=N`; None when it can."""
+    most = most_workers()
+    if workers < 1:
+        return (f"--workers={workers} is less than the least, 1; give the extraction processes, 1"
+                f" to {most} (default: one per core)")
+    if workers > most:
+        return (f"--workers={workers} is more than the most, {most} ({WORKERS_PER_CORE} per core of"
+                f" the {most // WORKERS_PER_CORE} this process may use: extraction is CPU-bound, and"
+                " each worker is a process of its own); give 1 to"
+                f" {most} (default: one per core)")
+    return None
+
+
 def refuse(reason: str) -> int:
     """End the command with exit status 3 and one line saying why, as the other commands end
     (`dw COMMAND failed: …`, crawler/commands/crawl.py): the line a cron mail holds."""
@@ -727,10 +753,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("warcs", nargs="*", type=Path, metavar="WARC",
                         help="WARC files or folders (default: the archive's own captures,"
                              f" {warc_default} for {archive_default})")
-    parser.add_argument("--archive", type=Path, default=archive_default,
+    # A str, not a Path: Path('') is '.', and `--archive ''` (an unset shell variable) would be
+    # refused as "a folder" instead of as empty.
+    parser.add_argument("--archive", type=str, default=str(archive_default),
                         help=f"the SQLite archive (default: {archive_default})")
-    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
-                        help="extraction processes (default: one per core)")
+    cores = len(os.sched_getaffinity(0))
+    parser.add_argument("--workers", type=int, default=cores,
+                        help=f"extraction processes, 1 to {most_workers()} (default: one per core, {cores})")
     parser.add_argument("--origin", action="append", default=[],
                         help="a mirror the WARCs were fetched from, read as www.dw.com")
     args = parser.parse_args(argv)
@@ -740,9 +769,13 @@ def main(argv: list[str] | None = None) -> int:
         if refused:
             return refuse(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN"
                           " names it")
+    refused = workers_problem(args.workers)
+    if refused:  # before any process is forked or anything made
+        return refuse(refused)
     refused = paths.problem(args.archive, "--archive")
     if refused:  # SQLite would take it for a temporary or in-memory database
         return refuse(refused)
+    args.archive = Path(args.archive)
     problems = [problem for problem in map(unreadable, args.warcs) if problem]
     if problems:  # before the archive is opened: a typo never creates an empty archive
         return refuse(problems[0])
