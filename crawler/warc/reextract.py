@@ -38,7 +38,8 @@ applied in capture order (the WARC-Date of each one's first record), whatever or
 given in. It takes the archive's run lock, as a crawl does. Exit status, as `scrapy crawl`'s: 0
 done; 2 argparse's usage errors (an unknown option, `--workers abc`); 3 an argument refused or
 nothing to read (a path that does not exist or is not a WARC, an `--origin` that is not an origin
-by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI; nothing is created) or
+by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI, `--workers` less than 1
+or more than `most_workers()`; nothing is created) or
 the archive cannot be written (damaged: found before anything is written, `integrity_check`,
 with the `.recover` line; or a crawl or the archive writer holds it), its last line `dw reextract
 failed: REASON` as the other commands'; 130 stopped.
