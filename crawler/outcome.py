@@ -217,6 +217,19 @@ def most_requests_failed(run: Run) -> Outcome | None:
     return _most_lost(run.counts["failed"], run.counts["found"] - run.counts["gone"])
 
 
+def stopped_before_any_listing(run: Run) -> Outcome | None:
+    """Stopped at a limit the user set (Ctrl-C, SIGTERM, CLOSESPIDER_*) before any sitemap or
+    feed that was asked for answered: nothing was found, so the run did not do its job (it was
+    exit 0, `stopped: shutdown`, after a crawl that never reached its origin: tester try27, item
+    1). A listing that failed is `no_listing_readable`'s; one read empty, `stopped` as before."""
+    stats = run.stats
+    if (run.finish_reason in USER_LIMITS and run.listed_nothing and not stats.get("dw/discovery/empty")
+            and not run.counts["found"]):
+        return failed(f"stopped: {run.finish_reason} ({USER_LIMITS[run.finish_reason]}) before any"
+                      " sitemap or feed could be read")
+    return None
+
+
 def stopped_at_a_user_limit(run: Run) -> Outcome | None:
     """Cut short on purpose: judged on what it tried, not what it found, and by no rule after
     this one."""
@@ -270,6 +283,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     every_listing_empty,
     no_listing_readable,
     every_article_gone,
+    stopped_before_any_listing,
     stopped_at_a_user_limit,
     nothing_listed,
     none_fetched,

@@ -35,6 +35,17 @@ CASES = {
                        "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),
     "Ctrl-C": ("shutdown", {"dw/discovery/requested": 2, "dw/discovery/empty": 2}, "stopped",
                "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)"),
+    # Stopped before any listing asked for answered (an origin never reached): was `stopped`,
+    # exit 0 (tester try27, items 1 and 9); an article named with `urls=` alone is no listing.
+    "Ctrl-C before any listing answered": (
+        "shutdown", {"dw/discovery/requested": 3}, "failed",
+        "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM) before any sitemap or feed could be read"),
+    "a user's limit before any listing answered": (
+        "closespider_timeout", {"dw/discovery/requested": 1}, "failed",
+        "stopped: closespider_timeout (a limit you set: CLOSESPIDER_TIMEOUT) before any sitemap or feed"
+        " could be read"),
+    "Ctrl-C with urls= only": ("shutdown", {"dw/found": 1}, "stopped",
+                               "stopped: shutdown (you stopped it: Ctrl-C or SIGTERM)"),
     "a user's limit, most of what it tried failed": (
         "shutdown", FETCHED | {"dw/fetched": 2, "dw/failed": 4}, "failed",
         "most article requests failed (4 of 6)"),
