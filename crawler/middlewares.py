@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def scrapy_form(origin: str) -> str:
+    """An origin as Scrapy writes it in a request's URL (w3lib's `safe_url_string`: scheme and
+    host lowercased, an IDN host in punycode, an empty port or a port's leading zeros dropped),
+    without a trailing `/`."""
+    return Request(origin.rstrip("/") + "/").url.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Origins:
     """Where www.dw.com, p.dw.com and rss.dw.com are fetched from."""
@@ -40,6 +47,13 @@ class Origins:
     www: str = dw.WWW
     short: str = dw.SHORTLINK
     feeds: str = dw.FEEDS
+
+    def __post_init__(self) -> None:
+        # Each origin in the form Scrapy gives its requests' URLs, so that a URL on it is known
+        # as on it: a capital letter in the host (`http://LOCALHOST:18810`) made every request,
+        # lowercased by Scrapy, look off the origin and be rewritten back, for ever.
+        for field in ("www", "short", "feeds"):
+            object.__setattr__(self, field, scrapy_form(getattr(self, field)))
 
     @classmethod
     def from_settings(cls, settings) -> Origins:
@@ -106,7 +120,11 @@ class OriginMiddleware:
             logger.warning("Not requesting %s: not on a configured DW origin", request.url)
             raise IgnoreRequest(f"off the configured DW origins: {request.url}")
         if target != request.url:
-            return request.replace(url=target)
+            moved = request.replace(url=target)
+            # Compared as Scrapy writes both: a target that Scrapy's URL form makes the same URL
+            # is no move, and rewriting it would bring the request back here for ever.
+            if moved.url != request.url:
+                return moved
         return None
 
     def resumed(self, request) -> str | None:
@@ -120,8 +138,12 @@ class OriginMiddleware:
         if not real or request.meta.get("redirect_urls"):
             return None
         target = self.origins.fetch_url(real)
-        if target is None or urlsplit(target)[2:4] != urlsplit(request.url)[2:4]:
+        # Compared as Scrapy writes URLs (request.url is in that form already).
+        written = None if target is None else Request(target).url
+        if written is None or urlsplit(written)[2:4] != urlsplit(request.url)[2:4]:
             return None
+        if written == request.url:  # already where it goes: no move, nothing to count
+            return target
         self.stats.inc_value("dw/resumed_on_current_origin")
         logger.info("Queued request %s sent to the current origin: %s", request.url, target)
         return target
