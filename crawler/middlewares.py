@@ -20,6 +20,7 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
@@ -165,8 +166,14 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
     Deferred of a robots.txt being fetched).
     """
 
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self._unreadable: dict[str, str] = {}  # netloc -> why its robots.txt could not be read
+        self._schemes: dict[str, str] = {}  # netloc -> the scheme its robots.txt was asked with
+
     async def robot_parser(self, request):
         netloc = urlparse_cached(request).netloc
+        self._schemes.setdefault(netloc, urlparse_cached(request).scheme)
         pending = self._parsers.get(netloc)
         if not isinstance(pending, Deferred):
             return await super().robot_parser(request)
@@ -178,6 +185,50 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
 
         pending.addCallback(hand_on)
         return await maybe_deferred_to_future(mine)
+
+    # RFC 9309 §2.3.1.3-4: a robots.txt answering 4xx is unavailable (everything allowed); one
+    # that cannot be reached (5xx, a network error, and so a transfer damaged on every try)
+    # disallows everything. Scrapy 2.19 takes all of these as "no robots.txt" (its 5xx body is
+    # even parsed as a robots.txt), so a crawl went on over paths the site forbids.
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500:
+            self._stats.inc_value("robotstxt/response_count")
+            self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+            return self._disallow_all(netloc, str(response.status))
+        if response.status >= 400:  # unavailable: a 404 page's words are no rules
+            response = response.replace(body=b"")
+        return await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if not isinstance(exc, IgnoreRequest):
+            self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        why = getattr(exc, "reason", None) or type(exc).__name__  # `damaged_gzip`, `TimeoutError`
+        self._disallow_all(netloc, why)
+
+    def _disallow_all(self, netloc: str, why: str) -> None:
+        """Every request to `netloc` refused from now on (`robots_txt_unreachable`), counted
+        and said once for the origin."""
+        self._unreadable[netloc] = why
+        origin = f"{self._schemes.get(netloc, 'http')}://{netloc}"
+        said = f"robots.txt of {origin} could not be read ({why})"
+        self._stats.inc_value("dw/robotstxt/unreachable")
+        earlier = self._stats.get_value("dw/robotstxt/unreachable_origins")
+        self._stats.set_value("dw/robotstxt/unreachable_origins", f"{earlier}; {said}" if earlier else said)
+        logger.warning("%s: nothing is fetched from it, as RFC 9309 asks (an unreachable robots.txt"
+                       " disallows everything)", said)
+        parser = build_from_crawler(self._parserimpl, self.crawler, b"User-agent: *\nDisallow: /\n")
+        pending = self._parsers.get(netloc)
+        self._parsers[netloc] = parser
+        if isinstance(pending, Deferred):
+            pending.callback(parser)
+
+    def process_request_2(self, rp, request: Request) -> None:
+        why = self._unreadable.get(urlparse_cached(request).netloc)
+        if why is not None:
+            self._stats.inc_value("robotstxt/forbidden")
+            raise IgnoreRequest(f"robots.txt could not be read ({why}): nothing fetched from its origin")
+        super().process_request_2(rp, request)
 
 
 class DamagedResponse(IgnoreRequest):

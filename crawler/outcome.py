@@ -161,6 +161,16 @@ def warc_not_closed(run: Run) -> Outcome | None:
     return None
 
 
+def robots_txt_unreadable(run: Run) -> Outcome | None:
+    """An origin's robots.txt could not be read (5xx, a network error, damaged on every try):
+    RFC 9309 §2.3.1.4 has nothing fetched from it (crawler/middlewares.py). When no article was
+    fetched at all, that is the run's reason, not "no sitemap or feed could be read"."""
+    said = run.stats.get("dw/robotstxt/unreachable_origins")
+    if said and not (run.counts["fetched"] or run.counts["not_modified"]):
+        return failed(f"{said}: nothing fetched from it, as RFC 9309 asks")
+    return None
+
+
 def sitemaps_too_deep(run: Run) -> Outcome | None:
     """Nothing listed, and sitemap indexes named sitemaps that were not read because
     `DW_SITEMAP_DEPTH` stopped them: that is the reason, not "listed no entry"."""
@@ -266,6 +276,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     archive_not_written,
     stopped_by_an_error,
     warc_not_closed,
+    robots_txt_unreadable,
     sitemaps_too_deep,
     every_listing_empty,
     no_listing_readable,
