@@ -37,8 +37,13 @@ logger = logging.getLogger(__name__)
 def scrapy_form(origin: str) -> str:
     """An origin as Scrapy writes it in a request's URL (w3lib's `safe_url_string`: scheme and
     host lowercased, an IDN host in punycode, an empty port or a port's leading zeros dropped),
-    without a trailing `/`."""
-    return Request(origin.rstrip("/") + "/").url.rstrip("/")
+    without a trailing `/`. One Scrapy cannot read is left as it is: `scrapy crawl` has refused it
+    already (crawler/setting_checks.py), and a command that does not check (`scrapy shell`) says
+    so on its own."""
+    try:
+        return Request(origin.rstrip("/") + "/").url.rstrip("/")
+    except ValueError:
+        return origin.rstrip("/")
 
 
 @dataclass(frozen=True)

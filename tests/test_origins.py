@@ -48,6 +48,13 @@ def test_an_origin_with_capitals_or_a_leading_zero_is_taken_and_read_as_scrapy_w
     assert _problem("DW_ORIGIN", value) is None
     assert Origins(value, value, value).www == Request(value.rstrip("/") + "/").url.rstrip("/")
     assert Origins(value, value, value).www.lower() == Origins(value, value, value).www
+    # What a WARC made through it names is read back as dw.com's (crawler.reextract --origin).
+    fetched = Request(value.rstrip("/") + "/en/x/a-1").url
+    assert Origins(value, value, value).real_url(fetched) == "https://www.dw.com/en/x/a-1"
+
+
+def test_an_origin_scrapy_cannot_read_is_kept_as_given_for_commands_that_do_not_check():
+    assert Origins("", "", "").www == ""
 
 
 def _middleware(origin: str) -> OriginMiddleware:
