@@ -291,9 +291,13 @@ RULES: list[Callable[[Run], Outcome | None]] = [
 
 
 def judge(run: Run, rules: list[Callable[[Run], Outcome | None]] | None = None) -> Outcome:
-    """The run's outcome: the verdict of the first rule that has one, else ok."""
-    for rule in RULES if rules is None else rules:
-        verdict = rule(run)
-        if verdict is not None:
-            return verdict
-    return OK
+    """The run's outcome: the verdict of the first rule that has one, else ok. An ok or stopped
+    run for which an origin's robots.txt could not be read says so after its verdict (`ok;
+    robots.txt of … could not be read (503): nothing fetched from it, as RFC 9309 asks`): what
+    that origin serves is missing from it, though the other origins gave it work."""
+    verdict = next((said for rule in (RULES if rules is None else rules)
+                    if (said := rule(run)) is not None), OK)
+    unread = run.stats.get("dw/robotstxt/unreachable_origins")
+    if unread and verdict.status in Outcome.OK_STATUSES:
+        return Outcome(verdict.status, f"{verdict.text}; {unread}: nothing fetched from it, as RFC 9309 asks")
+    return verdict
