@@ -206,6 +206,11 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         return await super()._parse_robots(response, netloc, request)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest) and not isinstance(exc, DamagedResponse):
+            # Refused on our side, not unreachable: more redirects than REDIRECT_MAX_TIMES (RFC
+            # 9309 §2.3.1.2: then unavailable, allowed), a redirect off the origins, past the
+            # size limit. Scrapy's reading, as before: no robots.txt.
+            return super()._robots_error(exc, netloc)
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         why = getattr(exc, "reason", None) or type(exc).__name__  # `damaged_gzip`, `TimeoutError`

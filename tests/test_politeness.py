@@ -132,6 +132,12 @@ def test_a_robots_txt_that_could_not_be_downloaded_disallows_everything(error, w
         with pytest.raises(IgnoreRequest, match=rf"robots.txt could not be read \({reason}\)"):
             middleware.process_request_2(handed[0], Request(f"http://{netloc}/en/x/a-1"))
     assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
+    # Refused on our side (too many redirects, off the origins): no robots.txt, as Scrapy reads it.
+    middleware._parsers["c:1"] = Deferred()
+    middleware._robots_error(IgnoreRequest("max redirections reached"), "c:1")
+    assert middleware._parsers["c:1"] is None
+    middleware.process_request_2(None, Request("http://c:1/en/x/a-1"))
+    assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
 
 
 # -- Retry-After: delay-seconds or a full HTTP-date, nothing else (RFC 9110 §10.2.3) --------------
