@@ -20,6 +20,7 @@ from scrapy.http import Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
@@ -33,6 +34,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def scrapy_form(origin: str) -> str:
+    """An origin as Scrapy writes it in a request's URL (w3lib's `safe_url_string`: scheme and
+    host lowercased, an IDN host in punycode, an empty port or a port's leading zeros dropped),
+    without a trailing `/`. One Scrapy cannot read is left as it is: `scrapy crawl` has refused it
+    already (crawler/setting_checks.py), and a command that does not check (`scrapy shell`) says
+    so on its own."""
+    try:
+        return Request(origin.rstrip("/") + "/").url.rstrip("/")
+    except ValueError:
+        return origin.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Origins:
     """Where www.dw.com, p.dw.com and rss.dw.com are fetched from."""
@@ -40,6 +53,13 @@ class Origins:
     www: str = dw.WWW
     short: str = dw.SHORTLINK
     feeds: str = dw.FEEDS
+
+    def __post_init__(self) -> None:
+        # Each origin in the form Scrapy gives its requests' URLs, so that a URL on it is known
+        # as on it: a capital letter in the host (`http://LOCALHOST:18810`) made every request,
+        # lowercased by Scrapy, look off the origin and be rewritten back, for ever.
+        for field in ("www", "short", "feeds"):
+            object.__setattr__(self, field, scrapy_form(getattr(self, field)))
 
     @classmethod
     def from_settings(cls, settings) -> Origins:
@@ -106,7 +126,11 @@ class OriginMiddleware:
             logger.warning("Not requesting %s: not on a configured DW origin", request.url)
             raise IgnoreRequest(f"off the configured DW origins: {request.url}")
         if target != request.url:
-            return request.replace(url=target)
+            moved = request.replace(url=target)
+            # Compared as Scrapy writes both: a target that Scrapy's URL form makes the same URL
+            # is no move, and rewriting it would bring the request back here for ever.
+            if moved.url != request.url:
+                return moved
         return None
 
     def resumed(self, request) -> str | None:
@@ -120,8 +144,12 @@ class OriginMiddleware:
         if not real or request.meta.get("redirect_urls"):
             return None
         target = self.origins.fetch_url(real)
-        if target is None or urlsplit(target)[2:4] != urlsplit(request.url)[2:4]:
+        # Compared as Scrapy writes URLs (request.url is in that form already).
+        written = None if target is None else Request(target).url
+        if written is None or urlsplit(written)[2:4] != urlsplit(request.url)[2:4]:
             return None
+        if written == request.url:  # already where it goes: no move, nothing to count
+            return target
         self.stats.inc_value("dw/resumed_on_current_origin")
         logger.info("Queued request %s sent to the current origin: %s", request.url, target)
         return target
@@ -143,8 +171,14 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
     Deferred of a robots.txt being fetched).
     """
 
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self._unreadable: dict[str, str] = {}  # netloc -> why its robots.txt could not be read
+        self._schemes: dict[str, str] = {}  # netloc -> the scheme its robots.txt was asked with
+
     async def robot_parser(self, request):
         netloc = urlparse_cached(request).netloc
+        self._schemes.setdefault(netloc, urlparse_cached(request).scheme)
         pending = self._parsers.get(netloc)
         if not isinstance(pending, Deferred):
             return await super().robot_parser(request)
@@ -156,6 +190,55 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
 
         pending.addCallback(hand_on)
         return await maybe_deferred_to_future(mine)
+
+    # RFC 9309 §2.3.1.3-4: a robots.txt answering 4xx is unavailable (everything allowed); one
+    # that cannot be reached (5xx, a network error, and so a transfer damaged on every try)
+    # disallows everything. Scrapy 2.19 takes all of these as "no robots.txt" (its 5xx body is
+    # even parsed as a robots.txt), so a crawl went on over paths the site forbids.
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500:
+            self._stats.inc_value("robotstxt/response_count")
+            self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+            return self._disallow_all(netloc, str(response.status))
+        if response.status >= 400:  # unavailable: a 404 page's words are no rules
+            response = response.replace(body=b"")
+        return await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest) and not isinstance(exc, DamagedResponse):
+            # Refused on our side, not unreachable: more redirects than REDIRECT_MAX_TIMES (RFC
+            # 9309 §2.3.1.2: then unavailable, allowed), a redirect off the origins, past the
+            # size limit. Scrapy's reading, as before: no robots.txt.
+            return super()._robots_error(exc, netloc)
+        if not isinstance(exc, IgnoreRequest):
+            self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        why = getattr(exc, "reason", None) or type(exc).__name__  # `damaged_gzip`, `TimeoutError`
+        self._disallow_all(netloc, why)
+
+    def _disallow_all(self, netloc: str, why: str) -> None:
+        """Every request to `netloc` refused from now on (`robots_txt_unreachable`), counted
+        and said once for the origin."""
+        self._unreadable[netloc] = why
+        origin = f"{self._schemes.get(netloc, 'http')}://{netloc}"
+        said = f"robots.txt of {origin} could not be read ({why})"
+        self._stats.inc_value("dw/robotstxt/unreachable")
+        earlier = self._stats.get_value("dw/robotstxt/unreachable_origins")
+        self._stats.set_value("dw/robotstxt/unreachable_origins", f"{earlier}; {said}" if earlier else said)
+        logger.warning("%s: nothing is fetched from it, as RFC 9309 asks (an unreachable robots.txt"
+                       " disallows everything)", said)
+        parser = build_from_crawler(self._parserimpl, self.crawler, b"User-agent: *\nDisallow: /\n")
+        pending = self._parsers.get(netloc)
+        self._parsers[netloc] = parser
+        if isinstance(pending, Deferred):
+            pending.callback(parser)
+
+    def process_request_2(self, rp, request: Request) -> None:
+        why = self._unreadable.get(urlparse_cached(request).netloc)
+        if why is not None:
+            self._stats.inc_value("robotstxt/forbidden")
+            raise IgnoreRequest(f"robots.txt could not be read ({why}): nothing fetched from its origin")
+        super().process_request_2(rp, request)
 
 
 class DamagedResponse(IgnoreRequest):

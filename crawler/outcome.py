@@ -161,6 +161,16 @@ def warc_not_closed(run: Run) -> Outcome | None:
     return None
 
 
+def robots_txt_unreadable(run: Run) -> Outcome | None:
+    """An origin's robots.txt could not be read (5xx, a network error, damaged on every try):
+    RFC 9309 §2.3.1.4 has nothing fetched from it (crawler/middlewares.py). When no article was
+    fetched at all, that is the run's reason, not "no sitemap or feed could be read"."""
+    said = run.stats.get("dw/robotstxt/unreachable_origins")
+    if said and not (run.counts["fetched"] or run.counts["not_modified"]):
+        return failed(f"{said}: nothing fetched from it, as RFC 9309 asks")
+    return None
+
+
 def sitemaps_too_deep(run: Run) -> Outcome | None:
     """Nothing listed, and sitemap indexes named sitemaps that were not read because
     `DW_SITEMAP_DEPTH` stopped them: that is the reason, not "listed no entry"."""
@@ -279,6 +289,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     archive_not_written,
     stopped_by_an_error,
     warc_not_closed,
+    robots_txt_unreadable,
     sitemaps_too_deep,
     every_listing_empty,
     no_listing_readable,
@@ -294,9 +305,13 @@ RULES: list[Callable[[Run], Outcome | None]] = [
 
 
 def judge(run: Run, rules: list[Callable[[Run], Outcome | None]] | None = None) -> Outcome:
-    """The run's outcome: the verdict of the first rule that has one, else ok."""
-    for rule in RULES if rules is None else rules:
-        verdict = rule(run)
-        if verdict is not None:
-            return verdict
-    return OK
+    """The run's outcome: the verdict of the first rule that has one, else ok. An ok or stopped
+    run for which an origin's robots.txt could not be read says so after its verdict (`ok;
+    robots.txt of … could not be read (503): nothing fetched from it, as RFC 9309 asks`): what
+    that origin serves is missing from it, though the other origins gave it work."""
+    verdict = next((said for rule in (RULES if rules is None else rules)
+                    if (said := rule(run)) is not None), OK)
+    unread = run.stats.get("dw/robotstxt/unreachable_origins")
+    if unread and verdict.status in Outcome.OK_STATUSES:
+        return Outcome(verdict.status, f"{verdict.text}; {unread}: nothing fetched from it, as RFC 9309 asks")
+    return verdict

@@ -218,6 +218,9 @@ class Url:
             example = " (the scheme and host only, e.g. http://127.0.0.1:8000)" if self.origin else ""
             return (f"{name}={text!r} is not {what}{example}; give {self.means}"
                     f" (default {_default(name)})")
+        fault = origin_fault(text) if self.origin else None
+        if fault:
+            return f"{name}={text!r} is not an origin Scrapy can fetch from: {fault}"
         if self.placeholder and self.placeholder not in text:
             return f"{name}={text!r} has no {self.placeholder}; give {self.means}"
         return None
@@ -239,12 +242,46 @@ def _not_a_url(text: str, origin: bool) -> bool:
                        or "@" in parts.netloc or parts.port == 0)
 
 
+def origin_fault(text: str) -> str | None:
+    """What makes an origin that reads as a URL one that cannot work, and how to write it; None
+    when it can. Each of these was taken and then made a crawl fail or spin (tester-try27 items
+    1, 7): Scrapy drops an empty port (`http://127.0.0.1:`, what `http://127.0.0.1:$PORT` gives
+    with PORT unset); an empty query or fragment (`…:18810?`) moves the request's path after
+    it; a `%`-escape in the host (`127.0.0.1%3A18810`) is sent as the host's name; with a trailing
+    dot (`localhost.:18810`) no listing was read (the dotless name is the same host); and an
+    IPv6 literal (`[::1]`) fails every request, since Scrapy's resolver (`DNS_RESOLVER`'s
+    default) looks up IPv4 addresses only and takes `::1` for a name ("DNS lookup failed"). A
+    capital letter in the host is no fault: host names are case-insensitive, and the origin is
+    read lowercased, as Scrapy and browsers read it (`Origins`)."""
+    parts = urlsplit(text)
+    host = parts.netloc.rpartition("@")[2]
+    if "?" in text or "#" in text:
+        return ("it has a query or fragment ('?' or '#'); give the scheme and host only,"
+                f" e.g. {parts.scheme}://{host}")
+    if "[" in host:
+        return ("its host is an IPv6 address, which Scrapy's resolver cannot reach (it looks up IPv4"
+                " only); give an IPv4 address or a host name, e.g. http://127.0.0.1:8000")
+    if "%" in host:
+        return ("a %-escape in its host, which is sent as part of the host's name; write the"
+                " host and port as they are, e.g. http://127.0.0.1:8000")
+    if host.endswith(":"):
+        return ("its port is empty (an unset shell variable?); give the port after the colon,"
+                f" e.g. {parts.scheme}://{host}8000, or leave the colon out for the scheme's own")
+    if (parts.hostname or "").endswith("."):
+        return ("its host ends in a dot; give the host without it, e.g."
+                f" {parts.scheme}://{host.replace('.:', ':').rstrip('.')}")
+    return None
+
+
 def origin_problem(name: str, text: str) -> str | None:
     """Why `text` is not an origin by `DW_ORIGIN`'s rule (`http(s)://host[:port]`, nothing after
     it but `/`), in words starting `NAME 'TEXT'`; None when it is one. For an origin given
     otherwise than as a setting (`python -m crawler.reextract --origin`)."""
     if _not_a_url(text, origin=True):
         return f"{name} {text!r} is not an origin (the scheme and host only, e.g. http://127.0.0.1:8000)"
+    fault = origin_fault(text)
+    if fault:
+        return f"{name} {text!r} is not an origin Scrapy can fetch from: {fault}"
     return None
 
 

@@ -75,6 +75,27 @@ CASES = {
     "WARC error, and the file not closed": (
         "warc_error", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: No space left on device"}, "failed",
         "stopped: warc_error"),
+    # An origin's robots.txt could not be read: nothing fetched from it (RFC 9309); the run's
+    # reason when no article was fetched, said after an ok or stopped verdict (tester-try27 3).
+    "robots.txt unreadable, nothing fetched": (
+        "finished", {"dw/discovery/requested": 2, "dw/failed/news/robots_txt_unreachable": 1,
+                     "dw/failed/feeds/robots_txt_unreachable": 1, "dw/robotstxt/unreachable": 1,
+                     "dw/robotstxt/unreachable_origins":
+                         "robots.txt of https://www.dw.com could not be read (503)"},
+        "failed", "robots.txt of https://www.dw.com could not be read (503): nothing fetched from it, as RFC"
+                  " 9309 asks"),
+    "robots.txt unreadable at a user's limit, nothing fetched": (
+        "shutdown", {"dw/discovery/requested": 1, "dw/failed/news/robots_txt_unreachable": 1,
+                     "dw/robotstxt/unreachable_origins": "robots.txt of https://www.dw.com could not be read"
+                                                         " (TimeoutError)"},
+        "failed", "robots.txt of https://www.dw.com could not be read (TimeoutError): nothing fetched from"
+                  " it, as RFC 9309 asks"),
+    "one origin's robots.txt unreadable, others' articles fetched": (
+        "finished", FETCHED | {"dw/failed/feeds/robots_txt_unreachable": 1, "dw/robotstxt/unreachable": 1,
+                               "dw/robotstxt/unreachable_origins":
+                                   "robots.txt of https://rss.dw.com could not be read (damaged_gzip)"},
+        "ok", "ok; robots.txt of https://rss.dw.com could not be read (damaged_gzip): nothing fetched"
+              " from it, as RFC 9309 asks"),
     "a user's limit, and a body cut": (
         "closespider_itemcount", FETCHED | {"dw/extract/body_truncated": 1}, "stopped",
         "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from scrapy.exceptions import IgnoreRequest
 
 from devtools.demo import crawl_command
 from tests import forkserver
@@ -46,6 +47,97 @@ def test_no_request_robots_txt_forbids_is_made_while_it_is_fetched(robots_crawl)
     assert wire.paths() == ["/robots.txt"]
     assert last_run(db)["stats"]["robotstxt/forbidden"] == len(FORBIDDEN)
     assert archived_ids(db) == set()
+
+
+# -- robots.txt that cannot be read: nothing fetched (RFC 9309 §2.3.1.4) ---------------------------
+
+@pytest.fixture(scope="module")
+def unreadable_robots_crawl(tmp_path_factory):
+    """The same ten articles, robots.txt answering 503 (retried as Scrapy retries a 503)."""
+    work = tmp_path_factory.mktemp("robots503")
+    urls = ",".join(f"https://www.dw.com/en/story/a-{i}" for i in FORBIDDEN)
+    with serving(lambda hit: ok(content_id_of(hit.path)) if content_id_of(hit.path) else None,
+                 robots=b"<html>Service Unavailable</html>", robots_status="503 Service Unavailable") as wire:
+        run = crawl(wire, work / "dw.db", "-a", f"urls={urls}", "-s", "RETRY_TIMES=1",
+                    "-s", "RETRY_BACKOFF_BASE=0.05")
+    return run, work / "dw.db", wire
+
+
+def test_an_unreadable_robots_txt_lets_nothing_be_fetched_and_the_run_says_so(unreadable_robots_crawl):
+    """On main a 503 (or a network error, or a transfer damaged on every try) was taken as "no
+    robots.txt": every path it may forbid was fetched, and the run ended ok (tester-try27 item 3)."""
+    run, db, wire = unreadable_robots_crawl
+    assert wire.paths() == ["/robots.txt", "/robots.txt"]  # tried twice (RETRY_TIMES=1), no page
+    row = last_run(db)
+    said = (f"robots.txt of {wire.origin} could not be read (503): nothing fetched from it, as RFC"
+            " 9309 asks")
+    assert row["outcome"] == said
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1] == f"dw crawl failed: {said}"
+    stats = row["stats"]
+    assert stats["dw/robotstxt/unreachable"] == 1
+    assert stats["dw/failed/article/robots_txt_unreachable"] == len(FORBIDDEN)
+    assert run.stderr.count(f"WARNING: robots.txt of {wire.origin} could not be read (503): nothing is"
+                            " fetched from it, as RFC 9309 asks") == 1  # once for the origin
+    assert archived_ids(db) == set()
+
+
+@pytest.mark.parametrize(("status", "allowed"), [(503, False), (500, False), (599, False),
+                                                 (404, True), (403, True), (401, True), (410, True)])
+def test_a_robots_txt_answering_5xx_disallows_everything_and_4xx_nothing(status, allowed):
+    """RFC 9309 §2.3.1.3-4; a 4xx page's body is no rules, even one that reads as rules."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+    from twisted.internet.defer import Deferred
+
+    from crawler.middlewares import RobotsTxtMiddleware
+
+    crawler = get_crawler(settings_dict={"ROBOTSTXT_OBEY": True})
+    middleware = RobotsTxtMiddleware(crawler)
+    middleware._parsers["127.0.0.1:9"] = Deferred()
+    robots = HtmlResponse("http://127.0.0.1:9/robots.txt", status=status,
+                          body=b"User-agent: *\nDisallow: /\n")
+    page = Request("http://127.0.0.1:9/en/story/a-1")
+    asyncio.run(middleware._parse_robots(robots, "127.0.0.1:9", page))
+    if allowed:
+        middleware.process_request_2(middleware._parsers["127.0.0.1:9"], page)
+    else:
+        with pytest.raises(IgnoreRequest, match=rf"robots.txt could not be read \({status}\)"):
+            middleware.process_request_2(middleware._parsers["127.0.0.1:9"], page)
+    assert crawler.stats.get_value("dw/robotstxt/unreachable") == (None if allowed else 1)
+
+
+@pytest.mark.parametrize(("error", "why"), [(TimeoutError(), "TimeoutError"),
+                                            (ConnectionRefusedError(), "ConnectionRefusedError")])
+def test_a_robots_txt_that_could_not_be_downloaded_disallows_everything(error, why):
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+    from twisted.internet.defer import Deferred
+
+    from crawler import codings
+    from crawler.middlewares import DamagedResponse, RobotsTxtMiddleware
+
+    crawler = get_crawler(settings_dict={"ROBOTSTXT_OBEY": True})
+    middleware = RobotsTxtMiddleware(crawler)
+    for netloc, exc, reason in (("a:1", error, why),
+                                ("b:1", DamagedResponse("http://b:1/robots.txt", codings.Damaged(
+                                    "gzip", "crc"), 4), "damaged_gzip")):
+        waiting = middleware._parsers[netloc] = Deferred()
+        handed: list = []
+        waiting.addCallback(handed.append)
+        middleware._robots_error(exc, netloc)
+        assert handed and handed[0] is not None  # those waiting are refused too
+        with pytest.raises(IgnoreRequest, match=rf"robots.txt could not be read \({reason}\)"):
+            middleware.process_request_2(handed[0], Request(f"http://{netloc}/en/x/a-1"))
+    assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
+    # Refused on our side (too many redirects, off the origins): no robots.txt, as Scrapy reads it.
+    middleware._parsers["c:1"] = Deferred()
+    middleware._robots_error(IgnoreRequest("max redirections reached"), "c:1")
+    assert middleware._parsers["c:1"] is None
+    middleware.process_request_2(None, Request("http://c:1/en/x/a-1"))
+    assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
 
 
 # -- Retry-After: delay-seconds or a full HTTP-date, nothing else (RFC 9110 §10.2.3) --------------

@@ -85,9 +85,11 @@ ALLOW_ALL = b"User-agent: *\nAllow: /\n"
 
 
 @contextlib.contextmanager
-def serving(responder: Responder, robots: bytes = ALLOW_ALL, robots_after: float = 0.0) -> Iterator[Wire]:
+def serving(responder: Responder, robots: bytes = ALLOW_ALL, robots_after: float = 0.0,
+            robots_status: str = "200 OK") -> Iterator[Wire]:
     """Serve on a free loopback port until the block ends; `/robots.txt` is `robots` (allowing
-    everything unless given), sent `robots_after` seconds after it is asked for."""
+    everything unless given), sent `robots_after` seconds after it is asked for, with the status
+    `robots_status`."""
     lock = threading.Lock()
     firsts: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -109,7 +111,7 @@ def serving(responder: Responder, robots: bytes = ALLOW_ALL, robots_after: float
                 wire.hits.append(hit)
             if path == "/robots.txt":
                 time.sleep(robots_after)
-                data = response("200 OK", [("Content-Type", "text/plain")], robots)
+                data = response(robots_status, [("Content-Type", "text/plain")], robots)
             else:
                 data = responder(hit) or response("404 Not Found", [("Content-Type", "text/html")],
                                                   b"<html><body>404</body></html>")

@@ -9,6 +9,7 @@ from crawler.middlewares import DamagedResponse
 # Messages of Scrapy's IgnoreRequest and our middlewares, by the reason they stand for.
 _IGNORED = (("WARC capture failed", "warc_not_written"),  # crawler/warc/capture.py: not kept, not used
             ("max redirections", "too_many_redirects"), ("off the configured DW origins", "off_origin"),
+            ("robots.txt could not be read", "robots_txt_unreachable"),
             ("robots.txt", "robots_txt"), ("max size", "too_large"), ("maxsize", "too_large"))
 
 
