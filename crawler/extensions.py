@@ -13,7 +13,7 @@ from scrapy import signals
 from scrapy.extensions.logcount import LogCount as ScrapyLogCount
 from scrapy.statscollectors import MemoryStatsCollector
 
-from crawler import health
+from crawler import health, logfile
 from crawler.archive import ArchiveExtension, utc_now
 from crawler.outcome import EXIT_OK, Outcome, Run, judge, summarize
 
@@ -209,6 +209,10 @@ class CrawlSummary:
         archive = self.crawler.get_extension(ArchiveExtension)
         archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         self._close_warc()
+        lost_log = logfile.failure()
+        if lost_log is not None:  # said in the outcome, which reaches stderr: the log cannot
+            self.stats.set_value("dw/failed/log_not_written", lost_log.lost)
+            self.stats.set_value("dw/log/not_written", str(lost_log))
         stats = self.stats.get_stats()
         run = self.run(reason, stats)
         self.outcome = outcome = self.verdict(run)

@@ -161,6 +161,15 @@ def warc_not_closed(run: Run) -> Outcome | None:
     return None
 
 
+def log_not_written(run: Run) -> Outcome | None:
+    """`LOG_FILE` could not be written mid-run (a full disk under the log, crawler/logfile.py):
+    what the run did is in the archive, but not in its log, so the run failed (at a limit the
+    user set too). Counted as `failed/log_not_written` (the records lost)."""
+    if run.stats.get("dw/log/not_written"):
+        return failed(run.stats["dw/log/not_written"])
+    return None
+
+
 def sitemaps_too_deep(run: Run) -> Outcome | None:
     """Nothing listed, and sitemap indexes named sitemaps that were not read because
     `DW_SITEMAP_DEPTH` stopped them: that is the reason, not "listed no entry"."""
@@ -266,6 +275,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     archive_not_written,
     stopped_by_an_error,
     warc_not_closed,
+    log_not_written,
     sitemaps_too_deep,
     every_listing_empty,
     no_listing_readable,

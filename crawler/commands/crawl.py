@@ -18,11 +18,11 @@ import sys
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
-from crawler import setting_checks, setting_names
+from crawler import logfile, setting_checks, setting_names
 from crawler.archive import ArchiveExtension
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
 from crawler.extensions import CrawlSummary
-from crawler.outcome import EXIT_FAILED, FORCED
+from crawler.outcome import EXIT_FAILED, FORCED, failed
 from crawler.spiders.jobdir import JobDirInUse
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,14 @@ class Command(crawl.Command):
         if unknown:
             raise UsageError(unknown_option(unknown[0]))
         self.passed_on = check_settings(self.settings, opts)
-        # Scrapy opens LOG_FILE when it sets up logging, and a missing folder is a traceback.
+        # Scrapy opens LOG_FILE when it sets up logging, and a missing folder is a traceback;
+        # a record it cannot write later (a full disk) is a traceback each: counted instead.
         path = self.settings.get("LOG_FILE")
         if path:
-            try:
-                open(path, "a").close()
-            except OSError as exc:
-                hint = " (create its folder first)" if isinstance(exc, FileNotFoundError) else ""
-                fail(f"cannot write the log file {path}: {exc.strerror or exc}{hint}")
+            refused = logfile.problem(path)
+            if refused:
+                fail(f"bad setting: LOG_FILE={path} {refused}")
+            logfile.watch(path)
 
     def run(self, args, opts):
         if len(args) != 1:
@@ -99,6 +99,9 @@ class Command(crawl.Command):
             outcome = FORCED
             if summary is not None:  # the extensions exist: the archive's too
                 crawler.get_extension(ArchiveExtension).record_forced_stop()
+        lost_log = logfile.failure()
+        if lost_log is not None and outcome.exit_code == 0:  # failed after the run was judged
+            outcome = failed(str(lost_log))
         self.exitcode = outcome.exit_code
         if self.exitcode:
             print(f"dw crawl failed: {outcome}", file=sys.stderr)
