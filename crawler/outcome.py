@@ -87,11 +87,15 @@ def summarize(stats: Mapping[str, Any]) -> dict[str, int]:
         "new": stats.get("dw/articles/new", 0),
         "updated": stats.get("dw/articles/updated", 0),
         "unchanged": stats.get("dw/articles/unchanged", 0),
-        # Pages that failed, and fetched articles the archive could not store.
-        "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
-                   + stats.get("dw/archive/failed_articles", 0)),
+        # Pages that failed (not fetched, or fetched and not an article).
+        "failed": stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0),
         # Listed articles whose page answered 404/410: found, not failed (crawler/archive/gone.py).
         "gone": stats.get("dw/gone", 0),
+        # Articles fetched (and counted so) that the archive could not store: a full disk,
+        # ARCHIVE_MAX_PAGES. Apart from `failed`, so that found = fetched + not_modified +
+        # failed + gone + not_fetched holds with them too (until 2026-12 `failed` held them:
+        # older `crawl_runs` rows have NULL here).
+        "not_stored": stats.get("dw/archive/failed_articles", 0),
     }
 
 
@@ -222,8 +226,10 @@ def _most_lost(lost: int, of: int) -> Outcome | None:
 
 
 def most_requests_failed(run: Run) -> Outcome | None:
-    """More than half of what the run found was lost (of the articles not gone)."""
-    return _most_lost(run.counts["failed"], run.counts["found"] - run.counts["gone"])
+    """More than half of what the run found was lost (of the articles not gone): failed, or
+    fetched and not stored."""
+    counts = run.counts
+    return _most_lost(counts["failed"] + counts["not_stored"], counts["found"] - counts["gone"])
 
 
 def stopped_at_a_user_limit(run: Run) -> Outcome | None:
@@ -232,7 +238,7 @@ def stopped_at_a_user_limit(run: Run) -> Outcome | None:
     if run.finish_reason in USER_LIMITS:
         counts = run.counts
         tried = counts["fetched"] + counts["not_modified"] + run.stats.get("dw/failed", 0)
-        return _most_lost(counts["failed"], tried) or Outcome(
+        return _most_lost(counts["failed"] + counts["not_stored"], tried) or Outcome(
             "stopped", f"stopped: {run.finish_reason} ({USER_LIMITS[run.finish_reason]})")
     return None
 
