@@ -148,6 +148,14 @@ def archive_not_written(run: Run) -> Outcome | None:
     return None
 
 
+def warc_not_written(run: Run) -> Outcome | None:
+    """Stopped because a capture could not be written (crawler/warc/capture.py): the outcome
+    says which file or folder and why (`No space left on device`), not only the finish reason."""
+    if run.finish_reason == "warc_error" and run.stats.get("dw/warc/error"):
+        return failed(f"stopped: warc_error ({run.stats['dw/warc/error']})")
+    return None
+
+
 def stopped_by_an_error(run: Run) -> Outcome | None:
     """Closed for any reason but its end or a limit the user set (`archive_locked`, ...)."""
     if run.finish_reason not in USER_LIMITS and run.finish_reason != "finished":
@@ -279,6 +287,7 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     bad_argument,
     archive_locked,
     archive_not_written,
+    warc_not_written,
     stopped_by_an_error,
     warc_not_closed,
     log_not_written,

@@ -64,6 +64,11 @@ CASES = {
     "WARC error, and the file not closed": (
         "warc_error", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: No space left on device"}, "failed",
         "stopped: warc_error"),
+    # ... and says why, with the file or folder (tester try27: `stopped: warc_error` alone)
+    "WARC error with its reason": (
+        "warc_error", FETCHED | {"dw/warc/error": "cannot write the WARC file /w/dw-1.warc.gz: No space"
+                                                  " left on device", "dw/warc/not_closed": "x"}, "failed",
+        "stopped: warc_error (cannot write the WARC file /w/dw-1.warc.gz: No space left on device)"),
     "a user's limit, and a body cut": (
         "closespider_itemcount", FETCHED | {"dw/extract/body_truncated": 1}, "stopped",
         "stopped: closespider_itemcount (a limit you set: CLOSESPIDER_ITEMCOUNT)"),
