@@ -134,9 +134,12 @@ def watch(path: str) -> None:
             pass
 
     def watched_handle_error(self, record):
-        if not is_watched(self):
+        exc = sys.exc_info()[1]
+        # Only the file failing: a record that cannot be formatted (a bug in its arguments)
+        # keeps Python's report, and the log goes on.
+        if not is_watched(self) or not isinstance(exc, OSError):
             return handle_error(self, record)
-        stop(self, sys.exc_info()[1])
+        stop(self, exc)
         return None
 
     def watched_close(self):

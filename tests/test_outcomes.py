@@ -350,3 +350,38 @@ def test_log_file_checks(tmp_path, target, refused):
     os.mkfifo(tmp_path / "fifo")
     why = logfile.problem(str(tmp_path / target))
     assert why == refused if refused is None else why.startswith(refused), why
+
+
+def test_a_watched_log_file_stops_at_its_first_write_error_and_counts_what_is_lost(tmp_path, capsys):
+    import logging
+
+    from crawler import logfile
+
+    path = tmp_path / "crawl.log"
+    logfile.watch(str(path))
+    class Fussy(logging.Formatter):  # a record that cannot be formatted: a bug, not the file
+        def format(self, record):
+            if record.msg == "bad":
+                raise ValueError("cannot format this one")
+            return super().format(record)
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(Fussy())
+    log = logging.getLogger("test.logfile")
+    log.addHandler(handler)
+    try:
+        log.warning("written")
+        log.warning("bad")  # Python's report of it, and the log goes on
+        assert logfile.failure() is None
+        handler.stream.close()
+        handler.stream = open("/dev/full", "w")  # from here every write fails, as on a full disk
+        for n in range(3):
+            log.warning("lost %d", n)
+        handler.close()
+    finally:
+        log.removeHandler(handler)
+    failure = logfile.failure()
+    assert failure is not None and failure.error == "No space left on device" and failure.lost == 3
+    assert path.read_text().splitlines()[0].endswith("written")
+    err = capsys.readouterr().err
+    assert err.count("--- Logging error ---") == 1 and "cannot format this one" in err  # the bad one's
