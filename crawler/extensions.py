@@ -13,7 +13,7 @@ from scrapy import signals
 from scrapy.extensions.logcount import LogCount as ScrapyLogCount
 from scrapy.statscollectors import MemoryStatsCollector
 
-from crawler import health
+from crawler import health, logfile
 from crawler.archive import ArchiveExtension, utc_now
 from crawler.outcome import EXIT_OK, Outcome, Run, judge, summarize
 
@@ -144,9 +144,12 @@ def closing_counts(counts: dict[str, int], not_fetched: int, reason: str) -> str
     stopped with articles found but not fetched (the requests queued ahead, the articles
     admitted and waiting: a limit, Ctrl-C, an error), `not_fetched N (stopped)`, so that found
     = fetched + not_modified + failed + gone + not_fetched (`dw/not_fetched`, counted by the
-    spider when it closes). In a run that finished, a gap would be articles lost unseen: named
+    spider when it closes); `not_stored N` when articles fetched could not be stored (a part of
+    fetched, not of failed). In a run that finished, a gap would be articles lost unseen: named
     without "(stopped)"."""
-    line = ", ".join(f"{k} {v}" for k, v in counts.items())
+    line = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "not_stored")
+    if counts.get("not_stored"):  # fetched, and counted so, but not in the archive
+        line += f", not_stored {counts['not_stored']}"
     if not_fetched:
         line += f", not_fetched {not_fetched}" + (" (stopped)" if reason != "finished" else "")
     return line
@@ -209,12 +212,16 @@ class CrawlSummary:
         archive = self.crawler.get_extension(ArchiveExtension)
         archive.flush()  # the last batch counts too, whichever spider_closed handler runs first
         self._close_warc()
+        lost_log = logfile.failure()
+        if lost_log is not None:  # said in the outcome, which reaches stderr: the log cannot
+            self.stats.set_value("dw/failed/log_not_written", lost_log.lost)
+            self.stats.set_value("dw/log/not_written", str(lost_log))
         stats = self.stats.get_stats()
         run = self.run(reason, stats)
         self.outcome = outcome = self.verdict(run)
         self.stats.set_value("dw/outcome", outcome.text)
         reasons = {k[3:]: v for k, v in sorted(stats.items())
-                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/", "dw/gone/"))
+                   if k.startswith(("dw/skipped/", "dw/failed/", "dw/blocked/", "dw/gone/", "dw/not_stored/"))
                    or k in LISTING_DAMAGE}
         log = logger.info if outcome.ok else logger.warning if outcome.exit_code == EXIT_OK else logger.error
         log("Crawl %s (%s): %s; reasons: %s", reason, outcome,

@@ -87,11 +87,15 @@ def summarize(stats: Mapping[str, Any]) -> dict[str, int]:
         "new": stats.get("dw/articles/new", 0),
         "updated": stats.get("dw/articles/updated", 0),
         "unchanged": stats.get("dw/articles/unchanged", 0),
-        # Pages that failed, and fetched articles the archive could not store.
-        "failed": (stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
-                   + stats.get("dw/archive/failed_articles", 0)),
+        # Pages that failed (not fetched, or fetched and not an article).
+        "failed": stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0),
         # Listed articles whose page answered 404/410: found, not failed (crawler/archive/gone.py).
         "gone": stats.get("dw/gone", 0),
+        # Articles fetched (and counted so) that the archive could not store: a full disk,
+        # ARCHIVE_MAX_PAGES. Apart from `failed`, so that found = fetched + not_modified +
+        # failed + gone + not_fetched holds with them too (until 2026-12 `failed` held them:
+        # older `crawl_runs` rows have NULL here).
+        "not_stored": stats.get("dw/archive/failed_articles", 0),
     }
 
 
@@ -144,6 +148,14 @@ def archive_not_written(run: Run) -> Outcome | None:
     return None
 
 
+def warc_not_written(run: Run) -> Outcome | None:
+    """Stopped because a capture could not be written (crawler/warc/capture.py): the outcome
+    says which file or folder and why (`No space left on device`), not only the finish reason."""
+    if run.finish_reason == "warc_error" and run.stats.get("dw/warc/error"):
+        return failed(f"stopped: warc_error ({run.stats['dw/warc/error']})")
+    return None
+
+
 def stopped_by_an_error(run: Run) -> Outcome | None:
     """Closed for any reason but its end or a limit the user set (`archive_locked`, ...)."""
     if run.finish_reason not in USER_LIMITS and run.finish_reason != "finished":
@@ -158,6 +170,15 @@ def warc_not_closed(run: Run) -> Outcome | None:
     if run.stats.get("dw/warc/not_closed"):
         return failed(f"the WARC file could not be closed ({run.stats['dw/warc/not_closed']}): the"
                       " captures of the last pages fetched may be lost")
+    return None
+
+
+def log_not_written(run: Run) -> Outcome | None:
+    """`LOG_FILE` could not be written mid-run (a full disk under the log, crawler/logfile.py):
+    what the run did is in the archive, but not in its log, so the run failed (at a limit the
+    user set too). Counted as `failed/log_not_written` (the records lost)."""
+    if run.stats.get("dw/log/not_written"):
+        return failed(run.stats["dw/log/not_written"])
     return None
 
 
@@ -223,8 +244,10 @@ def _most_lost(lost: int, of: int) -> Outcome | None:
 
 
 def most_requests_failed(run: Run) -> Outcome | None:
-    """More than half of what the run found was lost (of the articles not gone)."""
-    return _most_lost(run.counts["failed"], run.counts["found"] - run.counts["gone"])
+    """More than half of what the run found was lost (of the articles not gone): failed, or
+    fetched and not stored."""
+    counts = run.counts
+    return _most_lost(counts["failed"] + counts["not_stored"], counts["found"] - counts["gone"])
 
 
 def stopped_before_any_listing(run: Run) -> Outcome | None:
@@ -246,7 +269,7 @@ def stopped_at_a_user_limit(run: Run) -> Outcome | None:
     if run.finish_reason in USER_LIMITS:
         counts = run.counts
         tried = counts["fetched"] + counts["not_modified"] + run.stats.get("dw/failed", 0)
-        return _most_lost(counts["failed"], tried) or Outcome(
+        return _most_lost(counts["failed"] + counts["not_stored"], tried) or Outcome(
             "stopped", f"stopped: {run.finish_reason} ({USER_LIMITS[run.finish_reason]})")
     return None
 
@@ -287,8 +310,10 @@ RULES: list[Callable[[Run], Outcome | None]] = [
     bad_argument,
     archive_locked,
     archive_not_written,
+    warc_not_written,
     stopped_by_an_error,
     warc_not_closed,
+    log_not_written,
     robots_txt_unreadable,
     sitemaps_too_deep,
     every_listing_empty,

@@ -75,6 +75,11 @@ CASES = {
     "WARC error, and the file not closed": (
         "warc_error", FETCHED | {"dw/warc/not_closed": "dw-1.warc.gz: No space left on device"}, "failed",
         "stopped: warc_error"),
+    # ... and says why, with the file or folder (tester try27: `stopped: warc_error` alone)
+    "WARC error with its reason": (
+        "warc_error", FETCHED | {"dw/warc/error": "cannot write the WARC file /w/dw-1.warc.gz: No space"
+                                                  " left on device", "dw/warc/not_closed": "x"}, "failed",
+        "stopped: warc_error (cannot write the WARC file /w/dw-1.warc.gz: No space left on device)"),
     # An origin's robots.txt could not be read: nothing fetched from it (RFC 9309); the run's
     # reason when no article was fetched, said after an ok or stopped verdict (tester-try27 3).
     "robots.txt unreadable, nothing fetched": (
@@ -185,6 +190,10 @@ def test_an_ignored_request_is_counted_under_what_ignored_it(exception, reason):
      " not_fetched 44 (stopped)"),
     ({"dw/found": 10, "dw/not_modified": 3}, "shutdown", "found 10, fetched 0, not_modified 3, skipped 0,"
      " new 0, updated 0, unchanged 0, failed 0, gone 0, not_fetched 7 (stopped)"),
+    # fetched and not stored (a full archive): apart from failed, so the counts add up
+    ({"dw/found": 80, "dw/fetched": 80, "dw/archive/failed_articles": 80}, "finished",
+     "found 80, fetched 80, not_modified 0, skipped 0, new 0, updated 0, unchanged 0, failed 0,"
+     " gone 0, not_stored 80"),
     # finished and still a gap: articles lost unseen, named without "(stopped)"
     ({"dw/found": 5, "dw/fetched": 4}, "finished", "found 5, fetched 4, not_modified 0, skipped 0,"
      " new 0, updated 0, unchanged 0, failed 0, gone 0, not_fetched 1"),
@@ -197,3 +206,27 @@ def test_the_closing_line_names_what_was_found_and_not_fetched(stats, reason, sa
     # What the spider counts when it closes: found, less the requests that ended (any way).
     ended = counts["fetched"] + counts["not_modified"] + stats.get("dw/failed", 0) + counts["gone"]
     assert closing_counts(counts, counts["found"] - ended, reason) == said
+
+
+def test_articles_not_stored_still_count_as_lost():
+    from crawler.outcome import Run, judge
+
+    run = Run("finished", {"dw/found": 3, "dw/fetched": 3, "dw/archive/failed_articles": 2})
+    assert run.counts["failed"] == 0 and run.counts["not_stored"] == 2
+    assert judge(run).text == "most article requests failed (2 of 3)"
+
+
+def test_an_older_archives_crawl_runs_gains_not_stored(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+
+    from crawler.archive import schema
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    old = {k: v for k, v in schema.TABLES["crawl_runs"][0].items() if k != "not_stored"}
+    db["crawl_runs"].insert({**{k: None for k in old}, "id": 1, "failed": 80, "outcome": "x"}, pk="id")
+    schema.migrate(db)
+    db.conn.commit()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("SELECT failed, not_stored FROM crawl_runs").fetchall() == [(80, None)]

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -105,17 +107,61 @@ def _languages() -> list[str]:
     return list(dw.LANGUAGES)
 
 
-@pytest.mark.parametrize("where", ["missing/folder/crawl.log", "a-file/crawl.log", "."])
+@pytest.mark.parametrize("where", ["missing/folder/crawl.log", "a-file/crawl.log", ".", "/dev/full"])
 def test_a_log_file_that_cannot_be_written_is_one_line_not_a_traceback(mirror, tmp_path, where):
     (tmp_path / "a-file").write_text("a file, not a folder")
     log = tmp_path / where
     run = crawl(mirror, tmp_path / "dw.db", "-a", "lang=en", "-s", f"LOG_FILE={log}")
     assert run.returncode == 3
-    reason = {"missing/folder/crawl.log": "No such file or directory (create its folder first)",
-              "a-file/crawl.log": "Not a directory", ".": "Is a directory"}[where]
-    assert run.stderr.strip().splitlines() == [f"dw crawl failed: cannot write the log file {log}: {reason}"]
+    reason = {"missing/folder/crawl.log":
+              "cannot be written: No such file or directory (create its folder first)",
+              "a-file/crawl.log": "cannot be written: Not a directory",
+              ".": "cannot be written: Is a directory",
+              # every write fails (a stand-in for a full disk): refused, not a traceback per record
+              "/dev/full": "is a device, not a file (only /dev/null or a terminal are taken): give"
+                           " the file the log is to be kept in"}[where]
+    assert run.stderr.strip().splitlines() == [f"dw crawl failed: bad setting: LOG_FILE={log} {reason}"]
     assert mirror.paths() == [] and not (tmp_path / "dw.db").exists()
     assert not (tmp_path / "missing").exists()  # the crawl does not guess where logs belong
+
+
+def test_a_log_that_fails_mid_run_is_a_counted_failure_not_a_traceback_per_record(mirror, tmp_path):
+    """The log is a named pipe whose reader stops after the first few records (as a full disk
+    stops a file): one line on stderr, exit 3, the run's row saying why and how many were lost."""
+    log = tmp_path / "crawl.log"
+    os.mkfifo(log)
+    reader = os.open(log, os.O_RDONLY | os.O_NONBLOCK)  # open before the crawl checks LOG_FILE
+    got = bytearray()
+
+    def read_a_little() -> None:
+        deadline = time.monotonic() + 120
+        while len(got) < 2000 and time.monotonic() < deadline:
+            try:
+                chunk = os.read(reader, 4096)
+            except BlockingIOError:
+                chunk = b""
+            got.extend(chunk)
+            if not chunk:
+                time.sleep(0.01)
+        os.close(reader)  # the crawl's next write fails: EPIPE
+
+    thread = threading.Thread(target=read_a_little)
+    thread.start()
+    try:
+        run = crawl(mirror, tmp_path / "dw.db", "-a", "lang=en", "-a", "sources=news",
+                    "-s", f"LOG_FILE={log}")
+    finally:
+        thread.join()
+    assert b"Scrapy" in got and b"started" in got  # it was writing until the pipe closed
+    assert "Traceback" not in run.stderr and "Logging error" not in run.stderr, run.stderr[-2000:]
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and run.returncode == 3, run.stderr[-2000:]
+    assert re.fullmatch(rf"dw crawl failed: the log file {re.escape(str(log))} could not be written"
+                        r" \(Broken pipe\): [1-9]\d* log records lost", lines[0]), lines[0]
+    row = last_run(tmp_path / "dw.db")
+    assert row["outcome"].startswith(f"the log file {log} could not be written (Broken pipe)")
+    assert row["stats"]["dw/failed/log_not_written"] > 0
+    assert row["fetched"] > 0  # the crawl went on: its articles are archived, only the log is lost
 
 
 LIMITS = [  # a setting the user gave; the run's finish reason
@@ -291,3 +337,64 @@ def test_a_stopped_runs_counts_still_add_up(mirror, tmp_path):
     row = last_run(db)
     stored = query(db, "SELECT count(*) FROM articles")[0][0]
     assert row["new"] == stored >= 3
+
+
+@pytest.mark.parametrize("target, refused", [
+    ("/dev/null", None), ("/dev/zero", "is a device, not a file"),
+    ("fifo", "is a named pipe that no process reads"),
+    ("crawl.log", None), ("a-file/crawl.log", "cannot be written: Not a directory")])
+def test_log_file_checks(tmp_path, target, refused):
+    from crawler import logfile
+
+    (tmp_path / "a-file").write_text("")
+    os.mkfifo(tmp_path / "fifo")
+    why = logfile.problem(str(tmp_path / target))
+    assert why == refused if refused is None else why.startswith(refused), why
+
+
+def test_a_watched_log_file_stops_at_its_first_write_error_and_counts_what_is_lost(tmp_path, capsys):
+    import logging
+
+    from crawler import logfile
+
+    path = tmp_path / "crawl.log"
+    logfile.watch(str(path))
+    class Fussy(logging.Formatter):  # a record that cannot be formatted: a bug, not the file
+        def format(self, record):
+            if record.msg == "bad":
+                raise ValueError("cannot format this one")
+            return super().format(record)
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(Fussy())
+    log = logging.getLogger("test.logfile")
+    log.addHandler(handler)
+    try:
+        log.warning("written")
+        log.warning("bad")  # Python's report of it, and the log goes on
+        assert logfile.failure() is None
+        handler.stream.close()
+        handler.stream = open("/dev/full", "w")  # from here every write fails, as on a full disk
+        for n in range(3):
+            log.warning("lost %d", n)
+        handler.close()
+    finally:
+        log.removeHandler(handler)
+    failure = logfile.failure()
+    assert failure is not None and failure.error == "No space left on device" and failure.lost == 3
+    assert path.read_text().splitlines()[0].endswith("written")
+    err = capsys.readouterr().err
+    assert err.count("--- Logging error ---") == 1 and "cannot format this one" in err  # the bad one's
+
+
+def test_the_archive_writer_refuses_the_same_log_file(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", "LOG_FILE=/dev/full",
+                          "-s", "REDIS_URL=redis://127.0.0.1:9/0", "-s", f"ARCHIVE_PATH={tmp_path}/dw.db"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT),
+                              "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines() == [
+        "dw archive-writer failed: bad setting: LOG_FILE=/dev/full is a device, not a file (only"
+        " /dev/null or a terminal are taken): give the file the log is to be kept in"]
+    assert list(tmp_path.iterdir()) == []

@@ -51,6 +51,9 @@ RESET_UNFRAMED = "/en/germany-unemployment-rises-in-november/a-79010002"
 GONE = ("https://www.dw.com/en/a-page-dw-took-down/a-79019999", 79019999)
 # 404 in the first crawl (gone), listed as changed before the second, which it answers: no more gone.
 BACK = ("/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046", 16825046)
+# 304 to the first crawl's unconditional request (the server's error: failed, not stored), a 200
+# to the second's.
+UNASKED_304 = "/de/mietpreise-steigen-weiter/a-79020007"
 
 # What may differ, and why: `crawl_runs` is the crawl's account of its runs (a rebuild runs
 # none); `reextract_progress` is the rebuild's own checkpoint (empty once it completes);
@@ -74,7 +77,7 @@ def rebuilt(tmp_path_factory):
     db, log, faults = work / "dw.db", work / "access.log", work / "faults.json"
     faults.write_text(json.dumps({CUT_ONCE: "truncate times=1", CUT_ALWAYS[0]: "truncate",
                                   RESET_ONCE: "reset times=1", RESET_UNFRAMED: "reset no-length times=1",
-                                  BACK[0]: "status=404 times=1"}))
+                                  BACK[0]: "status=404 times=1", UNASKED_304: "status=304"}))
     sitemap = site / SITEMAP
     sitemap.write_text(sitemap.read_text().replace("</urlset>", f"<url><loc>{GONE[0]}</loc>"
                                                    "<lastmod>2026-11-01T09:00:00Z</lastmod></url></urlset>"))
@@ -108,7 +111,8 @@ def rebuilt(tmp_path_factory):
         assert second.returncode == 0, second.stderr[-2000:]
         statuses = {path: status for path, status in mirror.requests() if "/a-" in path}
     # The second crawl did what the test is about (else it proves nothing).
-    assert sorted(statuses.values()) == [200, 200, 200, 200, 304], statuses
+    assert sorted(statuses.values()) == [200, 200, 200, 200, 200, 304], statuses
+    assert statuses[UNASKED_304] == 200
     assert statuses[CUT_ALWAYS[0]] == 200
     target = work / "rebuilt.db"
     run = forkserver.run([sys.executable, "-m", "crawler.reextract", "--archive", str(target),
@@ -144,8 +148,11 @@ def test_the_crawl_saw_an_edit_a_304_and_the_same_content_resent(rebuilt):
 
 
 def test_the_rebuild_reads_the_304_and_counts_nothing_skipped_that_the_crawl_stored(rebuilt):
-    _, _, counts, _ = rebuilt
+    _, _, counts, first_stats = rebuilt
     assert counts["not_modified"] == 1 and "skipped/revisit" not in counts
+    # A 304 to a request without validators is the server's error in both (tester try27: the
+    # rebuild counted it not_modified, the crawl failed/article/http_304).
+    assert first_stats["dw/failed/article/http_304"] == 1 and counts["skipped/http_304"] == 1
     assert counts["new"] == 31 and counts["updated"] == 1 and counts["unchanged"] == 1
     # The responses cut short (one, two for the page that failed, one reset): never read as
     # articles.
@@ -304,7 +311,9 @@ def test_a_response_cut_short_is_kept_marked_truncated_and_the_article_still_fai
     assert text.endswith("The unemployment rate held steady at 6.3%.") and credit == "pg/AR/kle (dpa, afp)"
     assert stats["dw/warc/truncated"] == 5
     # The page that was cut every time failed, counted as before; none of its cut bytes is stored.
-    assert stats["dw/failed"] == 1 and stats["dw/failed/article/ResponseDataLossError"] == 1
+    # (The other failure is UNASKED_304's.)
+    assert stats["dw/failed"] == 2 and stats["dw/failed/article/ResponseDataLossError"] == 1
+    assert stats["dw/failed/article/http_304"] == 1
     assert query(db, "SELECT count(*) FROM sightings WHERE article_id = ?", CUT_ALWAYS[1]) == [(1,)]
 
 

@@ -31,6 +31,7 @@ from devtools.sitegen import synthetic_spec, write_site
 from tests import forkserver
 from tests.conftest import PAGES, ROOT
 from tests.crawling import Mirror, crawl, last_run, query, running_mirror
+from tests.test_archive_runs import summary_counts
 
 SPEC = json.loads((ROOT / "data" / "sample-articles.json").read_text(encoding="utf-8"))
 SEED = "/en/syrian-activists-hezobollah-fighters-killed-in-siege/a-16825046"
@@ -450,16 +451,21 @@ def test_a_full_disk(faulty, tmp_path):
     # The full archive had no room for the run's stats: they are read where Scrapy dumps them.
     before_dump, dump = out.run.stderr.split("Dumping Scrapy stats", 1)
     stats = {k: int(v) for k, v in re.findall(r"^ ?[{ ]'([^']+)': (\d+),?$", dump, re.M)}
-    # Every article counted failed has its reason: those fetched but not stored because the
-    # archive stopped under `archive_not_written`, in the stats and the closing line's reasons.
+    # Every article counted failed has its reason; those fetched but not stored because the
+    # archive stopped are `not_stored`, under `archive_not_written`, in the stats and the
+    # closing line's counts and reasons, and the counts add up.
     lost = stats["dw/archive/failed_articles"]
-    assert lost > 0 and stats["dw/failed/article/archive_not_written"] == lost
+    assert lost > 0 and stats["dw/not_stored/archive_not_written"] == lost
     reasons = {k: v for k, v in stats.items() if k == "dw/failed/not_an_article" or k.startswith(
         ("dw/failed/article/", "dw/failed/extraction/", "dw/failed/pipeline/"))}
-    failed = stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0) + lost
+    failed = stats.get("dw/failed", 0) + stats.get("dw/failed/not_an_article", 0)
     assert sum(reasons.values()) == failed, reasons
-    assert f"'failed/article/archive_not_written': {lost}" in before_dump
+    assert f"'not_stored/archive_not_written': {lost}" in before_dump
     assert "reasons: none" not in before_dump
+    counts = summary_counts(before_dump)
+    assert counts["not_stored"] == lost and counts["failed"] == failed
+    assert counts["found"] == (counts["fetched"] + counts["not_modified"] + counts["failed"]
+                               + counts["gone"] + counts.get("not_fetched", 0))
     # Scrapy's log_count/ERROR in the stats it dumps counts every ERROR line logged before the
     # dump, the closing ones too (the outcome line, the archive's own).
     error_line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[[^\]]+\] ERROR: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -324,7 +325,11 @@ def test_a_crawl_whose_capture_fails_stops_and_stores_nothing_without_its_record
     assert run.returncode == 3
     assert "Cannot write the WARC file" in run.stderr and "No space left on device" in run.stderr
     assert query(db, "SELECT count(*) FROM articles WHERE warc_file IS NULL") == [(0,)]
-    assert query(db, "SELECT outcome FROM crawl_runs") == [("stopped: warc_error",)]
+    # The outcome, and so the last line, says why and where (was `stopped: warc_error` alone).
+    outcome = query(db, "SELECT outcome FROM crawl_runs")[0][0]
+    assert re.fullmatch(rf"stopped: warc_error \(cannot write the WARC file {re.escape(str(full))}/\S+"
+                        r"\.warc\.gz: No space left on device\)", outcome), outcome
+    assert run.stderr.strip().splitlines()[-1] == f"dw crawl failed: {outcome}"
     # What was dropped because its response could not be kept is counted with that reason; the
     # file, whose last record could not be flushed, could not be closed either: counted too.
     reasons = {k: v for k, v in last_run(db)["stats"].items() if k.startswith("dw/failed/")}

@@ -187,7 +187,7 @@ def test_retry_after_stats_count_only_what_was_done(retried):
 
 def _counts(found=0, fetched=0, failed=0, not_modified=0) -> dict[str, int]:
     return {"found": found, "fetched": fetched, "not_modified": not_modified, "skipped": 0,
-            "new": 0, "updated": 0, "unchanged": 0, "failed": failed, "gone": 0}
+            "new": 0, "updated": 0, "unchanged": 0, "failed": failed, "gone": 0, "not_stored": 0}
 
 
 @pytest.mark.parametrize("found, fetched, failed, verdict", [

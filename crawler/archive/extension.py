@@ -55,7 +55,7 @@ class ArchiveExtension:
     are applied here by `collect`, and `flush` returns once everything handed over is written).
     If a batch cannot be written, the crawl stops (reason `archive_error`), `dw/archive/error`
     says why, and every article not stored is counted in `dw/archive/failed_articles` (and, as
-    the reason of those failures, `dw/failed/article/archive_not_written`).
+    the reason, `dw/not_stored/archive_not_written`).
     """
 
     def __init__(self, crawler):
@@ -430,11 +430,11 @@ class ArchiveExtension:
 
     def _not_stored(self, lost: int) -> None:
         """Count articles fetched but not stored because the archive stopped: `dw/archive/failed_articles`
-        (which the outcome adds to the failed), and the same number under the failure reason the
-        run's closing line lists, `dw/failed/article/archive_not_written`."""
+        (the outcome's `not_stored`, apart from the failed), and the same number under the reason
+        the run's closing line lists, `dw/not_stored/archive_not_written`."""
         self.stats.inc_value("dw/archive/failed_articles", lost)
         if lost:
-            self.stats.inc_value(f"dw/failed/article/{NOT_WRITTEN}", lost)
+            self.stats.inc_value(f"dw/not_stored/{NOT_WRITTEN}", lost)
 
     def fail(self, error: str, lost: int) -> None:
         """Stop the crawl: fetching on is pointless when nothing can be stored."""

@@ -90,7 +90,10 @@ TABLES: dict[str, tuple[dict, dict]] = {
     "crawl_runs": ({"id": int, "started_at": str, "finished_at": str, "arguments": str,
                     "finish_reason": str, "outcome": str, "found": int, "fetched": int,
                     "not_modified": int, "new": int, "updated": int, "unchanged": int,
-                    "skipped": int, "failed": int, "gone": int, "stats": str,
+                    "skipped": int, "failed": int, "gone": int,
+                    # fetched, not stored (crawler/outcome.py `summarize`); NULL in older rows,
+                    # whose `failed` counted them
+                    "not_stored": int, "stats": str,
                     "coverage": str},  # share of articles with each field (crawler/health.py)
                    {"pk": "id"}),
     # Articles still listed whose page answered 404/410: when they were first found so and

@@ -18,11 +18,11 @@ import sys
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
-from crawler import setting_checks, setting_names
+from crawler import logfile, setting_checks, setting_names
 from crawler.archive import ArchiveExtension
 from crawler.arguments import NAMES as SPIDER_ARGUMENTS
 from crawler.extensions import CrawlSummary
-from crawler.outcome import EXIT_FAILED, FORCED
+from crawler.outcome import EXIT_FAILED, FORCED, failed
 from crawler.spiders.jobdir import JobDirInUse
 
 logger = logging.getLogger(__name__)
@@ -43,14 +43,10 @@ class Command(crawl.Command):
         if unknown:
             raise UsageError(unknown_option(unknown[0]))
         self.passed_on = check_settings(self.settings, opts)
-        # Scrapy opens LOG_FILE when it sets up logging, and a missing folder is a traceback.
-        path = self.settings.get("LOG_FILE")
-        if path:
-            try:
-                open(path, "a").close()
-            except OSError as exc:
-                hint = " (create its folder first)" if isinstance(exc, FileNotFoundError) else ""
-                fail(f"cannot write the log file {path}: {exc.strerror or exc}{hint}")
+        # A record Scrapy cannot write to LOG_FILE mid-run (a full disk) is a traceback each:
+        # counted instead, and the run's outcome says so.
+        if self.settings.get("LOG_FILE"):
+            logfile.watch(self.settings.get("LOG_FILE"))
 
     def run(self, args, opts):
         if len(args) != 1:
@@ -99,6 +95,9 @@ class Command(crawl.Command):
             outcome = FORCED
             if summary is not None:  # the extensions exist: the archive's too
                 crawler.get_extension(ArchiveExtension).record_forced_stop()
+        lost_log = logfile.failure()
+        if lost_log is not None and outcome.exit_code == 0:  # failed after the run was judged
+            outcome = failed(str(lost_log))
         self.exitcode = outcome.exit_code
         if self.exitcode:
             print(f"dw crawl failed: {outcome}", file=sys.stderr)
@@ -107,11 +106,16 @@ class Command(crawl.Command):
 def check_settings(settings, opts, command: str = "crawl") -> list[str]:
     """Before anything is fetched or created: end the command (`fail`) on a typo in the name of
     a `-s` setting (crawler/setting_names.py) or a value of a project setting that cannot be used
-    (crawler/setting_checks.py: every setting of crawler/settings.py, and JOBDIR); the unknown
+    (crawler/setting_checks.py: every setting of crawler/settings.py, and JOBDIR; LOG_FILE,
+    crawler/logfile.py); the unknown
     names passed on. The one place a crawl's settings are checked: each check says why in one
     sentence beginning `NAME=VALUE`; the last line names `command`."""
     refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or setting_checks.problem(settings)
+    # Scrapy opens LOG_FILE when it sets up logging: a missing folder would be a traceback.
+    log_file = settings.get("LOG_FILE")
+    if not refused and log_file and (why := logfile.problem(log_file)):
+        refused = f"LOG_FILE={log_file} {why}"
     if refused:
         fail(f"bad setting: {refused}", command)
     return passed_on

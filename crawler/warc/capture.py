@@ -493,9 +493,10 @@ class WarcCaptureMiddleware:
     def _fail(self, exc: OSError) -> None:
         """Stop the crawl: no article is stored without its response on disk."""
         self.failed = True
-        self.stats.set_value("dw/warc/error", str(exc))
         where = (f"the WARC file {self.files.path}" if self.files.path is not None
                  else f"in the WARC folder {self.files.directory}")  # no file open yet
+        # In the run's outcome, the last line (crawler/outcome.py `warc_not_written`).
+        self.stats.set_value("dw/warc/error", f"cannot write {where}: {exc.strerror or exc}")
         logger.error("Cannot write %s (%s); stopping the crawl", where, exc)
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:

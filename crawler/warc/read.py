@@ -84,6 +84,9 @@ class Entry:
     # A request record's `WARC-JSON-Metadata`: what the crawl asked for with it
     # (crawler/warc/capture.py `ASKED`); "" when the writer did not say.
     asked: str = ""
+    # A request record's: whether it carried a validator (If-None-Match, If-Modified-Since,
+    # RFC 9110 §13.1), so that its 304 was asked for; None for other records.
+    conditional: bool | None = None
 
 
 def target_uri(value: str | None) -> str:
@@ -122,7 +125,9 @@ def _entry(path: str, offset: int, record) -> Entry:
                  record_id=(headers.get_header("WARC-Record-ID") or "").strip(),
                  concurrent_to=(headers.get_header("WARC-Concurrent-To") or "").strip(),
                  asked=(headers.get_header("WARC-JSON-Metadata") or "").strip()
-                 if record.rec_type == "request" else "")
+                 if record.rec_type == "request" else "",
+                 conditional=bool(header("If-None-Match") or header("If-Modified-Since"))
+                 if record.rec_type == "request" else None)
 
 
 # -- digests ---------------------------------------------------------------------------------

@@ -415,7 +415,7 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
     for path in files:
         run = capture_run(path) if log is not None else ""
         answer = None  # the response or revisit record whose request record comes next
-        for entry in scan(path, keep=wanted):
+        for entry, conditional in _with_request(scan(path, keep=wanted)):
             counts["records"] += 1
             if log is not None:
                 if entry.kind in ("response", "revisit"):
@@ -432,6 +432,10 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                    entry.path, entry.offset)
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
+            if kind == NOT_MODIFIED and conditional is False:
+                # A 304 to a request without validators: the server's error, as the crawl
+                # counts it (`failed/article/http_304`), not the article seen unchanged.
+                kind = "http_304"
             if kind not in ("article", NOT_MODIFIED):
                 counts[f"skipped/{kind}"] += 1
                 if entry.problem:
@@ -451,6 +455,25 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                 counts["resumed"] += 1
                 continue
             yield entry, url
+
+
+def _with_request(entries: Iterator[Entry]) -> Iterator[tuple[Entry, bool | None]]:
+    """Each entry, in order, with, for a `revisit` record, whether the request record written
+    right after it (crawler/warc/capture.py writes the answer, then its request) carried a
+    validator (`Entry.conditional`); None for other records and where that request is not
+    there (another tool's WARCs): such a 304 is taken as asked for."""
+    held: Entry | None = None
+    for entry in entries:
+        if held is not None:
+            ours = entry.kind == "request" and entry.concurrent_to == held.record_id
+            yield held, entry.conditional if ours else None
+            held = None
+        if entry.kind == "revisit":
+            held = entry
+            continue
+        yield entry, None
+    if held is not None:
+        yield held, None
 
 
 def _earlier_own_capture(entry: Entry, stored, dates: dict) -> bool:
