@@ -58,6 +58,29 @@ _FEED_POLL_SECONDS = 0.01
 FUTURE_SLACK = timedelta(days=1)
 
 
+# How often the spider has retried a listing whose `.xml.gz` failed its check: a key of its
+# own, not Scrapy's `retry_times`, which Scrapy's MetaCopyDetectionMiddleware takes in a
+# request a spider yields for a key copied from `response.meta` and warns of (tester-try27).
+_LISTING_RETRIES = "dw_listing_retries"
+# Keys Scrapy's downloader sets on a request's meta; a retry made by the spider leaves them out.
+_DOWNLOADER_KEYS = ("retry_times", "download_latency")
+
+
+def _listing_retry(request: scrapy.Request, spider) -> scrapy.Request | None:
+    """A retry of a listing request (Scrapy's `get_retry_request`: `RETRY_TIMES`, its stats
+    `retry/count`, `retry/reason_count/damaged_gzip`), or None when its tries are spent (Scrapy's
+    "Gave up retrying" at DEBUG: the spider's warning says which damage). Its count is kept in
+    `_LISTING_RETRIES`; the downloader's own keys are not carried over."""
+    counted = request.replace(meta={**request.meta, "retry_times": request.meta.get(_LISTING_RETRIES, 0)})
+    retry = get_retry_request(counted, spider=spider, reason="damaged_gzip", give_up_log_level=logging.DEBUG)
+    if retry is None:
+        return None
+    retry.meta[_LISTING_RETRIES] = retry.meta["retry_times"]
+    for key in _DOWNLOADER_KEYS:
+        retry.meta.pop(key, None)
+    return retry
+
+
 class ListingCallbacks:
     """Sitemaps, sitemap indexes and feeds: fetched on every run, their entries scheduled."""
 
@@ -221,15 +244,16 @@ class ListingCallbacks:
         counted as a listing that could not be read, `dw/failed/<source>/damaged_gzip`."""
         self.count("damaged_transfer/gzip")
         settings = self.crawler.settings
+        tries = response.meta.get(_LISTING_RETRIES, 0) + 1
         if settings.getbool("RETRY_ENABLED") and not response.meta.get("dont_retry", False):
-            retry = get_retry_request(response.request, spider=self, reason="damaged_gzip")
+            retry = _listing_retry(response.request, self)
             if retry is not None:
                 logger.info("The gzipped %s listing %s fails its check (%s): retrying", source,
                             where, damage)
                 return retry
         self.count(f"failed/{source}/damaged_gzip")
         logger.warning("Cannot read the gzipped %s listing %s: %s; no entry taken from it (tried %d"
-                       " times)", source, where, damage, response.meta.get("retry_times", 0) + 1)
+                       " times)", source, where, damage, tries)
         return None
 
     def count_damage(self, listing: Listing, source: str, where: str) -> None:
