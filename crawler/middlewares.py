@@ -26,6 +26,8 @@ from crawler import codings, dw
 from crawler.codings import content_codings
 from crawler.dates import http_date
 
+UNVERIFIED_CODING = "unverified_coding"  # the flag of a response read from codings without a check
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -195,7 +197,9 @@ class ContentCodingMiddleware:
     for, is still undone and read (it is what the server sent, and a body sent with no coding
     at all carries no check either), but counted `dw/unverified_coding/<coding>` and warned
     once per run naming the first URL; a verified coding we did not ask for (zstd with its
-    checksum) is counted `dw/unasked_coding/<coding>`.
+    checksum) is counted `dw/unasked_coding/<coding>`. Such a response is flagged
+    `unverified_coding`: a listing so read is fetched a second time and read only when both
+    agree (`crawler.spiders.listings`).
 
     A body that fails its check is a damaged transfer: retried as a network error is (Scrapy's
     `RETRY_TIMES`, `retry/reason_count/damaged_gzip`), then the request fails with
@@ -248,22 +252,27 @@ class ContentCodingMiddleware:
                            " warning size (%d B).", response, len(body), warn_size)
         self.stats.inc_value("httpcompression/response_bytes", len(body))
         self.stats.inc_value("httpcompression/response_count")
-        if 200 <= response.status < 300:  # only those bodies are read
-            self._unverified(response, undo, checked)
+        flags = response.flags
+        if 200 <= response.status < 300 and not checked:  # only those bodies are read
+            self._unverified(response, undo)
+            flags = [*flags, UNVERIFIED_CODING]  # a listing is fetched again (crawler/spiders/listings.py)
+        elif 200 <= response.status < 300:
+            self._unasked(undo)
         response = self._labelled(response, kept)
         kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
         # The encoding found again from the decoded body, as Scrapy's middleware does.
         extra = {"encoding": None} if issubclass(kind, TextResponse) else {}
-        return response.replace(cls=kind, body=body, **extra)
+        return response.replace(cls=kind, body=body, flags=flags, **extra)
 
-    def _unverified(self, response: Response, undo: list[str], checked: bool) -> None:
-        """Count (and warn once per run of) a body read from codings that carry no check, or
-        in a coding not asked for."""
+    def _unasked(self, undo: list[str]) -> None:
+        """Count a body in a coding not asked for (`dw/unasked_coding/<coding>`)."""
         for coding in undo:
             if coding not in codings.ASKED:
                 self.stats.inc_value(f"dw/unasked_coding/{coding}")
-        if checked:
-            return
+
+    def _unverified(self, response: Response, undo: list[str]) -> None:
+        """Count (and warn once per run of) a body read from codings that carry no check."""
+        self._unasked(undo)
         outer = undo[0]
         self.stats.inc_value(f"dw/unverified_coding/{outer}")
         if not self.warned_unverified:

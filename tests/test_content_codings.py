@@ -277,6 +277,38 @@ def test_a_body_without_a_check_is_read_counted_and_warned_once(caplog):
                               " check (the crawl asks for gzip, deflate)")
 
 
+class _Spider:
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def test_a_listing_without_a_check_is_read_only_when_two_transfers_agree(caplog):
+    from scrapy.http import Request, Response
+
+    from crawler.spiders.listings import ListingCallbacks
+
+    spider, url = _Spider(), "http://127.0.0.1/en/news-sitemap.xml"
+
+    def transfer(body: bytes, meta: dict) -> Response:
+        request = Request(url, meta=meta)
+        return Response(url, body=body, request=request, flags=["unverified_coding"])
+
+    first = ListingCallbacks.confirm(spider, transfer(BODY, {"retry_times": 1, "download_latency": 0.1}),
+                                     "news", url)
+    again = first.request
+    assert again.url == url and again.dont_filter  # fetched again, whatever the dupefilter saw
+    assert "retry_times" not in again.meta and "download_latency" not in again.meta
+    assert ListingCallbacks.confirm(spider, transfer(BODY, again.meta), "news", url) is None  # read
+    changed = BODY.replace(b"80000195", b"80090195", 1)  # what a changed bit in br decodes to
+    with caplog.at_level("WARNING"):
+        assert ListingCallbacks.confirm(spider, transfer(changed, again.meta), "news", url).request is None
+    assert spider.counts == {"discovery/refetched_unverified": 1, "failed/news/unverified_coding_differs": 1}
+    assert "the two differ (a transfer changed it); no entry taken from it" in caplog.text
+
+
 def test_a_damaged_transfer_s_failure_says_which_damage():
     from twisted.python.failure import Failure
 
@@ -323,7 +355,8 @@ def _site(site: Path) -> dict[str, str]:
     (en / "article-sitemap.xml").write_text(
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
-                  for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz"))
+                  for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz",
+                               "part-br.xml"))
         + "</sitemapindex>")
     # Two members and zero padding: read whole (79010001 and 79010002 are the news sitemap's,
     # so listed here only).
@@ -332,11 +365,13 @@ def _site(site: Path) -> dict[str, str]:
         gzip.compress(members[:90]) + gzip.compress(members[90:]) + b"\0" * 64)
     (en / "part-crc.xml.gz").write_bytes(_changed(_stored(_part("79010006")), PART_ID, PART_CHANGED))
     (en / "part-cut.xml.gz").write_bytes(gzip.compress(_part("79010007"))[:-8])
+    (en / "part-br.xml").write_bytes(brotli.compress(_part("79010002")))  # no check: fetched twice
     pages = {i: next(site.rglob(f"*-{i}.html")).relative_to(site).with_suffix("") for i in
              (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED, UNVERIFIED)}
     page = site / f"{pages[UNVERIFIED]}.html"  # served in br, which carries no check
     page.write_bytes(brotli.compress(page.read_bytes()))
     return {f"/{pages[UNVERIFIED]}": "encoding=br", f"/en/story/a-{UNVERIFIED}": "encoding=br",
+            "/en/part-br.xml": "encoding=br",
             "/robots.txt": "gzip=crc", f"/en/story/a-{GONE_DAMAGED}": "gzip=crc",
             "/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
             f"/{pages[ONCE_DAMAGED]}": "gzip=cut times=1", f"/{pages[TWICE_DAMAGED]}": "gzip=junk times=2"}
@@ -435,12 +470,17 @@ def test_a_page_in_a_coding_without_a_check_is_read_counted_and_warned_once(dama
     # tester-try27 item 2: br was asked for (Scrapy's Accept-Encoding); now it is not, and a
     # server that sends it all the same is read, counted, and warned of once.
     assert UNVERIFIED in archived_ids(damaged.archive)
-    assert damaged.stats["dw/unverified_coding/br"] == 1
-    assert damaged.stats["dw/unasked_coding/br"] == 1
+    # The page, and a listing fetched twice (read when both transfers agree).
+    assert damaged.stats["dw/unverified_coding/br"] == 3
+    assert damaged.stats["dw/unasked_coding/br"] == 3
     assert not [key for key in damaged.stats if key.startswith("dw/unverified_coding/") and
                 not key.endswith("/br")]  # gzip (the damaged ones retried whole) is checked
     warnings = [line for line in damaged.stderr.splitlines() if "carries no check" in line]
-    assert len(warnings) == 1 and f"-{UNVERIFIED} came in the content coding 'br'" in warnings[0]
+    assert len(warnings) == 1
+    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml) came in the content coding 'br'", warnings[0])
+    assert damaged.requested.count("/en/part-br.xml") == 2
+    assert damaged.stats["dw/discovery/refetched_unverified"] == 1
+    assert not [key for key in damaged.stats if "unverified_coding_differs" in key]
 
 
 def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):

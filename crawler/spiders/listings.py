@@ -25,9 +25,11 @@ here, not yet requested, is found again in the listings by the next run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import scrapy
@@ -47,6 +49,7 @@ from crawler.discovery import (
     read_listing,
 )
 from crawler.discovery.listings import PUBLICATION_DATES
+from crawler.middlewares import UNVERIFIED_CODING
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,17 @@ FUTURE_SLACK = timedelta(days=1)
 _LISTING_RETRIES = "dw_listing_retries"
 # Keys Scrapy's downloader sets on a request's meta; a retry made by the spider leaves them out.
 _DOWNLOADER_KEYS = ("retry_times", "download_latency")
+
+
+_FIRST_DIGEST = "dw_unverified_digest"  # the SHA-256 of a listing's first such transfer, decoded
+
+
+@dataclass(frozen=True)
+class _Confirming:
+    """What `ListingCallbacks.confirm` does instead of reading a listing: fetch it again
+    (`request`), or nothing (the two transfers differ)."""
+
+    request: scrapy.Request | None
 
 
 def _listing_retry(request: scrapy.Request, spider) -> scrapy.Request | None:
@@ -213,6 +227,8 @@ class ListingCallbacks:
         or not well-formed is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
         where = self.origins.real_url(response.url)
+        if UNVERIFIED_CODING in response.flags and (confirming := self.confirm(response, source, where)):
+            return confirming.request
         try:
             listing = read_listing(response.body, self.crawler.settings.getint("DW_LISTING_MAXSIZE"),
                                    base_url=base or where, entries=PackedEntries())
@@ -238,6 +254,31 @@ class ListingCallbacks:
             self.count(f"discovery/empty/{source}")
             logger.warning("The %s %s at %s lists no entry", source, listing.kind, where)
         return listing
+
+    def confirm(self, response, source: str, where: str) -> _Confirming | None:
+        """A listing whose content coding carries no check (br, raw deflate, zstd without its
+        checksum: `crawler.middlewares.ContentCodingMiddleware` flags it): a changed bit would
+        read as another id, and nothing in it says so. So it is fetched a second time, and read
+        only when both transfers decode to the same bytes (two transfers changed alike: not to
+        be met); None then (read it). Else `_Confirming`: the second request (counted
+        `dw/discovery/refetched_unverified`), or, the two differing, no request: counted
+        `dw/failed/<source>/unverified_coding_differs` and logged once, no entry taken."""
+        digest = hashlib.sha256(response.body).hexdigest()
+        first = response.meta.get(_FIRST_DIGEST)
+        if first == digest:
+            return None
+        if first is None:
+            self.count("discovery/refetched_unverified")
+            logger.info("The %s listing %s came in a content coding without a check: fetching it"
+                        " again, to read it only if both agree", source, where)
+            meta = {key: value for key, value in response.meta.items() if key not in _DOWNLOADER_KEYS}
+            return _Confirming(response.request.replace(meta={**meta, _FIRST_DIGEST: digest},
+                                                        dont_filter=True))
+        self.count(f"failed/{source}/unverified_coding_differs")
+        logger.warning("Cannot read the %s listing %s: it came twice in a content coding without a"
+                       " check, and the two differ (a transfer changed it); no entry taken from it",
+                       source, where)
+        return _Confirming(None)
 
     def damaged(self, response, source: str, where: str, damage: DamagedGzip) -> scrapy.Request | None:
         """A `.xml.gz` listing that fails its gzip check: retried (Scrapy's `RETRY_TIMES`), then
