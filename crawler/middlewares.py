@@ -279,9 +279,10 @@ class ContentCodingMiddleware:
             self.warned_unverified = True
             raw = " (raw deflate, without zlib's Adler-32)" if outer == "deflate" else ""
             logger.warning("%s came in the content coding %r%s, which carries no check (the crawl"
-                           " asks for %s): read as it came, but a byte changed in transfer would go"
-                           " unnoticed; every such response is counted dw/unverified_coding/<coding>,"
-                           " this warning is given once", response.url, ", ".join(undo), raw,
+                           " asks for %s): a page is read as it came, a listing when a second transfer"
+                           " agrees; a byte changed in transfer would go unnoticed; every such"
+                           " response is counted dw/unverified_coding/<coding>, this warning is given"
+                           " once", response.url, ", ".join(undo), raw,
                            codings.ACCEPT_ENCODING.decode())
 
     @staticmethod
