@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares import robotstxt
-from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response, TextResponse
@@ -27,6 +26,8 @@ from twisted.internet.task import deferLater
 from crawler import codings, dw
 from crawler.codings import content_codings
 from crawler.dates import http_date
+
+UNVERIFIED_CODING = "unverified_coding"  # the flag of a response read from codings without a check
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -248,18 +249,21 @@ class DamagedResponse(IgnoreRequest):
     `damaged_br`, `damaged_zstd`), as `dw/failed/<kind>/<reason>` counts it. An IgnoreRequest,
     as Scrapy's refusal of a body over its size limit is: the request's errback counts it, and
     Scrapy logs no traceback for it (robots.txt's download included; Scrapy's retry helper has
-    said "Gave up retrying" once)."""
+    said "Gave up retrying", at DEBUG: the spider's warning is the one line, `detail` its
+    words: which check failed, or that it was cut short, or had bytes after it)."""
 
     def __init__(self, url: str, damage: codings.Damaged, tries: int):
         super().__init__(f"{url}: {damage} (after {tries} tries)")
         self.reason = damage.reason
+        self.detail = f"{damage.problem} (tried {tries} times)"
 
 
 class ContentCodingMiddleware:
     """The crawl's one reading of content codings (in Scrapy's HttpCompressionMiddleware's place,
     at its order, 590), verifying what each coding lets it verify before anything is read from
     the body: gzip's CRC-32 and length, every member; deflate's Adler-32 (zlib's format) or raw
-    deflate's structure; brotli's and zstd's own (crawler/codings.py `DECODERS`, the
+    deflate's structure; zstd's checksum when it has one; brotli's structure only
+    (crawler/codings.py `DECODERS`, the
     decoders the WARC's re-extraction uses, so that both read a body alike). Scrapy 2.19's
     takes a gzip whose check fails, or cut short, or with junk after it, as it comes
     (`scrapy.utils.gz.gunzip`: "resilient to CRC checksum errors"), so a changed byte became
@@ -268,7 +272,17 @@ class ContentCodingMiddleware:
     Which codings are undone is Scrapy's reading (`crawler.codings.content_codings`: every
     `Content-Encoding` line, from the last applied while Scrapy knows the coding; the rest left
     as they are), but `identity` (RFC 9110 §8.4.1: no coding) is passed over wherever it stands,
-    as browsers do (Scrapy stops at it). Requests ask for `gzip, deflate, br, zstd`, as Scrapy's.
+    as browsers do (Scrapy stops at it).
+
+    Requests ask for `gzip, deflate` only (`codings.ACCEPT_ENCODING`; Scrapy asks for `br` and
+    `zstd` too), the codings that carry a check. A 2xx body whose codings carry none (br, zstd
+    without its checksum, raw deflate; `codings.verifiable`), most often one we did not ask
+    for, is still undone and read (it is what the server sent, and a body sent with no coding
+    at all carries no check either), but counted `dw/unverified_coding/<coding>` and warned
+    once per run naming the first URL; a verified coding we did not ask for (zstd with its
+    checksum) is counted `dw/unasked_coding/<coding>`. Such a response is flagged
+    `unverified_coding`: a listing so read is fetched a second time and read only when both
+    agree (`crawler.spiders.listings`).
 
     A body that fails its check is a damaged transfer: retried as a network error is (Scrapy's
     `RETRY_TIMES`, `retry/reason_count/damaged_gzip`), then the request fails with
@@ -286,6 +300,7 @@ class ContentCodingMiddleware:
         self.max_size = crawler.settings.getint("DOWNLOAD_MAXSIZE")
         self.warn_size = crawler.settings.getint("DOWNLOAD_WARNSIZE")
         self.retry = crawler.settings.getbool("RETRY_ENABLED")
+        self.warned_unverified = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContentCodingMiddleware:
@@ -294,7 +309,7 @@ class ContentCodingMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        request.headers.setdefault("Accept-Encoding", b", ".join(ACCEPTED_ENCODINGS))
+        request.headers.setdefault("Accept-Encoding", codings.ACCEPT_ENCODING)
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         values = response.headers.getlist(b"Content-Encoding")
@@ -304,10 +319,8 @@ class ContentCodingMiddleware:
         if not undo or not response.body:  # nothing we undo, or no body to undo it in (a 304)
             return self._labelled(response, kept)
         max_size = request.meta.get("download_maxsize", self.max_size)
-        body = response.body
         try:
-            for coding in undo:
-                body = codings.decode(body, coding, max_size)
+            body, checked = codings.decode_all(response.body, undo, max_size)
         except codings.TooLarge as exc:
             message = (f"Ignored response {response} because its body ({len(response.body)} B as"
                        f" received, {exc.size} B inflated so far) exceeded DOWNLOAD_MAXSIZE"
@@ -322,11 +335,38 @@ class ContentCodingMiddleware:
                            " warning size (%d B).", response, len(body), warn_size)
         self.stats.inc_value("httpcompression/response_bytes", len(body))
         self.stats.inc_value("httpcompression/response_count")
+        flags = response.flags
+        if 200 <= response.status < 300 and not checked:  # only those bodies are read
+            self._unverified(response, undo)
+            flags = [*flags, UNVERIFIED_CODING]  # a listing is fetched again (crawler/spiders/listings.py)
+        elif 200 <= response.status < 300:
+            self._unasked(undo)
         response = self._labelled(response, kept)
         kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
         # The encoding found again from the decoded body, as Scrapy's middleware does.
         extra = {"encoding": None} if issubclass(kind, TextResponse) else {}
-        return response.replace(cls=kind, body=body, **extra)
+        return response.replace(cls=kind, body=body, flags=flags, **extra)
+
+    def _unasked(self, undo: list[str]) -> None:
+        """Count a body in a coding not asked for (`dw/unasked_coding/<coding>`)."""
+        for coding in undo:
+            if coding not in codings.ASKED:
+                self.stats.inc_value(f"dw/unasked_coding/{coding}")
+
+    def _unverified(self, response: Response, undo: list[str]) -> None:
+        """Count (and warn once per run of) a body read from codings that carry no check."""
+        self._unasked(undo)
+        outer = undo[0]
+        self.stats.inc_value(f"dw/unverified_coding/{outer}")
+        if not self.warned_unverified:
+            self.warned_unverified = True
+            raw = " (raw deflate, without zlib's Adler-32)" if outer == "deflate" else ""
+            logger.warning("%s came in the content coding %r%s, which carries no check (the crawl"
+                           " asks for %s): a page is read as it came, a listing when a second transfer"
+                           " agrees; a byte changed in transfer would go unnoticed; every such"
+                           " response is counted dw/unverified_coding/<coding>, this warning is given"
+                           " once", response.url, ", ".join(undo), raw,
+                           codings.ACCEPT_ENCODING.decode())
 
     @staticmethod
     def _labelled(response: Response, kept: list[str]) -> Response:
@@ -350,12 +390,18 @@ class ContentCodingMiddleware:
         reason = damage.reason
         retry = None
         if self.retry and not request.meta.get("dont_retry", False):
-            retry = get_retry_request(request, spider=self.crawler.spider, reason=reason)
+            # Its give-up at DEBUG: the spider's warning names the damage (Scrapy's ERROR
+            # would say only `damaged_gzip`); network errors' give-ups keep Scrapy's level.
+            retry = get_retry_request(request, spider=self.crawler.spider, reason=reason,
+                                      give_up_log_level=logging.DEBUG)
         if retry is not None:
             logger.info("The %s body of %s fails its check (%s): retrying", damage.coding,
                         response.url, damage.problem)
             return retry
-        raise DamagedResponse(response.url, damage, request.meta.get("retry_times", 0) + 1)
+        failed = DamagedResponse(response.url, damage, request.meta.get("retry_times", 0) + 1)
+        if request.errback is None:  # not the spider's (robots.txt): no errback says it
+            logger.warning("Failed to fetch %s: %s: %s", response.url, failed.reason, failed.detail)
+        raise failed
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Reading captures within the crawl's own limits, through the real commands (#27):
 
-- the crawl asks for gzip, deflate, br and zstd: `python -m crawler.reextract` reads each back;
+- the crawl asks for gzip and deflate (br and zstd come all the same from some servers):
+  `python -m crawler.reextract` reads each back;
 - a gzip or brotli bomb served to the crawl is refused before it is stored (the capture
   middleware checks what Scrapy's size check would refuse), counted;
 - a bomb in a WARC, and a record larger than `DOWNLOAD_MAXSIZE`, are counted and skipped by

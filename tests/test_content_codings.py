@@ -173,6 +173,159 @@ def test_a_gzipped_listing_damaged_anywhere_gives_no_entry_it_did_not_hold(listi
         assert at in range(4, 10) or gzip.decompress(damaged) == document, at
 
 
+# -- which codings carry a check (tester-try27 item 2) ------------------------------------------
+
+CHECKED = {"gzip": gzip.compress(BODY), "x-gzip": gzip.compress(BODY),
+           "deflate, zlib's format": zlib.compress(BODY), "zstd with its checksum": _zstd_checked(BODY),
+           "zstd, two frames with their checksum": _zstd_checked(BODY[:99]) + _zstd_checked(BODY[99:]),
+           "zstd, a skippable frame then one with its checksum":
+               b"\x50\x2a\x4d\x18\x03\0\0\0abc" + _zstd_checked(BODY)}
+UNCHECKED = {"br": brotli.compress(BODY), "deflate, raw": _raw_deflate(BODY), "zstd": zstd.compress(BODY),
+             "zstd, a second frame without its checksum": _zstd_checked(BODY[:99]) + zstd.compress(BODY[99:])}
+
+
+def _coding(name: str) -> str:
+    return name.split(",")[0].split(" ")[0]
+
+
+@pytest.mark.parametrize(("name", "data"), [*CHECKED.items(), *UNCHECKED.items()],
+                         ids=[*CHECKED, *UNCHECKED])
+def test_a_coding_is_verifiable_only_when_it_carries_a_check(name, data):
+    assert codings.decode(data, _coding(name)) == BODY
+    assert codings.verifiable(data, _coding(name)) == (name in CHECKED)
+
+
+@pytest.mark.parametrize("name", [*CHECKED, *UNCHECKED])
+def test_no_one_bit_change_of_a_verifiable_body_is_read_as_other_bytes(name):
+    # tester-try27 item 2, every one-bit change: a coding said to verify never decodes one into
+    # other bytes; one that does not verify is told so (`verifiable` false) whenever it could.
+    data, coding = {**CHECKED, **UNCHECKED}[name], _coding(name)
+    other = 0
+    for at in range(len(data)):
+        for bit in range(8):
+            changed = bytearray(data)
+            changed[at] ^= 1 << bit
+            try:
+                read = codings.decode(bytes(changed), coding)
+            except codings.Damaged:
+                continue
+            if read != BODY:
+                other += 1
+                assert not codings.verifiable(bytes(changed), coding), (at, bit)
+    assert (other == 0) == (name in CHECKED) or name.startswith("zstd, a second")
+
+
+LAYERS = {  # Content-Encoding as sent -> (body, whether one layer carries a check)
+    "br": (brotli.compress(BODY), False),
+    "gzip": (gzip.compress(BODY), True),
+    "gzip, br": (brotli.compress(gzip.compress(BODY)), True),  # the gzip inside checks the br's output
+    "br, gzip": (gzip.compress(brotli.compress(BODY)), True),
+    "deflate, br": (brotli.compress(_raw_deflate(BODY)), False),
+}
+
+
+@pytest.mark.parametrize(("header", "body", "checked"), [(h, *v) for h, v in LAYERS.items()], ids=LAYERS)
+def test_one_checked_layer_verifies_the_body(header, body, checked):
+    undo, kept = codings.content_codings([header])
+    assert not kept
+    assert codings.decode_all(body, undo) == (BODY, checked)
+
+
+def _middleware():
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import ContentCodingMiddleware
+
+    crawler = get_crawler(settings_dict={"COMPRESSION_ENABLED": True})
+    return ContentCodingMiddleware(crawler), crawler.stats
+
+
+def _response(url: str, header: str, body: bytes, status: int = 200):
+    from scrapy.http import Request, Response
+
+    request = Request(url)
+    return request, Response(url, status=status, headers={"Content-Encoding": header}, body=body,
+                             request=request)
+
+
+def test_the_crawl_asks_only_for_codings_that_carry_a_check():
+    from scrapy.http import Request
+
+    middleware, _ = _middleware()
+    request = Request("http://127.0.0.1/en/news-sitemap.xml")
+    middleware.process_request(request)
+    assert request.headers[b"Accept-Encoding"] == b"gzip, deflate"
+
+
+def test_a_body_without_a_check_is_read_counted_and_warned_once(caplog):
+    middleware, stats = _middleware()
+    sent = [("http://127.0.0.1/a-1", "br", brotli.compress(BODY), 200),
+            ("http://127.0.0.1/a-2", "br", brotli.compress(BODY), 200),
+            ("http://127.0.0.1/a-3", "deflate", _raw_deflate(BODY), 200),
+            ("http://127.0.0.1/a-4", "zstd", _zstd_checked(BODY), 200),  # checked, not asked for
+            ("http://127.0.0.1/a-5", "gzip", gzip.compress(BODY), 200),
+            ("http://127.0.0.1/a-6", "br", brotli.compress(BODY), 404)]  # not read
+    with caplog.at_level("WARNING"):
+        for url, header, body, status in sent:
+            request, response = _response(url, header, body, status)
+            assert middleware.process_response(request, response).body == BODY
+    counts = {key: value for key, value in stats.get_stats().items() if "coding/" in key}
+    assert counts == {"dw/unverified_coding/br": 2, "dw/unverified_coding/deflate": 1,
+                      "dw/unasked_coding/br": 2, "dw/unasked_coding/zstd": 1}
+    [warning] = [r.getMessage() for r in caplog.records if "carries no check" in r.getMessage()]
+    assert warning.startswith("http://127.0.0.1/a-1 came in the content coding 'br', which carries no"
+                              " check (the crawl asks for gzip, deflate)")
+
+
+class _Spider:
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def test_a_listing_without_a_check_is_read_only_when_two_transfers_agree(caplog):
+    from scrapy.http import Request, Response
+
+    from crawler.spiders.listings import ListingCallbacks
+
+    spider, url = _Spider(), "http://127.0.0.1/en/news-sitemap.xml"
+
+    def transfer(body: bytes, meta: dict) -> Response:
+        request = Request(url, meta=meta)
+        return Response(url, body=body, request=request, flags=["unverified_coding"])
+
+    first = ListingCallbacks.confirm(spider, transfer(BODY, {"retry_times": 1, "download_latency": 0.1}),
+                                     "news", url)
+    again = first.request
+    assert again.url == url and again.dont_filter  # fetched again, whatever the dupefilter saw
+    assert "retry_times" not in again.meta and "download_latency" not in again.meta
+    assert ListingCallbacks.confirm(spider, transfer(BODY, again.meta), "news", url) is None  # read
+    changed = BODY.replace(b"80000195", b"80090195", 1)  # what a changed bit in br decodes to
+    with caplog.at_level("WARNING"):
+        assert ListingCallbacks.confirm(spider, transfer(changed, again.meta), "news", url).request is None
+    assert spider.counts == {"discovery/refetched_unverified": 1, "failed/news/unverified_coding_differs": 1}
+    assert "the two differ (a transfer changed it); no entry taken from it" in caplog.text
+
+
+def test_a_damaged_transfer_s_failure_says_which_damage():
+    from twisted.python.failure import Failure
+
+    from crawler.discovery import failure_detail, failure_reason
+    from crawler.middlewares import DamagedResponse
+
+    for data, words in ((_changed(_stored(BODY), b"80000195", b"80090195"), "its CRC-32 check failed"),
+                        (gzip.compress(BODY)[:-8], "cut short"),
+                        (gzip.compress(BODY) + b"junk", "not another gzip member")):
+        with pytest.raises(codings.Damaged) as raised:
+            codings.decode(data, "gzip")
+        failure = Failure(DamagedResponse("http://127.0.0.1/a-1", raised.value, 4))
+        assert failure_reason(failure) == "damaged_gzip"
+        detail = failure_detail(failure)
+        assert detail.startswith("damaged_gzip: ") and words in detail and detail.endswith("(tried 4 times)")
+
+
 # -- through the crawl --------------------------------------------------------------------------
 
 NEWS_ID, NEWS_CHANGED = b"79010003", b"79090003"  # the news sitemap's id, changed in transfer
@@ -180,6 +333,7 @@ PART_ID, PART_CHANGED = b"79010006", b"79090006"  # a `.xml.gz` sitemap's id, ch
 ALWAYS_DAMAGED = 79010004  # its page's gzip fails its check on every try
 ONCE_DAMAGED = 79010005  # its page's gzip is cut on the first try, whole on the second
 TWICE_DAMAGED = 16825046  # junk after its page's gzip on the first two tries
+UNVERIFIED = 79010001  # its page comes in br, not asked for, no check: read, counted, warned
 GONE_DAMAGED = 79010099  # listed, not on the site: its 404 page's gzip fails its check (not read)
 
 
@@ -201,7 +355,8 @@ def _site(site: Path) -> dict[str, str]:
     (en / "article-sitemap.xml").write_text(
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
-                  for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz"))
+                  for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz",
+                               "part-br.xml"))
         + "</sitemapindex>")
     # Two members and zero padding: read whole (79010001 and 79010002 are the news sitemap's,
     # so listed here only).
@@ -210,11 +365,16 @@ def _site(site: Path) -> dict[str, str]:
         gzip.compress(members[:90]) + gzip.compress(members[90:]) + b"\0" * 64)
     (en / "part-crc.xml.gz").write_bytes(_changed(_stored(_part("79010006")), PART_ID, PART_CHANGED))
     (en / "part-cut.xml.gz").write_bytes(gzip.compress(_part("79010007"))[:-8])
+    (en / "part-br.xml").write_bytes(brotli.compress(_part("79010002")))  # no check: fetched twice
     pages = {i: next(site.rglob(f"*-{i}.html")).relative_to(site).with_suffix("") for i in
-             (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED)}
+             (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED, UNVERIFIED)}
+    page = site / f"{pages[UNVERIFIED]}.html"  # served in br, which carries no check
+    page.write_bytes(brotli.compress(page.read_bytes()))
     # robots.txt damaged once: read on its retry (damaged on every try, it would disallow the
     # whole crawl, RFC 9309: tests/test_politeness.py).
-    return {"/robots.txt": "gzip=crc times=1", f"/en/story/a-{GONE_DAMAGED}": "gzip=crc",
+    return {f"/{pages[UNVERIFIED]}": "encoding=br", f"/en/story/a-{UNVERIFIED}": "encoding=br",
+            "/en/part-br.xml": "encoding=br",
+            "/robots.txt": "gzip=crc times=1", f"/en/story/a-{GONE_DAMAGED}": "gzip=crc",
             "/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
             f"/{pages[ONCE_DAMAGED]}": "gzip=cut times=1", f"/{pages[TWICE_DAMAGED]}": "gzip=junk times=2"}
 
@@ -268,7 +428,13 @@ def test_a_listing_whose_gzip_fails_its_check_is_retried_counted_and_gives_no_en
     assert ("Cannot read the gzipped articles listing https://www.dw.com/en/part-crc.xml.gz: its"
             " CRC-32 check failed: the data was changed in transfer; no entry taken from it (tried 4"
             " times)") in stderr
-    assert re.search(r"Failed to fetch \S+/en/news-sitemap.xml \(news\): damaged_gzip", stderr)
+    # One line for the damage, saying which (tester-try27 item 9): Scrapy's "Gave up retrying"
+    # ERROR, which said only `damaged_gzip`, at DEBUG.
+    assert re.search(r"Failed to fetch \S+/en/news-sitemap.xml \(news\): damaged_gzip: its CRC-32"
+                     r" check failed: the data was changed in transfer \(tried 4 times\)", stderr)
+    assert "Gave up retrying" not in stderr
+    # The spider's retries of `.xml.gz` listings carry none of Scrapy's internal meta keys.
+    assert "internal meta keys" not in stderr
     closing = next(line for line in stderr.splitlines() if "Crawl finished" in line)
     assert "'failed/news/damaged_gzip': 1" in closing and "'failed/articles/damaged_gzip': 2" in closing
     # Two members and zero padding: read whole.
@@ -290,11 +456,32 @@ def test_an_article_whose_gzip_fails_its_check_is_retried_then_a_counted_failure
     assert stats["retry/reason_count/damaged_gzip"] == 1 + 3 + 2 * 3 + 3 + 1 + 2
     assert damaged.requested.count("/robots.txt") == 2  # read on its retry
     assert "dw/robotstxt/unreachable" not in stats
-    assert damaged.stderr.count("Gave up retrying <GET http://127.0.0.1") == 4  # once each
+    # One warning each, naming the damage (was Scrapy's "Gave up retrying" ERROR as well).
+    assert re.search(rf"Failed to fetch \S+-{ALWAYS_DAMAGED} \(article\): damaged_gzip: its CRC-32"
+                     r" check failed", damaged.stderr)
     page = next(damaged.site.rglob(f"*-{ONCE_DAMAGED}.html")).read_text()
     [(title,)] = query(damaged.archive, "SELECT title FROM articles WHERE id = ?", ONCE_DAMAGED)
     assert title in page
     assert not re.search(r"Traceback|Error processing", damaged.stderr)
+
+
+def test_a_page_in_a_coding_without_a_check_is_read_counted_and_warned_once(damaged):
+    from tests.crawling import archived_ids
+
+    # tester-try27 item 2: br was asked for (Scrapy's Accept-Encoding); now it is not, and a
+    # server that sends it all the same is read, counted, and warned of once.
+    assert UNVERIFIED in archived_ids(damaged.archive)
+    # The page, and a listing fetched twice (read when both transfers agree).
+    assert damaged.stats["dw/unverified_coding/br"] == 3
+    assert damaged.stats["dw/unasked_coding/br"] == 3
+    assert not [key for key in damaged.stats if key.startswith("dw/unverified_coding/") and
+                not key.endswith("/br")]  # gzip (the damaged ones retried whole) is checked
+    warnings = [line for line in damaged.stderr.splitlines() if "carries no check" in line]
+    assert len(warnings) == 1
+    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml) came in the content coding 'br'", warnings[0])
+    assert damaged.requested.count("/en/part-br.xml") == 2
+    assert damaged.stats["dw/discovery/refetched_unverified"] == 1
+    assert not [key for key in damaged.stats if "unverified_coding_differs" in key]
 
 
 def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):

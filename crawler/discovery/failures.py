@@ -24,3 +24,13 @@ def failure_reason(failure) -> str:
         if needle.lower() in message:
             return reason
     return failure.type.__name__ if failure.type else "error"
+
+
+def failure_detail(failure) -> str:
+    """`failure_reason` with what more the failure says, for the one warning of a failed
+    request: a damaged transfer's damage (`damaged_gzip: its CRC-32 check failed: the data was
+    changed in transfer (tried 4 times)`)."""
+    reason = failure_reason(failure)
+    if failure.check(DamagedResponse):
+        return f"{reason}: {failure.value.detail}"
+    return reason

@@ -19,7 +19,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler import dw
 from crawler.archive import ArchiveExtension, gone, utc_now
 from crawler.arguments import PASSED_BY_TOOLS, ArgumentError, Arguments, check_names, parse_arguments
-from crawler.discovery import failure_reason
+from crawler.discovery import failure_detail, failure_reason
 from crawler.extract import NotAnArticle, extract
 from crawler.items import Article
 from crawler.middlewares import Origins
@@ -391,7 +391,7 @@ class DwSpider(ListingCallbacks, scrapy.Spider):
         if kind == "article":
             self.resumed(request.cb_kwargs["content_id"])
             self.count("failed")
-        logger.warning("Failed to fetch %s (%s): %s", request.url, kind, reason)
+        logger.warning("Failed to fetch %s (%s): %s", request.url, kind, failure_detail(failure))
 
     def on_gone(self, request, response) -> None:
         """A listed article's page answered 404 or 410: gone from DW, not a failure of the run;

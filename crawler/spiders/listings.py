@@ -25,9 +25,11 @@ here, not yet requested, is found again in the listings by the next run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import scrapy
@@ -47,6 +49,7 @@ from crawler.discovery import (
     read_listing,
 )
 from crawler.discovery.listings import PUBLICATION_DATES
+from crawler.middlewares import UNVERIFIED_CODING
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,40 @@ _FEED_POLL_SECONDS = 0.01
 # (`ListingCallbacks.changed_at`): a day covers any zone written wrong (UTC+14 as UTC) and a
 # server clock that is fast; an article so dated is re-checked, conditionally, until it passes.
 FUTURE_SLACK = timedelta(days=1)
+
+
+# How often the spider has retried a listing whose `.xml.gz` failed its check: a key of its
+# own, not Scrapy's `retry_times`, which Scrapy's MetaCopyDetectionMiddleware takes in a
+# request a spider yields for a key copied from `response.meta` and warns of (tester-try27).
+_LISTING_RETRIES = "dw_listing_retries"
+# Keys Scrapy's downloader sets on a request's meta; a retry made by the spider leaves them out.
+_DOWNLOADER_KEYS = ("retry_times", "download_latency")
+
+
+_FIRST_DIGEST = "dw_unverified_digest"  # the SHA-256 of a listing's first such transfer, decoded
+
+
+@dataclass(frozen=True)
+class _Confirming:
+    """What `ListingCallbacks.confirm` does instead of reading a listing: fetch it again
+    (`request`), or nothing (the two transfers differ)."""
+
+    request: scrapy.Request | None
+
+
+def _listing_retry(request: scrapy.Request, spider) -> scrapy.Request | None:
+    """A retry of a listing request (Scrapy's `get_retry_request`: `RETRY_TIMES`, its stats
+    `retry/count`, `retry/reason_count/damaged_gzip`), or None when its tries are spent (Scrapy's
+    "Gave up retrying" at DEBUG: the spider's warning says which damage). Its count is kept in
+    `_LISTING_RETRIES`; the downloader's own keys are not carried over."""
+    counted = request.replace(meta={**request.meta, "retry_times": request.meta.get(_LISTING_RETRIES, 0)})
+    retry = get_retry_request(counted, spider=spider, reason="damaged_gzip", give_up_log_level=logging.DEBUG)
+    if retry is None:
+        return None
+    retry.meta[_LISTING_RETRIES] = retry.meta["retry_times"]
+    for key in _DOWNLOADER_KEYS:
+        retry.meta.pop(key, None)
+    return retry
 
 
 class ListingCallbacks:
@@ -190,6 +227,8 @@ class ListingCallbacks:
         or not well-formed is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
         where = self.origins.real_url(response.url)
+        if UNVERIFIED_CODING in response.flags and (confirming := self.confirm(response, source, where)):
+            return confirming.request
         try:
             listing = read_listing(response.body, self.crawler.settings.getint("DW_LISTING_MAXSIZE"),
                                    base_url=base or where, entries=PackedEntries())
@@ -216,20 +255,46 @@ class ListingCallbacks:
             logger.warning("The %s %s at %s lists no entry", source, listing.kind, where)
         return listing
 
+    def confirm(self, response, source: str, where: str) -> _Confirming | None:
+        """A listing whose content coding carries no check (br, raw deflate, zstd without its
+        checksum: `crawler.middlewares.ContentCodingMiddleware` flags it): a changed bit would
+        read as another id, and nothing in it says so. So it is fetched a second time, and read
+        only when both transfers decode to the same bytes (two transfers changed alike: not to
+        be met); None then (read it). Else `_Confirming`: the second request (counted
+        `dw/discovery/refetched_unverified`), or, the two differing, no request: counted
+        `dw/failed/<source>/unverified_coding_differs` and logged once, no entry taken."""
+        digest = hashlib.sha256(response.body).hexdigest()
+        first = response.meta.get(_FIRST_DIGEST)
+        if first == digest:
+            return None
+        if first is None:
+            self.count("discovery/refetched_unverified")
+            logger.info("The %s listing %s came in a content coding without a check: fetching it"
+                        " again, to read it only if both agree", source, where)
+            meta = {key: value for key, value in response.meta.items() if key not in _DOWNLOADER_KEYS}
+            return _Confirming(response.request.replace(meta={**meta, _FIRST_DIGEST: digest},
+                                                        dont_filter=True))
+        self.count(f"failed/{source}/unverified_coding_differs")
+        logger.warning("Cannot read the %s listing %s: it came twice in a content coding without a"
+                       " check, and the two differ (a transfer changed it); no entry taken from it",
+                       source, where)
+        return _Confirming(None)
+
     def damaged(self, response, source: str, where: str, damage: DamagedGzip) -> scrapy.Request | None:
         """A `.xml.gz` listing that fails its gzip check: retried (Scrapy's `RETRY_TIMES`), then
         counted as a listing that could not be read, `dw/failed/<source>/damaged_gzip`."""
         self.count("damaged_transfer/gzip")
         settings = self.crawler.settings
+        tries = response.meta.get(_LISTING_RETRIES, 0) + 1
         if settings.getbool("RETRY_ENABLED") and not response.meta.get("dont_retry", False):
-            retry = get_retry_request(response.request, spider=self, reason="damaged_gzip")
+            retry = _listing_retry(response.request, self)
             if retry is not None:
                 logger.info("The gzipped %s listing %s fails its check (%s): retrying", source,
                             where, damage)
                 return retry
         self.count(f"failed/{source}/damaged_gzip")
         logger.warning("Cannot read the gzipped %s listing %s: %s; no entry taken from it (tried %d"
-                       " times)", source, where, damage, response.meta.get("retry_times", 0) + 1)
+                       " times)", source, where, damage, tries)
         return None
 
     def count_damage(self, listing: Listing, source: str, where: str) -> None:
