@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 LAYERS: list[tuple[str, ...]] = [
     ("crawler.settings", "crawler.text", "crawler.dw"),
     ("crawler.dates", "crawler.items", "crawler.search", "crawler.health", "crawler.arguments",
-     "crawler.setting_names", "crawler.codings", "crawler.middlewares"),
+     "crawler.setting_names", "crawler.codings", "crawler.middlewares", "crawler.logfile"),
     ("crawler.extract", "crawler.discovery", "crawler.outcome", "crawler.exporters"),
     ("crawler.archive", "crawler.setting_checks"),
     ("crawler.warc", "crawler.spiders", "crawler.extensions", "pipelines"),
