@@ -197,20 +197,28 @@ def test_until_idle_is_read_as_the_settings_are(value, said):
     assert (got or "").startswith(said) if said else got is None, got
 
 
-def test_the_archive_writer_says_its_own_name_and_exits_3(tmp_path):
-    """One process: the writer's refusal of a setting, `dw archive-writer failed: …` (was `dw crawl
-    failed: …`). Its refusals to start (no Redis, a lock): tests/test_distributed.py."""
-    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", "ARCHIVE_TIMEOUT=1e300",
+@pytest.mark.parametrize(("setting", "said"), [
+    # a number, too large (was "is not a number of seconds": tester try27, item 9)
+    ("ARCHIVE_TIMEOUT=1e300",
+     "dw archive-writer failed: bad setting: ARCHIVE_TIMEOUT=1e300 is more than the most, 2147483"
+     " (SQLite's busy timeout, 2**31 - 1 milliseconds); give the seconds a batch waits for another"
+     " process's write lock, at least 0 and at most 2147483 (default 30.0)"),
+    # the crawl's LOG_FILE check, the same in the writer (tests/test_outcomes.py: the crawl's)
+    ("LOG_FILE=/dev/full",
+     "dw archive-writer failed: bad setting: LOG_FILE=/dev/full is a device, not a file (only"
+     " /dev/null or a terminal are taken): give the file the log is to be kept in"),
+])
+def test_the_archive_writer_says_its_own_name_and_exits_3(tmp_path, setting, said):
+    """One process each: the writer's refusal of a setting, `dw archive-writer failed: …` (was `dw
+    crawl failed: …`), nothing made. Its refusals to start (no Redis, a lock):
+    tests/test_distributed.py."""
+    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", setting,
                           "-s", "REDIS_URL=redis://127.0.0.1:9/0", "-s", f"ARCHIVE_PATH={tmp_path}/dw.db"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT),
                               "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
     assert run.returncode == 3
-    assert run.stderr.strip().splitlines() == [
-        # a number, too large (was "is not a number of seconds": tester try27, item 9)
-        "dw archive-writer failed: bad setting: ARCHIVE_TIMEOUT=1e300 is more than the most, 2147483"
-        " (SQLite's busy timeout, 2**31 - 1 milliseconds); give the seconds a batch waits for another"
-        " process's write lock, at least 0 and at most 2147483 (default 30.0)"]
+    assert run.stderr.strip().splitlines() == [said]
     assert list(tmp_path.iterdir()) == []
 
 

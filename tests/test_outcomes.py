@@ -385,16 +385,3 @@ def test_a_watched_log_file_stops_at_its_first_write_error_and_counts_what_is_lo
     assert path.read_text().splitlines()[0].endswith("written")
     err = capsys.readouterr().err
     assert err.count("--- Logging error ---") == 1 and "cannot format this one" in err  # the bad one's
-
-
-def test_the_archive_writer_refuses_the_same_log_file(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "scrapy", "archive-writer", "-s", "LOG_FILE=/dev/full",
-                          "-s", "REDIS_URL=redis://127.0.0.1:9/0", "-s", f"ARCHIVE_PATH={tmp_path}/dw.db"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(ROOT),
-                              "SCRAPY_SETTINGS_MODULE": "crawler.settings"})
-    assert run.returncode == 3
-    assert run.stderr.strip().splitlines() == [
-        "dw archive-writer failed: bad setting: LOG_FILE=/dev/full is a device, not a file (only"
-        " /dev/null or a terminal are taken): give the file the log is to be kept in"]
-    assert list(tmp_path.iterdir()) == []
