@@ -137,9 +137,12 @@ class Whole:
 
     def problem(self, name: str, raw, given: bool) -> str | None:
         value = read_whole(raw)
-        if value is None or value < self.least:
+        if value is None:
             return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, a whole"
                     f" number, at least {self.least} (default {self.default or _default(name)})")
+        if value < self.least:  # a whole number, too small: say so, not "not a whole number"
+            return (f"{name}={_shown(raw)} is less than the least, {self.least}; give {self.means},"
+                    f" a whole number, at least {self.least} (default {self.default or _default(name)})")
         if value > self.most:  # a whole number, too large: say so, not "not a whole number"
             return (f"{name}={_shown(raw)} is more than the most, {self.most} ({self.why_most}); give"
                     f" {self.means}, a whole number, at least {self.least} and at most {self.most}"
@@ -163,12 +166,16 @@ class Number:
         value = read_number(raw)
         if value is None and _too_large(raw):  # `1e400`: a number as written, past any float
             value = math.inf
-        if value is None or not (value > self.least if self.above else value >= self.least):
-            bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
+        bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
+        if value is None:
             return (f"{name}={_shown(raw)} is not {self.noun}{_form(raw)}; give {self.means}, {bound}"
                     f" (default {self.default or _default(name)})")
+        if not (value > self.least if self.above else value >= self.least):  # a number, too small
+            low = (f"is not more than {self.least:g}" if self.above and value == self.least
+                   else f"is less than the least, {self.least:g}")
+            return (f"{name}={_shown(raw)} {low}; give {self.means}, {bound}"
+                    f" (default {self.default or _default(name)})")
         if value > self.most:  # a number, too large: say so, not "not a number of seconds"
-            bound = f"more than {self.least:g}" if self.above else f"at least {self.least:g}"
             return (f"{name}={_shown(raw)} is more than the most, {_amount(self.most)} ({self.why_most});"
                     f" give {self.means}, {bound} and at most {_amount(self.most)}"
                     f" (default {self.default or _default(name)})")

@@ -25,7 +25,8 @@ BACKFILL = ["wayback", "--month", "2024-01", "-s", "BACKFILL_WAYBACK_CDX=http://
     (["wayback", "-s", "ARCHIVE_BATCH_SIZE"], 2, "error: -s 'ARCHIVE_BATCH_SIZE': write NAME=VALUE"),
     # values refused: 3, as `scrapy crawl`'s (was 2: tester try26, item 9)
     ([*BACKFILL, "-s", "ARCHIVE_BATCH_SIZE=0"], 3,
-     "dw backfill failed: bad setting: ARCHIVE_BATCH_SIZE=0 is not a whole number"),
+     "dw backfill failed: bad setting: ARCHIVE_BATCH_SIZE=0 is less than the least, 1; give the"
+     " articles written in one transaction, a whole number, at least 1 (default 100)"),
     ([*BACKFILL, "-s", "HEALTH_DROP=2"], 3,
      "dw backfill failed: bad setting: HEALTH_DROP=2 is not a fraction"),
     ([*BACKFILL, "-s", "ARCHIVE_PTH=x.db"], 3,
@@ -183,7 +184,7 @@ def test_the_archive_writer_refuses_what_it_does_not_take(tmp_path, args, status
 
 
 @pytest.mark.parametrize(("value", "said"), [
-    ("-5", "--until-idle=-5 is not a number of seconds"), ("inf", "--until-idle=inf is not a number"),
+    ("-5", "--until-idle=-5 is less than the least, 0; give"), ("inf", "--until-idle=inf is not a number"),
     (" 5", "--until-idle=' 5' is not a number of seconds as written"),
     ("1e400", "--until-idle=1e400 is more than the most, 9223372036 (the longest wait Python's timers"
               " take)"),

@@ -292,7 +292,10 @@ def _warc_problem(given: dict, project: dict | None = None):
     ({"WARC_MAX_SIZE": "1000000"}, None), ({"WARC_MAX_SIZE": "1"}, None),
     *[({"WARC_MAX_SIZE": value}, f"WARC_MAX_SIZE={value} is not a size; give the bytes per WARC file,"
        " a whole number, at least 1 (default 1000000000, 1 GB)")
-      for value in ("abc", "0", "-5", "", "1e9", "1.5", "1GB")],
+      for value in ("abc", "", "1e9", "1.5", "1GB")],
+    *[({"WARC_MAX_SIZE": value}, f"WARC_MAX_SIZE={value} is less than the least, 1; give the bytes per"
+       " WARC file, a whole number, at least 1 (default 1000000000, 1 GB)")
+      for value in ("0", "-5")],
     ({"WARC_DIR": ""}, "WARC_DIR= is empty (an unset shell variable?); leave it out for the"
                        " archive's own folder beside ARCHIVE_PATH, or give a folder"),
     ({"WARC_DIR": "  "}, "WARC_DIR=   is empty (an unset shell variable?); leave it out for the"
@@ -409,16 +412,16 @@ def test_text_that_is_no_number_is_refused_for_every_number_setting(name):
     ({"HEALTH_DROP": "abc"}, "HEALTH_DROP=abc is not a fraction; give the share of a field's median"
                              " below which it is degraded, a number from 0 to 1 (default 0.5)"),
     ({"HEALTH_MIN_BASELINE": "1.5"}, "HEALTH_MIN_BASELINE=1.5 is not a fraction"),
-    ({"HEALTH_RECENT_RUNS": "0"}, "HEALTH_RECENT_RUNS=0 is not a whole number"),
+    ({"HEALTH_RECENT_RUNS": "0"}, "HEALTH_RECENT_RUNS=0 is less than the least, 1; give"),
     ({"HEALTH_MIN_ARTICLES": "1.5"}, "HEALTH_MIN_ARTICLES=1.5 is not a whole number"),
     ({"ARCHIVE_MAX_PAGES": "abc"}, "ARCHIVE_MAX_PAGES=abc is not a whole number; give the SQLite"
                                    " pages (4 KiB) the archive may grow to (0: no limit), a whole"
                                    " number, at least 0 (default 0)"),
-    ({"ARCHIVE_BATCH_SIZE": "0"}, "ARCHIVE_BATCH_SIZE=0 is not a whole number"),
-    ({"ARCHIVE_BATCH_SECONDS": "0"}, "ARCHIVE_BATCH_SECONDS=0 is not a number of seconds;"),
-    ({"ARCHIVE_TIMEOUT": "-1"}, "ARCHIVE_TIMEOUT=-1 is not a number of seconds;"),
-    ({"DW_SITEMAP_DEPTH": "-1"}, "DW_SITEMAP_DEPTH=-1 is not a whole number"),
-    ({"DW_REQUESTS_AHEAD": "-3"}, "DW_REQUESTS_AHEAD=-3 is not a whole number"),
+    ({"ARCHIVE_BATCH_SIZE": "0"}, "ARCHIVE_BATCH_SIZE=0 is less than the least, 1; give"),
+    ({"ARCHIVE_BATCH_SECONDS": "0"}, "ARCHIVE_BATCH_SECONDS=0 is not more than 0; give"),
+    ({"ARCHIVE_TIMEOUT": "-1"}, "ARCHIVE_TIMEOUT=-1 is less than the least, 0; give"),
+    ({"DW_SITEMAP_DEPTH": "-1"}, "DW_SITEMAP_DEPTH=-1 is less than the least, 0; give"),
+    ({"DW_REQUESTS_AHEAD": "-3"}, "DW_REQUESTS_AHEAD=-3 is less than the least, 0; give"),
     ({"DW_PENDING_MAX": "abc"}, "DW_PENDING_MAX=abc is not a whole number"),
     ({"DW_ORIGIN": ""}, "DW_ORIGIN='' is not an origin (the scheme and host only, e.g."
                         " http://127.0.0.1:8000)"),
@@ -710,23 +713,23 @@ def test_scrapys_own_settings_checked_are_scrapys_and_their_defaults_pass():
 
 @pytest.mark.parametrize(("given", "said"), [
     # stopped at once, exit 0, an archive and a crawl_runs row made, nothing fetched
-    ({"CLOSESPIDER_TIMEOUT": "-5"}, "CLOSESPIDER_TIMEOUT=-5 is not a number of seconds; give the"
+    ({"CLOSESPIDER_TIMEOUT": "-5"}, "CLOSESPIDER_TIMEOUT=-5 is less than the least, 0; give the"
                                     " seconds after which the crawl stops (0: no limit), at least 0"),
     # a ValueError of int() when the crawl started: exit 1
     ({"CLOSESPIDER_ITEMCOUNT": "abc"}, "CLOSESPIDER_ITEMCOUNT=abc is not a whole number; give the"
                                        " articles after which the crawl stops (0: no limit)"),
     ({"CLOSESPIDER_PAGECOUNT": "1.5"}, "CLOSESPIDER_PAGECOUNT=1.5 is not a whole number"),
-    ({"CLOSESPIDER_ITEMCOUNT": "-1"}, "CLOSESPIDER_ITEMCOUNT=-1 is not a whole number"),  # was no limit
+    ({"CLOSESPIDER_ITEMCOUNT": "-1"}, "CLOSESPIDER_ITEMCOUNT=-1 is less than the least, 0; give"),  # was no limit
     ({"CLOSESPIDER_TIMEOUT_NO_ITEM": "2.5"}, "CLOSESPIDER_TIMEOUT_NO_ITEM=2.5 is not a whole number"),
-    ({"DOWNLOAD_TIMEOUT": "0"}, "DOWNLOAD_TIMEOUT=0 is not a number of seconds"),
+    ({"DOWNLOAD_TIMEOUT": "0"}, "DOWNLOAD_TIMEOUT=0 is not more than 0; give"),
     ({"DOWNLOAD_TIMEOUT": "nan"}, "DOWNLOAD_TIMEOUT=nan is not a number of seconds"),
-    ({"DOWNLOAD_DELAY": "-1"}, "DOWNLOAD_DELAY=-1 is not a number of seconds"),
-    ({"CONCURRENT_REQUESTS": "0"}, "CONCURRENT_REQUESTS=0 is not a whole number"),
+    ({"DOWNLOAD_DELAY": "-1"}, "DOWNLOAD_DELAY=-1 is less than the least, 0; give"),
+    ({"CONCURRENT_REQUESTS": "0"}, "CONCURRENT_REQUESTS=0 is less than the least, 1; give"),
     ({"CONCURRENT_REQUESTS_PER_DOMAIN": "abc"}, "CONCURRENT_REQUESTS_PER_DOMAIN=abc is not a whole"),
-    ({"RETRY_TIMES": "-1"}, "RETRY_TIMES=-1 is not a whole number"),
+    ({"RETRY_TIMES": "-1"}, "RETRY_TIMES=-1 is less than the least, 0; give"),
     ({"RETRY_ENABLED": "maybe"}, "RETRY_ENABLED=maybe is not a boolean"),
     ({"DOWNLOAD_MAXSIZE": "16MB"}, "DOWNLOAD_MAXSIZE=16MB is not a size"),
-    ({"AUTOTHROTTLE_TARGET_CONCURRENCY": "0"}, "AUTOTHROTTLE_TARGET_CONCURRENCY=0 is not a number"),
+    ({"AUTOTHROTTLE_TARGET_CONCURRENCY": "0"}, "AUTOTHROTTLE_TARGET_CONCURRENCY=0 is not more than 0; give"),
     ({"LOG_LEVEL": "info"}, "LOG_LEVEL=info is not a log level (in capitals: INFO); give one of"
                             " CRITICAL, ERROR, WARNING, INFO, DEBUG"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL=LOUD is not a log level; give one of"),
@@ -756,7 +759,7 @@ def test_a_scrapy_setting_refused_before_anything(mirror, tmp_path):
                    "-s", "CLOSESPIDER_TIMEOUT=-5")
     assert run.returncode == 3
     assert run.stderr.strip().splitlines()[-1].startswith(
-        "dw crawl failed: bad setting: CLOSESPIDER_TIMEOUT=-5 is not a number of seconds")
+        "dw crawl failed: bad setting: CLOSESPIDER_TIMEOUT=-5 is less than the least, 0; give")
     assert mirror.paths() == []
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "work", "work/run", "work/run/scrapy.cfg"]
@@ -792,3 +795,20 @@ def test_jobdir_in_the_captures_folder_is_refused(tmp_path):
     for elsewhere in ({**given, "JOBDIR": str(tmp_path / "job")}, {**own, "JOBDIR": str(tmp_path / "job")}):
         assert setting_checks.problem(_settings(elsewhere)) is None
     assert list(tmp_path.iterdir()) == []
+
+
+# -- tester try28: a value below its least, Scrapy's settings still unchecked, LOG_FILE ----------
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("CLOSESPIDER_ITEMCOUNT", "-1", "is less than the least, 0; give the articles after which"),
+    ("CLOSESPIDER_TIMEOUT_NO_ITEM", "-1", "is less than the least, 0; give the seconds without"),
+    ("CONCURRENT_REQUESTS", "0", "is less than the least, 1; give the requests in flight at once"),
+    ("WARC_MAX_SIZE", "0", "is less than the least, 1; give the bytes per WARC file"),
+    ("CLOSESPIDER_TIMEOUT", "-5", "is less than the least, 0; give the seconds after which"),
+    ("DOWNLOAD_TIMEOUT", "0", "is not more than 0; give the seconds a request may take, more than 0"),
+    ("DOWNLOAD_TIMEOUT", "-1", "is less than the least, 0; give the seconds a request may take"),
+    ("DW_GONE_RECHECK_DAYS", "-0.5", "is less than the least, 0; give how long a gone article"),
+], ids=repr)
+def test_a_number_under_its_least_is_said_to_be_less_than_the_least(name, value, said):
+    """It is a number, too small: was "is not a whole number" / "is not a number of seconds"."""
+    assert _refused(name, value).startswith(f"{name}={value} {said}"), _refused(name, value)
