@@ -238,7 +238,8 @@ def test_the_recheck_setting_is_checked(value, refused):
     assert (said is not None) == refused
     if refused:
         too_small = f"DW_GONE_RECHECK_DAYS={value} is less than the least, 0; give"
-        assert said.startswith(too_small if value == "-1" else f"DW_GONE_RECHECK_DAYS={value} is not a number of days")
+        no_number = f"DW_GONE_RECHECK_DAYS={value} is not a number of days"
+        assert said.startswith(too_small if value == "-1" else no_number)
 
 
 def test_the_archive_remembers_and_forgets_gone_articles(tmp_path):

@@ -719,7 +719,8 @@ def test_scrapys_own_settings_checked_are_scrapys_and_their_defaults_pass():
     ({"CLOSESPIDER_ITEMCOUNT": "abc"}, "CLOSESPIDER_ITEMCOUNT=abc is not a whole number; give the"
                                        " articles after which the crawl stops (0: no limit)"),
     ({"CLOSESPIDER_PAGECOUNT": "1.5"}, "CLOSESPIDER_PAGECOUNT=1.5 is not a whole number"),
-    ({"CLOSESPIDER_ITEMCOUNT": "-1"}, "CLOSESPIDER_ITEMCOUNT=-1 is less than the least, 0; give"),  # was no limit
+    # was no limit
+    ({"CLOSESPIDER_ITEMCOUNT": "-1"}, "CLOSESPIDER_ITEMCOUNT=-1 is less than the least, 0; give"),
     ({"CLOSESPIDER_TIMEOUT_NO_ITEM": "2.5"}, "CLOSESPIDER_TIMEOUT_NO_ITEM=2.5 is not a whole number"),
     ({"DOWNLOAD_TIMEOUT": "0"}, "DOWNLOAD_TIMEOUT=0 is not more than 0; give"),
     ({"DOWNLOAD_TIMEOUT": "nan"}, "DOWNLOAD_TIMEOUT=nan is not a number of seconds"),
