@@ -26,7 +26,8 @@ SQL parameters and C sizes). A number past its bound is said to be one, too larg
 more than the most, N (why)`.
 
 Scrapy's own settings that the crawl reads and the README names (`SCRAPY_RULES`: the
-`CLOSESPIDER_*` limits, `DOWNLOAD_TIMEOUT`, `CONCURRENT_*`, `RETRY_TIMES`, `LOG_LEVEL`, …) are
+`CLOSESPIDER_*` limits, `DOWNLOAD_TIMEOUT`, `CONCURRENT_*`, `RETRY_TIMES`, `RETRY_HTTP_CODES`,
+`DNS_TIMEOUT`, the `LOG_*` settings, …) are
 checked by the same rules: Scrapy reads them only where they are used, after the archive and its
 run's row were made, and takes what `int()`/`float()` take (`CLOSESPIDER_TIMEOUT=-5` stopped the
 crawl at once with exit 0).
@@ -460,6 +461,44 @@ def _log_level(name: str, raw) -> str | None:
             " (default INFO)")
 
 
+def _status_codes(name: str, raw) -> str | None:
+    """A list of HTTP status codes as Scrapy reads one (`Settings.getlist`: a list, or text split
+    at commas, each read by int()): each a whole number from 100 to 599, read strictly (a blank
+    around an item, after a comma, is the list's own)."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw or ())
+    for item in items:
+        code = read_whole(item.strip() if isinstance(item, str) else item)
+        if code is None or not 100 <= code <= 599:
+            return (f"{name}={_shown(raw)} is not a list of HTTP status codes ({str(item)!r} is"
+                    " not one); give whole numbers from 100 to 599 separated by commas (default"
+                    " 500,502,503,504,522,524,408,429)")
+    return None
+
+
+def _log_format(name: str, raw) -> str | None:
+    """A format Python's logging can format a record with (Scrapy makes its `logging.Formatter`
+    from `LOG_FORMAT` and `LOG_DATEFORMAT`): `%(bogus)s` was a `--- Logging error ---` traceback
+    on stderr for every record, nothing in the log, and exit 0."""
+    import logging
+
+    from scrapy.settings import default_settings
+
+    fmt, datefmt = default_settings.LOG_FORMAT, default_settings.LOG_DATEFORMAT
+    if name == "LOG_FORMAT":
+        fmt = raw
+    else:
+        datefmt = raw
+    record = logging.LogRecord("scrapy.core.engine", logging.INFO, __file__, 1, "Spider opened %s",
+                               ("dw",), None)
+    try:
+        logging.Formatter(fmt=fmt, datefmt=datefmt).format(record)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        why = f"no field {exc}" if isinstance(exc, KeyError) else str(exc)
+        return (f"{name}={_shown(raw)} cannot format a log record ({why}); give a format of Python's"
+                f" logging, e.g. {getattr(default_settings, name)}")
+    return None
+
+
 _SECONDS = "a number of seconds"
 _ORIGIN = "where {} is fetched from: point all three origins at a mirror to crawl it"
 
@@ -564,6 +603,22 @@ SCRAPY_RULES: dict[str, Rule] = {
                                                  " to one host", above=True),
     "DEPTH_LIMIT": Whole(0, "how many links deep a request may be (0: no limit)"),
     "LOG_LEVEL": Checked(lambda name, raw: _log_level(name, raw)),
+    # tester try28 item 3: a traceback and exit 1 (a boolean that is none), a stop blamed on
+    # robots.txt (`DNS_TIMEOUT=-1`, `REACTOR_THREADPOOL_MAXSIZE=0`: no lookup ever ends), a run
+    # stopped `memusage_exceeded` (`MEMUSAGE_LIMIT_MB=-1`), a log lost with exit 0 (`LOG_FORMAT`).
+    "LOG_ENABLED": Boolean(),
+    "LOG_STDOUT": Boolean(),
+    "LOG_SHORT_NAMES": Boolean(),
+    "LOG_FILE_APPEND": Boolean(),
+    "LOG_FORMAT": Checked(lambda name, raw: _log_format(name, raw)),
+    "LOG_DATEFORMAT": Checked(lambda name, raw: _log_format(name, raw)),
+    "RANDOMIZE_DOWNLOAD_DELAY": Boolean(),
+    "REDIRECT_ENABLED": Boolean(),
+    "REDIRECT_MAX_TIMES": Whole(0, "the redirects one request may follow"),
+    "REACTOR_THREADPOOL_MAXSIZE": Whole(1, "the threads that look up host names"),
+    "MEMUSAGE_LIMIT_MB": Whole(0, "the memory in MiB at which the crawl stops (0: no limit)"),
+    "DNS_TIMEOUT": Number(0, "the seconds a host name's lookup may take", above=True, noun=_SECONDS),
+    "RETRY_HTTP_CODES": Checked(lambda name, raw: _status_codes(name, raw)),
 }
 RULES.update(SCRAPY_RULES)
 

@@ -813,3 +813,67 @@ def test_jobdir_in_the_captures_folder_is_refused(tmp_path):
 def test_a_number_under_its_least_is_said_to_be_less_than_the_least(name, value, said):
     """It is a number, too small: was "is not a whole number" / "is not a number of seconds"."""
     assert _refused(name, value).startswith(f"{name}={value} {said}"), _refused(name, value)
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    # a traceback and exit 1 (LOG_FILE_APPEND also left an empty log file behind)
+    ({"LOG_ENABLED": "maybe"}, "LOG_ENABLED=maybe is not a boolean; give True or False (1 or 0)"),
+    ({"LOG_STDOUT": "maybe"}, "LOG_STDOUT=maybe is not a boolean"),
+    ({"LOG_SHORT_NAMES": "yes"}, "LOG_SHORT_NAMES=yes is not a boolean"),
+    ({"LOG_FILE_APPEND": "maybe"}, "LOG_FILE_APPEND=maybe is not a boolean"),
+    # "Scrapy could not start the crawl: ValueError…", exit 1
+    ({"RANDOMIZE_DOWNLOAD_DELAY": "maybe"}, "RANDOMIZE_DOWNLOAD_DELAY=maybe is not a boolean"),
+    ({"REDIRECT_ENABLED": ""}, "REDIRECT_ENABLED= is not a boolean"),
+    ({"RETRY_HTTP_CODES": "abc"}, "RETRY_HTTP_CODES=abc is not a list of HTTP status codes ('abc' is"
+                                  " not one); give whole numbers from 100 to 599 separated by commas"
+                                  " (default 500,502,503,504,522,524,408,429)"),
+    ({"RETRY_HTTP_CODES": "500,600"}, "RETRY_HTTP_CODES=500,600 is not a list of HTTP status codes"
+                                      " ('600' is not one)"),
+    ({"RETRY_HTTP_CODES": "500,,503"}, "RETRY_HTTP_CODES=500,,503 is not a list of HTTP status codes"
+                                       " ('' is not one)"),
+    ({"RETRY_HTTP_CODES": ""}, "RETRY_HTTP_CODES= is not a list of HTTP status codes ('' is not one)"),
+    ({"RETRY_HTTP_CODES": "99"}, "RETRY_HTTP_CODES=99 is not a list of HTTP status codes"),
+    ({"RETRY_HTTP_CODES": "5٠3"}, "RETRY_HTTP_CODES=5٠3 is not a list of HTTP status codes"),
+    ({"RETRY_HTTP_CODES": [500, "x"]}, "RETRY_HTTP_CODES=[500, 'x'] is not a list of HTTP status codes"),
+    # blamed on robots.txt: an AssertionError, or no lookup ever ending
+    ({"DNS_TIMEOUT": "-1"}, "DNS_TIMEOUT=-1 is less than the least, 0; give the seconds a host name's"
+                            " lookup may take, more than 0 (default 60)"),
+    ({"DNS_TIMEOUT": "0"}, "DNS_TIMEOUT=0 is not more than 0"),
+    ({"DNS_TIMEOUT": "abc"}, "DNS_TIMEOUT=abc is not a number of seconds"),
+    ({"REACTOR_THREADPOOL_MAXSIZE": "0"}, "REACTOR_THREADPOOL_MAXSIZE=0 is less than the least, 1;"
+                                          " give the threads that look up host names"),
+    # stopped `memusage_exceeded` once the archive was made; accepted without a word
+    ({"MEMUSAGE_LIMIT_MB": "-1"}, "MEMUSAGE_LIMIT_MB=-1 is less than the least, 0"),
+    ({"MEMUSAGE_LIMIT_MB": "1.5"}, "MEMUSAGE_LIMIT_MB=1.5 is not a whole number"),
+    ({"REDIRECT_MAX_TIMES": "-1"}, "REDIRECT_MAX_TIMES=-1 is less than the least, 0"),
+    ({"REDIRECT_MAX_TIMES": " 5"}, "REDIRECT_MAX_TIMES=' 5' is not a whole number as written"),
+    # 953 "--- Logging error ---" tracebacks on stderr, the log file empty, exit 0
+    ({"LOG_FORMAT": "%(bogus)s"}, "LOG_FORMAT=%(bogus)s cannot format a log record (Formatting field"
+                                  " not found in record: 'bogus'); give a format of Python's logging,"
+                                  " e.g. %(asctime)s [%(name)s] %(levelname)s: %(message)s"),
+    ({"LOG_FORMAT": "plain text"}, "LOG_FORMAT=plain text cannot format a log record"),
+    ({"LOG_FORMAT": "%(message)d"}, "LOG_FORMAT=%(message)d cannot format a log record"),
+    ({"LOG_FORMAT": "%(message)"}, "LOG_FORMAT=%(message) cannot format a log record"),
+    ({"LOG_DATEFORMAT": "%Y\x00"}, "LOG_DATEFORMAT='%Y\\x00' cannot format a log record (embedded null"
+                                   " character); give a format of Python's logging, e.g. %Y-%m-%d"
+                                   " %H:%M:%S"),
+], ids=repr)
+def test_more_scrapy_settings_the_crawl_reads_are_refused(given, said):
+    from crawler import setting_checks
+
+    assert (setting_checks.problem(_settings(given)) or "").startswith(said), \
+        setting_checks.problem(_settings(given))
+
+
+@pytest.mark.parametrize("given", [
+    {"LOG_ENABLED": "False"}, {"LOG_STDOUT": "0"}, {"LOG_SHORT_NAMES": "true"},
+    {"LOG_FILE_APPEND": "False"}, {"RANDOMIZE_DOWNLOAD_DELAY": "0"}, {"REDIRECT_ENABLED": "1"},
+    {"RETRY_HTTP_CODES": "500"}, {"RETRY_HTTP_CODES": "500, 503,429"}, {"RETRY_HTTP_CODES": [503, "504"]},
+    {"DNS_TIMEOUT": "0.5"}, {"REACTOR_THREADPOOL_MAXSIZE": "1"}, {"MEMUSAGE_LIMIT_MB": "0"},
+    {"REDIRECT_MAX_TIMES": "0"}, {"LOG_FORMAT": "%(levelname)s %(message)s"}, {"LOG_FORMAT": ""},
+    {"LOG_FORMAT": "%(asctime)s %(name)s: %(message)s"}, {"LOG_DATEFORMAT": "%H:%M"},
+], ids=repr)
+def test_more_scrapy_settings_taken(given):
+    from crawler import setting_checks
+
+    assert setting_checks.problem(_settings(given)) is None
