@@ -114,12 +114,28 @@ def test_reextracts_other_refusals_end_with_the_commands_failed_line(tmp_path, c
         f" (it is locked by pid {os.getpid()}); run this again when it is done"]
 
 
-def test_reextract_usage_error_is_2(tmp_path):
+@pytest.mark.parametrize("workers", ["abc", "1.5", "1e1", ""])
+def test_reextract_usage_error_is_2(tmp_path, workers):
     from crawler.warc import reextract
 
     with pytest.raises(SystemExit) as exit:
-        reextract.main(["--archive", str(tmp_path / "dw.db"), "--workers", "abc"])
+        reextract.main(["--archive", str(tmp_path / "dw.db"), "--workers", workers])
     assert exit.value.code == 2
+
+
+@pytest.mark.parametrize("workers", [" 2", "2 ", "٢", "+2", "0_2", "2\n"])
+def test_reextract_workers_are_read_as_the_settings_numbers_are(tmp_path, capsys, workers):
+    """argparse's int() took ` 2` and `٢` (Arabic-Indic two) as 2 (tester try28, item 8)."""
+    from crawler.warc import reextract
+
+    warc = tmp_path / "x.warc.gz"
+    warc.write_bytes(b"")
+    assert reextract.main(["--archive", str(tmp_path / "dw.db"), "--workers", workers, str(warc)]) == 3
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"dw reextract failed: --workers={workers!r} is not a whole number as written"
+                           " (digits 0-9 only: no blank, line end, sign +, or _); give the extraction"
+                           " processes, 1 to "), line
+    assert [p.name for p in tmp_path.iterdir()] == ["x.warc.gz"]  # nothing made, nothing forked
 
 
 @pytest.mark.parametrize(("workers", "said"), [

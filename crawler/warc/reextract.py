@@ -38,8 +38,8 @@ applied in capture order (the WARC-Date of each one's first record), whatever or
 given in. It takes the archive's run lock, as a crawl does. Exit status, as `scrapy crawl`'s: 0
 done; 2 argparse's usage errors (an unknown option, `--workers abc`); 3 an argument refused or
 nothing to read (a path that does not exist or is not a WARC, an `--origin` that is not an origin
-by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI, `--workers` less than 1
-or more than `most_workers()`; nothing is created) or
+by `DW_ORIGIN`'s rule, an `--archive` that is empty, `:memory:` or a URI, `--workers` less than 1,
+more than `most_workers()`, or not in digits 0-9 alone (` 2`, `٢`); nothing is created) or
 the archive cannot be written (damaged: found before anything is written, `integrity_check`,
 with the `.recover` line; or a crawl or the archive writer holds it), its last line `dw reextract
 failed: REASON` as the other commands'; 130 stopped.
@@ -782,7 +782,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archive", type=str, default=str(archive_default),
                         help=f"the SQLite archive (default: {archive_default})")
     cores = len(os.sched_getaffinity(0))
-    parser.add_argument("--workers", type=int, default=cores,
+    # Read as the settings' numbers are (setting_checks.read_whole), not by argparse's int(),
+    # which takes ` 2` and `٢` (another script's digit) as 2.
+    parser.add_argument("--workers", type=str, default=cores,
                         help=f"extraction processes, 1 to {most_workers()} (default: one per core, {cores})")
     parser.add_argument("--origin", action="append", default=[],
                         help="a mirror the WARCs were fetched from, read as www.dw.com")
@@ -793,6 +795,16 @@ def main(argv: list[str] | None = None) -> int:
         if refused:
             return refuse(f"{refused}; give the mirror the WARCs were fetched from, as DW_ORIGIN"
                           " names it")
+    workers = setting_checks.read_whole(args.workers)
+    if workers is None:
+        try:
+            int(args.workers)
+        except ValueError:  # no number at all (`abc`, `1.5`, empty): a usage error, as before
+            parser.error(f"argument --workers: invalid int value: {args.workers!r}")
+        return refuse(f"--workers={args.workers!r} is not a whole number as written (digits 0-9"
+                      " only: no blank, line end, sign +, or _); give the extraction processes,"
+                      f" 1 to {most_workers()} (default: one per core)")
+    args.workers = workers
     refused = workers_problem(args.workers)
     if refused:  # before any process is forked or anything made
         return refuse(refused)
