@@ -53,8 +53,13 @@ def problem(path: str) -> str | None:
     try:
         open(path, "a").close()
     except OSError as exc:
-        hint = " (create its folder first)" if isinstance(exc, FileNotFoundError) else ""
-        return f"cannot be written: {exc.strerror or exc}{hint}"
+        folder = os.path.dirname(os.path.abspath(path))
+        if isinstance(exc, FileNotFoundError) and not os.path.isdir(folder):
+            return f"cannot be written: {exc.strerror or exc} (create its folder first)"
+        if isinstance(exc, FileNotFoundError):  # the folder is there but takes no new file (/proc)
+            return (f"cannot be written: no file can be made in its folder {folder}"
+                    f" ({exc.strerror or exc}); give a file in another folder")
+        return f"cannot be written: {exc.strerror or exc}"
     return None
 
 

@@ -639,6 +639,35 @@ def problem(settings, names: Iterable[str] | None = None) -> str | None:
     return None
 
 
+def log_file_problem(settings) -> str | None:
+    """Why `LOG_FILE` cannot be used, in one sentence starting `LOG_FILE=VALUE`; None when it can
+    (or is not set). Refused as the other paths' slips are (given empty: an unset shell variable;
+    a control character; a blank at an end, which would be part of the file's name; a leading
+    `~`), then by `crawler.logfile.problem` (a file that cannot be written, a device, …), which
+    creates the file empty, as Scrapy would a moment later."""
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    from crawler import logfile
+    from crawler.archive.paths import path_slip
+
+    raw = settings.get("LOG_FILE")
+    if raw is None:
+        return None
+    text = os.fspath(raw)
+    if not text.strip():
+        if (settings.getpriority("LOG_FILE") or 0) >= SETTINGS_PRIORITIES["cmdline"]:
+            return (f"LOG_FILE={text} is empty (an unset shell variable?); leave it out for the log"
+                    " on stderr, or give a file")
+        return None
+    if _control(text):
+        return (f"LOG_FILE={text!r} holds a control character (a line end from $(cat file)?); give"
+                " a file")
+    why = path_slip("LOG_FILE", text) or logfile.problem(text)
+    if why is None or why.startswith("LOG_FILE="):
+        return why
+    return f"LOG_FILE={text} {why}"
+
+
 def _the_archive_itself(settings) -> str | None:
     """WARC_DIR or JOBDIR naming the archive's own file: each would be made a folder where the
     archive goes (the crawl then stops part way, or cannot open its archive)."""

@@ -877,3 +877,37 @@ def test_more_scrapy_settings_taken(given):
     from crawler import setting_checks
 
     assert setting_checks.problem(_settings(given)) is None
+
+
+@pytest.mark.parametrize(("value", "priority", "said"), [
+    # made a file named `x.log ` (the blank part of its name), as ARCHIVE_PATH's slips are refused
+    ("{tmp}/x.log ", "cmdline", "LOG_FILE='{tmp}/x.log ' begins or ends with a blank, which would be"
+                                " part of the name made; give the path without it"),
+    (" {tmp}/x.log", "cmdline", "LOG_FILE=' {tmp}/x.log' begins or ends with a blank"),
+    ("{tmp}/x.log\u00a0", "cmdline", "LOG_FILE='{tmp}/x.log\\xa0' begins or ends with a blank"),
+    # taken silently as "no log file", as WARC_DIR= and JOBDIR= are not
+    ("", "cmdline", "LOG_FILE= is empty (an unset shell variable?); leave it out for the log on"
+                    " stderr, or give a file"),
+    ("  ", "cmdline", "LOG_FILE=   is empty (an unset shell variable?)"),
+    ("{tmp}/x.log\n", "cmdline", "LOG_FILE='{tmp}/x.log\\n' holds a control character"),
+    # /proc exists: "create its folder first" sent the operator the wrong way
+    ("/proc/x.log", "cmdline", "LOG_FILE=/proc/x.log cannot be written: no file can be made in its"
+                               " folder /proc (No such file or directory); give a file in another"
+                               " folder"),
+    ("{tmp}/missing/x.log", "cmdline", "LOG_FILE={tmp}/missing/x.log cannot be written: No such file"
+                                       " or directory (create its folder first)"),
+    ("", "project", None),  # not given: Scrapy's own meaning, no log file
+    ("{tmp}/x.log", "cmdline", None),
+    ("/dev/null", "cmdline", None),
+], ids=repr)
+def test_a_log_file_is_refused_as_the_other_paths_slips_are(tmp_path, value, priority, said):
+    from scrapy.settings import Settings
+
+    from crawler import setting_checks
+
+    settings = Settings()
+    settings.set("LOG_FILE", value.format(tmp=tmp_path), priority)
+    got = setting_checks.log_file_problem(settings)
+    assert got == said if said is None else (got or "").startswith(said.format(tmp=tmp_path)), got
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == (["x.log"] if value == "{tmp}/x.log" else []), made  # nothing named with a blank

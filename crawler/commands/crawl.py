@@ -113,9 +113,7 @@ def check_settings(settings, opts, command: str = "crawl") -> list[str]:
     refused, passed_on = setting_names.check(opts.set or [])
     refused = refused or setting_checks.problem(settings)
     # Scrapy opens LOG_FILE when it sets up logging: a missing folder would be a traceback.
-    log_file = settings.get("LOG_FILE")
-    if not refused and log_file and (why := logfile.problem(log_file)):
-        refused = f"LOG_FILE={log_file} {why}"
+    refused = refused or setting_checks.log_file_problem(settings)
     if refused:
         fail(f"bad setting: {refused}", command)
     return passed_on
