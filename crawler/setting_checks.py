@@ -662,6 +662,9 @@ def log_file_problem(settings) -> str | None:
     if _control(text):
         return (f"LOG_FILE={text!r} holds a control character (a line end from $(cat file)?); give"
                 " a file")
+    if text.startswith("~"):  # path_slip's words speak of a folder made: no folder is made here
+        return (f"LOG_FILE={text} begins with ~, which only a shell expands, and not here; give the"
+                f" full path, e.g. LOG_FILE={Path(text).expanduser()}")
     why = path_slip("LOG_FILE", text) or logfile.problem(text)
     if why is None or why.startswith("LOG_FILE="):
         return why

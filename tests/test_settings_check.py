@@ -896,6 +896,8 @@ def test_more_scrapy_settings_taken(given):
                                " folder"),
     ("{tmp}/missing/x.log", "cmdline", "LOG_FILE={tmp}/missing/x.log cannot be written: No such file"
                                        " or directory (create its folder first)"),
+    ("~/x.log", "cmdline", "LOG_FILE=~/x.log begins with ~, which only a shell expands, and not here;"
+                           " give the full path, e.g. LOG_FILE=/"),
     ("", "project", None),  # not given: Scrapy's own meaning, no log file
     ("{tmp}/x.log", "cmdline", None),
     ("/dev/null", "cmdline", None),
