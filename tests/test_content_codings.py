@@ -306,7 +306,8 @@ def test_a_listing_without_a_check_is_read_only_when_two_transfers_agree(caplog)
     with caplog.at_level("WARNING"):
         assert ListingCallbacks.confirm(spider, transfer(changed, again.meta), "news", url).request is None
     assert spider.counts == {"discovery/refetched_unverified": 1, "failed/news/unverified_coding_differs": 1}
-    assert "the two differ (a transfer changed it, or the listing changed between them); no entry" in caplog.text
+    assert ("the two differ (a transfer changed it, or the listing changed between them); no entry"
+            in caplog.text)
 
 
 def test_a_damaged_transfer_s_failure_says_which_damage():
@@ -481,7 +482,8 @@ def test_a_page_in_a_coding_without_a_check_is_read_counted_and_warned_once(dama
                 not key.endswith("/br")]  # gzip (the damaged ones retried whole) is checked
     warnings = [line for line in damaged.stderr.splitlines() if "carries no check" in line]
     assert len(warnings) == 1
-    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml|/en/part-br-once.xml) came in the content coding 'br'", warnings[0])
+    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml|/en/part-br-once.xml) came in the content"
+                     r" coding 'br'", warnings[0])
     assert damaged.requested.count("/en/part-br.xml") == 2
     assert damaged.stats["dw/discovery/refetched_unverified"] == 2  # part-br.xml, part-br-once.xml
     assert not [key for key in damaged.stats if "unverified_coding_differs" in key and "articles" not in key]

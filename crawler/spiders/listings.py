@@ -265,8 +265,9 @@ class ListingCallbacks:
         checksum: `crawler.middlewares.ContentCodingMiddleware` flags it): a changed bit would
         read as another id, and nothing in it says so. So it is fetched a second time, and read
         only when both transfers decode to the same bytes (two transfers changed alike: not to
-        be met), whatever coding the second came in; None then (read it). Else `_Confirming`: the second request (counted
-        `dw/discovery/refetched_unverified`), or, the two differing, no request: counted
+        be met), whatever coding the second came in; None then (read it). Else `_Confirming`:
+        the second request (counted `dw/discovery/refetched_unverified`), or, the two
+        differing, no request: counted
         `dw/failed/<source>/unverified_coding_differs` and logged once, no entry taken."""
         digest = hashlib.sha256(response.body).hexdigest()
         first = response.meta.get(_FIRST_DIGEST)
