@@ -231,7 +231,8 @@ class ListingCallbacks:
         # with none it carries no check either, and a gzip one that differs says the listing
         # changed between the two (the README's "only when both transfers decode to the same
         # bytes"; until 2026-12 a second transfer in gzip or none was read alone: tester try28).
-        if ((UNVERIFIED_CODING in response.flags or _FIRST_DIGEST in response.meta)
+        second = response.request is not None and _FIRST_DIGEST in response.request.meta
+        if ((UNVERIFIED_CODING in response.flags or second)
                 and (confirming := self.confirm(response, source, where))):
             return confirming.request
         try:
