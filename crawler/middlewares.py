@@ -14,12 +14,19 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares import robotstxt
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    NotConfigured,
+)
 from scrapy.http import Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from twisted.internet import error as twisted_errors
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
@@ -206,6 +213,24 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
             response = response.replace(body=b"")
         return await super()._parse_robots(response, netloc, request)
 
+    # Errors that say nothing answers at the origin (the wrong host or port, a typo in the name,
+    # a firewall): an operator is sent to the origin setting, not to robots.txt (tester try28,
+    # item 5: `robots.txt of http://127.0.0.1:80 could not be read
+    # (DownloadConnectionRefusedError)`).
+    _NOTHING_ANSWERS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+        ((DownloadConnectionRefusedError, ConnectionRefusedError, twisted_errors.ConnectionRefusedError),
+         "connection refused"),
+        ((CannotResolveHostError, twisted_errors.DNSLookupError), "its host name could not be resolved"),
+        ((DownloadTimeoutError, TimeoutError, twisted_errors.TimeoutError, twisted_errors.TCPTimedOutError),
+         "no answer in time"),
+    )
+
+    @classmethod
+    def nothing_answers(cls, exc: BaseException) -> str | None:
+        """Why nothing answered at an origin, in words (`connection refused`, `its host name
+        could not be resolved`, `no answer in time`), for an error that says so; else None."""
+        return next((words for kinds, words in cls._NOTHING_ANSWERS if isinstance(exc, kinds)), None)
+
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         if isinstance(exc, IgnoreRequest) and not isinstance(exc, DamagedResponse):
             # Refused on our side, not unreachable: more redirects than REDIRECT_MAX_TIMES (RFC
@@ -215,14 +240,17 @@ class RobotsTxtMiddleware(robotstxt.RobotsTxtMiddleware):
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         why = getattr(exc, "reason", None) or type(exc).__name__  # `damaged_gzip`, `TimeoutError`
-        self._disallow_all(netloc, why)
+        self._disallow_all(netloc, why, self.nothing_answers(exc))
 
-    def _disallow_all(self, netloc: str, why: str) -> None:
+    def _disallow_all(self, netloc: str, why: str, nothing_answers: str | None = None) -> None:
         """Every request to `netloc` refused from now on (`robots_txt_unreachable`), counted
-        and said once for the origin."""
+        and said once for the origin: `robots.txt of <origin> could not be read (<why>)`, or,
+        when nothing answered there at all, `the origin <origin> could not be reached
+        (<nothing_answers>): robots.txt could not be read`."""
         self._unreadable[netloc] = why
         origin = f"{self._schemes.get(netloc, 'http')}://{netloc}"
-        said = f"robots.txt of {origin} could not be read ({why})"
+        said = (f"the origin {origin} could not be reached ({nothing_answers}): robots.txt could not be"
+                " read" if nothing_answers else f"robots.txt of {origin} could not be read ({why})")
         self._stats.inc_value("dw/robotstxt/unreachable")
         earlier = self._stats.get_value("dw/robotstxt/unreachable_origins")
         self._stats.set_value("dw/robotstxt/unreachable_origins", f"{earlier}; {said}" if earlier else said)

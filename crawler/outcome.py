@@ -183,7 +183,8 @@ def log_not_written(run: Run) -> Outcome | None:
 
 
 def robots_txt_unreadable(run: Run) -> Outcome | None:
-    """An origin's robots.txt could not be read (5xx, a network error, damaged on every try):
+    """An origin's robots.txt could not be read (5xx, a network error, damaged on every try; the
+    middleware's words name the origin when nothing answered there at all):
     RFC 9309 §2.3.1.4 has nothing fetched from it (crawler/middlewares.py). When no article was
     fetched at all, that is the run's reason, not "no sitemap or feed could be read"."""
     said = run.stats.get("dw/robotstxt/unreachable_origins")

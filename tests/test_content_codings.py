@@ -306,7 +306,8 @@ def test_a_listing_without_a_check_is_read_only_when_two_transfers_agree(caplog)
     with caplog.at_level("WARNING"):
         assert ListingCallbacks.confirm(spider, transfer(changed, again.meta), "news", url).request is None
     assert spider.counts == {"discovery/refetched_unverified": 1, "failed/news/unverified_coding_differs": 1}
-    assert "the two differ (a transfer changed it); no entry taken from it" in caplog.text
+    assert ("the two differ (a transfer changed it, or the listing changed between them); no entry"
+            in caplog.text)
 
 
 def test_a_damaged_transfer_s_failure_says_which_damage():
@@ -356,7 +357,7 @@ def _site(site: Path) -> dict[str, str]:
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>https://www.dw.com/en/{name}</loc></sitemap>"
                   for name in ("part-pages.xml", "part-members.xml.gz", "part-crc.xml.gz", "part-cut.xml.gz",
-                               "part-br.xml"))
+                               "part-br.xml", "part-br-once.xml"))
         + "</sitemapindex>")
     # Two members and zero padding: read whole (79010001 and 79010002 are the news sitemap's,
     # so listed here only).
@@ -366,6 +367,9 @@ def _site(site: Path) -> dict[str, str]:
     (en / "part-crc.xml.gz").write_bytes(_changed(_stored(_part("79010006")), PART_ID, PART_CHANGED))
     (en / "part-cut.xml.gz").write_bytes(gzip.compress(_part("79010007"))[:-8])
     (en / "part-br.xml").write_bytes(brotli.compress(_part("79010002")))  # no check: fetched twice
+    # In br once, then with no coding (the br bytes as they are): the second transfer is
+    # compared with the first, not read alone (tester try28, item 6: it was, as bad XML).
+    (en / "part-br-once.xml").write_bytes(brotli.compress(_part("79010001")))
     pages = {i: next(site.rglob(f"*-{i}.html")).relative_to(site).with_suffix("") for i in
              (ALWAYS_DAMAGED, ONCE_DAMAGED, TWICE_DAMAGED, UNVERIFIED)}
     page = site / f"{pages[UNVERIFIED]}.html"  # served in br, which carries no check
@@ -373,7 +377,7 @@ def _site(site: Path) -> dict[str, str]:
     # robots.txt damaged once: read on its retry (damaged on every try, it would disallow the
     # whole crawl, RFC 9309: tests/test_politeness.py).
     return {f"/{pages[UNVERIFIED]}": "encoding=br", f"/en/story/a-{UNVERIFIED}": "encoding=br",
-            "/en/part-br.xml": "encoding=br",
+            "/en/part-br.xml": "encoding=br", "/en/part-br-once.xml": "encoding=br times=1",
             "/robots.txt": "gzip=crc times=1", f"/en/story/a-{GONE_DAMAGED}": "gzip=crc",
             "/en/news-sitemap.xml": "encoding=gzip", f"/{pages[ALWAYS_DAMAGED]}": "gzip=crc:smelting",
             f"/{pages[ONCE_DAMAGED]}": "gzip=cut times=1", f"/{pages[TWICE_DAMAGED]}": "gzip=junk times=2"}
@@ -472,16 +476,27 @@ def test_a_page_in_a_coding_without_a_check_is_read_counted_and_warned_once(dama
     # server that sends it all the same is read, counted, and warned of once.
     assert UNVERIFIED in archived_ids(damaged.archive)
     # The page, and a listing fetched twice (read when both transfers agree).
-    assert damaged.stats["dw/unverified_coding/br"] == 3
-    assert damaged.stats["dw/unasked_coding/br"] == 3
+    assert damaged.stats["dw/unverified_coding/br"] == 4  # the page, part-br.xml twice, part-br-once.xml once
+    assert damaged.stats["dw/unasked_coding/br"] == 4
     assert not [key for key in damaged.stats if key.startswith("dw/unverified_coding/") and
                 not key.endswith("/br")]  # gzip (the damaged ones retried whole) is checked
     warnings = [line for line in damaged.stderr.splitlines() if "carries no check" in line]
     assert len(warnings) == 1
-    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml) came in the content coding 'br'", warnings[0])
+    assert re.search(rf"(-{UNVERIFIED}|/en/part-br.xml|/en/part-br-once.xml) came in the content"
+                     r" coding 'br'", warnings[0])
     assert damaged.requested.count("/en/part-br.xml") == 2
-    assert damaged.stats["dw/discovery/refetched_unverified"] == 1
-    assert not [key for key in damaged.stats if "unverified_coding_differs" in key]
+    assert damaged.stats["dw/discovery/refetched_unverified"] == 2  # part-br.xml, part-br-once.xml
+    assert not [key for key in damaged.stats if "unverified_coding_differs" in key and "articles" not in key]
+
+
+def test_a_second_transfer_with_no_coding_is_compared_with_the_first_not_read_alone(damaged):
+    """README: a listing in a coding without a check is read only when both transfers decode to
+    the same bytes; the second came with no coding (tester try28, item 6: read alone, bad XML)."""
+    assert damaged.requested.count("/en/part-br-once.xml") == 2
+    assert damaged.stats["dw/failed/articles/unverified_coding_differs"] == 1
+    assert "dw/failed/bad_xml" not in damaged.stats
+    assert re.search(r"Cannot read the articles listing \S+/en/part-br-once.xml: it came in a content"
+                     r" coding without a check, was fetched again, and the two differ", damaged.stderr)
 
 
 def test_the_warc_keeps_each_damaged_transfer_as_received(damaged):

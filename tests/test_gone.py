@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crawler import dw
 from crawler.archive import Archive, gone
 from crawler.outcome import EXIT_FAILED, EXIT_OK, MANY_GONE, Run, judge
 from devtools.sitegen import synthetic_spec, write_site
@@ -25,6 +26,7 @@ from tests.crawling import Mirror, crawl, last_run, query, running_mirror
 
 GONE = 80_099_999  # listed in en/news-sitemap.xml, no page
 GONE_URL = f"https://www.dw.com/en/removed-story/a-{GONE}"
+GONE_SHORT_LINK = f"https://p.dw.com/p/{dw.encode_short_code(GONE)}"
 NEWS = ["-a", "lang=en", "-a", "sources=news", "-s", "AUTOTHROTTLE_ENABLED=False"]
 
 
@@ -82,6 +84,9 @@ def runs(tmp_path_factory):
         run("redated", db, *NEWS)
         done["after redated"] = _versions(db, archived)
         run("asked by urls", db, "-a", f"urls={GONE_URL}", "-s", "AUTOTHROTTLE_ENABLED=False")
+        # The same article asked for by its short link, which answers 404 (another archive).
+        run("asked by short link", base / "short.db", "-a", f"urls={GONE_SHORT_LINK}",
+            "-s", "AUTOTHROTTLE_ENABLED=False")
         faults.write_text("{}")  # DW serves the archived article again
         run("back", db, "-a", f"urls=https://www.dw.com{listed[0][0]}", "-a", "refresh=all",
             "-s", "AUTOTHROTTLE_ENABLED=False")
@@ -142,6 +147,18 @@ def test_a_gone_article_asked_for_by_url_is_still_a_failure(runs):
     assert run.returncode == EXIT_FAILED
     assert run.stderr.strip().splitlines()[-1] == "dw crawl failed: 1 articles to fetch and none fetched"
     assert row["stats"]["dw/failed/article/http_404"] == 1 and "dw/gone" not in row["stats"]
+
+
+def test_a_short_link_asked_for_that_answers_404_is_a_failure_too(runs):
+    """README: an article asked for with `urls=` or a short link that answers 404 is a failure,
+    as any other (it was `ok`, `failed 0`, exit 0: tester try28, item 1)."""
+    run, row, paths, _ = runs["asked by short link"]
+    assert [p for p in paths if p != "/robots.txt"] == [f"/p/{dw.encode_short_code(GONE)}"]
+    assert run.returncode == EXIT_FAILED
+    assert run.stderr.strip().splitlines()[-1] == "dw crawl failed: 1 articles to fetch and none fetched"
+    assert (row["found"], row["failed"], row["gone"]) == (1, 1, 0)
+    assert row["stats"]["dw/failed/short_links/http_404"] == 1 and "dw/gone" not in row["stats"]
+    assert re.search(r"found 1, fetched 0, .*failed 1, gone 0;", run.stderr)
 
 
 def test_an_article_that_answers_again_is_no_longer_gone(runs):

@@ -109,9 +109,21 @@ def test_a_robots_txt_answering_5xx_disallows_everything_and_4xx_nothing(status,
     assert crawler.stats.get_value("dw/robotstxt/unreachable") == (None if allowed else 1)
 
 
-@pytest.mark.parametrize(("error", "why"), [(TimeoutError(), "TimeoutError"),
-                                            (ConnectionRefusedError(), "ConnectionRefusedError")])
-def test_a_robots_txt_that_could_not_be_downloaded_disallows_everything(error, why):
+def _scrapy_errors() -> list:
+    from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, DownloadTimeoutError
+    from twisted.internet import error
+
+    return [(DownloadConnectionRefusedError(), "DownloadConnectionRefusedError", "connection refused"),
+            (CannotResolveHostError(), "CannotResolveHostError", "its host name could not be resolved"),
+            (error.DNSLookupError(), "DNSLookupError", "its host name could not be resolved"),
+            (DownloadTimeoutError(), "DownloadTimeoutError", "no answer in time"),
+            (error.TCPTimedOutError(), "TCPTimedOutError", "no answer in time")]
+
+
+@pytest.mark.parametrize(("error", "why", "words"), [
+    (TimeoutError(), "TimeoutError", "no answer in time"),
+    (ConnectionRefusedError(), "ConnectionRefusedError", "connection refused"), *_scrapy_errors()])
+def test_a_robots_txt_that_could_not_be_downloaded_disallows_everything(error, why, words):
     from scrapy.http import Request
     from scrapy.utils.test import get_crawler
     from twisted.internet.defer import Deferred
@@ -132,12 +144,31 @@ def test_a_robots_txt_that_could_not_be_downloaded_disallows_everything(error, w
         with pytest.raises(IgnoreRequest, match=rf"robots.txt could not be read \({reason}\)"):
             middleware.process_request_2(handed[0], Request(f"http://{netloc}/en/x/a-1"))
     assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
+    # Nothing answered at a:1 (tester try28, item 5): the origin is named, not its robots.txt.
+    assert crawler.stats.get_value("dw/robotstxt/unreachable_origins") == (
+        f"the origin http://a:1 could not be reached ({words}): robots.txt could not be read;"
+        " robots.txt of http://b:1 could not be read (damaged_gzip)")
     # Refused on our side (too many redirects, off the origins): no robots.txt, as Scrapy reads it.
     middleware._parsers["c:1"] = Deferred()
     middleware._robots_error(IgnoreRequest("max redirections reached"), "c:1")
     assert middleware._parsers["c:1"] is None
     middleware.process_request_2(None, Request("http://c:1/en/x/a-1"))
     assert crawler.stats.get_value("dw/robotstxt/unreachable") == 2
+
+
+def test_an_origin_where_nothing_answers_is_named_as_such_not_its_robots_txt(tmp_path):
+    """A DW_ORIGIN nothing listens on: the run fails naming the origin and why (it named
+    robots.txt and `DownloadConnectionRefusedError`: tester try28, item 5)."""
+    from devtools.archives import free_port
+    from tests.crawling import Mirror, crawl
+
+    origin = f"http://127.0.0.1:{free_port()}"  # closed again: nothing listens there
+    run = crawl(Mirror(origin, tmp_path / "access.log"), tmp_path / "dw.db", "-a", "lang=en",
+                "-a", "sources=news", "-s", "RETRY_TIMES=0")
+    assert run.returncode == 3
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"dw crawl failed: the origin {origin} could not be reached (connection refused): robots.txt"
+        " could not be read: nothing fetched from it, as RFC 9309 asks")
 
 
 # -- Retry-After: delay-seconds or a full HTTP-date, nothing else (RFC 9110 §10.2.3) --------------

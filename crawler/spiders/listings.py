@@ -227,7 +227,13 @@ class ListingCallbacks:
         or not well-formed is read (see `crawler.discovery.listings`), counted and logged once.
         Relative locations are read against `base`, by default the listing's own (real) URL."""
         where = self.origins.real_url(response.url)
-        if UNVERIFIED_CODING in response.flags and (confirming := self.confirm(response, source, where)):
+        # The second transfer of such a listing is compared with the first whatever its coding:
+        # with none it carries no check either, and a gzip one that differs says the listing
+        # changed between the two (the README's "only when both transfers decode to the same
+        # bytes"; until 2026-12 a second transfer in gzip or none was read alone: tester try28).
+        second = response.request is not None and _FIRST_DIGEST in response.request.meta
+        if ((UNVERIFIED_CODING in response.flags or second)
+                and (confirming := self.confirm(response, source, where))):
             return confirming.request
         try:
             listing = read_listing(response.body, self.crawler.settings.getint("DW_LISTING_MAXSIZE"),
@@ -260,8 +266,9 @@ class ListingCallbacks:
         checksum: `crawler.middlewares.ContentCodingMiddleware` flags it): a changed bit would
         read as another id, and nothing in it says so. So it is fetched a second time, and read
         only when both transfers decode to the same bytes (two transfers changed alike: not to
-        be met); None then (read it). Else `_Confirming`: the second request (counted
-        `dw/discovery/refetched_unverified`), or, the two differing, no request: counted
+        be met), whatever coding the second came in; None then (read it). Else `_Confirming`:
+        the second request (counted `dw/discovery/refetched_unverified`), or, the two
+        differing, no request: counted
         `dw/failed/<source>/unverified_coding_differs` and logged once, no entry taken."""
         digest = hashlib.sha256(response.body).hexdigest()
         first = response.meta.get(_FIRST_DIGEST)
@@ -275,9 +282,9 @@ class ListingCallbacks:
             return _Confirming(response.request.replace(meta={**meta, _FIRST_DIGEST: digest},
                                                         dont_filter=True))
         self.count(f"failed/{source}/unverified_coding_differs")
-        logger.warning("Cannot read the %s listing %s: it came twice in a content coding without a"
-                       " check, and the two differ (a transfer changed it); no entry taken from it",
-                       source, where)
+        logger.warning("Cannot read the %s listing %s: it came in a content coding without a check,"
+                       " was fetched again, and the two differ (a transfer changed it, or the listing"
+                       " changed between them); no entry taken from it", source, where)
         return _Confirming(None)
 
     def damaged(self, response, source: str, where: str, damage: DamagedGzip) -> scrapy.Request | None:
