@@ -414,16 +414,10 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
 
     for path in files:
         run = capture_run(path) if log is not None else ""
-        answer = None  # the response or revisit record whose request record comes next
-        for entry, conditional in _with_request(scan(path, keep=wanted)):
+        for entry, request in _with_request(scan(path, keep=wanted)):
             counts["records"] += 1
-            if log is not None:
-                if entry.kind in ("response", "revisit"):
-                    answer = entry
-                elif entry.kind == "request":
-                    if answer is not None and entry.concurrent_to == answer.record_id:
-                        log.note(run, answer, entry, real_url(answer.uri))
-                    answer = None
+            if log is not None and request is not None:
+                log.note(run, entry, request, real_url(entry.uri))
             if entry.payload_digest:  # which form the writer digested: crawler/warc/read.py
                 counts[f"payload_digest/{entry.payload_digest}"] += 1
                 if entry.payload_digest == "unmatched":
@@ -432,7 +426,7 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
                                    entry.path, entry.offset)
             url = real_url(entry.uri)
             kind = kind_of(entry, url)
-            if kind == NOT_MODIFIED and conditional is False:
+            if kind == NOT_MODIFIED and request is not None and request.conditional is False:
                 # A 304 to a request without validators: the server's error, as the crawl
                 # counts it (`failed/article/http_304`), not the article seen unchanged.
                 kind = "http_304"
@@ -457,18 +451,19 @@ def tasks(files: list[Path], counts: Counter, real_url: Callable[[str], str],
             yield entry, url
 
 
-def _with_request(entries: Iterator[Entry]) -> Iterator[tuple[Entry, bool | None]]:
-    """Each entry, in order, with, for a `revisit` record, whether the request record written
-    right after it (crawler/warc/capture.py writes the answer, then its request) carried a
-    validator (`Entry.conditional`); None for other records and where that request is not
-    there (another tool's WARCs): such a 304 is taken as asked for."""
+def _with_request(entries: Iterator[Entry]) -> Iterator[tuple[Entry, Entry | None]]:
+    """Each entry, in order, with, for a `response` or `revisit` record, its request record when
+    that is written right after it (crawler/warc/capture.py writes the answer, then its request,
+    `WARC-Concurrent-To` the answer): what was asked (`Entry.asked`) and whether it carried a
+    validator (`Entry.conditional`). None for other records and where that request is not there
+    (another tool's WARCs): a 304 is then taken as asked for, a 404 as of no known article."""
     held: Entry | None = None
     for entry in entries:
         if held is not None:
             ours = entry.kind == "request" and entry.concurrent_to == held.record_id
-            yield held, entry.conditional if ours else None
+            yield held, entry if ours else None
             held = None
-        if entry.kind == "revisit":
+        if entry.kind in ("response", "revisit"):
             held = entry
             continue
         yield entry, None
